@@ -1,0 +1,49 @@
+"""tc's intermediate representation: the language every stage speaks.
+
+Imports no other part of tc.
+"""
+
+from . import ops
+from .attributes import DenseAttr, SymbolRef
+from .core import (
+    COMMUTATIVE,
+    ELEMENTWISE,
+    OP_REGISTRY,
+    PURE,
+    TERMINATOR,
+    Block,
+    BlockArgument,
+    Function,
+    Global,
+    Location,
+    Module,
+    Operation,
+    OpResult,
+    Region,
+    Value,
+)
+from .dtypes import DType
+from .errors import (
+    TcCompilationError,
+    TcDeviceError,
+    TcError,
+    TcParseError,
+    TcShapeError,
+    TcTypeError,
+    TcValueError,
+    TcVerificationError,
+)
+from .interpreter import run, run_function
+from .parser import parse_module, parse_type
+from .printer import print_function, print_module
+from .types import TensorType, broadcast_shapes, scalar_type
+from .verifier import verify_function, verify_module
+
+__all__ = [
+    "COMMUTATIVE", "ELEMENTWISE", "OP_REGISTRY", "PURE", "TERMINATOR", "Block", "BlockArgument",
+    "DType", "DenseAttr", "Function", "Global", "Location", "Module", "OpResult", "Operation",
+    "Region", "SymbolRef", "TcCompilationError", "TcDeviceError", "TcError", "TcParseError",
+    "TcShapeError", "TcTypeError", "TcValueError", "TcVerificationError", "TensorType", "Value",
+    "broadcast_shapes", "ops", "parse_module", "parse_type", "print_function", "print_module",
+    "run", "run_function", "scalar_type", "verify_function", "verify_module",
+]

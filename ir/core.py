@@ -1,0 +1,301 @@
+"""SSA values, operations, blocks, functions and modules.
+
+An Operation subclass is the single record of one op: its name, traits,
+type rule, verifier and numpy reference all live on the class. Defining the
+class registers it, so the parser, the interpreter and the passes find it by
+name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .attributes import Attribute
+from .errors import TcVerificationError
+from .types import TensorType
+
+# Traits an op class can carry; passes key their rewrites off these.
+PURE = "pure"  # no side effects: may be folded, CSE'd, deleted when unused
+ELEMENTWISE = "elementwise"  # result[i] depends only on operand[i] (after broadcasting)
+COMMUTATIVE = "commutative"
+TERMINATOR = "terminator"
+
+OP_REGISTRY: dict[str, type[Operation]] = {}
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an op came from: a .tx position or the Python line that built it."""
+
+    file: str
+    line: int
+    col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class Value:
+    """An SSA value: defined once, knows its uses."""
+
+    def __init__(self, type: TensorType, name: str | None = None) -> None:
+        self.type = type
+        self.name = name  # a printing hint, never semantics
+        self.uses: list[Use] = []
+
+    @property
+    def owner(self) -> Operation | None:
+        return None
+
+    def replace_all_uses_with(self, other: Value) -> None:
+        for use in list(self.uses):
+            use.op.set_operand(use.index, other)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name or ''}: {self.type}>"
+
+
+class OpResult(Value):
+    def __init__(self, type: TensorType, op: Operation, index: int) -> None:
+        super().__init__(type)
+        self.op = op
+        self.index = index
+
+    @property
+    def owner(self) -> Operation:
+        return self.op
+
+
+class BlockArgument(Value):
+    def __init__(self, type: TensorType, block: Block, index: int, name: str | None = None) -> None:
+        super().__init__(type, name)
+        self.block = block
+        self.index = index
+
+
+@dataclass(frozen=True)
+class Use:
+    op: Operation
+    index: int
+
+
+class Operation:
+    """One op instance. Subclasses set `name` and `traits` and override the hooks."""
+
+    name: ClassVar[str] = ""
+    traits: ClassVar[frozenset[str]] = frozenset()
+    # Attributes every instance must carry, with the Python types they take.
+    attribute_types: ClassVar[dict[str, type | tuple[type, ...]]] = {}
+    num_regions: ClassVar[int] = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            if cls.name in OP_REGISTRY:
+                raise RuntimeError(f"op {cls.name} defined twice")
+            OP_REGISTRY[cls.name] = cls
+
+    def __init__(
+        self,
+        operands: Sequence[Value],
+        result_types: Sequence[TensorType],
+        attributes: dict[str, Attribute] | None = None,
+        regions: Sequence[Region] = (),
+        location: Location | None = None,
+    ) -> None:
+        self.operands: list[Value] = []
+        for value in operands:
+            self._append_operand(value)
+        self.results = [OpResult(t, self, i) for i, t in enumerate(result_types)]
+        self.attributes: dict[str, Attribute] = dict(attributes or {})
+        self.regions = list(regions)
+        for region in self.regions:
+            region.parent = self
+        self.location = location
+        self.parent: Block | None = None
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        operands: Sequence[Value],
+        attributes: dict[str, Attribute] | None = None,
+        regions: Sequence[Region] = (),
+        location: Location | None = None,
+    ) -> Operation:
+        """Build the op with result types given by its type rule."""
+        attrs = dict(attributes or {})
+        types = cls.infer_types([v.type for v in operands], attrs, regions)
+        return cls(operands, types, attrs, regions, location)
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        """The type rule; raise TcTypeError/TcShapeError for operands it rejects."""
+        raise NotImplementedError(f"{cls.name} has no type rule; give result types explicitly")
+
+    def verify_op(self) -> None:
+        """Op-specific invariants beyond the type rule (default: none)."""
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        """The reference semantics in numpy: what every backend must compute."""
+        raise NotImplementedError(f"{self.name} has no reference semantics")
+
+    # -- structure ----------------------------------------------------------------------
+
+    @property
+    def result(self) -> OpResult:
+        if len(self.results) != 1:
+            raise TcVerificationError(f"{self.name} has {len(self.results)} results, not one")
+        return self.results[0]
+
+    def has_trait(self, trait: str) -> bool:
+        return trait in self.traits
+
+    def _append_operand(self, value: Value) -> None:
+        value.uses.append(Use(self, len(self.operands)))
+        self.operands.append(value)
+
+    def set_operand(self, index: int, value: Value) -> None:
+        old = self.operands[index]
+        old.uses.remove(Use(self, index))
+        self.operands[index] = value
+        value.uses.append(Use(self, index))
+
+    def drop_operands(self) -> None:
+        for index, value in enumerate(self.operands):
+            value.uses.remove(Use(self, index))
+        self.operands = []
+
+    def erase(self) -> None:
+        """Remove from the parent block; the results must be unused."""
+        for result in self.results:
+            if result.uses:
+                raise TcVerificationError(f"erasing {self.name} whose result is still used")
+        for region in self.regions:
+            for block in region.blocks:
+                for op in reversed(block.ops):
+                    op.drop_operands()
+        self.drop_operands()
+        if self.parent is not None:
+            self.parent.ops.remove(self)
+            self.parent = None
+
+    def walk(self) -> Iterator[Operation]:
+        """This op and every op nested in its regions, in order."""
+        yield self
+        for region in self.regions:
+            for block in region.blocks:
+                for op in list(block.ops):
+                    yield from op.walk()
+
+    def __repr__(self) -> str:
+        return f"<{self.name} at {id(self):#x}>"
+
+
+class Block:
+    """A list of ops with typed arguments; the last op is a terminator."""
+
+    def __init__(self, arg_types: Iterable[TensorType] = (), arg_names: Iterable[str | None] = ()):
+        names = list(arg_names)
+        self.args = [
+            BlockArgument(t, self, i, names[i] if i < len(names) else None)
+            for i, t in enumerate(arg_types)
+        ]
+        self.ops: list[Operation] = []
+        self.parent: Region | None = None
+
+    def append(self, op: Operation) -> Operation:
+        op.parent = self
+        self.ops.append(op)
+        return op
+
+    def insert_before(self, anchor: Operation, op: Operation) -> Operation:
+        op.parent = self
+        self.ops.insert(self.ops.index(anchor), op)
+        return op
+
+    @property
+    def terminator(self) -> Operation | None:
+        if self.ops and self.ops[-1].has_trait(TERMINATOR):
+            return self.ops[-1]
+        return None
+
+
+class Region:
+    """Ops nested inside an op (e.g. the body of a fused kernel)."""
+
+    def __init__(self, blocks: Iterable[Block] = ()) -> None:
+        self.blocks = list(blocks)
+        for block in self.blocks:
+            block.parent = self
+        self.parent: Operation | None = None
+
+    @property
+    def block(self) -> Block:
+        return self.blocks[0]
+
+
+@dataclass
+class Global:
+    """A module-level buffer (a shared variable) with its initial value."""
+
+    name: str
+    type: TensorType
+    initial: np.ndarray | None = None
+
+
+@dataclass
+class Function:
+    """`func @name(%args) -> results { body }`; the body ends in `return`."""
+
+    name: str
+    body: Block
+    location: Location | None = None
+
+    @property
+    def args(self) -> list[BlockArgument]:
+        return self.body.args
+
+    @property
+    def return_op(self) -> Operation:
+        term = self.body.terminator
+        if term is None:
+            raise TcVerificationError(f"function @{self.name} has no return")
+        return term
+
+    @property
+    def result_types(self) -> list[TensorType]:
+        return [v.type for v in self.return_op.operands]
+
+    def walk(self) -> Iterator[Operation]:
+        for op in list(self.body.ops):
+            yield from op.walk()
+
+
+@dataclass
+class Module:
+    """Globals and functions; the unit that is printed, parsed, optimised and compiled."""
+
+    functions: list[Function] = field(default_factory=list)
+    globals: list[Global] = field(default_factory=list)
+
+    def function(self, name: str) -> Function:
+        for func in self.functions:
+            if func.name == name:
+                return func
+        raise KeyError(name)
+
+    def __str__(self) -> str:
+        from .printer import print_module
+
+        return print_module(self)

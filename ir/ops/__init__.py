@@ -1,0 +1,5 @@
+"""Every op of the `tx` and `kernel` dialects; importing this registers them."""
+
+from . import builtin, elementwise, kernel
+
+__all__ = ["builtin", "elementwise", "kernel"]

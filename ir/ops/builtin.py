@@ -1,0 +1,65 @@
+"""Structural ops: constants and the function terminator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..attributes import Attribute, DenseAttr
+from ..core import PURE, TERMINATOR, Location, Operation, Region
+from ..errors import TcVerificationError
+from ..types import TensorType
+
+
+class Constant(Operation):
+    """`%c = tx.constant dense<2.0> : tensor<f64>`."""
+
+    name = "tx.constant"
+    traits = frozenset({PURE})
+    attribute_types = {"value": DenseAttr}
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        value = attributes["value"]
+        assert isinstance(value, DenseAttr)
+        return [value.type]
+
+    @classmethod
+    def of(cls, array: np.ndarray, location: Location | None = None) -> Constant:
+        attr = DenseAttr(np.asarray(array))
+        return cls([], [attr.type], {"value": attr}, location=location)
+
+    @property
+    def value(self) -> np.ndarray:
+        attr = self.attributes["value"]
+        assert isinstance(attr, DenseAttr)
+        return attr.array
+
+    def verify_op(self) -> None:
+        if self.operands:
+            raise TcVerificationError("tx.constant takes no operands")
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        return [self.value]
+
+
+class Return(Operation):
+    """`return %a, %b : tensor<f64>, tensor<f64>`: the function's results."""
+
+    name = "return"
+    traits = frozenset({TERMINATOR})
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        return []

@@ -1,0 +1,508 @@
+"""Elementwise ops: one class per op, with its dtype rule and numpy reference.
+
+Every operand of an elementwise op has the same dtype (the builder inserts
+the casts that numpy's promotion implies, so the promotion policy lives in
+one place, the frontend); shapes broadcast by `broadcast_shapes`. The numpy
+reference is the semantics every backend must reproduce, including the edge
+cases (division by zero, nan, signed zero) noted on each op.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+import numpy as np
+
+from ..attributes import Attribute
+from ..core import COMMUTATIVE, ELEMENTWISE, PURE, Location, Operation, Region, Value
+from ..dtypes import DType
+from ..errors import TcTypeError, TcVerificationError
+from ..types import TensorType, broadcast_shapes
+
+FLOATS = frozenset({DType.F32, DType.F64})
+INTEGERS = frozenset({DType.I8, DType.I16, DType.I32, DType.I64, DType.U8})
+NUMBERS = FLOATS | INTEGERS
+LOGICAL = INTEGERS | {DType.BOOL}
+ANY = NUMBERS | {DType.BOOL}
+
+
+class ElementwiseOp(Operation):
+    """Base of the family: operands of one dtype, broadcast shapes, numpy reference."""
+
+    traits = frozenset({PURE, ELEMENTWISE})
+    arity: ClassVar[int] = 1
+    accepts: ClassVar[frozenset[DType]] = NUMBERS
+    reference: ClassVar[Callable[..., np.ndarray]]
+
+    @classmethod
+    def result_dtype(cls, operand_dtype: DType) -> DType:
+        return operand_dtype
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        if len(operand_types) != cls.arity:
+            raise TcTypeError(
+                f"{cls.name} takes {cls.arity} operand(s), found {len(operand_types)}"
+            )
+        dtype = cls.operand_dtype(operand_types)
+        shape = broadcast_shapes(*(t.shape for t in operand_types))
+        return [TensorType(cls.result_dtype(dtype), shape)]
+
+    @classmethod
+    def operand_dtype(cls, operand_types: Sequence[TensorType]) -> DType:
+        dtypes = {t.dtype for t in operand_types}
+        if len(dtypes) != 1:
+            found = ", ".join(str(t) for t in operand_types)
+            raise TcTypeError(f"{cls.name} needs operands of one dtype, found {found}")
+        dtype = dtypes.pop()
+        if dtype not in cls.accepts:
+            allowed = ", ".join(sorted(d.value for d in cls.accepts))
+            raise TcTypeError(f"{cls.name} is defined for {allowed}, found {dtype}")
+        return dtype
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        out_type = self.results[0].type
+        with np.errstate(all="ignore"):
+            value = type(self).reference(*operands)
+        value = np.asarray(value).astype(out_type.dtype.numpy, copy=False)
+        shape = np.broadcast_shapes(*(np.shape(a) for a in operands))
+        return [np.broadcast_to(value, shape)]
+
+
+class Unary(ElementwiseOp):
+    arity = 1
+
+
+class UnaryFloat(Unary):
+    accepts = FLOATS
+
+
+class Binary(ElementwiseOp):
+    arity = 2
+
+
+class Comparison(Binary):
+    accepts = ANY
+
+    @classmethod
+    def result_dtype(cls, operand_dtype: DType) -> DType:
+        return DType.BOOL
+
+
+# -- unary, floating point ------------------------------------------------------------------
+
+
+class Sin(UnaryFloat):
+    name = "tx.sin"
+    reference = staticmethod(np.sin)
+
+
+class Cos(UnaryFloat):
+    name = "tx.cos"
+    reference = staticmethod(np.cos)
+
+
+class Tan(UnaryFloat):
+    name = "tx.tan"
+    reference = staticmethod(np.tan)
+
+
+class Arcsin(UnaryFloat):
+    name = "tx.arcsin"
+    reference = staticmethod(np.arcsin)
+
+
+class Arccos(UnaryFloat):
+    name = "tx.arccos"
+    reference = staticmethod(np.arccos)
+
+
+class Arctan(UnaryFloat):
+    name = "tx.arctan"
+    reference = staticmethod(np.arctan)
+
+
+class Sinh(UnaryFloat):
+    name = "tx.sinh"
+    reference = staticmethod(np.sinh)
+
+
+class Cosh(UnaryFloat):
+    name = "tx.cosh"
+    reference = staticmethod(np.cosh)
+
+
+class Tanh(UnaryFloat):
+    name = "tx.tanh"
+    reference = staticmethod(np.tanh)
+
+
+class Exp(UnaryFloat):
+    name = "tx.exp"
+    reference = staticmethod(np.exp)
+
+
+class Exp2(UnaryFloat):
+    name = "tx.exp2"
+    reference = staticmethod(np.exp2)
+
+
+class Expm1(UnaryFloat):
+    name = "tx.expm1"
+    reference = staticmethod(np.expm1)
+
+
+class Log(UnaryFloat):
+    name = "tx.log"
+    reference = staticmethod(np.log)
+
+
+class Log2(UnaryFloat):
+    name = "tx.log2"
+    reference = staticmethod(np.log2)
+
+
+class Log10(UnaryFloat):
+    name = "tx.log10"
+    reference = staticmethod(np.log10)
+
+
+class Log1p(UnaryFloat):
+    name = "tx.log1p"
+    reference = staticmethod(np.log1p)
+
+
+class Sqrt(UnaryFloat):
+    name = "tx.sqrt"
+    reference = staticmethod(np.sqrt)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # numpy has no erf; math.erf is correctly rounded enough to serve as the oracle.
+    return np.frompyfunc(math.erf, 1, 1)(x).astype(np.asarray(x).dtype)
+
+
+class Erf(UnaryFloat):
+    name = "tx.erf"
+    reference = staticmethod(_erf)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # 1 / (1 + exp(-x)) is already safe at both ends: exp overflows to inf -> 0.
+    one = np.ones((), np.asarray(x).dtype)
+    return one / (one + np.exp(-x))
+
+
+class Sigmoid(UnaryFloat):
+    name = "tx.sigmoid"
+    reference = staticmethod(_sigmoid)
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    # log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|)).
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class Softplus(UnaryFloat):
+    name = "tx.softplus"
+    reference = staticmethod(_softplus)
+
+
+def _deg2rad(x: np.ndarray) -> np.ndarray:
+    return x * np.asarray(math.pi / 180.0, np.asarray(x).dtype)
+
+
+def _rad2deg(x: np.ndarray) -> np.ndarray:
+    return x * np.asarray(180.0 / math.pi, np.asarray(x).dtype)
+
+
+class Deg2rad(UnaryFloat):
+    """x * (pi / 180), the constant rounded to the dtype (as numpy does)."""
+
+    name = "tx.deg2rad"
+    reference = staticmethod(_deg2rad)
+
+
+class Rad2deg(UnaryFloat):
+    name = "tx.rad2deg"
+    reference = staticmethod(_rad2deg)
+
+
+# -- unary, any number ----------------------------------------------------------------------
+
+
+class Neg(Unary):
+    """Integer negation wraps (neg of the most negative value is itself)."""
+
+    name = "tx.neg"
+    reference = staticmethod(np.negative)
+
+
+class Abs(Unary):
+    name = "tx.abs"
+    reference = staticmethod(np.abs)
+
+
+class Sign(Unary):
+    """-1, 0 or 1; sign(nan) is nan and sign(-0.0) is +0.0, as numpy."""
+
+    name = "tx.sign"
+    reference = staticmethod(np.sign)
+
+
+class Sqr(Unary):
+    name = "tx.sqr"
+    reference = staticmethod(np.square)
+
+
+class Floor(Unary):
+    """Identity on integers (numpy 2 keeps the integer dtype)."""
+
+    name = "tx.floor"
+    reference = staticmethod(np.floor)
+
+
+class Ceil(Unary):
+    name = "tx.ceil"
+    reference = staticmethod(np.ceil)
+
+
+class RoundHalfEven(Unary):
+    """numpy's round: ties to even."""
+
+    name = "tx.round_half_even"
+    reference = staticmethod(np.rint)
+
+
+def _round_half_away(x: np.ndarray) -> np.ndarray:
+    if np.asarray(x).dtype.kind != "f":
+        return x
+    # x - trunc(x) is exact, so the tie test is too (floor(|x| + 0.5) is not).
+    whole = np.trunc(x)
+    return np.where(np.abs(x - whole) >= 0.5, whole + np.sign(x), whole)
+
+
+class RoundHalfAway(Unary):
+    """C's round(): ties away from zero (Theano's `round(x, 'half_away_from_zero')`)."""
+
+    name = "tx.round_half_away"
+    reference = staticmethod(_round_half_away)
+
+
+class Invert(Unary):
+    """Logical not on bool, bitwise not on integers."""
+
+    name = "tx.invert"
+    accepts = LOGICAL
+    reference = staticmethod(np.invert)
+
+
+# -- binary ---------------------------------------------------------------------------------
+
+
+class Add(Binary):
+    """On bool: logical or (numpy)."""
+
+    name = "tx.add"
+    traits = Binary.traits | {COMMUTATIVE}
+    accepts = ANY
+    reference = staticmethod(np.add)
+
+
+class Sub(Binary):
+    name = "tx.sub"
+    reference = staticmethod(np.subtract)
+
+
+class Mul(Binary):
+    """On bool: logical and (numpy)."""
+
+    name = "tx.mul"
+    traits = Binary.traits | {COMMUTATIVE}
+    accepts = ANY
+    reference = staticmethod(np.multiply)
+
+
+class TrueDiv(Binary):
+    name = "tx.div"
+    accepts = FLOATS
+    reference = staticmethod(np.true_divide)
+
+
+class FloorDiv(Binary):
+    """Python's floor division; an integer divided by zero gives 0 (numpy)."""
+
+    name = "tx.floordiv"
+    reference = staticmethod(np.floor_divide)
+
+
+class Mod(Binary):
+    """Python's modulo: the result has the sign of the divisor; x % 0 is 0 on integers."""
+
+    name = "tx.mod"
+    reference = staticmethod(np.remainder)
+
+
+def _power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind == "f":
+        return np.power(x, y)
+    # numpy raises on a negative integer exponent; tc gives the truncated exact
+    # result (0, or +-1 for a base of +-1), since a compiled loop cannot raise.
+    safe = np.power(x, np.where(y < 0, 0, y))
+    truncated = np.where(x == 1, 1, np.where(x == -1, np.where(y % 2 == 0, 1, -1), 0))
+    return np.where(y < 0, truncated.astype(x.dtype), safe)
+
+
+class Pow(Binary):
+    """Integer powers wrap on overflow; a negative integer exponent truncates (see _power)."""
+
+    name = "tx.pow"
+    reference = staticmethod(_power)
+
+
+class Maximum(Binary):
+    """nan propagates, as numpy."""
+
+    name = "tx.maximum"
+    traits = Binary.traits | {COMMUTATIVE}
+    accepts = ANY
+    reference = staticmethod(np.maximum)
+
+
+class Minimum(Binary):
+    name = "tx.minimum"
+    traits = Binary.traits | {COMMUTATIVE}
+    accepts = ANY
+    reference = staticmethod(np.minimum)
+
+
+class Arctan2(Binary):
+    name = "tx.arctan2"
+    accepts = FLOATS
+    reference = staticmethod(np.arctan2)
+
+
+class And(Binary):
+    name = "tx.and"
+    traits = Binary.traits | {COMMUTATIVE}
+    accepts = LOGICAL
+    reference = staticmethod(np.bitwise_and)
+
+
+class Or(Binary):
+    name = "tx.or"
+    traits = Binary.traits | {COMMUTATIVE}
+    accepts = LOGICAL
+    reference = staticmethod(np.bitwise_or)
+
+
+class Xor(Binary):
+    name = "tx.xor"
+    traits = Binary.traits | {COMMUTATIVE}
+    accepts = LOGICAL
+    reference = staticmethod(np.bitwise_xor)
+
+
+# -- comparisons: bool results; ordered, so any comparison with nan is false except ne -----
+
+
+class Eq(Comparison):
+    name = "tx.eq"
+    traits = Comparison.traits | {COMMUTATIVE}
+    reference = staticmethod(np.equal)
+
+
+class Ne(Comparison):
+    name = "tx.ne"
+    traits = Comparison.traits | {COMMUTATIVE}
+    reference = staticmethod(np.not_equal)
+
+
+class Lt(Comparison):
+    name = "tx.lt"
+    reference = staticmethod(np.less)
+
+
+class Le(Comparison):
+    name = "tx.le"
+    reference = staticmethod(np.less_equal)
+
+
+class Gt(Comparison):
+    name = "tx.gt"
+    reference = staticmethod(np.greater)
+
+
+class Ge(Comparison):
+    name = "tx.ge"
+    reference = staticmethod(np.greater_equal)
+
+
+# -- select and cast -----------------------------------------------------------------------
+
+
+class Select(ElementwiseOp):
+    """`select %cond, %a, %b`: a where cond else b (Theano's switch, numpy's where)."""
+
+    name = "tx.select"
+    arity = 3
+    accepts = ANY
+    reference = staticmethod(np.where)
+
+    @classmethod
+    def operand_dtype(cls, operand_types: Sequence[TensorType]) -> DType:
+        if operand_types[0].dtype is not DType.BOOL:
+            raise TcTypeError(f"{cls.name} needs a bool condition, found {operand_types[0]}")
+        return super().operand_dtype(operand_types[1:])
+
+
+def cast_reference(x: np.ndarray, dtype: DType) -> np.ndarray:
+    """Float to integer saturates and maps nan to 0 (as JAX and LLVM's fptosi.sat)."""
+    x = np.asarray(x)
+    if x.dtype.kind == "f" and dtype.is_integer:
+        info = np.iinfo(dtype.numpy)
+        with np.errstate(invalid="ignore"):
+            clipped = np.clip(np.nan_to_num(x, nan=0.0), info.min, info.max)
+        # Values near the top of int64 round up in float; clamp after the cast too.
+        big = clipped >= float(info.max)
+        out = np.where(big, 0, clipped).astype(dtype.numpy)
+        return np.where(big, info.max, out).astype(dtype.numpy)
+    return x.astype(dtype.numpy)
+
+
+class Cast(ElementwiseOp):
+    """`tx.cast %x : tensor<i32> -> tensor<i64>`; the result type names the target dtype."""
+
+    name = "tx.cast"
+    accepts = ANY
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        target = attributes.get("dtype")
+        if not isinstance(target, DType):
+            raise NotImplementedError("tx.cast takes its dtype from the result type")
+        return [operand_types[0].with_dtype(target)]
+
+    @classmethod
+    def to(cls, value: Value, dtype: DType, location: Location | None = None) -> Cast:
+        return cls([value], [value.type.with_dtype(dtype)], location=location)
+
+    def verify_op(self) -> None:
+        if self.operands[0].type.shape != self.results[0].type.shape:
+            raise TcVerificationError(f"{self.name} may change the dtype only, not the shape")
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        return [cast_reference(operands[0], self.results[0].type.dtype)]

@@ -1,0 +1,74 @@
+"""Check the IR's invariants; every error names the op, the value and the location."""
+
+from __future__ import annotations
+
+from .core import OP_REGISTRY, TERMINATOR, Block, Function, Module, Operation, Value
+from .errors import TcError, TcVerificationError
+
+
+def verify_module(module: Module) -> None:
+    names = [f.name for f in module.functions] + [g.name for g in module.globals]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise TcVerificationError(f"symbol @{sorted(duplicates)[0]} is defined twice")
+    for function in module.functions:
+        verify_function(function)
+
+
+def verify_function(function: Function) -> None:
+    term = function.body.terminator
+    if term is None or term.name != "return":
+        raise TcVerificationError(f"function @{function.name} does not end in return")
+    _verify_block(function.body, set(), f"@{function.name}")
+
+
+def _verify_block(block: Block, visible: set[Value], where: str) -> None:
+    defined = set(visible) | set(block.args)
+    for position, op in enumerate(block.ops):
+        context = f"{describe_op(op)} in {where}"
+        if op.has_trait(TERMINATOR) and position != len(block.ops) - 1:
+            raise TcVerificationError(f"{context}: terminator is not the last op of its block")
+        for index, operand in enumerate(op.operands):
+            if operand not in defined:
+                raise TcVerificationError(
+                    f"{context}: operand #{index} ({operand.type}) is used before it is defined"
+                )
+        _verify_op(op, context)
+        for region in op.regions:
+            for inner in region.blocks:
+                # Kernel bodies are isolated from above: they see only their own arguments.
+                _verify_block(inner, set(), where)
+        defined.update(op.results)
+
+
+def _verify_op(op: Operation, context: str) -> None:
+    if OP_REGISTRY.get(op.name) is not type(op):
+        raise TcVerificationError(f"{context}: unregistered op")
+    for key, kind in op.attribute_types.items():
+        if not isinstance(op.attributes.get(key), kind):
+            raise TcVerificationError(f"{context}: attribute '{key}' is missing or not {kind}")
+    if len(op.regions) != op.num_regions:
+        raise TcVerificationError(
+            f"{context}: expected {op.num_regions} region(s), found {len(op.regions)}"
+        )
+    try:
+        expected = type(op).infer_types([v.type for v in op.operands], op.attributes, op.regions)
+    except NotImplementedError:
+        expected = None
+    except TcError as err:
+        raise TcVerificationError(f"{context}: {err}") from err
+    found = [r.type for r in op.results]
+    if expected is not None and expected != found:
+        shown = ", ".join(map(str, expected))
+        raise TcVerificationError(
+            f"{context}: result type {', '.join(map(str, found))} does not match the inferred {shown}"
+        )
+    try:
+        op.verify_op()
+    except TcVerificationError as err:
+        raise TcVerificationError(f"{context}: {err}") from err
+
+
+def describe_op(op: Operation) -> str:
+    where = f" at {op.location}" if op.location else ""
+    return f"'{op.name}'{where}"

@@ -1,0 +1,1 @@
+"""tc: a tensor compiler in the spirit of Theano."""
