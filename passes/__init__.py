@@ -1,1 +1,15 @@
+"""Passes over the IR, each registered under a kebab-case name (see manager.py).
 
+Imports only tc.ir.
+"""
+
+from . import canonicalize, cse, dce, fold, fuse, simplify
+from .manager import PASS_REGISTRY, Pass, PassManager, TcPassError, parse_pipeline, run_pipeline
+
+# What `tc.function` runs by default, and `tc opt` with `-p default`.
+DEFAULT_PIPELINE = ("canonicalize", "cse", "canonicalize", "fuse", "cse")
+
+__all__ = [
+    "DEFAULT_PIPELINE", "PASS_REGISTRY", "Pass", "PassManager", "TcPassError", "canonicalize",
+    "cse", "dce", "fold", "fuse", "parse_pipeline", "run_pipeline", "simplify",
+]

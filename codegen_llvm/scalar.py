@@ -1,0 +1,329 @@
+"""The scalar-body emitter: one element of one op, as LLVM instructions.
+
+Table-driven: SCALAR_EMITTERS maps an op name to a function of
+(emitter, dtype, args). Shared by the CPU backend and (later) the PTX one;
+only `MathLibrary` knows where transcendental functions come from. Every
+entry reproduces the op's numpy reference, edge cases included (integer
+division by zero gives 0 instead of trapping, float-to-int casts saturate).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from llvmlite import ir as ll
+
+from ..ir import DType, Operation, TcCompilationError
+from .types import I1, register_type
+
+
+class MathLibrary:
+    """Resolves math functions to LLVM intrinsics or libm symbols for the host."""
+
+    INTRINSICS = {"sin", "cos", "exp", "exp2", "log", "log2", "log10", "sqrt", "pow", "fabs",
+                  "floor", "ceil", "round", "roundeven", "trunc", "copysign", "fma"}
+
+    def __init__(self, module: ll.Module) -> None:
+        self.module = module
+
+    def call(self, builder: ll.IRBuilder, name: str, dtype: DType, args: list[ll.Value]) -> ll.Value:
+        fty = register_type(dtype)
+        if name in self.INTRINSICS:
+            fn = self.module.declare_intrinsic(f"llvm.{name}", [fty])
+        else:
+            symbol = name + ("f" if dtype is DType.F32 else "")
+            fn = self.module.globals.get(symbol)
+            if fn is None:
+                fn = ll.Function(self.module, ll.FunctionType(fty, [fty] * len(args)), symbol)
+        return builder.call(fn, args)
+
+
+class ScalarEmitter:
+    """Emits the body of a kernel element by element."""
+
+    def __init__(self, builder: ll.IRBuilder, math: MathLibrary) -> None:
+        self.b = builder
+        self.math = math
+
+    def emit(self, op: Operation, args: list[ll.Value]) -> ll.Value:
+        emit = SCALAR_EMITTERS.get(op.name)
+        if emit is None:
+            raise TcCompilationError(f"no scalar lowering for '{op.name}' at {op.location}")
+        dtype = op.operands[0].type.dtype if op.operands else op.results[0].type.dtype
+        if op.name == "tx.select":
+            dtype = op.operands[1].type.dtype
+        if op.name == "tx.cast":
+            return emit_cast(self, dtype, op.results[0].type.dtype, args[0])
+        return emit(self, dtype, args)
+
+    def const(self, dtype: DType, value: float | int | bool) -> ll.Constant:
+        ty = register_type(dtype)
+        if dtype.is_float:
+            return ll.Constant(ty, float(value))
+        return ll.Constant(ty, int(value))
+
+    def call(self, name: str, dtype: DType, *args: ll.Value) -> ll.Value:
+        return self.math.call(self.b, name, dtype, list(args))
+
+    # comparisons, signed or not as the dtype says
+    def lt(self, dtype: DType, a: ll.Value, b: ll.Value) -> ll.Value:
+        return self.cmp(dtype, "<", a, b)
+
+    def cmp(self, dtype: DType, pred: str, a: ll.Value, b: ll.Value) -> ll.Value:
+        if dtype.is_float:
+            # ordered, except != which is true when either side is nan (numpy)
+            return self.b.fcmp_unordered(pred, a, b) if pred == "!=" else self.b.fcmp_ordered(pred, a, b)
+        if dtype.is_signed:
+            return self.b.icmp_signed(pred, a, b)
+        return self.b.icmp_unsigned(pred, a, b)
+
+    def isnan(self, a: ll.Value) -> ll.Value:
+        return self.b.fcmp_unordered("uno", a, a)
+
+
+Emitter = Callable[[ScalarEmitter, DType, list[ll.Value]], ll.Value]
+
+
+def _arith(float_op: str, int_op: str, bool_op: str | None = None) -> Emitter:
+    def emit(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+        name = float_op if dtype.is_float else (bool_op if dtype.is_bool and bool_op else int_op)
+        return getattr(e.b, name)(*args)
+
+    return emit
+
+
+def _libm(name: str) -> Emitter:
+    return lambda e, dtype, args: e.call(name, dtype, *args)
+
+
+def _compare(pred: str) -> Emitter:
+    return lambda e, dtype, args: e.cmp(dtype, pred, *args)
+
+
+def _float_only_identity_on_int(name: str) -> Emitter:
+    return lambda e, dtype, args: e.call(name, dtype, args[0]) if dtype.is_float else args[0]
+
+
+def _scale(factor: float) -> Emitter:
+    return lambda e, dtype, args: e.b.fmul(args[0], e.const(dtype, factor))
+
+
+def emit_neg(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    return e.b.fneg(args[0]) if dtype.is_float else e.b.neg(args[0])
+
+
+def emit_abs(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    (x,) = args
+    if dtype.is_float:
+        return e.call("fabs", dtype, x)
+    if not dtype.is_signed:
+        return x
+    return e.b.select(e.lt(dtype, x, e.const(dtype, 0)), e.b.neg(x), x)
+
+
+def emit_sign(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    (x,) = args
+    zero, one = e.const(dtype, 0), e.const(dtype, 1)
+    positive = e.cmp(dtype, ">", x, zero)
+    if dtype.is_float:
+        # numpy: x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : x (so nan stays nan, -0.0 gives +0.0)
+        is_zero = e.b.fcmp_ordered("==", x, zero)
+        rest = e.b.select(is_zero, zero, x)
+        rest = e.b.select(e.lt(dtype, x, zero), e.const(dtype, -1), rest)
+        return e.b.select(positive, one, rest)
+    if not dtype.is_signed:
+        return e.b.zext(positive, register_type(dtype))
+    return e.b.sub(e.b.zext(positive, register_type(dtype)), e.b.zext(e.lt(dtype, x, zero), register_type(dtype)))
+
+
+def emit_sqr(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    return _arith("fmul", "mul", "and_")(e, dtype, [args[0], args[0]])
+
+
+def emit_invert(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    return e.b.not_(args[0])
+
+
+def emit_sigmoid(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    one = e.const(dtype, 1.0)
+    return e.b.fdiv(one, e.b.fadd(one, e.call("exp", dtype, e.b.fneg(args[0]))))
+
+
+def emit_softplus(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    (x,) = args
+    tail = e.call("log1p", dtype, e.call("exp", dtype, e.b.fneg(e.call("fabs", dtype, x))))
+    return e.b.fadd(emit_maximum(e, dtype, [x, e.const(dtype, 0.0)]), tail)
+
+
+def emit_maximum(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    a, b = args
+    if dtype.is_bool:
+        return e.b.or_(a, b)
+    take_a = e.cmp(dtype, ">", a, b)
+    if dtype.is_float:  # numpy: (a > b || isnan(a)) ? a : b, so nan propagates from either side
+        take_a = e.b.or_(take_a, e.isnan(a))
+    return e.b.select(take_a, a, b)
+
+
+def emit_minimum(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    a, b = args
+    if dtype.is_bool:
+        return e.b.and_(a, b)
+    take_a = e.cmp(dtype, "<", a, b)
+    if dtype.is_float:
+        take_a = e.b.or_(take_a, e.isnan(a))
+    return e.b.select(take_a, a, b)
+
+
+def _float_divmod(e: ScalarEmitter, dtype: DType, a: ll.Value, b: ll.Value) -> tuple[ll.Value, ll.Value]:
+    """numpy's npy_divmod: floor quotient and modulo that agree with Python's."""
+    zero, one = e.const(dtype, 0.0), e.const(dtype, 1.0)
+    mod = e.b.frem(a, b)  # fmod semantics
+    div = e.b.fdiv(e.b.fsub(a, mod), b)
+    mod_nonzero = e.b.fcmp_unordered("!=", mod, zero)
+    signs_differ = e.b.icmp_unsigned("!=", e.lt(dtype, b, zero), e.lt(dtype, mod, zero))
+    adjust = e.b.and_(mod_nonzero, signs_differ)
+    mod = e.b.select(adjust, e.b.fadd(mod, b), mod)
+    div = e.b.select(adjust, e.b.fsub(div, one), div)
+    mod = e.b.select(mod_nonzero, mod, e.call("copysign", dtype, zero, b))
+    floordiv = e.call("floor", dtype, div)
+    half = e.const(dtype, 0.5)
+    floordiv = e.b.select(e.b.fcmp_ordered(">", e.b.fsub(div, floordiv), half), e.b.fadd(floordiv, one), floordiv)
+    div_nonzero = e.b.fcmp_unordered("!=", div, zero)
+    floordiv = e.b.select(div_nonzero, floordiv, e.call("copysign", dtype, zero, e.b.fdiv(a, b)))
+    b_zero = e.b.fcmp_ordered("==", b, zero)
+    floordiv = e.b.select(b_zero, e.b.fdiv(a, b), floordiv)
+    return floordiv, mod
+
+
+def _int_divmod(e: ScalarEmitter, dtype: DType, a: ll.Value, b: ll.Value) -> tuple[ll.Value, ll.Value]:
+    """Floor division and modulo without traps: x // 0 == x % 0 == 0, MIN // -1 wraps."""
+    zero, one = e.const(dtype, 0), e.const(dtype, 1)
+    b_zero = e.b.icmp_unsigned("==", b, zero)
+    if not dtype.is_signed:
+        safe = e.b.select(b_zero, one, b)
+        return (e.b.select(b_zero, zero, e.b.udiv(a, safe)), e.b.select(b_zero, zero, e.b.urem(a, safe)))
+    minus_one = e.b.icmp_signed("==", b, e.const(dtype, -1))
+    bad = e.b.or_(b_zero, minus_one)
+    safe = e.b.select(bad, one, b)
+    quot, rem = e.b.sdiv(a, safe), e.b.srem(a, safe)
+    adjust = e.b.and_(e.b.icmp_signed("!=", rem, zero),
+                      e.b.icmp_unsigned("!=", e.lt(dtype, rem, zero), e.lt(dtype, safe, zero)))
+    quot = e.b.select(adjust, e.b.sub(quot, one), quot)
+    rem = e.b.select(adjust, e.b.add(rem, safe), rem)
+    quot = e.b.select(minus_one, e.b.neg(a), e.b.select(b_zero, zero, quot))
+    return quot, e.b.select(bad, zero, rem)
+
+
+def emit_floordiv(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    return (_float_divmod if dtype.is_float else _int_divmod)(e, dtype, *args)[0]
+
+
+def emit_mod(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    return (_float_divmod if dtype.is_float else _int_divmod)(e, dtype, *args)[1]
+
+
+def emit_pow(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    base, exponent = args
+    if dtype.is_float:
+        return e.call("pow", dtype, base, exponent)
+    # Square-and-multiply over every exponent bit, with selects so the loop vectorises.
+    result, square, bits = e.const(dtype, 1), base, exponent
+    one = e.const(dtype, 1)
+    for _ in range(dtype.bits):
+        odd = e.b.trunc(e.b.and_(bits, one), I1)
+        result = e.b.select(odd, e.b.mul(result, square), result)
+        square = e.b.mul(square, square)
+        bits = e.b.lshr(bits, one)
+    if not dtype.is_signed:
+        return result
+    # A negative exponent truncates 1/base**-e: 1 for base 1, +-1 for base -1, else 0.
+    negative = e.lt(dtype, exponent, e.const(dtype, 0))
+    is_one = e.b.icmp_signed("==", base, one)
+    is_minus_one = e.b.icmp_signed("==", base, e.const(dtype, -1))
+    even = e.b.icmp_unsigned("==", e.b.and_(exponent, one), e.const(dtype, 0))
+    minus_one_power = e.b.select(even, one, e.const(dtype, -1))
+    truncated = e.b.select(is_one, one, e.b.select(is_minus_one, minus_one_power, e.const(dtype, 0)))
+    return e.b.select(negative, truncated, result)
+
+
+def emit_cast(e: ScalarEmitter, source: DType, target: DType, x: ll.Value) -> ll.Value:
+    b = e.b
+    ty = register_type(target)
+    if source is target:
+        return x
+    if target is DType.BOOL:
+        if source.is_float:
+            return b.fcmp_unordered("!=", x, e.const(source, 0.0))
+        return b.icmp_unsigned("!=", x, e.const(source, 0))
+    if source.is_float and target.is_float:
+        return b.fpext(x, ty) if target.bits > source.bits else b.fptrunc(x, ty)
+    if source.is_float:
+        name = "llvm.fptosi.sat" if target.is_signed else "llvm.fptoui.sat"
+        fn = b.module.declare_intrinsic(name, [ty, register_type(source)])
+        return b.call(fn, [x])
+    if target.is_float:
+        signed = source.is_signed and not source.is_bool
+        return b.sitofp(x, ty) if signed else b.uitofp(x, ty)
+    if target.bits > source.bits:
+        return b.sext(x, ty) if source.is_signed and not source.is_bool else b.zext(x, ty)
+    if target.bits < source.bits:
+        return b.trunc(x, ty)
+    return x  # i8 <-> u8: same bits
+
+
+SCALAR_EMITTERS: dict[str, Emitter] = {
+    "tx.add": _arith("fadd", "add", "or_"),
+    "tx.sub": _arith("fsub", "sub"),
+    "tx.mul": _arith("fmul", "mul", "and_"),
+    "tx.div": _arith("fdiv", "sdiv"),
+    "tx.floordiv": emit_floordiv,
+    "tx.mod": emit_mod,
+    "tx.pow": emit_pow,
+    "tx.maximum": emit_maximum,
+    "tx.minimum": emit_minimum,
+    "tx.arctan2": _libm("atan2"),
+    "tx.and": _arith("and_", "and_", "and_"),
+    "tx.or": _arith("or_", "or_", "or_"),
+    "tx.xor": _arith("xor", "xor", "xor"),
+    "tx.eq": _compare("=="),
+    "tx.ne": _compare("!="),
+    "tx.lt": _compare("<"),
+    "tx.le": _compare("<="),
+    "tx.gt": _compare(">"),
+    "tx.ge": _compare(">="),
+    "tx.select": lambda e, dtype, args: e.b.select(*args),
+    "tx.cast": lambda e, dtype, args: args[0],  # handled in ScalarEmitter.emit (needs both dtypes)
+    "tx.neg": emit_neg,
+    "tx.abs": emit_abs,
+    "tx.sign": emit_sign,
+    "tx.sqr": emit_sqr,
+    "tx.invert": emit_invert,
+    "tx.floor": _float_only_identity_on_int("floor"),
+    "tx.ceil": _float_only_identity_on_int("ceil"),
+    "tx.round_half_even": _float_only_identity_on_int("roundeven"),
+    "tx.round_half_away": _float_only_identity_on_int("round"),
+    "tx.sin": _libm("sin"),
+    "tx.cos": _libm("cos"),
+    "tx.tan": _libm("tan"),
+    "tx.arcsin": _libm("asin"),
+    "tx.arccos": _libm("acos"),
+    "tx.arctan": _libm("atan"),
+    "tx.sinh": _libm("sinh"),
+    "tx.cosh": _libm("cosh"),
+    "tx.tanh": _libm("tanh"),
+    "tx.exp": _libm("exp"),
+    "tx.exp2": _libm("exp2"),
+    "tx.expm1": _libm("expm1"),
+    "tx.log": _libm("log"),
+    "tx.log2": _libm("log2"),
+    "tx.log10": _libm("log10"),
+    "tx.log1p": _libm("log1p"),
+    "tx.sqrt": _libm("sqrt"),
+    "tx.erf": _libm("erf"),
+    "tx.sigmoid": emit_sigmoid,
+    "tx.softplus": emit_softplus,
+    "tx.deg2rad": _scale(math.pi / 180.0),
+    "tx.rad2deg": _scale(180.0 / math.pi),
+}

@@ -1,0 +1,42 @@
+"""How tc dtypes live in LLVM: in registers and in memory (bool is i1 vs i8)."""
+
+from __future__ import annotations
+
+from llvmlite import ir as ll
+
+from ..ir import DType
+
+I1 = ll.IntType(1)
+I8 = ll.IntType(8)
+I32 = ll.IntType(32)
+I64 = ll.IntType(64)
+F32 = ll.FloatType()
+F64 = ll.DoubleType()
+I8_PTR = I8.as_pointer()
+
+
+def register_type(dtype: DType) -> ll.Type:
+    """The type of one element while it is being computed."""
+    if dtype is DType.BOOL:
+        return I1
+    if dtype is DType.F64:
+        return F64
+    if dtype is DType.F32:
+        return F32
+    return ll.IntType(dtype.bits)
+
+
+def memory_type(dtype: DType) -> ll.Type:
+    """The type of one element in a numpy buffer."""
+    return I8 if dtype is DType.BOOL else register_type(dtype)
+
+
+def load_element(builder: ll.IRBuilder, dtype: DType, address: ll.Value) -> ll.Value:
+    ptr = builder.bitcast(address, memory_type(dtype).as_pointer())
+    value = builder.load(ptr)
+    return builder.icmp_unsigned("!=", value, I8(0)) if dtype is DType.BOOL else value
+
+
+def store_element(builder: ll.IRBuilder, dtype: DType, value: ll.Value, address: ll.Value) -> None:
+    ptr = builder.bitcast(address, memory_type(dtype).as_pointer())
+    builder.store(builder.zext(value, I8) if dtype is DType.BOOL else value, ptr)

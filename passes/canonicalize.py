@@ -1,0 +1,22 @@
+"""canonicalize: folding, simplification and dead-code elimination to a fixed point.
+
+One worklist run over the union of the fold and simplify patterns, so a
+fold can enable a simplification and back.
+"""
+
+from __future__ import annotations
+
+from ..ir import Function
+from .fold import FoldConstantOperands
+from .manager import Pass, register
+from .rewrite import apply_patterns
+from .simplify import SIMPLIFY_PATTERNS
+
+
+@register
+class Canonicalize(Pass):
+    name = "canonicalize"
+    summary = "fold + simplify + dce to a fixed point"
+
+    def run_on_function(self, function: Function) -> None:
+        apply_patterns(function, [FoldConstantOperands(), *SIMPLIFY_PATTERNS])

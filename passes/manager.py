@@ -1,0 +1,98 @@
+"""Passes, their registry, and the pass manager that runs a textual pipeline.
+
+A pass is a frozen dataclass with a kebab-case `name`; its fields are its
+options. A pipeline is a comma-separated list of names (`fold,cse,fuse`),
+runnable from Python (`run_pipeline`) and from `tc opt`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import ClassVar, TextIO
+
+from ..ir import Function, Module, TcError, print_module, verify_module
+
+
+class Pass:
+    """Transforms every function of a module in place."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+
+    def run(self, module: Module) -> None:
+        for function in module.functions:
+            self.run_on_function(function)
+
+    def run_on_function(self, function: Function) -> None:
+        raise NotImplementedError
+
+
+PASS_REGISTRY: dict[str, type[Pass]] = {}
+
+
+def register(cls: type[Pass]) -> type[Pass]:
+    if cls.name in PASS_REGISTRY:
+        raise RuntimeError(f"pass {cls.name} registered twice")
+    PASS_REGISTRY[cls.name] = cls
+    return cls
+
+
+class TcPassError(TcError, ValueError):
+    """An unknown pass name, or a pass that broke the IR (with a reproducer)."""
+
+
+def parse_pipeline(pipeline: str | Iterable[str]) -> list[Pass]:
+    names = [n.strip() for n in pipeline.split(",")] if isinstance(pipeline, str) else list(pipeline)
+    passes = []
+    for name in filter(None, names):
+        if name not in PASS_REGISTRY:
+            known = ", ".join(sorted(PASS_REGISTRY))
+            raise TcPassError(f"unknown pass '{name}'; known passes: {known}")
+        passes.append(PASS_REGISTRY[name]())
+    return passes
+
+
+@dataclass
+class PassManager:
+    """Runs passes in order, with MLIR-style instrumentation."""
+
+    passes: list[Pass]
+    verify_each: bool = True
+    print_after: frozenset[str] | None = None  # names, or None; `all` prints after every pass
+    out: TextIO | None = None
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    on_stage: Callable[[str, Module], None] | None = None
+
+    def run(self, module: Module) -> Module:
+        for p in self.passes:
+            start = time.perf_counter()
+            p.run(module)
+            self.timings.append((p.name, time.perf_counter() - start))
+            if self.verify_each:
+                try:
+                    verify_module(module)
+                except TcError as err:
+                    raise TcPassError(
+                        f"pass '{p.name}' produced invalid IR: {err}\n"
+                        f"reproducer: tc opt -p {p.name} on the IR before it"
+                    ) from err
+            if self.print_after is not None and self.out is not None and (
+                "all" in self.print_after or p.name in self.print_after
+            ):
+                self.out.write(f"// -----// IR after {p.name} //----- //\n{print_module(module)}")
+            if self.on_stage is not None:
+                self.on_stage(p.name, module)
+        return module
+
+    def timing_report(self) -> str:
+        total = sum(t for _, t in self.timings) or 1e-12
+        lines = ["===-- pass execution timing report --===", f"  total: {total * 1e3:.3f} ms"]
+        for name, seconds in self.timings:
+            lines.append(f"  {seconds * 1e3:9.3f} ms  {100 * seconds / total:5.1f}%  {name}")
+        return "\n".join(lines) + "\n"
+
+
+def run_pipeline(module: Module, pipeline: str | Iterable[str], verify_each: bool = True) -> Module:
+    return PassManager(parse_pipeline(pipeline), verify_each=verify_each).run(module)
