@@ -27,12 +27,17 @@ DUMP_STAGES = {s for s in os.environ.get("TC_DUMP", "").split(",") if s}
 
 
 @lru_cache(maxsize=1)
-def host_target_machine() -> llvm.TargetMachine:
+def _initialize_llvm() -> None:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     libm = ctypes.util.find_library("m")
     if libm:
         llvm.load_library_permanently(libm)  # sin, tanh, erf, ... for MCJIT's symbol lookup
+
+
+def host_target_machine() -> llvm.TargetMachine:
+    """A new target machine for the host; MCJIT takes ownership of the one it is given."""
+    _initialize_llvm()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),

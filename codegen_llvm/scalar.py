@@ -30,12 +30,12 @@ class MathLibrary:
     def call(self, builder: ll.IRBuilder, name: str, dtype: DType, args: list[ll.Value]) -> ll.Value:
         fty = register_type(dtype)
         if name in self.INTRINSICS:
-            fn = self.module.declare_intrinsic(f"llvm.{name}", [fty])
+            symbol = f"llvm.{name}.{'f64' if dtype is DType.F64 else 'f32'}"
         else:
             symbol = name + ("f" if dtype is DType.F32 else "")
-            fn = self.module.globals.get(symbol)
-            if fn is None:
-                fn = ll.Function(self.module, ll.FunctionType(fty, [fty] * len(args)), symbol)
+        fn = self.module.globals.get(symbol)
+        if fn is None:
+            fn = ll.Function(self.module, ll.FunctionType(fty, [fty] * len(args)), symbol)
         return builder.call(fn, args)
 
 
@@ -260,8 +260,11 @@ def emit_cast(e: ScalarEmitter, source: DType, target: DType, x: ll.Value) -> ll
     if source.is_float and target.is_float:
         return b.fpext(x, ty) if target.bits > source.bits else b.fptrunc(x, ty)
     if source.is_float:
-        name = "llvm.fptosi.sat" if target.is_signed else "llvm.fptoui.sat"
-        fn = b.module.declare_intrinsic(name, [ty, register_type(source)])
+        # Saturating conversions: nan -> 0, out of range -> the nearest bound, never poison.
+        kind = "fptosi" if target.is_signed else "fptoui"
+        name = f"llvm.{kind}.sat.i{target.bits}.{'f64' if source is DType.F64 else 'f32'}"
+        fn = b.module.globals.get(name) or ll.Function(
+            b.module, ll.FunctionType(ty, [register_type(source)]), name)
         return b.call(fn, [x])
     if target.is_float:
         signed = source.is_signed and not source.is_bool

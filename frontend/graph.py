@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any, TypeAlias, Union
 
 import numpy as np
 
@@ -24,8 +24,8 @@ from ..ir.types import TensorType
 from .config import config
 
 # Anything `as_tensor_variable` accepts.
-TensorLike = Union["Variable", bool, int, float, np.generic, np.ndarray, Sequence[Any]]
-DTypeSpec = Union[str, DType, np.dtype, type, None]
+TensorLike: TypeAlias = Union["Variable", bool, int, float, np.generic, np.ndarray, Sequence[Any]]
+DTypeSpec: TypeAlias = Union[str, DType, "np.dtype[Any]", type, None]
 
 # Values a Python operator may take on its other side; anything else gets NotImplemented.
 _OPERAND_TYPES = (bool, int, float, np.generic, np.ndarray, list, tuple)
@@ -46,13 +46,19 @@ def user_location() -> Location | None:
     return None
 
 
+def located(message: str) -> str:
+    """`message` prefixed with the user's line, for errors raised while building."""
+    location = user_location()
+    return f"{location}: {message}" if location is not None else message
+
+
 def parse_dtype(dtype: DTypeSpec) -> DType:
     """A dtype as users write it: `'float32'`, `'f32'`, `np.int8`, a DType, or `'floatX'`."""
-    if dtype is None or dtype == "floatX":
+    if dtype is None or (isinstance(dtype, str) and dtype == "floatX"):
         return DType.parse(config.floatX)
     if isinstance(dtype, DType):
         return dtype
-    return DType.parse(dtype)  # type: ignore[arg-type]
+    return DType.parse(dtype)  # type: ignore[arg-type]  # DType.parse takes any numpy spelling
 
 
 class Variable:
@@ -211,7 +217,9 @@ def _binary(function: Any, left: Any, right: Any) -> Any:
 class Constant(Variable):
     """A variable with a fixed value; lowered to `tx.constant`."""
 
-    def __init__(self, value: Any, name: str | None = None, location: Location | None = None) -> None:
+    def __init__(
+        self, value: Any, name: str | None = None, location: Location | None = None
+    ) -> None:
         array = np.array(value, copy=True)
         array.setflags(write=False)
         dtype = DType.from_numpy(array.dtype)

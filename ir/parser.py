@@ -73,7 +73,11 @@ def parse_dense(text: str, type: TensorType) -> np.ndarray:
     elif kind.is_integer:
         array = np.array(value, dtype=object).astype(kind.numpy)
     else:
-        array = np.array(value, dtype=np.float64).astype(kind.numpy)
+        wide = np.array(value, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            array = wide.astype(kind.numpy)
+        if np.any(np.isinf(array) & np.isfinite(wide)):
+            raise TcParseError(f"dense literal {body!r} is out of range for {kind}")
     if array.ndim == 0 and type.rank:
         array = np.full([d or 1 for d in type.shape], array, dtype=kind.numpy)
     if not type.accepts_shape(array.shape):

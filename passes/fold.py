@@ -30,7 +30,7 @@ class FoldConstantOperands(RewritePattern):
         if any(int(np.prod(r.type.shape)) > MAX_FOLDED_ELEMENTS for r in op.results):
             return False
         values = op.evaluate([o.value for o in owners])  # type: ignore[union-attr]
-        new = [rewriter.insert_before(op, Constant.of(np.ascontiguousarray(v))) for v in values]
+        new = [rewriter.insert_before(op, Constant.of(np.array(v, order="C"))) for v in values]
         rewriter.replace_op(op, [n.result for n in new])
         return True
 

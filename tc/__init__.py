@@ -1,1 +1,32 @@
-"""tc: a tensor compiler in the spirit of Theano."""
+"""tc: a tensor compiler in the spirit of Theano.
+
+    from tc import tensor as T, function
+    x = T.dscalar("x")
+    f = function([x], T.sin(x) ** 2)
+
+The public API lives here; the stages behind it are tc.frontend, tc.ir,
+tc.passes, tc.codegen_llvm, tc.codegen_ptx, tc.runtime and tc.tools.
+"""
+
+from tc.frontend.config import config
+from tc.ir.errors import (
+    TcCompilationError,
+    TcDeviceError,
+    TcError,
+    TcParseError,
+    TcShapeError,
+    TcTypeError,
+    TcValueError,
+    TcVerificationError,
+)
+
+from . import printing, tensor
+from .compile import function
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TcCompilationError", "TcDeviceError", "TcError", "TcParseError", "TcShapeError",
+    "TcTypeError", "TcValueError", "TcVerificationError", "config", "function", "printing",
+    "tensor", "__version__",
+]

@@ -274,11 +274,15 @@ class Ceil(Unary):
     reference = staticmethod(np.ceil)
 
 
+def _round_half_even(x: np.ndarray) -> np.ndarray:
+    return np.rint(x) if np.asarray(x).dtype.kind == "f" else x  # np.rint turns integers into floats
+
+
 class RoundHalfEven(Unary):
-    """numpy's round: ties to even."""
+    """numpy's round: ties to even; identity on integers."""
 
     name = "tx.round_half_even"
-    reference = staticmethod(np.rint)
+    reference = staticmethod(_round_half_even)
 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,158 @@
+"""Lower a builder graph to an IR module: one function from inputs to outputs.
+
+Every call creates fresh IR objects, so the same Variables can be compiled
+into any number of functions (with different inputs, givens or passes)
+without one compilation seeing another's rewrites. The walk is iterative, so
+graphs thousands of ops deep lower without touching the recursion limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ..ir.core import Block, Function, Module, Operation, Value
+from ..ir.errors import TcTypeError, TcValueError, TcVerificationError
+from ..ir.ops.builtin import Constant as ConstantOp
+from ..ir.ops.builtin import Return
+from ..ir.ops.elementwise import Cast
+from ..ir.verifier import verify_module
+from .graph import Apply, Constant, TensorLike, Variable, as_tensor_variable, user_location
+
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_$.]*$")
+
+
+class MissingInputError(TcValueError):
+    """An output depends on a root variable that is neither an input nor a constant.
+
+    Named after Theano's error of the same meaning, so that code catching it by
+    name keeps reading naturally.
+    """
+
+
+def build_function_ir(
+    name: str,
+    inputs: Sequence[Variable],
+    outputs: Sequence[TensorLike],
+) -> Module:
+    """A verified module with one function `name`: block arguments are `inputs`,
+    the returned values `outputs` (non-Variables are converted to constants)."""
+    if not _SYMBOL.match(name):
+        raise TcValueError(f"function name {name!r} is not a valid symbol ({_SYMBOL.pattern})")
+    if isinstance(inputs, Variable):
+        inputs = [inputs]
+    if isinstance(outputs, Variable):
+        outputs = [outputs]
+    _check_inputs(inputs)
+    results = [as_tensor_variable(out) for out in outputs]
+    order = _topological_order(name, inputs, results)
+
+    block = Block([v.type for v in inputs], [v.name for v in inputs])
+    values: dict[Variable, Value] = dict(zip(inputs, block.args, strict=True))
+
+    def value_of(variable: Variable) -> Value:
+        found = values.get(variable)
+        if found is None:
+            # Only constants reach here: _topological_order rejected every other root.
+            assert isinstance(variable, Constant)
+            op = block.append(ConstantOp.of(variable.data, location=variable.location))
+            found = values[variable] = op.result
+            found.name = variable.name
+        return found
+
+    for apply in order:
+        op = block.append(_lower_apply(apply, [value_of(v) for v in apply.inputs]))
+        for variable, result in zip(apply.outputs, op.results, strict=True):
+            if variable.type != result.type:
+                raise TcVerificationError(
+                    f"{op.name}: the builder typed its result {variable.type} but the IR infers "
+                    f"{result.type}"
+                )
+            result.name = variable.name
+            values[variable] = result
+    returned = [value_of(v) for v in results]
+    block.append(Return.create(returned))
+    module = Module([Function(name, block, location=user_location())])
+    verify_module(module)
+    return module
+
+
+def _lower_apply(apply: Apply, operands: list[Value]) -> Operation:
+    if apply.op_class is Cast:
+        # The IR's cast keeps its target in the result type, not in an attribute.
+        return Cast.to(operands[0], apply.attributes["dtype"], location=apply.location)  # type: ignore[arg-type]
+    return apply.op_class.create(operands, apply.attributes, location=apply.location)
+
+
+def _check_inputs(inputs: Sequence[Variable]) -> None:
+    seen: dict[Variable, int] = {}
+    for position, variable in enumerate(inputs):
+        if not isinstance(variable, Variable):
+            raise TcTypeError(f"input #{position} is {variable!r}, not a symbolic Variable")
+        if isinstance(variable, Constant):
+            raise TcTypeError(
+                f"input #{position} is the constant {variable}; constants cannot be inputs"
+            )
+        if variable.owner is not None:
+            raise TcTypeError(
+                f"input #{position} ({variable}) is computed by {variable.owner.op_class.name}"
+                f"{_at(variable)}; inputs must be root variables such as T.vector() "
+                "(use givens to replace an intermediate value)"
+            )
+        if variable in seen:
+            raise TcValueError(
+                f"input {variable} is given twice (as input #{seen[variable]} and #{position})"
+            )
+        seen[variable] = position
+
+
+def _topological_order(
+    name: str, inputs: Sequence[Variable], outputs: list[Variable]
+) -> list[Apply]:
+    """The applies the outputs need, each after its inputs' applies (iterative post-order)."""
+    known = set(inputs)
+    done: set[Apply] = set()
+    order: list[Apply] = []
+    missing: dict[Variable, str] = {}
+
+    def needs(variable: Variable, user: str) -> Apply | None:
+        """The apply still to visit for `variable`, recording it if it is a missing root."""
+        if variable in known or isinstance(variable, Constant):
+            return None
+        if variable.owner is None:
+            missing.setdefault(variable, user)
+            return None
+        return None if variable.owner in done else variable.owner
+
+    # Children are examined left to right (so errors list them in order), pushed reversed
+    # (so they are lowered left to right).
+    roots = [needs(out, f"output #{index}") for index, out in enumerate(outputs)]
+    stack: list[tuple[Apply, bool]] = [(a, False) for a in reversed(roots) if a is not None]
+    while stack:
+        apply, expanded = stack.pop()
+        if apply in done:
+            continue
+        if expanded:
+            done.add(apply)
+            order.append(apply)
+            continue
+        stack.append((apply, True))
+        user = f"{apply.op_class.name}{_at(apply)}"
+        owners = [needs(variable, user) for variable in apply.inputs]
+        stack.extend((a, False) for a in reversed(owners) if a is not None)
+    if missing:
+        lines = [f"  {_describe(v)}, used by {user}" for v, user in missing.items()]
+        raise MissingInputError(
+            f"function @{name}: the outputs depend on variable(s) that are neither inputs nor "
+            "constants; add them to the inputs:\n" + "\n".join(lines)
+        )
+    return order
+
+
+def _describe(variable: Variable) -> str:
+    label = f"'{variable.name}'" if variable.name is not None else "an unnamed variable"
+    return f"{label} ({variable.type}{_at(variable, ', created at ')})"
+
+
+def _at(obj: Variable | Apply, prefix: str = " at ") -> str:
+    return f"{prefix}{obj.location}" if obj.location is not None else ""

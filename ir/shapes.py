@@ -1,0 +1,106 @@
+"""Shapes as expressions of the arguments' shapes, and the checks they imply.
+
+The runtime needs, before calling native code, the shape of every result
+(to allocate it) and the assurance that the arguments' unknown dimensions
+agree wherever an op requires it (two `?` dimensions added together must be
+equal). `ShapePlan` derives both from a function once, at compile time; the
+call path then only reads integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .core import ELEMENTWISE, Function, Operation, Value
+from .errors import TcCompilationError, TcShapeError
+
+
+@dataclass(frozen=True)
+class ArgDim:
+    """Axis `axis` of argument number `arg`, known only at call time."""
+
+    arg: int
+    axis: int
+
+
+Term = int | ArgDim
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Two dimensions an op needs equal; `op` is kept for the error message."""
+
+    left: Term
+    right: Term
+    op_name: str
+    location: str
+
+
+class ShapePlan:
+    """The result shapes and run-time shape checks of one function."""
+
+    def __init__(self, function: Function) -> None:
+        self.arg_names = [a.name or f"#{i}" for i, a in enumerate(function.args)]
+        shapes: dict[Value, tuple[Term, ...]] = {}
+        for index, arg in enumerate(function.args):
+            shapes[arg] = tuple(
+                ArgDim(index, axis) if d is None else d for axis, d in enumerate(arg.type.shape)
+            )
+        self.constraints: list[Constraint] = []
+        for op in function.body.ops:
+            if op.name == "return":
+                continue
+            if op.has_trait(ELEMENTWISE):
+                shape = self._broadcast(op, [shapes[v] for v in op.operands])
+                shapes.update((r, shape) for r in op.results)
+            elif all(r.type.is_static for r in op.results):
+                shapes.update((r, tuple(r.type.shape)) for r in op.results)  # type: ignore[misc]
+            else:
+                raise TcCompilationError(f"no shape rule for '{op.name}' at {op.location}")
+        self.result_shapes = [shapes[v] for v in function.return_op.operands]
+
+    def _broadcast(self, op: Operation, operand_shapes: Sequence[tuple[Term, ...]]) -> tuple[Term, ...]:
+        rank = len(op.results[0].type.shape)
+        location = str(op.location) if op.location else "?"
+        result: list[Term] = []
+        for axis in range(rank):
+            terms = []
+            for shape in operand_shapes:
+                local = axis - (rank - len(shape))
+                if local >= 0 and shape[local] != 1:
+                    terms.append(shape[local])
+            if not terms:
+                result.append(1)
+                continue
+            # Prefer a known size as the representative; check the others against it.
+            terms.sort(key=lambda t: not isinstance(t, int))
+            first = terms[0]
+            for other in terms[1:]:
+                if other != first:
+                    self.constraints.append(Constraint(first, other, op.name, location))
+            result.append(first)
+        return tuple(result)
+
+    def check(self, shapes: Sequence[tuple[int, ...]]) -> None:
+        """Raise TcShapeError if the argument shapes break a constraint."""
+        for c in self.constraints:
+            left, right = self._value(c.left, shapes), self._value(c.right, shapes)
+            if left != right:
+                raise TcShapeError(
+                    f"shapes do not broadcast in {c.op_name} at {c.location}: "
+                    f"{self._describe(c.left, shapes)} but {self._describe(c.right, shapes)}"
+                )
+
+    def result_shape(self, index: int, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+        return tuple(self._value(t, shapes) for t in self.result_shapes[index])
+
+    @staticmethod
+    def _value(term: Term, shapes: Sequence[tuple[int, ...]]) -> int:
+        return term if isinstance(term, int) else shapes[term.arg][term.axis]
+
+    def _describe(self, term: Term, shapes: Sequence[tuple[int, ...]]) -> str:
+        if isinstance(term, int):
+            return f"a dimension is fixed at {term}"
+        name = self.arg_names[term.arg]
+        return f"argument '{name}' has size {shapes[term.arg][term.axis]} on axis {term.axis}"

@@ -1,0 +1,85 @@
+"""Turn a Python value into the array an input expects, with Theano's casting rules.
+
+A value converts without a word when no information is lost: an array of a
+dtype that casts safely, or Python numbers whose values survive exactly. A
+lossy conversion is a TcTypeError unless the function was compiled with
+`allow_input_downcast=True`. Errors name the argument, what was expected and
+what was found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..ir import TcShapeError, TcTypeError, TcValueError, TensorType
+
+Converter = Callable[[object], np.ndarray]
+
+
+def make_converter(name: str, expected: TensorType, allow_downcast: bool, float_x: str) -> Converter:
+    """A function value -> ndarray for the input `name` of type `expected` (hot path: keep it lean)."""
+    dtype = expected.dtype.numpy
+    rank = expected.rank
+    static = expected.shape
+    has_static = any(d is not None for d in static)
+
+    def convert(value: object) -> np.ndarray:
+        if isinstance(value, np.ndarray):
+            array = value
+            if array.dtype != dtype:
+                array = _cast_array(name, array, dtype, allow_downcast)
+        else:
+            array = _convert_python(name, value, dtype, allow_downcast, float_x)
+        if array.ndim != rank:
+            raise TcTypeError(
+                f"argument '{name}' must have rank {rank} ({expected}), found rank {array.ndim} "
+                f"with shape {array.shape}"
+            )
+        if has_static and not expected.accepts_shape(array.shape):
+            raise TcShapeError(f"argument '{name}' must have shape {expected}, found shape {array.shape}")
+        if not (array.flags.aligned and array.dtype.isnative):
+            array = np.array(array, dtype=dtype)
+        return array
+
+    return convert
+
+
+def _cast_array(name: str, array: np.ndarray, dtype: np.dtype, allow_downcast: bool) -> np.ndarray:
+    if array.dtype.kind not in "biuf":
+        raise TcValueError(f"argument '{name}' must be numeric ({dtype}), found dtype {array.dtype}")
+    if not allow_downcast and not np.can_cast(array.dtype, dtype, "safe"):
+        raise TcTypeError(
+            f"argument '{name}' expects {dtype} but got an array of {array.dtype}, which would lose "
+            f"precision; cast it yourself or pass allow_input_downcast=True to tc.function"
+        )
+    return array.astype(dtype)
+
+
+def _convert_python(name: str, value: object, dtype: np.dtype, allow_downcast: bool, float_x: str) -> np.ndarray:
+    try:
+        original = np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise TcValueError(f"argument '{name}' must be numeric ({dtype}), found {value!r}") from err
+    if original.dtype.kind not in "biuf":
+        raise TcValueError(
+            f"argument '{name}' must be numeric ({dtype}), found {type(value).__name__} {value!r}"
+        )
+    if original.dtype == dtype:
+        return original
+    if isinstance(value, np.generic):
+        return _cast_array(name, original, dtype, allow_downcast)
+    with np.errstate(all="ignore"):
+        converted = original.astype(dtype)
+        back = converted.astype(original.dtype)
+    exact = bool(np.all((back == original) | (np.isnan(original) & np.isnan(back))
+                        if original.dtype.kind == "f" else back == original))
+    # Theano lets a Python float into a floatX input even when it rounds.
+    rounds_to_float_x = original.dtype.kind == "f" and dtype.kind == "f" and dtype.name == float_x
+    if exact or allow_downcast or rounds_to_float_x:
+        return converted
+    raise TcTypeError(
+        f"argument '{name}' expects {dtype}, but {value!r} cannot be stored in it exactly; "
+        f"pass allow_input_downcast=True to tc.function to allow it"
+    )

@@ -1,0 +1,5 @@
+"""`tc.printing`: Theano's graph printers (implemented in frontend/debugprint.py)."""
+
+from .frontend.debugprint import debugprint
+
+__all__ = ["debugprint"]
