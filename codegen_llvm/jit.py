@@ -19,6 +19,7 @@ from llvmlite import ir as ll
 
 from ..ir import Module, TcCompilationError
 from .lower import EntryPoint, lower_function
+from .parallel import THREADS_GLOBAL
 
 _LOCK = threading.Lock()  # LLVM's pass managers and MCJIT are not thread-safe
 
@@ -57,6 +58,12 @@ class NativeModule:
     compile_seconds: float
     engine: llvm.ExecutionEngine = field(repr=False)
 
+    def set_num_threads(self, count: int) -> None:
+        """How many threads large flat loops may use (1: stay on the calling thread)."""
+        address = self.engine.get_global_value_address(THREADS_GLOBAL)
+        if address:
+            ctypes.c_int64.from_address(address).value = max(1, int(count))
+
     def cfunction(self, name: str) -> ctypes._CFuncPtr:
         proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
         return proto(self.addresses[name])
@@ -92,6 +99,16 @@ def compile_module(module: Module, opt_level: int = 3) -> NativeModule:
         engine.finalize_object()
         addresses = {name: engine.get_function_address(e.symbol) for name, e in entries.items()}
         compile_count += 1
+    native = NativeModule(entries, addresses, stages, time.perf_counter() - start, engine)
+    native.set_num_threads(default_num_threads())
     for stage in DUMP_STAGES & stages.keys():
         print(f"// ----- {stage} -----\n{stages[stage]}")
-    return NativeModule(entries, addresses, stages, time.perf_counter() - start, engine)
+    return native
+
+
+def default_num_threads() -> int:
+    """TC_NUM_THREADS if set, else the cores this process may run on."""
+    configured = os.environ.get("TC_NUM_THREADS")
+    if configured:
+        return max(1, int(configured))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,22 +1,28 @@
 """Loop nests over strided arrays: the outer part of every elementwise kernel.
 
-`emit_elementwise_loop` runs a scalar body over an iteration space. It emits
-two versions: a flat loop over contiguous memory that LLVM vectorises, taken
-when every full-size operand is C-contiguous at run time, and a general
-strided nest that handles any layout (transposed, sliced, negative strides)
-and broadcasting by zero strides.
+`emit_elementwise_loop` runs a kernel body over an iteration space in one of
+two ways, chosen at run time:
+
+- flat: every full-size operand is C-contiguous. The loop lives in its own
+  function with `noalias` pointers so LLVM vectorises it, and is spread over
+  the cores by `tc_parallel_for`. It runs the *fast* body (vectorisable math);
+  if any element reports that the fast math was not accurate for it (sin of
+  a huge argument), the whole range is recomputed with the *exact* body.
+- strided: any layout (transposed, sliced, negative strides) and partial
+  broadcasting, one thread, the exact body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from llvmlite import ir as ll
 
 from ..ir import DType
-from .types import I1, I64, I8_PTR, load_element, memory_type, store_element
+from .control import counted_loop
+from .parallel import JOB_TYPE, parallel_for
+from .types import I1, I8_PTR, I32, I64, load_element, memory_type, store_element
 
 
 @dataclass
@@ -30,36 +36,26 @@ class ArrayRef:
     static_shape: tuple[int | None, ...]
 
 
-@contextmanager
-def counted_loop(builder: ll.IRBuilder, count: ll.Value, name: str) -> Iterator[ll.Value]:
-    """for (i = 0; i < count; ++i) { <body> }"""
-    before = builder.block
-    header = builder.append_basic_block(f"{name}.header")
-    body = builder.append_basic_block(f"{name}.body")
-    done = builder.append_basic_block(f"{name}.done")
-    builder.branch(header)
-    builder.position_at_end(header)
-    index = builder.phi(I64, name=f"{name}.i")
-    index.add_incoming(I64(0), before)
-    builder.cbranch(builder.icmp_signed("<", index, count), body, done)
-    builder.position_at_end(body)
-    yield index
-    following = builder.add(index, I64(1), name=f"{name}.next", flags=["nsw"])
-    index.add_incoming(following, builder.block)
-    builder.branch(header)
-    builder.position_at_end(done)
+# values -> (results, needs_exact flag or None)
+FastBody = Callable[[ll.IRBuilder, list[ll.Value]], tuple[list[ll.Value], ll.Value | None]]
+ExactBody = Callable[[ll.IRBuilder, list[ll.Value]], list[ll.Value]]
 
 
-Body = Callable[[list[ll.Value]], list[ll.Value]]
+@dataclass
+class KernelBody:
+    fast: FastBody
+    exact: ExactBody
+    has_fallback: bool  # whether `fast` can ask for the exact body
 
 
 def emit_elementwise_loop(
     builder: ll.IRBuilder,
+    name: str,
     extent: Sequence[ll.Value],
     static_extent: Sequence[int | None],
     operands: Sequence[ArrayRef],
     outputs: Sequence[tuple[DType, ll.Value]],
-    body: Body,
+    body: KernelBody,
 ) -> None:
     """outputs[k][i] = body(operands[...][i])[k] for every index i of `extent`.
 
@@ -67,25 +63,103 @@ def emit_elementwise_loop(
     the right and broadcast where their static dimension is 1 or missing.
     """
     rank = len(extent)
+    if rank == 0:  # one element: no loop, no threads, exact math
+        values = [load_element(builder, op.dtype, op.pointer) for op in operands]
+        for (dtype, pointer), value in zip(outputs, body.exact(builder, values), strict=True):
+            store_element(builder, dtype, value, pointer)
+        return
     strides = [_broadcast_strides(op, static_extent) for op in operands]
     is_full = [all(x is not None for x in s) for s in strides]
     is_scalar = [all(x is None for x in s) for s in strides]
-    if rank == 0 or not all(f or s for f, s in zip(is_full, is_scalar, strict=True)):
+    if not all(f or s for f, s in zip(is_full, is_scalar, strict=True)):
         # Partial broadcasting (a row against a matrix): only the strided nest applies.
-        _strided_nest(builder, extent, operands, strides, outputs, body, rank)
+        _strided_nest(builder, extent, operands, strides, outputs, body.exact, rank)
         return
     full = [op for op, f in zip(operands, is_full, strict=True) if f]
     flat_block = builder.append_basic_block("flat")
     nest_block = builder.append_basic_block("strided")
     after = builder.append_basic_block("after")
     builder.cbranch(_all_contiguous(builder, extent, full), flat_block, nest_block)
+
     builder.position_at_end(flat_block)
-    _flat_loop(builder, extent, operands, is_scalar, outputs, body)
+    total: ll.Value = I64(1)
+    for dim in extent:
+        total = builder.mul(total, dim)
+    module = builder.module
+    dtypes = [op.dtype for op in operands] + [d for d, _ in outputs]
+    pointers = [op.pointer for op in operands] + [p for _, p in outputs]
+    fast = _flat_function(module, f"{name}.flat", dtypes, is_scalar, len(outputs), body.fast)
+    job = _job_function(module, f"{name}.job", fast, len(pointers))
+    args = builder.alloca(I8_PTR, size=I32(len(pointers)))
+    for index, pointer in enumerate(pointers):
+        builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
+    inexact = builder.call(parallel_for(module), [job, args, total])
+    if body.has_fallback:
+        exact = _flat_function(
+            module,
+            f"{name}.exact",
+            dtypes,
+            is_scalar,
+            len(outputs),
+            lambda b, values: (body.exact(b, values), None),
+        )
+        with builder.if_then(inexact, likely=False):
+            builder.call(exact, [I64(0), total, *pointers])
     builder.branch(after)
+
     builder.position_at_end(nest_block)
-    _strided_nest(builder, extent, operands, strides, outputs, body, rank)
+    _strided_nest(builder, extent, operands, strides, outputs, body.exact, rank)
     builder.branch(after)
     builder.position_at_end(after)
+
+
+def _flat_function(
+    module: ll.Module,
+    name: str,
+    dtypes: Sequence[DType],
+    is_scalar: Sequence[bool],
+    num_outputs: int,
+    body: FastBody,
+) -> ll.Function:
+    """i1 name(i64 begin, i64 end, T0* noalias, ..., R0* noalias, ...): the vectorisable loop."""
+    pointer_types = [memory_type(d).as_pointer() for d in dtypes]
+    fn = ll.Function(module, ll.FunctionType(I1, [I64, I64, *pointer_types]), module.get_unique_name(name))
+    fn.linkage = "internal"
+    begin, end, *pointers = fn.args
+    for p in pointers:
+        p.add_attribute("noalias")
+        p.add_attribute("nocapture")
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    num_inputs = len(dtypes) - num_outputs
+    hoisted = [
+        load_element(b, d, p) if s else None
+        for d, p, s in zip(dtypes[:num_inputs], pointers[:num_inputs], is_scalar, strict=True)
+    ]
+    flag = b.alloca(I1)
+    b.store(I1(0), flag)
+    with counted_loop(b, end, "i", start=begin) as i:
+        values = [
+            h if h is not None else load_element(b, d, b.gep(p, [i]))
+            for h, d, p in zip(hoisted, dtypes[:num_inputs], pointers[:num_inputs], strict=True)
+        ]
+        results, inexact = body(b, values)
+        for d, p, value in zip(dtypes[num_inputs:], pointers[num_inputs:], results, strict=True):
+            store_element(b, d, value, b.gep(p, [i]))
+        if inexact is not None:
+            b.store(b.or_(b.load(flag), inexact), flag)
+    b.ret(b.load(flag))
+    return fn
+
+
+def _job_function(module: ll.Module, name: str, flat: ll.Function, count: int) -> ll.Function:
+    """The (args, begin, end) signature tc_parallel_for calls, unpacking the pointers."""
+    fn = ll.Function(module, JOB_TYPE, module.get_unique_name(name))
+    fn.linkage = "internal"
+    args, begin, end = fn.args
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    pointers = [b.bitcast(b.load(b.gep(args, [I32(i)])), flat.args[2 + i].type) for i in range(count)]
+    b.ret(b.call(flat, [begin, end, *pointers]))
+    return fn
 
 
 def _broadcast_strides(op: ArrayRef, static_extent: Sequence[int | None]) -> list[ll.Value | None]:
@@ -101,7 +175,9 @@ def _broadcast_strides(op: ArrayRef, static_extent: Sequence[int | None]) -> lis
     return result
 
 
-def _all_contiguous(builder: ll.IRBuilder, extent: Sequence[ll.Value], arrays: Sequence[ArrayRef]) -> ll.Value:
+def _all_contiguous(
+    builder: ll.IRBuilder, extent: Sequence[ll.Value], arrays: Sequence[ArrayRef]
+) -> ll.Value:
     ok: ll.Value = I1(1)
     for arr in arrays:
         expected: ll.Value = I64(arr.dtype.itemsize)
@@ -113,37 +189,13 @@ def _all_contiguous(builder: ll.IRBuilder, extent: Sequence[ll.Value], arrays: S
     return ok
 
 
-def _flat_loop(
-    builder: ll.IRBuilder,
-    extent: Sequence[ll.Value],
-    operands: Sequence[ArrayRef],
-    scalar_like: Sequence[bool],
-    outputs: Sequence[tuple[DType, ll.Value]],
-    body: Body,
-) -> None:
-    total: ll.Value = I64(1)
-    for dim in extent:
-        total = builder.mul(total, dim)
-    hoisted = [load_element(builder, op.dtype, op.pointer) if s else None
-               for op, s in zip(operands, scalar_like, strict=True)]
-    typed_in = [builder.bitcast(op.pointer, memory_type(op.dtype).as_pointer()) for op in operands]
-    typed_out = [builder.bitcast(ptr, memory_type(d).as_pointer()) for d, ptr in outputs]
-    with counted_loop(builder, total, "flat") as i:
-        values = [
-            h if h is not None else load_element(builder, op.dtype, builder.gep(p, [i]))
-            for h, op, p in zip(hoisted, operands, typed_in, strict=True)
-        ]
-        for (dtype, _), ptr, value in zip(outputs, typed_out, body(values), strict=True):
-            store_element(builder, dtype, value, builder.gep(ptr, [i]))
-
-
 def _strided_nest(
     builder: ll.IRBuilder,
     extent: Sequence[ll.Value],
     operands: Sequence[ArrayRef],
     strides: Sequence[Sequence[ll.Value | None]],
     outputs: Sequence[tuple[DType, ll.Value]],
-    body: Body,
+    body: ExactBody,
     rank: int,
 ) -> None:
     typed_out = [builder.bitcast(ptr, memory_type(d).as_pointer()) for d, ptr in outputs]
@@ -151,7 +203,7 @@ def _strided_nest(
     def level(axis: int, pointers: list[ll.Value], linear: ll.Value) -> None:
         if axis == rank:
             values = [load_element(builder, op.dtype, p) for op, p in zip(operands, pointers, strict=True)]
-            for (dtype, _), ptr, value in zip(outputs, typed_out, body(values), strict=True):
+            for (dtype, _), ptr, value in zip(outputs, typed_out, body(builder, values), strict=True):
                 store_element(builder, dtype, value, builder.gep(ptr, [linear]))
             return
         with counted_loop(builder, extent[axis], f"axis{axis}") as i:

@@ -21,8 +21,8 @@ from llvmlite import ir as ll
 from ..ir import Function, TcCompilationError, Value
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise
-from .loops import ArrayRef, emit_elementwise_loop
-from .scalar import MathLibrary, ScalarEmitter
+from .loops import ArrayRef, KernelBody, emit_elementwise_loop
+from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .types import I8_PTR, I32, I64, memory_type, register_type
 
 
@@ -67,7 +67,7 @@ class _FunctionLowering:
         slots = [self._slot(data, dims, index, ranks) for index in range(len(ranks))]
         for arg, slot in zip(function.args, slots[: len(function.args)], strict=True):
             self.arrays[arg] = ArrayRef(arg.type.dtype, slot[0], slot[1], slot[2], arg.type.shape)
-        outputs = slots[len(function.args):]
+        outputs = slots[len(function.args) :]
         # A kernel result that is returned is computed straight into its result slot.
         destination: dict[Value, ll.Value] = {}
         for value, slot in zip(returned, outputs, strict=True):
@@ -102,8 +102,9 @@ class _FunctionLowering:
         offset = 2 * sum(ranks[:index])
         rank = ranks[index]
         shape = [b.load(b.gep(dims, [I64(offset + a)]), name=f"slot{index}.dim{a}") for a in range(rank)]
-        strides = [b.load(b.gep(dims, [I64(offset + rank + a)]), name=f"slot{index}.stride{a}")
-                   for a in range(rank)]
+        strides = [
+            b.load(b.gep(dims, [I64(offset + rank + a)]), name=f"slot{index}.stride{a}") for a in range(rank)
+        ]
         return pointer, shape, strides
 
     def _constant(self, op: Constant) -> ArrayRef:
@@ -149,16 +150,26 @@ class _FunctionLowering:
             if pointer is None:
                 pointer = self._allocate(result.type.dtype, extent)
             outputs.append((result.type.dtype, pointer))
-            self.arrays[result] = ArrayRef(result.type.dtype, pointer, extent,
-                                           _contiguous_strides(b, extent, result.type.dtype.itemsize), static)
-        block = op.body.block
-        emitter = ScalarEmitter(b, self.math)
+            self.arrays[result] = ArrayRef(
+                result.type.dtype,
+                pointer,
+                extent,
+                _contiguous_strides(b, extent, result.type.dtype.itemsize),
+                static,
+            )
+        name = self.module.get_unique_name(f"{self.function.name}.kernel")
+        operands = [self.arrays[v] for v in op.operands]
+        emit_elementwise_loop(b, name, extent, static, operands, outputs, self._kernel_body(op))
 
-        def body(values: list[ll.Value]) -> list[ll.Value]:
+    def _kernel_body(self, op: KernelElementwise) -> KernelBody:
+        block = op.body.block
+
+        def emit(builder: ll.IRBuilder, values: list[ll.Value], fast: bool):  # type: ignore[no-untyped-def]
+            emitter = ScalarEmitter(builder, self.math, vector_math=fast)
             env: dict[Value, ll.Value] = dict(zip(block.args, values, strict=True))
             for inner in block.ops:
                 if inner.name == "kernel.yield":
-                    return [env[v] for v in inner.operands]
+                    return [env[v] for v in inner.operands], emitter.inexact
                 if isinstance(inner, Constant):
                     dtype = inner.result.type.dtype
                     env[inner.result] = ll.Constant(register_type(dtype), inner.value.item())
@@ -166,13 +177,21 @@ class _FunctionLowering:
                 env[inner.result] = emitter.emit(inner, [env[v] for v in inner.operands])
             raise TcCompilationError("kernel body without kernel.yield")
 
-        emit_elementwise_loop(b, extent, static, [self.arrays[v] for v in op.operands], outputs, body)
+        return KernelBody(
+            fast=lambda builder, values: emit(builder, values, True),
+            exact=lambda builder, values: emit(builder, values, False)[0],
+            has_fallback=any(needs_fallback(inner) for inner in block.ops),
+        )
 
     def _copy(self, source: ArrayRef, slot) -> None:  # type: ignore[no-untyped-def]
         pointer, shape, _ = slot
-        extent = shape if shape else []
-        emit_elementwise_loop(self.builder, extent, source.static_shape, [source],
-                              [(source.dtype, pointer)], lambda values: values)
+        name = self.module.get_unique_name(f"{self.function.name}.copy")
+        identity = KernelBody(
+            fast=lambda b, values: (values, None), exact=lambda b, values: values, has_fallback=False
+        )
+        emit_elementwise_loop(
+            self.builder, name, shape, source.static_shape, [source], [(source.dtype, pointer)], identity
+        )
 
     def _allocate(self, dtype, extent: list[ll.Value]) -> ll.Value:  # type: ignore[no-untyped-def]
         b = self.builder
@@ -180,7 +199,8 @@ class _FunctionLowering:
         for dim in extent:
             size = b.mul(size, dim)
         malloc = self.module.globals.get("malloc") or ll.Function(
-            self.module, ll.FunctionType(I8_PTR, [I64]), "malloc")
+            self.module, ll.FunctionType(I8_PTR, [I64]), "malloc"
+        )
         # malloc(0) may return NULL legitimately; ask for at least one byte.
         pointer = b.call(malloc, [b.select(b.icmp_signed("==", size, I64(0)), I64(1), size)])
         ok = b.append_basic_block("allocated")
@@ -191,7 +211,8 @@ class _FunctionLowering:
 
     def _free_fn(self) -> ll.Function:
         return self.module.globals.get("free") or ll.Function(
-            self.module, ll.FunctionType(ll.VoidType(), [I8_PTR]), "free")
+            self.module, ll.FunctionType(ll.VoidType(), [I8_PTR]), "free"
+        )
 
 
 def _contiguous_strides(builder: ll.IRBuilder, extent: list[ll.Value], itemsize: int) -> list[ll.Value]:
@@ -201,6 +222,3 @@ def _contiguous_strides(builder: ll.IRBuilder, extent: list[ll.Value], itemsize:
         strides.insert(0, running)
         running = builder.mul(running, dim)
     return strides
-
-
-

@@ -21,8 +21,25 @@ from .types import I1, register_type
 class MathLibrary:
     """Resolves math functions to LLVM intrinsics or libm symbols for the host."""
 
-    INTRINSICS = {"sin", "cos", "exp", "exp2", "log", "log2", "log10", "sqrt", "pow", "fabs",
-                  "floor", "ceil", "round", "roundeven", "trunc", "copysign", "fma"}
+    INTRINSICS = {
+        "sin",
+        "cos",
+        "exp",
+        "exp2",
+        "log",
+        "log2",
+        "log10",
+        "sqrt",
+        "pow",
+        "fabs",
+        "floor",
+        "ceil",
+        "round",
+        "roundeven",
+        "trunc",
+        "copysign",
+        "fma",
+    }
 
     def __init__(self, module: ll.Module) -> None:
         self.module = module
@@ -42,9 +59,11 @@ class MathLibrary:
 class ScalarEmitter:
     """Emits the body of a kernel element by element."""
 
-    def __init__(self, builder: ll.IRBuilder, math: MathLibrary) -> None:
+    def __init__(self, builder: ll.IRBuilder, math: MathLibrary, vector_math: bool = False) -> None:
         self.b = builder
         self.math = math
+        self.vector_math = vector_math  # polynomial math that vectorises, or libm
+        self.inexact: ll.Value | None = None  # OR of the fast math's "recompute exactly" flags
 
     def emit(self, op: Operation, args: list[ll.Value]) -> ll.Value:
         emit = SCALAR_EMITTERS.get(op.name)
@@ -64,7 +83,14 @@ class ScalarEmitter:
         return ll.Constant(ty, int(value))
 
     def call(self, name: str, dtype: DType, *args: ll.Value) -> ll.Value:
-        return self.math.call(self.b, name, dtype, list(args))
+        fast = VECTOR_MATH.get(name) if self.vector_math else None
+        if fast is None:
+            return self.math.call(self.b, name, dtype, list(args))
+        value = fast(self.b, dtype, *args)
+        if isinstance(value, tuple):
+            value, inexact = value
+            self.inexact = inexact if self.inexact is None else self.b.or_(self.inexact, inexact)
+        return value
 
     # comparisons, signed or not as the dtype says
     def lt(self, dtype: DType, a: ll.Value, b: ll.Value) -> ll.Value:
@@ -83,6 +109,11 @@ class ScalarEmitter:
 
 
 Emitter = Callable[[ScalarEmitter, DType, list[ll.Value]], ll.Value]
+
+# libm name -> vectorisable emitter (b, dtype, x) -> value or (value, needs_exact)
+VECTOR_MATH: dict[str, Callable[..., ll.Value | tuple[ll.Value, ll.Value]]] = {}
+# libm functions whose fast version may ask for an exact recomputation
+NEEDS_EXACT_FALLBACK = {"sin", "cos"}
 
 
 def _arith(float_op: str, int_op: str, bool_op: str | None = None) -> Emitter:
@@ -134,7 +165,9 @@ def emit_sign(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
         return e.b.select(positive, one, rest)
     if not dtype.is_signed:
         return e.b.zext(positive, register_type(dtype))
-    return e.b.sub(e.b.zext(positive, register_type(dtype)), e.b.zext(e.lt(dtype, x, zero), register_type(dtype)))
+    return e.b.sub(
+        e.b.zext(positive, register_type(dtype)), e.b.zext(e.lt(dtype, x, zero), register_type(dtype))
+    )
 
 
 def emit_sqr(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
@@ -189,7 +222,9 @@ def _float_divmod(e: ScalarEmitter, dtype: DType, a: ll.Value, b: ll.Value) -> t
     mod = e.b.select(mod_nonzero, mod, e.call("copysign", dtype, zero, b))
     floordiv = e.call("floor", dtype, div)
     half = e.const(dtype, 0.5)
-    floordiv = e.b.select(e.b.fcmp_ordered(">", e.b.fsub(div, floordiv), half), e.b.fadd(floordiv, one), floordiv)
+    floordiv = e.b.select(
+        e.b.fcmp_ordered(">", e.b.fsub(div, floordiv), half), e.b.fadd(floordiv, one), floordiv
+    )
     div_nonzero = e.b.fcmp_unordered("!=", div, zero)
     floordiv = e.b.select(div_nonzero, floordiv, e.call("copysign", dtype, zero, e.b.fdiv(a, b)))
     b_zero = e.b.fcmp_ordered("==", b, zero)
@@ -208,8 +243,10 @@ def _int_divmod(e: ScalarEmitter, dtype: DType, a: ll.Value, b: ll.Value) -> tup
     bad = e.b.or_(b_zero, minus_one)
     safe = e.b.select(bad, one, b)
     quot, rem = e.b.sdiv(a, safe), e.b.srem(a, safe)
-    adjust = e.b.and_(e.b.icmp_signed("!=", rem, zero),
-                      e.b.icmp_unsigned("!=", e.lt(dtype, rem, zero), e.lt(dtype, safe, zero)))
+    adjust = e.b.and_(
+        e.b.icmp_signed("!=", rem, zero),
+        e.b.icmp_unsigned("!=", e.lt(dtype, rem, zero), e.lt(dtype, safe, zero)),
+    )
     quot = e.b.select(adjust, e.b.sub(quot, one), quot)
     rem = e.b.select(adjust, e.b.add(rem, safe), rem)
     quot = e.b.select(minus_one, e.b.neg(a), e.b.select(b_zero, zero, quot))
@@ -264,7 +301,8 @@ def emit_cast(e: ScalarEmitter, source: DType, target: DType, x: ll.Value) -> ll
         kind = "fptosi" if target.is_signed else "fptoui"
         name = f"llvm.{kind}.sat.i{target.bits}.{'f64' if source is DType.F64 else 'f32'}"
         fn = b.module.globals.get(name) or ll.Function(
-            b.module, ll.FunctionType(ty, [register_type(source)]), name)
+            b.module, ll.FunctionType(ty, [register_type(source)]), name
+        )
         return b.call(fn, [x])
     if target.is_float:
         signed = source.is_signed and not source.is_bool
@@ -330,3 +368,17 @@ SCALAR_EMITTERS: dict[str, Emitter] = {
     "tx.deg2rad": _scale(math.pi / 180.0),
     "tx.rad2deg": _scale(180.0 / math.pi),
 }
+
+
+_LIBM_OF_OP = {
+    op: name
+    for op, name in (
+        ("tx.sin", "sin"),
+        ("tx.cos", "cos"),
+    )
+}
+
+
+def needs_fallback(op: Operation) -> bool:
+    """Whether the fast body of a kernel containing `op` may need the exact one."""
+    return _LIBM_OF_OP.get(op.name) in NEEDS_EXACT_FALLBACK and "sin" in VECTOR_MATH

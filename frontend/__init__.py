@@ -10,6 +10,14 @@ from .graph import Apply, Constant, Variable, as_tensor_variable, constant
 from .lower import MissingInputError, build_function_ir
 
 __all__ = [
-    "Apply", "Config", "Constant", "MissingInputError", "Variable", "as_tensor_variable",
-    "build_function_ir", "config", "constant", "debugprint",
+    "Apply",
+    "Config",
+    "Constant",
+    "MissingInputError",
+    "Variable",
+    "as_tensor_variable",
+    "build_function_ir",
+    "config",
+    "constant",
+    "debugprint",
 ]

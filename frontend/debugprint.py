@@ -69,8 +69,7 @@ def _sources(obj: Any) -> list[tuple[str | None, list[Any], Any]]:
     if isinstance(obj, Module):
         many = len(obj.functions) > 1
         return [
-            (f"func @{f.name}" if many else None, list(f.return_op.operands), _ir_node)
-            for f in obj.functions
+            (f"func @{f.name}" if many else None, list(f.return_op.operands), _ir_node) for f in obj.functions
         ]
     if isinstance(obj, Function):
         return [(None, list(obj.return_op.operands), _ir_node)]

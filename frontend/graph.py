@@ -217,9 +217,7 @@ def _binary(function: Any, left: Any, right: Any) -> Any:
 class Constant(Variable):
     """A variable with a fixed value; lowered to `tx.constant`."""
 
-    def __init__(
-        self, value: Any, name: str | None = None, location: Location | None = None
-    ) -> None:
+    def __init__(self, value: Any, name: str | None = None, location: Location | None = None) -> None:
         array = np.array(value, copy=True)
         array.setflags(write=False)
         dtype = DType.from_numpy(array.dtype)

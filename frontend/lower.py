@@ -65,8 +65,7 @@ def build_function_ir(
         for variable, result in zip(apply.outputs, op.results, strict=True):
             if variable.type != result.type:
                 raise TcVerificationError(
-                    f"{op.name}: the builder typed its result {variable.type} but the IR infers "
-                    f"{result.type}"
+                    f"{op.name}: the builder typed its result {variable.type} but the IR infers {result.type}"
                 )
             result.name = variable.name
             values[variable] = result
@@ -90,9 +89,7 @@ def _check_inputs(inputs: Sequence[Variable]) -> None:
         if not isinstance(variable, Variable):
             raise TcTypeError(f"input #{position} is {variable!r}, not a symbolic Variable")
         if isinstance(variable, Constant):
-            raise TcTypeError(
-                f"input #{position} is the constant {variable}; constants cannot be inputs"
-            )
+            raise TcTypeError(f"input #{position} is the constant {variable}; constants cannot be inputs")
         if variable.owner is not None:
             raise TcTypeError(
                 f"input #{position} ({variable}) is computed by {variable.owner.op_class.name}"
@@ -106,9 +103,7 @@ def _check_inputs(inputs: Sequence[Variable]) -> None:
         seen[variable] = position
 
 
-def _topological_order(
-    name: str, inputs: Sequence[Variable], outputs: list[Variable]
-) -> list[Apply]:
+def _topological_order(name: str, inputs: Sequence[Variable], outputs: list[Variable]) -> list[Apply]:
     """The applies the outputs need, each after its inputs' applies (iterative post-order)."""
     known = set(inputs)
     done: set[Apply] = set()

@@ -55,10 +55,8 @@ IDENTITY_ON_BOOL: frozenset[type[Operation]] = frozenset(
 
 # Ops numpy refuses on bools, with numpy's advice.
 _BOOL_REJECTED: dict[type[Operation], str] = {
-    ew.Sub: "boolean subtract (the `-` operator) is not supported, as in numpy; "
-    "use `^` (T.xor) instead",
-    ew.Neg: "boolean negative (the `-` operator) is not supported, as in numpy; "
-    "use `~` (T.invert) instead",
+    ew.Sub: "boolean subtract (the `-` operator) is not supported, as in numpy; use `^` (T.xor) instead",
+    ew.Neg: "boolean negative (the `-` operator) is not supported, as in numpy; use `~` (T.invert) instead",
     ew.Sign: "sign is not defined on bool, as in numpy",
 }
 
@@ -136,17 +134,17 @@ def promote(op_class: type[Operation], operands: Sequence[Operand]) -> list[Vari
     return [_convert(v, dtype, op_class) for v in values]
 
 
-def _convert(
-    value: Variable | bool | int | float, dtype: DType, op_class: type[Operation]
-) -> Variable:
+def _convert(value: Variable | bool | int | float, dtype: DType, op_class: type[Operation]) -> Variable:
     if isinstance(value, Variable):
         return cast_to(value, dtype)
     if isinstance(value, int) and not isinstance(value, bool) and dtype.is_integer:
         if not _fits(value, dtype):
-            raise TcValueError(located(
-                f"{op_class.name}: Python integer {value} is out of bounds for {dtype.theano_name} "
-                "(as in numpy; cast the tensor first to compute in a wider dtype)"
-            ))
+            raise TcValueError(
+                located(
+                    f"{op_class.name}: Python integer {value} is out of bounds for {dtype.theano_name} "
+                    "(as in numpy; cast the tensor first to compute in a wider dtype)"
+                )
+            )
     with np.errstate(over="ignore"):  # a weak float beyond float32's range becomes inf, as numpy
         array = np.asarray(value, dtype=dtype.numpy)
     return Constant(array)

@@ -8,7 +8,6 @@ with ==), and symbol references in SymbolRef.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 
@@ -55,7 +54,7 @@ class SymbolRef:
         return f"@{self.name}"
 
 
-Attribute = Union[int, float, bool, str, DenseAttr, SymbolRef, TensorType, DType, tuple]
+Attribute = int | float | bool | str | DenseAttr | SymbolRef | TensorType | DType | tuple
 
 
 def format_scalar(value: np.generic) -> str:

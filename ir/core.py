@@ -208,8 +208,7 @@ class Block:
     def __init__(self, arg_types: Iterable[TensorType] = (), arg_names: Iterable[str | None] = ()):
         names = list(arg_names)
         self.args = [
-            BlockArgument(t, self, i, names[i] if i < len(names) else None)
-            for i, t in enumerate(arg_types)
+            BlockArgument(t, self, i, names[i] if i < len(names) else None) for i, t in enumerate(arg_types)
         ]
         self.ops: list[Operation] = []
         self.parent: Region | None = None

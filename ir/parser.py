@@ -145,14 +145,18 @@ class _ModuleReader:
             term = body.terminator
             found = [v.type for v in term.operands] if term is not None else []
             if declared != found:
-                raise self.error(tree.meta, f"@{function.name} declares results "
-                                 f"{', '.join(map(str, declared))} but returns {', '.join(map(str, found))}")
+                raise self.error(
+                    tree.meta,
+                    f"@{function.name} declares results "
+                    f"{', '.join(map(str, declared))} but returns {', '.join(map(str, found))}",
+                )
         return function
 
     def make_block(self, args: list[lark.Tree], scope: dict[str, Value]) -> Block:
         names = [str(a.children[0])[1:] for a in args]
-        block = Block([parse_type(str(a.children[1])) for a in args],
-                      [None if n.isdigit() else n for n in names])
+        block = Block(
+            [parse_type(str(a.children[1])) for a in args], [None if n.isdigit() else n for n in names]
+        )
         for name, value, arg in zip(names, block.args, args, strict=True):
             self.bind(scope, name, value, arg.children[0])
         return block
@@ -169,7 +173,7 @@ class _ModuleReader:
         if op_class is None:
             raise self.error(opname, f"unknown op '{name}'")
         operand_values = []
-        for token in (operands.children if operands is not None else []):
+        for token in operands.children if operands is not None else []:
             value = scope.get(str(token)[1:])
             if value is None:
                 raise self.error(token, f"use of undefined value {token}")
@@ -182,16 +186,21 @@ class _ModuleReader:
         result_tokens = results.children if results is not None else []
         operand_types, result_types = self.read_signature(signature, operand_values, len(result_tokens))
         if len(operand_types) != len(operand_values):
-            raise self.error(opname, f"'{name}' has {len(operand_values)} operand(s) but its "
-                             f"signature gives {len(operand_types)} type(s)")
+            raise self.error(
+                opname,
+                f"'{name}' has {len(operand_values)} operand(s) but its "
+                f"signature gives {len(operand_types)} type(s)",
+            )
         if dense is not None:
             if len(result_types) != 1:
                 raise self.error(dense, f"'{name}' with an inline dense value needs one result type")
             attributes["value"] = DenseAttr(parse_dense(str(dense), result_types[0]))
         for index, (value, declared) in enumerate(zip(operand_values, operand_types, strict=False)):
             if value.type != declared:
-                raise self.error(opname, f"'{name}' operand #{index} has type {value.type}, "
-                                 f"but the signature says {declared}")
+                raise self.error(
+                    opname,
+                    f"'{name}' operand #{index} has type {value.type}, but the signature says {declared}",
+                )
         region_objects = []
         if regions is not None:
             for region_tree in regions.children:
@@ -207,8 +216,11 @@ class _ModuleReader:
                     scope.update({k: v for k, v in inner_scope.items() if k not in scope})
                 region_objects.append(Region(blocks))
         if len(result_tokens) != len(result_types):
-            raise self.error(opname, f"'{name}' defines {len(result_tokens)} value(s) but its "
-                             f"signature gives {len(result_types)} result type(s)")
+            raise self.error(
+                opname,
+                f"'{name}' defines {len(result_tokens)} value(s) but its "
+                f"signature gives {len(result_types)} result type(s)",
+            )
         try:
             op = op_class(operand_values, result_types, attributes, region_objects, self.read_loc(loc_tree))
         except TcError as err:

@@ -48,9 +48,7 @@ def _verify_op(op: Operation, context: str) -> None:
         if not isinstance(op.attributes.get(key), kind):
             raise TcVerificationError(f"{context}: attribute '{key}' is missing or not {kind}")
     if len(op.regions) != op.num_regions:
-        raise TcVerificationError(
-            f"{context}: expected {op.num_regions} region(s), found {len(op.regions)}"
-        )
+        raise TcVerificationError(f"{context}: expected {op.num_regions} region(s), found {len(op.regions)}")
     try:
         expected = type(op).infer_types([v.type for v in op.operands], op.attributes, op.regions)
     except NotImplementedError:

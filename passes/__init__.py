@@ -10,6 +10,17 @@ from .manager import PASS_REGISTRY, Pass, PassManager, TcPassError, parse_pipeli
 DEFAULT_PIPELINE = ("canonicalize", "cse", "canonicalize", "fuse", "cse")
 
 __all__ = [
-    "DEFAULT_PIPELINE", "PASS_REGISTRY", "Pass", "PassManager", "TcPassError", "canonicalize",
-    "cse", "dce", "fold", "fuse", "parse_pipeline", "run_pipeline", "simplify",
+    "DEFAULT_PIPELINE",
+    "PASS_REGISTRY",
+    "Pass",
+    "PassManager",
+    "TcPassError",
+    "canonicalize",
+    "cse",
+    "dce",
+    "fold",
+    "fuse",
+    "parse_pipeline",
+    "run_pipeline",
+    "simplify",
 ]

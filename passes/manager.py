@@ -78,8 +78,10 @@ class PassManager:
                         f"pass '{p.name}' produced invalid IR: {err}\n"
                         f"reproducer: tc opt -p {p.name} on the IR before it"
                     ) from err
-            if self.print_after is not None and self.out is not None and (
-                "all" in self.print_after or p.name in self.print_after
+            if (
+                self.print_after is not None
+                and self.out is not None
+                and ("all" in self.print_after or p.name in self.print_after)
             ):
                 self.out.write(f"// -----// IR after {p.name} //----- //\n{print_module(module)}")
             if self.on_stage is not None:

@@ -57,7 +57,9 @@ def _cast_array(name: str, array: np.ndarray, dtype: np.dtype, allow_downcast: b
     return array.astype(dtype)
 
 
-def _convert_python(name: str, value: object, dtype: np.dtype, allow_downcast: bool, float_x: str) -> np.ndarray:
+def _convert_python(
+    name: str, value: object, dtype: np.dtype, allow_downcast: bool, float_x: str
+) -> np.ndarray:
     try:
         original = np.asarray(value)
     except (ValueError, TypeError) as err:
@@ -73,8 +75,13 @@ def _convert_python(name: str, value: object, dtype: np.dtype, allow_downcast: b
     with np.errstate(all="ignore"):
         converted = original.astype(dtype)
         back = converted.astype(original.dtype)
-    exact = bool(np.all((back == original) | (np.isnan(original) & np.isnan(back))
-                        if original.dtype.kind == "f" else back == original))
+    exact = bool(
+        np.all(
+            (back == original) | (np.isnan(original) & np.isnan(back))
+            if original.dtype.kind == "f"
+            else back == original
+        )
+    )
     # Theano lets a Python float into a floatX input even when it rounds.
     rounds_to_float_x = original.dtype.kind == "f" and dtype.kind == "f" and dtype.name == float_x
     if exact or allow_downcast or rounds_to_float_x:

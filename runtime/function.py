@@ -65,7 +65,7 @@ class CompiledFunction:
                 f"function '{self.name}' takes {len(self._converters)} argument(s) ({names}), "
                 f"found {len(args)}"
             )
-        arrays = [convert(a) for convert, a in zip(self._converters, args)]
+        arrays = [convert(a) for convert, a in zip(self._converters, args, strict=True)]
         shapes = [a.shape for a in arrays]
         plan = self._plan
         if plan.constraints:

@@ -26,7 +26,17 @@ from .compile import function
 __version__ = "0.1.0"
 
 __all__ = [
-    "TcCompilationError", "TcDeviceError", "TcError", "TcParseError", "TcShapeError",
-    "TcTypeError", "TcValueError", "TcVerificationError", "config", "function", "printing",
-    "tensor", "__version__",
+    "TcCompilationError",
+    "TcDeviceError",
+    "TcError",
+    "TcParseError",
+    "TcShapeError",
+    "TcTypeError",
+    "TcValueError",
+    "TcVerificationError",
+    "config",
+    "function",
+    "printing",
+    "tensor",
+    "__version__",
 ]

@@ -47,7 +47,9 @@ def function(
     return compile_ir(module, function_name, single, bool(allow_input_downcast))
 
 
-def compile_ir(module: Module, name: str, single_output: bool, allow_input_downcast: bool) -> CompiledFunction:
+def compile_ir(
+    module: Module, name: str, single_output: bool, allow_input_downcast: bool
+) -> CompiledFunction:
     """Compile the function `name` of `module` (which is optimised in place)."""
     return compile_ir_module(module, {name: single_output}, allow_input_downcast)[name]
 

@@ -48,9 +48,7 @@ class ElementwiseOp(Operation):
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
         if len(operand_types) != cls.arity:
-            raise TcTypeError(
-                f"{cls.name} takes {cls.arity} operand(s), found {len(operand_types)}"
-            )
+            raise TcTypeError(f"{cls.name} takes {cls.arity} operand(s), found {len(operand_types)}")
         dtype = cls.operand_dtype(operand_types)
         shape = broadcast_shapes(*(t.shape for t in operand_types))
         return [TensorType(cls.result_dtype(dtype), shape)]

@@ -5,7 +5,7 @@ broadcast against a row, and against a scalar; contiguous or not."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -39,7 +39,7 @@ def _function(name: str, op_class: type, dtype: DType, shapes: list[tuple]) -> F
     return Function(name, block)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(op_class: type, dtype: DType):  # type: ignore[no-untyped-def]
     module = Module([_function(k, op_class, dtype, f(op_class.arity)) for k, f in LAYOUTS.items()])
     reference = {k: _function(k, op_class, dtype, f(op_class.arity)) for k, f in LAYOUTS.items()}
@@ -49,9 +49,11 @@ def _compiled(op_class: type, dtype: DType):  # type: ignore[no-untyped-def]
 def _elements(dtype: DType) -> st.SearchStrategy:
     np_dtype = dtype.numpy
     if dtype.is_float:
-        return hnp.from_dtype(np_dtype, allow_nan=True, allow_infinity=True, allow_subnormal=True) | st.sampled_from(
-            [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.5, -2.5, 1e-8, 100.0, -100.0, 30.0]
-        ).map(np_dtype.type)
+        return hnp.from_dtype(
+            np_dtype, allow_nan=True, allow_infinity=True, allow_subnormal=True
+        ) | st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.5, -2.5, 1e-8, 100.0, -100.0, 30.0]).map(
+            np_dtype.type
+        )
     if dtype.is_bool:
         return st.booleans()
     info = np.iinfo(np_dtype)
@@ -68,10 +70,13 @@ def assert_same(got: np.ndarray, want: np.ndarray, dtype: DType, what: str) -> N
     # libm and numpy may differ in the last bits of transcendental functions.
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
     finite = np.isfinite(want) & np.isfinite(got)
-    np.testing.assert_array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)], err_msg=what)
+    np.testing.assert_array_equal(
+        got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)], err_msg=what
+    )
     eps = np.finfo(got.dtype).eps
-    np.testing.assert_allclose(got[finite], want[finite], rtol=8 * eps, atol=np.finfo(got.dtype).tiny * 4,
-                               err_msg=what)
+    np.testing.assert_allclose(
+        got[finite], want[finite], rtol=8 * eps, atol=np.finfo(got.dtype).tiny * 4, err_msg=what
+    )
 
 
 @pytest.mark.parametrize("op_class,dtype", CASES, ids=[f"{c.name}-{d.value}" for c, d in CASES])
@@ -84,8 +89,10 @@ def test_native_matches_reference(op_class: type, dtype: DType, data: st.DataObj
     cols = data.draw(st.integers(0, 6))
     args = []
     for shape_type in LAYOUTS[layout](op_class.arity):
-        shape = tuple(1 if d == 1 else (rows if i == 0 and len(shape_type) == 2 else cols)
-                      for i, d in enumerate(shape_type))
+        shape = tuple(
+            1 if d == 1 else (rows if i == 0 and len(shape_type) == 2 else cols)
+            for i, d in enumerate(shape_type)
+        )
         array = data.draw(hnp.arrays(dtype.numpy, shape, elements=_elements(dtype)))
         if data.draw(st.booleans()) and array.ndim:
             array = np.repeat(array, 2, axis=-1)[..., ::2]  # same values, non-contiguous
@@ -112,8 +119,12 @@ def test_casts_match_reference(source: DType) -> None:
     compiled = compile_ir_module(Module(copy.deepcopy(functions)))
     rng = np.random.default_rng(0)
     if source.is_float:
-        x = np.concatenate([rng.normal(0, 1e3, 50), [np.nan, np.inf, -np.inf, -0.0, 0.5, -0.5, 1e30, -1e30,
-                                                     2**63, -(2**63), 255.9, -128.5]]).astype(source.numpy)
+        x = np.concatenate(
+            [
+                rng.normal(0, 1e3, 50),
+                [np.nan, np.inf, -np.inf, -0.0, 0.5, -0.5, 1e30, -1e30, 2**63, -(2**63), 255.9, -128.5],
+            ]
+        ).astype(source.numpy)
     elif source.is_bool:
         x = np.array([True, False, True])
     else:
@@ -126,7 +137,9 @@ def test_casts_match_reference(source: DType) -> None:
 
 
 def test_select_matches_reference() -> None:
-    block = Block([TensorType(DType.BOOL, (None,)), TensorType(DType.F64, (None,)), TensorType(DType.F64, ())])
+    block = Block(
+        [TensorType(DType.BOOL, (None,)), TensorType(DType.F64, (None,)), TensorType(DType.F64, ())]
+    )
     op = block.append(Select.create(block.args))
     block.append(Return([op.result], []))
     import copy

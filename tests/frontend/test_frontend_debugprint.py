@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 
 import pytest
-import tc.ir as ir
-from tc.frontend import build_function_ir
 
+import tc.ir as ir
 from tc import tensor as T
+from tc.frontend import build_function_ir
 from tc.printing import debugprint
 
 SEED = """\
@@ -71,12 +71,7 @@ def test_repeated_nodes_print_once_then_only_their_header() -> None:
     x = T.vector("x")
     s = T.sin(x)
     z = s * s
-    assert debugprint(z, file="str") == (
-        "tx.mul [id A]\n"
-        " |tx.sin [id B]\n"
-        " | |x [id C]\n"
-        " |tx.sin [id B]\n"
-    )
+    assert debugprint(z, file="str") == ("tx.mul [id A]\n |tx.sin [id B]\n | |x [id C]\n |tx.sin [id B]\n")
 
 
 def test_lists_share_ids_and_types_can_be_shown() -> None:

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-import tc.ir as ir
-from tc.frontend import build_function_ir
 
+import tc.ir as ir
 from tc import tensor as T
+from tc.frontend import build_function_ir
 
 X = np.array([-2.5, -0.5, 0.0, 0.25, 0.5, 1.5, 2.5, 3.0])
 UNIT = np.array([-0.9, -0.5, 0.0, 0.25, 0.5, 0.9])
@@ -26,15 +26,34 @@ def evaluate(build: Callable[..., T.Variable], *arrays: np.ndarray) -> np.ndarra
 @pytest.mark.parametrize(
     "function, reference, data",
     [
-        (T.sin, np.sin, X), (T.cos, np.cos, X), (T.tan, np.tan, X),
-        (T.arcsin, np.arcsin, UNIT), (T.arccos, np.arccos, UNIT), (T.arctan, np.arctan, X),
-        (T.sinh, np.sinh, X), (T.cosh, np.cosh, X), (T.tanh, np.tanh, X),
-        (T.exp, np.exp, X), (T.exp2, np.exp2, X), (T.expm1, np.expm1, X),
-        (T.log, np.log, POSITIVE), (T.log2, np.log2, POSITIVE), (T.log10, np.log10, POSITIVE),
-        (T.log1p, np.log1p, POSITIVE), (T.sqrt, np.sqrt, POSITIVE), (T.sqr, np.square, X),
-        (T.abs, np.abs, X), (T.abs_, np.abs, X), (T.sgn, np.sign, X), (T.sign, np.sign, X),
-        (T.floor, np.floor, X), (T.ceil, np.ceil, X), (T.round, np.round, X),
-        (T.deg2rad, np.deg2rad, X), (T.rad2deg, np.rad2deg, X), (T.neg, np.negative, X),
+        (T.sin, np.sin, X),
+        (T.cos, np.cos, X),
+        (T.tan, np.tan, X),
+        (T.arcsin, np.arcsin, UNIT),
+        (T.arccos, np.arccos, UNIT),
+        (T.arctan, np.arctan, X),
+        (T.sinh, np.sinh, X),
+        (T.cosh, np.cosh, X),
+        (T.tanh, np.tanh, X),
+        (T.exp, np.exp, X),
+        (T.exp2, np.exp2, X),
+        (T.expm1, np.expm1, X),
+        (T.log, np.log, POSITIVE),
+        (T.log2, np.log2, POSITIVE),
+        (T.log10, np.log10, POSITIVE),
+        (T.log1p, np.log1p, POSITIVE),
+        (T.sqrt, np.sqrt, POSITIVE),
+        (T.sqr, np.square, X),
+        (T.abs, np.abs, X),
+        (T.abs_, np.abs, X),
+        (T.sgn, np.sign, X),
+        (T.sign, np.sign, X),
+        (T.floor, np.floor, X),
+        (T.ceil, np.ceil, X),
+        (T.round, np.round, X),
+        (T.deg2rad, np.deg2rad, X),
+        (T.rad2deg, np.rad2deg, X),
+        (T.neg, np.negative, X),
         (T.sigmoid, lambda v: 1 / (1 + np.exp(-v)), X),
         (T.softplus, lambda v: np.log1p(np.exp(v)), X),
         (T.erf, np.vectorize(math.erf), X),
@@ -52,12 +71,23 @@ B = np.array([2.0, 0.5, -2.0, 3.0, 2.0])
 @pytest.mark.parametrize(
     "function, reference",
     [
-        (T.add, np.add), (T.sub, np.subtract), (T.mul, np.multiply),
-        (T.true_div, np.true_divide), (T.floor_div, np.floor_divide),
-        (T.int_div, np.floor_divide), (T.mod, np.remainder), (T.pow, np.power),
-        (T.maximum, np.maximum), (T.minimum, np.minimum), (T.arctan2, np.arctan2),
-        (T.eq, np.equal), (T.neq, np.not_equal), (T.lt, np.less), (T.le, np.less_equal),
-        (T.gt, np.greater), (T.ge, np.greater_equal),
+        (T.add, np.add),
+        (T.sub, np.subtract),
+        (T.mul, np.multiply),
+        (T.true_div, np.true_divide),
+        (T.floor_div, np.floor_divide),
+        (T.int_div, np.floor_divide),
+        (T.mod, np.remainder),
+        (T.pow, np.power),
+        (T.maximum, np.maximum),
+        (T.minimum, np.minimum),
+        (T.arctan2, np.arctan2),
+        (T.eq, np.equal),
+        (T.neq, np.not_equal),
+        (T.lt, np.less),
+        (T.le, np.less_equal),
+        (T.gt, np.greater),
+        (T.ge, np.greater_equal),
     ],
 )
 def test_binary(function: Callable[..., T.Variable], reference: Callable) -> None:

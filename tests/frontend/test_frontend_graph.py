@@ -6,11 +6,11 @@ import inspect
 
 import numpy as np
 import pytest
-import tc.ir as ir
-from tc.frontend import config
 
 import tc
+import tc.ir as ir
 from tc import tensor as T
+from tc.frontend import config
 
 SHAPES = {
     "scalar": (),
@@ -74,12 +74,65 @@ def test_all_lists_the_public_api() -> None:
     for name in T.__all__:
         assert hasattr(T, name), name
     expected = {
-        "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "tanh",
-        "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "sqr", "abs", "abs_",
-        "sgn", "floor", "ceil", "round", "deg2rad", "rad2deg", "sigmoid", "softplus", "erf",
-        "maximum", "minimum", "clip", "switch", "where", "cast", "neg", "add", "sub", "mul",
-        "true_div", "int_div", "floor_div", "mod", "pow", "eq", "neq", "lt", "le", "gt", "ge",
-        "and_", "or_", "xor", "invert", "constant", "as_tensor_variable", "tensor", "nnet",
+        "sin",
+        "cos",
+        "tan",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "arctan2",
+        "sinh",
+        "cosh",
+        "tanh",
+        "exp",
+        "exp2",
+        "expm1",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+        "sqrt",
+        "sqr",
+        "abs",
+        "abs_",
+        "sgn",
+        "floor",
+        "ceil",
+        "round",
+        "deg2rad",
+        "rad2deg",
+        "sigmoid",
+        "softplus",
+        "erf",
+        "maximum",
+        "minimum",
+        "clip",
+        "switch",
+        "where",
+        "cast",
+        "neg",
+        "add",
+        "sub",
+        "mul",
+        "true_div",
+        "int_div",
+        "floor_div",
+        "mod",
+        "pow",
+        "eq",
+        "neq",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "and_",
+        "or_",
+        "xor",
+        "invert",
+        "constant",
+        "as_tensor_variable",
+        "tensor",
+        "nnet",
     }
     assert expected <= set(T.__all__)
     assert T.nnet.sigmoid is T.sigmoid and T.nnet.softplus is T.softplus
@@ -179,7 +232,8 @@ def test_constants() -> None:
 
 def test_variables_know_the_user_line_that_built_them() -> None:
     line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
-    x = T.vector("x"); y = T.sin(x) + 1  # noqa: E702
+    x = T.vector("x")
+    y = T.sin(x) + 1  # noqa: E702
     for v in (x, y):
         assert v.location is not None
         assert v.location.file == __file__ and v.location.line == line

@@ -6,10 +6,10 @@ import inspect
 
 import numpy as np
 import pytest
-import tc.ir as ir
-from tc.frontend import MissingInputError, build_function_ir
 
+import tc.ir as ir
 from tc import tensor as T
+from tc.frontend import MissingInputError, build_function_ir
 
 
 def run(inputs: list[T.Variable], outputs: list[T.Variable], *args: object) -> list[np.ndarray]:

@@ -6,10 +6,10 @@ import itertools
 
 import numpy as np
 import pytest
-import tc.ir as ir
-from tc.frontend import build_function_ir, config
 
+import tc.ir as ir
 from tc import tensor as T
+from tc.frontend import build_function_ir, config
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64"]
 

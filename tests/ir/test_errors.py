@@ -26,7 +26,9 @@ def _module(body: str, signature: str = "(%x: tensor<?xf64>) -> tensor<?xf64>") 
 
 def test_syntax_error_has_line_and_column() -> None:
     with pytest.raises(TcParseError, match=r"model.tir:3:20: unexpected character ';'"):
-        parse_module(_module("    %0 = tx.sin %x ; tensor<?xf64>\n    return %0 : tensor<?xf64>"), "model.tir")
+        parse_module(
+            _module("    %0 = tx.sin %x ; tensor<?xf64>\n    return %0 : tensor<?xf64>"), "model.tir"
+        )
 
 
 def test_undefined_value() -> None:
@@ -60,15 +62,20 @@ def test_operand_type_mismatch() -> None:
 
 
 def test_float_op_on_integers_is_rejected() -> None:
-    text = _module("    %0 = tx.sin %x : tensor<?xi32>\n    return %0 : tensor<?xi32>",
-                   "(%x: tensor<?xi32>) -> tensor<?xi32>")
+    text = _module(
+        "    %0 = tx.sin %x : tensor<?xi32>\n    return %0 : tensor<?xi32>",
+        "(%x: tensor<?xi32>) -> tensor<?xi32>",
+    )
     with pytest.raises(TcError, match="tx.sin is defined for f32, f64, found i32"):
         parse_module(text)
 
 
 def test_broadcast_mismatch_in_types() -> None:
-    text = _module("    %0 = tx.add %x, %y : tensor<3xf64>, tensor<4xf64> -> tensor<3xf64>\n"
-                   "    return %0 : tensor<3xf64>", "(%x: tensor<3xf64>, %y: tensor<4xf64>) -> tensor<3xf64>")
+    text = _module(
+        "    %0 = tx.add %x, %y : tensor<3xf64>, tensor<4xf64> -> tensor<3xf64>\n"
+        "    return %0 : tensor<3xf64>",
+        "(%x: tensor<3xf64>, %y: tensor<4xf64>) -> tensor<3xf64>",
+    )
     with pytest.raises(TcError, match=r"do not broadcast"):
         parse_module(text)
 
@@ -92,8 +99,10 @@ def test_use_before_definition() -> None:
 
 
 def test_declared_results_must_match_return() -> None:
-    text = _module("    %0 = tx.sin %x : tensor<?xf64>\n    return %0 : tensor<?xf64>",
-                   "(%x: tensor<?xf64>) -> tensor<?xf32>")
+    text = _module(
+        "    %0 = tx.sin %x : tensor<?xf64>\n    return %0 : tensor<?xf64>",
+        "(%x: tensor<?xf64>) -> tensor<?xf32>",
+    )
     with pytest.raises(TcParseError, match="declares results tensor<\\?xf32> but returns tensor<\\?xf64>"):
         parse_module(text)
 

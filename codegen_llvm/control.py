@@ -1,0 +1,32 @@
+"""Control-flow building blocks for generated code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from llvmlite import ir as ll
+
+from .types import I64
+
+
+@contextmanager
+def counted_loop(
+    builder: ll.IRBuilder, count: ll.Value, name: str, start: ll.Value | None = None
+) -> Iterator[ll.Value]:
+    """for (i = start; i < count; ++i) { <body> }"""
+    before = builder.block
+    header = builder.append_basic_block(f"{name}.header")
+    body = builder.append_basic_block(f"{name}.body")
+    done = builder.append_basic_block(f"{name}.done")
+    builder.branch(header)
+    builder.position_at_end(header)
+    index = builder.phi(I64, name=f"{name}.i")
+    index.add_incoming(start if start is not None else I64(0), before)
+    builder.cbranch(builder.icmp_signed("<", index, count), body, done)
+    builder.position_at_end(body)
+    yield index
+    following = builder.add(index, I64(1), name=f"{name}.next", flags=["nsw"])
+    index.add_incoming(following, builder.block)
+    builder.branch(header)
+    builder.position_at_end(done)
