@@ -233,10 +233,10 @@ def test_constants() -> None:
 def test_variables_know_the_user_line_that_built_them() -> None:
     line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
     x = T.vector("x")
-    y = T.sin(x) + 1  # noqa: E702
-    for v in (x, y):
+    y = T.sin(x) + 1
+    for v, expected in ((x, line), (y, line + 1)):
         assert v.location is not None
-        assert v.location.file == __file__ and v.location.line == line
+        assert v.location.file == __file__ and v.location.line == expected
 
 
 def test_shape_mismatch_is_a_build_time_error_naming_op_and_line() -> None:
