@@ -1,0 +1,165 @@
+"""Calling compiled functions: Theano's argument rules and clear errors for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tc
+from tc import tensor as T
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_seed_tutorial_prints_ones() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "tutorial.py")], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["1.0"] * 5
+
+
+def test_seed_function_returns_zero_d_arrays() -> None:
+    x = T.dscalar("x")
+    f = tc.function([x], T.sin(T.deg2rad(x)) ** 2 + T.cos(T.deg2rad(x)) ** 2)
+    for degrees in (0, 30, 45, 60, 90, 30.0, np.float32(45), np.int64(60)):
+        result = f(degrees)
+        assert isinstance(result, np.ndarray) and result.shape == () and result.dtype == np.float64
+        assert result == pytest.approx(1.0, abs=1e-15)
+
+
+@pytest.fixture(scope="module")
+def add_function():  # type: ignore[no-untyped-def]
+    x, y = T.fvector("x"), T.fvector("y")
+    return tc.function([x, y], x + y)
+
+
+def test_wrong_argument_count(add_function) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(tc.TcTypeError, match=r"takes 2 argument\(s\) \(x, y\), found 1") as err:
+        add_function(np.zeros(3, np.float32))
+    assert isinstance(err.value, TypeError)
+
+
+def test_lossy_dtype_names_argument_and_dtypes(add_function) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(tc.TcTypeError, match="argument 'y' expects float32 but got an array of float64"):
+        add_function(np.zeros(3, np.float32), np.zeros(3))
+
+
+def test_allow_input_downcast() -> None:
+    x = T.fvector("x")
+    f = tc.function([x], x * 2, allow_input_downcast=True)
+    assert f(np.array([0.1, 0.2])).dtype == np.float32
+
+
+def test_safe_upcast_is_silent(add_function) -> None:  # type: ignore[no-untyped-def]
+    out = add_function(np.arange(3, dtype=np.int8), [1, 2, 3])
+    assert out.dtype == np.float32 and out.tolist() == [1.0, 3.0, 5.0]
+
+
+def test_python_values_must_be_exact() -> None:
+    i = T.iscalar("i")
+    f = tc.function([i], i + 1)
+    assert f(41) == 42
+    with pytest.raises(tc.TcTypeError, match=r"argument 'i' expects int32, but 1.5 cannot be stored"):
+        f(1.5)
+    with pytest.raises(tc.TcTypeError, match="argument 'i'"):
+        f(2**40)
+
+
+def test_wrong_rank(add_function) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(
+        tc.TcTypeError, match=r"argument 'x' must have rank 1 .*found rank 2 with shape \(2, 2\)"
+    ):
+        add_function(np.zeros((2, 2), np.float32), np.zeros(2, np.float32))
+
+
+def test_shapes_that_do_not_broadcast(add_function) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(
+        tc.TcShapeError, match=r"tx.add at .*test_calls.py:\d+.*'x' has size 3.*'y' has size 4"
+    ) as err:
+        add_function(np.zeros(3, np.float32), np.zeros(4, np.float32))
+    assert isinstance(err.value, ValueError)
+
+
+def test_matrix_dimension_of_one_does_not_stretch() -> None:
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    f = tc.function([a, b], a * b)
+    with pytest.raises(tc.TcShapeError, match="'a' has size 3 on axis 0 but argument 'b' has size 1"):
+        f(np.ones((3, 4)), np.ones((1, 4)))
+    r = T.drow("r")
+    g = tc.function([a, r], a * r)
+    assert g(np.ones((3, 4)), np.full((1, 4), 2.0)).tolist() == [[2.0] * 4] * 3
+
+
+def test_static_shape_is_checked() -> None:
+    x = T.tensor("float64", (None, 3), name="x")
+    f = tc.function([x], x + 1)
+    with pytest.raises(
+        tc.TcShapeError, match=r"argument 'x' must have shape tensor<\?x3xf64>, found shape \(2, 4\)"
+    ):
+        f(np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize("value", ["abc", None, object(), [1, "a"], np.array(["x"])])
+def test_non_numeric_values(add_function, value) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(tc.TcError, match="argument 'x' must be numeric"):
+        add_function(value, np.zeros(3, np.float32))
+
+
+def test_keyword_arguments(add_function) -> None:  # type: ignore[no-untyped-def]
+    one = np.ones(2, np.float32)
+    assert add_function(one, y=one).tolist() == [2.0, 2.0]
+    assert add_function(y=one, x=one * 3).tolist() == [4.0, 4.0]
+    with pytest.raises(tc.TcTypeError, match="no input named 'z'"):
+        add_function(one, z=one)
+    with pytest.raises(tc.TcTypeError, match="missing input"):
+        add_function(x=one)
+
+
+def test_unused_input_is_an_error_unless_ignored() -> None:
+    x, y = T.dscalar("x"), T.dscalar("y")
+    with pytest.raises(tc.TcValueError, match="input\\(s\\) y of function"):
+        tc.function([x, y], x * 2)
+    f = tc.function([x, y], x * 2, on_unused_input="ignore")
+    assert f(2, 5) == 4
+
+
+def test_multiple_outputs_and_bool_results() -> None:
+    x = T.dvector("x")
+    f = tc.function([x], [x > 0, abs(x), T.switch(x > 0, x, 0)])
+    pos, mag, relu = f([-1.0, 0.0, 2.0])
+    assert pos.dtype == bool and pos.tolist() == [False, False, True]
+    assert mag.tolist() == [1.0, 0.0, 2.0] and relu.tolist() == [0.0, 0.0, 2.0]
+
+
+def test_dumps_of_every_stage() -> None:
+    x = T.dvector("x")
+    f = tc.function([x], T.exp(x) * 2)
+    assert "tx.exp" in f.dump("tir") and "kernel.elementwise" in f.dump("tir-opt")
+    assert "define" in f.dump("llvm") and "define" in f.dump("llvm-opt")
+    assert ".text" in f.dump("asm") or "tc_f" in f.dump("asm")
+    with pytest.raises(tc.TcError, match="unknown stage 'ptx'"):
+        f.dump("ptx")
+
+
+def test_debugprint_of_a_compiled_function() -> None:
+    x = T.dscalar("x")
+    f = tc.function([x], T.sin(x) * 2)
+    text = tc.printing.debugprint(f, file="str")
+    assert text.splitlines()[0].startswith("kernel.elementwise [id A]")
+    assert "tx.sin" in text and "tx.mul" in text
+
+
+def test_compiled_function_is_safe_to_call_from_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = T.dvector("x")
+    f = tc.function([x], T.tanh(x) + 1)
+    data = [np.full(100 + i, float(i)) for i in range(32)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(f, data))
+    for value, result in zip(data, results, strict=True):
+        np.testing.assert_allclose(result, np.tanh(value) + 1)
