@@ -18,6 +18,7 @@ import llvmlite.binding as llvm
 from llvmlite import ir as ll
 
 from ..ir import Module, TcCompilationError
+from ..ir.calling import calling_convention
 from .lower import EntryPoint, lower_function
 from .parallel import THREADS_GLOBAL
 
@@ -81,7 +82,7 @@ def compile_module(module: Module, opt_level: int = 3) -> NativeModule:
     llmod = ll.Module(name="tc")
     llmod.triple = tm.triple
     llmod.data_layout = str(tm.target_data)
-    entries = {f.name: lower_function(f, llmod) for f in module.functions}
+    entries = {f.name: lower_function(calling_convention(module, f), f, llmod) for f in module.functions}
     stages = {"llvm": str(llmod)}
     with _LOCK:
         try:

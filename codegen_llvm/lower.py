@@ -19,6 +19,7 @@ import numpy as np
 from llvmlite import ir as ll
 
 from ..ir import Function, TcCompilationError, Value
+from ..ir.calling import CallingConvention
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise
 from .loops import ArrayRef, KernelBody, emit_elementwise_loop
@@ -38,12 +39,13 @@ def entry_symbol(function: Function) -> str:
     return f"tc_{function.name}"
 
 
-def lower_function(function: Function, module: ll.Module) -> EntryPoint:
-    return _FunctionLowering(function, module).lower()
+def lower_function(convention: CallingConvention, function: Function, module: ll.Module) -> EntryPoint:
+    return _FunctionLowering(convention, function, module).lower()
 
 
 class _FunctionLowering:
-    def __init__(self, function: Function, module: ll.Module) -> None:
+    def __init__(self, convention: CallingConvention, function: Function, module: ll.Module) -> None:
+        self.convention = convention
         self.function = function
         self.module = module
         self.math = MathLibrary(module)
@@ -51,9 +53,8 @@ class _FunctionLowering:
         self.temporaries: list[ll.Value] = []
 
     def lower(self) -> EntryPoint:
-        function = self.function
-        returned = list(function.return_op.operands)
-        ranks = tuple(v.type.rank for v in function.args) + tuple(v.type.rank for v in returned)
+        function, convention = self.function, self.convention
+        ranks = convention.slot_ranks
         symbol = entry_symbol(function)
         fn_type = ll.FunctionType(I32, [I8_PTR.as_pointer(), I64.as_pointer()])
         fn = ll.Function(self.module, fn_type, symbol)
@@ -65,29 +66,42 @@ class _FunctionLowering:
         self.fail_block = fn.append_basic_block("out_of_memory")
 
         slots = [self._slot(data, dims, index, ranks) for index in range(len(ranks))]
-        for arg, slot in zip(function.args, slots[: len(function.args)], strict=True):
-            self.arrays[arg] = ArrayRef(arg.type.dtype, slot[0], slot[1], slot[2], arg.type.shape)
-        outputs = slots[len(function.args) :]
-        # A kernel result that is returned is computed straight into its result slot.
+        for arg, slot in zip(function.args, slots, strict=False):
+            self.arrays[arg] = ArrayRef(arg.type.dtype, *slot, arg.type.shape)
+        outputs = slots[len(function.args) : convention.first_global_slot]
+        global_slots = dict(zip(convention.globals, slots[convention.first_global_slot :], strict=False))
+        store_slots = slots[convention.first_store_slot :]
+        # A kernel result that is returned or stored is computed straight into its slot.
         destination: dict[Value, ll.Value] = {}
-        for value, slot in zip(returned, outputs, strict=True):
+        targets = [(v, s) for v, s in zip(convention.results, outputs, strict=True)]
+        targets += [(op.operands[0], s) for op, s in zip(convention.stores, store_slots, strict=True)]
+        for value, slot in targets:
             if isinstance(value.owner, KernelElementwise):
                 destination.setdefault(value, slot[0])
 
+        # First every buffer and size, so that nothing can fail once a shared
+        # buffer may have been written in place; then the loops.
+        kernels: list[tuple[KernelElementwise, list[ll.Value]]] = []
         for op in function.body.ops:
             if isinstance(op, Constant):
                 self.arrays[op.result] = self._constant(op)
+            elif op.name == "tx.load":
+                glob = global_slots[op.symbol]  # type: ignore[attr-defined]
+                self.arrays[op.results[0]] = ArrayRef(
+                    op.results[0].type.dtype, *glob, op.results[0].type.shape
+                )
             elif isinstance(op, KernelElementwise):
-                self._kernel(op, destination)
-            elif op.name == "return":
-                for value, slot in zip(returned, outputs, strict=True):
-                    if destination.get(value) is not slot[0]:
-                        self._copy(self.arrays[value], slot)
-            else:
+                kernels.append((op, self._kernel_buffers(op, destination)))
+            elif op.name not in ("return", "tx.store"):
                 raise TcCompilationError(
                     f"the CPU backend lowers fused kernels only; '{op.name}' at {op.location} "
                     "was not fused (run the 'fuse' pass)"
                 )
+        for op, extent in kernels:
+            self._kernel(op, extent)
+        for value, slot in targets:
+            if destination.get(value) is not slot[0]:
+                self._copy(self.arrays[value], slot)
         free = self._free_fn()
         for ptr in self.temporaries:
             self.builder.call(free, [ptr])
@@ -140,26 +154,25 @@ class _FunctionLowering:
                 raise TcCompilationError(f"cannot find the run-time size of axis {axis} of {op.name}")
         return extent
 
-    def _kernel(self, op: KernelElementwise, destination: dict[Value, ll.Value]) -> None:
+    def _kernel_buffers(self, op: KernelElementwise, destination: dict[Value, ll.Value]) -> list[ll.Value]:
+        """The kernel's run-time extent; its results' buffers (allocated when temporary)."""
         b = self.builder
         extent = self._extent(op)
         static = op.results[0].type.shape
-        outputs = []
         for result in op.results:
             pointer = destination.get(result)
             if pointer is None:
                 pointer = self._allocate(result.type.dtype, extent)
-            outputs.append((result.type.dtype, pointer))
-            self.arrays[result] = ArrayRef(
-                result.type.dtype,
-                pointer,
-                extent,
-                _contiguous_strides(b, extent, result.type.dtype.itemsize),
-                static,
-            )
+            strides = _contiguous_strides(b, extent, result.type.dtype.itemsize)
+            self.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, static)
+        return extent
+
+    def _kernel(self, op: KernelElementwise, extent: list[ll.Value]) -> None:
+        outputs = [(r.type.dtype, self.arrays[r].pointer) for r in op.results]
         name = self.module.get_unique_name(f"{self.function.name}.kernel")
         operands = [self.arrays[v] for v in op.operands]
-        emit_elementwise_loop(b, name, extent, static, operands, outputs, self._kernel_body(op))
+        static = op.results[0].type.shape
+        emit_elementwise_loop(self.builder, name, extent, static, operands, outputs, self._kernel_body(op))
 
     def _kernel_body(self, op: KernelElementwise) -> KernelBody:
         block = op.body.block

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from ..ir.core import Block, Function, Module, Operation, Value
+from ..ir.attributes import SymbolRef
+from ..ir.core import Block, Function, Global, Module, Operation, Value
 from ..ir.errors import TcTypeError, TcValueError, TcVerificationError
 from ..ir.ops.builtin import Constant as ConstantOp
 from ..ir.ops.builtin import Return
 from ..ir.ops.elementwise import Cast
+from ..ir.ops.state import Given, Load, Store
 from ..ir.verifier import verify_module
 from .graph import Apply, Constant, TensorLike, Variable, as_tensor_variable, user_location
+from .shared import SharedVariable
 
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_$.]*$")
 
@@ -30,6 +34,14 @@ class MissingInputError(TcValueError):
     """
 
 
+@dataclass
+class BuiltFunction:
+    """A module with one function, and the shared variables behind its globals."""
+
+    module: Module
+    shared: dict[str, SharedVariable] = field(default_factory=dict)  # global symbol -> variable
+
+
 def build_function_ir(
     name: str,
     inputs: Sequence[Variable],
@@ -37,6 +49,22 @@ def build_function_ir(
 ) -> Module:
     """A verified module with one function `name`: block arguments are `inputs`,
     the returned values `outputs` (non-Variables are converted to constants)."""
+    return build_function(name, inputs, outputs).module
+
+
+def build_function(
+    name: str,
+    inputs: Sequence[Variable],
+    outputs: Sequence[TensorLike],
+    updates: Sequence[tuple[SharedVariable, Variable]] = (),
+    givens: Sequence[tuple[Variable, Variable]] = (),
+) -> BuiltFunction:
+    """Lower outputs, updates (`tx.store`) and givens (`tx.given`) into one function.
+
+    Shared variables become globals read with `tx.load`. A given that replaces a
+    root which is neither an input nor shared is bound directly; any other given
+    becomes a `tx.given` for the substitute-givens pass.
+    """
     if not _SYMBOL.match(name):
         raise TcValueError(f"function name {name!r} is not a valid symbol ({_SYMBOL.pattern})")
     if isinstance(inputs, Variable):
@@ -45,14 +73,41 @@ def build_function_ir(
         outputs = [outputs]
     _check_inputs(inputs)
     results = [as_tensor_variable(out) for out in outputs]
-    order = _topological_order(name, inputs, results)
+    bound = {
+        old: new
+        for old, new in givens
+        if old.owner is None and old not in inputs and not isinstance(old, SharedVariable)
+    }
+    ir_givens = [(old, new) for old, new in givens if old not in bound]
+    roots = results + [expr for _, expr in updates] + [new for _, new in givens]
+    roots += [old for old, _ in ir_givens]
+    order = _topological_order(name, list(inputs) + list(bound), roots)
 
     block = Block([v.type for v in inputs], [v.name for v in inputs])
     values: dict[Variable, Value] = dict(zip(inputs, block.args, strict=True))
+    module = Module([])
+    shared: dict[str, SharedVariable] = {}
+    symbols: dict[SharedVariable, str] = {}
+
+    def symbol_of(variable: SharedVariable) -> str:
+        if variable not in symbols:
+            symbol = _unique_symbol(variable.name or "shared", shared)
+            symbols[variable] = symbol
+            shared[symbol] = variable
+            module.globals.append(Global(symbol, variable.type))
+        return symbols[variable]
 
     def value_of(variable: Variable) -> Value:
         found = values.get(variable)
-        if found is None:
+        if found is None and variable in bound:
+            found = values[variable] = value_of(bound[variable])
+        elif found is None and isinstance(variable, SharedVariable):
+            load = Load(
+                [], [variable.type], {"global": SymbolRef(symbol_of(variable))}, location=variable.location
+            )
+            found = values[variable] = block.append(load).results[0]
+            found.name = variable.name
+        elif found is None:
             # Only constants reach here: _topological_order rejected every other root.
             assert isinstance(variable, Constant)
             op = block.append(ConstantOp.of(variable.data, location=variable.location))
@@ -69,11 +124,27 @@ def build_function_ir(
                 )
             result.name = variable.name
             values[variable] = result
+    for old, new in ir_givens:
+        block.append(Given([value_of(old), value_of(new)], [], location=new.location))
+    for variable, expr in updates:
+        store = Store(
+            [value_of(expr)], [], {"global": SymbolRef(symbol_of(variable))}, location=expr.location
+        )
+        block.append(store)
     returned = [value_of(v) for v in results]
     block.append(Return.create(returned))
-    module = Module([Function(name, block, location=user_location())])
+    module.functions.append(Function(name, block, location=user_location()))
     verify_module(module)
-    return module
+    return BuiltFunction(module, shared)
+
+
+def _unique_symbol(name: str, taken: dict[str, SharedVariable]) -> str:
+    base = name if _SYMBOL.match(name) else "shared"
+    symbol, suffix = base, 0
+    while symbol in taken:
+        suffix += 1
+        symbol = f"{base}_{suffix}"
+    return symbol
 
 
 def _lower_apply(apply: Apply, operands: list[Value]) -> Operation:
@@ -112,7 +183,7 @@ def _topological_order(name: str, inputs: Sequence[Variable], outputs: list[Vari
 
     def needs(variable: Variable, user: str) -> Apply | None:
         """The apply still to visit for `variable`, recording it if it is a missing root."""
-        if variable in known or isinstance(variable, Constant):
+        if variable in known or isinstance(variable, (Constant, SharedVariable)):
             return None
         if variable.owner is None:
             missing.setdefault(variable, user)

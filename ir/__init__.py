@@ -33,7 +33,7 @@ from .errors import (
     TcValueError,
     TcVerificationError,
 )
-from .interpreter import run, run_function
+from .interpreter import initial_state, run, run_function
 from .parser import parse_module, parse_type
 from .printer import print_function, print_module
 from .types import TensorType, broadcast_shapes, scalar_type
@@ -68,6 +68,7 @@ __all__ = [
     "TensorType",
     "Value",
     "broadcast_shapes",
+    "initial_state",
     "ops",
     "parse_module",
     "parse_type",

@@ -91,6 +91,8 @@ class Operation:
     # Attributes every instance must carry, with the Python types they take.
     attribute_types: ClassVar[dict[str, type | tuple[type, ...]]] = {}
     num_regions: ClassVar[int] = 0
+    # An attribute printed right after the op name (`tx.load @W`), not in the {dict}.
+    inline_symbol: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -7,24 +7,58 @@ from collections.abc import Sequence
 import numpy as np
 
 from .core import TERMINATOR, Block, Function, Module, Value
+from .errors import TcVerificationError
 
 
-def run_block(block: Block, args: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Evaluate a block's ops in order; return the terminator's operands."""
+def run_block(
+    block: Block, args: Sequence[np.ndarray], state: dict[str, np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """Evaluate a block's ops in order; return the terminator's operands.
+
+    Loads read `state`; stores are collected and written to `state` only after
+    the terminator is reached, so every load sees the values from before.
+    """
     env: dict[Value, np.ndarray] = dict(zip(block.args, args, strict=True))
+    stores: dict[str, np.ndarray] = {}
     for op in block.ops:
         operands = [env[v] for v in op.operands]
         if op.has_trait(TERMINATOR):
+            if state is not None:
+                state.update(stores)
             return operands
-        env.update(zip(op.results, op.evaluate(operands), strict=True))
+        if op.name == "tx.load":
+            if state is None or op.symbol not in state:  # type: ignore[attr-defined]
+                raise TcVerificationError(f"tx.load of unknown global at {op.location}")
+            env[op.result] = state[op.symbol]  # type: ignore[attr-defined]
+        elif op.name == "tx.store":
+            stores[op.symbol] = np.array(operands[0])  # type: ignore[attr-defined]
+        elif op.name == "tx.given":
+            raise TcVerificationError("tx.given must be removed by the substitute-givens pass first")
+        else:
+            env.update(zip(op.results, op.evaluate(operands), strict=True))
     return []
 
 
-def run_function(function: Function, *args: np.ndarray) -> list[np.ndarray]:
+def run_function(
+    function: Function, *args: np.ndarray, state: dict[str, np.ndarray] | None = None
+) -> list[np.ndarray]:
     """Call a function on numpy arrays (already of the argument types)."""
     arrays = [np.asarray(a, dtype=arg.type.dtype.numpy) for a, arg in zip(args, function.args, strict=True)]
-    return [np.array(out) for out in run_block(function.body, arrays)]
+    return [np.array(out) for out in run_block(function.body, arrays, state)]
 
 
-def run(module: Module, name: str, *args: np.ndarray) -> list[np.ndarray]:
-    return run_function(module.function(name), *args)
+def initial_state(module: Module) -> dict[str, np.ndarray]:
+    """Each global's initial value (zeros where none is given)."""
+    return {
+        g.name: np.array(g.initial)
+        if g.initial is not None
+        else np.zeros([d or 0 for d in g.type.shape], g.type.dtype.numpy)
+        for g in module.globals
+    }
+
+
+def run(
+    module: Module, name: str, *args: np.ndarray, state: dict[str, np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """Call `name`; `state` (default: the initial values) is updated by its stores."""
+    return run_function(module.function(name), *args, state=initial_state(module) if state is None else state)

@@ -167,7 +167,7 @@ class _ModuleReader:
         scope[name] = value
 
     def read_op(self, tree: lark.Tree, scope: dict[str, Value]) -> Operation:
-        results, opname, dense, operands, attr_dict, signature, regions, loc_tree = tree.children
+        results, opname, dense, symbol, operands, attr_dict, signature, regions, loc_tree = tree.children
         name = str(opname)
         op_class = OP_REGISTRY.get(name)
         if op_class is None:
@@ -191,6 +191,10 @@ class _ModuleReader:
                 f"'{name}' has {len(operand_values)} operand(s) but its "
                 f"signature gives {len(operand_types)} type(s)",
             )
+        if symbol is not None:
+            if op_class.inline_symbol is None:
+                raise self.error(opname, f"'{name}' takes no symbol")
+            attributes[op_class.inline_symbol] = SymbolRef(str(symbol.children[0])[1:])
         if dense is not None:
             if len(result_types) != 1:
                 raise self.error(dense, f"'{name}' with an inline dense value needs one result type")

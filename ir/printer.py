@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .attributes import DenseAttr, format_attribute
+from .attributes import DenseAttr, SymbolRef, format_attribute
 from .core import Block, Function, Global, Module, Operation, Value
 
 _NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
@@ -82,9 +82,15 @@ def _op_lines(op: Operation, namer: _Namer, indent: str, locations: bool) -> lis
     inline = op.attributes.get("value") if op.name == "tx.constant" else None
     if isinstance(inline, DenseAttr):
         text += f" dense<{inline.literal()}>"
+    symbol = op.attributes.get(op.inline_symbol) if op.inline_symbol else None
+    if isinstance(symbol, SymbolRef):
+        text += f" @{symbol.name}" + ("," if operands else "")
     if operands:
         text += " " + operands
-    attrs = {k: v for k, v in op.attributes.items() if not (inline is not None and k == "value")}
+    hidden = {"value"} if inline is not None else set()
+    if symbol is not None:
+        hidden.add(op.inline_symbol)  # type: ignore[arg-type]
+    attrs = {k: v for k, v in op.attributes.items() if k not in hidden}
     if attrs:
         text += " {" + ", ".join(f"{k} = {format_attribute(v)}" for k, v in sorted(attrs.items())) + "}"
     sig = _signature(op)

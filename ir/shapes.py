@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .core import ELEMENTWISE, Function, Operation, Value
 from .errors import TcCompilationError, TcShapeError
+from .types import TensorType
 
 
 @dataclass(frozen=True)
@@ -40,18 +41,30 @@ class Constraint:
 class ShapePlan:
     """The result shapes and run-time shape checks of one function."""
 
-    def __init__(self, function: Function) -> None:
+    def __init__(self, function: Function, globals: Sequence[tuple[str, TensorType]] = ()) -> None:
+        """`globals` are the shared buffers the function reads, as extra arguments after its own."""
         self.arg_names = [a.name or f"#{i}" for i, a in enumerate(function.args)]
-        shapes: dict[Value, tuple[Term, ...]] = {}
-        for index, arg in enumerate(function.args):
-            shapes[arg] = tuple(
-                ArgDim(index, axis) if d is None else d for axis, d in enumerate(arg.type.shape)
-            )
+        self.arg_names += [f"@{name}" for name, _ in globals]
+
+        def symbolic(index: int, type: TensorType) -> tuple[Term, ...]:
+            return tuple(ArgDim(index, axis) if d is None else d for axis, d in enumerate(type.shape))
+
+        shapes: dict[Value, tuple[Term, ...]] = {
+            arg: symbolic(index, arg.type) for index, arg in enumerate(function.args)
+        }
+        global_shapes = {
+            name: symbolic(len(function.args) + k, type) for k, (name, type) in enumerate(globals)
+        }
         self.constraints: list[Constraint] = []
+        self.store_shapes: list[tuple[Term, ...]] = []
         for op in function.body.ops:
             if op.name == "return":
                 continue
-            if op.has_trait(ELEMENTWISE):
+            if op.name == "tx.load":
+                shapes[op.results[0]] = global_shapes[op.symbol]  # type: ignore[attr-defined]
+            elif op.name == "tx.store":
+                self.store_shapes.append(shapes[op.operands[0]])
+            elif op.has_trait(ELEMENTWISE):
                 shape = self._broadcast(op, [shapes[v] for v in op.operands])
                 shapes.update((r, shape) for r in op.results)
             elif all(r.type.is_static for r in op.results):
@@ -95,6 +108,9 @@ class ShapePlan:
     def result_shape(self, index: int, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         return tuple(self._value(t, shapes) for t in self.result_shapes[index])
 
+    def store_shape(self, index: int, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+        return tuple(self._value(t, shapes) for t in self.store_shapes[index])
+
     @staticmethod
     def _value(term: Term, shapes: Sequence[tuple[int, ...]]) -> int:
         return term if isinstance(term, int) else shapes[term.arg][term.axis]
@@ -103,4 +119,5 @@ class ShapePlan:
         if isinstance(term, int):
             return f"a dimension is fixed at {term}"
         name = self.arg_names[term.arg]
-        return f"argument '{name}' has size {shapes[term.arg][term.axis]} on axis {term.axis}"
+        kind = "shared variable" if name.startswith("@") else "argument"
+        return f"{kind} '{name.lstrip('@')}' has size {shapes[term.arg][term.axis]} on axis {term.axis}"

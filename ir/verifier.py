@@ -13,6 +13,33 @@ def verify_module(module: Module) -> None:
         raise TcVerificationError(f"symbol @{sorted(duplicates)[0]} is defined twice")
     for function in module.functions:
         verify_function(function)
+        _verify_state_access(module, function)
+
+
+def _verify_state_access(module: Module, function: Function) -> None:
+    """Loads and stores name a global and keep its dtype and rank; one store per global."""
+    globals_by_name = {g.name: g for g in module.globals}
+    stored: set[str] = set()
+    for op in function.walk():
+        if op.name not in ("tx.load", "tx.store"):
+            continue
+        symbol = op.symbol  # type: ignore[attr-defined]
+        context = f"{describe_op(op)} in @{function.name}"
+        glob = globals_by_name.get(symbol)
+        if glob is None:
+            raise TcVerificationError(f"{context}: unknown global @{symbol}")
+        value_type = op.results[0].type if op.name == "tx.load" else op.operands[0].type
+        if op.name == "tx.load" and value_type != glob.type:
+            raise TcVerificationError(f"{context}: loads {value_type} from @{symbol} of type {glob.type}")
+        if value_type.dtype != glob.type.dtype or value_type.rank != glob.type.rank:
+            raise TcVerificationError(
+                f"{context}: stores {value_type} into @{symbol} of type {glob.type} "
+                "(an update must keep the dtype and rank)"
+            )
+        if op.name == "tx.store":
+            if symbol in stored:
+                raise TcVerificationError(f"{context}: @{symbol} is stored twice")
+            stored.add(symbol)
 
 
 def verify_function(function: Function) -> None:

@@ -3,11 +3,11 @@
 Imports only tc.ir.
 """
 
-from . import canonicalize, cse, dce, fold, fuse, simplify
+from . import canonicalize, cse, dce, fold, fuse, givens, simplify
 from .manager import PASS_REGISTRY, Pass, PassManager, TcPassError, parse_pipeline, run_pipeline
 
 # What `tc.function` runs by default, and `tc opt` with `-p default`.
-DEFAULT_PIPELINE = ("canonicalize", "cse", "canonicalize", "fuse", "cse")
+DEFAULT_PIPELINE = ("substitute-givens", "canonicalize", "cse", "canonicalize", "fuse", "cse")
 
 __all__ = [
     "DEFAULT_PIPELINE",
@@ -20,6 +20,7 @@ __all__ = [
     "dce",
     "fold",
     "fuse",
+    "givens",
     "parse_pipeline",
     "run_pipeline",
     "simplify",

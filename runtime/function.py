@@ -11,6 +11,7 @@ import numpy as np
 from ..ir import Function, TcTypeError, TcValueError, TensorType
 from ..ir.shapes import ShapePlan
 from .arguments import Converter, make_converter
+from .shared import SharedBuffer
 
 NativeCall = Callable[[ctypes.Array, ctypes.Array], int]
 
@@ -37,7 +38,12 @@ class CompiledFunction:
         allow_input_downcast: bool = False,
         float_x: str = "float64",
         code_owner: object = None,
+        shared: Sequence[SharedBuffer] = (),
+        stores: Sequence[tuple[int, bool]] = (),
     ) -> None:
+        """`shared`: the buffers of the globals the function reads or writes, in slot
+        order; `stores`: for each store, the index of its buffer in `shared` and
+        whether it may be written in place."""
         self.name = name
         self._code_owner = code_owner  # keeps the JIT engine (and so `native`) alive
         self.inputs = list(inputs)
@@ -52,7 +58,11 @@ class CompiledFunction:
         ]
         self._out_dtypes = [t.dtype.numpy for t in output_types]
         self._positions = {s.name: i for i, s in enumerate(inputs)}
-        slots = len(inputs) + len(output_types)
+        self._shared = list(shared)
+        self._stores = list(stores)
+        # Locks taken in one global order, so two functions never wait on each other.
+        self._locks = sorted({id(b.lock): b.lock for b in self._shared}.items())
+        slots = len(inputs) + len(output_types) + len(self._shared) + len(self._stores)
         self._data_type = ctypes.c_void_p * slots
         self._dims_size = 2 * (sum(s.type.rank for s in inputs) + sum(t.rank for t in output_types))
 
@@ -66,21 +76,44 @@ class CompiledFunction:
                 f"found {len(args)}"
             )
         arrays = [convert(a) for convert, a in zip(self._converters, args, strict=True)]
-        shapes = [a.shape for a in arrays]
+        if not self._shared:
+            return self._run(arrays, [])
+        for _, lock in self._locks:
+            lock.acquire()
+        try:
+            return self._run(arrays, [b.value for b in self._shared])
+        finally:
+            for _, lock in reversed(self._locks):
+                lock.release()
+
+    def _run(self, arrays: list[np.ndarray], current: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+        """Check shapes, allocate, call; apply the updates only once the call succeeded."""
+        shapes = [a.shape for a in arrays] + [c.shape for c in current]
         plan = self._plan
         if plan.constraints:
             plan.check(shapes)
         outputs = [np.empty(plan.result_shape(i, shapes), dtype=d) for i, d in enumerate(self._out_dtypes)]
+        destinations = []
+        for index, (buffer_index, in_place) in enumerate(self._stores):
+            shape = plan.store_shape(index, shapes)
+            old = current[buffer_index]
+            if in_place and old.shape == shape and old.flags.c_contiguous and old.flags.writeable:
+                destinations.append(old)
+            else:
+                destinations.append(np.empty(shape, dtype=old.dtype))
         dims: list[int] = []
-        for array in (*arrays, *outputs):
+        everything = (*arrays, *outputs, *current, *destinations)
+        for array in everything:
             dims += array.shape
             dims += array.strides
         status = self._native(
-            self._data_type(*[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outputs]),
+            self._data_type(*[a.ctypes.data for a in everything]),
             (ctypes.c_int64 * max(len(dims), 1))(*dims),
         )
         if status != 0:
             raise MemoryError(f"function '{self.name}' could not allocate its temporary buffers")
+        for (buffer_index, _), new in zip(self._stores, destinations, strict=True):
+            self._shared[buffer_index].value = new
         return outputs[0] if self._single else outputs
 
     def _merge_keywords(self, args: tuple[object, ...], kwargs: dict[str, object]) -> tuple[object, ...]:

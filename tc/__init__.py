@@ -21,7 +21,7 @@ from tc.ir.errors import (
 )
 
 from . import printing, tensor
-from .compile import function
+from .compile import function, shared
 
 __version__ = "0.1.0"
 
@@ -34,9 +34,10 @@ __all__ = [
     "TcTypeError",
     "TcValueError",
     "TcVerificationError",
+    "__version__",
     "config",
     "function",
     "printing",
+    "shared",
     "tensor",
-    "__version__",
 ]

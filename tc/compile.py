@@ -6,101 +6,180 @@ The only module that knows every stage; each stage knows only those below it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 
 from tc.codegen_llvm import compile_module
 from tc.frontend.config import config
-from tc.frontend.graph import Variable
-from tc.frontend.lower import build_function_ir
-from tc.ir import Module, TcValueError, print_module
+from tc.frontend.graph import Variable, as_tensor_variable
+from tc.frontend.lower import build_function
+from tc.frontend.shared import SharedVariable
+from tc.ir import Module, TcTypeError, TcValueError, initial_state, print_module
+from tc.ir.calling import calling_convention, in_place_stores
 from tc.ir.shapes import ShapePlan
 from tc.passes import PassManager, parse_pipeline
 from tc.runtime import CompiledFunction, InputSpec
+from tc.runtime.shared import SharedBuffer
 
 # Shape checks are derived before fusion, so an error names the user's op, not a kernel.
-OPTIMIZE = ("canonicalize", "cse", "canonicalize")
+OPTIMIZE = ("substitute-givens", "canonicalize", "cse", "canonicalize")
 LOWER = ("fuse", "cse")
+
+Pairs = Mapping[Variable, object] | Sequence[tuple[Variable, object]] | None
+
+
+def shared(
+    value: object,
+    name: str | None = None,
+    borrow: bool = False,
+    strict: bool = False,
+    allow_downcast: bool | None = None,
+) -> SharedVariable:
+    """Theano's `shared`: a variable whose value persists between calls and that
+    functions may update (`updates=`). Python int -> int64, float -> float64."""
+    buffer = SharedBuffer.from_value(value, name or "shared", borrow, strict, allow_downcast)
+    return SharedVariable(buffer, name)
 
 
 def function(
     inputs: Sequence[Variable],
     outputs: Variable | Sequence[Variable] | None = None,
-    updates: object = None,
-    givens: object = None,
+    updates: Pairs = None,
+    givens: Pairs = None,
     allow_input_downcast: bool | None = None,
     name: str | None = None,
     on_unused_input: str = "raise",
+    no_default_updates: bool | Sequence[Variable] = False,
     mode: object = None,
 ) -> CompiledFunction:
-    """Compile a symbolic graph into a native callable (Theano's `theano.function`)."""
-    if updates:
-        raise TcValueError("updates= needs shared variables, which tc does not have yet")
-    if givens:
-        raise TcValueError("givens= is not supported yet")
+    """Compile a symbolic graph into a native callable (Theano's `theano.function`).
+
+    Outputs and updates are all computed from the values before the call; the
+    updates are applied only if the call succeeds.
+    """
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise TcValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', found {on_unused_input!r}")
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     output_list = [] if outputs is None else ([outputs] if single else list(outputs))  # type: ignore[list-item]
     function_name = name or "f"
-    module = build_function_ir(function_name, list(inputs), output_list)
-    _check_unused_inputs(module, function_name, on_unused_input)
-    return compile_ir(module, function_name, single, bool(allow_input_downcast))
-
-
-def compile_ir(
-    module: Module, name: str, single_output: bool, allow_input_downcast: bool
-) -> CompiledFunction:
-    """Compile the function `name` of `module` (which is optimised in place)."""
-    return compile_ir_module(module, {name: single_output}, allow_input_downcast)[name]
+    update_pairs = _check_updates(_pairs(updates, "updates"))
+    given_pairs = _check_givens(_pairs(givens, "givens"))
+    built = build_function(function_name, list(inputs), output_list, update_pairs, given_pairs)
+    buffers = {symbol: variable.container for symbol, variable in built.shared.items()}
+    return compile_ir_module(
+        built.module, {function_name: single}, bool(allow_input_downcast), buffers, on_unused_input
+    )[function_name]
 
 
 def compile_ir_module(
-    module: Module, single_output: dict[str, bool] | None = None, allow_input_downcast: bool = False
+    module: Module,
+    single_output: dict[str, bool] | None = None,
+    allow_input_downcast: bool = False,
+    shared_buffers: dict[str, SharedBuffer] | None = None,
+    on_unused_input: str = "ignore",
 ) -> dict[str, CompiledFunction]:
     """Optimise and JIT every function of `module` at once; one callable per function.
 
     `single_output[name]` says whether that function returns one array or a list
-    (default: one array when it has exactly one result).
+    (default: one array when it has exactly one result). Globals without a
+    buffer in `shared_buffers` get one holding their initial value.
     """
     stages = {"tir": print_module(module)}
     built = copy.deepcopy(module)
     PassManager(parse_pipeline(OPTIMIZE)).run(module)
-    plans = {f.name: ShapePlan(f) for f in module.functions}
+    for function in module.functions:
+        _check_unused_inputs(function, on_unused_input)
+    conventions = {f.name: calling_convention(module, f) for f in module.functions}
+    plans = {
+        f.name: ShapePlan(f, [(g, conventions[f.name].global_types[g]) for g in conventions[f.name].globals])
+        for f in module.functions
+    }
     PassManager(parse_pipeline(LOWER)).run(module)
     stages["tir-opt"] = print_module(module)
     native = compile_module(module)
     stages.update(native.stages)
+    buffers = dict(shared_buffers or {})
+    initial = initial_state(module)
+    for glob in module.globals:
+        if glob.name not in buffers:
+            buffers[glob.name] = SharedBuffer.from_value(initial[glob.name], glob.name)
     compiled = {}
     for function in module.functions:
         name = function.name
-        inputs = [InputSpec(a.name or f"#{i}", a.type) for i, a in enumerate(function.args)]
-        single = (single_output or {}).get(name, len(function.result_types) == 1)
+        convention = calling_convention(module, function)
+        in_place = in_place_stores(function)
+        stores = [
+            (convention.globals.index(op.symbol), index in in_place)  # type: ignore[attr-defined]
+            for index, op in enumerate(convention.stores)
+        ]
         compiled[name] = CompiledFunction(
             name,
-            inputs,
+            [InputSpec(a.name or f"#{i}", a.type) for i, a in enumerate(function.args)],
             function.result_types,
             native.cfunction(name),
             plans[name],
             stages,
             {"tir": built.function(name), "tir-opt": function},
-            single,
+            (single_output or {}).get(name, len(function.result_types) == 1),
             allow_input_downcast,
             config.floatX,
             code_owner=native,
+            shared=[buffers[g] for g in convention.globals],
+            stores=stores,
         )
     return compiled
 
 
-def _check_unused_inputs(module: Module, name: str, policy: str) -> None:
+def _pairs(pairs: Pairs, what: str) -> list[tuple[Variable, Variable]]:
+    if pairs is None:
+        return []
+    items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
+    result = []
+    for item in items:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise TcTypeError(f"{what} must be (variable, expression) pairs or a dict, found {item!r}")
+        result.append((item[0], as_tensor_variable(item[1])))
+    return result
+
+
+def _check_updates(pairs: list[tuple[Variable, Variable]]) -> list[tuple[SharedVariable, Variable]]:
+    seen: set[Variable] = set()
+    for variable, expr in pairs:
+        if not isinstance(variable, SharedVariable):
+            raise TcTypeError(
+                f"updates: {variable} is not a shared variable; only shared variables can be updated"
+            )
+        if variable in seen:
+            raise TcValueError(f"updates: shared variable '{variable}' is updated twice")
+        seen.add(variable)
+        if expr.type.dtype != variable.type.dtype or expr.type.rank != variable.type.rank:
+            raise TcTypeError(
+                f"updates: the update of '{variable}' ({expr.type}) must keep its type {variable.type}: "
+                "same dtype and rank (cast the expression)"
+            )
+    return pairs  # type: ignore[return-value]
+
+
+def _check_givens(pairs: list[tuple[Variable, Variable]]) -> list[tuple[Variable, Variable]]:
+    for old, new in pairs:
+        if not isinstance(old, Variable):
+            raise TcTypeError(f"givens: {old!r} is not a symbolic variable")
+        if new.type.dtype != old.type.dtype or new.type.rank != old.type.rank:
+            raise TcTypeError(
+                f"givens: '{old}' of type {old.type} cannot be replaced by an expression of type "
+                f"{new.type} (same dtype and rank needed)"
+            )
+    return pairs
+
+
+def _check_unused_inputs(function, policy: str) -> None:  # type: ignore[no-untyped-def]
     if policy == "ignore":
         return
-    unused = [a.name or f"#{i}" for i, a in enumerate(module.function(name).args) if not a.uses]
+    unused = [a.name or f"#{i}" for i, a in enumerate(function.args) if not a.uses]
     if unused and policy == "raise":
         raise TcValueError(
-            f"input(s) {', '.join(unused)} of function '{name}' are not used to compute the outputs; "
-            "pass on_unused_input='ignore' to allow this"
+            f"input(s) {', '.join(unused)} of function '{function.name}' are not used to compute the "
+            "outputs; pass on_unused_input='ignore' to allow this"
         )
     if unused:
-        import warnings
-
-        warnings.warn(f"unused input(s) {', '.join(unused)} of function '{name}'", stacklevel=3)
+        warnings.warn(f"unused input(s) {', '.join(unused)} of function '{function.name}'", stacklevel=4)

@@ -1,5 +1,5 @@
 """Every op of the `tx` and `kernel` dialects; importing this registers them."""
 
-from . import builtin, elementwise, kernel
+from . import builtin, elementwise, kernel, state
 
-__all__ = ["builtin", "elementwise", "kernel"]
+__all__ = ["builtin", "elementwise", "kernel", "state"]

@@ -1,0 +1,79 @@
+"""Module state: reading and updating globals (shared variables), and givens.
+
+```
+%0 = tx.load @state : tensor<i64>
+tx.store @state, %2 : tensor<i64>
+tx.given %old, %new : tensor<?xf64>, tensor<?xf64>
+```
+
+A load sees the value from before the call; every store takes effect after
+all of the function's results are computed, and only if the call succeeds
+(Theano's updates). `tx.given` is a request for the `substitute-givens` pass
+to replace every use of `%old` by `%new`; no backend ever sees one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..attributes import Attribute, SymbolRef
+from ..core import PURE, Operation, Region
+from ..errors import TcTypeError, TcVerificationError
+from ..types import TensorType
+
+
+class Load(Operation):
+    name = "tx.load"
+    traits = frozenset({PURE})
+    attribute_types = {"global": SymbolRef}
+    inline_symbol = "global"
+
+    @property
+    def symbol(self) -> str:
+        ref = self.attributes["global"]
+        assert isinstance(ref, SymbolRef)
+        return ref.name
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        raise TcVerificationError("tx.load is evaluated by the interpreter, which holds the state")
+
+
+class Store(Operation):
+    name = "tx.store"
+    attribute_types = {"global": SymbolRef}
+    inline_symbol = "global"
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        if len(operand_types) != 1:
+            raise TcTypeError(f"tx.store takes one value, found {len(operand_types)}")
+        return []
+
+    @property
+    def symbol(self) -> str:
+        ref = self.attributes["global"]
+        assert isinstance(ref, SymbolRef)
+        return ref.name
+
+
+class Given(Operation):
+    name = "tx.given"
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        old, new = operand_types
+        if old.dtype != new.dtype or old.rank != new.rank:
+            raise TcTypeError(f"a given must keep the type: replacing {old} by {new}")
+        return []

@@ -1,0 +1,118 @@
+"""Shared buffers: the storage behind Theano's shared variables.
+
+A SharedBuffer owns one numpy array on the host. Compiled functions read it
+and write their updates into it (in place, or by swapping in a new array
+after the call succeeded) while holding its lock, so concurrent calls never
+lose an update and a failed call never leaves half an update behind.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..ir import DType, TcShapeError, TcTypeError, TcValueError, TensorType
+
+
+class SharedBuffer:
+    """One shared variable's current value and its lock."""
+
+    def __init__(
+        self,
+        value: np.ndarray,
+        type: TensorType,
+        name: str,
+        strict: bool = False,
+        allow_downcast: bool | None = None,
+    ) -> None:
+        self.type = type
+        self.name = name
+        self.strict = strict
+        self.allow_downcast = allow_downcast
+        self.lock = threading.RLock()
+        self.value = value
+
+    @staticmethod
+    def from_value(
+        value: object,
+        name: str,
+        borrow: bool = False,
+        strict: bool = False,
+        allow_downcast: bool | None = None,
+    ) -> SharedBuffer:
+        """Theano's `shared()`: Python int -> int64, float -> float64, arrays keep their dtype."""
+        if isinstance(value, np.ndarray):
+            array = value if borrow else value.copy()
+        elif isinstance(value, (bool, int, float, np.generic)) or _is_numeric_list(value):
+            array = np.asarray(value)
+        else:
+            raise TcValueError(
+                f"shared variable {name!r}: cannot hold a value of type {type(value).__name__}; "
+                "expected a numpy array or a Python number"
+            )
+        if array.dtype.kind not in "biuf":
+            raise TcTypeError(f"shared variable {name!r}: unsupported dtype {array.dtype}")
+        dtype = DType.from_numpy(array.dtype)
+        array = _own(array, dtype, copy=False)
+        shape = tuple(None for _ in array.shape)  # set_value may change any dimension, not the rank
+        return SharedBuffer(array, TensorType(dtype, shape), name, strict, allow_downcast)
+
+    def get(self, borrow: bool = False) -> np.ndarray:
+        with self.lock:
+            return self.value if borrow else self.value.copy()
+
+    def set(self, value: object, borrow: bool = False) -> None:
+        array = self.convert(value, copy=not borrow)
+        with self.lock:
+            self.value = array
+
+    def convert(self, value: object, copy: bool) -> np.ndarray:
+        """Check a new value against this variable's type (Theano's filter)."""
+        dtype = self.type.dtype.numpy
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as err:
+            raise TcValueError(f"shared variable '{self.name}': {value!r} is not numeric") from err
+        if array.dtype.kind not in "biuf":
+            raise TcValueError(f"shared variable '{self.name}': {value!r} is not numeric")
+        if array.dtype != dtype:
+            python_number = not isinstance(value, (np.ndarray, np.generic))
+            lossless = np.can_cast(array.dtype, dtype, "safe") or (
+                python_number and bool(np.all(array.astype(dtype).astype(array.dtype) == array))
+            )
+            if self.strict or not (lossless or self.allow_downcast):
+                raise TcTypeError(
+                    f"shared variable '{self.name}' holds {dtype}; a value of {array.dtype} would "
+                    "lose precision (cast it, or create the variable with allow_downcast=True)"
+                )
+            array, copy = array.astype(dtype), False
+        if array.ndim != self.type.rank:
+            raise TcShapeError(
+                f"shared variable '{self.name}' has rank {self.type.rank}; found shape {array.shape}"
+            )
+        return _own(array, self.type.dtype, copy)
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
+
+def _own(array: np.ndarray, dtype: DType, copy: bool) -> np.ndarray:
+    """A C-contiguous, aligned, native-order array the native code can use directly."""
+    needs_copy = copy or not (array.flags.c_contiguous and array.flags.aligned and array.dtype.isnative)
+    return np.array(array, dtype=dtype.numpy, order="C") if needs_copy else array
+
+
+def _is_numeric_list(value: object) -> bool:
+    if not isinstance(value, (list, tuple)):
+        return False
+    try:
+        return np.asarray(value).dtype.kind in "biuf"
+    except (TypeError, ValueError):
+        return False
