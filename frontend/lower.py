@@ -81,7 +81,7 @@ def build_function(
     ir_givens = [(old, new) for old, new in givens if old not in bound]
     roots = results + [expr for _, expr in updates] + [new for _, new in givens]
     roots += [old for old, _ in ir_givens]
-    order = _topological_order(name, list(inputs) + list(bound), roots)
+    order = _topological_order(name, list(inputs), roots, bound)
 
     block = Block([v.type for v in inputs], [v.name for v in inputs])
     values: dict[Variable, Value] = dict(zip(inputs, block.args, strict=True))
@@ -174,8 +174,17 @@ def _check_inputs(inputs: Sequence[Variable]) -> None:
         seen[variable] = position
 
 
-def _topological_order(name: str, inputs: Sequence[Variable], outputs: list[Variable]) -> list[Apply]:
-    """The applies the outputs need, each after its inputs' applies (iterative post-order)."""
+def _topological_order(
+    name: str,
+    inputs: Sequence[Variable],
+    outputs: list[Variable],
+    bound: dict[Variable, Variable] | None = None,
+) -> list[Apply]:
+    """The applies the outputs need, each after its inputs' applies (iterative post-order).
+
+    A `bound` root stands for its replacement, so it depends on what that needs.
+    """
+    bound = bound or {}
     known = set(inputs)
     done: set[Apply] = set()
     order: list[Apply] = []
@@ -183,6 +192,12 @@ def _topological_order(name: str, inputs: Sequence[Variable], outputs: list[Vari
 
     def needs(variable: Variable, user: str) -> Apply | None:
         """The apply still to visit for `variable`, recording it if it is a missing root."""
+        seen = set()
+        while variable in bound:
+            if variable in seen:
+                raise TcValueError(f"givens replace {variable} by itself through a cycle")
+            seen.add(variable)
+            variable = bound[variable]
         if variable in known or isinstance(variable, (Constant, SharedVariable)):
             return None
         if variable.owner is None:
