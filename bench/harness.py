@@ -45,7 +45,8 @@ def print_table(title: str, rows: list[tuple[str, float | None]], baseline: str 
             print(f"  {name:<22}{'n/a':>12}")
             continue
         ratio = f"{seconds / base:.2f}x" if base else "-"
-        print(f"  {name:<22}{seconds * 1e3:>10.2f}ms{ratio:>12}")
+        shown = f"{seconds * 1e3:>10.2f}ms" if seconds >= 1e-3 else f"{seconds * 1e6:>10.2f}us"
+        print(f"  {name:<22}{shown}{ratio:>12}")
 
 
 def machine_note() -> str:

@@ -11,6 +11,7 @@ import numpy as np
 from ..ir import Function, TcTypeError, TcValueError, TensorType
 from ..ir.shapes import ShapePlan
 from .arguments import Converter, make_converter
+from .fastpath import SLOW, scalar_fast_path
 from .shared import SharedBuffer
 
 NativeCall = Callable[[ctypes.Array, ctypes.Array], int]
@@ -64,9 +65,16 @@ class CompiledFunction:
         self._locks = sorted({id(b.lock): b.lock for b in self._shared}.items())
         slots = len(inputs) + len(output_types) + len(self._shared) + len(self._stores)
         self._data_type = ctypes.c_void_p * slots
-        self._dims_size = 2 * (sum(s.type.rank for s in inputs) + sum(t.rank for t in output_types))
+        self._fast = scalar_fast_path(
+            native, name, [s.type for s in inputs], output_types, self._shared, self._stores, single_output
+        )
 
     def __call__(self, *args: object, **kwargs: object) -> np.ndarray | list[np.ndarray]:
+        fast = self._fast
+        if fast is not None and not kwargs:
+            result = fast(args)
+            if result is not SLOW:
+                return result  # type: ignore[return-value]
         if kwargs:
             args = self._merge_keywords(args, kwargs)
         if len(args) != len(self._converters):

@@ -152,7 +152,9 @@ def test_bad_updates_and_givens_are_rejected_at_function_time() -> None:
         tc.function([], [], updates=[(other, T.dmatrix("m"))])
     with pytest.raises(tc.TcValueError, match="'state' is updated twice"):
         tc.function([], [], updates=[(state, state + 1), (state, state + 2)])
-    with pytest.raises(tc.TcTypeError, match="'x' of type tensor<\\?xf64> cannot be replaced.*tensor<\\?xf32>"):
+    with pytest.raises(
+        tc.TcTypeError, match="'x' of type tensor<\\?xf64> cannot be replaced.*tensor<\\?xf32>"
+    ):
         tc.function([], x * 2, givens=[(x, T.fvector("f"))])
 
 
@@ -169,3 +171,25 @@ def test_shared_variables_in_expressions_and_attributes() -> None:
     x = T.fmatrix("x")
     f = tc.function([x], x * w)
     assert f(np.full((2, 3), 2, np.float32)).tolist() == [[2.0] * 3] * 2
+
+
+def test_scalar_fast_path_follows_set_value_and_conversion_rules() -> None:
+    state = tc.shared(0, "state")
+    inc = T.iscalar("inc")
+    accumulator = tc.function([inc], state, updates=[(state, state + inc)])
+    assert accumulator(np.int32(2)) == 0
+    fresh = np.array(100, dtype=np.int64)
+    state.set_value(fresh, borrow=True)  # a new buffer: the fast path must notice
+    assert accumulator(1) == 100 and state.get_value() == 101
+    frozen = np.array(5, dtype=np.int64)
+    frozen.setflags(write=False)
+    state.set_value(frozen, borrow=True)
+    assert accumulator(1) == 5 and state.get_value() == 6  # read-only value: replaced, not written
+    assert frozen == 5
+    with pytest.raises(tc.TcTypeError, match="argument 'inc'"):
+        accumulator(2**31)
+    with pytest.raises(tc.TcTypeError, match="argument 'inc'"):
+        accumulator(1.5)
+    assert accumulator(np.int8(3)) == 6 and state.get_value() == 9  # safe upcast via the general path
+    result = accumulator(inc=1)
+    assert isinstance(result, np.ndarray) and result.shape == () and result.dtype == np.int64
