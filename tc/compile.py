@@ -5,16 +5,15 @@ The only module that knows every stage; each stage knows only those below it.
 
 from __future__ import annotations
 
-import copy
 import warnings
 from collections.abc import Mapping, Sequence
 
-from tc.codegen_llvm import compile_module
+from tc.codegen_llvm import NativeModule, compile_module
 from tc.frontend.config import config
 from tc.frontend.graph import Variable, as_tensor_variable
 from tc.frontend.lower import build_function
 from tc.frontend.shared import SharedVariable
-from tc.ir import Module, TcTypeError, TcValueError, initial_state, print_module
+from tc.ir import Function, Module, TcTypeError, TcValueError, initial_state, parse_module, print_module
 from tc.ir.calling import calling_convention, in_place_stores
 from tc.ir.shapes import ShapePlan
 from tc.passes import PassManager, parse_pipeline
@@ -84,25 +83,51 @@ def compile_ir_module(
     (default: one array when it has exactly one result). Globals without a
     buffer in `shared_buffers` get one holding their initial value.
     """
+    stages, plans = optimize_module(module, on_unused_input)
+    native = compile_module(module)
+    stages.update(native.stages)
+    return make_functions(module, native, plans, stages, single_output, allow_input_downcast, shared_buffers)
+
+
+def optimize_module(
+    module: Module, on_unused_input: str = "ignore"
+) -> tuple[dict[str, str], dict[str, ShapePlan]]:
+    """Run the pass pipeline in place; return the IR stages' text and each function's shape plan.
+
+    The shape plans are derived before fusion, so a shape error names the user's
+    op rather than a fused kernel.
+    """
     stages = {"tir": print_module(module)}
-    built = copy.deepcopy(module)
     PassManager(parse_pipeline(OPTIMIZE)).run(module)
     for function in module.functions:
         _check_unused_inputs(function, on_unused_input)
-    conventions = {f.name: calling_convention(module, f) for f in module.functions}
-    plans = {
-        f.name: ShapePlan(f, [(g, conventions[f.name].global_types[g]) for g in conventions[f.name].globals])
-        for f in module.functions
-    }
+    plans = {f.name: shape_plan(module, f) for f in module.functions}
     PassManager(parse_pipeline(LOWER)).run(module)
     stages["tir-opt"] = print_module(module)
-    native = compile_module(module)
-    stages.update(native.stages)
+    return stages, plans
+
+
+def shape_plan(module: Module, function: Function) -> ShapePlan:
+    convention = calling_convention(module, function)
+    return ShapePlan(function, [(g, convention.global_types[g]) for g in convention.globals])
+
+
+def make_functions(
+    module: Module,
+    native: NativeModule,
+    plans: dict[str, ShapePlan],
+    stages: dict[str, str],
+    single_output: dict[str, bool] | None = None,
+    allow_input_downcast: bool = False,
+    shared_buffers: dict[str, SharedBuffer] | None = None,
+) -> dict[str, CompiledFunction]:
+    """The callables over compiled code for every function of an optimised `module`."""
     buffers = dict(shared_buffers or {})
     initial = initial_state(module)
     for glob in module.globals:
         if glob.name not in buffers:
             buffers[glob.name] = SharedBuffer.from_value(initial[glob.name], glob.name)
+    built = parse_module(stages["tir"]) if "tir" in stages else None
     compiled = {}
     for function in module.functions:
         name = function.name
@@ -112,6 +137,9 @@ def compile_ir_module(
             (convention.globals.index(op.symbol), index in in_place)  # type: ignore[attr-defined]
             for index, op in enumerate(convention.stores)
         ]
+        ir_functions = {"tir-opt": function}
+        if built is not None:
+            ir_functions["tir"] = built.function(name)
         compiled[name] = CompiledFunction(
             name,
             [InputSpec(a.name or f"#{i}", a.type) for i, a in enumerate(function.args)],
@@ -119,7 +147,7 @@ def compile_ir_module(
             native.cfunction(name),
             plans[name],
             stages,
-            {"tir": built.function(name), "tir-opt": function},
+            ir_functions,
             (single_output or {}).get(name, len(function.result_types) == 1),
             allow_input_downcast,
             config.floatX,
