@@ -13,16 +13,20 @@ could not be allocated.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from llvmlite import ir as ll
 
-from ..ir import Function, TcCompilationError, Value
+from ..ir import Function, Operation, TcCompilationError, Value
 from ..ir.calling import CallingConvention
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise
+from ..ir.ops.random import RandomOp
 from .loops import ArrayRef, KernelBody, emit_elementwise_loop
+from .random import emit_random
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .types import I8_PTR, I32, I64, memory_type, register_type
 
@@ -76,12 +80,12 @@ class _FunctionLowering:
         targets = [(v, s) for v, s in zip(convention.results, outputs, strict=True)]
         targets += [(op.operands[0], s) for op, s in zip(convention.stores, store_slots, strict=True)]
         for value, slot in targets:
-            if isinstance(value.owner, KernelElementwise):
+            if isinstance(value.owner, (KernelElementwise, RandomOp)):
                 destination.setdefault(value, slot[0])
 
         # First every buffer and size, so that nothing can fail once a shared
         # buffer may have been written in place; then the loops.
-        kernels: list[tuple[KernelElementwise, list[ll.Value]]] = []
+        loops: list[Callable[[], None]] = []
         for op in function.body.ops:
             if isinstance(op, Constant):
                 self.arrays[op.result] = self._constant(op)
@@ -91,14 +95,18 @@ class _FunctionLowering:
                     op.results[0].type.dtype, *glob, op.results[0].type.shape
                 )
             elif isinstance(op, KernelElementwise):
-                kernels.append((op, self._kernel_buffers(op, destination)))
+                extent = self._kernel_buffers(op, destination)
+                loops.append(functools.partial(self._kernel, op, extent))
+            elif isinstance(op, RandomOp):
+                self._result_buffers(op, [I64(d) for d in op.results[0].type.shape], destination)
+                loops.append(functools.partial(self._random, op))
             elif op.name not in ("return", "tx.store"):
                 raise TcCompilationError(
                     f"the CPU backend lowers fused kernels only; '{op.name}' at {op.location} "
                     "was not fused (run the 'fuse' pass)"
                 )
-        for op, extent in kernels:
-            self._kernel(op, extent)
+        for loop in loops:
+            loop()
         for value, slot in targets:
             if destination.get(value) is not slot[0]:
                 self._copy(self.arrays[value], slot)
@@ -155,9 +163,16 @@ class _FunctionLowering:
         return extent
 
     def _kernel_buffers(self, op: KernelElementwise, destination: dict[Value, ll.Value]) -> list[ll.Value]:
-        """The kernel's run-time extent; its results' buffers (allocated when temporary)."""
-        b = self.builder
+        """The kernel's run-time extent, after giving its results their buffers."""
         extent = self._extent(op)
+        self._result_buffers(op, extent, destination)
+        return extent
+
+    def _result_buffers(
+        self, op: Operation, extent: list[ll.Value], destination: dict[Value, ll.Value]
+    ) -> None:
+        """Each result's buffer: its destination slot, or a temporary (allocated now)."""
+        b = self.builder
         static = op.results[0].type.shape
         for result in op.results:
             pointer = destination.get(result)
@@ -165,7 +180,11 @@ class _FunctionLowering:
                 pointer = self._allocate(result.type.dtype, extent)
             strides = _contiguous_strides(b, extent, result.type.dtype.itemsize)
             self.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, static)
-        return extent
+
+    def _random(self, op: RandomOp) -> None:
+        state, *params = (self.arrays[v] for v in op.operands)
+        name = self.module.get_unique_name(f"{self.function.name}.random")
+        emit_random(self.builder, name, op, state, params, self.arrays[op.results[0]].pointer)
 
     def _kernel(self, op: KernelElementwise, extent: list[ll.Value]) -> None:
         outputs = [(r.type.dtype, self.arrays[r].pointer) for r in op.results]

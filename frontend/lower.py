@@ -151,7 +151,11 @@ def _lower_apply(apply: Apply, operands: list[Value]) -> Operation:
     if apply.op_class is Cast:
         # The IR's cast keeps its target in the result type, not in an attribute.
         return Cast.to(operands[0], apply.attributes["dtype"], location=apply.location)  # type: ignore[arg-type]
-    return apply.op_class.create(operands, apply.attributes, location=apply.location)
+    try:
+        return apply.op_class.create(operands, apply.attributes, location=apply.location)
+    except NotImplementedError:  # ops without a type rule (random draws) keep the builder's types
+        types = [v.type for v in apply.outputs]
+        return apply.op_class(operands, types, apply.attributes, location=apply.location)
 
 
 def _check_inputs(inputs: Sequence[Variable]) -> None:

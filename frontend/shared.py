@@ -7,6 +7,7 @@ the facade created (anything with get/set/type/name) and forwards to it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,9 @@ class SharedVariable(Variable):
     def __init__(self, container: Any, name: str | None = None) -> None:
         super().__init__(container.type, name=name)
         self.container = container
+        # Theano's default_update: applied by every function that reads this
+        # variable, unless the function updates it itself or opts out.
+        self.default_update: Variable | None = None
 
     def get_value(self, borrow: bool = False) -> np.ndarray:
         """A copy of the current value (the internal buffer itself with borrow=True)."""
@@ -46,3 +50,20 @@ class SharedVariable(Variable):
         return self.name if self.name is not None else f"<shared {self.type}>"
 
     __repr__ = __str__
+
+
+def shared_roots(variables: Sequence[Variable]) -> list[SharedVariable]:
+    """The shared variables the given variables are computed from, in first-seen order."""
+    found: dict[SharedVariable, None] = {}
+    seen: set[int] = set()
+    stack = list(reversed(variables))
+    while stack:
+        variable = stack.pop()
+        if id(variable) in seen:
+            continue
+        seen.add(id(variable))
+        if isinstance(variable, SharedVariable):
+            found[variable] = None
+        elif variable.owner is not None:
+            stack.extend(reversed(variable.owner.inputs))
+    return list(found)

@@ -12,7 +12,7 @@ from tc.codegen_llvm import NativeModule, compile_module
 from tc.frontend.config import config
 from tc.frontend.graph import Variable, as_tensor_variable
 from tc.frontend.lower import build_function
-from tc.frontend.shared import SharedVariable
+from tc.frontend.shared import SharedVariable, shared_roots
 from tc.ir import Function, Module, TcTypeError, TcValueError, initial_state, parse_module, print_module
 from tc.ir.calling import calling_convention, in_place_stores
 from tc.ir.shapes import ShapePlan
@@ -63,6 +63,8 @@ def function(
     function_name = name or "f"
     update_pairs = _check_updates(_pairs(updates, "updates"))
     given_pairs = _check_givens(_pairs(givens, "givens"))
+    roots = output_list + [expr for _, expr in update_pairs] + [new for _, new in given_pairs]
+    update_pairs += _default_updates(roots, update_pairs, no_default_updates)
     built = build_function(function_name, list(inputs), output_list, update_pairs, given_pairs)
     buffers = {symbol: variable.container for symbol, variable in built.shared.items()}
     return compile_ir_module(
@@ -186,6 +188,22 @@ def _check_updates(pairs: list[tuple[Variable, Variable]]) -> list[tuple[SharedV
                 "same dtype and rank (cast the expression)"
             )
     return pairs  # type: ignore[return-value]
+
+
+def _default_updates(
+    roots: Sequence[Variable],
+    explicit: Sequence[tuple[SharedVariable, Variable]],
+    no_default_updates: bool | Sequence[Variable],
+) -> list[tuple[SharedVariable, Variable]]:
+    """Theano's default updates (random streams advancing) of the shared variables read."""
+    if no_default_updates is True:
+        return []
+    skip = {id(v) for v, _ in explicit} | {id(v) for v in (no_default_updates or [])}
+    return [
+        (variable, variable.default_update)
+        for variable in shared_roots(roots)
+        if variable.default_update is not None and id(variable) not in skip
+    ]
 
 
 def _check_givens(pairs: list[tuple[Variable, Variable]]) -> list[tuple[Variable, Variable]]:

@@ -1,0 +1,147 @@
+"""Philox4x32-10 in generated code: one loop per random op.
+
+The numbers follow `ir.ops.random` (the reference) exactly: element i draws
+from the block at counter (lo32(i), hi32(i), lo32(draws), sub), so a draw is
+the same whichever thread computes which element. The loop is a flat,
+vectorisable function spread over the cores like an elementwise kernel.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir as ll
+
+from ..ir import DType, TcCompilationError
+from ..ir.ops import random as rnd
+from .control import counted_loop
+from .loops import ArrayRef, _job_function
+from .parallel import parallel_for
+from .scalar import VECTOR_MATH, MathLibrary
+from .types import F32, F64, I1, I8_PTR, I32, I64, load_element, memory_type, register_type, store_element
+
+
+def philox_block(
+    b: ll.IRBuilder, index: ll.Value, key: ll.Value, draws: ll.Value, sub: int
+) -> list[ll.Value]:
+    """The four 32-bit words (as i64 values below 2^32) of one element's block."""
+    mask = I64(0xFFFFFFFF)
+    c = [b.and_(index, mask), b.lshr(index, I64(32)), b.and_(draws, mask), I64(sub)]
+    k0, k1 = b.and_(key, mask), b.lshr(key, I64(32))
+    for round_index in range(10):
+        p0 = b.mul(c[0], I64(rnd.PHILOX_M0))
+        p1 = b.mul(c[2], I64(rnd.PHILOX_M1))
+        c = [
+            b.xor(b.xor(b.lshr(p1, I64(32)), c[1]), k0),
+            b.and_(p1, mask),
+            b.xor(b.xor(b.lshr(p0, I64(32)), c[3]), k1),
+            b.and_(p0, mask),
+        ]
+        if round_index < 9:
+            k0 = b.and_(b.add(k0, I64(rnd.PHILOX_W0)), mask)
+            k1 = b.and_(b.add(k1, I64(rnd.PHILOX_W1)), mask)
+    return c
+
+
+def _unit_f64(b: ll.IRBuilder, w0: ll.Value, w1: ll.Value) -> ll.Value:
+    bits = b.add(b.mul(b.lshr(w0, I64(5)), I64(1 << 26)), b.lshr(w1, I64(6)))
+    return b.fmul(b.uitofp(bits, F64), F64(2.0**-53))
+
+
+def _unit_f32(b: ll.IRBuilder, w0: ll.Value) -> ll.Value:
+    return b.fmul(b.uitofp(b.lshr(w0, I64(8)), F32), F32(2.0**-24))
+
+
+def _math(b: ll.IRBuilder, library: MathLibrary, name: str, x: ll.Value) -> ll.Value:
+    fast = VECTOR_MATH.get(name)
+    if fast is not None:
+        value = fast(b, DType.F64, x)
+        return value[0] if isinstance(value, tuple) else value  # arguments here are small: exact enough
+    return library.call(b, name, DType.F64, [x])
+
+
+def _sample(
+    b: ll.IRBuilder,
+    op: rnd.RandomOp,
+    index: ll.Value,
+    key: ll.Value,
+    draws: ll.Value,
+    params: list[ll.Value],
+    library: MathLibrary,
+) -> ll.Value:
+    """One element of the op's result, in its register type."""
+    dtype = op.results[0].type.dtype
+    target = register_type(dtype)
+    if isinstance(op, rnd.RandomUniform):
+        w = philox_block(b, index, key, draws, 0)
+        u = _unit_f64(b, w[0], w[1]) if dtype is DType.F64 else _unit_f32(b, w[0])
+        low, high = params
+        return b.fadd(low, b.fmul(b.fsub(high, low), u))
+    if isinstance(op, rnd.RandomNormal):
+        w = philox_block(b, index, key, draws, 0)
+        u1 = b.fadd(_unit_f64(b, w[0], w[1]), F64(2.0**-53))
+        u2 = _unit_f64(b, w[2], w[3])
+        radius = library.call(b, "sqrt", DType.F64, [b.fmul(F64(-2.0), _math(b, library, "log", u1))])
+        z = b.fmul(radius, _math(b, library, "cos", b.fmul(F64(rnd.TWO_PI), u2)))
+        avg, std = (_to_f64(b, p) for p in params)
+        value = b.fadd(avg, b.fmul(std, z))
+        return value if dtype is DType.F64 else b.fptrunc(value, F32)
+    if isinstance(op, rnd.RandomIntegers):
+        w = philox_block(b, index, key, draws, 0)
+        low, high = params
+        span = b.add(b.sub(high, low), I64(1))
+        low_part = b.lshr(b.mul(w[0], span), I64(32))
+        value = b.add(low, b.lshr(b.add(b.mul(w[1], span), low_part), I64(32)))
+        return b.trunc(value, target) if dtype.bits < 64 else value
+    if isinstance(op, rnd.RandomBinomial):
+        (p,) = params
+        p64 = _to_f64(b, p)
+        total: ll.Value = I64(0)
+        for trial in range(int(op.attributes["trials"])):  # type: ignore[call-overload]
+            w = philox_block(b, index, key, draws, trial)
+            total = b.add(total, b.zext(b.fcmp_ordered("<", _unit_f64(b, w[0], w[1]), p64), I64))
+        if dtype.is_float:
+            return b.sitofp(total, target)
+        if dtype is DType.BOOL:
+            return b.icmp_unsigned("!=", total, I64(0))
+        return b.trunc(total, target) if dtype.bits < 64 else total
+    raise TcCompilationError(f"no lowering for {op.name}")
+
+
+def _to_f64(b: ll.IRBuilder, value: ll.Value) -> ll.Value:
+    return value if value.type == F64 else b.fpext(value, F64)
+
+
+def emit_random(
+    builder: ll.IRBuilder,
+    name: str,
+    op: rnd.RandomOp,
+    state: ArrayRef,
+    params: list[ArrayRef],
+    output: ll.Value,
+) -> None:
+    """Fill `output` (contiguous, op.count elements) with the op's draw."""
+    module = builder.module
+    dtype = op.results[0].type.dtype
+    pointer_types = [I64.as_pointer(), I64.as_pointer()]
+    pointer_types += [memory_type(p.dtype).as_pointer() for p in params] + [memory_type(dtype).as_pointer()]
+    fn = ll.Function(module, ll.FunctionType(I1, [I64, I64, *pointer_types]), module.get_unique_name(name))
+    fn.linkage = "internal"
+    begin, end, key_ptr, draws_ptr, *rest = fn.args
+    *param_ptrs, out_ptr = rest
+    for p in rest:
+        p.add_attribute("noalias")
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    key, draws = b.load(key_ptr), b.load(draws_ptr)
+    values = [load_element(b, p.dtype, ptr) for p, ptr in zip(params, param_ptrs, strict=True)]
+    library = MathLibrary(module)
+    with counted_loop(b, end, "draw", start=begin) as i:
+        store_element(b, dtype, _sample(b, op, i, key, draws, values, library), b.gep(out_ptr, [i]))
+    b.ret(I1(0))
+
+    # The state's two words may be strided (a view); pass pointers to each.
+    second = builder.gep(builder.bitcast(state.pointer, I8_PTR), [state.strides[0]])
+    pointers = [state.pointer, second, *[p.pointer for p in params], output]
+    job = _job_function(module, f"{name}.job", fn, len(pointers))
+    args = builder.alloca(I8_PTR, size=I32(len(pointers)))
+    for index, pointer in enumerate(pointers):
+        builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
+    builder.call(parallel_for(module), [job, args, I64(op.count)])

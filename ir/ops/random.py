@@ -1,0 +1,172 @@
+"""Counter-based random numbers: Philox4x32-10 (Salmon et al., Random123, SC'11).
+
+A stream's state is a shared `tensor<2xi64>`: [key, draws]. The key's low
+and high 32 bits are Philox's two key words; `draws` counts the calls that
+have drawn from the stream. Element i of a draw is computed from the block
+
+    counter = (lo32(i), hi32(i), lo32(draws), sub),   key = (lo32(key), hi32(key))
+
+where `sub` numbers the blocks one element needs (binomial trials). Nothing
+depends on which thread or GPU block computes an element, so the numbers are
+the same on any number of threads and on every device.
+
+Conversions (exact, no fused multiply-add, so every backend agrees bit for bit):
+
+- uniform f64: 53 bits, ((w0 >> 5) * 2^26 + (w1 >> 6)) * 2^-53 in [0, 1),
+  then low + (high - low) * u; f32: (w0 >> 8) * 2^-24.
+- normal: Box-Muller on one block, u1 = (53 bits + 1) * 2^-53 in (0, 1] from
+  w0, w1 and u2 in [0, 1) from w2, w3: avg + std * sqrt(-2 log u1) cos(2 pi u2).
+- integers in [low, high] (a range of at most 2^32 - 1 values): 64 random
+  bits x = (w1 << 32) + w0 times the range, keeping the high 64 bits of the
+  product (Lemire's multiply-shift, no division, no modulo); the bias is
+  below range / 2^64.
+- binomial(n, p): the number of n independent blocks whose 53-bit uniform is < p.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..attributes import Attribute
+from ..core import Operation, Region
+from ..dtypes import DType
+from ..errors import TcTypeError
+from ..types import TensorType
+
+PHILOX_M0, PHILOX_M1 = 0xD2511F53, 0xCD9E8D57
+PHILOX_W0, PHILOX_W1 = 0x9E3779B9, 0xBB67AE85
+TWO_PI = 6.283185307179586
+
+_MASK = np.uint64(0xFFFFFFFF)
+
+
+def philox4x32(
+    counter: Sequence[np.ndarray], key: Sequence[np.ndarray], rounds: int = 10
+) -> list[np.ndarray]:
+    """Philox4x32 on arrays of 32-bit words (as uint64 arrays or ints); returns four uint64 arrays."""
+    c = [np.asarray(x, np.uint64) & _MASK for x in counter]
+    k0, k1 = (np.asarray(x, np.uint64) & _MASK for x in key)
+    for _ in range(rounds):
+        p0 = np.uint64(PHILOX_M0) * c[0]
+        p1 = np.uint64(PHILOX_M1) * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & _MASK, (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & _MASK]
+        k0 = (k0 + np.uint64(PHILOX_W0)) & _MASK
+        k1 = (k1 + np.uint64(PHILOX_W1)) & _MASK
+    return c
+
+
+def stream_words(state: np.ndarray, count: int, sub: int = 0) -> list[np.ndarray]:
+    """The four words of every element's block for a draw of `count` elements."""
+    key, draws = (int(v) & 0xFFFFFFFFFFFFFFFF for v in np.asarray(state).reshape(2))
+    index = np.arange(count, dtype=np.uint64)
+    counter = [index & _MASK, index >> np.uint64(32), np.uint64(draws & 0xFFFFFFFF), np.uint64(sub)]
+    return philox4x32(counter, [key & 0xFFFFFFFF, key >> 32])
+
+
+def unit_f64(w0: np.ndarray, w1: np.ndarray) -> np.ndarray:
+    bits = (w0 >> np.uint64(5)) * np.uint64(1 << 26) + (w1 >> np.uint64(6))
+    return bits.astype(np.float64) * 2.0**-53
+
+
+def unit_f32(w0: np.ndarray) -> np.ndarray:
+    return (w0 >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
+
+
+def multiply_shift(w0: np.ndarray, w1: np.ndarray, span: int) -> np.ndarray:
+    """floor(((w1 << 32) + w0) * span / 2^64) for span < 2^32, in 64-bit arithmetic."""
+    span64 = np.uint64(span)
+    low_part = (w0 * span64) >> np.uint64(32)
+    return (w1 * span64 + low_part) >> np.uint64(32)
+
+
+class RandomOp(Operation):
+    """`%r = tx.random_<kind> %state, %a, %b : ... -> tensor<2x2xf64>`; the result type gives
+    the (static) shape and dtype. Operand 0 is the stream state; the others are scalars."""
+
+    num_params = 2
+    result_kinds: frozenset[str] = frozenset({"f"})
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        raise NotImplementedError("random ops take their shape from the result type")
+
+    def verify_op(self) -> None:
+        state, *params = self.operands
+        if state.type.dtype is not DType.I64 or state.type.shape not in ((2,), (None,)):
+            raise TcTypeError(f"{self.name} needs a tensor<2xi64> stream state, found {state.type}")
+        if len(params) != self.num_params or any(p.type.rank != 0 for p in params):
+            raise TcTypeError(f"{self.name} takes {self.num_params} scalar parameter(s)")
+        result = self.results[0].type
+        if not result.is_static or result.dtype.numpy.kind not in self.result_kinds:
+            raise TcTypeError(f"{self.name} cannot produce {result}")
+
+    @property
+    def count(self) -> int:
+        return int(np.prod(self.results[0].type.shape))
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        state, *params = operands
+        result = self.results[0].type
+        flat = self.sample(state, [np.asarray(p) for p in params], self.count, result.dtype)
+        return [flat.astype(result.dtype.numpy).reshape(result.shape)]
+
+    def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
+        raise NotImplementedError
+
+
+class RandomUniform(RandomOp):
+    name = "tx.random_uniform"
+
+    def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
+        w = stream_words(state, count)
+        low, high = (p.astype(dtype.numpy) for p in params)
+        u = unit_f64(w[0], w[1]) if dtype is DType.F64 else unit_f32(w[0])
+        return low + (high - low) * u
+
+
+class RandomNormal(RandomOp):
+    name = "tx.random_normal"
+
+    def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
+        w = stream_words(state, count)
+        u1 = unit_f64(w[0], w[1]) + 2.0**-53
+        u2 = unit_f64(w[2], w[3])
+        z = np.sqrt(-2.0 * np.log(u1)) * np.cos(TWO_PI * u2)
+        avg, std = (p.astype(np.float64) for p in params)
+        return (avg + std * z).astype(dtype.numpy)
+
+
+class RandomIntegers(RandomOp):
+    """Uniform integers in [low, high], both inclusive (Theano's random_integers)."""
+
+    name = "tx.random_integers"
+    result_kinds = frozenset({"i", "u"})
+
+    def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
+        w = stream_words(state, count)
+        low, high = (int(p) for p in params)
+        return low + multiply_shift(w[0], w[1], high - low + 1).astype(np.int64)
+
+
+class RandomBinomial(RandomOp):
+    """Successes in `trials` Bernoulli(p) draws; `trials` is an attribute (one block per trial)."""
+
+    name = "tx.random_binomial"
+    num_params = 1
+    result_kinds = frozenset({"i", "u", "f", "b"})
+    attribute_types = {"trials": int}
+
+    def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
+        p = float(params[0])
+        total = np.zeros(count, np.int64)
+        for trial in range(int(self.attributes["trials"])):  # type: ignore[call-overload]
+            w = stream_words(state, count, sub=trial)
+            total += unit_f64(w[0], w[1]) < p
+        return total

@@ -1,0 +1,163 @@
+"""Random streams in the graph (Theano's RandomStreams), drawn with Philox4x32-10.
+
+    from tc.random import RandomStreams
+    srng = RandomStreams(seed=234)
+    rv_u = srng.uniform((2, 2))
+    f = tc.function([], rv_u)           # a new matrix on every call
+    g = tc.function([], srng.normal((2, 2)), no_default_updates=True)  # the same one
+
+Every random variable owns a stream: a shared `tensor<2xi64>` holding its
+key (derived from the seed and the stream's index) and the number of draws
+so far. A function that draws advances the stream after the call (the
+state's default update); the numbers follow `tc.ir.ops.random` exactly, so
+a seed gives the same numbers in every process and on any number of threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tc.frontend.config import config
+from tc.frontend.graph import Apply, Variable, as_tensor_variable, cast_to, parse_dtype, user_location
+from tc.frontend.shared import SharedVariable
+from tc.ir import DType, TcTypeError, TcValueError, TensorType
+from tc.ir.ops import random as rnd
+
+from .compile import shared
+
+DEFAULT_SEED = 12345
+
+
+def stream_key(seed: int, index: int) -> int:
+    """The 64-bit Philox key of stream `index` under `seed`: Philox itself as the hash."""
+    seed &= 0xFFFFFFFFFFFFFFFF
+    words = rnd.philox4x32([index & 0xFFFFFFFF, index >> 32, 0x5EED, 0], [seed & 0xFFFFFFFF, seed >> 32])
+    key = int(words[0]) | (int(words[1]) << 32)
+    return key - (1 << 64) if key >= 1 << 63 else key  # stored as int64
+
+
+def _check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TcTypeError(f"a random seed must be an integer, found {seed!r}")
+    return int(seed)
+
+
+def _check_size(size: object) -> tuple[int, ...]:
+    shape = (size,) if isinstance(size, (int, np.integer)) else size
+    if not isinstance(shape, (tuple, list)):
+        raise TcTypeError(f"size must be an int or a tuple of ints, found {size!r}")
+    result = []
+    for dim in shape:
+        if isinstance(dim, Variable):
+            raise TcTypeError("symbolic sizes are not supported yet; give the size as integers")
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 0:
+            raise TcValueError(f"size must be non-negative integers, found {size!r}")
+        result.append(int(dim))
+    return tuple(result)
+
+
+def _scalar_param(value: object, dtype: DType, what: str) -> Variable:
+    variable = as_tensor_variable(value)
+    if variable.type.rank != 0:
+        raise TcTypeError(f"{what} must be a scalar, found {variable.type}")
+    return cast_to(variable, dtype)
+
+
+def _constant_value(value: object) -> float | None:
+    if isinstance(value, (int, float, np.number)):
+        return float(value)  # type: ignore[arg-type]
+    return None
+
+
+class RandomStreams:
+    """Theano's `RandomStreams(seed)`: a factory of random variables that share a seed."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._seed = DEFAULT_SEED if seed is None else _check_seed(seed)
+        self.state_updates: list[SharedVariable] = []
+
+    def seed(self, seed: int) -> None:
+        """Reseed every stream made so far, deterministically (and restart it)."""
+        self._seed = _check_seed(seed)
+        for index, state in enumerate(self.state_updates):
+            state.set_value(np.array([stream_key(self._seed, index), 0], dtype=np.int64))
+
+    def _draw(
+        self,
+        op_class: type[rnd.RandomOp],
+        size: object,
+        dtype: DType,
+        params: list[Variable],
+        attributes: dict | None = None,
+    ) -> Variable:
+        shape = _check_size(size)
+        index = len(self.state_updates)
+        state = shared(np.array([stream_key(self._seed, index), 0], dtype=np.int64), name=f"rng_state{index}")
+        state.default_update = state + np.array([0, 1], dtype=np.int64)
+        self.state_updates.append(state)
+        location = user_location()
+        out = Variable(TensorType(dtype, shape), location=location)
+        Apply(op_class, [state, *params], attributes or {}, [out], location)
+        return out
+
+    def uniform(
+        self, size: object = (), low: object = 0.0, high: object = 1.0, dtype: object = None
+    ) -> Variable:
+        """Uniform floats in [low, high)."""
+        kind = _float_dtype(dtype)
+        lo, hi = _constant_value(low), _constant_value(high)
+        if lo is not None and hi is not None and lo > hi:
+            raise TcValueError(f"uniform: low ({low}) is greater than high ({high})")
+        params = [_scalar_param(low, kind, "low"), _scalar_param(high, kind, "high")]
+        return self._draw(rnd.RandomUniform, size, kind, params)
+
+    def normal(
+        self, size: object = (), avg: object = 0.0, std: object = 1.0, dtype: object = None
+    ) -> Variable:
+        """Normal floats with mean `avg` and standard deviation `std` (Box-Muller)."""
+        kind = _float_dtype(dtype)
+        s = _constant_value(std)
+        if s is not None and s < 0:
+            raise TcValueError(f"normal: std must be non-negative, found {std}")
+        params = [_scalar_param(avg, kind, "avg"), _scalar_param(std, kind, "std")]
+        return self._draw(rnd.RandomNormal, size, kind, params)
+
+    def binomial(self, size: object = (), n: int = 1, p: object = 0.5, dtype: object = "int64") -> Variable:
+        """Successes in `n` Bernoulli(p) trials per element."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= 1024:
+            raise TcValueError(f"binomial: n must be an integer in [0, 1024], found {n!r}")
+        prob = _constant_value(p)
+        if prob is not None and not 0.0 <= prob <= 1.0:
+            raise TcValueError(f"binomial: p must be in [0, 1], found {p}")
+        kind = parse_dtype(dtype)
+        return self._draw(
+            rnd.RandomBinomial, size, kind, [_scalar_param(p, DType.F64, "p")], {"trials": int(n)}
+        )
+
+    def random_integers(self, size: object = (), low: int = 0, high: int = 1) -> Variable:
+        """Uniform int64 integers in [low, high], both ends included (Theano)."""
+        for value in (low, high):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TcTypeError(f"random_integers: low and high must be integers, found {value!r}")
+        if low > high:
+            raise TcValueError(f"random_integers: low ({low}) is greater than high ({high})")
+        if high - low >= 2**32 - 1:
+            raise TcValueError("random_integers: the range may hold at most 2^32 - 1 values")
+        params = [
+            _scalar_param(np.int64(low), DType.I64, "low"),
+            _scalar_param(np.int64(high), DType.I64, "high"),
+        ]
+        return self._draw(rnd.RandomIntegers, size, DType.I64, params)
+
+    def integers(self, low: int, high: int | None = None, size: object = ()) -> Variable:
+        """numpy's Generator.integers: [low, high), or [0, low) when high is None."""
+        if high is None:
+            low, high = 0, low
+        return self.random_integers(size, low, int(high) - 1)
+
+
+def _float_dtype(dtype: object) -> DType:
+    kind = parse_dtype(dtype if dtype is not None else config.floatX)
+    if not kind.is_float:
+        raise TcTypeError(f"expected a float dtype (float32 or float64), found {kind.theano_name}")
+    return kind

@@ -1,0 +1,5 @@
+"""Theano's import path: `from theano.tensor.shared_randomstreams import RandomStreams`."""
+
+from tc.random import RandomStreams
+
+__all__ = ["RandomStreams"]
