@@ -22,32 +22,38 @@ from .types import F32, F64, I1, I8_PTR, I32, I64, load_element, memory_type, re
 def philox_block(
     b: ll.IRBuilder, index: ll.Value, key: ll.Value, draws: ll.Value, sub: int
 ) -> list[ll.Value]:
-    """The four 32-bit words (as i64 values below 2^32) of one element's block."""
-    mask = I64(0xFFFFFFFF)
-    c = [b.and_(index, mask), b.lshr(index, I64(32)), b.and_(draws, mask), I64(sub)]
-    k0, k1 = b.and_(key, mask), b.lshr(key, I64(32))
+    """The four 32-bit words (i32) of one element's block.
+
+    Words stay i32 and each product is a zero-extended 32x32->64 multiply, the
+    shape LLVM turns into vpmuludq on four lanes at once.
+    """
+    c = [b.trunc(index, I32), b.trunc(b.lshr(index, I64(32)), I32), b.trunc(draws, I32), I32(sub)]
+    k0, k1 = b.trunc(key, I32), b.trunc(b.lshr(key, I64(32)), I32)
     for round_index in range(10):
-        p0 = b.mul(c[0], I64(rnd.PHILOX_M0))
-        p1 = b.mul(c[2], I64(rnd.PHILOX_M1))
+        p0 = b.mul(b.zext(c[0], I64), I64(rnd.PHILOX_M0))
+        p1 = b.mul(b.zext(c[2], I64), I64(rnd.PHILOX_M1))
         c = [
-            b.xor(b.xor(b.lshr(p1, I64(32)), c[1]), k0),
-            b.and_(p1, mask),
-            b.xor(b.xor(b.lshr(p0, I64(32)), c[3]), k1),
-            b.and_(p0, mask),
+            b.xor(b.xor(b.trunc(b.lshr(p1, I64(32)), I32), c[1]), k0),
+            b.trunc(p1, I32),
+            b.xor(b.xor(b.trunc(b.lshr(p0, I64(32)), I32), c[3]), k1),
+            b.trunc(p0, I32),
         ]
         if round_index < 9:
-            k0 = b.and_(b.add(k0, I64(rnd.PHILOX_W0)), mask)
-            k1 = b.and_(b.add(k1, I64(rnd.PHILOX_W1)), mask)
+            k0 = b.add(k0, I32(rnd.PHILOX_W0))
+            k1 = b.add(k1, I32(rnd.PHILOX_W1))
     return c
 
 
 def _unit_f64(b: ll.IRBuilder, w0: ll.Value, w1: ll.Value) -> ll.Value:
-    bits = b.add(b.mul(b.lshr(w0, I64(5)), I64(1 << 26)), b.lshr(w1, I64(6)))
-    return b.fmul(b.uitofp(bits, F64), F64(2.0**-53))
+    """((w0 >> 5) * 2^26 + (w1 >> 6)) * 2^-53, exactly; both parts fit a signed i32,
+    whose conversion to double vectorises (a 64-bit one does not on AVX2)."""
+    high = b.sitofp(b.lshr(w0, I32(5)), F64)
+    low = b.sitofp(b.lshr(w1, I32(6)), F64)
+    return b.fmul(b.fadd(b.fmul(high, F64(2.0**26)), low), F64(2.0**-53))
 
 
 def _unit_f32(b: ll.IRBuilder, w0: ll.Value) -> ll.Value:
-    return b.fmul(b.uitofp(b.lshr(w0, I64(8)), F32), F32(2.0**-24))
+    return b.fmul(b.sitofp(b.lshr(w0, I32(8)), F32), F32(2.0**-24))
 
 
 def _math(b: ll.IRBuilder, library: MathLibrary, name: str, x: ll.Value) -> ll.Value:
@@ -88,8 +94,9 @@ def _sample(
         w = philox_block(b, index, key, draws, 0)
         low, high = params
         span = b.add(b.sub(high, low), I64(1))
-        low_part = b.lshr(b.mul(w[0], span), I64(32))
-        value = b.add(low, b.lshr(b.add(b.mul(w[1], span), low_part), I64(32)))
+        w0, w1 = b.zext(w[0], I64), b.zext(w[1], I64)
+        low_part = b.lshr(b.mul(w0, span), I64(32))
+        value = b.add(low, b.lshr(b.add(b.mul(w1, span), low_part), I64(32)))
         return b.trunc(value, target) if dtype.bits < 64 else value
     if isinstance(op, rnd.RandomBinomial):
         (p,) = params

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from tc.frontend.config import config
-from tc.frontend.graph import Apply, Variable, as_tensor_variable, cast_to, parse_dtype, user_location
+from tc.frontend.graph import Apply, Variable, cast_to, constant, parse_dtype, user_location
 from tc.frontend.shared import SharedVariable
 from tc.ir import DType, TcTypeError, TcValueError, TensorType
 from tc.ir.ops import random as rnd
@@ -57,7 +57,7 @@ def _check_size(size: object) -> tuple[int, ...]:
 
 
 def _scalar_param(value: object, dtype: DType, what: str) -> Variable:
-    variable = as_tensor_variable(value)
+    variable = value if isinstance(value, Variable) else constant(value, dtype=dtype.theano_name)
     if variable.type.rank != 0:
         raise TcTypeError(f"{what} must be a scalar, found {variable.type}")
     return cast_to(variable, dtype)
