@@ -71,7 +71,7 @@ def format_scalar(value: np.generic) -> str:
 
 def _literal(arr: np.ndarray) -> str:
     if arr.ndim == 0:
-        return format_scalar(arr[()])
+        return format_scalar(arr[()])  # type: ignore[arg-type]  # a 0-d index gives a numpy scalar
     return "[" + ", ".join(_literal(sub) for sub in arr) + "]"
 
 

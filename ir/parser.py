@@ -37,7 +37,9 @@ def parse_module(text: str, filename: str = "<string>", verify: bool = True) -> 
     except lark.exceptions.UnexpectedInput as err:
         found = _describe_unexpected(err)
         raise TcParseError(f"{filename}:{err.line}:{err.column}: {found}") from None
-    module = _ModuleReader(filename).read(tree.children[0])
+    root = tree.children[0]
+    assert isinstance(root, lark.Tree)
+    module = _ModuleReader(filename).read(root)
     if verify:
         verify_module(module)
     return module

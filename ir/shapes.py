@@ -68,7 +68,7 @@ class ShapePlan:
                 shape = self._broadcast(op, [shapes[v] for v in op.operands])
                 shapes.update((r, shape) for r in op.results)
             elif all(r.type.is_static for r in op.results):
-                shapes.update((r, tuple(r.type.shape)) for r in op.results)  # type: ignore[misc]
+                shapes.update((r, tuple(d for d in r.type.shape if d is not None)) for r in op.results)
             else:
                 raise TcCompilationError(f"no shape rule for '{op.name}' at {op.location}")
         self.result_shapes = [shapes[v] for v in function.return_op.operands]

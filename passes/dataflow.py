@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from ..ir import Block, Operation
+from ..ir import Block
 
 
 def dataflow_graph(block: Block) -> nx.DiGraph:
@@ -36,7 +36,3 @@ def reorder_topologically(block: Block, graph: nx.DiGraph) -> None:
         if op is not terminator
     ]
     block.ops = order + ([terminator] if terminator is not None else [])
-
-
-def defining_ops(ops: list[Operation]) -> set[Operation]:
-    return {v.owner for op in ops for v in op.operands if v.owner is not None}

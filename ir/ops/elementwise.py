@@ -457,7 +457,10 @@ class Select(ElementwiseOp):
     name = "tx.select"
     arity = 3
     accepts = ANY
-    reference = staticmethod(np.where)
+
+    @staticmethod
+    def reference(cond: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        return np.where(cond, a, b)
 
     @classmethod
     def operand_dtype(cls, operand_types: Sequence[TensorType]) -> DType:

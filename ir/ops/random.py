@@ -62,7 +62,7 @@ def stream_words(state: np.ndarray, count: int, sub: int = 0) -> list[np.ndarray
     key, draws = (int(v) & 0xFFFFFFFFFFFFFFFF for v in np.asarray(state).reshape(2))
     index = np.arange(count, dtype=np.uint64)
     counter = [index & _MASK, index >> np.uint64(32), np.uint64(draws & 0xFFFFFFFF), np.uint64(sub)]
-    return philox4x32(counter, [key & 0xFFFFFFFF, key >> 32])
+    return philox4x32(counter, [np.uint64(key & 0xFFFFFFFF), np.uint64(key >> 32)])
 
 
 def unit_f64(w0: np.ndarray, w1: np.ndarray) -> np.ndarray:
@@ -109,7 +109,7 @@ class RandomOp(Operation):
 
     @property
     def count(self) -> int:
-        return int(np.prod(self.results[0].type.shape))
+        return int(np.prod([d or 0 for d in self.results[0].type.shape]))
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         state, *params = operands
@@ -166,7 +166,9 @@ class RandomBinomial(RandomOp):
     def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
         p = float(params[0])
         total = np.zeros(count, np.int64)
-        for trial in range(int(self.attributes["trials"])):  # type: ignore[call-overload]
+        trials = self.attributes["trials"]
+        assert isinstance(trials, int)
+        for trial in range(trials):
             w = stream_words(state, count, sub=trial)
             total += unit_f64(w[0], w[1]) < p
         return total
