@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 from llvmlite import ir as ll
 
-from ..ir import Function, Operation, TcCompilationError, Value
+from ..ir import DType, Function, Operation, TcCompilationError, Value
 from ..ir.calling import CallingConvention
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise
-from ..ir.ops.random import RandomOp
+from ..ir.ops.random import RandomOp, RandomPermutation
 from .loops import ArrayRef, KernelBody, emit_elementwise_loop
-from .random import emit_random
+from .random import emit_permutation, emit_random
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .types import I8_PTR, I32, I64, memory_type, register_type
 
@@ -55,6 +55,7 @@ class _FunctionLowering:
         self.math = MathLibrary(module)
         self.arrays: dict[Value, ArrayRef] = {}
         self.temporaries: list[ll.Value] = []
+        self._scratch: dict[Operation, ll.Value] = {}
 
     def lower(self) -> EntryPoint:
         function, convention = self.function, self.convention
@@ -99,6 +100,8 @@ class _FunctionLowering:
                 loops.append(functools.partial(self._kernel, op, extent))
             elif isinstance(op, RandomOp):
                 self._result_buffers(op, [I64(d) for d in op.results[0].type.shape], destination)
+                if isinstance(op, RandomPermutation):  # the whole population is shuffled
+                    self._scratch[op] = self._allocate(DType.I64, [I64(op.attributes["population"])])
                 loops.append(functools.partial(self._random, op))
             elif op.name not in ("return", "tx.store"):
                 raise TcCompilationError(
@@ -183,8 +186,12 @@ class _FunctionLowering:
 
     def _random(self, op: RandomOp) -> None:
         state, *params = (self.arrays[v] for v in op.operands)
+        output = self.arrays[op.results[0]].pointer
+        if isinstance(op, RandomPermutation):
+            emit_permutation(self.builder, op, state, output, self._scratch[op])
+            return
         name = self.module.get_unique_name(f"{self.function.name}.random")
-        emit_random(self.builder, name, op, state, params, self.arrays[op.results[0]].pointer)
+        emit_random(self.builder, name, op, state, params, output)
 
     def _kernel(self, op: KernelElementwise, extent: list[ll.Value]) -> None:
         outputs = [(r.type.dtype, self.arrays[r].pointer) for r in op.results]

@@ -152,3 +152,29 @@ def emit_random(
     for index, pointer in enumerate(pointers):
         builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
     builder.call(parallel_for(module), [job, args, I64(op.count)])
+
+
+def emit_permutation(
+    builder: ll.IRBuilder, op: rnd.RandomPermutation, state: ArrayRef, output: ll.Value, scratch: ll.Value
+) -> None:
+    """Partial Fisher-Yates into `scratch` (population int64s), then the first k into `output`."""
+    b = builder
+    population = int(op.attributes["population"])  # type: ignore[call-overload]
+    key = b.load(b.bitcast(state.pointer, I64.as_pointer()))
+    draws = b.load(b.bitcast(b.gep(b.bitcast(state.pointer, I8_PTR), [state.strides[0]]), I64.as_pointer()))
+    items = b.bitcast(scratch, I64.as_pointer())
+    with counted_loop(b, I64(population), "fill") as i:
+        b.store(i, b.gep(items, [i]))
+    with counted_loop(b, I64(op.count), "shuffle") as i:
+        w = philox_block(b, i, key, draws, 0)
+        span = b.sub(I64(population), i)
+        w0, w1 = b.zext(w[0], I64), b.zext(w[1], I64)
+        low_part = b.lshr(b.mul(w0, span), I64(32))
+        j = b.add(i, b.lshr(b.add(b.mul(w1, span), low_part), I64(32)))
+        a, c = b.gep(items, [i]), b.gep(items, [j])
+        va, vc = b.load(a), b.load(c)
+        b.store(vc, a)
+        b.store(va, c)
+    out = b.bitcast(output, I64.as_pointer())
+    with counted_loop(b, I64(op.count), "take") as i:
+        b.store(b.load(b.gep(items, [i])), b.gep(out, [i]))

@@ -149,11 +149,43 @@ class RandomStreams:
         ]
         return self._draw(rnd.RandomIntegers, size, DType.I64, params)
 
+    def permutation(self, n: int) -> Variable:
+        """A random ordering of 0..n-1 (int64)."""
+        count = _population(n, "permutation")
+        return self._draw(rnd.RandomPermutation, (count,), DType.I64, [], {"population": count})
+
+    def choice(self, size: object = (), a: int = 2, replace: bool = True, p: object = None) -> Variable:
+        """Draws from range(a) (numpy's choice with an integer `a`), with or without replacement."""
+        if p is not None:
+            raise TcValueError(
+                "choice: weighted draws (p=) are not supported yet; use uniform and a comparison"
+            )
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TcTypeError(
+                "choice: `a` must be an integer population size (choosing from an array needs indexing)"
+            )
+        population = _population(a, "choice")
+        if replace:
+            if population == 0:
+                raise TcValueError("choice: cannot draw from an empty population")
+            return self.random_integers(size, 0, population - 1)
+        shape = _check_size(size)
+        count = int(np.prod(shape, dtype=np.int64))
+        if count > population:
+            raise TcValueError(f"choice: cannot take {count} of {population} items without replacement")
+        return self._draw(rnd.RandomPermutation, shape, DType.I64, [], {"population": population})
+
     def integers(self, low: int, high: int | None = None, size: object = ()) -> Variable:
         """numpy's Generator.integers: [low, high), or [0, low) when high is None."""
         if high is None:
             low, high = 0, low
         return self.random_integers(size, low, int(high) - 1)
+
+
+def _population(n: object, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n < 2**32:
+        raise TcValueError(f"{what}: the population must be an integer in [0, 2^32), found {n!r}")
+    return int(n)
 
 
 def _float_dtype(dtype: object) -> DType:

@@ -21,6 +21,10 @@ Conversions (exact, no fused multiply-add, so every backend agrees bit for bit):
   product (Lemire's multiply-shift, no division, no modulo); the bias is
   below range / 2^64.
 - binomial(n, p): the number of n independent blocks whose 53-bit uniform is < p.
+- permutation / choice without replacement: a partial Fisher-Yates shuffle of
+  0..n-1, step i swapping position i with i + (multiply-shift of element i's
+  block over n - i); the first k positions are the result. The swaps run in
+  order on one thread, so the result is still the same everywhere.
 """
 
 from __future__ import annotations
@@ -172,3 +176,30 @@ class RandomBinomial(RandomOp):
             w = stream_words(state, count, sub=trial)
             total += unit_f64(w[0], w[1]) < p
         return total
+
+
+class RandomPermutation(RandomOp):
+    """The first k entries (k = the result's size, in row-major order) of a random
+    permutation of 0..n-1 (int64)."""
+
+    name = "tx.random_permutation"
+    num_params = 0
+    result_kinds = frozenset({"i"})
+    attribute_types = {"population": int}
+
+    def verify_op(self) -> None:
+        super().verify_op()
+        population = self.attributes["population"]
+        assert isinstance(population, int)
+        if not 0 <= self.count <= population < 2**32:
+            raise TcTypeError(f"{self.name}: cannot take {self.count} of {population} items")
+
+    def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
+        population = self.attributes["population"]
+        assert isinstance(population, int)
+        items = np.arange(population, dtype=np.int64)
+        w = stream_words(state, count)
+        for i in range(count):
+            j = i + int(multiply_shift(w[0][i], w[1][i], population - i))
+            items[i], items[j] = items[j], items[i]
+        return items[:count].copy()

@@ -79,7 +79,7 @@ def _reference(variable, state: np.ndarray) -> np.ndarray:  # type: ignore[no-un
     )
 
 
-@pytest.mark.parametrize("kind", ["uniform64", "uniform32", "integers", "binomial"])
+@pytest.mark.parametrize("kind", ["uniform64", "uniform32", "integers", "binomial", "permutation", "choice"])
 def test_native_draws_equal_the_reference_bit_for_bit(kind: str) -> None:
     srng = RandomStreams(seed=42)
     size = (3, GRAIN // 3 + 7)  # large enough to run on several threads
@@ -88,6 +88,8 @@ def test_native_draws_equal_the_reference_bit_for_bit(kind: str) -> None:
         "uniform32": lambda: srng.uniform(size, 0.5, 1.5, dtype="float32"),
         "integers": lambda: srng.random_integers(size, -5, 1000),
         "binomial": lambda: srng.binomial(size, n=5, p=0.3),
+        "permutation": lambda: srng.permutation(1000),
+        "choice": lambda: srng.choice((3, 7), 50, replace=False),
     }[kind]()
     state = variable.owner.inputs[0]
     f = tc.function([], variable)
@@ -225,3 +227,19 @@ def test_seed_must_be_an_integer() -> None:
         RandomStreams("abc")  # type: ignore[arg-type]
     with pytest.raises(tc.TcTypeError, match="seed must be an integer"):
         RandomStreams(1).seed(1.5)  # type: ignore[arg-type]
+
+
+def test_permutation_and_choice() -> None:
+    srng = RandomStreams(seed=8)
+    perm, unique, repeated = tc.function(
+        [], [srng.permutation(50), srng.choice((4, 5), 30, replace=False), srng.choice((1000,), 3)]
+    )()
+    assert sorted(perm.tolist()) == list(range(50)) and perm.tolist() != list(range(50))
+    assert unique.shape == (4, 5) and len(set(unique.ravel().tolist())) == 20 and unique.max() < 30
+    assert set(repeated.tolist()) == {0, 1, 2}
+    with pytest.raises(tc.TcValueError, match="cannot take 6 of 5"):
+        srng.choice((6,), 5, replace=False)
+    with pytest.raises(tc.TcError, match="population"):
+        srng.permutation(-1)
+    with pytest.raises(tc.TcError, match="not supported yet"):
+        srng.choice((2,), 3, p=[0.2, 0.3, 0.5])
