@@ -12,6 +12,7 @@ from ..ir import Function, TcTypeError, TcValueError, TensorType
 from ..ir.shapes import ShapePlan
 from .arguments import Converter, make_converter
 from .fastpath import SLOW, scalar_fast_path
+from .pycall import builtin_from_address
 from .shared import SharedBuffer
 
 NativeCall = Callable[[ctypes.Array, ctypes.Array], int]
@@ -68,8 +69,34 @@ class CompiledFunction:
         self._fast = scalar_fast_path(
             native, name, [s.type for s in inputs], output_types, self._shared, self._stores, single_output
         )
+        self._entry: Callable[..., object] = self._call
+        self._native_entry_keepalive: tuple[object, ...] = ()
 
-    def __call__(self, *args: object, **kwargs: object) -> np.ndarray | list[np.ndarray]:
+    @property
+    def __call__(self) -> Callable[..., object]:
+        """Calling the function runs `_entry`: the Python path, or a native one if installed.
+
+        A property rather than a method so that a native entry is called with no
+        Python frame in between.
+        """
+        return self._entry
+
+    @property
+    def is_stateless_scalar(self) -> bool:
+        """No shared state, and every argument and result a scalar."""
+        return not self._shared and not any(
+            t.rank for t in (*[s.type for s in self.inputs], *self.output_types)
+        )
+
+    def use_native_entry(self, address: int, owner: object) -> None:
+        """Route calls to a METH_FASTCALL function at `address` (see codegen_llvm.pycall),
+        which hands anything it does not take to the Python path."""
+        makers = tuple(np.zeros((), dtype).copy for dtype in self._out_dtypes)
+        function, definition = builtin_from_address(self.name, address, (self._call, *makers))
+        self._native_entry_keepalive = (definition, owner, makers)
+        self._entry = function
+
+    def _call(self, *args: object, **kwargs: object) -> np.ndarray | list[np.ndarray]:
         fast = self._fast
         if fast is not None and not kwargs:
             result = fast(args)

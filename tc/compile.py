@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 
-from tc.codegen_llvm import NativeModule, compile_module
+from tc.codegen_llvm import NativeModule, compile_module, pycall
 from tc.frontend.config import config
 from tc.frontend.graph import Variable, as_tensor_variable
 from tc.frontend.lower import build_function
@@ -157,6 +157,14 @@ def make_functions(
             shared=[buffers[g] for g in convention.globals],
             stores=stores,
         )
+        if compiled[name].is_stateless_scalar and pycall.supported():
+            address, engine = pycall.compile_fastcall(
+                native.addresses[name],
+                [a.type.dtype for a in function.args],
+                [t.dtype for t in function.result_types],
+                compiled[name]._single,
+            )
+            compiled[name].use_native_entry(address, engine)
     return compiled
 
 
