@@ -22,7 +22,7 @@ from ..ir.calling import calling_convention
 from .lower import EntryPoint, lower_function
 from .parallel import THREADS_GLOBAL
 
-_LOCK = threading.Lock()  # LLVM's pass managers and MCJIT are not thread-safe
+LLVM_LOCK = threading.RLock()  # LLVM's pass managers and MCJIT are not thread-safe
 
 # Environment switch, as numba's NUMBA_DUMP_*: print each stage while compiling.
 DUMP_STAGES = {s for s in os.environ.get("TC_DUMP", "").split(",") if s}
@@ -74,27 +74,39 @@ class NativeModule:
 compile_count = 0
 
 
-def compile_module(module: Module, opt_level: int = 3) -> NativeModule:
-    """Lower every function of `module` (already fused) and JIT it."""
-    global compile_count
-    start = time.perf_counter()
-    tm = host_target_machine()
+def lower_and_optimize(
+    module: Module, tm: llvm.TargetMachine, opt_level: int = 3
+) -> tuple[llvm.ModuleRef, dict[str, EntryPoint], dict[str, str]]:
+    """Lower every function of the (fused) `module` and optimise it for `tm`.
+
+    Call with LLVM_LOCK held. Returns the optimised module, the entry points
+    and the text of the `llvm` and `llvm-opt` stages.
+    """
     llmod = ll.Module(name="tc")
     llmod.triple = tm.triple
     llmod.data_layout = str(tm.target_data)
     entries = {f.name: lower_function(calling_convention(module, f), f, llmod) for f in module.functions}
     stages = {"llvm": str(llmod)}
-    with _LOCK:
-        try:
-            parsed = llvm.parse_assembly(stages["llvm"])
-            parsed.verify()
-        except RuntimeError as err:
-            raise TcCompilationError(f"LLVM rejected the generated IR: {err}") from err
-        if opt_level > 0:
-            pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
-            builder = llvm.create_pass_builder(tm, pto)
-            builder.getModulePassManager().run(parsed, builder)
-        stages["llvm-opt"] = str(parsed)
+    try:
+        parsed = llvm.parse_assembly(stages["llvm"])
+        parsed.verify()
+    except RuntimeError as err:
+        raise TcCompilationError(f"LLVM rejected the generated IR: {err}") from err
+    if opt_level > 0:
+        pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        builder = llvm.create_pass_builder(tm, pto)
+        builder.getModulePassManager().run(parsed, builder)
+    stages["llvm-opt"] = str(parsed)
+    return parsed, entries, stages
+
+
+def compile_module(module: Module, opt_level: int = 3) -> NativeModule:
+    """Lower every function of `module` (already fused) and JIT it."""
+    global compile_count
+    start = time.perf_counter()
+    tm = host_target_machine()
+    with LLVM_LOCK:
+        parsed, entries, stages = lower_and_optimize(module, tm, opt_level)
         stages["asm"] = tm.emit_assembly(parsed)
         engine = llvm.create_mcjit_compiler(parsed, tm)
         engine.finalize_object()

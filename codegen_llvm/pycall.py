@@ -31,7 +31,8 @@ import numpy as np
 from llvmlite import ir as ll
 
 from ..ir import DType
-from .jit import _LOCK, host_target_machine
+from . import jit
+from .jit import LLVM_LOCK, host_target_machine
 from .types import F64, I8, I8_PTR, I32, I64, memory_type
 
 OB_TYPE_OFFSET = 8
@@ -140,7 +141,7 @@ def compile_fastcall(
     fallback = e.call_address(_api("PyTuple_GetItem"), I8_PTR, [ctx, I64(0)])
     b.ret(e.call_address(_api("PyObject_Vectorcall"), I8_PTR, [fallback, args, nargs, kwnames]))
 
-    with _LOCK:
+    with LLVM_LOCK:
         parsed = llvm.parse_assembly(str(module))
         parsed.verify()
         pto = llvm.create_pipeline_tuning_options(speed_level=2)
@@ -148,6 +149,7 @@ def compile_fastcall(
         pass_builder.getModulePassManager().run(parsed, pass_builder)
         engine = llvm.create_mcjit_compiler(parsed, tm)
         engine.finalize_object()
+        jit.compile_count += 1
         return engine.get_function_address("tc_fastcall"), engine
 
 

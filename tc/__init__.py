@@ -21,6 +21,7 @@ from tc.ir.errors import (
 )
 
 from . import printing, tensor
+from .artifact import compile_file, load
 from .compile import function, shared
 
 __version__ = "0.1.0"
@@ -35,8 +36,10 @@ __all__ = [
     "TcValueError",
     "TcVerificationError",
     "__version__",
+    "compile_file",
     "config",
     "function",
+    "load",
     "printing",
     "shared",
     "tensor",

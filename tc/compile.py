@@ -64,7 +64,7 @@ def function(
     update_pairs = _check_updates(_pairs(updates, "updates"))
     given_pairs = _check_givens(_pairs(givens, "givens"))
     roots = output_list + [expr for _, expr in update_pairs] + [new for _, new in given_pairs]
-    update_pairs += _default_updates(roots, update_pairs, no_default_updates)
+    update_pairs += default_updates(roots, update_pairs, no_default_updates)
     built = build_function(function_name, list(inputs), output_list, update_pairs, given_pairs)
     buffers = {symbol: variable.container for symbol, variable in built.shared.items()}
     return compile_ir_module(
@@ -122,8 +122,13 @@ def make_functions(
     single_output: dict[str, bool] | None = None,
     allow_input_downcast: bool = False,
     shared_buffers: dict[str, SharedBuffer] | None = None,
+    native_entries: bool = True,
 ) -> dict[str, CompiledFunction]:
-    """The callables over compiled code for every function of an optimised `module`."""
+    """The callables over compiled code for every function of an optimised `module`.
+
+    `native_entries=False` skips the CPython-level entries of scalar functions,
+    which are JIT-compiled here (a loaded artifact compiles nothing).
+    """
     buffers = dict(shared_buffers or {})
     initial = initial_state(module)
     for glob in module.globals:
@@ -157,7 +162,7 @@ def make_functions(
             shared=[buffers[g] for g in convention.globals],
             stores=stores,
         )
-        if compiled[name].is_stateless_scalar and pycall.supported():
+        if native_entries and compiled[name].is_stateless_scalar and pycall.supported():
             address, engine = pycall.compile_fastcall(
                 native.addresses[name],
                 [a.type.dtype for a in function.args],
@@ -198,7 +203,7 @@ def _check_updates(pairs: list[tuple[Variable, Variable]]) -> list[tuple[SharedV
     return pairs  # type: ignore[return-value]
 
 
-def _default_updates(
+def default_updates(
     roots: Sequence[Variable],
     explicit: Sequence[tuple[SharedVariable, Variable]],
     no_default_updates: bool | Sequence[Variable],

@@ -1,0 +1,115 @@
+"""The names a .tx file can call, and the constants it can use: the builder's own functions.
+
+Every entry is a function of `tc.tensor`, so .tx and Python share one
+definition of each op and of promotion. Capabilities that the builder gains
+later (reductions, matrix products, ...) become callable here by adding their
+name to `_LATER`; until the builder has them they stay unknown names.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ...ir.dtypes import DType
+from .. import tensor as T
+
+# .tx name -> builder attribute.
+_ELEMENTWISE = {
+    # floating point
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "arcsin": "arcsin",
+    "arccos": "arccos",
+    "arctan": "arctan",
+    "arctan2": "arctan2",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "tanh": "tanh",
+    "exp": "exp",
+    "exp2": "exp2",
+    "expm1": "expm1",
+    "log": "log",
+    "log2": "log2",
+    "log10": "log10",
+    "log1p": "log1p",
+    "sqrt": "sqrt",
+    "deg2rad": "deg2rad",
+    "rad2deg": "rad2deg",
+    "sigmoid": "sigmoid",
+    "softplus": "softplus",
+    "erf": "erf",
+    "true_div": "true_div",
+    # any number
+    "abs": "abs_",
+    "sgn": "sgn",
+    "sign": "sgn",
+    "sqr": "sqr",
+    "square": "sqr",
+    "floor": "floor",
+    "ceil": "ceil",
+    "round": "round_",
+    "neg": "neg",
+    "add": "add",
+    "sub": "sub",
+    "mul": "mul",
+    "floor_div": "floor_div",
+    "int_div": "int_div",
+    "mod": "mod",
+    "pow": "pow",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "clip": "clip",
+    "switch": "switch",
+    "where": "where",
+    "cast": "cast",
+    # logic, bits and comparisons
+    "and_": "and_",
+    "or_": "or_",
+    "xor": "xor",
+    "invert": "invert",
+    "eq": "eq",
+    "neq": "neq",
+    "lt": "lt",
+    "le": "le",
+    "gt": "gt",
+    "ge": "ge",
+}
+
+# Builder functions that take .tx syntax as soon as the builder defines them.
+_LATER = ("sum", "mean", "prod", "max", "min", "argmax", "argmin", "dot", "softmax", "grad")
+
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
+
+# Type names: reserved, usable as values only where a dtype is expected (`cast(x, f32)`).
+DTYPES: dict[str, DType] = {d.value: d for d in DType}
+
+
+def _functions() -> dict[str, Callable[..., Any]]:
+    table = {name: getattr(T, attr) for name, attr in _ELEMENTWISE.items()}
+    table["relu"] = T.nnet.relu
+    table.update({name: getattr(T, name) for name in _LATER if callable(getattr(T, name, None))})
+    return table
+
+
+FUNCTIONS = _functions()
+
+
+def signature_text(name: str) -> str:
+    """`name(x, y)` as the user calls it, for error messages."""
+    try:
+        parameters = inspect.signature(FUNCTIONS[name]).parameters.values()
+    except (TypeError, ValueError):
+        return f"{name}(...)"
+    shown = []
+    for p in parameters:
+        if p.kind is p.VAR_POSITIONAL:
+            shown.append(f"{p.name}...")
+        elif p.default is not p.empty:
+            shown.append(f"{p.name} = {p.default!r}")
+        else:
+            shown.append(p.name)
+    return f"{name}({', '.join(shown)})"

@@ -1,0 +1,430 @@
+"""Lower a .tx syntax tree to builder Variables: one `TxFunction` per `fn`.
+
+The checks a user needs to see at their own line happen here: names,
+declared types and shapes, shared initial values, updates and givens.
+Expressions are `expressions.py`'s; everything about ops and promotion is
+the builder's (`tc.tensor`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import lark
+import numpy as np
+
+from ...ir.core import Location
+from ...ir.dtypes import DType
+from ...ir.types import TensorType
+from .. import tensor as T
+from ..graph import Variable
+from ..shared import SharedVariable
+from .builtins import DTYPES
+from .errors import SourceFile, TxError, TxShapeError, TxTypeError
+from .expressions import (
+    NUMBER,
+    Binding,
+    ExpressionLowering,
+    Hooks,
+    Node,
+    RandomDecl,
+    RandomStreamsUnavailable,
+    count,
+    describe_kind,
+    show_literal,
+    show_shape,
+)
+from .parser import parse_tree
+
+__all__ = ["Hooks", "Program", "RandomStreamsUnavailable", "TxFunction", "lower_source"]
+
+
+@dataclass
+class TxFunction:
+    """One `fn`, lowered to the arguments of `tc.function`."""
+
+    name: str
+    inputs: list[Variable]
+    outputs: list[Variable]
+    single_output: bool
+    updates: list[tuple[SharedVariable, Variable]]
+    givens: list[tuple[Variable, Variable]]
+    no_default_updates: bool
+    location: Location
+
+
+@dataclass
+class Program:
+    """A lowered .tx file: its shared variables by name and its functions."""
+
+    source: SourceFile
+    shared: dict[str, SharedVariable] = field(default_factory=dict)
+    functions: list[TxFunction] = field(default_factory=list)
+    unavailable: dict[str, TxError] = field(default_factory=dict)  # fn name -> error on call
+    random_streams: dict[str, Any] = field(default_factory=dict)
+
+
+def lower_source(source: SourceFile, hooks: Hooks) -> Program:
+    """Parse and lower a whole .tx file."""
+    return _Lowering(source, hooks).lower(parse_tree(source))
+
+
+class _Lowering(ExpressionLowering):
+    def __init__(self, source: SourceFile, hooks: Hooks) -> None:
+        super().__init__(source, hooks)
+        self.program = Program(source)
+
+    # -- top level -----------------------------------------------------------------------
+
+    def lower(self, tree: lark.Tree) -> Program:
+        items = tree.children
+        for item in items:
+            self.declare(item.children[0], item)
+        for item in items:
+            if item.data == "shared_decl":
+                self.shared_decl(item)
+            elif item.data == "random_decl":
+                self.random_decl(item)
+        for item in items:
+            if item.data == "fn_def":
+                try:
+                    self.program.functions.append(self.fn_def(item))
+                except RandomStreamsUnavailable as err:
+                    self.program.unavailable[str(item.children[0])] = err
+        self.program.random_streams = self.random_streams
+        return self.program
+
+    def declare(self, token: lark.Token, item: lark.Tree) -> None:
+        name = str(token)
+        self.check_name(token)
+        if name in self.globals:
+            first = self.globals[name].token
+            raise self.error(
+                token, f"'{name}' is already defined at {self.source.name}:{first.line}:{first.column}"
+            )
+        kinds = {"shared_decl": "shared", "random_decl": "random", "fn_def": "function"}
+        self.globals[name] = Binding(kinds[item.data], None, token)
+
+    def check_name(self, token: lark.Token) -> None:
+        if str(token) in DTYPES:
+            raise self.error(token, f"'{token}' is a type name and cannot name a variable or function")
+
+    def shared_decl(self, item: lark.Tree) -> None:
+        token, type_node, init = item.children
+        declared = self.type(type_node)
+        value = self.initial_value(init, declared)
+        variable = self.call_builder(token, self.hooks.make_shared, value, str(token))
+        variable.location = self.location(token)
+        self.stamped.add(variable)
+        self.globals[str(token)].value = variable
+        self.program.shared[str(token)] = variable
+
+    def random_decl(self, item: lark.Tree) -> None:
+        token, *kwargs = item.children
+        seed: int | None = None
+        for kwarg in [k for k in kwargs if k is not None]:
+            key, value_node = kwarg.children
+            if str(key) != "seed":
+                raise self.error(
+                    key, f"unknown argument '{key}' of random; random streams take seed = INTEGER"
+                )
+            value = self.expr(value_node)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.error(value_node, "the seed of a random stream must be an integer", TxTypeError)
+            seed = value
+        self.globals[str(token)].value = RandomDecl(seed)
+
+    # -- types and constants -------------------------------------------------------------
+
+    def type(self, node: lark.Tree) -> TensorType:
+        name, *dims = node.children
+        if str(name) not in DTYPES:
+            known = ", ".join(DTYPES)
+            raise self.error(name, f"unknown type '{name}'; types are {known}", TxTypeError)
+        shape: list[int | None] = []
+        for dim in dims:
+            if dim is None:
+                continue
+            shape.append(None if isinstance(dim, lark.Tree) else int(dim))
+        return TensorType(DTYPES[str(name)], tuple(shape))
+
+    def initial_value(self, node: Node, declared: TensorType) -> np.ndarray:
+        """A shared variable's value: a literal, zeros/ones, or a .npy file."""
+        dtype = declared.dtype.numpy
+        if isinstance(node, lark.Tree) and node.data == "name" and str(node.children[0]) in ("zeros", "ones"):
+            if any(d is None for d in declared.shape):
+                raise self.error(
+                    node,
+                    f"{node.children[0]} needs a shape: declare every dimension ({declared.dtype}[3, 4]) "
+                    f"or write {node.children[0]}([3, 4])",
+                    TxShapeError,
+                )
+            fill = np.zeros if str(node.children[0]) == "zeros" else np.ones
+            return fill(declared.shape, dtype)
+        if isinstance(node, lark.Tree) and node.data == "call" and str(node.children[0]) in ("zeros", "ones"):
+            value = self.fill_call(node, dtype)
+        elif isinstance(node, lark.Tree) and node.data == "string":
+            value = self.load_npy(node)
+        else:
+            literal = self.expr(node)
+            if not isinstance(literal, (*NUMBER, list)):
+                raise self.error(
+                    node,
+                    "the initial value of a shared variable must be a number, a list, zeros, ones "
+                    'or a .npy file path ("weights.npy")',
+                    TxTypeError,
+                )
+            value = self.literal_array(node, literal, declared.dtype)
+        return self.conform_value(node, value, declared)
+
+    def fill_call(self, node: lark.Tree, dtype: np.dtype) -> np.ndarray:
+        name, method, *args = node.children
+        args = [a for a in args if a is not None]
+        if method is not None or len(args) != 1 or isinstance(args[0], lark.Tree) and args[0].data == "kwarg":
+            raise self.error(node, f"{name} takes one shape: {name}([3, 4])")
+        shape = self.expr(args[0])
+        shape = [shape] if isinstance(shape, int) else shape
+        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+            raise self.error(args[0], f"the shape of {name} is a list of sizes: {name}([3, 4])", TxTypeError)
+        return (np.zeros if str(name) == "zeros" else np.ones)(shape, dtype)
+
+    def load_npy(self, node: lark.Tree) -> np.ndarray:
+        text = self.string(node.children[0])
+        path = self.source.directory / text
+        try:
+            value = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise self.error(node, f"cannot read '{text}' ({path}): {reason}") from err
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            raise self.error(node, f"'{text}' does not hold a numeric array", TxTypeError)
+        return value
+
+    def literal_array(self, node: Node, value: Any, dtype: DType) -> np.ndarray:
+        """A Python literal as `dtype`; a value that `dtype` cannot hold is an error.
+
+        Floats may round to f32 (a literal has no precision of its own); a
+        fraction stored in an integer, or an integer out of range, is refused.
+        """
+        try:
+            array = np.asarray(value)
+        except ValueError as err:
+            raise self.error(node, f"not a rectangular array: {err}", TxShapeError) from err
+        if array.dtype.kind not in "biuf":
+            raise self.error(node, "expected numbers", TxTypeError)
+        converted = array.astype(dtype.numpy)
+        if not (array.dtype.kind == "f" and dtype.is_float):
+            with np.errstate(invalid="ignore"):
+                lossless = np.array_equal(converted.astype(array.dtype), array)
+            if not lossless:
+                raise self.error(
+                    node, f"{show_literal(value)} cannot be stored in {dtype} without loss", TxTypeError
+                )
+        return converted
+
+    def conform_value(self, node: Node, value: np.ndarray, declared: TensorType) -> np.ndarray:
+        if value.ndim != declared.rank or any(
+            d is not None and d != s for d, s in zip(declared.shape, value.shape, strict=False)
+        ):
+            raise self.error(
+                node,
+                f"the value has shape {show_shape(value.shape)}, the declared type {declared} needs "
+                f"{show_shape(declared.shape)}",
+                TxShapeError,
+            )
+        if value.dtype != declared.dtype.numpy:
+            if not np.can_cast(value.dtype, declared.dtype.numpy, "safe"):
+                raise self.error(
+                    node,
+                    f"the value holds {value.dtype}, which {declared.dtype} cannot hold exactly",
+                    TxTypeError,
+                )
+            value = value.astype(declared.dtype.numpy)
+        return value
+
+    # -- functions -----------------------------------------------------------------------
+
+    def fn_def(self, item: lark.Tree) -> TxFunction:
+        name_token, *rest = item.children
+        body = rest[-1]
+        self.scope = {}
+        inputs: list[Variable] = []
+        parameters: list[lark.Tree] = []
+        results: lark.Tree | None = None
+        givens: list[tuple[Variable, Variable]] = []
+        no_default_updates = False
+        for child in rest[:-1]:
+            if child is None:
+                continue
+            if child.data == "param":
+                parameters.append(child)
+                inputs.append(self.parameter(child))
+            elif child.data in ("single_result", "result_tuple"):
+                results = child
+            elif child.data == "givens":
+                givens += self.givens(child)
+            elif child.data == "no_default_updates":
+                no_default_updates = True
+        declared = self.result_types(results)
+        returned, updates, return_node = self.body(body)
+        if declared is not None:
+            if len(declared) != len(returned):
+                where = return_node if return_node is not None else name_token
+                raise self.error(
+                    where,
+                    f"'{name_token}' declares {count(len(declared), 'result')} but returns {len(returned)}",
+                    TxTypeError,
+                )
+            outputs = [
+                self.conform(node, value, want, "the result")
+                for (node, value), want in zip(returned, declared, strict=True)
+            ]
+        else:
+            outputs = [self.as_variable(node, value) for node, value in returned]
+        single = results.data == "single_result" if results is not None else len(outputs) == 1
+        function = TxFunction(
+            str(name_token),
+            inputs,
+            outputs,
+            single,
+            updates,
+            givens,
+            no_default_updates,
+            self.location(name_token),
+        )
+        self.check_unused(function, parameters)
+        return function
+
+    def parameter(self, node: lark.Tree) -> Variable:
+        token, type_node = node.children
+        self.bind(token, "parameter")
+        declared = self.type(type_node)
+        variable = T.tensor(declared.dtype, declared.shape, str(token))
+        variable.location = self.location(token)
+        self.stamped.add(variable)
+        self.scope[str(token)].value = variable
+        return variable
+
+    def bind(self, token: lark.Token, kind: str) -> None:
+        name = str(token)
+        self.check_name(token)
+        previous = self.scope.get(name) or self.globals.get(name)
+        if previous is not None and previous.kind != "function":
+            where = f"{self.source.name}:{previous.token.line}:{previous.token.column}"
+            raise self.error(
+                token, f"'{name}' is already defined (as a {describe_kind(previous.kind)} at {where})"
+            )
+        self.scope[name] = Binding(kind, None, token)
+
+    def result_types(self, node: lark.Tree | None) -> list[TensorType] | None:
+        if node is None:
+            return None
+        return [self.type(t) for t in node.children if isinstance(t, lark.Tree)]
+
+    def givens(self, node: lark.Tree) -> list[tuple[Variable, Variable]]:
+        pairs: list[tuple[Variable, Variable]] = []
+        seen: set[str] = set()
+        for given in node.children:
+            token, expr = given.children
+            target = self.lookup(token)
+            if target.kind != "shared":
+                raise self.error(
+                    token,
+                    f"given: '{token}' is a {describe_kind(target.kind)}; a given replaces a shared variable",
+                    TxTypeError,
+                )
+            if str(token) in seen:
+                raise self.error(token, f"given: '{token}' is given twice")
+            seen.add(str(token))
+            variable = target.value
+            pairs.append((variable, self.conform(expr, self.expr(expr), variable.type, f"given '{token}'")))
+        return pairs
+
+    def body(
+        self, node: lark.Tree
+    ) -> tuple[list[tuple[Node, Any]], list[tuple[SharedVariable, Variable]], lark.Tree | None]:
+        outputs: list[tuple[Node, Any]] = []
+        updates: list[tuple[SharedVariable, Variable]] = []
+        updated: set[str] = set()
+        return_node: lark.Tree | None = None
+        for statement in node.children:
+            if return_node is not None:
+                raise self.error(statement, "statement after return; return must come last")
+            if statement.data == "let":
+                token, type_node, expr = statement.children
+                value = self.expr(expr)
+                if isinstance(value, (str, DType)):
+                    raise self.error(expr, "a let binds a value: a tensor, a number or a list", TxTypeError)
+                if type_node is not None:
+                    value = self.conform(expr, value, self.type(type_node), f"'{token}'")
+                self.bind(token, "let")
+                self.scope[str(token)].value = value
+            elif statement.data == "update":
+                token, expr = statement.children
+                target = self.lookup(token)
+                if target.kind != "shared":
+                    raise self.error(
+                        token,
+                        f"update: '{token}' is a {describe_kind(target.kind)}; "
+                        "only shared variables can be updated",
+                        TxTypeError,
+                    )
+                if str(token) in updated:
+                    raise self.error(token, f"update: '{token}' is updated twice in this function")
+                updated.add(str(token))
+                variable = target.value
+                updates.append(
+                    (variable, self.conform(expr, self.expr(expr), variable.type, f"update of '{token}'"))
+                )
+            else:
+                return_node = statement
+                outputs = [(expr, self.expr(expr)) for expr in statement.children[1:] if expr is not None]
+        return outputs, updates, return_node
+
+    def conform(self, node: Node, value: Any, want: TensorType, what: str) -> Variable:
+        """`value` as a Variable of type `want`: a safe cast is made, anything else is an error."""
+        if isinstance(value, (*NUMBER, list)):
+            return self.call_builder(node, T.constant, self.literal_array(node, value, want.dtype))
+        variable = self.as_variable(node, value)
+        have = variable.type
+        if have.rank != want.rank:
+            raise self.error(
+                node, f"{what} has type {have}, of rank {have.rank}; {want} has rank {want.rank}", TxTypeError
+            )
+        for h, w in zip(have.shape, want.shape, strict=True):
+            if h is not None and w is not None and h != w:
+                raise self.error(
+                    node,
+                    f"{what} has shape {show_shape(have.shape)}, not {show_shape(want.shape)}",
+                    TxShapeError,
+                )
+        if have.dtype is not want.dtype:
+            if not np.can_cast(have.dtype.numpy, want.dtype.numpy, "safe"):
+                raise self.error(
+                    node,
+                    f"{what} is {have.dtype}, not {want.dtype}; convert it explicitly with "
+                    f"cast(..., {want.dtype})",
+                    TxTypeError,
+                )
+            variable = self.call_builder(node, T.cast, variable, want.dtype)
+        return variable
+
+    def check_unused(self, function: TxFunction, parameters: list[lark.Tree]) -> None:
+        roots = [*function.outputs, *(e for _, e in function.updates), *(e for _, e in function.givens)]
+        reached: set[Variable] = set()
+        stack = list(roots)
+        while stack:
+            variable = stack.pop()
+            if variable in reached:
+                continue
+            reached.add(variable)
+            if variable.owner is not None:
+                stack.extend(variable.owner.inputs)
+        for variable, node in zip(function.inputs, parameters, strict=True):
+            name = variable.name or ""
+            if variable not in reached and not name.startswith("_"):
+                raise self.error(
+                    node.children[0],
+                    f"parameter '{name}' is not used (name it '_{name}' to accept an unused argument)",
+                )

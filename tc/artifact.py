@@ -1,0 +1,465 @@
+"""Compiled .tx modules: `tc.compile_file` (JIT), `tc compile` artifacts, and `tc.load`.
+
+A module object has the file's functions as attributes (also `module["name"]`
+and `module.functions`) and its shared variables in `module.shared`; all of a
+module's functions share those variables, as Theano functions built on the
+same `tc.shared` do.
+
+An artifact is a directory:
+
+    manifest.json     format and tc version, target (triple, CPU, features),
+                      functions and signatures, globals, the IR as built
+                      ("tir") and as compiled ("tir-opt"), the object's hash
+    code.o            the native code: a relocatable ELF object that MCJIT
+                      loads and links in process (our "shared object")
+    shared/NAME.npy   each shared variable's initial value
+
+`tc.load` rebuilds the calling conventions and shape plans from the compiled
+IR text and maps the object; it runs no LLVM compilation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .codegen_llvm import compile_module, entry_symbol
+from .codegen_llvm.lower import EntryPoint
+from .codegen_llvm.objectcode import HostTarget, emit_object, host_target, load_object
+from .compile import default_updates, make_functions, optimize_module, shape_plan, shared
+from .frontend.lower import build_function
+from .frontend.shared import SharedVariable
+from .frontend.tx.errors import SourceFile, SourceFileError
+from .frontend.tx.lowering import Hooks, Program, TxFunction, lower_source
+from .ir import Global, Module, TcError, TcParseError, TcValueError, parse_module, verify_module
+from .ir.attributes import SymbolRef
+from .ir.calling import calling_convention
+
+FORMAT = "tc-artifact"
+FORMAT_VERSION = 1
+OBJECT_FILE = "code.o"
+
+
+class ArtifactError(TcValueError):
+    """A missing, corrupt or incompatible artifact."""
+
+
+class UnavailableFunction:
+    """A .tx function that could not be compiled in this tc; calling it raises the reason."""
+
+    def __init__(self, name: str, error: TcError) -> None:
+        self.name = name
+        self.error = error
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        raise self.error
+
+    def __repr__(self) -> str:
+        return f"<tc function {self.name} (unavailable)>"
+
+
+class TxModule:
+    """A compiled .tx file. Functions are attributes; `shared` maps names to shared variables."""
+
+    def __init__(
+        self,
+        name: str,
+        origin: str,
+        functions: dict[str, Callable[..., Any]],
+        shared_variables: dict[str, SharedVariable],
+        stages: dict[str, str],
+    ) -> None:
+        self.name = name
+        self.origin = origin  # the .tx file or the artifact directory
+        self.functions = functions
+        self.shared = shared_variables
+        self._stages = stages
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        functions = self.__dict__.get("functions", {})
+        if name in functions:
+            return functions[name]
+        raise AttributeError(f"tc module '{self.__dict__.get('name')}' has no function '{name}'")
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        if name not in self.functions:
+            known = ", ".join(self.functions) or "none"
+            raise KeyError(f"tc module '{self.name}' has no function '{name}' (functions: {known})")
+        return self.functions[name]
+
+    def __dir__(self) -> Iterable[str]:
+        return [*super().__dir__(), *self.functions]
+
+    def dump(self, stage: str = "tir-opt") -> str:
+        """The whole module's text at one stage (tir, tir-opt, and for JIT modules llvm, llvm-opt, asm)."""
+        if stage not in self._stages:
+            raise TcValueError(f"unknown stage '{stage}'; stages: {', '.join(self._stages)}")
+        return self._stages[stage]
+
+    def __repr__(self) -> str:
+        return f"<tc module '{self.name}' from '{self.origin}': {', '.join(self.functions)}>"
+
+
+@dataclass
+class BuiltFile:
+    """A .tx file lowered to one IR module whose functions share its globals."""
+
+    program: Program
+    module: Module
+    buffers: dict[str, Any]  # global symbol -> SharedBuffer
+    variables: dict[str, SharedVariable]  # global symbol -> shared variable
+    single_output: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return Path(self.program.source.name).stem
+
+
+def read_source(path: str | os.PathLike[str]) -> SourceFile:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise SourceFileError(f"cannot read '{path}': {reason}") from err
+    return SourceFile(str(path), text, Path(path).resolve().parent)
+
+
+def build_file(path: str | os.PathLike[str], source: SourceFile | None = None) -> BuiltFile:
+    """Parse, check and lower a .tx file to one IR module (no passes, no code)."""
+    source = source or read_source(path)
+    program = lower_source(source, Hooks(_make_shared, _random_hook()))
+    module = Module()
+    symbols: dict[SharedVariable, str] = {}
+    built = BuiltFile(program, module, {}, {})
+
+    def add_global(variable: SharedVariable, wanted: str) -> str:
+        symbol = _unique(wanted, {g.name for g in module.globals})
+        symbols[variable] = symbol
+        module.globals.append(Global(symbol, variable.type))
+        built.buffers[symbol] = variable.container
+        built.variables[symbol] = variable
+        return symbol
+
+    for name, variable in program.shared.items():
+        add_global(variable, name)
+    for fn in program.functions:
+        lowered = _build_function(fn)
+        renames = {}
+        for symbol, variable in lowered.shared.items():
+            mine = symbols.get(variable) or add_global(variable, symbol)
+            if mine != symbol:
+                renames[symbol] = mine
+        function = lowered.module.functions[0]
+        _rename_globals(function.walk(), renames)
+        function.location = fn.location
+        module.functions.append(function)
+        built.single_output[fn.name] = fn.single_output
+    verify_module(module)
+    return built
+
+
+def compile_file(
+    path: str | os.PathLike[str], opt_level: int = 3, allow_input_downcast: bool = False
+) -> TxModule:
+    """Compile a .tx file to native code in this process; a module of its functions."""
+    built = build_file(path)
+    stages, plans = optimize_module(built.module)
+    functions: dict[str, Callable[..., Any]] = {}
+    if built.module.functions:
+        native = compile_module(built.module, opt_level)
+        stages.update(native.stages)
+        functions.update(
+            make_functions(
+                built.module,
+                native,
+                plans,
+                stages,
+                built.single_output,
+                allow_input_downcast,
+                built.buffers,
+            )
+        )
+    return _module(built.name, str(path), built.program, functions, built.program.shared, stages)
+
+
+def _module(
+    name: str,
+    origin: str,
+    program: Program | None,
+    compiled: dict[str, Callable[..., Any]],
+    variables: dict[str, SharedVariable],
+    stages: dict[str, str],
+    unavailable: dict[str, TcError] | None = None,
+) -> TxModule:
+    """The module object, its functions in source order (unavailable ones included)."""
+    unavailable = dict(unavailable or (program.unavailable if program else {}))
+    order = [fn.name for fn in program.functions] if program else list(compiled)
+    functions: dict[str, Callable[..., Any]] = {n: compiled[n] for n in order if n in compiled}
+    functions.update({n: UnavailableFunction(n, e) for n, e in unavailable.items()})
+    return TxModule(name, origin, functions, variables, stages)
+
+
+# -- artifacts -------------------------------------------------------------------------------
+
+
+def compile_artifact(
+    path: str | os.PathLike[str], output: str | os.PathLike[str], opt_level: int = 3
+) -> Path:
+    """Compile a .tx file ahead of time into the artifact directory `output`."""
+    source = read_source(path)
+    built = build_file(path, source)
+    stages, _ = optimize_module(built.module)
+    code = emit_object(built.module, opt_level)
+    functions = []
+    for function in built.module.functions:
+        convention = calling_convention(built.module, function)
+        functions.append(
+            {
+                "name": function.name,
+                "symbol": entry_symbol(function),
+                "inputs": [{"name": a.name, "type": str(a.type)} for a in function.args],
+                "outputs": [str(t) for t in function.result_types],
+                "single_output": built.single_output[function.name],
+                "globals": list(convention.globals),
+            }
+        )
+    files = _value_files(built.module.globals)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tc_version": _tc_version(),
+        "name": built.name,
+        "source": {"path": str(path), "sha256": hashlib.sha256(source.text.encode()).hexdigest()},
+        "target": {
+            "kind": "cpu",
+            "triple": code.target.triple,
+            "cpu": code.target.cpu,
+            "features": code.target.features,
+            "opt_level": opt_level,
+        },
+        "object": {
+            "file": OBJECT_FILE,
+            "sha256": hashlib.sha256(code.data).hexdigest(),
+            "bytes": len(code.data),
+        },
+        "functions": functions,
+        "unavailable": [{"name": n, "message": str(e)} for n, e in built.program.unavailable.items()],
+        "globals": [
+            {
+                "name": g.name,
+                "type": str(g.type),
+                "dtype": g.type.dtype.theano_name,
+                "shape": list(built.buffers[g.name].get(borrow=True).shape),
+                "file": files[g.name],
+            }
+            for g in built.module.globals
+        ],
+        "ir": {"tir": stages["tir"], "tir-opt": stages["tir-opt"]},
+    }
+    return _write_directory(Path(output), manifest, code.data, built.buffers, files)
+
+
+def _write_directory(
+    output: Path, manifest: dict[str, Any], code: bytes, buffers: dict[str, Any], files: dict[str, str]
+) -> Path:
+    """Write into a fresh sibling directory, then swap it in: a reader never sees half an artifact."""
+    if output.exists() and not (output / "manifest.json").exists() and any(output.iterdir()):
+        raise ArtifactError(f"'{output}' exists and is not a tc artifact; refusing to overwrite it")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = output.parent / f".{output.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "shared").mkdir(parents=True)
+    (staging / OBJECT_FILE).write_bytes(code)
+    for symbol, file in files.items():
+        np.save(staging / file, buffers[symbol].get(borrow=True), allow_pickle=False)
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    old = output.parent / f".{output.name}.old-{os.getpid()}"
+    if output.exists():
+        output.rename(old)
+    staging.rename(output)
+    shutil.rmtree(old, ignore_errors=True)
+    return output
+
+
+def load(path: str | os.PathLike[str]) -> TxModule:
+    """Load an artifact written by `tc compile`; runs no LLVM compilation."""
+    directory = Path(path)
+    if directory.name == "manifest.json":
+        directory = directory.parent
+    manifest = read_manifest(directory)
+    try:
+        return _load(directory, manifest)
+    except TcError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as err:  # a manifest missing or mistyping a field
+        raise ArtifactError(f"'{directory}' is a corrupt tc artifact: {type(err).__name__}: {err}") from err
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """An artifact's manifest, checked for its format and version."""
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.is_file():
+        what = "does not exist" if not directory.exists() else "has no manifest.json"
+        raise ArtifactError(
+            f"'{directory}' is not a tc artifact: it {what} "
+            f"(write one with `tc compile model.tx -o {directory}`)"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ArtifactError(f"'{manifest_path}' is unreadable or not JSON: {err}") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArtifactError(f"'{manifest_path}' is not a tc artifact manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"'{directory}' has artifact format version {manifest.get('format_version')}; this tc "
+            f"{_tc_version()} reads version {FORMAT_VERSION}: compile the model again"
+        )
+    return manifest
+
+
+def _load(directory: Path, manifest: dict[str, Any]) -> TxModule:
+    _check_target(directory, manifest["target"])
+    code = _read_object(directory, manifest["object"])
+    try:
+        module = parse_module(manifest["ir"]["tir-opt"], f"{directory}/manifest.json")
+    except TcParseError as err:
+        raise ArtifactError(f"'{directory}': the compiled IR in manifest.json does not parse: {err}") from err
+    variables: dict[str, SharedVariable] = {}
+    for entry in manifest["globals"]:
+        variables[entry["name"]] = _read_global(directory, entry, module)
+    entries = {
+        f.name: EntryPoint(entry_symbol(f), calling_convention(module, f).slot_ranks)
+        for f in module.functions
+    }
+    stages = {"tir": manifest["ir"]["tir"], "tir-opt": manifest["ir"]["tir-opt"]}
+    native = load_object(code, entries, stages)
+    plans = {f.name: shape_plan(module, f) for f in module.functions}
+    single = {f["name"]: bool(f["single_output"]) for f in manifest["functions"]}
+    buffers = {name: variable.container for name, variable in variables.items()}
+    compiled = make_functions(module, native, plans, stages, single, False, buffers, native_entries=False)
+    unavailable: dict[str, TcError] = {
+        u["name"]: TcError(u["message"]) for u in manifest.get("unavailable", [])
+    }
+    name = manifest.get("name", directory.name)
+    return _module(name, str(directory), None, compiled, variables, stages, unavailable)
+
+
+def _check_target(directory: Path, target: dict[str, Any]) -> None:
+    if target.get("kind") != "cpu":
+        raise ArtifactError(
+            f"'{directory}' was compiled for {target.get('kind')}; this tc loads cpu artifacts"
+        )
+    host = host_target()
+    built = HostTarget(target["triple"], target["cpu"], target["features"])
+    if built.triple.split("-")[0] != host.triple.split("-")[0]:
+        raise ArtifactError(f"'{directory}' was compiled for {built.triple}; this machine is {host.triple}")
+    missing = sorted(built.enabled_features() - host.enabled_features())
+    if missing:
+        raise ArtifactError(
+            f"'{directory}' was compiled for CPU {built.cpu} and uses features this CPU ({host.cpu}) "
+            f"lacks: {', '.join(missing[:8])}; compile the model again on this machine"
+        )
+
+
+def _read_object(directory: Path, entry: dict[str, Any]) -> bytes:
+    path = directory / entry["file"]
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ArtifactError(
+            f"'{directory}' is incomplete: cannot read {entry['file']}: {err.strerror}"
+        ) from err
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise ArtifactError(
+            f"'{directory}' is corrupt: {entry['file']} does not match its hash in manifest.json"
+        )
+    return data
+
+
+def _read_global(directory: Path, entry: dict[str, Any], module: Module) -> SharedVariable:
+    name = entry["name"]
+    try:
+        value = np.load(directory / entry["file"], allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ArtifactError(
+            f"'{directory}': cannot read the value of '{name}' ({entry['file']}): {err}"
+        ) from err
+    declared = next((g.type for g in module.globals if g.name == name), None)
+    if declared is None or value.dtype != declared.dtype.numpy or value.ndim != declared.rank:
+        raise ArtifactError(
+            f"'{directory}': the value of '{name}' ({value.dtype}{list(value.shape)}) is not a {declared}"
+        )
+    return shared(value, name)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _make_shared(value: np.ndarray, name: str) -> SharedVariable:
+    return shared(value, name)
+
+
+def _random_hook() -> Callable[[int | None], Any] | None:
+    """A factory of tc.random's RandomStreams, or None if this tc has no random streams yet."""
+    try:
+        from . import random as tc_random  # type: ignore[attr-defined]
+    except ModuleNotFoundError as err:
+        if err.name not in ("tc.random", f"{__package__}.random"):
+            raise
+        return None
+    streams = tc_random.RandomStreams
+
+    def make_random(seed: int | None) -> Any:
+        return streams() if seed is None else streams(seed)
+
+    return make_random
+
+
+def _build_function(fn: TxFunction) -> Any:
+    """`tc.function`'s front half for one .tx function: default updates, then lowering."""
+    roots = [*fn.outputs, *(e for _, e in fn.updates), *(e for _, e in fn.givens)]
+    updates = list(fn.updates) + default_updates(roots, fn.updates, fn.no_default_updates)
+    return build_function(fn.name, fn.inputs, fn.outputs, updates, fn.givens)
+
+
+def _rename_globals(ops: Iterable[Any], renames: dict[str, str]) -> None:
+    if not renames:
+        return
+    for op in ops:
+        for key, attribute in op.attributes.items():
+            if isinstance(attribute, SymbolRef) and attribute.name in renames:
+                op.attributes[key] = SymbolRef(renames[attribute.name])
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    symbol, suffix = name, 0
+    while symbol in taken:
+        suffix += 1
+        symbol = f"{name}_{suffix}"
+    return symbol
+
+
+def _value_files(globals_: list[Global]) -> dict[str, str]:
+    files: dict[str, str] = {}
+    used: set[str] = set()
+    for g in globals_:
+        stem = _unique(re.sub(r"[^A-Za-z0-9_.-]", "_", g.name), used)
+        used.add(stem)
+        files[g.name] = f"shared/{stem}.npy"
+    return files
+
+
+def _tc_version() -> str:
+    from . import __version__
+
+    return __version__
