@@ -104,7 +104,8 @@ def emit_elementwise_loop(
             lambda b, values: (body.exact(b, values), None),
         )
         with builder.if_then(inexact, likely=False):
-            builder.call(exact, [I64(0), total, *pointers])
+            typed = [builder.bitcast(p, arg.type) for p, arg in zip(pointers, exact.args[2:], strict=True)]
+            builder.call(exact, [I64(0), total, *typed])
     builder.branch(after)
 
     builder.position_at_end(nest_block)

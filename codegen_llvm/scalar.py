@@ -16,6 +16,7 @@ from llvmlite import ir as ll
 
 from ..ir import DType, Operation, TcCompilationError
 from .types import I1, register_type
+from .vecmath import VECTOR_MATH
 
 
 class MathLibrary:
@@ -110,10 +111,8 @@ class ScalarEmitter:
 
 Emitter = Callable[[ScalarEmitter, DType, list[ll.Value]], ll.Value]
 
-# libm name -> vectorisable emitter (b, dtype, x) -> value or (value, needs_exact)
-VECTOR_MATH: dict[str, Callable[..., ll.Value | tuple[ll.Value, ll.Value]]] = {}
-# libm functions whose fast version may ask for an exact recomputation
-NEEDS_EXACT_FALLBACK = {"sin", "cos"}
+# Ops whose fast (vectorised) version may ask for an exact recomputation.
+NEEDS_EXACT_FALLBACK = frozenset({"tx.sin", "tx.cos"})
 
 
 def _arith(float_op: str, int_op: str, bool_op: str | None = None) -> Emitter:
@@ -370,15 +369,6 @@ SCALAR_EMITTERS: dict[str, Emitter] = {
 }
 
 
-_LIBM_OF_OP = {
-    op: name
-    for op, name in (
-        ("tx.sin", "sin"),
-        ("tx.cos", "cos"),
-    )
-}
-
-
 def needs_fallback(op: Operation) -> bool:
     """Whether the fast body of a kernel containing `op` may need the exact one."""
-    return _LIBM_OF_OP.get(op.name) in NEEDS_EXACT_FALLBACK and "sin" in VECTOR_MATH
+    return op.name in NEEDS_EXACT_FALLBACK

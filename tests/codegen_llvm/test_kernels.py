@@ -103,3 +103,29 @@ def test_returning_an_input_or_a_constant_copies_it() -> None:
     assert np.array_equal(const, np.arange(3.0)) and np.array_equal(double, data * 2)
     data[0] = 99.0
     assert same[0] == 3.0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_huge_trig_arguments_fall_back_to_exact_math(dtype: str) -> None:
+    """The vectorised sin/cos cover moderate arguments; a kernel that meets a huge one
+    (or inf/nan) is recomputed with libm, so results stay accurate everywhere."""
+    x = T.vector("x", dtype=dtype)
+    f = tc.function([x], [T.sin(x), T.cos(x) * 2])
+    data = np.linspace(-50, 50, 4 * GRAIN).astype(dtype)
+    data[[5, 1000, 7777]] = np.array([1e30, -3e9, 123456.7], dtype=dtype)
+    data[9] = np.inf
+    s, c = f(data)
+    tiny = np.finfo(dtype).eps * 4
+    np.testing.assert_allclose(s, np.sin(data), rtol=tiny, atol=tiny)
+    np.testing.assert_allclose(c, np.cos(data) * 2, rtol=tiny, atol=2 * tiny)
+    assert np.isnan(s[9]) and np.isnan(c[9])
+
+
+def test_kernels_use_vectorised_math() -> None:
+    x = T.fvector("x")
+    f = tc.function([x], T.tanh(x) * T.exp(-x) + T.log1p(abs(x)))
+    optimized = f.dump("llvm-opt")
+    flat = optimized[optimized.index("kernel.flat") :]
+    flat = flat[: flat.index("\n}\n")]  # the flat (vectorised) loop's function only
+    assert "<8 x float>" in flat or "<16 x float>" in flat
+    assert "@tanhf" not in flat and "@log1pf" not in flat and "exp" not in flat
