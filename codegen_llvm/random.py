@@ -81,15 +81,6 @@ def _sample(
         u = _unit_f64(b, w[0], w[1]) if dtype is DType.F64 else _unit_f32(b, w[0])
         low, high = params
         return b.fadd(low, b.fmul(b.fsub(high, low), u))
-    if isinstance(op, rnd.RandomNormal):
-        w = philox_block(b, index, key, draws, 0)
-        u1 = b.fadd(_unit_f64(b, w[0], w[1]), F64(2.0**-53))
-        u2 = _unit_f64(b, w[2], w[3])
-        radius = library.call(b, "sqrt", DType.F64, [b.fmul(F64(-2.0), _math(b, library, "log", u1))])
-        z = b.fmul(radius, _math(b, library, "cos", b.fmul(F64(rnd.TWO_PI), u2)))
-        avg, std = (_to_f64(b, p) for p in params)
-        value = b.fadd(avg, b.fmul(std, z))
-        return value if dtype is DType.F64 else b.fptrunc(value, F32)
     if isinstance(op, rnd.RandomIntegers):
         w = philox_block(b, index, key, draws, 0)
         low, high = params
@@ -111,6 +102,29 @@ def _sample(
             return b.icmp_unsigned("!=", total, I64(0))
         return b.trunc(total, target) if dtype.bits < 64 else total
     raise TcCompilationError(f"no lowering for {op.name}")
+
+
+def _normal_pair(
+    b: ll.IRBuilder,
+    op: rnd.RandomOp,
+    pair: ll.Value,
+    key: ll.Value,
+    draws: ll.Value,
+    params: list[ll.Value],
+    library: MathLibrary,
+) -> tuple[ll.Value, ll.Value]:
+    """Elements 2 * pair and 2 * pair + 1 of a normal draw (Box-Muller on one block)."""
+    w = philox_block(b, pair, key, draws, 0)
+    u1 = b.fadd(_unit_f64(b, w[0], w[1]), F64(2.0**-53))
+    radius = library.call(b, "sqrt", DType.F64, [b.fmul(F64(-2.0), _math(b, library, "log", u1))])
+    angle = b.fmul(F64(rnd.TWO_PI), _unit_f64(b, w[2], w[3]))
+    avg, std = (_to_f64(b, p) for p in params)
+    narrow = op.results[0].type.dtype is DType.F32
+    pair_values = []
+    for trig in ("cos", "sin"):
+        value = b.fadd(avg, b.fmul(std, b.fmul(radius, _math(b, library, trig, angle))))
+        pair_values.append(b.fptrunc(value, F32) if narrow else value)
+    return pair_values[0], pair_values[1]
 
 
 def _to_f64(b: ll.IRBuilder, value: ll.Value) -> ll.Value:
@@ -140,8 +154,19 @@ def emit_random(
     key, draws = b.load(key_ptr), b.load(draws_ptr)
     values = [load_element(b, p.dtype, ptr) for p, ptr in zip(params, param_ptrs, strict=True)]
     library = MathLibrary(module)
-    with counted_loop(b, end, "draw", start=begin) as i:
-        store_element(b, dtype, _sample(b, op, i, key, draws, values, library), b.gep(out_ptr, [i]))
+    if isinstance(op, rnd.RandomNormal):
+        # Pairs of elements share a block; chunks start at even indices (multiples of 64).
+        with counted_loop(b, b.lshr(end, I64(1)), "pair", start=b.lshr(begin, I64(1))) as j:
+            first, second = _normal_pair(b, op, j, key, draws, values, library)
+            store_element(b, dtype, first, b.gep(out_ptr, [b.shl(j, I64(1))]))
+            store_element(b, dtype, second, b.gep(out_ptr, [b.add(b.shl(j, I64(1)), I64(1))]))
+        with b.if_then(b.trunc(end, I1)):  # an odd end: its last element is a pair's first half
+            last = b.sub(end, I64(1))
+            first, _ = _normal_pair(b, op, b.lshr(last, I64(1)), key, draws, values, library)
+            store_element(b, dtype, first, b.gep(out_ptr, [last]))
+    else:
+        with counted_loop(b, end, "draw", start=begin) as i:
+            store_element(b, dtype, _sample(b, op, i, key, draws, values, library), b.gep(out_ptr, [i]))
     b.ret(I1(0))
 
     # The state's two words may be strided (a view); pass pointers to each.

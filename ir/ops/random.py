@@ -14,8 +14,9 @@ Conversions (exact, no fused multiply-add, so every backend agrees bit for bit):
 
 - uniform f64: 53 bits, ((w0 >> 5) * 2^26 + (w1 >> 6)) * 2^-53 in [0, 1),
   then low + (high - low) * u; f32: (w0 >> 8) * 2^-24.
-- normal: Box-Muller on one block, u1 = (53 bits + 1) * 2^-53 in (0, 1] from
-  w0, w1 and u2 in [0, 1) from w2, w3: avg + std * sqrt(-2 log u1) cos(2 pi u2).
+- normal: Box-Muller on pairs: block j gives u1 = (53 bits + 1) * 2^-53 in
+  (0, 1] from w0, w1 and u2 in [0, 1) from w2, w3, and with r = sqrt(-2 log u1)
+  elements 2j and 2j + 1 are avg + std * r cos(2 pi u2) and avg + std * r sin(2 pi u2).
 - integers in [low, high] (a range of at most 2^32 - 1 values): 64 random
   bits x = (w1 << 32) + w0 times the range, keeping the high 64 bits of the
   product (Lemire's multiply-shift, no division, no modulo); the bias is
@@ -139,12 +140,13 @@ class RandomNormal(RandomOp):
     name = "tx.random_normal"
 
     def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
-        w = stream_words(state, count)
-        u1 = unit_f64(w[0], w[1]) + 2.0**-53
-        u2 = unit_f64(w[2], w[3])
-        z = np.sqrt(-2.0 * np.log(u1)) * np.cos(TWO_PI * u2)
+        w = stream_words(state, (count + 1) // 2)
+        radius = np.sqrt(-2.0 * np.log(unit_f64(w[0], w[1]) + 2.0**-53))
+        angle = TWO_PI * unit_f64(w[2], w[3])
+        z = np.empty(2 * radius.size)
+        z[0::2], z[1::2] = radius * np.cos(angle), radius * np.sin(angle)
         avg, std = (p.astype(np.float64) for p in params)
-        return (avg + std * z).astype(dtype.numpy)
+        return (avg + std * z[:count]).astype(dtype.numpy)
 
 
 class RandomIntegers(RandomOp):
