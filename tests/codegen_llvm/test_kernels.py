@@ -116,8 +116,10 @@ def test_huge_trig_arguments_fall_back_to_exact_math(dtype: str) -> None:
     data[9] = np.inf
     s, c = f(data)
     tiny = np.finfo(dtype).eps * 4
-    np.testing.assert_allclose(s, np.sin(data), rtol=tiny, atol=tiny)
-    np.testing.assert_allclose(c, np.cos(data) * 2, rtol=tiny, atol=2 * tiny)
+    with np.errstate(invalid="ignore"):
+        want_s, want_c = np.sin(data), np.cos(data) * 2
+    np.testing.assert_allclose(s, want_s, rtol=tiny, atol=tiny)
+    np.testing.assert_allclose(c, want_c, rtol=tiny, atol=2 * tiny)
     assert np.isnan(s[9]) and np.isnan(c[9])
 
 
