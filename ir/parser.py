@@ -28,7 +28,7 @@ _DENSE_TOKEN = re.compile(r"\[|\]|,|[^\s\[\],]+")
 @lru_cache(maxsize=1)
 def _lark() -> lark.Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 def parse_module(text: str, filename: str = "<string>", verify: bool = True) -> Module:

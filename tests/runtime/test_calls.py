@@ -19,7 +19,16 @@ def test_seed_tutorial_prints_ones() -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "tutorial.py")], capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["1.0"] * 5
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["1.0"] * 5
+    assert [line.split() for line in lines[1:6]] == [
+        ["0", "1"],
+        ["1", "301"],
+        ["301", "299"],
+        ["-1", "2"],
+        ["7", "2"],
+    ]
+    assert "True" in lines
 
 
 def test_seed_function_returns_zero_d_arrays() -> None:
