@@ -22,7 +22,7 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .parallel import JOB_TYPE, parallel_for
-from .types import I1, I8_PTR, I32, I64, load_element, memory_type, store_element
+from .types import I1, I8_PTR, I32, I64, load_element, mark_not_captured, memory_type, store_element
 
 
 @dataclass
@@ -129,7 +129,7 @@ def _flat_function(
     begin, end, *pointers = fn.args
     for p in pointers:
         p.add_attribute("noalias")
-        p.add_attribute("nocapture")
+        mark_not_captured(p)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     num_inputs = len(dtypes) - num_outputs
     hoisted = [

@@ -28,7 +28,7 @@ from ..ir.ops.random import RandomOp, RandomPermutation
 from .loops import ArrayRef, KernelBody, emit_elementwise_loop
 from .random import emit_permutation, emit_random
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
-from .types import I8_PTR, I32, I64, memory_type, register_type
+from .types import I8_PTR, I32, I64, mark_not_captured, memory_type, register_type
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class _FunctionLowering:
         data, dims = fn.args
         data.name, dims.name = "data", "dims"
         for arg in (data, dims):
-            arg.add_attribute("nocapture")
+            mark_not_captured(arg)
         self.builder = ll.IRBuilder(fn.append_basic_block("entry"))
         self.fail_block = fn.append_basic_block("out_of_memory")
 

@@ -40,3 +40,16 @@ def load_element(builder: ll.IRBuilder, dtype: DType, address: ll.Value) -> ll.V
 def store_element(builder: ll.IRBuilder, dtype: DType, value: ll.Value, address: ll.Value) -> None:
     ptr = builder.bitcast(address, memory_type(dtype).as_pointer())
     builder.store(builder.zext(value, I8) if dtype is DType.BOOL else value, ptr)
+
+
+def mark_not_captured(argument: ll.Argument) -> None:
+    """Tell LLVM a pointer argument does not escape, where this llvmlite can say so.
+
+    LLVM 21 replaced the `nocapture` attribute by `captures(none)`, which
+    llvmlite 0.50 cannot spell yet; the hint only helps optimisation, so
+    without it the code is the same, just less aggressively optimised.
+    """
+    try:
+        argument.add_attribute("nocapture")
+    except ValueError:
+        pass
