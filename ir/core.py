@@ -204,6 +204,19 @@ class Operation:
         return f"<{self.name} at {id(self):#x}>"
 
 
+class NoResults(Operation):
+    """Base of ops that produce nothing (terminators, stores): their type rule is empty."""
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        return []
+
+
 class Block:
     """A list of ops with typed arguments; the last op is a terminator."""
 

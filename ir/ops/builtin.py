@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..attributes import Attribute, DenseAttr
-from ..core import PURE, TERMINATOR, Location, Operation, Region
+from ..core import PURE, TERMINATOR, Location, NoResults, Operation, Region
 from ..errors import TcVerificationError
 from ..types import TensorType
 
@@ -49,17 +49,8 @@ class Constant(Operation):
         return [self.value]
 
 
-class Return(Operation):
+class Return(NoResults):
     """`return %a, %b : tensor<f64>, tensor<f64>`: the function's results."""
 
     name = "return"
     traits = frozenset({TERMINATOR})
-
-    @classmethod
-    def infer_types(
-        cls,
-        operand_types: Sequence[TensorType],
-        attributes: dict[str, Attribute],
-        regions: Sequence[Region] = (),
-    ) -> list[TensorType]:
-        return []

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..attributes import Attribute
-from ..core import ELEMENTWISE, PURE, TERMINATOR, Operation, Region
+from ..core import ELEMENTWISE, PURE, TERMINATOR, NoResults, Operation, Region
 from ..errors import TcVerificationError
 from ..types import TensorType, broadcast_shapes
 
@@ -78,17 +78,8 @@ class KernelElementwise(Operation):
         return [np.broadcast_to(out, shape) for out in outs]
 
 
-class Yield(Operation):
+class Yield(NoResults):
     """`kernel.yield %v : tensor<f64>`: one element of each kernel result."""
 
     name = "kernel.yield"
     traits = frozenset({TERMINATOR})
-
-    @classmethod
-    def infer_types(
-        cls,
-        operand_types: Sequence[TensorType],
-        attributes: dict[str, Attribute],
-        regions: Sequence[Region] = (),
-    ) -> list[TensorType]:
-        return []

@@ -24,9 +24,9 @@ from ..errors import TcTypeError, TcVerificationError
 from ..types import TensorType
 
 
-class Load(Operation):
-    name = "tx.load"
-    traits = frozenset({PURE})
+class GlobalAccess(Operation):
+    """Base of the ops that name a global (`tx.load @W`, `tx.store @W, %v`)."""
+
     attribute_types = {"global": SymbolRef}
     inline_symbol = "global"
 
@@ -36,14 +36,17 @@ class Load(Operation):
         assert isinstance(ref, SymbolRef)
         return ref.name
 
+
+class Load(GlobalAccess):
+    name = "tx.load"
+    traits = frozenset({PURE})
+
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         raise TcVerificationError("tx.load is evaluated by the interpreter, which holds the state")
 
 
-class Store(Operation):
+class Store(GlobalAccess):
     name = "tx.store"
-    attribute_types = {"global": SymbolRef}
-    inline_symbol = "global"
 
     @classmethod
     def infer_types(
@@ -55,12 +58,6 @@ class Store(Operation):
         if len(operand_types) != 1:
             raise TcTypeError(f"tx.store takes one value, found {len(operand_types)}")
         return []
-
-    @property
-    def symbol(self) -> str:
-        ref = self.attributes["global"]
-        assert isinstance(ref, SymbolRef)
-        return ref.name
 
 
 class Given(Operation):
