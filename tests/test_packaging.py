@@ -3,8 +3,11 @@ install only ships the packages pyproject.toml lists)."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,7 +18,9 @@ def test_every_source_package_is_installed() -> None:
     declared = set(config["packages"])
     for init in ROOT.glob("**/__init__.py"):
         directory = init.parent.relative_to(ROOT)
-        if directory.parts[0] in ("tests", "bench", "examples", "build") or directory.parts[0].startswith("."):
+        if directory.parts[0] in ("tests", "bench", "examples", "build") or directory.parts[0].startswith(
+            "."
+        ):
             continue
         name = mapping.get(directory)
         assert name is not None, f"{directory} has no entry in [tool.setuptools] package-dir"
