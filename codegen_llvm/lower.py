@@ -90,6 +90,8 @@ class _FunctionLowering:
         for op in function.body.ops:
             if isinstance(op, Constant):
                 self.arrays[op.result] = self._constant(op)
+            elif op.name == "tx.shape":
+                self.arrays[op.results[0]] = self._shape_of(self.arrays[op.operands[0]])
             elif op.name == "tx.load":
                 glob = global_slots[op.symbol]  # type: ignore[attr-defined]
                 self.arrays[op.results[0]] = ArrayRef(
@@ -99,10 +101,11 @@ class _FunctionLowering:
                 extent = self._kernel_buffers(op, destination)
                 loops.append(functools.partial(self._kernel, op, extent))
             elif isinstance(op, RandomOp):
-                self._result_buffers(op, [I64(d) for d in op.results[0].type.shape], destination)
+                extent = self._random_extent(op)
+                self._result_buffers(op, extent, destination)
                 if isinstance(op, RandomPermutation):  # the whole population is shuffled
                     self._scratch[op] = self._allocate(DType.I64, [I64(op.attributes["population"])])
-                loops.append(functools.partial(self._random, op))
+                loops.append(functools.partial(self._random, op, extent))
             elif op.name not in ("return", "tx.store"):
                 raise TcCompilationError(
                     f"the CPU backend lowers fused kernels only; '{op.name}' at {op.location} "
@@ -147,6 +150,15 @@ class _FunctionLowering:
         strides = [I64(s) for s in array.strides]
         return ArrayRef(dtype, pointer, shape, strides, tuple(array.shape))
 
+    def _shape_of(self, source: ArrayRef) -> ArrayRef:
+        """A run-time shape as a small int64 array on the stack."""
+        b = self.builder
+        rank = len(source.shape)
+        pointer = b.alloca(I64, size=I32(max(rank, 1)))
+        for axis, dim in enumerate(source.shape):
+            b.store(dim, b.gep(pointer, [I32(axis)]))
+        return ArrayRef(DType.I64, b.bitcast(pointer, I8_PTR), [I64(rank)], [I64(8)], (rank,))
+
     def _extent(self, op: KernelElementwise) -> list[ll.Value]:
         result_shape = op.results[0].type.shape
         rank = len(result_shape)
@@ -184,14 +196,33 @@ class _FunctionLowering:
             strides = _contiguous_strides(b, extent, result.type.dtype.itemsize)
             self.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, static)
 
-    def _random(self, op: RandomOp) -> None:
-        state, *params = (self.arrays[v] for v in op.operands)
+    def _random_extent(self, op: RandomOp) -> list[ll.Value]:
+        """Each dimension of a draw: from the result type, or read from the size operand."""
+        size = self.arrays[op.size_operand] if op.size_operand is not None else None
+        extent: list[ll.Value] = []
+        for axis, dim in enumerate(op.results[0].type.shape):
+            if dim is not None:
+                extent.append(I64(dim))
+                continue
+            assert size is not None  # the verifier guarantees one where a dimension is `?`
+            address = self.builder.gep(
+                self.builder.bitcast(size.pointer, I8_PTR), [self.builder.mul(I64(axis), size.strides[0])]
+            )
+            extent.append(self.builder.load(self.builder.bitcast(address, I64.as_pointer())))
+        return extent
+
+    def _random(self, op: RandomOp, extent: list[ll.Value]) -> None:
+        state = self.arrays[op.operands[0]]
+        params = [self.arrays[v] for v in op.params]
         output = self.arrays[op.results[0]].pointer
         if isinstance(op, RandomPermutation):
             emit_permutation(self.builder, op, state, output, self._scratch[op])
             return
+        count: ll.Value = I64(1)
+        for dim in extent:
+            count = self.builder.mul(count, dim)
         name = self.module.get_unique_name(f"{self.function.name}.random")
-        emit_random(self.builder, name, op, state, params, output)
+        emit_random(self.builder, name, op, state, params, output, count)
 
     def _kernel(self, op: KernelElementwise, extent: list[ll.Value]) -> None:
         outputs = [(r.type.dtype, self.arrays[r].pointer) for r in op.results]

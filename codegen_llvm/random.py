@@ -138,8 +138,9 @@ def emit_random(
     state: ArrayRef,
     params: list[ArrayRef],
     output: ll.Value,
+    count: ll.Value,
 ) -> None:
-    """Fill `output` (contiguous, op.count elements) with the op's draw."""
+    """Fill `output` (contiguous, `count` elements) with the op's draw."""
     module = builder.module
     dtype = op.results[0].type.dtype
     pointer_types = [I64.as_pointer(), I64.as_pointer()]
@@ -176,7 +177,7 @@ def emit_random(
     args = builder.alloca(I8_PTR, size=I32(len(pointers)))
     for index, pointer in enumerate(pointers):
         builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
-    builder.call(parallel_for(module), [job, args, I64(op.count)])
+    builder.call(parallel_for(module), [job, args, count])
 
 
 def emit_permutation(

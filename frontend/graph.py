@@ -101,6 +101,13 @@ class Variable:
     def broadcastable(self) -> tuple[bool, ...]:
         return self.type.broadcastable
 
+    @property
+    def shape(self) -> Variable:
+        """The run-time shape, a symbolic int64 vector of length ndim (Theano's `x.shape`)."""
+        from ..ir.ops.builtin import Shape
+
+        return make_apply(Shape, [self]).out
+
     def astype(self, dtype: DTypeSpec) -> Variable:
         return cast_to(self, parse_dtype(dtype))
 

@@ -33,11 +33,6 @@ class SharedVariable(Variable):
         """Replace the value (same dtype and rank); copied unless borrow=True."""
         self.container.set(value, borrow)
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The current value's shape (Theano's `.shape` is symbolic; this is the concrete one)."""
-        return tuple(self.container.get(borrow=True).shape)
-
     def __copy__(self) -> SharedVariable:
         return self.__deepcopy__({})
 

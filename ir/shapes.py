@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .core import ELEMENTWISE, Function, Operation, Value
 from .errors import TcCompilationError, TcShapeError
+from .ops.random import RandomOp
 from .types import TensorType
 
 
@@ -57,6 +58,8 @@ class ShapePlan:
         }
         self.constraints: list[Constraint] = []
         self.store_shapes: list[tuple[Term, ...]] = []
+        # Integer vectors whose values are known as terms (shapes, and constants below).
+        values: dict[Value, tuple[Term, ...]] = {}
         for op in function.body.ops:
             if op.name == "return":
                 continue
@@ -64,14 +67,31 @@ class ShapePlan:
                 shapes[op.results[0]] = global_shapes[op.symbol]  # type: ignore[attr-defined]
             elif op.name == "tx.store":
                 self.store_shapes.append(shapes[op.operands[0]])
+            elif op.name == "tx.shape":
+                shapes[op.results[0]] = (len(shapes[op.operands[0]]),)
+                values[op.results[0]] = shapes[op.operands[0]]
+            elif isinstance(op, RandomOp) and op.size_operand is not None:
+                shapes[op.results[0]] = self._size_terms(op, op.size_operand, values)
             elif op.has_trait(ELEMENTWISE):
                 shape = self._broadcast(op, [shapes[v] for v in op.operands])
                 shapes.update((r, shape) for r in op.results)
             elif all(r.type.is_static for r in op.results):
                 shapes.update((r, tuple(d for d in r.type.shape if d is not None)) for r in op.results)
+                if op.name == "tx.constant" and op.results[0].type.rank == 1:
+                    values[op.results[0]] = tuple(int(v) for v in op.value)  # type: ignore[attr-defined]
             else:
                 raise TcCompilationError(f"no shape rule for '{op.name}' at {op.location}")
         self.result_shapes = [shapes[v] for v in function.return_op.operands]
+
+    @staticmethod
+    def _size_terms(op: Operation, size: Value, values: dict[Value, tuple[Term, ...]]) -> tuple[Term, ...]:
+        """The shape a size vector stands for, in terms of the arguments' shapes."""
+        terms = values.get(size)
+        if terms is None:
+            raise TcCompilationError(
+                f"'{op.name}' at {op.location}: a run-time size must be a shape (x.shape) or a constant"
+            )
+        return terms
 
     def _broadcast(self, op: Operation, operand_shapes: Sequence[tuple[Term, ...]]) -> tuple[Term, ...]:
         rank = len(op.results[0].type.shape)

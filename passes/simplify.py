@@ -105,12 +105,29 @@ class SelectSameBranches(RewritePattern):
         return True
 
 
+class StaticShape(RewritePattern):
+    """tx.shape of a value whose type fixes every dimension is a constant."""
+
+    op_names = frozenset({"tx.shape"})
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        shape = op.operands[0].type.shape
+        if any(d is None for d in shape):
+            return False
+        constant = rewriter.insert_before(
+            op, Constant.of(np.array(shape, dtype=np.int64), location=op.location)
+        )
+        rewriter.replace_op(op, [constant.result])
+        return True
+
+
 SIMPLIFY_PATTERNS: list[RewritePattern] = [
     IdentityOperand(),
     SquareToMultiply(),
     DoubleNegation(),
     TrivialCast(),
     SelectSameBranches(),
+    StaticShape(),
 ]
 
 

@@ -42,14 +42,23 @@ def _check_seed(seed: object) -> int:
     return int(seed)
 
 
+def _symbolic_size(size: Variable) -> tuple[tuple[None, ...], Variable]:
+    """A size given as an integer vector variable (such as `x.shape`)."""
+    if size.type.rank != 1 or not size.type.dtype.is_integer or size.type.shape[0] is None:
+        raise TcTypeError(
+            f"a symbolic size must be an integer vector of known length (like x.shape), found {size.type}"
+        )
+    return (None,) * size.type.shape[0], cast_to(size, DType.I64)
+
+
 def _check_size(size: object) -> tuple[int, ...]:
     shape = (size,) if isinstance(size, (int, np.integer)) else size
     if not isinstance(shape, (tuple, list)):
-        raise TcTypeError(f"size must be an int or a tuple of ints, found {size!r}")
+        raise TcTypeError(f"size must be an int, a tuple of ints or a shape like x.shape, found {size!r}")
     result = []
     for dim in shape:
         if isinstance(dim, Variable):
-            raise TcTypeError("symbolic sizes are not supported yet; give the size as integers")
+            raise TcTypeError("a size mixing integers and symbolic values is not supported yet; use x.shape")
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 0:
             raise TcValueError(f"size must be non-negative integers, found {size!r}")
         result.append(int(dim))
@@ -90,14 +99,19 @@ class RandomStreams:
         params: list[Variable],
         attributes: dict | None = None,
     ) -> Variable:
-        shape = _check_size(size)
+        operands = [*params]
+        if isinstance(size, Variable):
+            shape, size_vector = _symbolic_size(size)
+            operands.append(size_vector)
+        else:
+            shape = _check_size(size)
         index = len(self.state_updates)
         state = shared(np.array([stream_key(self._seed, index), 0], dtype=np.int64), name=f"rng_state{index}")
         state.default_update = state + np.array([0, 1], dtype=np.int64)
         self.state_updates.append(state)
         location = user_location()
         out = Variable(TensorType(dtype, shape), location=location)
-        Apply(op_class, [state, *params], attributes or {}, [out], location)
+        Apply(op_class, [state, *operands], attributes or {}, [out], location)
         return out
 
     def uniform(

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..attributes import Attribute, DenseAttr
 from ..core import PURE, TERMINATOR, Location, NoResults, Operation, Region
+from ..dtypes import DType
 from ..errors import TcVerificationError
 from ..types import TensorType
 
@@ -54,3 +55,24 @@ class Return(NoResults):
 
     name = "return"
     traits = frozenset({TERMINATOR})
+
+
+class Shape(Operation):
+    """`%s = tx.shape %x : tensor<?x3xf64> -> tensor<2xi64>`: the run-time shape (Theano's Shape)."""
+
+    name = "tx.shape"
+    traits = frozenset({PURE})
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        if len(operand_types) != 1:
+            raise TcVerificationError(f"tx.shape takes one operand, found {len(operand_types)}")
+        return [TensorType(DType.I64, (operand_types[0].rank,))]
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.array(np.shape(operands[0]), dtype=np.int64)]

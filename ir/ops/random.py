@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..attributes import Attribute
-from ..core import Operation, Region
+from ..core import Operation, Region, Value
 from ..dtypes import DType
 from ..errors import TcTypeError
 from ..types import TensorType
@@ -87,8 +87,12 @@ def multiply_shift(w0: np.ndarray, w1: np.ndarray, span: int) -> np.ndarray:
 
 
 class RandomOp(Operation):
-    """`%r = tx.random_<kind> %state, %a, %b : ... -> tensor<2x2xf64>`; the result type gives
-    the (static) shape and dtype. Operand 0 is the stream state; the others are scalars."""
+    """`%r = tx.random_<kind> %state, %a, %b[, %size] : ... -> tensor<2x?xf64>`.
+
+    Operand 0 is the stream state, then `num_params` scalar parameters. The
+    result type gives the dtype and the shape; where a dimension is `?`, a
+    trailing int64 vector operand gives the run-time size (e.g. `tx.shape %x`).
+    """
 
     num_params = 2
     result_kinds: frozenset[str] = frozenset({"f"})
@@ -102,25 +106,44 @@ class RandomOp(Operation):
     ) -> list[TensorType]:
         raise NotImplementedError("random ops take their shape from the result type")
 
+    @property
+    def params(self) -> list[Value]:
+        return self.operands[1 : 1 + self.num_params]
+
+    @property
+    def size_operand(self) -> Value | None:
+        return self.operands[1 + self.num_params] if len(self.operands) > 1 + self.num_params else None
+
     def verify_op(self) -> None:
-        state, *params = self.operands
+        state = self.operands[0]
         if state.type.dtype is not DType.I64 or state.type.shape not in ((2,), (None,)):
             raise TcTypeError(f"{self.name} needs a tensor<2xi64> stream state, found {state.type}")
-        if len(params) != self.num_params or any(p.type.rank != 0 for p in params):
+        if len(self.operands) < 1 + self.num_params or any(p.type.rank != 0 for p in self.params):
             raise TcTypeError(f"{self.name} takes {self.num_params} scalar parameter(s)")
         result = self.results[0].type
-        if not result.is_static or result.dtype.numpy.kind not in self.result_kinds:
+        if result.dtype.numpy.kind not in self.result_kinds:
             raise TcTypeError(f"{self.name} cannot produce {result}")
+        size = self.size_operand
+        if size is None and not result.is_static:
+            raise TcTypeError(f"{self.name} producing {result} needs a size operand")
+        if size is not None and size.type != TensorType(DType.I64, (result.rank,)):
+            raise TcTypeError(f"{self.name}: the size must be a tensor<{result.rank}xi64>, found {size.type}")
 
     @property
     def count(self) -> int:
+        """The number of elements, when the result type fixes it."""
         return int(np.prod([d or 0 for d in self.results[0].type.shape]))
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
-        state, *params = operands
+        state = operands[0]
+        params = [np.asarray(p) for p in operands[1 : 1 + self.num_params]]
         result = self.results[0].type
-        flat = self.sample(state, [np.asarray(p) for p in params], self.count, result.dtype)
-        return [flat.astype(result.dtype.numpy).reshape(result.shape)]
+        if self.size_operand is not None:
+            shape = tuple(int(d) for d in operands[-1])
+        else:
+            shape = tuple(d or 0 for d in result.shape)
+        flat = self.sample(state, params, int(np.prod(shape, dtype=np.int64)), result.dtype)
+        return [flat.astype(result.dtype.numpy).reshape(shape)]
 
     def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
         raise NotImplementedError

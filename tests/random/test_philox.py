@@ -243,3 +243,38 @@ def test_permutation_and_choice() -> None:
         srng.permutation(-1)
     with pytest.raises(tc.TcError, match="not supported yet"):
         srng.choice((2,), 3, p=[0.2, 0.3, 0.5])
+
+
+@pytest.mark.parametrize("kind", ["uniform", "normal", "binomial"])
+def test_symbolic_sizes_draw_what_the_static_size_draws(kind: str) -> None:
+    x = tc.tensor.dmatrix("x")
+    draw = {
+        "uniform": lambda s, size: s.uniform(size),
+        "normal": lambda s, size: s.normal(size),
+        "binomial": lambda s, size: s.binomial(size, n=3, p=0.4),
+    }[kind]
+    symbolic = tc.function([x], draw(RandomStreams(7), x.shape))
+    static = tc.function([], draw(RandomStreams(7), (3, 5)))
+    first = symbolic(np.zeros((3, 5)))
+    assert first.shape == (3, 5) and first.tobytes() == static().tobytes()
+    assert symbolic(np.zeros((4, 1))).shape == (4, 1)  # the stream moved on; the size follows x
+    assert symbolic(np.zeros((0, 2))).shape == (0, 2)
+
+
+def test_dropout_mask_with_the_inputs_shape() -> None:
+    srng = RandomStreams(seed=12)
+    x = tc.tensor.dmatrix("x")
+    f = tc.function([x], x * srng.binomial(x.shape, p=0.5, dtype="float64"))
+    out = f(np.full((200, 300), 2.0))
+    assert set(np.unique(out).tolist()) == {0.0, 2.0} and abs((out == 2.0).mean() - 0.5) < 0.01
+
+
+def test_bad_symbolic_sizes() -> None:
+    srng = RandomStreams(1)
+    with pytest.raises(tc.TcTypeError, match="integer vector of known length"):
+        srng.uniform(tc.tensor.dvector("v"))
+    with pytest.raises(tc.TcTypeError, match="mixing integers and symbolic"):
+        srng.uniform((tc.tensor.lscalar("n"), 3))
+    x = tc.tensor.dmatrix("x")
+    with pytest.raises(tc.TcCompilationError, match="size must be a shape"):
+        tc.function([x], srng.uniform(x.shape * 2))

@@ -166,7 +166,8 @@ def test_unsupported_shared_values(value: object) -> None:
 
 def test_shared_variables_in_expressions_and_attributes() -> None:
     w = tc.shared(np.ones((2, 3), np.float32), "W")
-    assert w.name == "W" and w.dtype == "float32" and w.ndim == 2 and w.shape == (2, 3)
+    assert w.name == "W" and w.dtype == "float32" and w.ndim == 2 and w.get_value().shape == (2, 3)
+    assert tc.function([], w.shape)().tolist() == [2, 3]  # symbolic, as in Theano
     assert str(w.type) == "tensor<?x?xf32>"
     x = T.fmatrix("x")
     f = tc.function([x], x * w)
