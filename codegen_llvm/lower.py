@@ -24,9 +24,9 @@ from ..ir import DType, Function, Operation, TcCompilationError, Value
 from ..ir.calling import CallingConvention
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise
-from ..ir.ops.random import RandomOp, RandomPermutation
+from ..ir.ops.random import RandomChoice, RandomOp, RandomPermutation
 from .loops import ArrayRef, KernelBody, emit_elementwise_loop
-from .random import emit_permutation, emit_random
+from .random import emit_choice, emit_permutation, emit_random
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .types import I8_PTR, I32, I64, mark_not_captured, memory_type, register_type
 
@@ -105,6 +105,8 @@ class _FunctionLowering:
                 self._result_buffers(op, extent, destination)
                 if isinstance(op, RandomPermutation):  # the whole population is shuffled
                     self._scratch[op] = self._allocate(DType.I64, [I64(op.attributes["population"])])
+                elif isinstance(op, RandomChoice):  # indices or running sums, one per value
+                    self._scratch[op] = self._allocate(DType.I64, [self.arrays[op.values].shape[0]])
                 loops.append(functools.partial(self._random, op, extent))
             elif op.name not in ("return", "tx.store"):
                 raise TcCompilationError(
@@ -217,6 +219,10 @@ class _FunctionLowering:
         output = self.arrays[op.results[0]].pointer
         if isinstance(op, RandomPermutation):
             emit_permutation(self.builder, op, state, output, self._scratch[op])
+            return
+        if isinstance(op, RandomChoice):
+            weights = self.arrays[op.weights] if op.weights is not None else None
+            emit_choice(self.builder, op, state, self.arrays[op.values], weights, output, self._scratch[op])
             return
         count: ll.Value = I64(1)
         for dim in extent:

@@ -84,10 +84,7 @@ def _sample(
     if isinstance(op, rnd.RandomIntegers):
         w = philox_block(b, index, key, draws, 0)
         low, high = params
-        span = b.add(b.sub(high, low), I64(1))
-        w0, w1 = b.zext(w[0], I64), b.zext(w[1], I64)
-        low_part = b.lshr(b.mul(w0, span), I64(32))
-        value = b.add(low, b.lshr(b.add(b.mul(w1, span), low_part), I64(32)))
+        value = b.add(low, _multiply_shift(b, w, b.add(b.sub(high, low), I64(1))))
         return b.trunc(value, target) if dtype.bits < 64 else value
     if isinstance(op, rnd.RandomBinomial):
         (p,) = params
@@ -180,27 +177,113 @@ def emit_random(
     builder.call(parallel_for(module), [job, args, count])
 
 
-def emit_permutation(
-    builder: ll.IRBuilder, op: rnd.RandomPermutation, state: ArrayRef, output: ll.Value, scratch: ll.Value
-) -> None:
-    """Partial Fisher-Yates into `scratch` (population int64s), then the first k into `output`."""
-    b = builder
-    population = int(op.attributes["population"])  # type: ignore[call-overload]
+def _multiply_shift(b: ll.IRBuilder, w: list[ll.Value], span: ll.Value) -> ll.Value:
+    """floor(((w1 << 32) + w0) * span / 2^64) for span < 2^32 (as in ir.ops.random)."""
+    w0, w1 = b.zext(w[0], I64), b.zext(w[1], I64)
+    low_part = b.lshr(b.mul(w0, span), I64(32))
+    return b.lshr(b.add(b.mul(w1, span), low_part), I64(32))
+
+
+def _stream(b: ll.IRBuilder, state: ArrayRef) -> tuple[ll.Value, ll.Value]:
     key = b.load(b.bitcast(state.pointer, I64.as_pointer()))
     draws = b.load(b.bitcast(b.gep(b.bitcast(state.pointer, I8_PTR), [state.strides[0]]), I64.as_pointer()))
+    return key, draws
+
+
+def _shuffle(
+    b: ll.IRBuilder, key: ll.Value, draws: ll.Value, scratch: ll.Value, population: ll.Value, count: ll.Value
+) -> ll.Value:
+    """Partial Fisher-Yates of 0..population-1 in `scratch`; the first `count` are the draw."""
     items = b.bitcast(scratch, I64.as_pointer())
-    with counted_loop(b, I64(population), "fill") as i:
+    with counted_loop(b, population, "fill") as i:
         b.store(i, b.gep(items, [i]))
-    with counted_loop(b, I64(op.count), "shuffle") as i:
-        w = philox_block(b, i, key, draws, 0)
-        span = b.sub(I64(population), i)
-        w0, w1 = b.zext(w[0], I64), b.zext(w[1], I64)
-        low_part = b.lshr(b.mul(w0, span), I64(32))
-        j = b.add(i, b.lshr(b.add(b.mul(w1, span), low_part), I64(32)))
+    with counted_loop(b, count, "shuffle") as i:
+        j = b.add(i, _multiply_shift(b, philox_block(b, i, key, draws, 0), b.sub(population, i)))
         a, c = b.gep(items, [i]), b.gep(items, [j])
         va, vc = b.load(a), b.load(c)
         b.store(vc, a)
         b.store(va, c)
+    return items
+
+
+def emit_permutation(
+    builder: ll.IRBuilder, op: rnd.RandomPermutation, state: ArrayRef, output: ll.Value, scratch: ll.Value
+) -> None:
+    """The first k entries of a shuffle of 0..population-1 into `output`."""
+    b = builder
+    key, draws = _stream(b, state)
+    population = I64(int(op.attributes["population"]))  # type: ignore[call-overload]
+    items = _shuffle(b, key, draws, scratch, population, I64(op.count))
     out = b.bitcast(output, I64.as_pointer())
     with counted_loop(b, I64(op.count), "take") as i:
         b.store(b.load(b.gep(items, [i])), b.gep(out, [i]))
+
+
+def emit_choice(
+    builder: ll.IRBuilder,
+    op: rnd.RandomChoice,
+    state: ArrayRef,
+    values: ArrayRef,
+    weights: ArrayRef | None,
+    output: ll.Value,
+    scratch: ll.Value,
+) -> None:
+    """Draws of `values`' entries into `output`: uniform or weighted, with or without replacement."""
+    b = builder
+    dtype = values.dtype
+    key, draws = _stream(b, state)
+    population = values.shape[0]
+    count = I64(op.count)
+
+    def entry(index: ll.Value) -> ll.Value:
+        return load_element(
+            b, dtype, b.gep(b.bitcast(values.pointer, I8_PTR), [b.mul(index, values.strides[0])])
+        )
+
+    if not op.attributes["replace"]:
+        items = _shuffle(b, key, draws, scratch, population, count)
+        with counted_loop(b, count, "take") as i:
+            store_element(
+                b,
+                dtype,
+                entry(b.load(b.gep(items, [i]))),
+                b.gep(b.bitcast(output, memory_type(dtype).as_pointer()), [i]),
+            )
+        return
+    out = b.bitcast(output, memory_type(dtype).as_pointer())
+    if weights is None:
+        with counted_loop(b, count, "choose") as i:
+            j = _multiply_shift(b, philox_block(b, i, key, draws, 0), population)
+            store_element(b, dtype, entry(j), b.gep(out, [i]))
+        return
+    # Running sums of the weights, in order, so every backend gets the same cdf.
+    cdf = b.bitcast(scratch, F64.as_pointer())
+    running = b.alloca(F64)
+    b.store(F64(0.0), running)
+    with counted_loop(b, population, "cdf") as k:
+        weight = b.load(
+            b.bitcast(
+                b.gep(b.bitcast(weights.pointer, I8_PTR), [b.mul(k, weights.strides[0])]), F64.as_pointer()
+            )
+        )
+        total = b.fadd(b.load(running), weight)
+        b.store(total, running)
+        b.store(total, b.gep(cdf, [k]))
+    total = b.load(running)
+    with counted_loop(b, count, "choose") as i:
+        w = philox_block(b, i, key, draws, 0)
+        u = b.fmul(_unit_f64(b, w[0], w[1]), total)
+        # Branch-free binary search for the first cdf entry above u (33 halvings cover 2^32).
+        low, high = I64(0), population
+        for _ in range(33):
+            middle = b.lshr(b.add(low, high), I64(1))
+            open_range = b.icmp_signed("<", low, high)
+            safe = b.select(open_range, middle, I64(0))
+            below = b.fcmp_unordered("<=", b.load(b.gep(cdf, [safe])), u)
+            go_right = b.and_(open_range, below)
+            go_left = b.and_(open_range, b.not_(below))
+            low = b.select(go_right, b.add(middle, I64(1)), low)
+            high = b.select(go_left, middle, high)
+        last = b.sub(population, I64(1))
+        j = b.select(b.icmp_signed("<", low, last), low, last)
+        store_element(b, dtype, entry(j), b.gep(out, [i]))

@@ -18,7 +18,15 @@ from __future__ import annotations
 import numpy as np
 
 from tc.frontend.config import config
-from tc.frontend.graph import Apply, Variable, cast_to, constant, parse_dtype, user_location
+from tc.frontend.graph import (
+    Apply,
+    Variable,
+    as_tensor_variable,
+    cast_to,
+    constant,
+    parse_dtype,
+    user_location,
+)
 from tc.frontend.shared import SharedVariable
 from tc.ir import DType, TcTypeError, TcValueError, TensorType
 from tc.ir.ops import random as rnd
@@ -168,26 +176,45 @@ class RandomStreams:
         count = _population(n, "permutation")
         return self._draw(rnd.RandomPermutation, (count,), DType.I64, [], {"population": count})
 
-    def choice(self, size: object = (), a: int = 2, replace: bool = True, p: object = None) -> Variable:
-        """Draws from range(a) (numpy's choice with an integer `a`), with or without replacement."""
+    def choice(self, size: object = (), a: object = 2, replace: bool = True, p: object = None) -> Variable:
+        """numpy's choice: draws from range(a) for an integer `a`, else from the entries of the
+        vector `a`; with replacement or not; optionally weighted by the vector `p`."""
+        integer_population = isinstance(a, (int, np.integer)) and not isinstance(a, bool)
+        if integer_population and p is None:
+            population = _population(a, "choice")
+            if replace:
+                if population == 0:
+                    raise TcValueError("choice: cannot draw from an empty population")
+                return self.random_integers(size, 0, population - 1)
+            shape = _check_size(size)
+            count = int(np.prod(shape, dtype=np.int64))
+            if count > population:
+                raise TcValueError(f"choice: cannot take {count} of {population} items without replacement")
+            return self._draw(rnd.RandomPermutation, shape, DType.I64, [], {"population": population})
+        values = (
+            constant(np.arange(_population(a, "choice"))) if integer_population else as_tensor_variable(a)
+        )
+        if values.type.rank != 1:
+            raise TcTypeError(f"choice: `a` must be an integer or a vector, found {values.type}")
+        operands = [values]
         if p is not None:
-            raise TcValueError(
-                "choice: weighted draws (p=) are not supported yet; use uniform and a comparison"
-            )
-        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
-            raise TcTypeError(
-                "choice: `a` must be an integer population size (choosing from an array needs indexing)"
-            )
-        population = _population(a, "choice")
-        if replace:
-            if population == 0:
-                raise TcValueError("choice: cannot draw from an empty population")
-            return self.random_integers(size, 0, population - 1)
+            if not replace:
+                raise TcValueError("choice: weighted draws without replacement are not supported")
+            weights = cast_to(as_tensor_variable(p), DType.F64)
+            constant_weights = getattr(weights, "data", None)
+            if constant_weights is not None and (np.any(constant_weights < 0) or constant_weights.sum() <= 0):
+                raise TcValueError("choice: p must be non-negative with a positive sum")
+            if weights.type.rank != 1:
+                raise TcTypeError(f"choice: p must be a vector, found {weights.type}")
+            operands.append(weights)
         shape = _check_size(size)
-        count = int(np.prod(shape, dtype=np.int64))
-        if count > population:
-            raise TcValueError(f"choice: cannot take {count} of {population} items without replacement")
-        return self._draw(rnd.RandomPermutation, shape, DType.I64, [], {"population": population})
+        known = values.type.shape[0]
+        if not replace and known is not None and int(np.prod(shape, dtype=np.int64)) > known:
+            raise TcValueError(
+                f"choice: cannot take {int(np.prod(shape))} of {known} items without replacement"
+            )
+        attributes = {"replace": bool(replace), "weighted": p is not None}
+        return self._draw(rnd.RandomChoice, shape, values.type.dtype, operands, attributes)
 
     def integers(self, low: int, high: int | None = None, size: object = ()) -> Variable:
         """numpy's Generator.integers: [low, high), or [0, low) when high is None."""

@@ -22,6 +22,11 @@ Conversions (exact, no fused multiply-add, so every backend agrees bit for bit):
   product (Lemire's multiply-shift, no division, no modulo); the bias is
   below range / 2^64.
 - binomial(n, p): the number of n independent blocks whose 53-bit uniform is < p.
+- choice from a vector of n values: with replacement, index j = the
+  multiply-shift of element i's block over n, or with weights p the first j
+  whose running sum of p (summed in order, in float64) exceeds
+  u * sum(p), u the 53-bit uniform of element i's block; without
+  replacement, the permutation below picks the indices.
 - permutation / choice without replacement: a partial Fisher-Yates shuffle of
   0..n-1, step i swapping position i with i + (multiply-shift of element i's
   block over n - i); the first k positions are the result. The swaps run in
@@ -222,9 +227,65 @@ class RandomPermutation(RandomOp):
     def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
         population = self.attributes["population"]
         assert isinstance(population, int)
-        items = np.arange(population, dtype=np.int64)
-        w = stream_words(state, count)
-        for i in range(count):
-            j = i + int(multiply_shift(w[0][i], w[1][i], population - i))
-            items[i], items[j] = items[j], items[i]
-        return items[:count].copy()
+        return _fisher_yates(state, population, count)
+
+
+class RandomChoice(RandomOp):
+    """`tx.random_choice %state, %values[, %weights] {replace, weighted}`: draws of the
+    vector's entries; the result has the values' dtype and a static shape."""
+
+    name = "tx.random_choice"
+    num_params = 0
+    result_kinds = frozenset({"b", "i", "u", "f"})
+    attribute_types = {"replace": bool, "weighted": bool}
+
+    @property
+    def values(self) -> Value:
+        return self.operands[1]
+
+    @property
+    def weights(self) -> Value | None:
+        return self.operands[2] if self.attributes["weighted"] else None
+
+    @property
+    def size_operand(self) -> Value | None:
+        return None
+
+    def verify_op(self) -> None:
+        super().verify_op()
+        values, result = self.values.type, self.results[0].type
+        if values.rank != 1 or values.dtype is not result.dtype or not result.is_static:
+            raise TcTypeError(f"{self.name} draws a static shape from a vector of its dtype, found {values}")
+        expected = 3 if self.attributes["weighted"] else 2
+        if len(self.operands) != expected:
+            raise TcTypeError(f"{self.name} takes {expected} operands, found {len(self.operands)}")
+        weights = self.weights
+        if weights is not None and (weights.type.rank != 1 or weights.type.dtype is not DType.F64):
+            raise TcTypeError(f"{self.name}: the weights must be a float64 vector, found {weights.type}")
+        if not self.attributes["replace"] and self.attributes["weighted"]:
+            raise TcTypeError(f"{self.name}: weighted draws without replacement are not supported")
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        state, values = operands[0], np.asarray(operands[1])
+        result = self.results[0].type
+        count, population = self.count, values.shape[0]
+        if not self.attributes["replace"]:
+            indices = _fisher_yates(state, population, count)
+        elif self.attributes["weighted"]:
+            w = stream_words(state, count)
+            cdf = np.cumsum(np.asarray(operands[2], dtype=np.float64))
+            u = unit_f64(w[0], w[1]) * cdf[-1]
+            indices = np.minimum(np.searchsorted(cdf, u, side="right"), population - 1)
+        else:
+            w = stream_words(state, count)
+            indices = multiply_shift(w[0], w[1], population).astype(np.int64)
+        return [values[indices].reshape(result.shape).astype(result.dtype.numpy)]
+
+
+def _fisher_yates(state: np.ndarray, population: int, count: int) -> np.ndarray:
+    items = np.arange(population, dtype=np.int64)
+    w = stream_words(state, count)
+    for i in range(count):
+        j = i + int(multiply_shift(w[0][i], w[1][i], population - i))
+        items[i], items[j] = items[j], items[i]
+    return items[:count].copy()

@@ -241,8 +241,6 @@ def test_permutation_and_choice() -> None:
         srng.choice((6,), 5, replace=False)
     with pytest.raises(tc.TcError, match="population"):
         srng.permutation(-1)
-    with pytest.raises(tc.TcError, match="not supported yet"):
-        srng.choice((2,), 3, p=[0.2, 0.3, 0.5])
 
 
 @pytest.mark.parametrize("kind", ["uniform", "normal", "binomial"])
@@ -278,3 +276,51 @@ def test_bad_symbolic_sizes() -> None:
     x = tc.tensor.dmatrix("x")
     with pytest.raises(tc.TcCompilationError, match="size must be a shape"):
         tc.function([x], srng.uniform(x.shape * 2))
+
+
+def _interpreted(outputs):  # type: ignore[no-untyped-def]
+    """What the interpreter computes for `outputs` from the streams' current states."""
+    from tc.frontend.lower import build_function
+    from tc.ir import run
+
+    built = build_function("f", [], outputs)
+    state = {symbol: variable.get_value() for symbol, variable in built.shared.items()}
+    return run(built.module, "f", state=state)
+
+
+def test_choice_from_arrays_matches_the_reference_bit_for_bit() -> None:
+    srng = RandomStreams(seed=21)
+    values = np.array([1.5, -2.0, 7.25, 0.0, 3.0])
+    draws = [
+        srng.choice((3, 4), values),
+        srng.choice((50,), values, p=[0.1, 0.0, 0.6, 0.25, 0.05]),
+        srng.choice((4,), values, replace=False),
+        srng.choice((7,), np.array([3, 1, 4], np.int32), p=np.array([1.0, 1.0, 2.0])),
+    ]
+    f = tc.function([], draws)
+    for _ in range(2):
+        want = _interpreted(draws)
+        got = f()
+        for g, w in zip(got, want, strict=True):
+            assert g.dtype == w.dtype and g.tobytes() == w.tobytes()
+    assert set(np.unique(got[1]).tolist()) <= {1.5, 7.25, 0.0, 3.0}  # p = 0 is never drawn
+    assert len(set(got[2].tolist())) == 4
+
+
+def test_weighted_choice_frequencies() -> None:
+    p = np.array([0.5, 0.25, 0.125, 0.125])
+    n = 200_000
+    draws = tc.function([], RandomStreams(seed=3).choice((n,), 4, p=p))()
+    observed = np.bincount(draws, minlength=4)
+    expected = p * n
+    assert ((observed - expected) ** 2 / expected).sum() < 21.1  # chi2(3) at p = 0.9999
+
+
+def test_bad_choices() -> None:
+    srng = RandomStreams(1)
+    with pytest.raises(tc.TcValueError, match="non-negative with a positive sum"):
+        srng.choice((2,), 3, p=[0.5, -0.5, 1.0])
+    with pytest.raises(tc.TcValueError, match="without replacement are not supported"):
+        srng.choice((2,), 3, replace=False, p=[0.2, 0.3, 0.5])
+    with pytest.raises(tc.TcTypeError, match="integer or a vector"):
+        srng.choice((2,), np.zeros((2, 2)))
