@@ -5,6 +5,7 @@ The only module that knows every stage; each stage knows only those below it.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -54,13 +55,17 @@ def function(
     """Compile a symbolic graph into a native callable (Theano's `theano.function`).
 
     Outputs and updates are all computed from the values before the call; the
-    updates are applied only if the call succeeds.
+    updates are applied only if the call succeeds. `mode` is accepted for
+    Theano compatibility and ignored: tc has one way to compile.
     """
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise TcValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', found {on_unused_input!r}")
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     output_list = [] if outputs is None else ([outputs] if single else list(outputs))  # type: ignore[list-item]
-    function_name = name or "f"
+    # Theano names may be any text; the IR symbol keeps the letters, digits and underscores.
+    function_name = re.sub(r"\W", "_", name) if name else "f"
+    if not function_name[0].isalpha() and function_name[0] != "_":
+        function_name = "f_" + function_name
     update_pairs = _check_updates(_pairs(updates, "updates"))
     given_pairs = _check_givens(_pairs(givens, "givens"))
     roots = output_list + [expr for _, expr in update_pairs] + [new for _, new in given_pairs]
