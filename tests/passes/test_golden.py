@@ -33,3 +33,15 @@ def test_golden(case: Path) -> None:
     assert got == expected_path.read_text()
     # The output is itself valid IR that prints back to the same text.
     assert print_module(parse_module(got)) == got
+
+
+ALL_TIR = sorted(Path(__file__).resolve().parents[1].rglob("*.tir"))
+
+
+@pytest.mark.parametrize("path", ALL_TIR, ids=[p.name for p in ALL_TIR])
+def test_every_tir_file_round_trips(path: Path) -> None:
+    """print -> parse -> print is a fixed point for every IR file in the tests."""
+    printed = print_module(parse_module(path.read_text(), str(path)))
+    assert print_module(parse_module(printed)) == printed
+    if path.name.endswith(".expected.tir"):
+        assert printed == path.read_text()  # expected outputs are already in printed form
