@@ -5,20 +5,36 @@ The only module that knows every stage; each stage knows only those below it.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib
 import re
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from tc.codegen_llvm import NativeModule, compile_module, pycall
+from tc.codegen_llvm import NativeModule, pycall
+from tc.codegen_llvm.lower import EntryPoint
+from tc.codegen_llvm.objectcode import emit_object, host_target, load_object
 from tc.frontend.config import config
 from tc.frontend.graph import Variable, as_tensor_variable
 from tc.frontend.lower import build_function
 from tc.frontend.shared import SharedVariable, shared_roots
-from tc.ir import Function, Module, TcTypeError, TcValueError, initial_state, parse_module, print_module
+from tc.ir import (
+    Function,
+    Module,
+    TcCompilationError,
+    TcTypeError,
+    TcValueError,
+    initial_state,
+    parse_module,
+    print_module,
+)
 from tc.ir.calling import calling_convention, in_place_stores
 from tc.ir.shapes import ShapePlan
 from tc.passes import PassManager, parse_pipeline
 from tc.runtime import CompiledFunction, InputSpec
+from tc.runtime.cache import CompileCache, cache_directory, cache_key
 from tc.runtime.shared import SharedBuffer
 
 # Shape checks are derived before fusion, so an error names the user's op, not a kernel.
@@ -91,9 +107,43 @@ def compile_ir_module(
     buffer in `shared_buffers` get one holding their initial value.
     """
     stages, plans = optimize_module(module, on_unused_input)
-    native = compile_module(module)
+    native = native_code(module, stages["tir-opt"])
     stages.update(native.stages)
     return make_functions(module, native, plans, stages, single_output, allow_input_downcast, shared_buffers)
+
+
+def native_code(module: Module, optimized_ir: str) -> NativeModule:
+    """Native code for the fused `module`, from the compile cache when it is there."""
+    from tc import __version__
+
+    host = host_target()
+    key = cache_key(optimized_ir, host.triple, host.cpu, host.features, __version__, compiler_fingerprint())
+    cache = CompileCache(cache_directory())
+    hit = cache.get(key)
+    if hit is not None:
+        header, payload = hit
+        entries = {
+            name: EntryPoint(symbol, tuple(ranks)) for name, (symbol, ranks) in header["entries"].items()
+        }
+        try:
+            return load_object(payload, entries, header["stages"])
+        except TcCompilationError:
+            pass  # an entry that does not load is rebuilt below
+    code = emit_object(module, assembly=True)
+    described = {name: [e.symbol, list(e.slot_ranks)] for name, e in code.entry_points.items()}
+    cache.put(key, {"entries": described, "stages": code.stages}, code.data)
+    return load_object(code.data, code.entry_points, code.stages)
+
+
+@functools.lru_cache(maxsize=1)
+def compiler_fingerprint() -> str:
+    """A hash of the code generator's own source, so a changed compiler never reuses old code."""
+    digest = hashlib.sha256()
+    for package in ("codegen_llvm", "ir"):
+        directory = Path(importlib.import_module(f"tc.{package}").__file__).parent  # type: ignore[arg-type]
+        for source in sorted(directory.rglob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 def optimize_module(

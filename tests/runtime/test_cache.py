@@ -1,0 +1,51 @@
+"""The on-disk compile cache: hits compile nothing, damaged entries are rebuilt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tc
+import tc.codegen_llvm.jit as jit
+from tc import tensor as T
+
+
+def _compile():  # type: ignore[no-untyped-def]
+    x = T.dvector("x")
+    return tc.function([x], T.tanh(x) * 3 - 1)
+
+
+def test_second_compile_is_a_cache_hit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
+    before = jit.compile_count
+    first = _compile()
+    assert jit.compile_count == before + 1 and len(list(tmp_path.rglob("*.tcobj"))) == 1
+    second = _compile()
+    assert jit.compile_count == before + 1  # loaded, not compiled
+    data = np.linspace(-2, 2, 9)
+    assert first(data).tobytes() == second(data).tobytes()
+    assert "define" in second.dump("llvm-opt") and second.dump("asm")
+
+
+def test_damaged_entries_are_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
+    _compile()
+    (entry,) = tmp_path.rglob("*.tcobj")
+    entry.write_bytes(entry.read_bytes()[:-50])  # truncated
+    before = jit.compile_count
+    f = _compile()
+    assert jit.compile_count == before + 1
+    np.testing.assert_allclose(f([0.5]), np.tanh([0.5]) * 3 - 1)
+    entry.write_bytes(b"not a cache entry")
+    assert _compile()([0.0]).tolist() == [-1.0]
+
+
+def test_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("TC_CACHE", "0")
+    before = jit.compile_count
+    _compile()
+    _compile()
+    assert jit.compile_count == before + 2 and not list(tmp_path.rglob("*.tcobj"))
