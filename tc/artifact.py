@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from .codegen_llvm import compile_module, entry_symbol
+from .codegen_llvm import entry_symbol
 from .codegen_llvm.lower import EntryPoint
 from .codegen_llvm.objectcode import HostTarget, emit_object, host_target, load_object
-from .compile import default_updates, make_functions, optimize_module, shape_plan, shared
+from .compile import default_updates, make_functions, native_code, optimize_module, shape_plan, shared
 from .frontend.lower import build_function
 from .frontend.shared import SharedVariable
 from .frontend.tx.errors import SourceFile, SourceFileError
@@ -175,7 +175,7 @@ def compile_file(
     stages, plans = optimize_module(built.module)
     functions: dict[str, Callable[..., Any]] = {}
     if built.module.functions:
-        native = compile_module(built.module, opt_level)
+        native = native_code(built.module, stages["tir-opt"], opt_level)
         stages.update(native.stages)
         functions.update(
             make_functions(

@@ -112,12 +112,15 @@ def compile_ir_module(
     return make_functions(module, native, plans, stages, single_output, allow_input_downcast, shared_buffers)
 
 
-def native_code(module: Module, optimized_ir: str) -> NativeModule:
+def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> NativeModule:
     """Native code for the fused `module`, from the compile cache when it is there."""
     from tc import __version__
 
     host = host_target()
-    key = cache_key(optimized_ir, host.triple, host.cpu, host.features, __version__, compiler_fingerprint())
+    fingerprint = compiler_fingerprint()
+    key = cache_key(
+        optimized_ir, host.triple, host.cpu, host.features, __version__, fingerprint, str(opt_level)
+    )
     cache = CompileCache(cache_directory())
     hit = cache.get(key)
     if hit is not None:
@@ -129,7 +132,7 @@ def native_code(module: Module, optimized_ir: str) -> NativeModule:
             return load_object(payload, entries, header["stages"])
         except TcCompilationError:
             pass  # an entry that does not load is rebuilt below
-    code = emit_object(module, assembly=True)
+    code = emit_object(module, opt_level, assembly=True)
     described = {name: [e.symbol, list(e.slot_ranks)] for name, e in code.entry_points.items()}
     cache.put(key, {"entries": described, "stages": code.stages}, code.data)
     return load_object(code.data, code.entry_points, code.stages)
