@@ -3,13 +3,12 @@
 Imports only tc.ir (and llvmlite).
 """
 
-from .jit import NativeModule, compile_module, host_target_machine
+from .jit import NativeModule, host_target_machine
 from .lower import EntryPoint, entry_symbol, lower_function
 
 __all__ = [
     "EntryPoint",
     "NativeModule",
-    "compile_module",
     "entry_symbol",
     "host_target_machine",
     "lower_function",

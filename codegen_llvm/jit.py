@@ -10,7 +10,6 @@ import ctypes
 import ctypes.util
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -23,9 +22,6 @@ from .lower import EntryPoint, lower_function
 from .parallel import THREADS_GLOBAL
 
 LLVM_LOCK = threading.RLock()  # LLVM's pass managers and MCJIT are not thread-safe
-
-# Environment switch, as numba's NUMBA_DUMP_*: print each stage while compiling.
-DUMP_STAGES = {s for s in os.environ.get("TC_DUMP", "").split(",") if s}
 
 
 @lru_cache(maxsize=1)
@@ -107,25 +103,6 @@ def lower_and_optimize(
         builder.getModulePassManager().run(parsed, builder)
     stages["llvm-opt"] = str(parsed)
     return parsed, entries, stages
-
-
-def compile_module(module: Module, opt_level: int = 3) -> NativeModule:
-    """Lower every function of `module` (already fused) and JIT it."""
-    global compile_count
-    start = time.perf_counter()
-    tm = host_target_machine()
-    with LLVM_LOCK:
-        parsed, entries, stages = lower_and_optimize(module, tm, opt_level)
-        stages["asm"] = tm.emit_assembly(parsed)
-        engine = llvm.create_mcjit_compiler(parsed, tm)
-        engine.finalize_object()
-        addresses = {name: engine.get_function_address(e.symbol) for name, e in entries.items()}
-        compile_count += 1
-    native = NativeModule(entries, addresses, stages, time.perf_counter() - start, engine)
-    native.set_num_threads(default_num_threads())
-    for stage in DUMP_STAGES & stages.keys():
-        print(f"// ----- {stage} -----\n{stages[stage]}")
-    return native
 
 
 def default_num_threads() -> int:

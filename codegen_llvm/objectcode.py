@@ -1,6 +1,6 @@
 """Ahead-of-time code: emit a module's native code as an object file, and load it back.
 
-`emit_object` lowers and optimises exactly as `compile_module` does, then
+`emit_object` lowers and optimises (jit.lower_and_optimize), then
 asks LLVM for a relocatable ELF object instead of JIT-compiling. The object
 uses the JIT's large code model, so MCJIT can place it anywhere in memory.
 `load_object` hands those bytes to a fresh MCJIT engine (built on an empty

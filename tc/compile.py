@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -109,6 +110,7 @@ def compile_ir_module(
     stages, plans = optimize_module(module, on_unused_input)
     native = native_code(module, stages["tir-opt"])
     stages.update(native.stages)
+    dump_stages(stages)
     return make_functions(module, native, plans, stages, single_output, allow_input_downcast, shared_buffers)
 
 
@@ -136,6 +138,13 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> Native
     described = {name: [e.symbol, list(e.slot_ranks)] for name, e in code.entry_points.items()}
     cache.put(key, {"entries": described, "stages": code.stages}, code.data)
     return load_object(code.data, code.entry_points, code.stages)
+
+
+def dump_stages(stages: dict[str, str]) -> None:
+    """TC_DUMP=tir,tir-opt,llvm,llvm-opt,asm prints those stages as functions compile
+    (an environment switch, as numba's NUMBA_DUMP_*)."""
+    for stage in (s for s in os.environ.get("TC_DUMP", "").split(",") if s in stages):
+        print(f"// ----- {stage} -----\n{stages[stage]}")
 
 
 @functools.lru_cache(maxsize=1)
