@@ -1,7 +1,9 @@
-"""llvmlite.ir text -> parse -> verify -> O3 for the host CPU -> MCJIT.
+"""The host target and the LLVM half of the pipeline.
 
-Every stage's text is kept on the result, so `f.dump("llvm-opt")` and
-`tc compile --emit asm` show exactly what ran.
+llvmlite.ir text -> parse -> verify -> O3 for the host CPU (`lower_and_optimize`);
+objectcode.py turns the result into object code and loads it with MCJIT.
+Every stage's text is kept, so `f.dump("llvm-opt")` and `tc compile --emit asm`
+show exactly what ran.
 """
 
 from __future__ import annotations
