@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .core import ELEMENTWISE, Function, Operation, Value
 from .errors import TcCompilationError, TcShapeError
-from .ops.random import RandomOp
+from .ops.random import RandomChoice, RandomOp
 from .types import TensorType
 
 
@@ -27,6 +27,17 @@ class ArgDim:
 
 
 Term = int | ArgDim
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A dimension an op needs to be at least `minimum` (e.g. a non-empty population)."""
+
+    term: Term
+    minimum: int
+    what: str
+    op_name: str
+    location: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class ShapePlan:
             name: symbolic(len(function.args) + k, type) for k, (name, type) in enumerate(globals)
         }
         self.constraints: list[Constraint] = []
+        self.bounds: list[Bound] = []
         self.store_shapes: list[tuple[Term, ...]] = []
         # Integer vectors whose values are known as terms (shapes, and constants below).
         values: dict[Value, tuple[Term, ...]] = {}
@@ -72,6 +84,9 @@ class ShapePlan:
                 values[op.results[0]] = shapes[op.operands[0]]
             elif isinstance(op, RandomOp) and op.size_operand is not None:
                 shapes[op.results[0]] = self._size_terms(op, op.size_operand, values)
+            elif isinstance(op, RandomChoice):
+                self._choice_checks(op, shapes)
+                shapes[op.results[0]] = tuple(d for d in op.results[0].type.shape if d is not None)
             elif op.has_trait(ELEMENTWISE):
                 shape = self._broadcast(op, [shapes[v] for v in op.operands])
                 shapes.update((r, shape) for r in op.results)
@@ -115,8 +130,26 @@ class ShapePlan:
             result.append(first)
         return tuple(result)
 
+    def _choice_checks(self, op: RandomChoice, shapes: dict[Value, tuple[Term, ...]]) -> None:
+        """The native draw reads values[j] for j < n: n must cover the draw, weights must match."""
+        location = str(op.location) if op.location else "?"
+        (population,) = shapes[op.values]
+        if op.count:
+            needed = 1 if op.attributes["replace"] else op.count
+            self.bounds.append(Bound(population, needed, "values to choose from", op.name, location))
+        if op.weights is not None:
+            (weights,) = shapes[op.weights]
+            if weights != population:
+                self.constraints.append(Constraint(population, weights, op.name, location))
+
     def check(self, shapes: Sequence[tuple[int, ...]]) -> None:
         """Raise TcShapeError if the argument shapes break a constraint."""
+        for b in self.bounds:
+            found = self._value(b.term, shapes)
+            if found < b.minimum:
+                raise TcShapeError(
+                    f"{b.op_name} at {b.location} needs at least {b.minimum} {b.what}, found {found}"
+                )
         for c in self.constraints:
             left, right = self._value(c.left, shapes), self._value(c.right, shapes)
             if left != right:

@@ -125,7 +125,7 @@ class CompiledFunction:
         """Check shapes, allocate, call; apply the updates only once the call succeeded."""
         shapes = [a.shape for a in arrays] + [c.shape for c in current]
         plan = self._plan
-        if plan.constraints:
+        if plan.constraints or plan.bounds:
             plan.check(shapes)
         outputs = [np.empty(plan.result_shape(i, shapes), dtype=d) for i, d in enumerate(self._out_dtypes)]
         destinations = []

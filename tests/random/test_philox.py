@@ -324,3 +324,20 @@ def test_bad_choices() -> None:
         srng.choice((2,), 3, replace=False, p=[0.2, 0.3, 0.5])
     with pytest.raises(tc.TcTypeError, match="integer or a vector"):
         srng.choice((2,), np.zeros((2, 2)))
+
+
+def test_choice_from_runtime_vectors_is_checked_before_drawing() -> None:
+    srng = RandomStreams(2)
+    v, w = tc.tensor.dvector("v"), tc.tensor.dvector("w")
+    state = None
+    f = tc.function([v], srng.choice((3,), v))
+    state = srng.state_updates[-1].get_value()
+    with pytest.raises(tc.TcShapeError, match="needs at least 1 values to choose from, found 0"):
+        f(np.zeros(0))
+    assert srng.state_updates[-1].get_value().tolist() == state.tolist()  # nothing was drawn
+    with pytest.raises(tc.TcShapeError, match="'v' has size 2 .* 'w' has size 3"):
+        tc.function([v, w], srng.choice((3,), v, p=w))([1.0, 2.0], [1.0, 2.0, 3.0])
+    without = tc.function([v], srng.choice((3,), v, replace=False))
+    with pytest.raises(tc.TcShapeError, match="needs at least 3 values"):
+        without([1.0, 2.0])
+    assert sorted(without([5.0, 6.0, 7.0]).tolist()) == [5.0, 6.0, 7.0]
