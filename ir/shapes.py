@@ -82,11 +82,17 @@ class ShapePlan:
             elif op.name == "tx.shape":
                 shapes[op.results[0]] = (len(shapes[op.operands[0]]),)
                 values[op.results[0]] = shapes[op.operands[0]]
-            elif isinstance(op, RandomOp) and op.size_operand is not None:
-                shapes[op.results[0]] = self._size_terms(op, op.size_operand, values)
-            elif isinstance(op, RandomChoice):
-                self._choice_checks(op, shapes)
-                shapes[op.results[0]] = tuple(d for d in op.results[0].type.shape if d is not None)
+            elif isinstance(op, RandomOp):
+                # The generated code reads the stream's two words: a state a user resized is refused.
+                location = str(op.location) if op.location else "?"
+                (words,) = shapes[op.operands[0]]
+                self.bounds.append(Bound(words, 2, "words of stream state", op.name, location))
+                if isinstance(op, RandomChoice):
+                    self._choice_checks(op, shapes)
+                if op.size_operand is not None:
+                    shapes[op.results[0]] = self._size_terms(op, op.size_operand, values)
+                else:
+                    shapes[op.results[0]] = tuple(d for d in op.results[0].type.shape if d is not None)
             elif op.has_trait(ELEMENTWISE):
                 shape = self._broadcast(op, [shapes[v] for v in op.operands])
                 shapes.update((r, shape) for r in op.results)

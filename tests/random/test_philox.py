@@ -329,7 +329,6 @@ def test_bad_choices() -> None:
 def test_choice_from_runtime_vectors_is_checked_before_drawing() -> None:
     srng = RandomStreams(2)
     v, w = tc.tensor.dvector("v"), tc.tensor.dvector("w")
-    state = None
     f = tc.function([v], srng.choice((3,), v))
     state = srng.state_updates[-1].get_value()
     with pytest.raises(tc.TcShapeError, match="needs at least 1 values to choose from, found 0"):
