@@ -36,7 +36,7 @@ from .errors import (
 from .interpreter import initial_state, run, run_function
 from .parser import parse_module, parse_type
 from .printer import print_function, print_module
-from .types import TensorType, broadcast_shapes, scalar_type
+from .types import TensorType, broadcast_shapes
 from .verifier import verify_function, verify_module
 
 __all__ = [
@@ -76,7 +76,6 @@ __all__ = [
     "print_module",
     "run",
     "run_function",
-    "scalar_type",
     "verify_function",
     "verify_module",
 ]

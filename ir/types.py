@@ -59,10 +59,6 @@ class TensorType:
         return f"tensor<{dims}{self.dtype}>"
 
 
-def scalar_type(dtype: DType) -> TensorType:
-    return TensorType(dtype, ())
-
-
 def broadcast_shapes(*shapes: Sequence[Dim]) -> tuple[Dim, ...]:
     """numpy broadcasting over static shapes, where `?` never stretches.
 
