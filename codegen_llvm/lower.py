@@ -25,8 +25,10 @@ from ..ir.calling import CallingConvention
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise
 from ..ir.ops.random import RandomChoice, RandomOp, RandomPermutation
+from ..ir.ops.reduce import Reduce
 from .loops import ArrayRef, KernelBody, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
+from .reduce import emit_reduce
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .types import I8_PTR, I32, I64, mark_not_captured, memory_type, register_type
 
@@ -81,7 +83,7 @@ class _FunctionLowering:
         targets = [(v, s) for v, s in zip(convention.results, outputs, strict=True)]
         targets += [(op.operands[0], s) for op, s in zip(convention.stores, store_slots, strict=True)]
         for value, slot in targets:
-            if isinstance(value.owner, (KernelElementwise, RandomOp)):
+            if isinstance(value.owner, (KernelElementwise, RandomOp, Reduce)):
                 destination.setdefault(value, slot[0])
 
         # First every buffer and size, so that nothing can fail once a shared
@@ -100,6 +102,18 @@ class _FunctionLowering:
             elif isinstance(op, KernelElementwise):
                 extent = self._kernel_buffers(op, destination)
                 loops.append(functools.partial(self._kernel, op, extent))
+            elif isinstance(op, Reduce):
+                source = self.arrays[op.operands[0]]
+                keep = bool(op.attributes["keepdims"])
+                extent = [
+                    I64(1) if a in op.axes else d
+                    for a, d in enumerate(source.shape)
+                    if keep or a not in op.axes
+                ]
+                self._result_buffers(op, extent, destination)
+                if op.kind in ("argmax", "argmin"):  # the best values so far, beside their indices
+                    self._scratch[op] = self._allocate(source.dtype, extent)
+                loops.append(functools.partial(self._reduce, op, extent))
             elif isinstance(op, RandomOp):
                 extent = self._random_extent(op)
                 self._result_buffers(op, extent, destination)
@@ -197,6 +211,11 @@ class _FunctionLowering:
                 pointer = self._allocate(result.type.dtype, extent)
             strides = _contiguous_strides(b, extent, result.type.dtype.itemsize)
             self.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, static)
+
+    def _reduce(self, op: Reduce, extent: list[ll.Value]) -> None:
+        emitter = ScalarEmitter(self.builder, self.math)
+        source = self.arrays[op.operands[0]]
+        emit_reduce(emitter, op, source, self.arrays[op.results[0]].pointer, extent, self._scratch.get(op))
 
     def _random_extent(self, op: RandomOp) -> list[ll.Value]:
         """Each dimension of a draw: from the result type, or read from the size operand."""

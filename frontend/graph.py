@@ -108,6 +108,35 @@ class Variable:
 
         return make_apply(Shape, [self]).out
 
+    # -- reductions (the math lives in reductions.py) -----------------------------------
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return _reductions.sum(self, axis, keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return _reductions.prod(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return _reductions.mean(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return _reductions.max(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return _reductions.min(self, axis, keepdims)
+
+    def argmax(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return _reductions.argmax(self, axis, keepdims)
+
+    def argmin(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return _reductions.argmin(self, axis, keepdims)
+
+    def var(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return _reductions.var(self, axis, keepdims)
+
+    def std(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return _reductions.std(self, axis, keepdims)
+
     def astype(self, dtype: DTypeSpec) -> Variable:
         return cast_to(self, parse_dtype(dtype))
 
@@ -370,3 +399,4 @@ def _short(value: Any) -> str:
 # The operators above call the math builders, which themselves build Variables;
 # importing at the bottom breaks the cycle (graph.py is complete by this point).
 from . import elemwise as _math  # noqa: E402
+from . import reductions as _reductions  # noqa: E402

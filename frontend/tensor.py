@@ -71,6 +71,7 @@ from .elemwise import (
     xor,
 )
 from .graph import Apply, Constant, DTypeSpec, Variable, as_tensor_variable, constant, parse_dtype
+from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
 
 # PyTensor's names for the same things.
 TensorVariable = Variable
@@ -195,6 +196,16 @@ __all__ = [
     "config",
     "constant",
     "nnet",
+    # reductions
+    "argmax",
+    "argmin",
+    "max",
+    "mean",
+    "min",
+    "prod",
+    "std",
+    "sum",
+    "var",
     # constructors
     "tensor",
     "scalar",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .core import ELEMENTWISE, Function, Operation, Value
 from .errors import TcCompilationError, TcShapeError
 from .ops.random import RandomChoice, RandomOp
+from .ops.reduce import NEEDS_ELEMENTS, Reduce
 from .types import TensorType
 
 
@@ -82,6 +83,18 @@ class ShapePlan:
             elif op.name == "tx.shape":
                 shapes[op.results[0]] = (len(shapes[op.operands[0]]),)
                 values[op.results[0]] = shapes[op.operands[0]]
+            elif isinstance(op, Reduce):
+                source = shapes[op.operands[0]]
+                keep = bool(op.attributes["keepdims"])
+                shapes[op.results[0]] = tuple(
+                    1 if a in op.axes else d for a, d in enumerate(source) if keep or a not in op.axes
+                )
+                if op.kind in NEEDS_ELEMENTS:
+                    location = str(op.location) if op.location else "?"
+                    for axis in op.axes:
+                        self.bounds.append(
+                            Bound(source[axis], 1, f"elements along axis {axis}", op.name, location)
+                        )
             elif isinstance(op, RandomOp):
                 # The generated code reads the stream's two words: a state a user resized is refused.
                 location = str(op.location) if op.location else "?"

@@ -1,0 +1,118 @@
+"""Reductions as loop nests: initialise the result, accumulate every element, finish.
+
+Straightforward scalar loops in index order (on one thread). The run-time
+checks (a non-empty selection for max/min/argmax/argmin) have passed before
+the call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir as ll
+
+from ..ir import DType
+from ..ir.ops.reduce import Reduce
+from .control import counted_loop
+from .loops import ArrayRef
+from .scalar import ScalarEmitter, emit_cast
+from .types import I8_PTR, I64, load_element, memory_type, register_type, store_element
+
+
+def _identity(kind: str, dtype: DType) -> ll.Constant:
+    ty = register_type(dtype)
+    if kind in ("sum", "mean"):
+        return ll.Constant(ty, 0.0 if dtype.is_float else 0)
+    if kind == "prod":
+        return ll.Constant(ty, 1.0 if dtype.is_float else 1)
+    largest = kind in ("min", "argmin")  # start from the far end of the ordering
+    if dtype.is_float:
+        return ll.Constant(ty, float("inf") if largest else float("-inf"))
+    if dtype.is_bool:
+        return ll.Constant(ty, int(largest))
+    info = np.iinfo(dtype.numpy)
+    return ll.Constant(ty, int(info.max if largest else info.min))
+
+
+def emit_reduce(
+    emitter: ScalarEmitter,
+    op: Reduce,
+    source: ArrayRef,
+    output: ll.Value,
+    out_extent: list[ll.Value],
+    scratch: ll.Value | None,
+) -> None:
+    """Reduce `source` into the contiguous `output` (shape `out_extent`)."""
+    b = emitter.b
+    kind, axes = op.kind, set(op.axes)
+    in_dtype, out_dtype = source.dtype, op.results[0].type.dtype
+    arg = kind in ("argmax", "argmin")
+    acc_dtype = in_dtype if arg or kind in ("max", "min") else out_dtype
+    accumulator = b.bitcast(scratch if arg else output, memory_type(acc_dtype).as_pointer())
+    indices = b.bitcast(output, I64.as_pointer()) if arg else None
+    count_out: ll.Value = I64(1)
+    for dim in out_extent:
+        count_out = b.mul(count_out, dim)
+    with counted_loop(b, count_out, "init") as o:
+        store_element(b, acc_dtype, _identity(kind, acc_dtype), b.gep(accumulator, [o]))
+        if indices is not None:
+            b.store(I64(0), b.gep(indices, [o]))
+
+    # The output element of each input index: contiguous strides over the kept axes.
+    rank = len(source.shape)
+    kept = [a for a in range(rank) if a not in axes]
+    out_stride: dict[int, ll.Value] = {}
+    running: ll.Value = I64(1)
+    for a in reversed(kept):
+        out_stride[a] = running
+        running = b.mul(running, source.shape[a])
+    single_axis = op.axes[0] if arg and len(op.axes) == 1 and rank > 1 else None
+
+    def visit(axis: int, pointer: ll.Value, out_index: ll.Value, flat: ll.Value, position: ll.Value) -> None:
+        if axis == rank:
+            value = load_element(b, in_dtype, pointer)
+            slot = b.gep(accumulator, [out_index])
+            current = load_element(b, acc_dtype, slot)
+            if arg:
+                take = _better(emitter, kind, in_dtype, value, current)
+                store_element(b, acc_dtype, b.select(take, value, current), slot)
+                where = b.gep(indices, [out_index])
+                b.store(b.select(take, position if single_axis is not None else flat, b.load(where)), where)
+                return
+            value = emit_cast(emitter, in_dtype, acc_dtype, value)
+            store_element(b, acc_dtype, _combine(emitter, kind, acc_dtype, current, value), slot)
+            return
+        with counted_loop(b, source.shape[axis], f"reduce{axis}") as i:
+            moved = b.gep(pointer, [b.mul(i, source.strides[axis])])
+            index = b.add(out_index, b.mul(i, out_stride[axis])) if axis in out_stride else out_index
+            next_flat = b.add(b.mul(flat, source.shape[axis]), i)
+            visit(axis + 1, moved, index, next_flat, i if axis == single_axis else position)
+
+    visit(0, b.bitcast(source.pointer, I8_PTR), I64(0), I64(0), I64(0))
+    if kind == "mean":
+        reduced: ll.Value = I64(1)
+        for a in sorted(axes):
+            reduced = b.mul(reduced, source.shape[a])
+        divisor = b.sitofp(reduced, register_type(out_dtype))
+        with counted_loop(b, count_out, "mean") as o:
+            slot = b.gep(accumulator, [o])
+            store_element(b, out_dtype, b.fdiv(load_element(b, out_dtype, slot), divisor), slot)
+
+
+def _combine(e: ScalarEmitter, kind: str, dtype: DType, acc: ll.Value, value: ll.Value) -> ll.Value:
+    b = e.b
+    if kind in ("sum", "mean"):
+        return b.fadd(acc, value) if dtype.is_float else b.add(acc, value)
+    if kind == "prod":
+        return b.fmul(acc, value) if dtype.is_float else b.mul(acc, value)
+    take = _better(e, "argmax" if kind == "max" else "argmin", dtype, value, acc)
+    return b.select(take, value, acc)
+
+
+def _better(e: ScalarEmitter, kind: str, dtype: DType, value: ll.Value, best: ll.Value) -> ll.Value:
+    """Whether `value` replaces `best`: strictly better, or the first nan (which then stays)."""
+    b = e.b
+    strictly = e.cmp(dtype, ">" if kind == "argmax" else "<", value, best)
+    if not dtype.is_float:
+        return strictly
+    first_nan = b.and_(e.isnan(value), b.not_(e.isnan(best)))
+    return b.and_(b.or_(strictly, first_nan), b.not_(e.isnan(best)))

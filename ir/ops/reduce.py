@@ -1,0 +1,99 @@
+"""Reductions: `tx.reduce %x {kind = "sum", axes = [1], keepdims = false}`.
+
+One op for the family; `kind` is sum, prod, mean, max, min, argmax or argmin.
+Result dtypes follow numpy on 64-bit Linux, except that unsigned sums give
+int64 (tc has no uint64): sum/prod of bool and integers give int64, mean of
+integers float64, max/min keep the dtype, argmax/argmin give int64 (over one
+axis, or over the flattened array when every axis is reduced). max, min,
+argmax and argmin of an empty selection are errors (checked before the call);
+nan propagates through max/min, and argmax/argmin point at the first nan.
+Floating sums add in index order (numpy sums pairwise: the last bits may differ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..attributes import Attribute
+from ..core import PURE, Operation, Region
+from ..dtypes import DType
+from ..errors import TcTypeError
+from ..types import TensorType
+
+KINDS = ("sum", "prod", "mean", "max", "min", "argmax", "argmin")
+NEEDS_ELEMENTS = frozenset({"max", "min", "argmax", "argmin"})
+
+
+def reduce_dtype(kind: str, dtype: DType) -> DType:
+    if kind in ("argmax", "argmin"):
+        return DType.I64
+    if kind == "mean":
+        return dtype if dtype.is_float else DType.F64
+    if kind in ("sum", "prod") and not dtype.is_float:
+        return DType.I64
+    return dtype
+
+
+class Reduce(Operation):
+    name = "tx.reduce"
+    traits = frozenset({PURE})
+    attribute_types = {"kind": str, "axes": tuple, "keepdims": bool}
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        (source,) = operand_types
+        kind, axes, keepdims = attributes["kind"], attributes["axes"], attributes["keepdims"]
+        if kind not in KINDS:
+            raise TcTypeError(f"tx.reduce: unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        assert isinstance(axes, tuple) and isinstance(kind, str)
+        if len(set(axes)) != len(axes) or any(not 0 <= a < source.rank for a in axes):
+            raise TcTypeError(f"tx.reduce: axes {list(axes)} are not distinct axes of {source}")
+        if kind in ("argmax", "argmin") and len(axes) not in (1, source.rank):
+            raise TcTypeError(f"tx.reduce: {kind} takes one axis or all of them, found {list(axes)}")
+        if source.dtype.is_bool and kind in ("max", "min"):
+            raise TcTypeError(f"tx.reduce: {kind} of a bool tensor; use any/all (or cast it)")
+        shape = (
+            [1 if a in axes else d for a, d in enumerate(source.shape)]
+            if keepdims
+            else [d for a, d in enumerate(source.shape) if a not in axes]
+        )
+        return [TensorType(reduce_dtype(kind, source.dtype), tuple(shape))]
+
+    @property
+    def kind(self) -> str:
+        return str(self.attributes["kind"])
+
+    @property
+    def axes(self) -> tuple[int, ...]:
+        axes = self.attributes["axes"]
+        assert isinstance(axes, tuple)
+        return tuple(int(a) for a in axes)
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        (x,) = operands
+        x = np.asarray(x)
+        out = self.results[0].type
+        keepdims = bool(self.attributes["keepdims"])
+        axes = self.axes
+        value: Any
+        if self.kind in ("argmax", "argmin"):
+            pick: Any = np.argmax if self.kind == "argmax" else np.argmin
+            if len(axes) == x.ndim and x.ndim != 1:
+                flat = pick(x.reshape(-1))
+                value = np.reshape(flat, (1,) * x.ndim) if keepdims else np.asarray(flat)
+            else:
+                value = pick(x, axis=axes[0] if axes else None, keepdims=keepdims)
+        else:
+            function: Any = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "max": np.max, "min": np.min}
+            kwargs = {"dtype": out.dtype.numpy} if self.kind in ("sum", "prod", "mean") else {}
+            with np.errstate(all="ignore"):
+                value = function[self.kind](x, axis=axes, keepdims=keepdims, **kwargs)
+        return [np.asarray(value).astype(out.dtype.numpy)]
