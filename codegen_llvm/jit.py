@@ -72,6 +72,13 @@ class NativeModule:
         if address:
             ctypes.c_int64.from_address(address).value = max(1, int(count))
 
+    def set_blas(self, routines: dict[str, int]) -> None:
+        """Give the code the addresses of BLAS routines (by global name, see linalg.py)."""
+        for name, address in routines.items():
+            slot = self.engine.get_global_value_address(name)
+            if slot:
+                ctypes.c_void_p.from_address(slot).value = address
+
     def cfunction(self, name: str) -> ctypes._CFuncPtr:
         proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
         return proto(self.addresses[name])

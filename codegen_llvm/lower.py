@@ -24,8 +24,10 @@ from ..ir import DType, Function, Operation, TcCompilationError, Value
 from ..ir.calling import CallingConvention
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise
+from ..ir.ops.linalg import Dot
 from ..ir.ops.random import RandomChoice, RandomOp, RandomPermutation
 from ..ir.ops.reduce import Reduce
+from .linalg import emit_dot
 from .loops import ArrayRef, KernelBody, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
 from .reduce import emit_reduce
@@ -83,7 +85,7 @@ class _FunctionLowering:
         targets = [(v, s) for v, s in zip(convention.results, outputs, strict=True)]
         targets += [(op.operands[0], s) for op, s in zip(convention.stores, store_slots, strict=True)]
         for value, slot in targets:
-            if isinstance(value.owner, (KernelElementwise, RandomOp, Reduce)):
+            if isinstance(value.owner, (KernelElementwise, RandomOp, Reduce, Dot)):
                 destination.setdefault(value, slot[0])
 
         # First every buffer and size, so that nothing can fail once a shared
@@ -102,6 +104,13 @@ class _FunctionLowering:
             elif isinstance(op, KernelElementwise):
                 extent = self._kernel_buffers(op, destination)
                 loops.append(functools.partial(self._kernel, op, extent))
+            elif isinstance(op, Dot):
+                a, b = self.arrays[op.operands[0]], self.arrays[op.operands[1]]
+                extent = a.shape[:-1] + b.shape[1:]
+                self._result_buffers(op, extent, destination)
+                loops.append(
+                    functools.partial(emit_dot, self.builder, a, b, self.arrays[op.results[0]].pointer)
+                )
             elif isinstance(op, Reduce):
                 source = self.arrays[op.operands[0]]
                 keep = bool(op.attributes["keepdims"])

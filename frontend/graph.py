@@ -108,7 +108,20 @@ class Variable:
 
         return make_apply(Shape, [self]).out
 
-    # -- reductions (the math lives in reductions.py) -----------------------------------
+    # -- matrix products and reductions (linalg.py, reductions.py) ----------------------
+
+    def dot(self, other: Any) -> Variable:
+        return _linalg.dot(self, other)
+
+    def __matmul__(self, other: Any) -> Variable:
+        return _linalg.dot(self, other)
+
+    def __rmatmul__(self, other: Any) -> Variable:
+        return _linalg.dot(other, self)
+
+    @property
+    def T(self) -> Variable:  # noqa: N802 (Theano's name)
+        raise TcTypeError("transposes are not supported yet; they arrive with the shape operations")
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Variable:
         return _reductions.sum(self, axis, keepdims)
@@ -399,4 +412,5 @@ def _short(value: Any) -> str:
 # The operators above call the math builders, which themselves build Variables;
 # importing at the bottom breaks the cycle (graph.py is complete by this point).
 from . import elemwise as _math  # noqa: E402
+from . import linalg as _linalg  # noqa: E402
 from . import reductions as _reductions  # noqa: E402

@@ -71,6 +71,7 @@ from .elemwise import (
     xor,
 )
 from .graph import Apply, Constant, DTypeSpec, Variable, as_tensor_variable, constant, parse_dtype
+from .linalg import dot, matmul
 from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
 
 # PyTensor's names for the same things.
@@ -196,7 +197,9 @@ __all__ = [
     "config",
     "constant",
     "nnet",
-    # reductions
+    # products and reductions
+    "dot",
+    "matmul",
     "argmax",
     "argmin",
     "max",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .core import ELEMENTWISE, Function, Operation, Value
 from .errors import TcCompilationError, TcShapeError
+from .ops.linalg import Dot
 from .ops.random import RandomChoice, RandomOp
 from .ops.reduce import NEEDS_ELEMENTS, Reduce
 from .types import TensorType
@@ -83,6 +84,12 @@ class ShapePlan:
             elif op.name == "tx.shape":
                 shapes[op.results[0]] = (len(shapes[op.operands[0]]),)
                 values[op.results[0]] = shapes[op.operands[0]]
+            elif isinstance(op, Dot):
+                a, b = shapes[op.operands[0]], shapes[op.operands[1]]
+                if a[-1] != b[0]:
+                    location = str(op.location) if op.location else "?"
+                    self.constraints.append(Constraint(a[-1], b[0], op.name, location))
+                shapes[op.results[0]] = a[:-1] + b[1:]
             elif isinstance(op, Reduce):
                 source = shapes[op.operands[0]]
                 keep = bool(op.attributes["keepdims"])

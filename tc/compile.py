@@ -35,6 +35,7 @@ from tc.ir.calling import calling_convention, in_place_stores
 from tc.ir.shapes import ShapePlan
 from tc.passes import PassManager, parse_pipeline
 from tc.runtime import CompiledFunction, InputSpec
+from tc.runtime.blas import blas_routines
 from tc.runtime.cache import CompileCache, cache_directory, cache_key
 from tc.runtime.shared import SharedBuffer
 
@@ -196,6 +197,7 @@ def make_functions(
     `native_entries=False` skips the CPython-level entries of scalar functions,
     which are JIT-compiled here (a loaded artifact compiles nothing).
     """
+    native.set_blas(blas_routines())
     buffers = dict(shared_buffers or {})
     initial = initial_state(module)
     for glob in module.globals:

@@ -1,0 +1,188 @@
+"""Matrix products: BLAS gemm for float32/float64 when the layouts allow, loops otherwise.
+
+The BLAS routine is reached through a global function pointer per dtype
+(`tc_blas_dgemm`, `tc_blas_sgemm`) that the runtime fills after loading the
+code, so object code holds no process-specific address and can be cached.
+Row-major C = A B is computed as the column-major C^T = B^T A^T; an operand
+with unit stride along either axis is passed transposed or not; any other
+layout (or no BLAS) takes a plain loop nest.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir as ll
+
+from ..ir import DType
+from .control import counted_loop
+from .loops import ArrayRef
+from .types import I8, I8_PTR, I32, I64, load_element, register_type, store_element
+
+BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
+
+
+def _blas_pointer(module: ll.Module, dtype: DType) -> ll.Value:
+    name = BLAS_GLOBALS[dtype]
+    glob = module.globals.get(name)
+    if glob is None:
+        glob = ll.GlobalVariable(module, I8_PTR, name)
+        glob.initializer = ll.Constant(I8_PTR, None)
+    return glob
+
+
+class _Matrix:
+    """An operand seen as a rows x cols matrix with element strides."""
+
+    def __init__(self, b: ll.IRBuilder, array: ArrayRef, as_row: bool) -> None:
+        size = I64(array.dtype.itemsize)
+        self.pointer = array.pointer
+        self.array = array
+        if len(array.shape) == 2:
+            self.rows, self.cols = array.shape
+            self.row_stride, self.col_stride = (b.sdiv(s, size) for s in array.strides)
+            self.byte_strides = list(array.strides)
+        else:
+            (length,), (stride,) = array.shape, array.strides
+            element = b.sdiv(stride, size)
+            if as_row:  # a vector on the left is a 1 x k matrix
+                self.rows, self.cols, self.row_stride, self.col_stride = I64(1), length, I64(0), element
+                self.byte_strides = [I64(0), stride]
+            else:  # on the right, a k x 1 matrix
+                self.rows, self.cols, self.row_stride, self.col_stride = length, I64(1), element, I64(0)
+                self.byte_strides = [stride, I64(0)]
+
+    def layouts(self, b: ll.IRBuilder) -> tuple[ll.Value, ll.Value, ll.Value, ll.Value]:
+        """(row-major usable, its leading dimension, column-major usable, its leading dimension)."""
+        one = I64(1)
+        rows_le_1 = b.icmp_signed("<=", self.rows, one)
+        cols_le_1 = b.icmp_signed("<=", self.cols, one)
+        cols_min = _max(b, self.cols, one)
+        rows_min = _max(b, self.rows, one)
+        row_major = b.and_(
+            b.or_(cols_le_1, b.icmp_signed("==", self.col_stride, one)),
+            b.or_(rows_le_1, b.icmp_signed(">=", self.row_stride, cols_min)),
+        )
+        row_ld = b.select(rows_le_1, cols_min, self.row_stride)
+        col_major = b.and_(
+            b.or_(rows_le_1, b.icmp_signed("==", self.row_stride, one)),
+            b.or_(cols_le_1, b.icmp_signed(">=", self.col_stride, rows_min)),
+        )
+        col_ld = b.select(cols_le_1, rows_min, self.col_stride)
+        return row_major, row_ld, col_major, col_ld
+
+    def element(self, b: ll.IRBuilder, row: ll.Value, col: ll.Value) -> ll.Value:
+        offset = b.add(b.mul(row, self.byte_strides[0]), b.mul(col, self.byte_strides[1]))
+        return load_element(b, self.array.dtype, b.gep(b.bitcast(self.pointer, I8_PTR), [offset]))
+
+
+def _max(b: ll.IRBuilder, x: ll.Value, y: ll.Value) -> ll.Value:
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
+def emit_dot(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, output: ll.Value) -> None:
+    """output (contiguous, row-major) = a . b"""
+    b = builder
+    dtype = a_array.dtype
+    a = _Matrix(b, a_array, as_row=True)
+    m_b = _Matrix(b, b_array, as_row=False)
+    m, k, n = a.rows, a.cols, m_b.cols
+    if dtype in BLAS_GLOBALS:
+        routine = b.load(_blas_pointer(b.module, dtype))
+        a_rm, a_rld, a_cm, a_cld = a.layouts(b)
+        b_rm, b_rld, b_cm, b_cld = m_b.layouts(b)
+        limit = I64(2**31 - 1)
+        fits = b.and_(
+            b.and_(b.icmp_signed("<", m, limit), b.icmp_signed("<", n, limit)), b.icmp_signed("<", k, limit)
+        )
+        usable = b.and_(
+            b.and_(b.icmp_unsigned("!=", routine, ll.Constant(I8_PTR, None)), fits),
+            b.and_(b.or_(a_rm, a_cm), b.or_(b_rm, b_cm)),
+        )
+        with b.if_else(usable) as (blas, loops):
+            with blas:
+                _call_gemm(
+                    b, dtype, routine, a, m_b, (a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld), m, n, k, output
+                )
+            with loops:
+                _loops(b, dtype, a, m_b, m, n, k, output)
+    else:
+        _loops(b, dtype, a, m_b, m, n, k, output)
+
+
+def _call_gemm(
+    b: ll.IRBuilder,
+    dtype: DType,
+    routine: ll.Value,
+    a: _Matrix,
+    m_b: _Matrix,
+    a_layout: tuple[ll.Value, ll.Value, ll.Value],
+    b_layout: tuple[ll.Value, ll.Value, ll.Value],
+    m: ll.Value,
+    n: ll.Value,
+    k: ll.Value,
+    output: ll.Value,
+) -> None:
+    real = register_type(dtype)
+
+    def char(flag: ll.Value) -> ll.Value:  # 'N' when row-major (already the transpose BLAS wants)
+        slot = b.alloca(I8)
+        b.store(b.select(flag, I8(ord("N")), I8(ord("T"))), slot)
+        return slot
+
+    def integer(value: ll.Value) -> ll.Value:
+        slot = b.alloca(I32)
+        b.store(b.trunc(value, I32), slot)
+        return slot
+
+    def scalar(value: float) -> ll.Value:
+        slot = b.alloca(real)
+        b.store(ll.Constant(real, value), slot)
+        return slot
+
+    (a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld) = a_layout, b_layout
+    pointer = real.as_pointer()
+    args = [
+        char(b_rm),
+        char(a_rm),
+        integer(n),
+        integer(m),
+        integer(k),
+        scalar(1.0),
+        b.bitcast(m_b.pointer, pointer),
+        integer(b.select(b_rm, b_rld, b_cld)),
+        b.bitcast(a.pointer, pointer),
+        integer(b.select(a_rm, a_rld, a_cld)),
+        scalar(0.0),
+        b.bitcast(output, pointer),
+        integer(_max(b, n, I64(1))),
+    ]
+    fn_type = ll.FunctionType(ll.VoidType(), [arg.type for arg in args])
+    b.call(b.bitcast(routine, fn_type.as_pointer()), args)
+
+
+def _loops(
+    b: ll.IRBuilder,
+    dtype: DType,
+    a: _Matrix,
+    m_b: _Matrix,
+    m: ll.Value,
+    n: ll.Value,
+    k: ll.Value,
+    output: ll.Value,
+) -> None:
+    real = register_type(dtype)
+    zero = ll.Constant(real, 0.0 if dtype.is_float else 0)
+    total = b.alloca(real)  # outside the loops: an alloca in a loop grows the stack
+    with counted_loop(b, m, "dot.i") as i:
+        with counted_loop(b, n, "dot.j") as j:
+            b.store(zero, total)
+            with counted_loop(b, k, "dot.k") as p:
+                x, y = a.element(b, i, p), m_b.element(b, p, j)
+                if dtype.is_float:
+                    value = b.fadd(b.load(total), b.fmul(x, y))
+                elif dtype is DType.BOOL:
+                    value = b.or_(b.load(total), b.and_(x, y))
+                else:
+                    value = b.add(b.load(total), b.mul(x, y))
+                b.store(value, total)
+            target = b.gep(b.bitcast(output, I8_PTR), [b.mul(b.add(b.mul(i, n), j), I64(dtype.itemsize))])
+            store_element(b, dtype, b.load(total), target)

@@ -1,0 +1,67 @@
+"""Matrix products: BLAS for float layouts it accepts, loops for the rest; numpy's results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tc
+from tc import tensor as T
+
+LAYOUTS = ["c", "fortran", "strided", "reversed", "transposed_copy"]
+
+
+def _layout(array: np.ndarray, layout: str) -> np.ndarray:
+    if array.ndim == 0 or layout == "c":
+        return array
+    if layout == "fortran":
+        return np.asfortranarray(array)
+    if layout == "strided":
+        return np.repeat(array, 2, axis=-1)[..., ::2]
+    if layout == "reversed":
+        return np.ascontiguousarray(array[::-1])[::-1]
+    return array.T.copy().T
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int32", "bool"])
+@pytest.mark.parametrize("ranks", [(2, 2), (2, 1), (1, 2), (1, 1)])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_dot_matches_numpy(dtype: str, ranks: tuple[int, int], data: st.DataObject) -> None:
+    m, k, n = (data.draw(st.integers(0, 6)) for _ in range(3))
+    shape_a = (m, k) if ranks[0] == 2 else (k,)
+    shape_b = (k, n) if ranks[1] == 2 else (k,)
+    rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
+    a = (rng.standard_normal(shape_a) * 3).astype(dtype)
+    b = (rng.standard_normal(shape_b) * 3).astype(dtype)
+    a = _layout(a, data.draw(st.sampled_from(LAYOUTS)))
+    b = _layout(b, data.draw(st.sampled_from(LAYOUTS)))
+    x = T.tensor(dtype, (None,) * ranks[0], name="a")
+    y = T.tensor(dtype, (None,) * ranks[1], name="b")
+    got = tc.function([x, y], T.dot(x, y))(a, b)
+    want = np.asarray(np.dot(a, b))
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if dtype.startswith("float"):
+        np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == "float32" else 1e-12, atol=1e-4)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def test_large_products_agree_with_numpy() -> None:
+    a, b = T.dmatrix("a"), T.fmatrix("b")
+    rng = np.random.default_rng(0)
+    av, bv = rng.standard_normal((300, 200)), rng.standard_normal((200, 100)).astype(np.float32)
+    got = tc.function([a, b], a @ b)(av, bv)  # float32 promoted to float64, then dgemm
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, av @ bv.astype(np.float64), rtol=1e-10)
+
+
+def test_mismatched_inner_dimensions() -> None:
+    with pytest.raises(tc.TcShapeError, match="contracted dimension"):
+        T.dot(T.tensor("float64", (2, 3)), T.tensor("float64", (4, 2)))
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    f = tc.function([a, b], T.dot(a, b))
+    with pytest.raises(tc.TcShapeError, match="tx.dot"):
+        f(np.ones((2, 3)), np.ones((4, 2)))
