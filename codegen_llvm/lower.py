@@ -27,6 +27,7 @@ from ..ir.ops.kernel import KernelElementwise
 from ..ir.ops.linalg import Dot
 from ..ir.ops.random import RandomChoice, RandomOp, RandomPermutation
 from ..ir.ops.reduce import Reduce
+from ..ir.ops.views import DimShuffle
 from .linalg import emit_dot
 from .loops import ArrayRef, KernelBody, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
@@ -104,6 +105,15 @@ class _FunctionLowering:
             elif isinstance(op, KernelElementwise):
                 extent = self._kernel_buffers(op, destination)
                 loops.append(functools.partial(self._kernel, op, extent))
+            elif isinstance(op, DimShuffle):  # a view: the same memory, other strides
+                source = self.arrays[op.operands[0]]
+                self.arrays[op.results[0]] = ArrayRef(
+                    source.dtype,
+                    source.pointer,
+                    [I64(1) if p == -1 else source.shape[p] for p in op.pattern],
+                    [I64(0) if p == -1 else source.strides[p] for p in op.pattern],
+                    op.results[0].type.shape,
+                )
             elif isinstance(op, Dot):
                 a, b = self.arrays[op.operands[0]], self.arrays[op.operands[1]]
                 extent = a.shape[:-1] + b.shape[1:]

@@ -121,7 +121,10 @@ class Variable:
 
     @property
     def T(self) -> Variable:  # noqa: N802 (Theano's name)
-        raise TcTypeError("transposes are not supported yet; they arrive with the shape operations")
+        return _linalg.transpose(self)
+
+    def dimshuffle(self, *pattern: Any) -> Variable:
+        return _linalg.dimshuffle(self, *pattern)
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Variable:
         return _reductions.sum(self, axis, keepdims)

@@ -15,3 +15,23 @@ def dot(a: TensorLike, b: TensorLike) -> Variable:
 
 
 matmul = dot  # the same for the ranks tc supports (up to 2)
+
+
+def dimshuffle(x: TensorLike, *pattern: int | str) -> Variable:
+    """Theano's dimshuffle: output axis i is input axis pattern[i], or a new
+    broadcastable axis for 'x'; input axes of length 1 may be left out."""
+    from ..ir.ops.views import DimShuffle
+
+    if len(pattern) == 1 and isinstance(pattern[0], (list, tuple)):
+        pattern = tuple(pattern[0])
+    encoded = tuple(-1 if p == "x" else p for p in pattern)
+    return make_apply(DimShuffle, [as_tensor_variable(x)], {"pattern": encoded}).out  # type: ignore[dict-item]
+
+
+def transpose(x: TensorLike, axes: tuple[int, ...] | None = None) -> Variable:
+    """Axes reversed (or permuted by `axes`), as numpy; a view, no copy."""
+    value = as_tensor_variable(x)
+    order = (
+        tuple(reversed(range(value.type.rank))) if axes is None else tuple(a % value.type.rank for a in axes)
+    )
+    return dimshuffle(value, *order)

@@ -71,7 +71,7 @@ from .elemwise import (
     xor,
 )
 from .graph import Apply, Constant, DTypeSpec, Variable, as_tensor_variable, constant, parse_dtype
-from .linalg import dot, matmul
+from .linalg import dimshuffle, dot, matmul, transpose
 from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
 
 # PyTensor's names for the same things.
@@ -198,8 +198,10 @@ __all__ = [
     "constant",
     "nnet",
     # products and reductions
+    "dimshuffle",
     "dot",
     "matmul",
+    "transpose",
     "argmax",
     "argmin",
     "max",

@@ -17,6 +17,7 @@ from .errors import TcCompilationError, TcShapeError
 from .ops.linalg import Dot
 from .ops.random import RandomChoice, RandomOp
 from .ops.reduce import NEEDS_ELEMENTS, Reduce
+from .ops.views import DimShuffle
 from .types import TensorType
 
 
@@ -84,6 +85,9 @@ class ShapePlan:
             elif op.name == "tx.shape":
                 shapes[op.results[0]] = (len(shapes[op.operands[0]]),)
                 values[op.results[0]] = shapes[op.operands[0]]
+            elif isinstance(op, DimShuffle):
+                source = shapes[op.operands[0]]
+                shapes[op.results[0]] = tuple(1 if p == -1 else source[p] for p in op.pattern)
             elif isinstance(op, Dot):
                 a, b = shapes[op.operands[0]], shapes[op.operands[1]]
                 if a[-1] != b[0]:

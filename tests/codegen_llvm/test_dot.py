@@ -65,3 +65,32 @@ def test_mismatched_inner_dimensions() -> None:
     f = tc.function([a, b], T.dot(a, b))
     with pytest.raises(tc.TcShapeError, match="tx.dot"):
         f(np.ones((2, 3)), np.ones((4, 2)))
+
+
+def test_transposes_and_dimshuffles_are_views() -> None:
+    a, v, r = T.dmatrix("a"), T.dvector("v"), T.drow("r")
+    f = tc.function(
+        [a, v, r],
+        [
+            a.T,
+            T.dot(a.T, a),
+            v.dimshuffle("x", 0) + a,
+            a.dimshuffle(1, "x", 0),
+            r.dimshuffle(1),
+            T.exp(a.T) * 2,
+            T.transpose(a, (1, 0)),
+        ],
+    )
+    av, vv, rv = np.arange(6.0).reshape(2, 3), np.arange(3.0), np.ones((1, 4))
+    want = [av.T, av.T @ av, vv[None, :] + av, av.T[:, None, :], rv[0], np.exp(av.T) * 2, av.T]
+    for got, expected in zip(f(av, vv, rv), want, strict=True):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected)
+    assert "tx.dimshuffle" in f.dump("tir-opt")
+
+
+def test_bad_dimshuffles() -> None:
+    with pytest.raises(tc.TcTypeError, match="can only be dropped if its length is 1"):
+        T.dmatrix("m").dimshuffle(0)
+    with pytest.raises(tc.TcTypeError, match="not a pattern"):
+        T.dmatrix("m").dimshuffle(0, 0)

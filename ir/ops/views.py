@@ -1,0 +1,64 @@
+"""Views: ops that only rearrange how an array's elements are addressed (no copy).
+
+`%y = tx.dimshuffle %x {pattern = [1, -1, 0]} : tensor<3x?xf64> -> tensor<?x1x3xf64>`
+is Theano's dimshuffle: entry i of the pattern names the input axis that
+becomes output axis i, or is -1 for a new broadcastable axis of length 1.
+Input axes left out must have length 1 (they are dropped). A transpose is
+the pattern with every axis, reversed or permuted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..attributes import Attribute
+from ..core import PURE, Operation, Region
+from ..errors import TcTypeError
+from ..types import TensorType
+
+
+class DimShuffle(Operation):
+    name = "tx.dimshuffle"
+    traits = frozenset({PURE})
+    attribute_types = {"pattern": tuple}
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        (source,) = operand_types
+        pattern = attributes["pattern"]
+        assert isinstance(pattern, tuple)
+        axes = [p for p in pattern if p != -1]
+        if any(not isinstance(p, int) or not -1 <= p < source.rank for p in pattern) or len(set(axes)) != len(
+            axes
+        ):
+            raise TcTypeError(f"tx.dimshuffle: {list(pattern)} is not a pattern over {source}")
+        for dropped in set(range(source.rank)) - set(axes):
+            if source.shape[dropped] != 1:
+                raise TcTypeError(
+                    f"tx.dimshuffle: axis {dropped} of {source} can only be dropped if its length is 1"
+                )
+        return [source.with_shape([1 if p == -1 else source.shape[p] for p in pattern])]
+
+    @property
+    def pattern(self) -> tuple[int, ...]:
+        pattern = self.attributes["pattern"]
+        assert isinstance(pattern, tuple)
+        return tuple(int(p) for p in pattern)
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        (x,) = operands
+        x = np.asarray(x)
+        kept = [p for p in self.pattern if p != -1]
+        dropped = tuple(a for a in range(x.ndim) if a not in kept)
+        squeezed = np.squeeze(x, axis=dropped) if dropped else x
+        # renumber the kept axes after dropping, transpose, then insert the new ones
+        order = [sorted(kept).index(p) for p in kept]
+        moved = np.transpose(squeezed, order)
+        return [moved.reshape([1 if p == -1 else x.shape[p] for p in self.pattern])]
