@@ -53,20 +53,6 @@ class ArtifactError(TcValueError):
     """A missing, corrupt or incompatible artifact."""
 
 
-class UnavailableFunction:
-    """A .tx function that could not be compiled in this tc; calling it raises the reason."""
-
-    def __init__(self, name: str, error: TcError) -> None:
-        self.name = name
-        self.error = error
-
-    def __call__(self, *args: object, **kwargs: object) -> Any:
-        raise self.error
-
-    def __repr__(self) -> str:
-        return f"<tc function {self.name} (unavailable)>"
-
-
 class TxModule:
     """A compiled .tx file. Functions are attributes; `shared` maps names to shared variables."""
 
@@ -198,13 +184,10 @@ def _module(
     compiled: dict[str, Callable[..., Any]],
     variables: dict[str, SharedVariable],
     stages: dict[str, str],
-    unavailable: dict[str, TcError] | None = None,
 ) -> TxModule:
-    """The module object, its functions in source order (unavailable ones included)."""
-    unavailable = dict(unavailable or (program.unavailable if program else {}))
+    """The module object, its functions in source order."""
     order = [fn.name for fn in program.functions] if program else list(compiled)
     functions: dict[str, Callable[..., Any]] = {n: compiled[n] for n in order if n in compiled}
-    functions.update({n: UnavailableFunction(n, e) for n, e in unavailable.items()})
     return TxModule(name, origin, functions, variables, stages)
 
 
@@ -252,7 +235,6 @@ def compile_artifact(
             "bytes": len(code.data),
         },
         "functions": functions,
-        "unavailable": [{"name": n, "message": str(e)} for n, e in built.program.unavailable.items()],
         "globals": [
             {
                 "name": g.name,
@@ -347,11 +329,8 @@ def _load(directory: Path, manifest: dict[str, Any]) -> TxModule:
     single = {f["name"]: bool(f["single_output"]) for f in manifest["functions"]}
     buffers = {name: variable.container for name, variable in variables.items()}
     compiled = make_functions(module, native, plans, stages, single, False, buffers, native_entries=False)
-    unavailable: dict[str, TcError] = {
-        u["name"]: TcError(u["message"]) for u in manifest.get("unavailable", [])
-    }
     name = manifest.get("name", directory.name)
-    return _module(name, str(directory), None, compiled, variables, stages, unavailable)
+    return _module(name, str(directory), None, compiled, variables, stages)
 
 
 def _check_target(directory: Path, target: dict[str, Any]) -> None:
@@ -409,18 +388,12 @@ def _make_shared(value: np.ndarray, name: str) -> SharedVariable:
     return shared(value, name)
 
 
-def _random_hook() -> Callable[[int | None], Any] | None:
-    """A factory of tc.random's RandomStreams, or None if this tc has no random streams yet."""
-    try:
-        from . import random as tc_random  # type: ignore[attr-defined]
-    except ModuleNotFoundError as err:
-        if err.name not in ("tc.random", f"{__package__}.random"):
-            raise
-        return None
-    streams = tc_random.RandomStreams
+def _random_hook() -> Callable[[int | None], Any]:
+    """The factory of random streams that `random rng(seed = N)` declarations use."""
+    from .random import RandomStreams
 
     def make_random(seed: int | None) -> Any:
-        return streams() if seed is None else streams(seed)
+        return RandomStreams() if seed is None else RandomStreams(seed)
 
     return make_random
 

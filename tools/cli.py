@@ -363,13 +363,8 @@ def _ir_function(model: str, name: str, stage: str) -> Any:
     if Path(model).is_dir():
         manifest = artifact.read_manifest(Path(model))
         module = parse_module(manifest["ir"][stage], f"{model}/manifest.json")
-        unavailable = {u["name"]: u["message"] for u in manifest.get("unavailable", [])}
-        if name in unavailable:
-            raise TcError(unavailable[name])
     else:
         built = artifact.build_file(model)
-        if name in built.program.unavailable:
-            raise built.program.unavailable[name]
         module = built.module
         if stage == "tir-opt":
             optimize_module(module)

@@ -65,22 +65,12 @@ NUMBER = (bool, int, float)
 _PYTHON_LOCATION = re.compile(r"^(?:\S+?:\d+:\d+: )+")
 
 
-class RandomStreamsUnavailable(TxError):
-    """A random stream is used but this tc has no `tc.random` yet."""
-
-
 @dataclass
 class Hooks:
-    """What lowering needs from the layers above it: shared buffers and random streams.
-
-    `make_random` is None when random streams are not available; functions that
-    draw from one are then reported in `Program.unavailable` instead of failing
-    the whole file.
-    """
+    """What lowering needs from the layers above it: shared buffers and random streams."""
 
     make_shared: MakeShared
-    make_random: MakeRandom | None = None
-    random_missing: str = "random streams are not available in this version of tc (no tc.random)"
+    make_random: MakeRandom
 
 
 @dataclass
@@ -311,8 +301,6 @@ class ExpressionLowering:
             )
         decl: RandomDecl = binding.value
         if decl.streams is None:
-            if self.hooks.make_random is None:
-                raise self.error(node, self.hooks.random_missing, RandomStreamsUnavailable)
             decl.streams = self.call_builder(name, self.hooks.make_random, decl.seed)
             self.random_streams[str(name)] = decl.streams
         draw = getattr(decl.streams, str(method), None)

@@ -21,7 +21,7 @@ from .. import tensor as T
 from ..graph import Variable
 from ..shared import SharedVariable
 from .builtins import DTYPES
-from .errors import SourceFile, TxError, TxShapeError, TxTypeError
+from .errors import SourceFile, TxShapeError, TxTypeError
 from .expressions import (
     NUMBER,
     Binding,
@@ -29,7 +29,6 @@ from .expressions import (
     Hooks,
     Node,
     RandomDecl,
-    RandomStreamsUnavailable,
     count,
     describe_kind,
     show_literal,
@@ -37,7 +36,7 @@ from .expressions import (
 )
 from .parser import parse_tree
 
-__all__ = ["Hooks", "Program", "RandomStreamsUnavailable", "TxFunction", "lower_source"]
+__all__ = ["Hooks", "Program", "TxFunction", "lower_source"]
 
 
 @dataclass
@@ -61,7 +60,6 @@ class Program:
     source: SourceFile
     shared: dict[str, SharedVariable] = field(default_factory=dict)
     functions: list[TxFunction] = field(default_factory=list)
-    unavailable: dict[str, TxError] = field(default_factory=dict)  # fn name -> error on call
     random_streams: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,10 +86,7 @@ class _Lowering(ExpressionLowering):
                 self.random_decl(item)
         for item in items:
             if item.data == "fn_def":
-                try:
-                    self.program.functions.append(self.fn_def(item))
-                except RandomStreamsUnavailable as err:
-                    self.program.unavailable[str(item.children[0])] = err
+                self.program.functions.append(self.fn_def(item))
         self.program.random_streams = self.random_streams
         return self.program
 

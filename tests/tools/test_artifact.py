@@ -110,14 +110,3 @@ def test_damaged_artifacts_are_clear_errors(
     damage(target)
     with pytest.raises(ArtifactError, match=message):
         tc.load(target)
-
-
-def test_unavailable_functions_survive_the_artifact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tc import artifact
-
-    monkeypatch.setattr(artifact, "_random_hook", lambda: None)
-    out = compile_artifact(TUTORIAL, tmp_path / "norandom")
-    m = tc.load(out)
-    assert m.sin_identity(30) == 1.0
-    with pytest.raises(tc.TcError, match="random streams are not available"):
-        m.draw_uniform()

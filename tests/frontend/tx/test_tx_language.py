@@ -8,10 +8,7 @@ import numpy as np
 import pytest
 
 import tc
-from tc import artifact
-from tc.frontend.tx import SourceFile, TxError
 from tc.frontend.tx.builtins import FUNCTIONS
-from tc.frontend.tx.lowering import Hooks, lower_source
 
 TUTORIAL = Path(__file__).parents[3] / "examples" / "tutorial.tx"
 
@@ -256,29 +253,6 @@ def test_ops_carry_tx_locations(tmp_path: Path) -> None:
     m = compile_text(tmp_path, "fn f(x: f64[?], y: f64[?]) -> f64[?] {\n    return x * 2 + y\n}\n", "loc.tx")
     with pytest.raises(tc.TcShapeError, match=r"loc\.tx:2:18"):
         m.f([1.0, 2.0], [1.0, 2.0, 3.0])
-
-
-def test_random_streams_unavailable_makes_only_those_functions_fail(tmp_path: Path) -> None:
-    text = (TUTORIAL.read_text()).replace("fn draw_normal", "fn draw_normal_renamed")
-    source = SourceFile("tutorial.tx", text, tmp_path)
-    program = lower_source(source, Hooks(tc.shared, None))
-    assert [f.name for f in program.functions] == [
-        "sin_identity",
-        "accumulator",
-        "decrementor",
-        "skip_shared",
-    ]
-    error = program.unavailable["draw_uniform"]
-    assert isinstance(error, TxError) and "random streams are not available" in str(error)
-    assert "tutorial.tx:36:12" in str(error)
-
-
-def test_compile_file_without_random_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(artifact, "_random_hook", lambda: None)
-    m = tc.compile_file(TUTORIAL)
-    assert m.sin_identity(30) == 1.0
-    with pytest.raises(tc.TcError, match="random streams are not available"):
-        m.draw_uniform()
 
 
 def test_random_draw_options(tmp_path: Path) -> None:
