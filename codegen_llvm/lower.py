@@ -97,6 +97,8 @@ class _FunctionLowering:
                 self.arrays[op.result] = self._constant(op)
             elif op.name == "tx.shape":
                 self.arrays[op.results[0]] = self._shape_of(self.arrays[op.operands[0]])
+            elif op.name == "tx.size":
+                self.arrays[op.results[0]] = self._size_of(self.arrays[op.operands[0]], op.axes)  # type: ignore[attr-defined]
             elif op.name == "tx.load":
                 glob = global_slots[op.symbol]  # type: ignore[attr-defined]
                 self.arrays[op.results[0]] = ArrayRef(
@@ -193,6 +195,16 @@ class _FunctionLowering:
         for axis, dim in enumerate(source.shape):
             b.store(dim, b.gep(pointer, [I32(axis)]))
         return ArrayRef(DType.I64, b.bitcast(pointer, I8_PTR), [I64(rank)], [I64(8)], (rank,))
+
+    def _size_of(self, source: ArrayRef, axes: tuple[int, ...]) -> ArrayRef:
+        """The number of elements along `axes`, as an int64 scalar on the stack."""
+        b = self.builder
+        count: ll.Value = I64(1)
+        for axis in axes:
+            count = b.mul(count, source.shape[axis])
+        pointer = b.alloca(I64)
+        b.store(count, pointer)
+        return ArrayRef(DType.I64, b.bitcast(pointer, I8_PTR), [], [], ())
 
     def _extent(self, op: KernelElementwise) -> list[ll.Value]:
         result_shape = op.results[0].type.shape

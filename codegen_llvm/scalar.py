@@ -71,7 +71,7 @@ class ScalarEmitter:
         if emit is None:
             raise TcCompilationError(f"no scalar lowering for '{op.name}' at {op.location}")
         dtype = op.operands[0].type.dtype if op.operands else op.results[0].type.dtype
-        if op.name == "tx.select":
+        if op.name in ("tx.select", "tx.fill"):
             dtype = op.operands[1].type.dtype
         if op.name == "tx.cast":
             return emit_cast(self, dtype, op.results[0].type.dtype, args[0])
@@ -334,6 +334,7 @@ SCALAR_EMITTERS: dict[str, Emitter] = {
     "tx.gt": _compare(">"),
     "tx.ge": _compare(">="),
     "tx.select": lambda e, dtype, args: e.b.select(*args),
+    "tx.fill": lambda e, dtype, args: args[1],
     "tx.cast": lambda e, dtype, args: args[0],  # handled in ScalarEmitter.emit (needs both dtypes)
     "tx.neg": emit_neg,
     "tx.abs": emit_abs,

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .attributes import Attribute
 from .errors import TcVerificationError
 from .types import TensorType
+
+if TYPE_CHECKING:
+    from .builder import Builder
 
 # Traits an op class can carry; passes key their rewrites off these.
 PURE = "pure"  # no side effects: may be folded, CSE'd, deleted when unused
@@ -151,6 +154,18 @@ class Operation:
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         """The reference semantics in numpy: what every backend must compute."""
         raise NotImplementedError(f"{self.name} has no reference semantics")
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        """The vector-Jacobian product: each operand's gradient given the results' gradients.
+
+        `output_grads[i]` has the type of result i, or is None where no gradient
+        reaches that result. Return one entry per operand, with exactly the
+        operand's type, or None where the operand gets no gradient (integer
+        operands, conditions, indices). New ops are created through `builder`,
+        which places them before the gradient being expanded. The default
+        declares the op non-differentiable (the grad pass names it in its error).
+        """
+        raise NotImplementedError(f"{self.name} has no gradient")
 
     # -- structure ----------------------------------------------------------------------
 

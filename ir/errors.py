@@ -38,3 +38,12 @@ class TcCompilationError(TcError, RuntimeError):
 
 class TcDeviceError(TcError, RuntimeError):
     """A device (e.g. CUDA) is missing or failed."""
+
+
+class TcIndexError(TcError, IndexError):
+    """An index outside the axis it addresses (checked before any memory is touched)."""
+
+
+class TcGradientError(TcError, ValueError):
+    """A gradient that cannot be built: a non-differentiable op on the path, a
+    disconnected input, or a cost that is not a float scalar."""

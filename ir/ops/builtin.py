@@ -76,3 +76,40 @@ class Shape(Operation):
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         return [np.array(np.shape(operands[0]), dtype=np.int64)]
+
+
+class Size(Operation):
+    """`%n = tx.size %x {axes = [0]} : tensor<?x3xf64> -> tensor<i64>`: elements along `axes`.
+
+    The product of the run-time lengths of the named axes (all of them for
+    the array's size); gradients of means divide by it.
+    """
+
+    name = "tx.size"
+    traits = frozenset({PURE})
+    attribute_types = {"axes": tuple}
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        (source,) = operand_types
+        axes = attributes["axes"]
+        assert isinstance(axes, tuple)
+        valid = all(isinstance(a, int) and 0 <= a < source.rank for a in axes)
+        if len(set(axes)) != len(axes) or not valid:
+            raise TcVerificationError(f"tx.size: {list(axes)} are not distinct axes of {source}")
+        return [TensorType(DType.I64, ())]
+
+    @property
+    def axes(self) -> tuple[int, ...]:
+        axes = self.attributes["axes"]
+        assert isinstance(axes, tuple)
+        return tuple(int(a) for a in axes)
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        shape = np.shape(operands[0])
+        return [np.array(int(np.prod([shape[a] for a in self.axes], dtype=np.int64)), dtype=np.int64)]

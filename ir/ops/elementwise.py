@@ -469,6 +469,26 @@ class Select(ElementwiseOp):
         return super().operand_dtype(operand_types[1:])
 
 
+class Fill(ElementwiseOp):
+    """`tx.fill %model, %value`: value broadcast to the shape both broadcast to (Theano's fill).
+
+    The model's elements are never read, only its shape, so `fill(x, 0.0)` is
+    `zeros_like(x)` and gradients use it to spread a value over an operand's shape.
+    """
+
+    name = "tx.fill"
+    arity = 2
+    accepts = ANY
+
+    @staticmethod
+    def reference(model: np.ndarray, value: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        return np.broadcast_to(value, np.broadcast_shapes(np.shape(model), np.shape(value)))
+
+    @classmethod
+    def operand_dtype(cls, operand_types: Sequence[TensorType]) -> DType:
+        return operand_types[1].dtype
+
+
 def cast_reference(x: np.ndarray, dtype: DType) -> np.ndarray:
     """Float to integer saturates and maps nan to 0 (as JAX and LLVM's fptosi.sat)."""
     x = np.asarray(x)
