@@ -1,0 +1,158 @@
+"""Integer-array ("advanced") indexing: gather and its adjoint, scatter-add.
+
+`%y = tx.gather %x, %i0, %i1 : ...` is numpy's `x[i0, i1]`: the k index
+arrays (integer dtypes) address the first k axes of `x` and broadcast
+together (a `?` dimension never stretches, as everywhere in tc); the result
+has shape broadcast(index shapes) + x.shape[k:]. Negative indices count from
+the end; an index outside [-n, n) is a TcIndexError (the native code checks
+every index before it reads: never an access out of bounds).
+
+`%z = tx.scatter_add %base, %updates, %i0, ... : ...` is
+`z = base.copy(); np.add.at(z, (i0, ...), updates)`: repeated indices
+accumulate. `updates` has exactly the shape of the matching gather. It is
+gather's gradient and, with gather, the only op whose native code can fail
+on the values (not the shapes) of its operands: both carry CHECKS_INDICES.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..attributes import Attribute
+from ..core import PURE, Operation, Region
+from ..errors import TcIndexError, TcTypeError
+from ..types import Dim, TensorType, broadcast_shapes
+
+if TYPE_CHECKING:
+    from ..builder import Builder
+    from ..core import Value
+
+# The op's native code checks operand values and may return an index-error status.
+CHECKS_INDICES = "checks_indices"
+
+
+def index_shape(op_name: str, source: TensorType, indices: Sequence[TensorType]) -> tuple[Dim, ...]:
+    """broadcast(index shapes) + source.shape[k:], after checking the index operands."""
+    if not indices:
+        raise TcTypeError(f"{op_name}: expected at least one index array, found none")
+    if len(indices) > source.rank:
+        raise TcTypeError(f"{op_name}: {len(indices)} index arrays for a source of rank {source.rank}")
+    for axis, index in enumerate(indices):
+        if not index.dtype.is_integer:
+            raise TcTypeError(
+                f"{op_name}: the index for axis {axis} must have an integer dtype, found {index}"
+            )
+    return broadcast_shapes(*[i.shape for i in indices]) + source.shape[len(indices) :]
+
+
+def check_indices(
+    op: Operation, shape: Sequence[int], indices: Sequence[np.ndarray]
+) -> tuple[np.ndarray, ...]:
+    """The indices wrapped into [0, n), or a TcIndexError naming the first bad one."""
+    wrapped = []
+    for axis, index in enumerate(indices):
+        index = np.asarray(index).astype(np.int64)
+        size = shape[axis]
+        bad = (index < -size) | (index >= size)
+        if bad.any():
+            raise TcIndexError(index_error_message(op, axis, size, int(index[bad].flat[0])))
+        wrapped.append(np.where(index < 0, index + size, index))
+    return tuple(wrapped)
+
+
+def index_error_message(op: Operation, axis: int, size: int, index: int | None) -> str:
+    where = f" at {op.location}" if op.location is not None else ""
+    found = f"index {index}" if index is not None else "an index"
+    return f"{op.name}{where}: {found} is out of bounds for axis {axis} with size {size}"
+
+
+class Gather(Operation):
+    name = "tx.gather"
+    traits = frozenset({PURE, CHECKS_INDICES})
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        if not operand_types:
+            raise TcTypeError("tx.gather: expected a source and index arrays, found no operands")
+        source, *indices = operand_types
+        return [source.with_shape(index_shape(cls.name, source, indices))]
+
+    @property
+    def source(self) -> Value:
+        return self.operands[0]
+
+    @property
+    def indices(self) -> list[Value]:
+        return self.operands[1:]
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        x, *indices = (np.asarray(a) for a in operands)
+        return [np.array(x[check_indices(self, x.shape, indices)])]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        """The output gradient added back at the gathered positions (repeats accumulate)."""
+        (g,) = output_grads
+        x = self.source
+        none: list[Value | None] = [None] * len(self.indices)
+        if g is None or not x.type.dtype.is_float:
+            return [None, *none]
+        zeros = builder.fill(x, 0.0)
+        return [builder.op("tx.scatter_add", zeros, g, *self.indices), *none]
+
+
+class ScatterAdd(Operation):
+    name = "tx.scatter_add"
+    traits = frozenset({PURE, CHECKS_INDICES})
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        if len(operand_types) < 3:
+            raise TcTypeError(
+                "tx.scatter_add: expected a base, updates and index arrays, "
+                f"found {len(operand_types)} operands"
+            )
+        base, updates, *indices = operand_types
+        if updates.dtype is not base.dtype:
+            raise TcTypeError(
+                f"tx.scatter_add: updates must have the dtype of the base {base}, found {updates}"
+            )
+        expected = index_shape(cls.name, base, indices)
+        if len(expected) != updates.rank or any(
+            e is not None and u is not None and e != u for e, u in zip(expected, updates.shape, strict=True)
+        ):
+            shown = TensorType(base.dtype, expected)
+            raise TcTypeError(
+                f"tx.scatter_add: updates must have the gathered shape {shown}, found {updates}"
+            )
+        return [base]
+
+    @property
+    def indices(self) -> list[Value]:
+        return self.operands[2:]
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        base, updates, *indices = (np.asarray(a) for a in operands)
+        out = np.array(base, copy=True)
+        np.add.at(out, check_indices(self, base.shape, indices), updates)
+        return [out]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        """The base gets g unchanged; each update gets g at the position it was added to."""
+        (g,) = output_grads
+        none: list[Value | None] = [None] * len(self.indices)
+        if g is None or not g.type.dtype.is_float:
+            return [None, None, *none]
+        return [g, builder.op("tx.gather", g, *self.indices), *none]
