@@ -70,6 +70,7 @@ from .elemwise import (
     where,
     xor,
 )
+from .gradient import grad
 from .graph import Apply, Constant, DTypeSpec, Variable, as_tensor_variable, constant, parse_dtype
 from .linalg import dimshuffle, dot, matmul, transpose
 from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
@@ -186,6 +187,7 @@ ftensor4 = _typed("ftensor4", "float32", _TENSOR4)
 dtensor4 = _typed("dtensor4", "float64", _TENSOR4)
 
 __all__ = [
+    "grad",
     # graph objects and conversion
     "Apply",
     "Constant",

@@ -3,11 +3,11 @@
 Imports only tc.ir.
 """
 
-from . import canonicalize, cse, dce, fold, fuse, givens, simplify
+from . import canonicalize, cse, dce, fold, fuse, givens, grad, simplify
 from .manager import PASS_REGISTRY, Pass, PassManager, TcPassError, parse_pipeline, run_pipeline
 
 # What `tc.function` runs by default, and `tc opt` with `-p default`.
-DEFAULT_PIPELINE = ("substitute-givens", "canonicalize", "cse", "canonicalize", "fuse", "cse")
+DEFAULT_PIPELINE = ("grad", "substitute-givens", "canonicalize", "cse", "canonicalize", "fuse", "cse")
 
 __all__ = [
     "DEFAULT_PIPELINE",
@@ -21,6 +21,7 @@ __all__ = [
     "fold",
     "fuse",
     "givens",
+    "grad",
     "parse_pipeline",
     "run_pipeline",
     "simplify",

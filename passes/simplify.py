@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Function, Operation, Value
+from ..ir import ELEMENTWISE, Function, Operation, Value
 from ..ir.ops import elementwise as ew
 from ..ir.ops.builtin import Constant
 from .manager import Pass, register
@@ -121,6 +121,29 @@ class StaticShape(RewritePattern):
         return True
 
 
+class FillWithoutWork(RewritePattern):
+    """fill(m, v) -> v when v already has the result's type; otherwise the model becomes the
+    cheapest value of the same shape: an elementwise op's operand of its own type (the
+    model's elements are never read, so computing them would be wasted work)."""
+
+    op_names = frozenset({"tx.fill"})
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        model, value = op.operands
+        if value.type == op.result.type:
+            rewriter.replace_op(op, [value])
+            return True
+        owner = model.owner
+        if owner is None or not owner.has_trait(ELEMENTWISE):
+            return False
+        for operand in owner.operands:
+            if operand.type.shape == model.type.shape:
+                op.set_operand(0, operand)
+                rewriter.touched.extend([op, owner])
+                return True
+        return False
+
+
 SIMPLIFY_PATTERNS: list[RewritePattern] = [
     IdentityOperand(),
     SquareToMultiply(),
@@ -128,6 +151,7 @@ SIMPLIFY_PATTERNS: list[RewritePattern] = [
     TrivialCast(),
     SelectSameBranches(),
     StaticShape(),
+    FillWithoutWork(),
 ]
 
 

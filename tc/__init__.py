@@ -20,9 +20,10 @@ from tc.ir.errors import (
     TcVerificationError,
 )
 
-from . import printing, tensor
+from . import gradient, printing, tensor
 from .artifact import compile_file, load
 from .compile import function, shared
+from .gradient import grad
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,8 @@ __all__ = [
     "compile_file",
     "config",
     "function",
+    "grad",
+    "gradient",
     "load",
     "printing",
     "shared",

@@ -40,7 +40,7 @@ from tc.runtime.cache import CompileCache, cache_directory, cache_key
 from tc.runtime.shared import SharedBuffer
 
 # Shape checks are derived before fusion, so an error names the user's op, not a kernel.
-OPTIMIZE = ("substitute-givens", "canonicalize", "cse", "canonicalize")
+OPTIMIZE = ("grad", "substitute-givens", "canonicalize", "cse", "canonicalize")
 LOWER = ("fuse", "cse")
 
 Pairs = Mapping[Variable, object] | Sequence[tuple[Variable, object]] | None

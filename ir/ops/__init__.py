@@ -1,5 +1,17 @@
 """Every op of the `tx` and `kernel` dialects; importing this registers them."""
 
-from . import builtin, elementwise, indexing, kernel, linalg, random, reduce, state, views
+from . import builtin, elementwise, grad, indexing, kernel, linalg, nnet, random, reduce, state, views
 
-__all__ = ["builtin", "elementwise", "indexing", "kernel", "linalg", "random", "reduce", "state", "views"]
+__all__ = [
+    "builtin",
+    "elementwise",
+    "grad",
+    "indexing",
+    "kernel",
+    "linalg",
+    "nnet",
+    "random",
+    "reduce",
+    "state",
+    "views",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +12,10 @@ from ..core import PURE, TERMINATOR, Location, NoResults, Operation, Region
 from ..dtypes import DType
 from ..errors import TcVerificationError
 from ..types import TensorType
+
+if TYPE_CHECKING:
+    from ..builder import Builder
+    from ..core import Value
 
 
 class Constant(Operation):
@@ -77,6 +82,9 @@ class Shape(Operation):
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         return [np.array(np.shape(operands[0]), dtype=np.int64)]
 
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        return [None]  # a shape does not change with the values
+
 
 class Size(Operation):
     """`%n = tx.size %x {axes = [0]} : tensor<?x3xf64> -> tensor<i64>`: elements along `axes`.
@@ -113,3 +121,6 @@ class Size(Operation):
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         shape = np.shape(operands[0])
         return [np.array(int(np.prod([shape[a] for a in self.axes], dtype=np.int64)), dtype=np.int64)]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        return [None]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..core import COMMUTATIVE, ELEMENTWISE, PURE, Location, Operation, Region, 
 from ..dtypes import DType
 from ..errors import TcTypeError, TcVerificationError
 from ..types import TensorType, broadcast_shapes
+
+if TYPE_CHECKING:
+    from ..builder import Builder
 
 FLOATS = frozenset({DType.F32, DType.F64})
 INTEGERS = frozenset({DType.I8, DType.I16, DType.I32, DType.I64, DType.U8})
@@ -35,6 +38,8 @@ class ElementwiseOp(Operation):
     arity: ClassVar[int] = 1
     accepts: ClassVar[frozenset[DType]] = NUMBERS
     reference: ClassVar[Callable[..., np.ndarray]]
+    # Floor, sign, rounding: the derivative is zero wherever it exists, so no gradient flows.
+    piecewise_constant: ClassVar[bool] = False
 
     @classmethod
     def result_dtype(cls, operand_dtype: DType) -> DType:
@@ -73,6 +78,22 @@ class ElementwiseOp(Operation):
         shape = np.broadcast_shapes(*(np.shape(a) for a in operands))
         return [np.broadcast_to(value, shape)]
 
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        """`local_gradient` gives each operand's gradient at the result's shape;
+        summing over the axes an operand was broadcast along brings it back to its own."""
+        (g,) = output_grads
+        if g is None or not self.result.type.dtype.is_float or self.piecewise_constant:
+            return [None] * len(self.operands)
+        local = self.local_gradient(builder, g)
+        return [
+            None if grad is None or not operand.type.dtype.is_float else builder.sum_to(grad, operand.type)
+            for grad, operand in zip(local, self.operands, strict=True)
+        ]
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        """d result / d operand times g, for each operand (broadcast to the result's shape)."""
+        raise NotImplementedError(f"{self.name} has no gradient")
+
 
 class Unary(ElementwiseOp):
     arity = 1
@@ -101,85 +122,153 @@ class Sin(UnaryFloat):
     name = "tx.sin"
     reference = staticmethod(np.sin)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.mul", g, b.op("tx.cos", x))]
+
 
 class Cos(UnaryFloat):
     name = "tx.cos"
     reference = staticmethod(np.cos)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.neg", b.op("tx.mul", g, b.op("tx.sin", x)))]
 
 
 class Tan(UnaryFloat):
     name = "tx.tan"
     reference = staticmethod(np.tan)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        y = self.result
+        return [b.op("tx.mul", g, b.op("tx.add", b.op("tx.mul", y, y), 1.0))]
+
 
 class Arcsin(UnaryFloat):
     name = "tx.arcsin"
     reference = staticmethod(np.arcsin)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.div", g, b.op("tx.sqrt", b.op("tx.sub", 1.0, b.op("tx.mul", x, x))))]
 
 
 class Arccos(UnaryFloat):
     name = "tx.arccos"
     reference = staticmethod(np.arccos)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.neg", b.op("tx.div", g, b.op("tx.sqrt", b.op("tx.sub", 1.0, b.op("tx.mul", x, x)))))]
+
 
 class Arctan(UnaryFloat):
     name = "tx.arctan"
     reference = staticmethod(np.arctan)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.div", g, b.op("tx.add", b.op("tx.mul", x, x), 1.0))]
 
 
 class Sinh(UnaryFloat):
     name = "tx.sinh"
     reference = staticmethod(np.sinh)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.mul", g, b.op("tx.cosh", x))]
+
 
 class Cosh(UnaryFloat):
     name = "tx.cosh"
     reference = staticmethod(np.cosh)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.mul", g, b.op("tx.sinh", x))]
 
 
 class Tanh(UnaryFloat):
     name = "tx.tanh"
     reference = staticmethod(np.tanh)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        y = self.result
+        return [b.op("tx.mul", g, b.op("tx.sub", 1.0, b.op("tx.mul", y, y)))]
+
 
 class Exp(UnaryFloat):
     name = "tx.exp"
     reference = staticmethod(np.exp)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        y = self.result
+        return [b.op("tx.mul", g, y)]
 
 
 class Exp2(UnaryFloat):
     name = "tx.exp2"
     reference = staticmethod(np.exp2)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        y = self.result
+        return [b.op("tx.mul", g, b.op("tx.mul", y, math.log(2.0)))]
+
 
 class Expm1(UnaryFloat):
     name = "tx.expm1"
     reference = staticmethod(np.expm1)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        y = self.result
+        return [b.op("tx.mul", g, b.op("tx.add", y, 1.0))]
 
 
 class Log(UnaryFloat):
     name = "tx.log"
     reference = staticmethod(np.log)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.div", g, x)]
+
 
 class Log2(UnaryFloat):
     name = "tx.log2"
     reference = staticmethod(np.log2)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.div", g, b.op("tx.mul", x, math.log(2.0)))]
 
 
 class Log10(UnaryFloat):
     name = "tx.log10"
     reference = staticmethod(np.log10)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.div", g, b.op("tx.mul", x, math.log(10.0)))]
+
 
 class Log1p(UnaryFloat):
     name = "tx.log1p"
     reference = staticmethod(np.log1p)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.div", g, b.op("tx.add", x, 1.0))]
+
 
 class Sqrt(UnaryFloat):
     name = "tx.sqrt"
     reference = staticmethod(np.sqrt)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        y = self.result
+        return [b.op("tx.div", b.op("tx.mul", g, 0.5), y)]
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -190,6 +279,18 @@ def _erf(x: np.ndarray) -> np.ndarray:
 class Erf(UnaryFloat):
     name = "tx.erf"
     reference = staticmethod(_erf)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [
+            b.op(
+                "tx.mul",
+                g,
+                b.op(
+                    "tx.mul", b.op("tx.exp", b.op("tx.neg", b.op("tx.mul", x, x))), 2.0 / math.sqrt(math.pi)
+                ),
+            )
+        ]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -202,6 +303,10 @@ class Sigmoid(UnaryFloat):
     name = "tx.sigmoid"
     reference = staticmethod(_sigmoid)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        y = self.result
+        return [b.op("tx.mul", g, b.op("tx.mul", y, b.op("tx.sub", 1.0, y)))]
+
 
 def _softplus(x: np.ndarray) -> np.ndarray:
     # log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|)).
@@ -211,6 +316,10 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 class Softplus(UnaryFloat):
     name = "tx.softplus"
     reference = staticmethod(_softplus)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.mul", g, b.op("tx.sigmoid", x))]
 
 
 def _deg2rad(x: np.ndarray) -> np.ndarray:
@@ -227,10 +336,16 @@ class Deg2rad(UnaryFloat):
     name = "tx.deg2rad"
     reference = staticmethod(_deg2rad)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        return [b.op("tx.mul", g, math.pi / 180.0)]
+
 
 class Rad2deg(UnaryFloat):
     name = "tx.rad2deg"
     reference = staticmethod(_rad2deg)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        return [b.op("tx.mul", g, 180.0 / math.pi)]
 
 
 # -- unary, any number ----------------------------------------------------------------------
@@ -242,10 +357,17 @@ class Neg(Unary):
     name = "tx.neg"
     reference = staticmethod(np.negative)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        return [b.op("tx.neg", g)]
+
 
 class Abs(Unary):
     name = "tx.abs"
     reference = staticmethod(np.abs)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.mul", g, b.op("tx.sign", x))]
 
 
 class Sign(Unary):
@@ -253,11 +375,16 @@ class Sign(Unary):
 
     name = "tx.sign"
     reference = staticmethod(np.sign)
+    piecewise_constant = True  # zero derivative almost everywhere
 
 
 class Sqr(Unary):
     name = "tx.sqr"
     reference = staticmethod(np.square)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x = self.operands[0]
+        return [b.op("tx.mul", g, b.op("tx.mul", x, 2.0))]
 
 
 class Floor(Unary):
@@ -265,11 +392,13 @@ class Floor(Unary):
 
     name = "tx.floor"
     reference = staticmethod(np.floor)
+    piecewise_constant = True  # zero derivative almost everywhere
 
 
 class Ceil(Unary):
     name = "tx.ceil"
     reference = staticmethod(np.ceil)
+    piecewise_constant = True  # zero derivative almost everywhere
 
 
 def _round_half_even(x: np.ndarray) -> np.ndarray:
@@ -281,6 +410,7 @@ class RoundHalfEven(Unary):
 
     name = "tx.round_half_even"
     reference = staticmethod(_round_half_even)
+    piecewise_constant = True  # zero derivative almost everywhere
 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:
@@ -296,6 +426,7 @@ class RoundHalfAway(Unary):
 
     name = "tx.round_half_away"
     reference = staticmethod(_round_half_away)
+    piecewise_constant = True  # zero derivative almost everywhere
 
 
 class Invert(Unary):
@@ -317,10 +448,16 @@ class Add(Binary):
     accepts = ANY
     reference = staticmethod(np.add)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        return [g, g]
+
 
 class Sub(Binary):
     name = "tx.sub"
     reference = staticmethod(np.subtract)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        return [g, b.op("tx.neg", g)]
 
 
 class Mul(Binary):
@@ -331,11 +468,20 @@ class Mul(Binary):
     accepts = ANY
     reference = staticmethod(np.multiply)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x, x2 = self.operands
+        return [b.op("tx.mul", g, x2), b.op("tx.mul", g, x)]
+
 
 class TrueDiv(Binary):
     name = "tx.div"
     accepts = FLOATS
     reference = staticmethod(np.true_divide)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        _, x2 = self.operands
+        y = self.result
+        return [b.op("tx.div", g, x2), b.op("tx.neg", b.op("tx.div", b.op("tx.mul", g, y), x2))]
 
 
 class FloorDiv(Binary):
@@ -343,6 +489,7 @@ class FloorDiv(Binary):
 
     name = "tx.floordiv"
     reference = staticmethod(np.floor_divide)
+    piecewise_constant = True  # zero derivative almost everywhere
 
 
 class Mod(Binary):
@@ -350,6 +497,10 @@ class Mod(Binary):
 
     name = "tx.mod"
     reference = staticmethod(np.remainder)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x, x2 = self.operands
+        return [g, b.op("tx.neg", b.op("tx.mul", g, b.op("tx.floordiv", x, x2)))]
 
 
 def _power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -369,6 +520,14 @@ class Pow(Binary):
     name = "tx.pow"
     reference = staticmethod(_power)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x, x2 = self.operands
+        y = self.result
+        return [
+            b.op("tx.mul", g, b.op("tx.mul", x2, b.op("tx.pow", x, b.op("tx.sub", x2, 1.0)))),
+            b.op("tx.mul", g, b.op("tx.mul", y, b.op("tx.log", x))),
+        ]
+
 
 class Maximum(Binary):
     """nan propagates, as numpy."""
@@ -378,6 +537,10 @@ class Maximum(Binary):
     accepts = ANY
     reference = staticmethod(np.maximum)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x, x2 = self.operands
+        return _split(b, b.op("tx.ge", x, x2), g)
+
 
 class Minimum(Binary):
     name = "tx.minimum"
@@ -385,11 +548,23 @@ class Minimum(Binary):
     accepts = ANY
     reference = staticmethod(np.minimum)
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x, x2 = self.operands
+        return _split(b, b.op("tx.le", x, x2), g)
+
 
 class Arctan2(Binary):
     name = "tx.arctan2"
     accepts = FLOATS
     reference = staticmethod(np.arctan2)
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x, x2 = self.operands
+        norm = b.op("tx.add", b.op("tx.mul", x, x), b.op("tx.mul", x2, x2))
+        return [
+            b.op("tx.div", b.op("tx.mul", g, x2), norm),
+            b.op("tx.neg", b.op("tx.div", b.op("tx.mul", g, x), norm)),
+        ]
 
 
 class And(Binary):
@@ -448,6 +623,12 @@ class Ge(Comparison):
     reference = staticmethod(np.greater_equal)
 
 
+def _split(b: Builder, take_first: Value, g: Value) -> list[Value | None]:
+    """The gradient of a choice between two operands goes to the one chosen."""
+    zero = b.constant(0.0, g.type.dtype)
+    return [b.op("tx.select", take_first, g, zero), b.op("tx.select", take_first, zero, g)]
+
+
 # -- select and cast -----------------------------------------------------------------------
 
 
@@ -468,6 +649,9 @@ class Select(ElementwiseOp):
             raise TcTypeError(f"{cls.name} needs a bool condition, found {operand_types[0]}")
         return super().operand_dtype(operand_types[1:])
 
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        return [None, *_split(b, self.operands[0], g)]
+
 
 class Fill(ElementwiseOp):
     """`tx.fill %model, %value`: value broadcast to the shape both broadcast to (Theano's fill).
@@ -487,6 +671,9 @@ class Fill(ElementwiseOp):
     @classmethod
     def operand_dtype(cls, operand_types: Sequence[TensorType]) -> DType:
         return operand_types[1].dtype
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        return [None, g]
 
 
 def cast_reference(x: np.ndarray, dtype: DType) -> np.ndarray:
@@ -531,3 +718,6 @@ class Cast(ElementwiseOp):
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         return [cast_reference(operands[0], self.results[0].type.dtype)]
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        return [b.cast(g, self.operands[0].type.dtype)]

@@ -9,6 +9,7 @@ known, before the call otherwise).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,10 @@ from ..attributes import Attribute
 from ..core import PURE, Operation, Region
 from ..errors import TcShapeError, TcTypeError
 from ..types import TensorType
+
+if TYPE_CHECKING:
+    from ..builder import Builder
+    from ..core import Value
 
 
 class Dot(Operation):
@@ -43,3 +48,20 @@ class Dot(Operation):
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         a, b = operands
         return [np.asarray(np.dot(a, b)).astype(self.results[0].type.dtype.numpy)]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        (g,) = output_grads
+        a, c = self.operands
+        if g is None or not a.type.dtype.is_float:
+            return [None, None]
+        b = builder
+        ranks = (a.type.rank, c.type.rank)
+        if ranks == (2, 2):
+            return [b.op("tx.dot", g, b.dimshuffle(c, [1, 0])), b.op("tx.dot", b.dimshuffle(a, [1, 0]), g)]
+        if ranks == (2, 1):  # y = A v: dA is the outer product of g and v
+            outer = b.op("tx.mul", b.dimshuffle(g, [0, -1]), b.dimshuffle(c, [-1, 0]))
+            return [outer, b.op("tx.dot", b.dimshuffle(a, [1, 0]), g)]
+        if ranks == (1, 2):  # y = v B
+            outer = b.op("tx.mul", b.dimshuffle(a, [0, -1]), b.dimshuffle(g, [-1, 0]))
+            return [b.op("tx.dot", c, g), outer]
+        return [b.op("tx.mul", g, c), b.op("tx.mul", g, a)]

@@ -13,7 +13,7 @@ Floating sums add in index order (numpy sums pairwise: the last bits may differ)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,10 @@ from ..core import PURE, Operation, Region
 from ..dtypes import DType
 from ..errors import TcTypeError
 from ..types import TensorType
+
+if TYPE_CHECKING:
+    from ..builder import Builder
+    from ..core import Value
 
 KINDS = ("sum", "prod", "mean", "max", "min", "argmax", "argmin")
 NEEDS_ELEMENTS = frozenset({"max", "min", "argmax", "argmin"})
@@ -97,3 +101,32 @@ class Reduce(Operation):
             with np.errstate(all="ignore"):
                 value = function[self.kind](x, axis=axes, keepdims=keepdims, **kwargs)
         return [np.asarray(value).astype(out.dtype.numpy)]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        """sum/mean spread g over the reduced axes; max/min send it to the elements equal
+        to the extreme (all of them on ties, as Theano); prod divides the product by each
+        element (so an element equal to zero gets nan)."""
+        (g,) = output_grads
+        (x,) = self.operands
+        if g is None or not x.type.dtype.is_float or self.kind in ("argmax", "argmin"):
+            return [None]
+        b = builder
+        kept = 0
+        pattern = []
+        for axis in range(x.type.rank):
+            if axis in self.axes and not self.attributes["keepdims"]:
+                pattern.append(-1)
+            else:
+                pattern.append(kept)
+                kept += 1
+        g = b.dimshuffle(g, pattern)  # g with the reduced axes back, as length 1
+        if self.kind == "sum":
+            return [b.fill(x, g)]
+        if self.kind == "mean":
+            count = b.cast(b.op("tx.size", x, axes=self.axes), x.type.dtype)
+            return [b.fill(x, b.op("tx.div", g, count))]
+        y = b.dimshuffle(self.result, pattern)
+        if self.kind == "prod":
+            return [b.op("tx.div", b.op("tx.mul", g, y), x)]
+        zero = b.constant(0.0, x.type.dtype)
+        return [b.op("tx.select", b.op("tx.eq", x, y), b.fill(x, g), zero)]

@@ -10,6 +10,7 @@ the pattern with every axis, reversed or permuted.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from ..attributes import Attribute
 from ..core import PURE, Operation, Region
 from ..errors import TcTypeError
 from ..types import TensorType
+
+if TYPE_CHECKING:
+    from ..builder import Builder
+    from ..core import Value
 
 
 class DimShuffle(Operation):
@@ -62,3 +67,12 @@ class DimShuffle(Operation):
         order = [sorted(kept).index(p) for p in kept]
         moved = np.transpose(squeezed, order)
         return [moved.reshape([1 if p == -1 else x.shape[p] for p in self.pattern])]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        """The inverse shuffle: new axes (length 1) are dropped, dropped axes come back."""
+        (g,) = output_grads
+        if g is None or not g.type.dtype.is_float:
+            return [None]
+        pattern = self.pattern
+        rank = self.operands[0].type.rank
+        return [builder.dimshuffle(g, [pattern.index(a) if a in pattern else -1 for a in range(rank)])]

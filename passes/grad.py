@@ -1,0 +1,115 @@
+"""grad: expand every `tx.grad` into the IR of its reverse-mode gradient.
+
+For `%g... = tx.grad %cost, %w...` the pass finds the ops on a path from
+some w to the cost, walks them from the cost back in reverse program order,
+asks each op for its vector-Jacobian product (`Operation.gradient`, built
+through `ir.builder.Builder` just before the tx.grad) and sums the
+contributions each value receives. The results replace the tx.grad, so
+everything after this pass optimises and compiles gradients like any other
+IR. Grads are expanded in program order, so a grad of a gradient sees the
+inner one already expanded.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from ..ir import Function, Operation, Value
+from ..ir.builder import Builder
+from ..ir.errors import TcGradientError
+from ..ir.ops.grad import Grad
+from .manager import Pass, register
+
+
+@register
+class GradPass(Pass):
+    name = "grad"
+    summary = "replace tx.grad by the reverse-mode gradient (Operation.gradient rules)"
+
+    def run_on_function(self, function: Function) -> None:
+        for op in list(function.body.ops):
+            if isinstance(op, Grad):
+                expand_grad(op)
+
+
+def expand_grad(grad: Grad) -> None:
+    block = grad.parent
+    assert block is not None
+    cost, wrt = grad.operands[0], list(grad.operands[1:])
+    before = block.ops[: block.ops.index(grad)]
+    builder = Builder(block, anchor=grad)
+
+    # Values that depend on some w, and values the cost depends on: their
+    # intersection is where gradients flow.
+    depends: set[Value] = set(wrt)
+    for op in before:
+        if any(v in depends for v in op.operands):
+            depends.update(op.results)
+    needed: set[Value] = {cost}
+    for op in reversed(before):
+        if any(r in needed for r in op.results):
+            needed.update(op.operands)
+    on_path = depends & needed
+
+    contributions: dict[Value, list[Value]] = {cost: [builder.constant(1.0, cost.type.dtype)]}
+    for op in reversed(before):
+        if not any(r in contributions for r in op.results):
+            continue
+        if not any(v in on_path for v in op.operands):
+            continue
+        output_grads = [_total(builder, contributions.pop(r, [])) for r in op.results]
+        for operand, operand_grad in zip(op.operands, _operand_grads(op, builder, output_grads), strict=True):
+            if operand_grad is None or operand not in on_path:
+                continue
+            if operand_grad.type != operand.type:
+                raise TcGradientError(
+                    f"internal error: the gradient rule of {op.name} at {op.location} gave "
+                    f"{operand_grad.type} for an operand of type {operand.type}"
+                )
+            contributions.setdefault(operand, []).append(operand_grad)
+
+    policy = str(grad.attributes["disconnected"])
+    results: list[Value] = []
+    for index, w in enumerate(wrt):
+        total = _total(builder, contributions.get(w, []))
+        if w not in needed:
+            _disconnected(grad, index, w, policy)
+        results.append(total if total is not None else builder.fill(w, 0.0))
+    for result, value in zip(grad.results, results, strict=True):
+        result.replace_all_uses_with(value)
+    grad.erase()
+
+
+def _operand_grads(op: Operation, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+    if op.regions:
+        raise TcGradientError(
+            f"cannot differentiate through {op.name} at {op.location}: run grad before fuse"
+        )
+    try:
+        return op.gradient(builder, output_grads)
+    except NotImplementedError:
+        raise TcGradientError(
+            f"{op.name} at {op.location} is not differentiable, and the cost depends on the variables "
+            "to differentiate by through it"
+        ) from None
+
+
+def _total(builder: Builder, values: list[Value]) -> Value | None:
+    if not values:
+        return None
+    total = values[0]
+    for value in values[1:]:
+        total = builder.op("tx.add", total, value)
+    return total
+
+
+def _disconnected(grad: Grad, index: int, w: Value, policy: str) -> None:
+    name = f"'{w.name}'" if w.name else f"operand #{index + 1}"
+    message = (
+        f"tx.grad at {grad.location}: the cost does not depend on {name} ({w.type}): it is disconnected "
+        "from the cost; its gradient would be zero"
+    )
+    if policy == "raise":
+        raise TcGradientError(message + " (pass disconnected_inputs='ignore' or 'warn' to get zeros)")
+    if policy == "warn":
+        warnings.warn(message, stacklevel=2)
