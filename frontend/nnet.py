@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from ..ir.errors import TcTypeError
-from .elemwise import exp, gt, log, maximum, mul, neg, sigmoid, softplus, switch
-from .graph import TensorLike, Variable, as_tensor_variable
-from .reductions import max, sum  # noqa: A004
+from ..ir.errors import TcTypeError, TcValueError
+from ..ir.ops.nnet import LogSoftmax, Softmax
+from .elemwise import abs_, exp, gt, log, lt, maximum, mul, neg, sigmoid, softplus, switch
+from .graph import TensorLike, Variable, as_tensor_variable, cast_to, make_apply
+from .promotion import FLOAT_UPGRADE
+from .reductions import Axis, _axes, max, sum  # noqa: A004
 
 
 def relu(x: TensorLike, alpha: TensorLike = 0) -> Variable:
@@ -16,18 +18,45 @@ def relu(x: TensorLike, alpha: TensorLike = 0) -> Variable:
     return switch(gt(value, 0), value, mul(alpha, value))
 
 
-def log_softmax(x: TensorLike, axis: int = -1) -> Variable:
-    """x - logsumexp(x) along `axis`, shifted by the maximum so that no exp overflows."""
+def _as_float(x: TensorLike) -> Variable:
+    """Integers and bools become the narrowest float that holds them, as for exp."""
     value = as_tensor_variable(x)
-    shifted = value - max(value, axis=axis, keepdims=True)
-    return shifted - log(sum(exp(shifted), axis=axis, keepdims=True))
+    return cast_to(value, FLOAT_UPGRADE.get(value.type.dtype, value.type.dtype))
+
+
+def _normalized(x: TensorLike, axis: int, name: str) -> tuple[Variable, int]:
+    value = _as_float(x)
+    if not isinstance(axis, int) or isinstance(axis, bool) or not -value.ndim <= axis < value.ndim:
+        raise TcValueError(f"{name}: axis {axis!r} is out of range for a tensor of rank {value.ndim}")
+    return value, axis % value.ndim
 
 
 def softmax(x: TensorLike, axis: int = -1) -> Variable:
-    """exp(x) / sum(exp(x)) along `axis` (rows of a matrix by default), computed stably."""
-    value = as_tensor_variable(x)
-    shifted = exp(value - max(value, axis=axis, keepdims=True))
-    return shifted / sum(shifted, axis=axis, keepdims=True)
+    """exp(x) / sum(exp(x)) along `axis` (rows of a matrix by default), computed max-shifted."""
+    value, axis = _normalized(x, axis, "softmax")
+    return make_apply(Softmax, [value], {"axis": axis}).out
+
+
+def log_softmax(x: TensorLike, axis: int = -1) -> Variable:
+    """x - logsumexp(x) along `axis`, shifted by the maximum so that no exp overflows."""
+    value, axis = _normalized(x, axis, "log_softmax")
+    return make_apply(LogSoftmax, [value], {"axis": axis}).out
+
+
+def logsumexp(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Variable:
+    """log(sum(exp(x))) over `axis` (every axis by default), without overflow (PyTensor's).
+
+    Shifted by the maximum m over the axes, which is replaced by 0 where it is
+    not finite, so a slice of -inf gives -inf and one holding +inf gives +inf.
+    """
+    value = _as_float(x)
+    axes = _axes(value, axis)
+    peak = max(value, axis=axes, keepdims=True)
+    shift = switch(lt(abs_(peak), float("inf")), peak, 0.0)
+    total = log(sum(exp(value - shift), axis=axes, keepdims=keepdims))
+    if not keepdims:
+        shift = shift.dimshuffle(*[a for a in range(value.ndim) if a not in axes])
+    return shift + total
 
 
 def binary_crossentropy(output: TensorLike, target: TensorLike) -> Variable:
@@ -53,6 +82,7 @@ __all__ = [
     "binary_crossentropy",
     "categorical_crossentropy",
     "log_softmax",
+    "logsumexp",
     "relu",
     "sigmoid",
     "softmax",

@@ -73,6 +73,7 @@ from .elemwise import (
 from .gradient import grad
 from .graph import Apply, Constant, DTypeSpec, Variable, as_tensor_variable, constant, parse_dtype
 from .linalg import dimshuffle, dot, matmul, transpose
+from .nnet import logsumexp
 from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
 
 # PyTensor's names for the same things.
@@ -204,6 +205,7 @@ __all__ = [
     "dot",
     "matmul",
     "transpose",
+    "logsumexp",
     "argmax",
     "argmin",
     "max",

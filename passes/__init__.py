@@ -3,11 +3,22 @@
 Imports only tc.ir.
 """
 
-from . import canonicalize, cse, dce, fold, fuse, givens, grad, simplify
+from . import canonicalize, cse, dce, expand_nnet, fold, fuse, givens, grad, simplify, stabilize
 from .manager import PASS_REGISTRY, Pass, PassManager, TcPassError, parse_pipeline, run_pipeline
 
 # What `tc.function` runs by default, and `tc opt` with `-p default`.
-DEFAULT_PIPELINE = ("grad", "substitute-givens", "canonicalize", "cse", "canonicalize", "fuse", "cse")
+DEFAULT_PIPELINE = (
+    "stabilize",
+    "grad",
+    "substitute-givens",
+    "canonicalize",
+    "cse",
+    "canonicalize",
+    "expand-nnet",
+    "cse",
+    "fuse",
+    "cse",
+)
 
 __all__ = [
     "DEFAULT_PIPELINE",
@@ -18,6 +29,7 @@ __all__ = [
     "canonicalize",
     "cse",
     "dce",
+    "expand_nnet",
     "fold",
     "fuse",
     "givens",
@@ -25,4 +37,5 @@ __all__ = [
     "parse_pipeline",
     "run_pipeline",
     "simplify",
+    "stabilize",
 ]

@@ -40,7 +40,17 @@ from tc.runtime.cache import CompileCache, cache_directory, cache_key
 from tc.runtime.shared import SharedBuffer
 
 # Shape checks are derived before fusion, so an error names the user's op, not a kernel.
-OPTIMIZE = ("grad", "substitute-givens", "canonicalize", "cse", "canonicalize")
+# expand-nnet comes before them too: the max inside a softmax needs a non-empty axis.
+OPTIMIZE = (
+    "stabilize",
+    "grad",
+    "substitute-givens",
+    "canonicalize",
+    "cse",
+    "canonicalize",
+    "expand-nnet",
+    "cse",
+)
 LOWER = ("fuse", "cse")
 
 Pairs = Mapping[Variable, object] | Sequence[tuple[Variable, object]] | None
