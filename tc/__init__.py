@@ -20,15 +20,17 @@ from tc.ir.errors import (
     TcVerificationError,
 )
 
-from . import gradient, printing, tensor
+from . import datasets, gradient, printing, tensor
 from .artifact import compile_file, load
 from .compile import function, shared
+from .datasets import TcDataError
 from .gradient import grad
 
 __version__ = "0.1.0"
 
 __all__ = [
     "TcCompilationError",
+    "TcDataError",
     "TcDeviceError",
     "TcError",
     "TcParseError",
@@ -39,6 +41,7 @@ __all__ = [
     "__version__",
     "compile_file",
     "config",
+    "datasets",
     "function",
     "grad",
     "gradient",
