@@ -1,8 +1,11 @@
 """Reductions as loop nests: initialise the result, accumulate every element, finish.
 
-Straightforward scalar loops in index order (on one thread). The run-time
-checks (a non-empty selection for max/min/argmax/argmin) have passed before
-the call.
+Loops over the source on one thread. When the innermost axis is reduced,
+its run is accumulated in a register; float sums and products of that run
+may be reassociated (LLVM keeps several partial sums in vector lanes), so
+the last bits can differ from numpy's pairwise sums, as they do between
+numpy and any BLAS. The run-time checks (a non-empty selection for
+max/min/argmax/argmin) have passed before the call.
 """
 
 from __future__ import annotations
@@ -67,7 +70,21 @@ def emit_reduce(
         running = b.mul(running, source.shape[a])
     single_axis = op.axes[0] if arg and len(op.axes) == 1 and rank > 1 else None
 
+    # A reduced innermost axis accumulates in a register, so LLVM can vectorise the run.
+    in_register = not arg and rank > 0 and (rank - 1) in axes
+
     def visit(axis: int, pointer: ll.Value, out_index: ll.Value, flat: ll.Value, position: ll.Value) -> None:
+        if in_register and axis == rank - 1:
+            slot = b.gep(accumulator, [out_index])
+            partial = _entry_alloca(b, register_type(acc_dtype))
+            b.store(_identity(kind, acc_dtype), partial)
+            with counted_loop(b, source.shape[axis], "run") as i:
+                value = load_element(b, in_dtype, b.gep(pointer, [b.mul(i, source.strides[axis])]))
+                value = emit_cast(emitter, in_dtype, acc_dtype, value)
+                b.store(_combine(emitter, kind, acc_dtype, b.load(partial), value, reassociate=True), partial)
+            current = load_element(b, acc_dtype, slot)
+            store_element(b, acc_dtype, _combine(emitter, kind, acc_dtype, current, b.load(partial)), slot)
+            return
         if axis == rank:
             value = load_element(b, in_dtype, pointer)
             slot = b.gep(accumulator, [out_index])
@@ -98,12 +115,27 @@ def emit_reduce(
             store_element(b, out_dtype, b.fdiv(load_element(b, out_dtype, slot), divisor), slot)
 
 
-def _combine(e: ScalarEmitter, kind: str, dtype: DType, acc: ll.Value, value: ll.Value) -> ll.Value:
+def _entry_alloca(b: ll.IRBuilder, ty: ll.Type) -> ll.Value:
+    """A stack slot in the entry block, where mem2reg turns it into a register (phi)."""
+    entry = b.function.entry_basic_block
+    at_start = ll.IRBuilder(entry)
+    at_start.position_at_start(entry)
+    return at_start.alloca(ty)
+
+
+def _combine(
+    e: ScalarEmitter, kind: str, dtype: DType, acc: ll.Value, value: ll.Value, reassociate: bool = False
+) -> ll.Value:
     b = e.b
+    if kind in ("sum", "mean", "prod") and dtype.is_float:
+        combined = b.fadd(acc, value) if kind != "prod" else b.fmul(acc, value)
+        if reassociate:
+            combined.flags = ["reassoc"]  # llvmlite's builder takes no fast-math flags for fadd
+        return combined
     if kind in ("sum", "mean"):
-        return b.fadd(acc, value) if dtype.is_float else b.add(acc, value)
+        return b.add(acc, value)
     if kind == "prod":
-        return b.fmul(acc, value) if dtype.is_float else b.mul(acc, value)
+        return b.mul(acc, value)
     take = _better(e, "argmax" if kind == "max" else "argmin", dtype, value, acc)
     return b.select(take, value, acc)
 
