@@ -8,7 +8,10 @@ then its byte strides (rank values each; nothing for a scalar). Result
 slots are C-contiguous buffers the caller allocated with the shapes of
 `ir.shapes`. The caller has checked every shape before the call, so the
 code never reads out of bounds. Returns 0, or 1 when a temporary buffer
-could not be allocated.
+could not be allocated, or 2 + n when index check n failed (a gather or
+scatter-add index outside its axis: `ir.ops.indexing.index_checks`); then
+the bad index and the axis size are written to `dims` just past the last
+stride, so `dims` has two entries more than the shapes and strides.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from llvmlite import ir as ll
 from ..ir import DType, Function, Operation, TcCompilationError, Value
 from ..ir.calling import CallingConvention
 from ..ir.ops.builtin import Constant
+from ..ir.ops.indexing import Gather, ScatterAdd, index_checks
 from ..ir.ops.kernel import KernelElementwise
 from ..ir.ops.linalg import Dot
 from ..ir.ops.random import RandomChoice, RandomOp, RandomPermutation
 from ..ir.ops.reduce import Reduce
 from ..ir.ops.views import DimShuffle
+from .indexing import IndexFailure, emit_gather, emit_scatter_add, indexing_extent
 from .linalg import emit_dot
 from .loops import ArrayRef, KernelBody, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
@@ -74,6 +79,9 @@ class _FunctionLowering:
             mark_not_captured(arg)
         self.builder = ll.IRBuilder(fn.append_basic_block("entry"))
         self.fail_block = fn.append_basic_block("out_of_memory")
+        # A bad index returns 2 + its check's number, its value and axis size past the strides.
+        self.index_failure = IndexFailure(fn, dims, 2 * sum(ranks))
+        self.first_check = {op: n for n, (op, axis) in reversed(list(enumerate(index_checks(function))))}
 
         slots = [self._slot(data, dims, index, ranks) for index in range(len(ranks))]
         for arg, slot in zip(function.args, slots, strict=False):
@@ -86,7 +94,7 @@ class _FunctionLowering:
         targets = [(v, s) for v, s in zip(convention.results, outputs, strict=True)]
         targets += [(op.operands[0], s) for op, s in zip(convention.stores, store_slots, strict=True)]
         for value, slot in targets:
-            if isinstance(value.owner, (KernelElementwise, RandomOp, Reduce, Dot)):
+            if isinstance(value.owner, (KernelElementwise, RandomOp, Reduce, Dot, Gather, ScatterAdd)):
                 destination.setdefault(value, slot[0])
 
         # First every buffer and size, so that nothing can fail once a shared
@@ -135,6 +143,11 @@ class _FunctionLowering:
                 if op.kind in ("argmax", "argmin"):  # the best values so far, beside their indices
                     self._scratch[op] = self._allocate(source.dtype, extent)
                 loops.append(functools.partial(self._reduce, op, extent))
+            elif isinstance(op, (Gather, ScatterAdd)):
+                source = self.arrays[op.operands[0]]
+                extent = indexing_extent(op, self.arrays) if isinstance(op, Gather) else list(source.shape)
+                self._result_buffers(op, extent, destination)
+                loops.append(functools.partial(self._indexing, op))
             elif isinstance(op, RandomOp):
                 extent = self._random_extent(op)
                 self._result_buffers(op, extent, destination)
@@ -157,6 +170,7 @@ class _FunctionLowering:
         for ptr in self.temporaries:
             self.builder.call(free, [ptr])
         self.builder.ret(I32(0))
+        self.index_failure.finish(lambda b: [b.call(free, [ptr]) for ptr in self.temporaries])
         with self.builder.goto_block(self.fail_block):
             self.builder.ret(I32(1))
         return EntryPoint(symbol, ranks)
@@ -247,6 +261,11 @@ class _FunctionLowering:
         emitter = ScalarEmitter(self.builder, self.math)
         source = self.arrays[op.operands[0]]
         emit_reduce(emitter, op, source, self.arrays[op.results[0]].pointer, extent, self._scratch.get(op))
+
+    def _indexing(self, op: Gather | ScatterAdd) -> None:
+        emit = emit_gather if isinstance(op, Gather) else emit_scatter_add
+        output = self.arrays[op.results[0]]
+        emit(self.builder, op, self.arrays, output, self.index_failure, self.first_check[op])  # type: ignore[arg-type]
 
     def _random_extent(self, op: RandomOp) -> list[ll.Value]:
         """Each dimension of a draw: from the result type, or read from the size operand."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .core import Function, Module, Operation, Value
+from .ops.indexing import CHECKS_INDICES
 from .types import TensorType
 
 
@@ -63,15 +64,21 @@ def in_place_stores(function: Function) -> set[int]:
     Safe when a fused kernel is the only reader of the global and the stored
     value is one of its results used by nothing else: every element is read
     and written at the same index, and nothing reads the old value afterwards.
+    The kernel must also run after every op that can still fail on its operands'
+    values (an index check), so that a failed call leaves the global unchanged.
     """
     loads = {op.symbol: op for op in function.body.ops if op.name == "tx.load"}  # type: ignore[attr-defined]
     allowed: set[int] = set()
     stores = [op for op in function.body.ops if op.name == "tx.store"]
+    order = {op: position for position, op in enumerate(function.body.ops)}
+    last_check = max((order[op] for op in function.body.ops if op.has_trait(CHECKS_INDICES)), default=-1)
     for index, store in enumerate(stores):
         value = store.operands[0]
         kernel = value.owner
         load = loads.get(store.symbol)  # type: ignore[attr-defined]
         if kernel is None or kernel.name != "kernel.elementwise" or len(value.uses) != 1:
+            continue
+        if order.get(kernel, -1) < last_check:
             continue
         readers = {use.op for result in load.results for use in result.uses} if load else set()
         if readers <= {kernel} and value.type.shape == (

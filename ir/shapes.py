@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .core import ELEMENTWISE, Function, Operation, Value
 from .errors import TcCompilationError, TcShapeError
+from .ops.indexing import Gather, ScatterAdd
 from .ops.linalg import Dot
 from .ops.random import RandomChoice, RandomOp
 from .ops.reduce import NEEDS_ELEMENTS, Reduce
@@ -106,6 +107,8 @@ class ShapePlan:
                         self.bounds.append(
                             Bound(source[axis], 1, f"elements along axis {axis}", op.name, location)
                         )
+            elif isinstance(op, (Gather, ScatterAdd)):
+                shapes[op.results[0]] = self._indexing_shape(op, shapes)
             elif isinstance(op, RandomOp):
                 # The generated code reads the stream's two words: a state a user resized is refused.
                 location = str(op.location) if op.location else "?"
@@ -127,6 +130,30 @@ class ShapePlan:
             else:
                 raise TcCompilationError(f"no shape rule for '{op.name}' at {op.location}")
         self.result_shapes = [shapes[v] for v in function.return_op.operands]
+
+    def _indexing_shape(
+        self, op: Gather | ScatterAdd, shapes: dict[Value, tuple[Term, ...]]
+    ) -> tuple[Term, ...]:
+        """Index arrays broadcast together; scatter-add's updates have the gathered shape."""
+        location = str(op.location) if op.location else "?"
+        indices = [shapes[v] for v in op.indices]
+        rank = max(len(s) for s in indices)
+        gathered: list[Term] = []
+        for axis in range(rank):
+            terms = [s[axis - rank + len(s)] for s in indices if axis - rank + len(s) >= 0]
+            terms = sorted((t for t in terms if t != 1), key=lambda t: not isinstance(t, int))
+            gathered.append(terms[0] if terms else 1)
+            self.constraints += [
+                Constraint(terms[0], t, op.name, location) for t in terms[1:] if t != terms[0]
+            ]
+        source = shapes[op.operands[0]]
+        gathered += source[len(indices) :]
+        if isinstance(op, Gather):
+            return tuple(gathered)
+        updates = shapes[op.operands[1]]
+        pairs = zip(gathered, updates, strict=True)
+        self.constraints += [Constraint(g, u, op.name, location) for g, u in pairs if g != u]
+        return source
 
     @staticmethod
     def _size_terms(op: Operation, size: Value, values: dict[Value, tuple[Term, ...]]) -> tuple[Term, ...]:

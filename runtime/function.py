@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Function, TcTypeError, TcValueError, TensorType
+from ..ir.errors import TcIndexError
+from ..ir.ops.indexing import FIRST_INDEX_STATUS, index_checks
 from ..ir.shapes import ShapePlan
 from .arguments import Converter, make_converter
 from .fastpath import SLOW, scalar_fast_path
@@ -66,9 +68,13 @@ class CompiledFunction:
         self._locks = sorted({id(b.lock): b.lock for b in self._shared}.items())
         slots = len(inputs) + len(output_types) + len(self._shared) + len(self._stores)
         self._data_type = ctypes.c_void_p * slots
+        # Checked indices report through `dims`, which the scalar paths do not size for it.
+        self._index_checks = index_checks(ir_functions["tir-opt"]) if "tir-opt" in ir_functions else []
         self._fast = scalar_fast_path(
             native, name, [s.type for s in inputs], output_types, self._shared, self._stores, single_output
         )
+        if self._index_checks or shape_plan.has_checks or shape_plan.uses_values:
+            self._fast = None  # the plan's checks (an index in range) run on the general path only
         self._entry: Callable[..., object] = self._call
         self._native_entry_keepalive: tuple[object, ...] = ()
 
@@ -84,9 +90,10 @@ class CompiledFunction:
     @property
     def is_stateless_scalar(self) -> bool:
         """No shared state, and every argument and result a scalar."""
-        return not self._shared and not any(
-            t.rank for t in (*[s.type for s in self.inputs], *self.output_types)
-        )
+        ranks = [t.rank for t in (*[s.type for s in self.inputs], *self.output_types)]
+        plan = self._plan
+        checked = self._index_checks or plan.has_checks or plan.uses_values
+        return not self._shared and not checked and not any(ranks)
 
     def use_native_entry(self, address: int, owner: object) -> None:
         """Route calls to a METH_FASTCALL function at `address` (see codegen_llvm.pycall),
@@ -125,12 +132,15 @@ class CompiledFunction:
         """Check shapes, allocate, call; apply the updates only once the call succeeded."""
         shapes = [a.shape for a in arrays] + [c.shape for c in current]
         plan = self._plan
-        if plan.constraints or plan.bounds:
-            plan.check(shapes)
-        outputs = [np.empty(plan.result_shape(i, shapes), dtype=d) for i, d in enumerate(self._out_dtypes)]
+        data = (*arrays, *current) if plan.uses_values else None  # sizes that depend on values
+        if plan.has_checks:
+            plan.check(shapes, data)
+        outputs = [
+            np.empty(plan.result_shape(i, shapes, data), dtype=d) for i, d in enumerate(self._out_dtypes)
+        ]
         destinations = []
         for index, (buffer_index, in_place) in enumerate(self._stores):
-            shape = plan.store_shape(index, shapes)
+            shape = plan.store_shape(index, shapes, data)
             old = current[buffer_index]
             if in_place and old.shape == shape and old.flags.c_contiguous and old.flags.writeable:
                 destinations.append(old)
@@ -141,15 +151,27 @@ class CompiledFunction:
         for array in everything:
             dims += array.shape
             dims += array.strides
-        status = self._native(
-            self._data_type(*[a.ctypes.data for a in everything]),
-            (ctypes.c_int64 * max(len(dims), 1))(*dims),
-        )
+        dims_array = (ctypes.c_int64 * (len(dims) + 2))(*dims, 0, 0)  # + a bad index and its axis size
+        status = self._native(self._data_type(*[a.ctypes.data for a in everything]), dims_array)
+        if status >= FIRST_INDEX_STATUS:
+            raise self._index_error(status - FIRST_INDEX_STATUS, dims_array)
         if status != 0:
             raise MemoryError(f"function '{self.name}' could not allocate its temporary buffers")
         for (buffer_index, _), new in zip(self._stores, destinations, strict=True):
             self._shared[buffer_index].value = new
         return outputs[0] if self._single else outputs
+
+    def _index_error(self, check: int, dims: ctypes.Array) -> TcIndexError:
+        """The error of failed index check number `check`; nothing has been updated."""
+        if check >= len(self._index_checks):
+            return TcIndexError(f"function '{self.name}': an index is out of bounds")
+        op, axis = self._index_checks[check]
+        where = f" at {op.location}" if op.location is not None else ""
+        index, size = dims[len(dims) - 2], dims[len(dims) - 1]
+        return TcIndexError(
+            f"{op.name}{where} in function '{self.name}': index {index} is out of bounds "
+            f"for axis {axis} with size {size}"
+        )
 
     def _merge_keywords(self, args: tuple[object, ...], kwargs: dict[str, object]) -> tuple[object, ...]:
         merged: list[object] = list(args) + [_MISSING] * (len(self.inputs) - len(args))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..attributes import Attribute
-from ..core import PURE, Operation, Region
+from ..core import PURE, Function, Operation, Region
 from ..errors import TcIndexError, TcTypeError
 from ..types import Dim, TensorType, broadcast_shapes
 
@@ -32,6 +32,18 @@ if TYPE_CHECKING:
 
 # The op's native code checks operand values and may return an index-error status.
 CHECKS_INDICES = "checks_indices"
+# A native entry point returns FIRST_INDEX_STATUS + n when check n of `index_checks` fails.
+FIRST_INDEX_STATUS = 2
+
+
+def index_checks(function: Function) -> list[tuple[Operation, int]]:
+    """Every (op, axis) whose indices native code checks, in program order: check n is entry n."""
+    return [
+        (op, axis)
+        for op in function.body.ops
+        if op.has_trait(CHECKS_INDICES)
+        for axis in range(len(op.operands) - (1 if isinstance(op, Gather) else 2))
+    ]
 
 
 def index_shape(op_name: str, source: TensorType, indices: Sequence[TensorType]) -> tuple[Dim, ...]:
@@ -129,6 +141,8 @@ class ScatterAdd(Operation):
             raise TcTypeError(
                 f"tx.scatter_add: updates must have the dtype of the base {base}, found {updates}"
             )
+        if base.dtype.is_bool:
+            raise TcTypeError(f"tx.scatter_add: cannot add into a bool tensor {base}; cast it first")
         expected = index_shape(cls.name, base, indices)
         if len(expected) != updates.rank or any(
             e is not None and u is not None and e != u for e, u in zip(expected, updates.shape, strict=True)
