@@ -38,6 +38,7 @@ from .loops import ArrayRef, KernelBody, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
 from .reduce import emit_reduce
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
+from .shape_ops import FRESH_SHAPE_OPS, SHAPE_OPS, ShapeOpLowering
 from .types import I8_PTR, I32, I64, mark_not_captured, memory_type, register_type
 
 
@@ -78,6 +79,7 @@ class _FunctionLowering:
         for arg in (data, dims):
             mark_not_captured(arg)
         self.builder = ll.IRBuilder(fn.append_basic_block("entry"))
+        self.shape_ops = ShapeOpLowering(self)
         self.fail_block = fn.append_basic_block("out_of_memory")
         # A bad index returns 2 + its check's number, its value and axis size past the strides.
         self.index_failure = IndexFailure(fn, dims, 2 * sum(ranks))
@@ -96,6 +98,9 @@ class _FunctionLowering:
         for value, slot in targets:
             if isinstance(value.owner, (KernelElementwise, RandomOp, Reduce, Dot, Gather, ScatterAdd)):
                 destination.setdefault(value, slot[0])
+            elif isinstance(value.owner, FRESH_SHAPE_OPS):
+                destination.setdefault(value, slot[0])
+        stored = {op.operands[0] for op in convention.stores}
 
         # First every buffer and size, so that nothing can fail once a shared
         # buffer may have been written in place; then the loops.
@@ -114,7 +119,10 @@ class _FunctionLowering:
                 )
             elif isinstance(op, KernelElementwise):
                 extent = self._kernel_buffers(op, destination)
-                loops.append(functools.partial(self._kernel, op, extent))
+                if self.shape_ops.compute_early(op, stored):  # a scalar that sizes or indexes
+                    self._kernel(op, extent)
+                else:
+                    loops.append(functools.partial(self._kernel, op, extent))
             elif isinstance(op, DimShuffle):  # a view: the same memory, other strides
                 source = self.arrays[op.operands[0]]
                 self.arrays[op.results[0]] = ArrayRef(
@@ -124,6 +132,8 @@ class _FunctionLowering:
                     [I64(0) if p == -1 else source.strides[p] for p in op.pattern],
                     op.results[0].type.shape,
                 )
+            elif isinstance(op, SHAPE_OPS):
+                self.shape_ops.lower(op, destination, loops)
             elif isinstance(op, Dot):
                 a, b = self.arrays[op.operands[0]], self.arrays[op.operands[1]]
                 extent = a.shape[:-1] + b.shape[1:]

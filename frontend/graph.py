@@ -108,6 +108,29 @@ class Variable:
 
         return make_apply(Shape, [self]).out
 
+    # -- indexing and shapes (indexing.py, shape_ops.py) ---------------------------------
+
+    def __getitem__(self, key: Any) -> Variable:
+        from .indexing import getitem
+
+        return getitem(self, key)
+
+    def __iter__(self) -> Any:
+        """Iterating needs a known length (Theano refuses as well otherwise)."""
+        if not self.ndim or self.type.shape[0] is None:
+            raise TcTypeError(f"cannot iterate over {self.type}: its length is not known when building")
+        return (self[i] for i in range(self.type.shape[0]))
+
+    def reshape(self, shape: Any, ndim: int | None = None) -> Variable:
+        from .shape_ops import reshape
+
+        return reshape(self, shape, ndim)
+
+    def flatten(self, ndim: int = 1) -> Variable:
+        from .shape_ops import flatten
+
+        return flatten(self, ndim)
+
     # -- matrix products and reductions (linalg.py, reductions.py) ----------------------
 
     def dot(self, other: Any) -> Variable:

@@ -9,15 +9,29 @@ call path then only reads integers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from .core import ELEMENTWISE, Function, Operation, Value
-from .errors import TcCompilationError, TcShapeError
+from .errors import TcCompilationError, TcIndexError, TcShapeError, TcValueError
 from .ops.indexing import Gather, ScatterAdd
 from .ops.linalg import Dot
 from .ops.random import RandomChoice, RandomOp
 from .ops.reduce import NEEDS_ELEMENTS, Reduce
+from .ops.shape import (
+    OPERAND,
+    Alloc,
+    Arange,
+    Concatenate,
+    IncSubtensor,
+    IndexEntry,
+    Reshape,
+    SliceEntry,
+    Subtensor,
+)
 from .ops.views import DimShuffle
 from .types import TensorType
 
@@ -30,7 +44,59 @@ class ArgDim:
     axis: int
 
 
-Term = int | ArgDim
+@dataclass(frozen=True)
+class ArgValue:
+    """The value of integer scalar argument (or global) number `arg`, known only at call time."""
+
+    arg: int
+
+
+@dataclass(frozen=True)
+class Expr:
+    """Integer arithmetic over terms: `kind` is one of EXPRESSIONS (None: a default slice bound)."""
+
+    kind: str
+    args: tuple[Term | None, ...]
+
+
+Term = int | ArgDim | ArgValue | Expr
+
+
+def _slice_length(n: int, start: int | None, stop: int | None, step: int) -> int:
+    return len(range(*slice(start, stop, step).indices(n)))
+
+
+def _item(index: int, *terms: int) -> int:
+    return terms[index]
+
+
+EXPRESSIONS: dict[str, Callable[..., int]] = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "floordiv": lambda a, b: a // b if b else 0,
+    "mod": lambda a, b: a % b if b else 0,
+    "neg": lambda a: -a,
+    "max": max,
+    "min": min,
+    "prod": lambda *a: int(np.prod(a, dtype=np.int64)),
+    "slice": _slice_length,  # (n, start, stop, step), Python's clamping
+    "arange": lambda start, stop, step: len(range(start, stop, step)) if step else 0,
+    "item": _item,  # (index, *terms): one entry of a vector of terms
+}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A value-level rule an op needs (an index in range, matching element counts, ...).
+
+    `kind` picks the test and the error in `ShapePlan._require`; `terms` are its inputs.
+    """
+
+    kind: str
+    terms: tuple[Term | tuple[Term, ...], ...]
+    op_name: str
+    location: str
 
 
 @dataclass(frozen=True)
@@ -76,11 +142,19 @@ class ShapePlan:
         self.store_shapes: list[tuple[Term, ...]] = []
         # Integer vectors whose values are known as terms (shapes, and constants below).
         values: dict[Value, tuple[Term, ...]] = {}
+        # Integer scalars whose values are known as terms (argument values, shape entries, arithmetic).
+        scalars: dict[Value, Term] = {
+            arg: ArgValue(index) for index, arg in enumerate(function.args) if _is_int_scalar(arg.type)
+        }
+        global_index = {name: len(function.args) + k for k, (name, _) in enumerate(globals)}
+        self.requirements: list[Requirement] = []
         for op in function.body.ops:
             if op.name == "return":
                 continue
             if op.name == "tx.load":
                 shapes[op.results[0]] = global_shapes[op.symbol]  # type: ignore[attr-defined]
+                if _is_int_scalar(op.results[0].type):
+                    scalars[op.results[0]] = ArgValue(global_index[op.symbol])  # type: ignore[attr-defined]
             elif op.name == "tx.store":
                 self.store_shapes.append(shapes[op.operands[0]])
             elif op.name == "tx.shape":
@@ -120,16 +194,29 @@ class ShapePlan:
                     shapes[op.results[0]] = self._size_terms(op, op.size_operand, values)
                 else:
                     shapes[op.results[0]] = tuple(d for d in op.results[0].type.shape if d is not None)
+            elif isinstance(op, VALUE_SHAPED):
+                shapes[op.results[0]] = self._value_shaped(op, shapes, values, scalars)
             elif op.has_trait(ELEMENTWISE):
                 shape = self._broadcast(op, [shapes[v] for v in op.operands])
                 shapes.update((r, shape) for r in op.results)
+                _track_arithmetic(op, scalars)
             elif all(r.type.is_static for r in op.results):
                 shapes.update((r, tuple(d for d in r.type.shape if d is not None)) for r in op.results)
                 if op.name == "tx.constant" and op.results[0].type.rank == 1:
                     values[op.results[0]] = tuple(int(v) for v in op.value)  # type: ignore[attr-defined]
+                if op.name == "tx.constant" and _is_int_scalar(op.results[0].type):
+                    scalars[op.results[0]] = int(op.value)  # type: ignore[attr-defined]
+                if op.name == "tx.size":
+                    source = shapes[op.operands[0]]
+                    scalars[op.results[0]] = _expr("prod", *(source[a] for a in op.axes))  # type: ignore[attr-defined]
             else:
                 raise TcCompilationError(f"no shape rule for '{op.name}' at {op.location}")
         self.result_shapes = [shapes[v] for v in function.return_op.operands]
+        every = [*self.result_shapes, *self.store_shapes, *(r.terms for r in self.requirements)]
+        every += [(c.left, c.right) for c in self.constraints] + [(b.term,) for b in self.bounds]
+        # Whether a call must hand over the arguments' values, not only their shapes.
+        self.uses_values = any(_mentions_values(t) for t in every)
+        self.has_checks = bool(self.constraints or self.bounds or self.requirements)
 
     def _indexing_shape(
         self, op: Gather | ScatterAdd, shapes: dict[Value, tuple[Term, ...]]
@@ -199,35 +286,276 @@ class ShapePlan:
             if weights != population:
                 self.constraints.append(Constraint(population, weights, op.name, location))
 
-    def check(self, shapes: Sequence[tuple[int, ...]]) -> None:
-        """Raise TcShapeError if the argument shapes break a constraint."""
+    def check(self, shapes: Sequence[tuple[int, ...]], data: Data = None) -> None:
+        """Raise TcShapeError (TcIndexError, TcValueError) if the arguments break a rule.
+
+        `data` are the arguments' and globals' arrays, needed when `uses_values`.
+        """
         for b in self.bounds:
-            found = self._value(b.term, shapes)
+            found = self._value(b.term, shapes, data)
             if found < b.minimum:
                 raise TcShapeError(
                     f"{b.op_name} at {b.location} needs at least {b.minimum} {b.what}, found {found}"
                 )
         for c in self.constraints:
-            left, right = self._value(c.left, shapes), self._value(c.right, shapes)
+            left, right = self._value(c.left, shapes, data), self._value(c.right, shapes, data)
             if left != right:
                 raise TcShapeError(
                     f"shapes do not broadcast in {c.op_name} at {c.location}: "
-                    f"{self._describe(c.left, shapes)} but {self._describe(c.right, shapes)}"
+                    f"{self._describe(c.left, shapes, data)} but {self._describe(c.right, shapes, data)}"
                 )
+        for r in self.requirements:
+            self._require(r, shapes, data)
 
-    def result_shape(self, index: int, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
-        return tuple(self._value(t, shapes) for t in self.result_shapes[index])
+    def result_shape(
+        self, index: int, shapes: Sequence[tuple[int, ...]], data: Data = None
+    ) -> tuple[int, ...]:
+        return tuple(self._value(t, shapes, data) for t in self.result_shapes[index])
 
-    def store_shape(self, index: int, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
-        return tuple(self._value(t, shapes) for t in self.store_shapes[index])
+    def store_shape(
+        self, index: int, shapes: Sequence[tuple[int, ...]], data: Data = None
+    ) -> tuple[int, ...]:
+        return tuple(self._value(t, shapes, data) for t in self.store_shapes[index])
 
     @staticmethod
-    def _value(term: Term, shapes: Sequence[tuple[int, ...]]) -> int:
-        return term if isinstance(term, int) else shapes[term.arg][term.axis]
+    def _value(term: Term | None, shapes: Sequence[tuple[int, ...]], data: Data = None) -> int:
+        if isinstance(term, int):
+            return term
+        if isinstance(term, ArgDim):
+            return shapes[term.arg][term.axis]
+        if isinstance(term, ArgValue):
+            assert data is not None, "a value-dependent shape needs the arguments' values"
+            return int(data[term.arg])
+        assert isinstance(term, Expr)
+        args = [None if a is None else ShapePlan._value(a, shapes, data) for a in term.args]
+        return int(EXPRESSIONS[term.kind](*args))
 
-    def _describe(self, term: Term, shapes: Sequence[tuple[int, ...]]) -> str:
+    def _values(
+        self, terms: tuple[Term, ...], shapes: Sequence[tuple[int, ...]], data: Data
+    ) -> tuple[int, ...]:
+        return tuple(self._value(t, shapes, data) for t in terms)
+
+    def _require(self, r: Requirement, shapes: Sequence[tuple[int, ...]], data: Data) -> None:
+        where = f"{r.op_name} at {r.location}"
+        if r.kind == "index":
+            index, size, axis = (self._value(t, shapes, data) for t in r.terms)  # type: ignore[arg-type]
+            if not -size <= index < size:
+                raise TcIndexError(
+                    f"{where}: index {index} is out of bounds for axis {axis} with size {size}"
+                )
+        elif r.kind == "step":
+            if self._value(r.terms[0], shapes, data) == 0:  # type: ignore[arg-type]
+                raise TcValueError(f"{where}: the step must not be zero")
+        elif r.kind == "sizes":
+            sizes = self._values(r.terms[0], shapes, data)  # type: ignore[arg-type]
+            if any(d < 0 for d in sizes):
+                raise TcValueError(f"{where}: negative size in shape {sizes}")
+        elif r.kind == "reshape":
+            source = self._values(r.terms[0], shapes, data)  # type: ignore[arg-type]
+            wanted = self._values(r.terms[1], shapes, data)  # type: ignore[arg-type]
+            total = int(np.prod(source, dtype=np.int64))
+            known = [d for d in wanted if d != -1]
+            rest = int(np.prod(known, dtype=np.int64))
+            fits = rest == total if len(known) == len(wanted) else rest != 0 and total % rest == 0
+            if any(d < 0 for d in known) or not fits:
+                raise TcShapeError(f"{where}: cannot reshape an array of shape {source} into shape {wanted}")
+        elif r.kind == "concatenate":
+            first = self._values(r.terms[0], shapes, data)  # type: ignore[arg-type]
+            other = self._values(r.terms[1], shapes, data)  # type: ignore[arg-type]
+            axis = r.terms[2][0]  # type: ignore[index,assignment]
+            if any(a != b for k, (a, b) in enumerate(zip(first, other, strict=True)) if k != axis):
+                raise TcShapeError(
+                    f"{where}: shapes {first} and {other} differ on an axis other than the joined axis {axis}"
+                )
+        else:
+            raise AssertionError(f"unknown requirement {r.kind}")
+
+    def _describe(self, term: Term, shapes: Sequence[tuple[int, ...]], data: Data = None) -> str:
         if isinstance(term, int):
             return f"a dimension is fixed at {term}"
+        if not isinstance(term, ArgDim):
+            return f"a computed size is {self._value(term, shapes, data)}"
         name = self.arg_names[term.arg]
         kind = "shared variable" if name.startswith("@") else "argument"
         return f"{kind} '{name.lstrip('@')}' has size {shapes[term.arg][term.axis]} on axis {term.axis}"
+
+    # -- ops whose sizes come from values (ops/shape.py) --------------------------------
+
+    def _value_shaped(
+        self,
+        op: Operation,
+        shapes: dict[Value, tuple[Term, ...]],
+        values: dict[Value, tuple[Term, ...]],
+        scalars: dict[Value, Term],
+    ) -> tuple[Term, ...]:
+        location = str(op.location) if op.location else "?"
+
+        def scalar(value: Value) -> Term:
+            term = scalars.get(value)
+            if term is None:
+                raise TcCompilationError(
+                    f"'{op.name}' at {location}: a size, index or bound must be computed from integer "
+                    "scalar inputs, shared integer scalars, shapes and constants; "
+                    f"this one comes from '{value.owner.name if value.owner else 'an argument'}'"
+                )
+            return term
+
+        def require(kind: str, *terms: Term | tuple[Term, ...]) -> None:
+            self.requirements.append(Requirement(kind, terms, op.name, location))
+
+        if isinstance(op, (Subtensor, IncSubtensor)):
+            source = shapes[op.operands[0]]
+            first = 1 if isinstance(op, Subtensor) else 2
+            region, picks = self._region(op, source, [scalar(v) for v in op.operands[first:]], require)
+            if isinstance(op, IncSubtensor):
+                self._broadcast_into(op, shapes[op.operands[1]], region, location)
+                return source
+            self._track_pick(op, values, scalars, picks)
+            return region
+        if isinstance(op, Reshape):
+            source = shapes[op.operands[0]]
+            operands = iter(scalar(v) for v in op.operands[1:])
+            wanted = tuple(next(operands) if e == OPERAND else int(e) for e in op.shape_entries)
+            require("reshape", source, wanted)
+            if -1 not in wanted:
+                return wanted
+            rest = _expr("prod", *(d for d in wanted if d != -1))
+            inferred = _expr("floordiv", _expr("prod", *source), rest)
+            return tuple(inferred if d == -1 else d for d in wanted)
+        if isinstance(op, Alloc):
+            operands = iter(scalar(v) for v in op.operands[1:])
+            entries = op.attributes["shape"]
+            assert isinstance(entries, tuple)
+            shape = tuple(next(operands) if e == OPERAND else int(e) for e in entries)
+            require("sizes", shape)
+            self._broadcast_into(op, shapes[op.operands[0]], shape, location)
+            return shape
+        if isinstance(op, Concatenate):
+            parts = [shapes[v] for v in op.operands]
+            for other in parts[1:]:
+                if any(a != b for k, (a, b) in enumerate(zip(parts[0], other, strict=True)) if k != op.axis):
+                    require("concatenate", parts[0], other, (op.axis,))
+            joined = parts[0][op.axis]
+            for other in parts[1:]:
+                joined = _expr("add", joined, other[op.axis])
+            # a dimension known statically anywhere is the representative
+            return tuple(
+                joined if k == op.axis else next((p[k] for p in parts if isinstance(p[k], int)), parts[0][k])
+                for k in range(len(parts[0]))
+            )
+        if isinstance(op, Arange):
+            if op.results[0].type.dtype.is_float or not all(_is_int_scalar(v.type) for v in op.operands):
+                if all(v.owner is not None and v.owner.name == "tx.constant" for v in op.operands):
+                    start, stop, step = (v.owner.value[()] for v in op.operands)  # type: ignore[union-attr]
+                    require("step", int(step != 0))
+                    return (int(np.arange(start, stop, step if step else 1).size),)
+                raise TcCompilationError(
+                    f"'{op.name}' at {location}: the length of a range of non-integers must be known when "
+                    "compiling; give constant bounds or integer scalars"
+                )
+            start, stop, step = (scalar(v) for v in op.operands)
+            require("step", step)
+            return (_expr("arange", start, stop, step),)
+        raise TcCompilationError(f"no shape rule for '{op.name}' at {location}")
+
+    def _region(
+        self, op: Subtensor | IncSubtensor, source: tuple[Term, ...], operands: list[Term], require: Any
+    ) -> tuple[tuple[Term, ...], list[Term | slice]]:
+        """The shape of `source[spec]`, with index checks; also what each entry picks."""
+        given = iter(operands)
+        entries = op.entries
+        region: list[Term] = []
+        picks: list[Term | slice] = []
+        for axis, n in enumerate(source):
+            entry = entries[axis] if axis < len(entries) else SliceEntry(None, None, 1)
+            if isinstance(entry, IndexEntry):
+                index = next(given) if entry.index == OPERAND else int(entry.index)
+                if not (isinstance(index, int) and isinstance(n, int)):  # else checked by the type rule
+                    require("index", index, n, axis)
+                picks.append(index)
+                continue
+            start = next(given) if entry.start == OPERAND else entry.start
+            stop = next(given) if entry.stop == OPERAND else entry.stop
+            if entry.is_full:
+                region.append(n)
+            else:
+                region.append(_expr("slice", n, start, stop, entry.step))  # type: ignore[arg-type]
+            if isinstance(start, (int, type(None))) and isinstance(stop, (int, type(None))):
+                picks.append(slice(start, stop, entry.step))
+            else:
+                picks.append(Expr("dynamic", ()))
+        return tuple(region), picks
+
+    @staticmethod
+    def _track_pick(
+        op: Operation,
+        values: dict[Value, tuple[Term, ...]],
+        scalars: dict[Value, Term],
+        picks: list[Term | slice],
+    ) -> None:
+        """`x.shape[0]`, `x.shape[1:]`: entries of a vector whose values are known."""
+        terms = values.get(op.operands[0])
+        if terms is None or len(picks) != 1:
+            return
+        (pick,) = picks
+        if isinstance(pick, slice):
+            values[op.results[0]] = terms[pick]
+        elif isinstance(pick, int):
+            if -len(terms) <= pick < len(terms):
+                scalars[op.results[0]] = terms[pick]
+        elif not (isinstance(pick, Expr) and pick.kind == "dynamic"):
+            scalars[op.results[0]] = Expr("item", (pick, *terms))
+
+    def _broadcast_into(
+        self, op: Operation, values: tuple[Term, ...], target: tuple[Term, ...], location: str
+    ) -> None:
+        """`values` (right-aligned) must broadcast to `target`: sizes of 1 stretch, others match."""
+        for v, t in zip(values, target[len(target) - len(values) :], strict=True):
+            if v != 1 and v != t:
+                self.constraints.append(Constraint(t, v, op.name, location))
+
+
+Data = Sequence[Any] | None
+VALUE_SHAPED = (Subtensor, IncSubtensor, Reshape, Alloc, Concatenate, Arange)
+ARITHMETIC = {
+    "tx.add": "add",
+    "tx.sub": "sub",
+    "tx.mul": "mul",
+    "tx.floordiv": "floordiv",
+    "tx.mod": "mod",
+    "tx.neg": "neg",
+    "tx.maximum": "max",
+    "tx.minimum": "min",
+}
+
+
+def _is_int_scalar(type: TensorType) -> bool:
+    return type.rank == 0 and type.dtype.is_integer and not type.dtype.is_bool
+
+
+def _expr(kind: str, *args: Term | None) -> Term:
+    """An expression term, or its value when every argument is known now."""
+    if all(a is None or isinstance(a, int) for a in args):
+        return int(EXPRESSIONS[kind](*args))
+    return Expr(kind, args)
+
+
+def _track_arithmetic(op: Operation, scalars: dict[Value, Term]) -> None:
+    """Integer scalar arithmetic over known values stays known (index * batch_size)."""
+    if len(op.results) != 1 or not _is_int_scalar(op.results[0].type):
+        return
+    if not all(v in scalars for v in op.operands):
+        return
+    args = [scalars[v] for v in op.operands]
+    if op.name == "tx.cast" and len(args) == 1:
+        scalars[op.results[0]] = args[0]
+    elif op.name in ARITHMETIC:
+        scalars[op.results[0]] = _expr(ARITHMETIC[op.name], *args)
+
+
+def _mentions_values(term: object) -> bool:
+    if isinstance(term, ArgValue):
+        return True
+    if isinstance(term, (tuple, Expr)):
+        return any(_mentions_values(t) for t in (term.args if isinstance(term, Expr) else term))
+    return False

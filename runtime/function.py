@@ -73,8 +73,8 @@ class CompiledFunction:
         self._fast = scalar_fast_path(
             native, name, [s.type for s in inputs], output_types, self._shared, self._stores, single_output
         )
-        if self._index_checks:
-            self._fast = None
+        if self._index_checks or shape_plan.has_checks or shape_plan.uses_values:
+            self._fast = None  # the plan's checks (an index in range) run on the general path only
         self._entry: Callable[..., object] = self._call
         self._native_entry_keepalive: tuple[object, ...] = ()
 
@@ -91,7 +91,9 @@ class CompiledFunction:
     def is_stateless_scalar(self) -> bool:
         """No shared state, and every argument and result a scalar."""
         ranks = [t.rank for t in (*[s.type for s in self.inputs], *self.output_types)]
-        return not self._shared and not self._index_checks and not any(ranks)
+        plan = self._plan
+        checked = self._index_checks or plan.has_checks or plan.uses_values
+        return not self._shared and not checked and not any(ranks)
 
     def use_native_entry(self, address: int, owner: object) -> None:
         """Route calls to a METH_FASTCALL function at `address` (see codegen_llvm.pycall),
@@ -130,12 +132,15 @@ class CompiledFunction:
         """Check shapes, allocate, call; apply the updates only once the call succeeded."""
         shapes = [a.shape for a in arrays] + [c.shape for c in current]
         plan = self._plan
-        if plan.constraints or plan.bounds:
-            plan.check(shapes)
-        outputs = [np.empty(plan.result_shape(i, shapes), dtype=d) for i, d in enumerate(self._out_dtypes)]
+        data = (*arrays, *current) if plan.uses_values else None  # sizes that depend on values
+        if plan.has_checks:
+            plan.check(shapes, data)
+        outputs = [
+            np.empty(plan.result_shape(i, shapes, data), dtype=d) for i, d in enumerate(self._out_dtypes)
+        ]
         destinations = []
         for index, (buffer_index, in_place) in enumerate(self._stores):
-            shape = plan.store_shape(index, shapes)
+            shape = plan.store_shape(index, shapes, data)
             old = current[buffer_index]
             if in_place and old.shape == shape and old.flags.c_contiguous and old.flags.writeable:
                 destinations.append(old)

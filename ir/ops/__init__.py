@@ -1,6 +1,6 @@
 """Every op of the `tx` and `kernel` dialects; importing this registers them."""
 
-from . import builtin, elementwise, grad, indexing, kernel, linalg, nnet, random, reduce, state, views
+from . import builtin, elementwise, grad, indexing, kernel, linalg, nnet, random, reduce, shape, state, views
 
 __all__ = [
     "builtin",
@@ -12,6 +12,7 @@ __all__ = [
     "nnet",
     "random",
     "reduce",
+    "shape",
     "state",
     "views",
 ]

@@ -1,0 +1,397 @@
+"""Native code for the ops of ir/ops/shape.py: views, copies into regions, ranges and fills.
+
+Sizes that come from values (a slice bound, an arange's stop, a reshape's
+size) are read from their scalar operands while buffers are laid out, before
+any loop runs: those operands must be arguments, loaded globals, constants,
+shape entries or scalar kernels over them (`ir/shapes.py` refuses anything
+else at compile time, and the caller has already checked indices and sizes
+with the same arithmetic). Slices clamp as Python's do, so a view never
+points outside its source; an integer index is clamped too, as a second line
+of defence behind the plan's check.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
+
+from llvmlite import ir as ll
+
+from ..ir import DType, Operation, TcCompilationError, Value
+from ..ir.ops.kernel import KernelElementwise
+from ..ir.ops.shape import (
+    OPERAND,
+    Alloc,
+    Arange,
+    Concatenate,
+    IncSubtensor,
+    IndexEntry,
+    Reshape,
+    SliceEntry,
+    Subtensor,
+)
+from ..ir.ops.views import DimShuffle
+from .control import counted_loop
+from .loops import ArrayRef, KernelBody, emit_elementwise_loop
+from .types import F64, I8_PTR, I64, load_element, register_type, store_element
+
+if TYPE_CHECKING:
+    from .lower import _FunctionLowering
+
+SHAPE_OPS = (Subtensor, IncSubtensor, Reshape, Concatenate, Arange, Alloc)
+# Ops that write a fresh buffer, which may be the caller's result slot.
+FRESH_SHAPE_OPS = (IncSubtensor, Concatenate, Arange, Alloc)
+_AVAILABLE = ("tx.constant", "tx.load", "tx.shape", "tx.size")
+
+IDENTITY = KernelBody(
+    fast=lambda b, values: (values, None), exact=lambda b, values: values, has_fallback=False
+)
+
+
+class ShapeOpLowering:
+    """Lowers the shape ops of one function, inside its `_FunctionLowering`."""
+
+    def __init__(self, lowering: _FunctionLowering) -> None:
+        self.lowering = lowering
+        self.early: set[Operation] = set()  # scalar kernels computed while buffers are laid out
+
+    @property
+    def builder(self) -> ll.IRBuilder:
+        return self.lowering.builder
+
+    # -- which values are known before the loops run -------------------------------------
+
+    def available(self, value: Value) -> bool:
+        owner = value.owner
+        if owner is None or owner.name in _AVAILABLE or owner in self.early:
+            return True
+        if isinstance(owner, (DimShuffle, Subtensor)):
+            return self.available(owner.operands[0])
+        return False
+
+    def compute_early(self, op: KernelElementwise, store_values: set[Value]) -> bool:
+        """Whether a kernel is a scalar over available values (index * batch_size), to be
+        computed now; never one whose result is stored (it may be a shared buffer)."""
+        if op.results[0].type.rank or any(r in store_values for r in op.results):
+            return False
+        if not all(self.available(v) for v in op.operands):
+            return False
+        self.early.add(op)
+        return True
+
+    def scalar(self, op: Operation, value: Value) -> ll.Value:
+        """An integer scalar operand, as i64, read now."""
+        if not self.available(value):
+            raise TcCompilationError(
+                f"'{op.name}' at {op.location}: a size or index must come from integer inputs, "
+                "shapes and constants"
+            )
+        arr = self.lowering.arrays[value]
+        raw = load_element(self.builder, arr.dtype, arr.pointer)
+        bits = arr.dtype.itemsize * 8
+        if bits == 64:
+            return raw
+        return self.builder.sext(raw, I64) if arr.dtype.is_signed else self.builder.zext(raw, I64)
+
+    # -- lowering ------------------------------------------------------------------------
+
+    def lower(
+        self, op: Operation, destination: dict[Value, ll.Value], loops: list[Callable[[], None]]
+    ) -> None:
+        arrays = self.lowering.arrays
+        if isinstance(op, Subtensor):
+            arrays[op.results[0]] = self.view(op, arrays[op.operands[0]], op.operands[1:])
+        elif isinstance(op, Reshape):
+            arrays[op.results[0]] = self.reshape(op, loops)
+        elif isinstance(op, IncSubtensor):
+            source = arrays[op.operands[0]]
+            self.lowering._result_buffers(op, list(source.shape), destination)
+            # the region is laid out now, from operands that are all available now
+            region = self.view(op, arrays[op.results[0]], op.operands[2:])
+            loops.append(functools.partial(self._inc_subtensor, op, region))
+        elif isinstance(op, Concatenate):
+            parts = [arrays[v] for v in op.operands]
+            extent = list(parts[0].shape)
+            for part in parts[1:]:
+                extent[op.axis] = self.builder.add(extent[op.axis], part.shape[op.axis])
+            self.lowering._result_buffers(op, extent, destination)
+            loops.append(functools.partial(self._concatenate, op, parts))
+        elif isinstance(op, Alloc):
+            extent = self._alloc_extent(op)
+            self.lowering._result_buffers(op, extent, destination)
+            loops.append(functools.partial(self._alloc, op, extent))
+        elif isinstance(op, Arange):
+            start, stop, step, count = self._range(op)
+            self.lowering._result_buffers(op, [count], destination)
+            loops.append(functools.partial(self._arange, op, start, step, count))
+
+    def view(self, op: Subtensor | IncSubtensor, source: ArrayRef, scalars: Sequence[Value]) -> ArrayRef:
+        """`source[spec]` as a view: a moved pointer, fewer or shorter axes, scaled strides."""
+        b = self.builder
+        given = iter(scalars)
+        entries = op.entries
+        offset: ll.Value = I64(0)
+        shape: list[ll.Value] = []
+        strides: list[ll.Value] = []
+        for axis, n in enumerate(source.shape):
+            entry = entries[axis] if axis < len(entries) else SliceEntry(None, None, 1)
+            stride = source.strides[axis]
+            if isinstance(entry, IndexEntry):
+                index = self._bound(op, entry.index, given)
+                index = b.select(b.icmp_signed("<", index, I64(0)), b.add(index, n), index)
+                index = _clamp(b, index, I64(0), b.sub(n, I64(1)))
+                offset = b.add(offset, b.mul(index, stride))
+                continue
+            if entry.is_full:
+                shape.append(n)
+                strides.append(stride)
+                continue
+            start, length = self._slice(op, entry, n, given)
+            offset = b.add(offset, b.mul(start, stride))
+            shape.append(length)
+            strides.append(b.mul(stride, I64(entry.step)))
+        pointer = b.gep(source.pointer, [offset])
+        static = op.results[0].type.shape if isinstance(op, Subtensor) else _region_static(op)
+        return ArrayRef(source.dtype, pointer, shape, strides, static)
+
+    def _bound(self, op: Operation, bound: int | str, given: Iterator[Value]) -> ll.Value:
+        return self.scalar(op, next(given)) if bound == OPERAND else I64(int(bound))
+
+    def _slice(
+        self, op: Operation, entry: SliceEntry, n: ll.Value, given: Iterator[Value]
+    ) -> tuple[ll.Value, ll.Value]:
+        """Python's slice.indices(n) and the slice's length, for a constant step."""
+        b = self.builder
+        step = entry.step
+        low, high = (I64(0), n) if step > 0 else (I64(-1), b.sub(n, I64(1)))
+
+        def clamp(bound: int | str | None, default: ll.Value) -> ll.Value:
+            if bound is None:
+                return default
+            value = self._bound(op, bound, given)
+            shifted = b.select(b.icmp_signed("<", value, I64(0)), b.add(value, n), value)
+            return _clamp(b, shifted, low, high)
+
+        start = clamp(entry.start, I64(0) if step > 0 else b.sub(n, I64(1)))
+        stop = clamp(entry.stop, n if step > 0 else I64(-1))
+        if step > 0:
+            span = b.sub(stop, start)
+            length = b.sdiv(b.add(span, I64(step - 1)), I64(step))
+        else:
+            span = b.sub(start, stop)
+            length = b.sdiv(b.add(span, I64(-step - 1)), I64(-step))
+        length = b.select(b.icmp_signed(">", span, I64(0)), length, I64(0))
+        return start, length
+
+    def reshape(self, op: Reshape, loops: list[Callable[[], None]]) -> ArrayRef:
+        """A view of a C-contiguous source; otherwise a contiguous copy made when the loops run."""
+        b = self.builder
+        source = self.lowering.arrays[op.operands[0]]
+        given = iter(op.operands[1:])
+        total: ll.Value = I64(1)
+        for d in source.shape:
+            total = b.mul(total, d)
+        sizes: list[ll.Value | None] = []
+        known: ll.Value = I64(1)
+        for entry in op.shape_entries:
+            if entry == -1:
+                sizes.append(None)
+                continue
+            size = self._bound(op, entry, given)
+            sizes.append(size)
+            known = b.mul(known, size)
+        safe = b.select(b.icmp_signed("==", known, I64(0)), I64(1), known)
+        shape = [s if s is not None else b.sdiv(total, safe) for s in sizes]
+        itemsize = source.dtype.itemsize
+        contiguous = _is_contiguous(b, source)
+        # A one-byte buffer when no copy is needed keeps the allocation unconditional.
+        bytes_ = b.select(contiguous, I64(1), b.mul(total, I64(itemsize)))
+        scratch = self.lowering._allocate(DType.U8, [bytes_])
+        pointer = b.select(contiguous, source.pointer, scratch)
+        loops.append(functools.partial(self._copy_unless, contiguous, source, scratch))
+        strides = _contiguous(b, shape, itemsize)
+        return ArrayRef(source.dtype, pointer, shape, strides, op.results[0].type.shape)
+
+    def _copy_unless(self, contiguous: ll.Value, source: ArrayRef, scratch: ll.Value) -> None:
+        b = self.builder
+        copy = b.append_basic_block("reshape.copy")
+        after = b.append_basic_block("reshape.done")
+        b.cbranch(contiguous, after, copy)
+        b.position_at_end(copy)
+        name = self.lowering.module.get_unique_name(f"{self.lowering.function.name}.reshape")
+        emit_elementwise_loop(
+            b, name, source.shape, source.static_shape, [source], [(source.dtype, scratch)], IDENTITY
+        )
+        b.branch(after)
+        b.position_at_end(after)
+
+    def _inc_subtensor(self, op: IncSubtensor, region: ArrayRef) -> None:
+        arrays = self.lowering.arrays
+        source, values, result = arrays[op.operands[0]], arrays[op.operands[1]], arrays[op.results[0]]
+        name = self.lowering.module.get_unique_name(f"{self.lowering.function.name}.copy")
+        emit_elementwise_loop(
+            self.builder,
+            name,
+            result.shape,
+            source.static_shape,
+            [source],
+            [(source.dtype, result.pointer)],
+            IDENTITY,
+        )
+        dtype = source.dtype
+        overwrite = bool(op.attributes["set"])
+        emitter = _elementwise_add(dtype)
+
+        def body(b: ll.IRBuilder, pointers: list[ll.Value]) -> None:
+            target, value_at = pointers
+            value = load_element(b, dtype, value_at)
+            if not overwrite:
+                value = emitter(b, load_element(b, dtype, target), value)
+            store_element(b, dtype, value, target)
+
+        strided_nest(self.builder, region, [values], body)
+
+    def _concatenate(self, op: Concatenate, parts: list[ArrayRef]) -> None:
+        b = self.builder
+        result = self.lowering.arrays[op.results[0]]
+        offset: ll.Value = I64(0)
+        dtype = result.dtype
+        for part in parts:
+            target = ArrayRef(
+                dtype, b.gep(result.pointer, [offset]), part.shape, result.strides, part.static_shape
+            )
+
+            def body(builder: ll.IRBuilder, pointers: list[ll.Value]) -> None:
+                store_element(builder, dtype, load_element(builder, dtype, pointers[1]), pointers[0])
+
+            strided_nest(b, target, [part], body)
+            offset = b.add(offset, b.mul(part.shape[op.axis], result.strides[op.axis]))
+
+    def _alloc_extent(self, op: Alloc) -> list[ll.Value]:
+        entries = op.attributes["shape"]
+        assert isinstance(entries, tuple)
+        given = iter(op.operands[1:])
+        return [self._bound(op, e, given) for e in entries]
+
+    def _alloc(self, op: Alloc, extent: list[ll.Value]) -> None:
+        value, result = self.lowering.arrays[op.operands[0]], self.lowering.arrays[op.results[0]]
+        name = self.lowering.module.get_unique_name(f"{self.lowering.function.name}.alloc")
+        static = op.results[0].type.shape
+        emit_elementwise_loop(
+            self.builder, name, extent, static, [value], [(value.dtype, result.pointer)], IDENTITY
+        )
+
+    def _range(self, op: Arange) -> tuple[ll.Value, ll.Value, ll.Value, ll.Value]:
+        """start, stop, step (i64, or f64 for a float range) and the length, as numpy's arange."""
+        b = self.builder
+        dtype = op.results[0].type.dtype
+        if all(v.type.dtype.is_integer for v in op.operands) and dtype.is_integer:
+            start, stop, step = (self.scalar(op, v) for v in op.operands)
+            safe = b.select(b.icmp_signed("==", step, I64(0)), I64(1), step)
+            positive = b.icmp_signed(">", safe, I64(0))
+            span = b.select(positive, b.sub(stop, start), b.sub(start, stop))
+            size = b.select(positive, safe, b.neg(safe))
+            count = b.sdiv(b.add(span, b.sub(size, I64(1))), size)
+            count = b.select(b.icmp_signed(">", span, I64(0)), count, I64(0))
+            return start, stop, step, count
+        start, stop, step = (self._float(op, v) for v in op.operands)
+        quotient = b.fdiv(b.fsub(stop, start), step)
+        ceil = b.call(self.lowering.module.declare_intrinsic("llvm.ceil", [F64]), [quotient])
+        positive = b.fcmp_ordered(">", ceil, ll.Constant(F64, 0.0))
+        count = b.select(positive, b.fptosi(ceil, I64), I64(0))
+        return start, stop, step, count
+
+    def _float(self, op: Operation, value: Value) -> ll.Value:
+        if not self.available(value):
+            raise TcCompilationError(
+                f"'{op.name}' at {op.location}: bounds must come from inputs or constants"
+            )
+        arr = self.lowering.arrays[value]
+        raw = load_element(self.builder, arr.dtype, arr.pointer)
+        if arr.dtype.is_float:
+            return raw if arr.dtype is DType.F64 else self.builder.fpext(raw, F64)
+        if arr.dtype.is_signed:
+            return self.builder.sitofp(raw, F64)
+        return self.builder.uitofp(raw, F64)
+
+    def _arange(self, op: Arange, start: ll.Value, step: ll.Value, count: ll.Value) -> None:
+        b = self.builder
+        result = self.lowering.arrays[op.results[0]]
+        dtype = result.dtype
+        with counted_loop(b, count, "arange") as i:
+            if dtype.is_integer:
+                value = b.add(start, b.mul(i, step))
+                value = b.trunc(value, register_type(dtype)) if dtype.itemsize < 8 else value
+            else:
+                value = b.fadd(start, b.fmul(b.sitofp(i, F64), step))
+                value = value if dtype is DType.F64 else b.fptrunc(value, register_type(dtype))
+            store_element(b, dtype, value, b.gep(result.pointer, [b.mul(i, I64(dtype.itemsize))]))
+
+
+def _clamp(b: ll.IRBuilder, value: ll.Value, low: ll.Value, high: ll.Value) -> ll.Value:
+    value = b.select(b.icmp_signed("<", value, low), low, value)
+    return b.select(b.icmp_signed(">", value, high), high, value)
+
+
+def _region_static(op: IncSubtensor) -> tuple[int | None, ...]:
+    from ..ir.ops.shape import subtensor_type
+
+    return subtensor_type(op.operands[0].type, op.entries, op.name).shape
+
+
+def _contiguous(b: ll.IRBuilder, shape: Sequence[ll.Value], itemsize: int) -> list[ll.Value]:
+    strides: list[ll.Value] = []
+    running: ll.Value = I64(itemsize)
+    for dim in reversed(shape):
+        strides.insert(0, running)
+        running = b.mul(running, dim)
+    return strides
+
+
+def _is_contiguous(b: ll.IRBuilder, arr: ArrayRef) -> ll.Value:
+    ok: ll.Value = ll.Constant(ll.IntType(1), 1)
+    expected: ll.Value = I64(arr.dtype.itemsize)
+    for axis in reversed(range(len(arr.shape))):
+        unit = b.icmp_signed("<=", arr.shape[axis], I64(1))
+        ok = b.and_(ok, b.or_(unit, b.icmp_signed("==", arr.strides[axis], expected)))
+        expected = b.mul(expected, arr.shape[axis])
+    return ok
+
+
+def _elementwise_add(dtype: DType) -> Callable[[ll.IRBuilder, ll.Value, ll.Value], ll.Value]:
+    if dtype.is_float:
+        return lambda b, x, y: b.fadd(x, y)
+    if dtype.is_bool:
+        return lambda b, x, y: b.or_(x, y)
+    return lambda b, x, y: b.add(x, y)
+
+
+def strided_nest(
+    b: ll.IRBuilder,
+    target: ArrayRef,
+    sources: Sequence[ArrayRef],
+    body: Callable[[ll.IRBuilder, list[ll.Value]], None],
+) -> None:
+    """body(target element pointer, source element pointers...) over target's shape, any strides;
+    sources are aligned to the right and broadcast where their static size is 1 or missing."""
+    rank = len(target.shape)
+    per_axis: list[list[ll.Value | None]] = [[target.strides[a] for a in range(rank)]]
+    for src in sources:
+        lead = rank - len(src.shape)
+        strides: list[ll.Value | None] = []
+        for axis in range(rank):
+            local = axis - lead
+            broadcast = local < 0 or (src.static_shape[local] == 1 and target.static_shape[axis] != 1)
+            strides.append(None if broadcast else src.strides[local])
+        per_axis.append(strides)
+    pointers = [b.bitcast(target.pointer, I8_PTR), *(b.bitcast(s.pointer, I8_PTR) for s in sources)]
+    with ExitStack() as stack:
+        for axis in range(rank):
+            i = stack.enter_context(counted_loop(b, target.shape[axis], f"region{axis}"))
+            pointers = [
+                p if s[axis] is None else b.gep(p, [b.mul(i, s[axis])])  # type: ignore[list-item]
+                for p, s in zip(pointers, per_axis, strict=True)
+            ]
+        body(b, pointers)

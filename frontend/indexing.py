@@ -1,0 +1,111 @@
+"""Basic indexing in the builder: `x[2]`, `x[:, 1:-1:2]`, `data[i * bs:(i + 1) * bs]`, `x.shape[0]`.
+
+Integer indices and slices become one `tx.subtensor` (a view, no copy); slice
+bounds and indices may be integer scalar Variables, which the shape plan
+tracks to the function's inputs. `None` (numpy.newaxis) adds a broadcastable
+axis and `...` stands for the axes not named. Integer-array and boolean
+indices are advanced indexing, which `advanced_indexing.py` builds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ir.errors import TcIndexError, TcTypeError
+from ..ir.ops.shape import OPERAND, Subtensor
+from .graph import Constant, Variable, located, make_apply
+
+
+def getitem(x: Variable, key: Any) -> Variable:
+    """`x[key]` with numpy's basic-indexing semantics (advanced indices delegated)."""
+    items = key if isinstance(key, tuple) else (key,)
+    if any(_is_advanced(k) for k in items):
+        try:
+            from .advanced_indexing import advanced_index
+        except ImportError:
+            raise TcTypeError(located("integer-array and boolean indexing is not available yet")) from None
+        return advanced_index(x, items)
+    items = _expand_ellipsis(items, x.ndim)
+    spec: list[str] = []
+    operands: list[Variable] = []
+    pattern: list[int] = []  # the final dimshuffle: new axes (-1) among the kept ones
+    kept = 0
+    for item in items:
+        if item is None:
+            pattern.append(-1)
+            continue
+        if len(spec) == x.ndim:
+            raise TcIndexError(located(f"too many indices for {x.type}: {key!r}"))
+        if isinstance(item, slice):
+            spec.append(_slice_text(item, operands))
+            pattern.append(kept)
+            kept += 1
+        else:
+            spec.append(_bound_text(item, operands, "index"))
+    while spec and spec[-1] == ":":
+        spec.pop()
+    result = make_apply(Subtensor, [x, *operands], {"spec": tuple(spec)}).out if spec else x
+    rest = result.ndim - kept
+    pattern += list(range(kept, kept + rest))
+    if pattern != list(range(result.ndim)):
+        result = result.dimshuffle(*["x" if p == -1 else p for p in pattern])
+    return result
+
+
+def _is_advanced(item: Any) -> bool:
+    if isinstance(item, Variable):
+        return item.ndim >= 1 or item.type.dtype.is_bool
+    if isinstance(item, (list, np.ndarray)):
+        return np.ndim(item) >= 1 or np.asarray(item).dtype == bool
+    return isinstance(item, (bool, np.bool_))
+
+
+def _expand_ellipsis(items: tuple[Any, ...], rank: int) -> tuple[Any, ...]:
+    count = sum(1 for i in items if i is Ellipsis)
+    if count > 1:
+        raise TcIndexError(located("an index can only have a single ellipsis ('...')"))
+    if not count:
+        return items
+    at = next(k for k, i in enumerate(items) if i is Ellipsis)
+    named = sum(1 for i in items if i is not None and i is not Ellipsis)
+    return items[:at] + (slice(None),) * max(rank - named, 0) + items[at + 1 :]
+
+
+def _literal(item: Any) -> int | None:
+    """The Python int an index stands for, when it is known now."""
+    if isinstance(item, Constant) and item.ndim == 0 and item.type.dtype.is_integer:
+        return int(item.value)
+    if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+        return int(item)
+    if isinstance(item, np.ndarray) and item.ndim == 0 and item.dtype.kind in "iu":
+        return int(item)
+    return None
+
+
+def _bound_text(item: Any, operands: list[Variable], what: str) -> str:
+    literal = _literal(item)
+    if literal is not None:
+        return str(literal)
+    if isinstance(item, Variable):
+        if item.ndim != 0 or not item.type.dtype.is_integer or item.type.dtype.is_bool:
+            raise TcIndexError(
+                located(f"a slice bound or index must be an integer scalar, found {item.type}")
+            )
+        operands.append(item)
+        return OPERAND
+    raise TcIndexError(located(f"{what} {item!r} of type {type(item).__name__} is not an integer"))
+
+
+def _slice_text(item: slice, operands: list[Variable]) -> str:
+    start = "" if item.start is None else _bound_text(item.start, operands, "slice start")
+    stop = "" if item.stop is None else _bound_text(item.stop, operands, "slice stop")
+    if item.step is None:
+        return f"{start}:{stop}"
+    step = _literal(item.step)
+    if step is None:
+        raise TcIndexError(located(f"a slice step must be a constant integer, found {item.step!r}"))
+    if step == 0:
+        raise TcIndexError(located("slice step cannot be zero"))
+    return f"{start}:{stop}" if step == 1 else f"{start}:{stop}:{step}"

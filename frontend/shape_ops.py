@@ -1,0 +1,119 @@
+"""Shape manipulation in the builder: reshape, flatten, concatenate, stack, inc/set_subtensor.
+
+Sizes may be Python ints or integer scalar Variables (`x.shape[0]`); a
+symbolic shape vector of known length is split into its entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..ir.errors import TcTypeError, TcValueError
+from ..ir.ops.shape import OPERAND, Concatenate, IncSubtensor, Reshape, Subtensor
+from .graph import TensorLike, Variable, as_tensor_variable, cast_to, located, make_apply
+from .indexing import _literal
+from .promotion import result_dtype
+
+
+def shape_entries(shape: Any, what: str) -> tuple[tuple[int | str, ...], list[Variable]]:
+    """A shape as attribute entries (ints, or '$' for a scalar operand) and those operands."""
+    if isinstance(shape, Variable) and shape.ndim == 1:
+        length = shape.type.shape[0]
+        if length is None:
+            raise TcValueError(located(f"{what}: the length of shape vector {shape.type} must be known"))
+        items: list[Any] = [shape[k] for k in range(length)]
+    elif isinstance(shape, (list, tuple)):
+        items = list(shape)
+    else:
+        items = [shape]
+    entries: list[int | str] = []
+    operands: list[Variable] = []
+    for item in items:
+        literal = _literal(item)
+        if literal is not None:
+            entries.append(literal)
+            continue
+        if not isinstance(item, Variable) or item.ndim or not item.type.dtype.is_integer:
+            raise TcTypeError(located(f"{what}: a size must be an int or an integer scalar, found {item!r}"))
+        entries.append(OPERAND)
+        operands.append(item)
+    return tuple(entries), operands
+
+
+def reshape(x: TensorLike, shape: Any, ndim: int | None = None) -> Variable:
+    """numpy's reshape (C order); one size may be -1. A view when `x` is contiguous."""
+    value = as_tensor_variable(x)
+    entries, operands = shape_entries(shape, "reshape")
+    if ndim is not None and ndim != len(entries):
+        raise TcValueError(located(f"reshape: ndim={ndim} but the shape {entries} has {len(entries)} sizes"))
+    return make_apply(Reshape, [value, *operands], {"shape": entries}).out
+
+
+def flatten(x: TensorLike, ndim: int = 1) -> Variable:
+    """Theano's flatten: the first ndim - 1 axes kept, the rest joined into one."""
+    value = as_tensor_variable(x)
+    if not 1 <= ndim <= max(value.ndim, 1):
+        raise TcValueError(located(f"flatten: ndim must be between 1 and {max(value.ndim, 1)}, found {ndim}"))
+    kept = [d if d is not None else value.shape[a] for a, d in enumerate(value.type.shape[: ndim - 1])]
+    return reshape(value, (*kept, -1))
+
+
+def _common(tensors: Sequence[TensorLike], what: str) -> list[Variable]:
+    values = [as_tensor_variable(t) for t in tensors]
+    if not values:
+        raise TcValueError(located(f"{what} needs at least one tensor"))
+    dtype = result_dtype(values)
+    return [cast_to(v, dtype) for v in values]
+
+
+def concatenate(tensors: Sequence[TensorLike], axis: int = 0) -> Variable:
+    """numpy's concatenate (dtypes promoted as numpy does)."""
+    values = _common(tensors, "concatenate")
+    rank = values[0].ndim
+    if not -rank <= axis < rank:
+        raise TcValueError(located(f"concatenate: axis {axis} is out of range for rank {rank}"))
+    if len(values) == 1:
+        return values[0]
+    return make_apply(Concatenate, values, {"axis": axis % rank}).out
+
+
+def stack(tensors: Sequence[TensorLike], axis: int = 0) -> Variable:
+    """numpy's stack: the tensors joined along a new axis."""
+    values = _common(tensors, "stack")
+    rank = values[0].ndim
+    if not -(rank + 1) <= axis <= rank:
+        raise TcValueError(located(f"stack: axis {axis} is out of range for rank {rank + 1}"))
+    axis %= rank + 1
+    pattern = [*range(axis), "x", *range(axis, rank)]
+    lifted = [v.dimshuffle(*pattern) for v in values]
+    if any(v.ndim != rank for v in values):
+        raise TcTypeError(located(f"stack: all tensors need rank {rank}, found {[v.type for v in values]}"))
+    return make_apply(Concatenate, lifted, {"axis": axis}).out if len(lifted) > 1 else lifted[0]
+
+
+def inc_subtensor(x_region: Variable, y: TensorLike, set_instead_of_inc: bool = False) -> Variable:
+    """Theano's inc_subtensor(x[...], y): x with y added into the indexed region."""
+    owner = getattr(x_region, "owner", None)
+    if owner is None or owner.op_class is not Subtensor:
+        name = "set_subtensor" if set_instead_of_inc else "inc_subtensor"
+        advanced = getattr(owner, "op_class", None)
+        if advanced is not None:
+            try:
+                from .advanced_indexing import advanced_inc_subtensor  # type: ignore[attr-defined]
+            except ImportError:
+                advanced_inc_subtensor = None
+            if advanced_inc_subtensor is not None:
+                return advanced_inc_subtensor(x_region, y, set_instead_of_inc)  # type: ignore[no-any-return]
+        raise TcTypeError(
+            located(f"{name}: the first argument must be a basic index x[...], found {x_region}")
+        )
+    x, *scalars = owner.inputs
+    values = cast_to(as_tensor_variable(y), x.type.dtype)
+    attrs = {"spec": owner.attributes["spec"], "set": set_instead_of_inc}
+    return make_apply(IncSubtensor, [x, values, *scalars], attrs).out
+
+
+def set_subtensor(x_region: Variable, y: TensorLike) -> Variable:
+    """Theano's set_subtensor(x[...], y): x with y written into the indexed region."""
+    return inc_subtensor(x_region, y, set_instead_of_inc=True)

@@ -1,0 +1,545 @@
+"""Ops whose result shapes come from values: basic indexing, reshape, concatenate, arange, alloc.
+
+Sizes given at run time are scalar integer operands; each op's attributes say
+which entries are constants and which come from an operand (`"$"`, taken in
+order). `ir/shapes.py` tracks those operands back to the arguments' values, so
+every result size is known before native code runs.
+
+- `%y = tx.subtensor %x, %i, %j {spec = ["$:$", "1:-1:2", "3"]}`: numpy's basic
+  indexing. Per leading axis, an integer index (`"3"`, `"-1"`, `"$"`; the axis is
+  dropped; out of range is an error) or a slice `start:stop:step` whose start and
+  stop are empty, integer literals or `"$"`, and whose step is a literal. Slices
+  clamp as in Python, so they never go out of bounds. Axes past the spec are
+  kept whole. A view: no copy.
+- `%z = tx.inc_subtensor %x, %y, %i... {spec, set = false}`: a copy of `x` whose
+  region `x[spec]` has `y` added (or, with `set = true`, written). Theano's
+  inc_subtensor / set_subtensor, and the gradient of tx.subtensor.
+- `%y = tx.reshape %x, %n... {shape = ["$", -1, 3]}`: numpy's reshape (C order);
+  one entry may be -1 (inferred).
+- `%y = tx.concatenate %a, %b... {axis = 0}`: numpy's concatenate.
+- `%r = tx.arange %start, %stop, %step {dtype = "i64"}`: numpy's arange.
+- `%y = tx.alloc %value, %n... {shape = ["$", 3]}`: `value` broadcast to the shape
+  (Theano's alloc).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..attributes import Attribute
+from ..core import PURE, Operation, Region
+from ..dtypes import DType
+from ..errors import TcIndexError, TcTypeError, TcValueError
+from ..types import TensorType
+
+if TYPE_CHECKING:
+    from ..builder import Builder
+    from ..core import Value
+
+OPERAND = "$"  # an entry whose value is the next scalar operand
+Bound = int | str | None  # a literal, OPERAND, or None for the default
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """An integer index on one axis (the axis is dropped)."""
+
+    index: int | str
+
+
+@dataclass(frozen=True)
+class SliceEntry:
+    start: Bound
+    stop: Bound
+    step: int
+
+    @property
+    def is_full(self) -> bool:
+        return self.start is None and self.stop is None and self.step == 1
+
+
+Entry = IndexEntry | SliceEntry
+
+
+def _bound(text: str, where: str) -> Bound:
+    text = text.strip()
+    if text == "":
+        return None
+    if text == OPERAND:
+        return OPERAND
+    try:
+        return int(text)
+    except ValueError:
+        raise TcTypeError(f"{where}: '{text}' is not an integer, '$' or empty") from None
+
+
+def parse_spec(spec: Sequence[Attribute], where: str = "tx.subtensor") -> list[Entry]:
+    """The entries of a subtensor spec attribute (see the module docstring)."""
+    entries: list[Entry] = []
+    for item in spec:
+        if not isinstance(item, str):
+            raise TcTypeError(f"{where}: spec entries are strings, found {item!r}")
+        if ":" not in item:
+            bound = _bound(item, where)
+            if bound is None:
+                raise TcTypeError(f"{where}: an empty index in spec {list(spec)}")
+            entries.append(IndexEntry(bound))
+            continue
+        parts = item.split(":")
+        if len(parts) > 3:
+            raise TcTypeError(f"{where}: '{item}' is not a slice start:stop:step")
+        step = _bound(parts[2], where) if len(parts) == 3 else None
+        if step == OPERAND or step == 0:
+            raise TcTypeError(f"{where}: a slice step must be a non-zero integer literal, found '{item}'")
+        entries.append(SliceEntry(_bound(parts[0], where), _bound(parts[1], where), int(step or 1)))
+    return entries
+
+
+def format_entry(entry: Entry) -> str:
+    """The spec text of one entry (the inverse of parse_spec)."""
+
+    def text(b: Bound) -> str:
+        return "" if b is None else str(b)
+
+    if isinstance(entry, IndexEntry):
+        return str(entry.index)
+    step = "" if entry.step == 1 else f":{entry.step}"
+    return f"{text(entry.start)}:{text(entry.stop)}{step}"
+
+
+def count_operands(entries: Sequence[Entry]) -> int:
+    count = 0
+    for e in entries:
+        bounds = [e.index] if isinstance(e, IndexEntry) else [e.start, e.stop]
+        count += sum(b == OPERAND for b in bounds)
+    return count
+
+
+def _check_scalar_ints(op_name: str, types: Sequence[TensorType], what: str) -> None:
+    for t in types:
+        if t.rank != 0 or not t.dtype.is_integer or t.dtype.is_bool:
+            raise TcTypeError(f"{op_name}: {what} must be integer scalars, found {t}")
+
+
+def subtensor_type(source: TensorType, entries: Sequence[Entry], where: str) -> TensorType:
+    """The type of `source[entries]`; a constant index out of a static range is an error."""
+    if len(entries) > source.rank:
+        raise TcIndexError(f"{where}: {len(entries)} indices for {source} of rank {source.rank}")
+    shape: list[int | None] = []
+    for axis, n in enumerate(source.shape):
+        entry = entries[axis] if axis < len(entries) else SliceEntry(None, None, 1)
+        if isinstance(entry, IndexEntry):
+            if isinstance(entry.index, int) and n is not None and not -n <= entry.index < n:
+                raise TcIndexError(
+                    f"{where}: index {entry.index} is out of bounds for axis {axis} with size {n}"
+                )
+            continue
+        if entry.is_full:
+            shape.append(n)
+        elif n is not None and OPERAND not in (entry.start, entry.stop):
+            shape.append(len(range(*slice(entry.start, entry.stop, entry.step).indices(n))))
+        else:
+            shape.append(None)
+    return source.with_shape(shape)
+
+
+def numpy_index(entries: Sequence[Entry], scalars: Sequence[np.ndarray]) -> tuple[int | slice, ...]:
+    """The numpy index that `entries` stands for, with operand values filled in."""
+    values = iter(int(s) for s in scalars)
+
+    def value(b: Bound) -> int | None:
+        return next(values) if b == OPERAND else b  # type: ignore[return-value]
+
+    index: list[int | slice] = []
+    for e in entries:
+        if isinstance(e, IndexEntry):
+            index.append(value(e.index))  # type: ignore[arg-type]
+        else:
+            index.append(slice(value(e.start), value(e.stop), e.step))
+    return tuple(index)
+
+
+def _checked_index(x: np.ndarray, index: tuple[int | slice, ...], where: str) -> tuple[int | slice, ...]:
+    for axis, i in enumerate(index):
+        if isinstance(i, int) and not -x.shape[axis] <= i < x.shape[axis]:
+            raise TcIndexError(
+                f"{where}: index {i} is out of bounds for axis {axis} with size {x.shape[axis]}"
+            )
+    return index
+
+
+class _SpecOp(Operation):
+    """Shared by the ops that carry a subtensor spec."""
+
+    @property
+    def entries(self) -> list[Entry]:
+        spec = self.attributes["spec"]
+        assert isinstance(spec, tuple)
+        return parse_spec(spec, self.name)
+
+
+class Subtensor(_SpecOp):
+    name = "tx.subtensor"
+    traits = frozenset({PURE})
+    attribute_types = {"spec": tuple}
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        spec = attributes["spec"]
+        assert isinstance(spec, tuple)
+        entries = parse_spec(spec, cls.name)
+        if not operand_types:
+            raise TcTypeError(f"{cls.name} needs the tensor to index")
+        source, *scalars = operand_types
+        if len(scalars) != count_operands(entries):
+            raise TcTypeError(
+                f"{cls.name}: spec {list(spec)} takes {count_operands(entries)} scalar operand(s), "
+                f"found {len(scalars)}"
+            )
+        _check_scalar_ints(cls.name, scalars, "indices and slice bounds")
+        return [subtensor_type(source, entries, cls.name)]
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        x = np.asarray(operands[0])
+        index = _checked_index(x, numpy_index(self.entries, operands[1:]), self.name)
+        return [np.array(x[index])]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        """g added into zeros at the indexed region."""
+        (g,) = output_grads
+        x = self.operands[0]
+        rest: list[Value | None] = [None] * (len(self.operands) - 1)
+        if g is None or not x.type.dtype.is_float:
+            return [None, *rest]
+        zeros = builder.fill(x, 0.0)
+        spec = self.attributes["spec"]
+        grad = builder.op("tx.inc_subtensor", zeros, g, *self.operands[1:], spec=spec, set=False)
+        return [grad, *rest]
+
+
+class IncSubtensor(_SpecOp):
+    name = "tx.inc_subtensor"
+    traits = frozenset({PURE})
+    attribute_types = {"spec": tuple, "set": bool}
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        spec = attributes["spec"]
+        assert isinstance(spec, tuple)
+        entries = parse_spec(spec, cls.name)
+        if len(operand_types) < 2:
+            raise TcTypeError(f"{cls.name} needs the tensor and the values to add")
+        source, values, *scalars = operand_types
+        if len(scalars) != count_operands(entries):
+            raise TcTypeError(
+                f"{cls.name}: spec {list(spec)} takes {count_operands(entries)} scalar operand(s), "
+                f"found {len(scalars)}"
+            )
+        _check_scalar_ints(cls.name, scalars, "indices and slice bounds")
+        region = subtensor_type(source, entries, cls.name)
+        if values.dtype is not source.dtype:
+            raise TcTypeError(f"{cls.name}: values of {values} into {source}: the dtypes differ")
+        check_broadcast_into(cls.name, values, region)
+        return [source]
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        x = np.array(operands[0], copy=True)
+        index = _checked_index(x, numpy_index(self.entries, operands[2:]), self.name)
+        if self.attributes["set"]:
+            x[index] = operands[1]
+        else:
+            x[index] += operands[1]
+        return [x]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        """x gets g (zeroed over the region when it was overwritten); y gets g's region, summed
+        over the axes along which y was broadcast."""
+        (g,) = output_grads
+        x, y = self.operands[0], self.operands[1]
+        rest: list[Value | None] = [None] * (len(self.operands) - 2)
+        if g is None or not x.type.dtype.is_float:
+            return [None, None, *rest]
+        spec = self.attributes["spec"]
+        scalars = self.operands[2:]
+        region = builder.op("tx.subtensor", g, *scalars, spec=spec)
+        if self.attributes["set"]:
+            zero = builder.constant(0.0, g.type.dtype)
+            gx = builder.op("tx.inc_subtensor", g, zero, *scalars, spec=spec, set=True)
+        else:
+            gx = g
+        return [gx, builder.sum_to(region, y.type), *rest]
+
+
+def check_broadcast_into(op_name: str, values: TensorType, target: TensorType) -> None:
+    """`values` must broadcast to `target` (static sizes: equal or 1; `?` is checked at run time)."""
+    if values.rank > target.rank:
+        raise TcTypeError(f"{op_name}: values of {values} do not fit a region of {target}")
+    for v, t in zip(values.shape, target.shape[target.rank - values.rank :], strict=True):
+        if v is not None and t is not None and v != 1 and v != t:
+            raise TcTypeError(f"{op_name}: values of {values} do not broadcast to a region of {target}")
+
+
+def _shape_entries(
+    op_name: str, attributes: dict[str, Attribute], operands: int, infer: bool
+) -> list[int | str]:
+    shape = attributes["shape"]
+    assert isinstance(shape, tuple)
+    entries: list[int | str] = []
+    for entry in shape:
+        if entry == OPERAND or (
+            isinstance(entry, int) and not isinstance(entry, bool) and entry >= -int(infer)
+        ):
+            entries.append(entry)  # type: ignore[arg-type]
+        else:
+            raise TcTypeError(
+                f"{op_name}: shape entry {entry!r} is not a size, '$'" + (" or -1" if infer else "")
+            )
+    if entries.count(-1) > 1:
+        raise TcValueError(f"{op_name}: shape {list(shape)} has more than one -1")
+    if entries.count(OPERAND) != operands:
+        raise TcTypeError(
+            f"{op_name}: shape {list(shape)} takes {entries.count(OPERAND)} scalar operand(s), "
+            f"found {operands}"
+        )
+    return entries
+
+
+def _fill_shape(entries: Sequence[int | str], scalars: Sequence[np.ndarray]) -> list[int]:
+    values = iter(int(s) for s in scalars)
+    return [next(values) if e == OPERAND else int(e) for e in entries]
+
+
+class Reshape(Operation):
+    name = "tx.reshape"
+    traits = frozenset({PURE})
+    attribute_types = {"shape": tuple}
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        if not operand_types:
+            raise TcTypeError(f"{cls.name} needs the tensor to reshape")
+        source, *scalars = operand_types
+        entries = _shape_entries(cls.name, attributes, len(scalars), infer=True)
+        _check_scalar_ints(cls.name, scalars, "sizes")
+        shape: list[int | None] = [None if e == OPERAND or e == -1 else int(e) for e in entries]
+        known = [d for d in shape if d is not None]
+        if source.is_static:
+            total = int(np.prod([d or 0 for d in source.shape], dtype=np.int64))
+            if -1 in entries and len(known) == len(shape) - 1:
+                rest = int(np.prod(known, dtype=np.int64))
+                if rest == 0 or total % rest:
+                    raise TcValueError(f"{cls.name}: cannot reshape {source} to {list(entries)}")
+                shape[entries.index(-1)] = total // rest
+            if None not in shape and int(np.prod([d or 0 for d in shape], dtype=np.int64)) != total:
+                raise TcValueError(f"{cls.name}: cannot reshape {source} to {list(entries)}")
+        return [source.with_shape(shape)]
+
+    @property
+    def shape_entries(self) -> list[int | str]:
+        return _shape_entries(self.name, self.attributes, len(self.operands) - 1, infer=True)
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        x = np.asarray(operands[0])
+        try:
+            return [np.array(x.reshape(_fill_shape(self.shape_entries, operands[1:])))]
+        except ValueError as err:
+            raise TcValueError(f"{self.name}: {err}") from None
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        (g,) = output_grads
+        x = self.operands[0]
+        rest: list[Value | None] = [None] * (len(self.operands) - 1)
+        if g is None or not x.type.dtype.is_float:
+            return [None, *rest]
+        shape, dims = static_or_operand_shape(builder, x)
+        return [builder.op("tx.reshape", g, *dims, shape=shape), *rest]
+
+
+def dim_value(builder: Builder, x: Value, axis: int) -> int | Value:
+    """The size of `x` along `axis`: an int when static, else an int64 scalar value."""
+    static = x.type.shape[axis]
+    if static is not None:
+        return static
+    shape = builder.op("tx.shape", x)
+    return builder.op("tx.subtensor", shape, spec=(str(axis),))
+
+
+def static_or_operand_shape(builder: Builder, x: Value) -> tuple[tuple[int | str, ...], list[Value]]:
+    """`x`'s shape as a shape attribute plus the operands its `$` entries take."""
+    entries: list[int | str] = []
+    dims: list[Value] = []
+    for axis in range(x.type.rank):
+        d = dim_value(builder, x, axis)
+        if isinstance(d, int):
+            entries.append(d)
+        else:
+            entries.append(OPERAND)
+            dims.append(d)
+    return tuple(entries), dims
+
+
+class Concatenate(Operation):
+    name = "tx.concatenate"
+    traits = frozenset({PURE})
+    attribute_types = {"axis": int}
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        axis = attributes["axis"]
+        assert isinstance(axis, int)
+        if not operand_types:
+            raise TcValueError(f"{cls.name} needs at least one tensor")
+        first = operand_types[0]
+        if not 0 <= axis < first.rank:
+            raise TcValueError(f"{cls.name}: axis {axis} is out of range for {first}")
+        shape: list[int | None] = []
+        for a in range(first.rank):
+            dims = []
+            for t in operand_types:
+                if t.rank != first.rank or t.dtype is not first.dtype:
+                    raise TcTypeError(f"{cls.name}: cannot join {first} and {t} (same dtype and rank needed)")
+                dims.append(t.shape[a])
+            if a == axis:
+                shape.append(None if None in dims else sum(dims))  # type: ignore[arg-type]
+                continue
+            known = {d for d in dims if d is not None}
+            if len(known) > 1:
+                raise TcTypeError(
+                    f"{cls.name}: all sizes but axis {axis} must match, found "
+                    + " and ".join(str(t) for t in operand_types)
+                )
+            shape.append(known.pop() if known else None)
+        return [first.with_shape(shape)]
+
+    @property
+    def axis(self) -> int:
+        return int(self.attributes["axis"])  # type: ignore[arg-type]
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        try:
+            return [np.concatenate([np.asarray(o) for o in operands], axis=self.axis)]
+        except ValueError as err:
+            raise TcValueError(f"{self.name}: {err}") from None
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        """Each operand gets its own stretch of g along the axis."""
+        (g,) = output_grads
+        if g is None or not g.type.dtype.is_float:
+            return [None] * len(self.operands)
+        grads: list[Value | None] = []
+        start: int | Value = 0
+        lead = [":"] * self.axis
+        for x in self.operands:
+            size = dim_value(builder, x, self.axis)
+            stop: int | Value
+            if isinstance(start, int) and isinstance(size, int):
+                stop = start + size
+            else:
+                stop = builder.op("tx.add", *_as_i64(builder, start, size))
+            bounds = [b for b in (start, stop) if not isinstance(b, int)]
+            text = ":".join(str(b) if isinstance(b, int) else OPERAND for b in (start, stop))
+            grads.append(builder.op("tx.subtensor", g, *bounds, spec=(*lead, text)))
+            start = stop
+        return grads
+
+
+def _as_i64(builder: Builder, *values: int | Value) -> list[Value]:
+    return [
+        builder.constant(v, DType.I64) if isinstance(v, int) else builder.cast(v, DType.I64) for v in values
+    ]
+
+
+class Arange(Operation):
+    name = "tx.arange"
+    traits = frozenset({PURE})
+    attribute_types = {"dtype": str}
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        dtype = DType(attributes["dtype"])
+        if len(operand_types) != 3 or any(t.rank != 0 or t.dtype.is_bool for t in operand_types):
+            raise TcTypeError(
+                f"{cls.name} takes three numeric scalars (start, stop, step), found "
+                + ", ".join(str(t) for t in operand_types)
+            )
+        if dtype.is_bool:
+            raise TcTypeError(f"{cls.name}: cannot make a range of {dtype}")
+        return [TensorType(dtype, (None,))]
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        start, stop, step = (o[()] for o in operands)
+        if step == 0:
+            raise TcValueError(f"{self.name}: the step must not be zero")
+        dtype = DType(self.attributes["dtype"])
+        return [np.arange(start, stop, step).astype(dtype.numpy)]  # type: ignore[call-overload]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        return [None, None, None]  # piecewise constant in its operands
+
+
+class Alloc(Operation):
+    name = "tx.alloc"
+    traits = frozenset({PURE})
+    attribute_types = {"shape": tuple}
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        if not operand_types:
+            raise TcTypeError(f"{cls.name} needs the value to spread")
+        value, *scalars = operand_types
+        entries = _shape_entries(cls.name, attributes, len(scalars), infer=False)
+        _check_scalar_ints(cls.name, scalars, "sizes")
+        result = value.with_shape([None if e == OPERAND else int(e) for e in entries])
+        check_broadcast_into(cls.name, value, result)
+        return [result]
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        shape = _fill_shape(
+            _shape_entries(self.name, self.attributes, len(operands) - 1, False), operands[1:]
+        )
+        try:
+            return [np.array(np.broadcast_to(operands[0], shape))]
+        except ValueError as err:
+            raise TcValueError(f"{self.name}: {err}") from None
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        (g,) = output_grads
+        value = self.operands[0]
+        rest: list[Value | None] = [None] * (len(self.operands) - 1)
+        if g is None or not value.type.dtype.is_float:
+            return [None, *rest]
+        return [builder.sum_to(g, value.type), *rest]
