@@ -5,6 +5,7 @@
     log(1 - sigmoid(x))    -> -softplus(x)        (so a cross-entropy of sigmoid is stable)
     log(1 + x), log(x + 1) -> log1p(x)
     log(sum(exp(x), axes)) -> m + log(sum(exp(x - m), axes))
+    exp(x) / sum(exp(x), axis, keepdims) -> softmax(x, axis)   (written by hand: exp overflows)
 
 where m is max(x) over the summed axes (kept for the subtraction, dropped for
 the addition), replaced by 0 where it is not finite: a slice of -inf then
@@ -125,6 +126,35 @@ class LogSumExp(StabilizeLogOf):
         return _replace(log, rewriter, b, b.op("tx.add", shift, b.op("tx.log", summed)))
 
 
+class SoftmaxFromPrimitives(RewritePattern):
+    """exp(x) / sum(exp(x)) along one axis, the sum kept as length 1 (keepdims, or
+    Theano's `.dimshuffle(0, 'x')`), is softmax(x); then `log` of it becomes log_softmax."""
+
+    op_names = frozenset({"tx.div"})
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        exp, total = op.operands
+        if _producer(exp, "tx.exp") is None or op.parent is None:
+            return False
+        x = exp.owner.operands[0]  # type: ignore[union-attr]
+        shuffle = _producer(total, "tx.dimshuffle")
+        kept = shuffle is None
+        if shuffle is not None:
+            total = shuffle.operands[0]
+        summed = total.owner
+        if not isinstance(summed, Reduce) or summed.kind != "sum" or summed.operands[0] is not exp:
+            return False
+        if len(summed.axes) != 1 or bool(summed.attributes["keepdims"]) != kept or x.type != op.result.type:
+            return False
+        (axis,) = summed.axes
+        if shuffle is not None:
+            restored = [-1 if a == axis else a - (a > axis) for a in range(x.type.rank)]
+            if list(shuffle.pattern) != restored:  # type: ignore[attr-defined]
+                return False
+        b = Builder(op.parent, op)
+        return _replace(op, rewriter, b, b.op("tx.softmax", x, axis=axis))
+
+
 def finite_max(b: Builder, x: Value, axes: tuple[int, ...] | list[int]) -> Value:
     """max(x) over `axes` (kept, as length 1), or 0 where that max is +-inf or nan."""
     peak = b.reduce("max", x, axes, keepdims=True)
@@ -138,6 +168,7 @@ STABILIZE_PATTERNS: list[RewritePattern] = [
     LogOfOneMinusSigmoid(),
     LogOfOnePlus(),
     LogSumExp(),
+    SoftmaxFromPrimitives(),
 ]
 
 

@@ -125,3 +125,22 @@ def test_stabilized_module_matches_the_interpreter() -> None:
     got = tc.ir.run_function(module.functions[0], LOGITS)
     np.testing.assert_allclose(got[0], -softplus(-LOGITS), rtol=1e-13)
     np.testing.assert_allclose(got[1], 1000.0, rtol=1e-14)
+
+
+def test_handwritten_softmax_and_its_log() -> None:
+    x = T.dmatrix("x")
+    e = T.exp(x)
+    by_rows = e / e.sum(axis=1).dimshuffle(0, "x")  # the deeplearning.net tutorial's spelling
+    by_cols = e / T.sum(e, axis=0, keepdims=True)
+    logits = np.array([[1000.0, 0.0, -1000.0], [2.0, 1.0, 1000.0]])
+    (rows, cols, log_rows), (naive_rows, _, naive_log) = both(
+        [x], [by_rows, by_cols, T.log(by_rows)], [logits]
+    )
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        rows, np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True), atol=1e-300
+    )
+    np.testing.assert_allclose(log_rows, shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
+    middle = 1 / (1 + np.e)  # column 1 holds 0 and 1
+    np.testing.assert_allclose(cols, [[1.0, middle, 0.0], [0.0, 1 - middle, 1.0]], atol=1e-300)
+    assert np.isnan(naive_rows).any() and not np.all(np.isfinite(naive_log))
