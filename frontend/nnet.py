@@ -68,13 +68,20 @@ def binary_crossentropy(output: TensorLike, target: TensorLike) -> Variable:
 def categorical_crossentropy(coding_dist: TensorLike, true_dist: TensorLike) -> Variable:
     """-sum(t * log(p)) over the last axis, for one-hot (or probability) targets.
 
-    Integer class labels need indexing, which tc does not have yet.
+    With a vector of integer class labels, -log(p[arange(n), t]) (Theano's
+    crossentropy_categorical_1hot); a label outside [0, classes) is a TcIndexError.
     """
     p, t = as_tensor_variable(coding_dist), as_tensor_variable(true_dist)
     if not t.type.dtype.is_float:
-        raise TcTypeError(
-            "categorical_crossentropy: integer labels are not supported yet; pass one-hot targets"
-        )
+        if not t.type.dtype.is_integer or t.type.rank != 1 or p.type.rank != 2:
+            raise TcTypeError(
+                "categorical_crossentropy: integer labels must be a vector (rank 1) beside a matrix "
+                f"of probabilities (or pass one-hot targets), found {t.type} and {p.type}"
+            )
+        from .advanced_indexing import advanced_index
+        from .constructors import arange
+
+        return neg(log(advanced_index(p, (arange(t.shape[0]), t))))
     return neg(sum(t * log(p), axis=-1))
 
 
