@@ -118,8 +118,13 @@ class _FunctionLowering:
                     op.results[0].type.dtype, *glob, op.results[0].type.shape
                 )
             elif isinstance(op, KernelElementwise):
+                early = self.shape_ops.compute_early(op)  # a scalar that sizes or indexes
+                if early:  # into a temporary: a store slot may be the shared buffer itself
+                    for result in op.results:
+                        if result in stored:
+                            destination.pop(result, None)
                 extent = self._kernel_buffers(op, destination)
-                if self.shape_ops.compute_early(op, stored):  # a scalar that sizes or indexes
+                if early:
                     self._kernel(op, extent)
                 else:
                     loops.append(functools.partial(self._kernel, op, extent))

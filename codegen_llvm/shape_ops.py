@@ -71,10 +71,10 @@ class ShapeOpLowering:
             return self.available(owner.operands[0])
         return False
 
-    def compute_early(self, op: KernelElementwise, store_values: set[Value]) -> bool:
+    def compute_early(self, op: KernelElementwise) -> bool:
         """Whether a kernel is a scalar over available values (index * batch_size), to be
-        computed now; never one whose result is stored (it may be a shared buffer)."""
-        if op.results[0].type.rank or any(r in store_values for r in op.results):
+        computed now, while buffers are laid out."""
+        if op.results[0].type.rank:
             return False
         if not all(self.available(v) for v in op.operands):
             return False

@@ -281,7 +281,7 @@ class IncSubtensor(_SpecOp):
             gx = builder.op("tx.inc_subtensor", g, zero, *scalars, spec=spec, set=True)
         else:
             gx = g
-        return [gx, builder.sum_to(region, y.type), *rest]
+        return [gx, like(builder, builder.sum_to(region, y.type), y), *rest]
 
 
 def check_broadcast_into(op_name: str, values: TensorType, target: TensorType) -> None:
@@ -383,6 +383,14 @@ def dim_value(builder: Builder, x: Value, axis: int) -> int | Value:
     return builder.op("tx.subtensor", shape, spec=(str(axis),))
 
 
+def like(builder: Builder, g: Value, operand: Value) -> Value:
+    """`g` with exactly `operand`'s type: a size known on one side only is a reshape away."""
+    if g.type == operand.type:
+        return g
+    shape, dims = static_or_operand_shape(builder, operand)
+    return builder.op("tx.reshape", g, *dims, shape=shape)
+
+
 def static_or_operand_shape(builder: Builder, x: Value) -> tuple[tuple[int | str, ...], list[Value]]:
     """`x`'s shape as a shape attribute plus the operands its `$` entries take."""
     entries: list[int | str] = []
@@ -462,7 +470,7 @@ class Concatenate(Operation):
                 stop = builder.op("tx.add", *_as_i64(builder, start, size))
             bounds = [b for b in (start, stop) if not isinstance(b, int)]
             text = ":".join(str(b) if isinstance(b, int) else OPERAND for b in (start, stop))
-            grads.append(builder.op("tx.subtensor", g, *bounds, spec=(*lead, text)))
+            grads.append(like(builder, builder.op("tx.subtensor", g, *bounds, spec=(*lead, text)), x))
             start = stop
         return grads
 
@@ -542,4 +550,4 @@ class Alloc(Operation):
         rest: list[Value | None] = [None] * (len(self.operands) - 1)
         if g is None or not value.type.dtype.is_float:
             return [None, *rest]
-        return [builder.sum_to(g, value.type), *rest]
+        return [like(builder, builder.sum_to(g, value.type), value), *rest]
