@@ -172,3 +172,16 @@ def test_the_tutorial_spelling() -> None:
     np.testing.assert_array_equal(picked, xs[labels, :])
     with pytest.raises(TcIndexError, match="tx.gather.*index -4 is out of bounds for axis 1 with size 3"):
         f(xs, np.array([0, 2, -4, 1, 0]))
+
+
+@needs_getitem
+def test_theano_spellings_of_take_and_inc_subtensor() -> None:
+    x, y, i = T.matrix("x"), T.matrix("y"), T.lvector("i")
+    f = tc.function([x, y, i], [T.take(x, i, axis=1), T.inc_subtensor(x[i], y), T.inc_subtensor(x[i], 1.0)])
+    a, b, idx = np.arange(6.0).reshape(2, 3), np.ones((3, 3)), np.array([1, 1, 0])
+    taken, added, plus_one = f(a, b, idx)
+    np.testing.assert_array_equal(taken, np.take(a, idx, axis=1))
+    expected = a.copy()
+    np.add.at(expected, (idx,), b)
+    np.testing.assert_array_equal(added, expected)
+    np.testing.assert_array_equal(plus_one, expected)
