@@ -91,6 +91,13 @@ DTYPES: dict[str, DType] = {d.value: d for d in DType}
 def _functions() -> dict[str, Callable[..., Any]]:
     table = {name: getattr(T, attr) for name, attr in _ELEMENTWISE.items()}
     table["relu"] = T.nnet.relu
+    from .. import constructors, shape_ops
+
+    for module, names in (
+        (constructors, ("arange", "alloc", "zeros", "ones", "zeros_like", "ones_like", "fill", "second")),
+        (shape_ops, ("reshape", "flatten", "concatenate", "stack", "inc_subtensor", "set_subtensor")),
+    ):
+        table.update({name: getattr(module, name) for name in names})
     table.update({name: getattr(T, name) for name in _LATER if callable(getattr(T, name, None))})
     return table
 

@@ -239,3 +239,17 @@ def test_gradients_with_run_time_sizes() -> None:
     np.testing.assert_allclose(gx4, expected)
     np.testing.assert_allclose(gy4, P4[1:3])
     np.testing.assert_allclose(gv5, P5.sum(axis=0))
+
+
+def test_tx_files_call_the_shape_builders(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "shapes.tx"
+    source.write_text(
+        "fn shapes(x: f64[?, ?], n: i64) -> (i64[?], f64[?], f64[?, ?], f64[?, ?]) {\n"
+        "    return arange(n), flatten(x), alloc(1.5, n, 2), zeros_like(x)\n"
+        "}\n"
+    )
+    r, flat, filled, zeros = tc.compile_file(source).shapes(A, 3)
+    np.testing.assert_array_equal(r, np.arange(3))
+    np.testing.assert_array_equal(flat, A.ravel())
+    np.testing.assert_array_equal(filled, np.full((3, 2), 1.5))
+    np.testing.assert_array_equal(zeros, np.zeros_like(A))
