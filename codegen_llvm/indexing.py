@@ -20,7 +20,7 @@ from ..ir import Value
 from ..ir.ops.indexing import FIRST_INDEX_STATUS, Gather, ScatterAdd, index_shape
 from .control import counted_loop
 from .loops import ArrayRef
-from .types import I8_PTR, I32, I64, load_element, memory_type, store_element
+from .types import I8_PTR, I32, I64, load_element, store_element
 
 
 class IndexFailure:
@@ -162,22 +162,22 @@ def emit_gather(
     indices = [arrays[v] for v in op.indices]
     k = len(indices)
     index_extent = output.shape[: len(output.shape) - (len(source.shape) - k)]
-    trailing_shape, trailing_strides = source.shape[k:], source.strides[k:]
+    index_rank = len(index_extent)
     dtype = source.dtype
-    position = b.alloca(I64, name="gather.position")
-    b.store(I64(0), position)
-    out = b.bitcast(output.pointer, memory_type(dtype).as_pointer())
 
     def at_point(values: list[ll.Value], counters: list[ll.Value]) -> None:
         offset = _checked_offset(b, failure, first_check, values, source.shape, source.strides)
         start = b.gep(b.bitcast(source.pointer, I8_PTR), [offset])
+        position: ll.Value = I64(0)
+        for counter, stride in zip(counters, output.strides[:index_rank], strict=True):
+            position = b.add(position, b.mul(counter, stride))
+        target = b.gep(b.bitcast(output.pointer, I8_PTR), [position])
 
         def copy(pointers: list[ll.Value]) -> None:
-            at = b.load(position)
-            store_element(b, dtype, load_element(b, dtype, pointers[0]), b.gep(out, [at]))
-            b.store(b.add(at, I64(1)), position)
+            store_element(b, dtype, load_element(b, dtype, pointers[0]), pointers[1])
 
-        _block_nest(b, trailing_shape, [trailing_strides], [start], copy)
+        trailing = [source.strides[k:], output.strides[index_rank:]]
+        _block_nest(b, source.shape[k:], trailing, [start, target], copy)
 
     _index_nest(b, index_extent, indices, at_point)
 

@@ -169,4 +169,8 @@ class ScatterAdd(Operation):
         none: list[Value | None] = [None] * len(self.indices)
         if g is None or not g.type.dtype.is_float:
             return [None, None, *none]
-        return [g, builder.op("tx.gather", g, *self.indices), *none]
+        gathered = builder.op("tx.gather", g, *self.indices)
+        updates = self.operands[1]
+        if gathered.type != updates.type:  # the updates' static sizes where the indices' are `?`
+            gathered = builder.fill(updates, gathered)
+        return [g, gathered, *none]

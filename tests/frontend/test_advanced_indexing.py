@@ -185,3 +185,17 @@ def test_theano_spellings_of_take_and_inc_subtensor() -> None:
     np.add.at(expected, (idx,), b)
     np.testing.assert_array_equal(added, expected)
     np.testing.assert_array_equal(plus_one, expected)
+
+
+def test_update_gradient_keeps_static_sizes_where_the_indices_are_unknown() -> None:
+    x, i, u = T.matrix("x"), T.lvector("i"), T.tensor("float64", (3, 3), name="u")
+    out = advanced_inc_subtensor(advanced_index(x, (i,)), u)
+    gu, gx = tc.grad((out * out).sum(), [u, x])
+    assert gu.type == u.type
+    f = tc.function([x, u, i], [gu, gx])
+    a, values, idx = np.ones((2, 3)), np.arange(9.0).reshape(3, 3), np.array([1, 1, 0])
+    expected = a.copy()
+    np.add.at(expected, (idx,), values)
+    got_u, got_x = f(a, values, idx)
+    np.testing.assert_array_equal(got_u, (2 * expected)[idx])
+    np.testing.assert_array_equal(got_x, 2 * expected)
