@@ -128,7 +128,7 @@ def test_out_of_range_index_raises_index_error(bad: int) -> None:
     message = str(info.value)
     assert "tx.gather" in message and "test_gather_scatter.py" in message
     assert f"index {bad} is out of bounds for axis 0 with size 3" in message
-    assert isinstance(info.value, IndexError) and isinstance(info.value, tc.TcError)
+    assert isinstance(info.value, IndexError) and isinstance(info.value, tc.TcIndexError)
     np.testing.assert_array_equal(f(a, [2, -3]), a[[2, -3]])  # the function still works
 
 
