@@ -68,8 +68,9 @@ def binary_crossentropy(output: TensorLike, target: TensorLike) -> Variable:
 def categorical_crossentropy(coding_dist: TensorLike, true_dist: TensorLike) -> Variable:
     """-sum(t * log(p)) over the last axis, for one-hot (or probability) targets.
 
-    With a vector of integer class labels, -log(p[arange(n), t]) (Theano's
+    With a vector of integer class labels, -log(p)[arange(n), t] (Theano's
     crossentropy_categorical_1hot); a label outside [0, classes) is a TcIndexError.
+    The log comes first so that the stabilize pass turns log(softmax) into log_softmax.
     """
     p, t = as_tensor_variable(coding_dist), as_tensor_variable(true_dist)
     if not t.type.dtype.is_float:
@@ -81,7 +82,7 @@ def categorical_crossentropy(coding_dist: TensorLike, true_dist: TensorLike) -> 
         from .advanced_indexing import advanced_index
         from .constructors import arange
 
-        return neg(log(advanced_index(p, (arange(t.shape[0]), t))))
+        return neg(advanced_index(log(p), (arange(t.shape[0]), t)))
     return neg(sum(t * log(p), axis=-1))
 
 

@@ -199,3 +199,13 @@ def test_update_gradient_keeps_static_sizes_where_the_indices_are_unknown() -> N
     got_u, got_x = f(a, values, idx)
     np.testing.assert_array_equal(got_u, (2 * expected)[idx])
     np.testing.assert_array_equal(got_x, 2 * expected)
+
+
+@needs_arange
+def test_integer_label_crossentropy_of_a_softmax_is_stable() -> None:
+    x, y = T.matrix("x"), T.lvector("y")
+    cost = categorical_crossentropy(softmax(x), y)
+    f = tc.function([x, y], [cost, tc.grad(cost.sum(), x)])
+    value, gradient = f(np.array([[1000.0, -1000.0, 0.0]]), np.array([1]))
+    np.testing.assert_allclose(value, [2000.0])
+    np.testing.assert_allclose(gradient, [[1.0, -1.0, 0.0]], atol=1e-12)
