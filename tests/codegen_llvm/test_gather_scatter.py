@@ -106,6 +106,35 @@ def _add_at(base: np.ndarray, idx: np.ndarray, updates: np.ndarray) -> np.ndarra
     return out
 
 
+@functools.cache
+def compiled_scatter_add(dtype: str, rank: int, k: int, index_rank: int):  # type: ignore[no-untyped-def]
+    base = T.tensor(dtype, (False,) * rank, name="base")
+    updates = T.tensor(dtype, (False,) * (index_rank + rank - k), name="updates")
+    indices = [T.tensor("int64", (False,) * index_rank, name=f"i{a}") for a in range(k)]
+    return tc.function([base, updates, *indices], scatter_add(base, updates, *indices))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int32"])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_scatter_add_matches_numpy_add_at(dtype: str, data: st.DataObject) -> None:
+    rank = data.draw(st.integers(1, 3))
+    k = data.draw(st.integers(1, rank))
+    index_rank = data.draw(st.integers(1, 2))
+    shape = data.draw(hnp.array_shapes(min_dims=rank, max_dims=rank, min_side=1, max_side=4))
+    index_shape = data.draw(hnp.array_shapes(min_dims=index_rank, max_dims=index_rank, min_side=0))
+    small = st.integers(-100, 100)
+    base = data.draw(hnp.arrays(np.dtype(dtype), shape, elements=small))
+    updates = data.draw(hnp.arrays(np.dtype(dtype), index_shape + shape[k:], elements=small))
+    indices = [
+        data.draw(hnp.arrays(np.int64, index_shape, elements=st.integers(-n, n - 1))) for n in shape[:k]
+    ]
+    expected = base.copy()
+    np.add.at(expected, tuple(indices), updates)
+    f = compiled_scatter_add(dtype, rank, k, index_rank)
+    np.testing.assert_array_equal(f(base, updates, *indices), expected)
+
+
 def test_scatter_add_with_two_index_arrays() -> None:
     base = T.tensor3("base")
     updates, i, j = T.matrix("u"), T.lvector("i"), T.lvector("j")
