@@ -70,6 +70,12 @@ def _item(index: int, *terms: int) -> int:
     return terms[index]
 
 
+def _wrap(value: int, bits: int, signed: int) -> int:
+    """`value` as a `bits`-bit machine integer holds it (as the native code computes)."""
+    value %= 1 << bits
+    return value - (1 << bits) if signed and value >= 1 << (bits - 1) else value
+
+
 EXPRESSIONS: dict[str, Callable[..., int]] = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -83,6 +89,7 @@ EXPRESSIONS: dict[str, Callable[..., int]] = {
     "slice": _slice_length,  # (n, start, stop, step), Python's clamping
     "arange": lambda start, stop, step: len(range(start, stop, step)) if step else 0,
     "item": _item,  # (index, *terms): one entry of a vector of terms
+    "wrap": _wrap,  # (value, bits, signed): machine integer arithmetic wraps around
 }
 
 
@@ -547,10 +554,14 @@ def _track_arithmetic(op: Operation, scalars: dict[Value, Term]) -> None:
     if not all(v in scalars for v in op.operands):
         return
     args = [scalars[v] for v in op.operands]
+    dtype = op.results[0].type.dtype
     if op.name == "tx.cast" and len(args) == 1:
-        scalars[op.results[0]] = args[0]
+        term = args[0]
     elif op.name in ARITHMETIC:
-        scalars[op.results[0]] = _expr(ARITHMETIC[op.name], *args)
+        term = _expr(ARITHMETIC[op.name], *args)
+    else:
+        return
+    scalars[op.results[0]] = _expr("wrap", term, dtype.itemsize * 8, int(dtype.is_signed))
 
 
 def _mentions_values(term: object) -> bool:

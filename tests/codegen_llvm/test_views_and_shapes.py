@@ -122,3 +122,14 @@ def test_concatenate_of_strided_and_computed_parts() -> None:
     f = tc.function([x], T.concatenate([x.T, (x * 2).T[::-1], x[:1].T], axis=1))
     a = np.arange(12.0).reshape(3, 4)
     np.testing.assert_array_equal(f(a), np.concatenate([a.T, (a * 2).T[::-1], a[:1].T], axis=1))
+
+
+def test_bounds_wrap_like_the_machine_integers_they_are() -> None:
+    """int32 arithmetic wraps in native code; the plan must size the result the same way."""
+    x, i = T.vector("x"), T.iscalar("i")
+    f = tc.function([x, i], x[i * 1000000 :] + 0.0)
+    a = np.arange(10.0)
+    for k in (0, 3000, -1, 2147):
+        with np.errstate(over="ignore"):
+            start = int(np.int32(k) * np.int32(1000000))
+        np.testing.assert_array_equal(f(a, k), a[start:])
