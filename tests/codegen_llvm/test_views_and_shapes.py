@@ -133,3 +133,19 @@ def test_bounds_wrap_like_the_machine_integers_they_are() -> None:
         with np.errstate(over="ignore"):
             start = int(np.int32(k) * np.int32(1000000))
         np.testing.assert_array_equal(f(a, k), a[start:])
+
+
+def test_updates_from_views_and_regions_of_the_variable_itself() -> None:
+    start = np.arange(6.0).reshape(3, 2)
+    W = tc.shared(start.copy(), name="W")
+    tc.function([], [], updates=[(W, W[::-1])])()
+    np.testing.assert_array_equal(W.get_value(), start[::-1])
+    total = tc.function([], W.sum(), updates=[(W, T.set_subtensor(W[0], 0.0))])()
+    assert total == start.sum()
+    np.testing.assert_array_equal(W.get_value(), [[0.0, 0.0], [2.0, 3.0], [0.0, 1.0]])
+    tc.function([], [], updates=[(W, T.concatenate([W[1:], W[:1]]))])()
+    np.testing.assert_array_equal(W.get_value(), [[2.0, 3.0], [0.0, 1.0], [0.0, 0.0]])
+    x = T.vector("x")  # the added values overlap the region: they are read from the old x
+    np.testing.assert_array_equal(
+        tc.function([x], T.inc_subtensor(x[1:], x[:-1]))(np.arange(5.0)), [0, 1, 3, 5, 7]
+    )
