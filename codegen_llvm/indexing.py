@@ -20,7 +20,7 @@ from ..ir import Value
 from ..ir.ops.indexing import FIRST_INDEX_STATUS, Gather, ScatterAdd, index_shape
 from .control import counted_loop
 from .loops import ArrayRef
-from .types import I8_PTR, I32, I64, load_element, store_element
+from .types import I1, I8_PTR, I32, I64, load_element, store_element
 
 
 class IndexFailure:
@@ -133,6 +133,18 @@ def _block_nest(
     level(0, [b.bitcast(p, I8_PTR) for p in pointers])
 
 
+def _contiguous_block(
+    b: ll.IRBuilder, shape: Sequence[ll.Value], strides: Sequence[ll.Value], itemsize: int
+) -> tuple[ll.Value, ll.Value]:
+    """Whether a block of `shape` with byte `strides` is C-contiguous, and its size in bytes."""
+    ok: ll.Value = I1(1)
+    expected: ll.Value = I64(itemsize)
+    for dim, stride in zip(reversed(shape), reversed(strides), strict=True):
+        ok = b.and_(ok, b.or_(b.icmp_signed("==", dim, I64(1)), b.icmp_signed("==", stride, expected)))
+        expected = b.mul(expected, dim)
+    return ok, expected
+
+
 def _checked_offset(
     b: ll.IRBuilder,
     failure: IndexFailure,
@@ -164,6 +176,9 @@ def emit_gather(
     index_extent = output.shape[: len(output.shape) - (len(source.shape) - k)]
     index_rank = len(index_extent)
     dtype = source.dtype
+    trailing_shape = source.shape[k:]
+    # Rows of a C-contiguous source (an embedding lookup) are copied whole.
+    contiguous, block_bytes = _contiguous_block(b, trailing_shape, source.strides[k:], dtype.itemsize)
 
     def at_point(values: list[ll.Value], counters: list[ll.Value]) -> None:
         offset = _checked_offset(b, failure, first_check, values, source.shape, source.strides)
@@ -177,7 +192,15 @@ def emit_gather(
             store_element(b, dtype, load_element(b, dtype, pointers[0]), pointers[1])
 
         trailing = [source.strides[k:], output.strides[index_rank:]]
-        _block_nest(b, source.shape[k:], trailing, [start, target], copy)
+        if not trailing_shape:
+            copy([start, target])
+            return
+        with b.if_else(contiguous, likely=True) as (whole, strided):
+            with whole:
+                memcpy = b.module.declare_intrinsic("llvm.memcpy", [I8_PTR, I8_PTR, I64])
+                b.call(memcpy, [target, start, block_bytes, I1(0)])
+            with strided:
+                _block_nest(b, trailing_shape, trailing, [start, target], copy)
 
     _index_nest(b, index_extent, indices, at_point)
 
