@@ -16,12 +16,19 @@ from .indexing import _literal
 from .promotion import result_dtype
 
 
-def shape_entries(shape: Any, what: str) -> tuple[tuple[int | str, ...], list[Variable]]:
-    """A shape as attribute entries (ints, or '$' for a scalar operand) and those operands."""
+def shape_entries(
+    shape: Any, what: str, ndim: int | None = None
+) -> tuple[tuple[int | str, ...], list[Variable]]:
+    """A shape as attribute entries (ints, or '$' for a scalar operand) and those operands.
+
+    A symbolic shape vector is split into its entries: its length must be known, or given as `ndim`.
+    """
     if isinstance(shape, Variable) and shape.ndim == 1:
-        length = shape.type.shape[0]
+        length = shape.type.shape[0] if shape.type.shape[0] is not None else ndim
         if length is None:
-            raise TcValueError(located(f"{what}: the length of shape vector {shape.type} must be known"))
+            raise TcValueError(
+                located(f"{what}: the length of shape vector {shape.type} must be known (pass ndim)")
+            )
         items: list[Any] = [shape[k] for k in range(length)]
     elif isinstance(shape, (list, tuple)):
         items = list(shape)
@@ -44,7 +51,7 @@ def shape_entries(shape: Any, what: str) -> tuple[tuple[int | str, ...], list[Va
 def reshape(x: TensorLike, shape: Any, ndim: int | None = None) -> Variable:
     """numpy's reshape (C order); one size may be -1. A view when `x` is contiguous."""
     value = as_tensor_variable(x)
-    entries, operands = shape_entries(shape, "reshape")
+    entries, operands = shape_entries(shape, "reshape", ndim)
     if ndim is not None and ndim != len(entries):
         raise TcValueError(located(f"reshape: ndim={ndim} but the shape {entries} has {len(entries)} sizes"))
     return make_apply(Reshape, [value, *operands], {"shape": entries}).out

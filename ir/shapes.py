@@ -46,9 +46,11 @@ class ArgDim:
 
 @dataclass(frozen=True)
 class ArgValue:
-    """The value of integer scalar argument (or global) number `arg`, known only at call time."""
+    """The value of integer scalar argument (or global) number `arg`, known only at call time;
+    with `index`, entry `index` of an integer vector argument (`x.reshape(shape, ndim=2)`)."""
 
     arg: int
+    index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,10 @@ class ShapePlan:
             arg: ArgValue(index) for index, arg in enumerate(function.args) if _is_int_scalar(arg.type)
         }
         global_index = {name: len(function.args) + k for k, (name, _) in enumerate(globals)}
+        # Integer vector arguments (and loaded globals), whose entries a size may read.
+        self._vector_args: dict[Value, int] = {
+            arg: index for index, arg in enumerate(function.args) if _is_int_vector(arg.type)
+        }
         self.requirements: list[Requirement] = []
         for op in function.body.ops:
             if op.name == "return":
@@ -162,6 +168,8 @@ class ShapePlan:
                 shapes[op.results[0]] = global_shapes[op.symbol]  # type: ignore[attr-defined]
                 if _is_int_scalar(op.results[0].type):
                     scalars[op.results[0]] = ArgValue(global_index[op.symbol])  # type: ignore[attr-defined]
+                if _is_int_vector(op.results[0].type):
+                    self._vector_args[op.results[0]] = global_index[op.symbol]  # type: ignore[attr-defined]
             elif op.name == "tx.store":
                 self.store_shapes.append(shapes[op.operands[0]])
             elif op.name == "tx.shape":
@@ -332,7 +340,7 @@ class ShapePlan:
             return shapes[term.arg][term.axis]
         if isinstance(term, ArgValue):
             assert data is not None, "a value-dependent shape needs the arguments' values"
-            return int(data[term.arg])
+            return int(data[term.arg] if term.index is None else data[term.arg][term.index])
         assert isinstance(term, Expr)
         args = [None if a is None else ShapePlan._value(a, shapes, data) for a in term.args]
         return int(EXPRESSIONS[term.kind](*args))
@@ -360,12 +368,16 @@ class ShapePlan:
         elif r.kind == "reshape":
             source = self._values(r.terms[0], shapes, data)  # type: ignore[arg-type]
             wanted = self._values(r.terms[1], shapes, data)  # type: ignore[arg-type]
+            infer: tuple[int, ...] = r.terms[2]  # type: ignore[assignment]
             total = int(np.prod(source, dtype=np.int64))
-            known = [d for d in wanted if d != -1]
+            known = [d for k, d in enumerate(wanted) if k not in infer]
             rest = int(np.prod(known, dtype=np.int64))
-            fits = rest == total if len(known) == len(wanted) else rest != 0 and total % rest == 0
+            fits = rest == total if not infer else rest != 0 and total % rest == 0
             if any(d < 0 for d in known) or not fits:
-                raise TcShapeError(f"{where}: cannot reshape an array of shape {source} into shape {wanted}")
+                note = " (only a literal -1 is inferred)" if any(d < 0 for d in known) else ""
+                raise TcShapeError(
+                    f"{where}: cannot reshape an array of shape {source} into shape {wanted}{note}"
+                )
         elif r.kind == "concatenate":
             first = self._values(r.terms[0], shapes, data)  # type: ignore[arg-type]
             other = self._values(r.terms[1], shapes, data)  # type: ignore[arg-type]
@@ -422,13 +434,15 @@ class ShapePlan:
         if isinstance(op, Reshape):
             source = shapes[op.operands[0]]
             operands = iter(scalar(v) for v in op.operands[1:])
-            wanted = tuple(next(operands) if e == OPERAND else int(e) for e in op.shape_entries)
-            require("reshape", source, wanted)
-            if -1 not in wanted:
+            requested = op.shape_entries
+            wanted = tuple(next(operands) if e == OPERAND else int(e) for e in requested)
+            infer = tuple(k for k, e in enumerate(requested) if e == -1)  # only a literal -1 is inferred
+            require("reshape", source, wanted, infer)
+            if not infer:
                 return wanted
-            rest = _expr("prod", *(d for d in wanted if d != -1))
+            rest = _expr("prod", *(d for k, d in enumerate(wanted) if k not in infer))
             inferred = _expr("floordiv", _expr("prod", *source), rest)
-            return tuple(inferred if d == -1 else d for d in wanted)
+            return tuple(inferred if k in infer else d for k, d in enumerate(wanted))
         if isinstance(op, Alloc):
             operands = iter(scalar(v) for v in op.operands[1:])
             entries = op.attributes["shape"]
@@ -493,18 +507,23 @@ class ShapePlan:
                 picks.append(Expr("dynamic", ()))
         return tuple(region), picks
 
-    @staticmethod
     def _track_pick(
+        self,
         op: Operation,
         values: dict[Value, tuple[Term, ...]],
         scalars: dict[Value, Term],
         picks: list[Term | slice],
     ) -> None:
         """`x.shape[0]`, `x.shape[1:]`: entries of a vector whose values are known."""
-        terms = values.get(op.operands[0])
-        if terms is None or len(picks) != 1:
+        if len(picks) != 1:
             return
         (pick,) = picks
+        terms = values.get(op.operands[0])
+        if terms is None:
+            arg = self._vector_args.get(op.operands[0])
+            if arg is not None and isinstance(pick, int):  # checked against the length already
+                scalars[op.results[0]] = ArgValue(arg, pick)
+            return
         if isinstance(pick, slice):
             values[op.results[0]] = terms[pick]
         elif isinstance(pick, int):
@@ -538,6 +557,10 @@ ARITHMETIC = {
 
 def _is_int_scalar(type: TensorType) -> bool:
     return type.rank == 0 and type.dtype.is_integer and not type.dtype.is_bool
+
+
+def _is_int_vector(type: TensorType) -> bool:
+    return type.rank == 1 and type.dtype.is_integer and not type.dtype.is_bool
 
 
 def _expr(kind: str, *args: Term | None) -> Term:

@@ -359,6 +359,8 @@ class Reshape(Operation):
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(operands[0])
+        if any(int(s) < 0 for s in operands[1:]):  # only a literal -1 is inferred
+            raise TcValueError(f"{self.name}: negative size in {[int(s) for s in operands[1:]]}")
         try:
             return [np.array(x.reshape(_fill_shape(self.shape_entries, operands[1:])))]
         except ValueError as err:

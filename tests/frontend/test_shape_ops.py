@@ -253,3 +253,15 @@ def test_tx_files_call_the_shape_builders(tmp_path) -> None:  # type: ignore[no-
     np.testing.assert_array_equal(flat, A.ravel())
     np.testing.assert_array_equal(filled, np.full((3, 2), 1.5))
     np.testing.assert_array_equal(zeros, np.zeros_like(A))
+
+
+def test_reshape_to_a_shape_vector_argument() -> None:
+    x, s = T.matrix("x"), T.lvector("s")
+    f = tc.function([x, s], x.reshape(s, ndim=2))
+    np.testing.assert_array_equal(f(A, [3, 8]), A.reshape(3, 8))
+    with pytest.raises(TcShapeError, match=r"into shape \(-1, 3\) \(only a literal -1 is inferred\)"):
+        f(A, [-1, 3])
+    with pytest.raises(tc.TcError, match="index 1 is out of bounds for axis 0 with size 1"):
+        f(A, [24])
+    with pytest.raises(TcValueError, match="pass ndim"):
+        x.reshape(s)
