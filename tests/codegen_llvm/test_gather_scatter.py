@@ -241,3 +241,18 @@ def test_scalar_index_functions_report_index_errors() -> None:
     assert f(1) == 20.0 and f(-1) == 30.0
     with pytest.raises(TcIndexError, match="index 3 is out of bounds"):
         f(3)
+
+
+def test_each_check_names_its_own_op_and_axis() -> None:
+    """Checks are numbered over every (op, axis) in program order; the error names the failing one."""
+    x, i, j = T.matrix("x"), T.lvector("i"), T.lvector("j")
+    rows = gather(x, i)  # axis 0 of x: check 0
+    picked = gather(rows, i, j)  # axes 0 and 1 of rows: checks 1 and 2
+    f = tc.function([x, i, j], picked)
+    a = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(f(a, [1, 0], [3, -4]), a[[1, 0]][[1, 0], [3, -4]])
+    with pytest.raises(TcIndexError) as info:
+        f(a, [0, 1], [1, 4])
+    line = picked.owner.location.line  # type: ignore[union-attr]
+    assert f"test_gather_scatter.py:{line}" in str(info.value)
+    assert "index 4 is out of bounds for axis 1 with size 4" in str(info.value)
