@@ -57,6 +57,12 @@ class Builder:
             return value
         return self.insert(Cast.to(value, dtype)).result
 
+    def relax(self, value: Value, target: TensorType) -> Value:
+        """`value` typed as `target`, a type with the same dtype that may know fewer sizes."""
+        if value.type == target:
+            return value
+        return self.insert(Cast([value], [target])).result
+
     def fill(self, model: Value, value: Operand) -> Value:
         """`value` spread over `model`'s shape (`fill(x, 0.0)` is zeros_like(x))."""
         if not isinstance(value, Value):

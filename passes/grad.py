@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 
-from ..ir import Function, Operation, Value
+from ..ir import Function, Operation, TensorType, Value
 from ..ir.builder import Builder
 from ..ir.errors import TcGradientError
 from ..ir.ops.grad import Grad
@@ -61,6 +61,8 @@ def expand_grad(grad: Grad) -> None:
         for operand, operand_grad in zip(op.operands, _operand_grads(op, builder, output_grads), strict=True):
             if operand_grad is None or operand not in on_path:
                 continue
+            if operand_grad.type != operand.type and _compatible(operand_grad.type, operand.type):
+                operand_grad = builder.relax(operand_grad, operand.type)  # a rule knew more sizes
             if operand_grad.type != operand.type:
                 raise TcGradientError(
                     f"internal error: the gradient rule of {op.name} at {op.location} gave "
@@ -78,6 +80,14 @@ def expand_grad(grad: Grad) -> None:
     for result, value in zip(grad.results, results, strict=True):
         result.replace_all_uses_with(value)
     grad.erase()
+
+
+def _compatible(found: TensorType, expected: TensorType) -> bool:
+    return (
+        found.dtype is expected.dtype
+        and found.rank == expected.rank
+        and all(e is None or f == e for f, e in zip(found.shape, expected.shape, strict=True))
+    )
 
 
 def _operand_grads(op: Operation, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:

@@ -45,7 +45,7 @@ from .ir.attributes import SymbolRef
 from .ir.calling import calling_convention
 
 FORMAT = "tc-artifact"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the IR the shape plans come from ("tir-planned")
 OBJECT_FILE = "code.o"
 
 
@@ -245,7 +245,7 @@ def compile_artifact(
             }
             for g in built.module.globals
         ],
-        "ir": {"tir": stages["tir"], "tir-opt": stages["tir-opt"]},
+        "ir": {"tir": stages["tir"], "tir-planned": stages["tir-planned"], "tir-opt": stages["tir-opt"]},
     }
     return _write_directory(Path(output), manifest, code.data, built.buffers, files)
 
@@ -314,6 +314,8 @@ def _load(directory: Path, manifest: dict[str, Any]) -> TxModule:
     code = _read_object(directory, manifest["object"])
     try:
         module = parse_module(manifest["ir"]["tir-opt"], f"{directory}/manifest.json")
+        # Shape plans come from the IR before fusion, where each size's computation is visible.
+        planned = parse_module(manifest["ir"]["tir-planned"], f"{directory}/manifest.json")
     except TcParseError as err:
         raise ArtifactError(f"'{directory}': the compiled IR in manifest.json does not parse: {err}") from err
     variables: dict[str, SharedVariable] = {}
@@ -323,9 +325,9 @@ def _load(directory: Path, manifest: dict[str, Any]) -> TxModule:
         f.name: EntryPoint(entry_symbol(f), calling_convention(module, f).slot_ranks)
         for f in module.functions
     }
-    stages = {"tir": manifest["ir"]["tir"], "tir-opt": manifest["ir"]["tir-opt"]}
+    stages = {key: manifest["ir"][key] for key in ("tir", "tir-planned", "tir-opt")}
     native = load_object(code, entries, stages)
-    plans = {f.name: shape_plan(module, f) for f in module.functions}
+    plans = {f.name: shape_plan(planned, f) for f in planned.functions}
     single = {f["name"]: bool(f["single_output"]) for f in manifest["functions"]}
     buffers = {name: variable.container for name, variable in variables.items()}
     compiled = make_functions(module, native, plans, stages, single, False, buffers, native_entries=False)

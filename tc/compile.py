@@ -182,6 +182,7 @@ def optimize_module(
     for function in module.functions:
         _check_unused_inputs(function, on_unused_input)
     plans = {f.name: shape_plan(module, f) for f in module.functions}
+    stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
     PassManager(parse_pipeline(LOWER)).run(module)
     stages["tir-opt"] = print_module(module)
     return stages, plans

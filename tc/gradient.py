@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .compile import function
-from .frontend.graph import Variable
 from .frontend.gradient import grad
+from .frontend.graph import Variable
 from .ir.dtypes import DType
 from .ir.errors import TcError, TcTypeError
 from .ir.types import TensorType
@@ -87,7 +87,7 @@ def verify_grad(
         cost_fn = function(inputs, cost, on_unused_input="ignore")
         grad_fn = function(inputs, grad(cost, inputs), on_unused_input="ignore")
         symbolic = grad_fn(*point)
-        numeric = numeric_grad(lambda *args: cost_fn(*args), point, eps)
+        numeric = numeric_grad(cost_fn, point, eps)
         for index, (s, n) in enumerate(zip(symbolic, numeric, strict=True)):
             _compare(index, np.asarray(s, dtype=np.float64), n, abs_tol, rel_tol)
 

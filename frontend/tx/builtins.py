@@ -80,7 +80,9 @@ _ELEMENTWISE = {
 }
 
 # Builder functions that take .tx syntax as soon as the builder defines them.
-_LATER = ("sum", "mean", "prod", "max", "min", "argmax", "argmin", "dot", "softmax", "grad")
+_LATER = ("sum", "mean", "prod", "max", "min", "argmax", "argmin", "dot", "grad", "logsumexp")
+# The neural-network helpers Theano keeps in T.nnet, callable by their plain names.
+_NNET = ("relu", "softmax", "log_softmax", "categorical_crossentropy", "binary_crossentropy")
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 
@@ -90,7 +92,7 @@ DTYPES: dict[str, DType] = {d.value: d for d in DType}
 
 def _functions() -> dict[str, Callable[..., Any]]:
     table = {name: getattr(T, attr) for name, attr in _ELEMENTWISE.items()}
-    table["relu"] = T.nnet.relu
+    table.update({name: getattr(T.nnet, name) for name in _NNET})
     from .. import constructors, shape_ops
 
     for module, names in (

@@ -241,6 +241,25 @@ class ExpressionLowering:
                 ) from err
         return self.call_builder(op, builder, left, right)
 
+    def expr_index(self, node: lark.Tree) -> Any:
+        """`x[...]`: the builder's indexing, with Python's slices and integer arrays."""
+        target_node, *subscripts = (child for child in node.children if child is not None)
+        target = self.as_variable(target_node, self.expr(target_node))
+        key = tuple(self.subscript(sub) for sub in subscripts)
+        return self.call_builder(node, lambda t, k: t[k], target, key[0] if len(key) == 1 else key)
+
+    def subscript(self, node: lark.Tree) -> Any:
+        if node.data == "range":
+            return slice(*(None if part is None else self.index_value(part) for part in node.children))
+        return self.index_value(node.children[0])
+
+    def index_value(self, node: Node) -> Any:
+        value = self.expr(node)
+        if not isinstance(value, (Variable, int, list)) or isinstance(value, bool):
+            found = describe_value(value)
+            raise self.error(node, f"an index is an integer or an integer tensor, found {found}", TxTypeError)
+        return value
+
     def check_operand(self, node: Node, value: Any, op: str) -> None:
         if not isinstance(value, (Variable, *NUMBER, list)):
             raise self.error(

@@ -713,8 +713,16 @@ class Cast(ElementwiseOp):
         return cls([value], [value.type.with_dtype(dtype)], location=location)
 
     def verify_op(self) -> None:
-        if self.operands[0].type.shape != self.results[0].type.shape:
-            raise TcVerificationError(f"{self.name} may change the dtype only, not the shape")
+        # Besides the dtype, a cast may forget static sizes (`3x4` -> `?x4`, as MLIR's
+        # tensor.cast), so a value can stand where a less specific type is expected.
+        source, result = self.operands[0].type.shape, self.results[0].type.shape
+        if len(source) != len(result) or any(
+            r is not None and r != d for d, r in zip(source, result, strict=True)
+        ):
+            raise TcVerificationError(
+                f"{self.name} may change the dtype and forget static sizes, "
+                f"not turn {self.operands[0].type} into {self.results[0].type}"
+            )
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         return [cast_reference(operands[0], self.results[0].type.dtype)]

@@ -171,3 +171,12 @@ def test_numeric_grad_and_failure_report() -> None:
     np.testing.assert_allclose(g, [2.0, 4.0], rtol=1e-6)
     with pytest.raises(GradientCheckError, match="disagrees"):
         verify_grad(lambda a: T.floor(a * 10.0) + a, [np.array([0.25, 0.35])], eps=0.1)
+
+
+def test_rules_that_know_more_sizes_than_the_operand() -> None:
+    """dot of a static constant and a `?x?` matrix: the rule's 4x? result is cast to ?x?."""
+    x = np.random.default_rng(1).random((6, 4))
+    w = T.dmatrix("w")
+    f = tc.function([w], T.grad(T.sum(T.dot(T.constant(x), w) ** 2), w))
+    value = np.ones((4, 2))
+    np.testing.assert_allclose(f(value), 2 * x.T @ (x @ value))

@@ -267,3 +267,24 @@ def test_random_draw_options(tmp_path: Path) -> None:
     )
     u, n = m.f()
     assert u.dtype == np.float32 and np.all((u >= 2) & (u < 3)) and n.tolist() == [0.0, 0.0]
+
+
+def test_subscripts_slices_and_integer_arrays(tmp_path: Path) -> None:
+    m = compile_text(
+        tmp_path,
+        """
+shared data: f64[?, 3] = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+fn rows(i: i64) -> f64[?, ?] {
+    return data[i:i + 2, ::2]
+}
+fn pick(r: i64[?], c: i64[?]) -> f64[?] {
+    return data[r, c] * 2 ** data[0, 0]
+}
+""",
+    )
+    data = np.arange(1.0, 10.0).reshape(3, 3)
+    np.testing.assert_array_equal(m.rows(1), data[1:3, ::2])
+    np.testing.assert_array_equal(m.rows(-1), data[-1:1, ::2])  # Python's clamping, an empty result
+    np.testing.assert_array_equal(m.pick(np.array([0, 2]), np.array([1, 1])), [4.0, 16.0])
+    with pytest.raises(IndexError):
+        m.pick(np.array([3]), np.array([0]))

@@ -1,0 +1,135 @@
+"""What the deeplearning.net examples share: options, data in shared variables,
+minibatch SGD with early stopping, a progress bar, a summary and the learning curve.
+
+Used by logistic_sgd.py and mlp.py; the models themselves live in those files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import tc
+from tc import tensor as T
+
+
+def parse_arguments(description: str, epochs: int) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--data", default=None, help="mnist.pkl.gz or a folder of IDX files (default: Fashion-MNIST)"
+    )
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    parser.add_argument("--plot", metavar="PNG", help="write the learning curve here (needs matplotlib)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args()
+
+
+def shared_dataset(
+    data_xy: tuple[np.ndarray, np.ndarray], dtype: str
+) -> tuple[T.TensorVariable, T.TensorVariable]:
+    """Images and labels in shared variables, so minibatches are sliced without copies.
+
+    Labels are stored as floats and cast to int32 symbolically, as the Theano tutorial does.
+    """
+    x, y = data_xy
+    shared_x = tc.shared(np.asarray(x, dtype=dtype), borrow=True)
+    shared_y = tc.shared(np.asarray(y, dtype=dtype), borrow=True)
+    return shared_x, T.cast(shared_y, "int32")
+
+
+@dataclass
+class Curve:
+    """Validation and test error (percent) after each validation, by epoch."""
+
+    epochs: list[float] = field(default_factory=list)
+    validation: list[float] = field(default_factory=list)
+    test: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    best_validation: float
+    test_at_best: float
+    final_test: float
+    epochs: int
+    seconds: float
+    curve: Curve
+
+
+def train(
+    train_model: Callable[[int], object],
+    validate_model: Callable[[int], object],
+    test_model: Callable[[int], object],
+    batches: tuple[int, int, int],
+    n_epochs: int,
+    quiet: bool = False,
+    patience: int = 5000,
+) -> Result:
+    """Minibatch SGD with the tutorial's early stopping (patience grows on improvement)."""
+    from tqdm import tqdm
+
+    n_train, n_valid, n_test = batches
+    patience_increase, improvement_threshold = 2, 0.995
+    validation_frequency = min(n_train, patience // 2)
+    best_validation, test_at_best = np.inf, np.inf
+    curve = Curve()
+    start = time.perf_counter()
+    epoch, done = 0, False
+    progress = tqdm(total=n_epochs * n_train, disable=quiet, unit="batch", leave=False)
+    while epoch < n_epochs and not done:
+        epoch += 1
+        for minibatch in range(n_train):
+            cost = train_model(minibatch)
+            progress.update()
+            iteration = (epoch - 1) * n_train + minibatch
+            if (iteration + 1) % validation_frequency == 0:
+                validation = 100 * float(np.mean([validate_model(i) for i in range(n_valid)]))
+                test = 100 * float(np.mean([test_model(i) for i in range(n_test)]))
+                curve.epochs.append(epoch - 1 + (minibatch + 1) / n_train)
+                curve.validation.append(validation)
+                curve.test.append(test)
+                progress.set_postfix(cost=f"{float(cost):.4f}", valid=f"{validation:.2f}%")
+                if validation < best_validation:
+                    if validation < best_validation * improvement_threshold:
+                        patience = max(patience, iteration * patience_increase)
+                    best_validation, test_at_best = validation, test
+            if patience <= iteration:
+                done = True
+                break
+    progress.close()
+    seconds = time.perf_counter() - start
+    final_test = 100 * float(np.mean([test_model(i) for i in range(n_test)]))
+    return Result(best_validation, test_at_best, final_test, epoch, seconds, curve)
+
+
+def report(name: str, result: Result, plot: str | None) -> None:
+    print(
+        f"{name}: {result.epochs} epochs in {result.seconds:.1f} s "
+        f"({result.seconds / result.epochs:.2f} s/epoch); "
+        f"best validation error {result.best_validation:.2f}%, test error there {result.test_at_best:.2f}%, "
+        f"test error at the end {result.final_test:.2f}%"
+    )
+    if plot:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            print("--plot needs matplotlib: pip install 'tc[examples]'")
+            return
+        figure, axes = plt.subplots(figsize=(6, 4))
+        axes.plot(result.curve.epochs, result.curve.validation, label="validation")
+        axes.plot(result.curve.epochs, result.curve.test, label="test")
+        axes.set_xlabel("epoch")
+        axes.set_ylabel("error (%)")
+        axes.set_title(name)
+        axes.legend()
+        figure.tight_layout()
+        figure.savefig(plot)
+        print(f"learning curve written to {plot}")
