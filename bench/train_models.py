@@ -8,7 +8,7 @@ backward) and in JAX (a jitted train step). `bench/logreg.py` and
 `bench/mlp.py` time them; `--accuracy` trains each in file order and prints
 its test error.
 
-    python bench/train_models.py pytensor-cold-compile logreg float64
+    python bench/train_models.py pytensor-cold-compile pytensor logreg float64
 
 is how the benchmarks time PyTensor compiling with an empty compile cache (a
 fresh process with its own `base_compiledir`).
@@ -162,12 +162,18 @@ class TheanoBackend:
     floatx: Callable[[str], contextlib.AbstractContextManager[Any]]
 
 
-def pytensor_backend() -> TheanoBackend:
+def pytensor_backend(mode: str | None = None) -> TheanoBackend:
+    """PyTensor in its default mode (the Numba linker since PyTensor 3), or in `mode` (e.g. "CVM")."""
+    import functools
+
     import pytensor
     import pytensor.tensor as pt
 
     return TheanoBackend(
-        pt, pytensor.function, pytensor.shared, lambda d: pytensor.config.change_flags(floatX=d)
+        pt,
+        functools.partial(pytensor.function, mode=mode),
+        pytensor.shared,
+        lambda d: pytensor.config.change_flags(floatX=d),
     )
 
 
@@ -310,14 +316,16 @@ def error_rate(settings: Settings, params: list[np.ndarray], x: np.ndarray, y: n
     return float(np.mean(predictions != y))
 
 
-IMPLEMENTATIONS = ("tc", "numpy", "pytensor", "jax")
+IMPLEMENTATIONS = ("tc", "numpy", "pytensor", "pytensor-cvm", "jax")
+# The default mode, and Theano's classic C VM (C code, Python where an op has none).
+PYTENSOR_MODES = {"pytensor": None, "pytensor-cvm": "CVM"}
 
 
 def build(name: str, settings: Settings, train_set: Any, dtype: str) -> TrainFunction:
     if name == "tc":
         return build_with(tc_backend(), settings, train_set, dtype)
-    if name == "pytensor":
-        return build_with(pytensor_backend(), settings, train_set, dtype)
+    if name in PYTENSOR_MODES:
+        return build_with(pytensor_backend(PYTENSOR_MODES[name]), settings, train_set, dtype)
     if name == "jax":
         return build_jax(settings, train_set, dtype)
     return build_numpy(settings, train_set, dtype)
@@ -338,9 +346,8 @@ def _try_build(name: str, settings: Settings, train_set: Any, dtype: str) -> Tra
     except ImportError as error:
         return f"not installed ({error})"
     except Exception as error:
-        if name != "tc":
-            raise
-        return f"not yet ({type(error).__name__}: {_first_line(error)})"
+        why = f"{type(error).__name__}: {_first_line(error)}"
+        return f"not yet ({why})" if name == "tc" else f"failed ({why})"
 
 
 def _first_line(error: BaseException) -> str:
@@ -348,13 +355,22 @@ def _first_line(error: BaseException) -> str:
     return text[0][:160] if text else ""
 
 
-def pytensor_cold_compile_seconds(model: str, dtype: str) -> float | str:
-    """PyTensor compiling the train function in a fresh process with an empty compile cache."""
+def first_call_seconds(model: TrainFunction) -> float:
+    """The first train step: PyTensor's Numba linker and JAX compile there, not when built."""
+    started = time.perf_counter()
+    model.train(0)
+    model.sync()
+    return time.perf_counter() - started
+
+
+def pytensor_cold_compile_seconds(name: str, model: str, dtype: str) -> float | str:
+    """PyTensor building, compiling and first calling the train function in a fresh process
+    with an empty compile cache (its C and Numba caches both live under base_compiledir)."""
     compiledir = tempfile.mkdtemp(prefix="pytensor-cold-")
     env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={compiledir}")
     try:
         done = subprocess.run(
-            [sys.executable, __file__, "pytensor-cold-compile", model, dtype],
+            [sys.executable, __file__, "pytensor-cold-compile", name, model, dtype],
             env=env,
             capture_output=True,
             text=True,
@@ -370,13 +386,13 @@ def pytensor_cold_compile_seconds(model: str, dtype: str) -> float | str:
         shutil.rmtree(compiledir, ignore_errors=True)
 
 
-def _cold_compile_child(model: str, dtype: str) -> None:
+def _cold_compile_child(name: str, model: str, dtype: str) -> None:
     settings = MODELS[model]
     # Compiling does not depend on the data: a few minibatches of zeros stand in for the set.
     n = 4 * settings.batch_size
     train_set = (np.zeros((n, N_IN), dtype), np.zeros(n, np.int64))
-    built = build_with(pytensor_backend(), settings, train_set, dtype)
-    print(json.dumps({"seconds": built.compile_seconds}))
+    built = build_with(pytensor_backend(PYTENSOR_MODES[name]), settings, train_set, dtype)
+    print(json.dumps({"seconds": built.compile_seconds + first_call_seconds(built)}))
 
 
 def _format_seconds(value: float | str | None) -> str:
@@ -451,29 +467,31 @@ def timing(
             notes.append(f"{name}: {built}")
             per_epoch.append((name, None))
             continue
+        first_call = first_call_seconds(built)
         n_batches = max(1, built.n_batches // 10) if quick else built.n_batches
         times = [run_epoch(built, n_batches) for _ in range(epochs)]
         per_epoch.append((name, statistics.median(times)))
-        if name == "tc":
-            compile_rows.append(("tc", built.compile_seconds))
-        elif name == "pytensor":
-            compile_rows.append(("pytensor (warm cache)", built.compile_seconds))
-        elif name == "jax":
-            compile_rows.append(("jax.jit", built.compile_seconds))
+        if name != "numpy":
+            label = {"tc": "tc", "jax": "jax.jit"}.get(name, f"{name} (warm)")
+            compile_rows.append((label, built.compile_seconds + first_call))
         del built
-    if cold and "pytensor" in names:
-        seconds = pytensor_cold_compile_seconds(model, dtype)
-        if isinstance(seconds, str):
-            notes.append(f"pytensor cold compile: {seconds}")
-        else:
-            compile_rows.append(("pytensor (cold)", seconds))
+    for name in names:
+        if cold and name in PYTENSOR_MODES:
+            seconds = pytensor_cold_compile_seconds(name, model, dtype)
+            if isinstance(seconds, str):
+                notes.append(f"{name} cold compile: {seconds}")
+            else:
+                compile_rows.append((f"{name} (cold)", seconds))
     batches = f"{n_batches} minibatches of {settings.batch_size}" if n_batches else ""
     baseline = "tc" if dict(per_epoch).get("tc") else "numpy"
     print_table(f"{model} {dtype}: time per epoch ({batches}; median of {epochs})", per_epoch, baseline)
     if compile_rows:
-        compile_baseline = "tc" if any(n == "tc" for n, _ in compile_rows) else compile_rows[0][0]
+        compile_baseline = compile_rows[0][0]
         print_table(
-            f"{model} {dtype}: building and compiling the train function", compile_rows, compile_baseline
+            f"{model} {dtype}: building, compiling and first calling the train function "
+            "(tc: empty cache; cold: a fresh process, empty cache)",
+            compile_rows,
+            compile_baseline,
         )
     for note in notes:
         print(f"  {note}")
@@ -512,7 +530,7 @@ def accuracy(
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "pytensor-cold-compile":
-        _cold_compile_child(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "pytensor-cold-compile":
+        _cold_compile_child(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)
