@@ -85,9 +85,18 @@ def concatenate(tensors: Sequence[TensorLike], axis: int = 0) -> Variable:
     return make_apply(Concatenate, values, {"axis": axis % rank}).out
 
 
-def stack(tensors: Sequence[TensorLike], axis: int = 0) -> Variable:
-    """numpy's stack: the tensors joined along a new axis."""
-    values = _common(tensors, "stack")
+def stack(tensors: Sequence[TensorLike] | TensorLike, *more: Any, axis: int = 0) -> Variable:
+    """numpy's stack: the tensors joined along a new axis.
+
+    `stack([a, b], 1)` as numpy; Theano's older `stack(a, b, c)` is accepted too.
+    """
+    if isinstance(tensors, (list, tuple)):
+        if len(more) > 1:
+            raise TcTypeError(located(f"stack takes a list of tensors and an axis, found {len(more)} more"))
+        axis = int(more[0]) if more else axis
+    else:
+        tensors = [tensors, *more]
+    values = _common(tensors, "stack")  # type: ignore[arg-type]
     rank = values[0].ndim
     if not -(rank + 1) <= axis <= rank:
         raise TcValueError(located(f"stack: axis {axis} is out of range for rank {rank + 1}"))

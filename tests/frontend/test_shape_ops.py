@@ -6,8 +6,12 @@ both shapes), and numeric gradient checks.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tc
 from tc import tensor as T
@@ -265,3 +269,27 @@ def test_reshape_to_a_shape_vector_argument() -> None:
         f(A, [24])
     with pytest.raises(TcValueError, match="pass ndim"):
         x.reshape(s)
+
+
+@functools.cache
+def joiner(rank: int, axis: int):  # type: ignore[no-untyped-def]
+    a, b = T.tensor("float64", (None,) * rank, name="a"), T.tensor("float32", (None,) * rank, name="b")
+    return tc.function([a, b], [T.concatenate([a, b, a], axis=axis), T.stack([a, a * 2], axis=axis)])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), rank=st.integers(1, 3))
+def test_concatenate_and_stack_on_random_shapes(data: st.DataObject, rank: int) -> None:
+    axis = data.draw(st.integers(0, rank - 1))
+    shape = data.draw(st.lists(st.integers(0, 4), min_size=rank, max_size=rank))
+    other = list(shape)
+    other[axis] = data.draw(st.integers(0, 4))
+    a = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    b = (np.arange(np.prod(other)) + 0.5).astype(np.float32).reshape(other)
+    if data.draw(st.booleans()) and a.ndim > 1:
+        a = np.asfortranarray(a)  # a strided layout
+    joined, stacked = joiner(rank, axis)(a, b)
+    np.testing.assert_array_equal(joined, np.concatenate([a, b, a], axis=axis))
+    assert joined.dtype == np.float64
+    np.testing.assert_array_equal(stacked, np.stack([a, a * 2], axis=axis))
+    assert T.stack(T.vector("p"), T.vector("q")).type.shape == (2, None)  # Theano's older form
