@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tc
 from tc.datasets import TcDataError, fashion_mnist_path, load_mnist, read_idx
@@ -70,6 +73,27 @@ def test_idx_folder_round_trip(tmp_path: Path, compress: bool, dtype: str) -> No
     for x, y in [(train_x, train_y), (valid_x, valid_y), (test_x, test_y)]:
         assert x.dtype == np.dtype(dtype) and y.dtype == np.int64
         assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+IDX_TYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.int16,
+    0x0C: np.int32,
+    0x0D: np.float32,
+    0x0E: np.float64,
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), type_code=st.sampled_from(sorted(IDX_TYPES)), compress=st.booleans())
+def test_read_idx_round_trips_every_type(tmp_path_factory, data, type_code: int, compress: bool) -> None:  # type: ignore[no-untyped-def]
+    dtype = np.dtype(IDX_TYPES[type_code])
+    array = data.draw(hnp.arrays(dtype, hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5)))
+    path = write(tmp_path_factory.mktemp("idx") / "x-idx", idx_bytes(array, type_code), compress)
+    result = read_idx(path)
+    assert result.dtype == dtype and result.dtype.isnative and result.shape == array.shape
+    np.testing.assert_array_equal(result, array)
 
 
 def test_read_idx_other_types_and_endianness(tmp_path: Path) -> None:
