@@ -3,7 +3,9 @@
 Integer indices and slices become one `tx.subtensor` (a view, no copy); slice
 bounds and indices may be integer scalar Variables, which the shape plan
 tracks to the function's inputs. `None` (numpy.newaxis) adds a broadcastable
-axis and `...` stands for the axes not named. Integer-array and boolean
+axis and `...` stands for the axes not named. An integer index computed from
+data (`x[T.argmax(v)]`) sizes nothing but can only be checked once the data
+exist, so it becomes a `tx.gather` (native index check) on those axes. Integer-array and boolean
 indices are advanced indexing, which `advanced_indexing.py` builds.
 """
 
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.errors import TcIndexError, TcTypeError
+from ..ir.ops.indexing import Gather
 from ..ir.ops.shape import OPERAND, Subtensor
 from .graph import Constant, Variable, located, make_apply
 
@@ -32,6 +35,7 @@ def getitem(x: Variable, key: Any) -> Variable:
     operands: list[Variable] = []
     pattern: list[int] = []  # the final dimshuffle: new axes (-1) among the kept ones
     kept = 0
+    gathered: list[tuple[int, Variable]] = []  # (axis of the subtensor's result, index computed from data)
     for item in items:
         if item is None:
             pattern.append(-1)
@@ -42,16 +46,42 @@ def getitem(x: Variable, key: Any) -> Variable:
             spec.append(_slice_text(item, operands))
             pattern.append(kept)
             kept += 1
+        elif isinstance(item, Variable) and item.type.dtype.is_integer and not _known_before_call(item):
+            # No size depends on it, but its check needs the data: a gather checks it natively.
+            gathered.append((kept + len(gathered), item))
+            spec.append(":")
         else:
             spec.append(_bound_text(item, operands, "index"))
     while spec and spec[-1] == ":":
         spec.pop()
     result = make_apply(Subtensor, [x, *operands], {"spec": tuple(spec)}).out if spec else x
+    if gathered:
+        front = [axis for axis, _ in gathered]
+        result = result.dimshuffle(*front, *(a for a in range(result.ndim) if a not in front))
+        result = make_apply(Gather, [result, *(index for _, index in gathered)]).out
     rest = result.ndim - kept
     pattern += list(range(kept, kept + rest))
     if pattern != list(range(result.ndim)):
         result = result.dimshuffle(*["x" if p == -1 else p for p in pattern])
     return result
+
+
+_ARITHMETIC = {"tx.add", "tx.sub", "tx.mul", "tx.floordiv", "tx.mod", "tx.neg", "tx.maximum", "tx.minimum"}
+
+
+def _known_before_call(value: Variable) -> bool:
+    """Whether `ir/shapes.py` can compute an integer scalar from the arguments before the call:
+    inputs, shared variables, constants, shape entries, and integer arithmetic on them."""
+    if isinstance(value, Constant) or value.owner is None:
+        return True
+    name = value.owner.op_class.name
+    if name in ("tx.shape", "tx.size"):
+        return True
+    if not value.type.dtype.is_integer or value.ndim > 1:
+        return False
+    if name in _ARITHMETIC or name == "tx.cast" or name == Subtensor.name:
+        return all(_known_before_call(v) for v in value.owner.inputs)
+    return False
 
 
 def _is_advanced(item: Any) -> bool:

@@ -171,3 +171,19 @@ def test_integer_array_indices_go_to_advanced_indexing() -> None:
         assert "not available" in str(err)
         return
     assert out.ndim == 1
+
+
+def test_indices_computed_from_data_are_gathered_and_checked() -> None:
+    x, v, i = T.tensor3("x"), T.vector("v"), T.lscalar("i")
+    k = T.argmax(v)
+    f = tc.function([x, v, i], [x[k], x[:, k], x[1, k, ::-1], x[None, i, k], x[:, k + 0, k], x[k, i, 1:]])
+    a = np.arange(24.0).reshape(2, 3, 4)
+    expected = [a[1], a[:, 1], a[1, 1, ::-1], a[None, 1, 1], a[:, 1, 1], a[1, 1, 1:]]
+    for got, want in zip(f(a, np.array([0.0, 5.0, 1.0]), 1), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert "tx.gather" in f.dump("tir-opt")
+    with pytest.raises(TcIndexError, match="index 2 is out of bounds for axis 0 with size 2"):
+        f(a, np.array([0.0, 1.0, 9.0]), 1)
+    x2 = T.matrix("x2")
+    with pytest.raises(TcCompilationError, match="tx.subtensor"):  # a slice bound sizes the result
+        tc.function([x2, v], x2[: T.argmax(v)])
