@@ -30,8 +30,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from harness import machine_note, print_table
+
+def limit_threads(argv: list[str]) -> None:
+    """Apply `--threads N` through the environment, before numpy, scipy's BLAS (which tc calls),
+    Numba and XLA start their thread pools: on a busy machine, BLAS threads that wait for each
+    other can make every peer several times slower, and one thread each compares like with like."""
+    if "--threads" not in argv or argv.index("--threads") + 1 >= len(argv):
+        return
+    count = argv[argv.index("--threads") + 1]
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[variable] = count
+    os.environ["TC_NUM_THREADS"] = count
+    if count == "1":  # XLA has no thread count, only single-threaded or not
+        flags = "--xla_cpu_multi_thread_eigen=false"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
+
+
+limit_threads(sys.argv)
+
+import numpy as np  # noqa: E402
+from harness import machine_note, print_table  # noqa: E402
 
 N_IN, N_OUT = 28 * 28, 10
 
@@ -418,6 +436,7 @@ def main(model: str, doc: str, argv: list[str] | None = None) -> None:
         help="--accuracy: all training images (default, as the issue's reference) or the train split",
     )
     parser.add_argument("--impl", default=",".join(IMPLEMENTATIONS), help="comma-separated subset to run")
+    parser.add_argument("--threads", type=int, help="threads for every implementation (set before they load)")
     parser.add_argument("--no-cold", action="store_true", help="skip timing PyTensor's cold compile")
     args = parser.parse_args(argv)
     # tc compiles cold too: a fresh compile cache for this run.
@@ -441,7 +460,8 @@ def main(model: str, doc: str, argv: list[str] | None = None) -> None:
         return
     dtypes = ["float32", "float64"] if args.dtype in (None, "both") else [args.dtype]
     epochs = args.epochs or (2 if args.quick else 3)
-    print(f"{model}: seconds per epoch and compile time ({machine_note()}; epochs timed: {epochs})")
+    threads = f"; threads: {args.threads}" if args.threads else ""
+    print(f"{model}: seconds per epoch and compile time ({machine_note()}{threads}; epochs timed: {epochs})")
     for dtype in dtypes:
         timing(model, settings, data, dtype, names, epochs, args.quick, cold=not args.no_cold)
 
