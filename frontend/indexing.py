@@ -11,6 +11,7 @@ indices are advanced indexing, which `advanced_indexing.py` builds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,15 +56,30 @@ def getitem(x: Variable, key: Any) -> Variable:
     while spec and spec[-1] == ":":
         spec.pop()
     result = make_apply(Subtensor, [x, *operands], {"spec": tuple(spec)}).out if spec else x
+    region: GatheredRegion | None = None
     if gathered:
         front = [axis for axis, _ in gathered]
-        result = result.dimshuffle(*front, *(a for a in range(result.ndim) if a not in front))
-        result = make_apply(Gather, [result, *(index for _, index in gathered)]).out
+        order = [*front, *(a for a in range(result.ndim) if a not in front)]
+        basic = result
+        result = make_apply(Gather, [result.dimshuffle(*order), *(index for _, index in gathered)]).out
+        region = GatheredRegion(x, basic, order)
     rest = result.ndim - kept
     pattern += list(range(kept, kept + rest))
     if pattern != list(range(result.ndim)):
-        result = result.dimshuffle(*["x" if p == -1 else p for p in pattern])
+        return result.dimshuffle(*["x" if p == -1 else p for p in pattern])
+    if region is not None:
+        result.gathered_region = region  # type: ignore[attr-defined]  # for inc/set_subtensor
     return result
+
+
+@dataclass(frozen=True)
+class GatheredRegion:
+    """How `x[...]` with a gathered index was built: `basic` = x's basic-indexed part (or x),
+    shuffled by `order` (the gathered axes first), then gathered."""
+
+    x: Variable
+    basic: Variable
+    order: list[int]
 
 
 _ARITHMETIC = {"tx.add", "tx.sub", "tx.mul", "tx.floordiv", "tx.mod", "tx.neg", "tx.maximum", "tx.minimum"}

@@ -110,6 +110,9 @@ def stack(tensors: Sequence[TensorLike] | TensorLike, *more: Any, axis: int = 0)
 
 def inc_subtensor(x_region: Variable, y: TensorLike, set_instead_of_inc: bool = False) -> Variable:
     """Theano's inc_subtensor(x[...], y): x with y added into the indexed region."""
+    region = getattr(x_region, "gathered_region", None)
+    if region is not None:
+        return _inc_gathered(x_region, region, y, set_instead_of_inc)
     owner = getattr(x_region, "owner", None)
     if owner is None or owner.op_class is not Subtensor:
         name = "set_subtensor" if set_instead_of_inc else "inc_subtensor"
@@ -128,6 +131,21 @@ def inc_subtensor(x_region: Variable, y: TensorLike, set_instead_of_inc: bool = 
     values = cast_to(as_tensor_variable(y), x.type.dtype)
     attrs = {"spec": owner.attributes["spec"], "set": set_instead_of_inc}
     return make_apply(IncSubtensor, [x, values, *scalars], attrs).out
+
+
+def _inc_gathered(x_region: Variable, region: Any, y: TensorLike, set_instead_of_inc: bool) -> Variable:
+    """x[..., k, ...] with k from data: scatter into the shuffled basic region, shuffle it back,
+    and write it over that region of x. Each k is one position, so setting is adding the difference."""
+    from .advanced_indexing import advanced_inc_subtensor
+
+    values = cast_to(as_tensor_variable(y), x_region.type.dtype)
+    delta = values - x_region if set_instead_of_inc else values
+    updated = advanced_inc_subtensor(x_region, delta, False)
+    inverse = [region.order.index(a) for a in range(len(region.order))]
+    updated = updated.dimshuffle(*inverse)
+    if region.basic is region.x:
+        return updated
+    return inc_subtensor(region.basic, updated, set_instead_of_inc=True)
 
 
 def set_subtensor(x_region: Variable, y: TensorLike) -> Variable:

@@ -187,3 +187,25 @@ def test_indices_computed_from_data_are_gathered_and_checked() -> None:
     x2 = T.matrix("x2")
     with pytest.raises(TcCompilationError, match="tx.subtensor"):  # a slice bound sizes the result
         tc.function([x2, v], x2[: T.argmax(v)])
+
+
+def test_inc_and_set_through_gathered_indices() -> None:
+    x, v, i = T.matrix("x"), T.vector("v"), T.lscalar("i")
+    k = T.argmax(v)
+    outputs = [
+        T.inc_subtensor(x[k], 1.0),
+        T.inc_subtensor(x[:, k], 1.0),
+        T.set_subtensor(x[1:, k], 7.0),
+        T.set_subtensor(x[i, k], -1.0),
+        T.inc_subtensor(x[:, k], x[0, :2]),
+    ]
+    a = np.arange(6.0).reshape(2, 3)
+    expected = [a.copy() for _ in outputs]
+    expected[0][1] += 1
+    expected[1][:, 1] += 1
+    expected[2][1:, 1] = 7
+    expected[3][1, 1] = -1
+    expected[4][:, 1] += a[0, :2]
+    got = tc.function([x, v, i], outputs)(a, np.array([0.0, 3.0, 1.0]), 1)
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(g, e)
