@@ -45,14 +45,15 @@ def arange(
     if all(k is not None for k in known):
         if known[2] == 0:
             raise TcValueError(located("arange: the step must not be zero"))
-        return constant(np.arange(*known).astype(chosen.numpy))  # type: ignore[call-overload]
+        return constant(np.arange(*known).astype(chosen.numpy))  # type: ignore[arg-type,call-overload]
     values = [as_tensor_variable(a) for a in args]
     return make_apply(Arange, values, {"dtype": chosen.value}).out
 
 
-def _known(value: Any) -> int | float | None:
+def _known(value: Any) -> Any:
+    """The number `value` stands for when it is known now, else None."""
     if isinstance(value, Constant) and value.ndim == 0:
-        return value.value[()]  # type: ignore[no-any-return]
+        return value.value[()]
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return value
     return None

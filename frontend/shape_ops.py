@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ir.errors import TcTypeError, TcValueError
+from ..ir.ops.indexing import ScatterAdd
 from ..ir.ops.shape import OPERAND, Concatenate, IncSubtensor, Reshape, Subtensor
 from .graph import TensorLike, Variable, as_tensor_variable, cast_to, located, make_apply
 from .indexing import _literal
@@ -119,11 +120,11 @@ def inc_subtensor(x_region: Variable, y: TensorLike, set_instead_of_inc: bool = 
         advanced = getattr(owner, "op_class", None)
         if advanced is not None:
             try:
-                from .advanced_indexing import advanced_inc_subtensor  # type: ignore[attr-defined]
+                from . import advanced_indexing
             except ImportError:
-                advanced_inc_subtensor = None
-            if advanced_inc_subtensor is not None:
-                return advanced_inc_subtensor(x_region, y, set_instead_of_inc)  # type: ignore[no-any-return]
+                advanced_indexing = None  # type: ignore[assignment]
+            if advanced_indexing is not None:
+                return advanced_indexing.advanced_inc_subtensor(x_region, y, set_instead_of_inc)
         raise TcTypeError(
             located(f"{name}: the first argument must be a basic index x[...], found {x_region}")
         )
@@ -133,14 +134,34 @@ def inc_subtensor(x_region: Variable, y: TensorLike, set_instead_of_inc: bool = 
     return make_apply(IncSubtensor, [x, values, *scalars], attrs).out
 
 
-def _inc_gathered(x_region: Variable, region: Any, y: TensorLike, set_instead_of_inc: bool) -> Variable:
-    """x[..., k, ...] with k from data: scatter into the shuffled basic region, shuffle it back,
-    and write it over that region of x. Each k is one position, so setting is adding the difference."""
-    from .advanced_indexing import advanced_inc_subtensor
+def zeros_like(x: Variable) -> Variable:
+    from .constructors import zeros_like as build
 
+    return build(x)
+
+
+def _inc_gathered(x_region: Variable, region: Any, y: TensorLike, set_instead_of_inc: bool) -> Variable:
+    """x[..., k, ...] with k from data: scatter into the shuffled basic region (the scatter checks
+    k natively), shuffle it back, and write it over that region of x.
+
+    Setting scatters the difference (one position per k), then selects the new values exactly
+    where the gathered axes are at k, so inf or rounding in the difference never shows.
+    """
+    from .constructors import arange
+    from .elemwise import and_, eq, switch
+
+    moved, *indices = x_region.owner.inputs  # type: ignore[union-attr]
     values = cast_to(as_tensor_variable(y), x_region.type.dtype)
-    delta = values - x_region if set_instead_of_inc else values
-    updated = advanced_inc_subtensor(x_region, delta, False)
+    # scatter-add takes updates of exactly the gathered shape
+    delta = values - x_region if set_instead_of_inc else values + zeros_like(x_region)
+    updated = make_apply(ScatterAdd, [moved, cast_to(delta, moved.type.dtype), *indices]).out
+    if set_instead_of_inc:
+        mask: Variable | None = None
+        for axis, index in enumerate(indices):
+            at = eq(arange(moved.shape[axis]), index)
+            at = at.dimshuffle(*["x" if a != axis else 0 for a in range(moved.ndim)])
+            mask = at if mask is None else and_(mask, at)
+        updated = switch(mask, values, updated)
     inverse = [region.order.index(a) for a in range(len(region.order))]
     updated = updated.dimshuffle(*inverse)
     if region.basic is region.x:

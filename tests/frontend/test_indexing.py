@@ -209,3 +209,15 @@ def test_inc_and_set_through_gathered_indices() -> None:
     got = tc.function([x, v, i], outputs)(a, np.array([0.0, 3.0, 1.0]), 1)
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_array_equal(g, e)
+
+
+def test_set_through_a_gathered_index_is_exact() -> None:
+    x, v = T.matrix("x"), T.vector("v")
+    f = tc.function([x, v], T.set_subtensor(x[:, T.argmax(v)], 0.3))
+    a = np.full((2, 3), np.inf)
+    a[0, 0] = 0.1
+    np.testing.assert_array_equal(
+        f(a, np.array([0.0, 3.0, 1.0])), [[0.1, 0.3, np.inf], [np.inf, 0.3, np.inf]]
+    )
+    with pytest.raises(TcIndexError, match="index 3 is out of bounds for axis 0 with size 3"):
+        f(a, np.array([1.0, 1.0, 1.0, 5.0]))
