@@ -144,6 +144,41 @@ class FillWithoutWork(RewritePattern):
         return False
 
 
+class SliceBeforeElementwise(RewritePattern):
+    """subtensor(f(a, b), i...) -> f(subtensor(a, i...), subtensor(b, i...)) when f's result has no
+    other use: only the selected elements are computed (Theano's local_subtensor_lift). The
+    tutorial's `T.cast(shared_y, 'int32')[i * bs:(i + 1) * bs]` then casts one minibatch, not
+    the whole data set. Operands must have the result's shape (or be scalars), so the same
+    subscript applies to each; the values are the same, element for element."""
+
+    op_names = frozenset({"tx.subtensor"})
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        source, *scalars = op.operands
+        inner = source.owner
+        if (
+            inner is None
+            or not inner.has_trait(ELEMENTWISE)
+            or len(inner.results) != 1
+            or len(source.uses) != 1
+        ):
+            return False
+        shape = source.type.shape
+        if any(v.type.shape != shape and v.type.rank != 0 for v in inner.operands):
+            return False
+        operands = []
+        for value in inner.operands:
+            if value.type.rank == 0:
+                operands.append(value)
+                continue
+            sliced = type(op).create([value, *scalars], dict(op.attributes), location=op.location)
+            operands.append(rewriter.insert_before(op, sliced).result)
+        lifted = type(inner)(operands, [op.result.type], dict(inner.attributes), location=inner.location)
+        rewriter.insert_before(op, lifted)
+        rewriter.replace_op(op, [lifted.result])
+        return True
+
+
 SIMPLIFY_PATTERNS: list[RewritePattern] = [
     IdentityOperand(),
     SquareToMultiply(),
@@ -152,6 +187,7 @@ SIMPLIFY_PATTERNS: list[RewritePattern] = [
     SelectSameBranches(),
     StaticShape(),
     FillWithoutWork(),
+    SliceBeforeElementwise(),
 ]
 
 
