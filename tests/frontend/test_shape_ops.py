@@ -293,3 +293,24 @@ def test_concatenate_and_stack_on_random_shapes(data: st.DataObject, rank: int) 
     assert joined.dtype == np.float64
     np.testing.assert_array_equal(stacked, np.stack([a, a * 2], axis=axis))
     assert T.stack(T.vector("p"), T.vector("q")).type.shape == (2, None)  # Theano's older form
+
+
+@functools.cache
+def incrementer(step: int):  # type: ignore[no-untyped-def]
+    x, a, b = T.matrix("x"), T.lscalar("a"), T.lscalar("b")
+    region = x[a:b:step, ::-1]
+    return tc.function([x, a, b], [T.inc_subtensor(region, 1.0), T.set_subtensor(region, region * 10)])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.integers(0, 6), a=st.integers(-8, 8), b=st.integers(-8, 8), step=st.sampled_from([1, 2, -1, -3])
+)
+def test_inc_and_set_with_symbolic_bounds_match_numpy(rows: int, a: int, b: int, step: int) -> None:
+    x = np.arange(rows * 3, dtype=np.float64).reshape(rows, 3)
+    added, written = incrementer(step)(x, a, b)
+    expected_added, expected_written = x.copy(), x.copy()
+    expected_added[a:b:step, ::-1] += 1.0
+    expected_written[a:b:step, ::-1] = x[a:b:step, ::-1] * 10
+    np.testing.assert_array_equal(added, expected_added)
+    np.testing.assert_array_equal(written, expected_written)
