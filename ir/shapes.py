@@ -481,12 +481,12 @@ class ShapePlan:
 
     def _region(
         self, op: Subtensor | IncSubtensor, source: tuple[Term, ...], operands: list[Term], require: Any
-    ) -> tuple[tuple[Term, ...], list[Term | slice]]:
+    ) -> tuple[tuple[Term, ...], list[Term | slice | None]]:
         """The shape of `source[spec]`, with index checks; also what each entry picks."""
         given = iter(operands)
         entries = op.entries
         region: list[Term] = []
-        picks: list[Term | slice] = []
+        picks: list[Term | slice | None] = []
         for axis, n in enumerate(source):
             entry = entries[axis] if axis < len(entries) else SliceEntry(None, None, 1)
             if isinstance(entry, IndexEntry):
@@ -504,7 +504,7 @@ class ShapePlan:
             if isinstance(start, (int, type(None))) and isinstance(stop, (int, type(None))):
                 picks.append(slice(start, stop, entry.step))
             else:
-                picks.append(Expr("dynamic", ()))
+                picks.append(None)  # a slice with run-time bounds
         return tuple(region), picks
 
     def _track_pick(
@@ -512,7 +512,7 @@ class ShapePlan:
         op: Operation,
         values: dict[Value, tuple[Term, ...]],
         scalars: dict[Value, Term],
-        picks: list[Term | slice],
+        picks: list[Term | slice | None],
     ) -> None:
         """`x.shape[0]`, `x.shape[1:]`: entries of a vector whose values are known."""
         if len(picks) != 1:
@@ -529,7 +529,7 @@ class ShapePlan:
         elif isinstance(pick, int):
             if -len(terms) <= pick < len(terms):
                 scalars[op.results[0]] = terms[pick]
-        elif not (isinstance(pick, Expr) and pick.kind == "dynamic"):
+        elif pick is not None:
             scalars[op.results[0]] = Expr("item", (pick, *terms))
 
     def _broadcast_into(
