@@ -5,6 +5,18 @@ The runtime needs, before calling native code, the shape of every result
 agree wherever an op requires it (two `?` dimensions added together must be
 equal). `ShapePlan` derives both from a function once, at compile time; the
 call path then only reads integers.
+
+A size is a term: a known int, `ArgDim` (an argument's axis), `ArgValue` (the
+value of an integer scalar argument or global, or an entry of an integer
+vector argument), or an `Expr` of integer arithmetic over terms (EXPRESSIONS:
+add, floordiv, Python's slice length, arange's length, ..., wrapping at the
+width of the dtype that computed it, as native code does). Integer scalars
+computed from arguments, shapes and constants are tracked as terms, so
+`data[i * bs:(i + 1) * bs]` is sized before the call; a size that depends on
+anything else (float data, a reduction) is refused at compile time. Rules
+beyond equal sizes (an index in range, matching element counts) are
+`Requirement`s; when a plan `uses_values`, the runtime hands `check` and
+`result_shape` the arguments' arrays too.
 """
 
 from __future__ import annotations
