@@ -145,11 +145,11 @@ class FillWithoutWork(RewritePattern):
 
 
 class SliceBeforeElementwise(RewritePattern):
-    """subtensor(f(a, b), i...) -> f(subtensor(a, i...), subtensor(b, i...)) when f's result has no
+    """subtensor(f(a, s), i...) -> f(subtensor(a, i...), s) when f's result has no
     other use: only the selected elements are computed (Theano's local_subtensor_lift). The
     tutorial's `T.cast(shared_y, 'int32')[i * bs:(i + 1) * bs]` then casts one minibatch, not
-    the whole data set. Operands must have the result's shape (or be scalars), so the same
-    subscript applies to each; the values are the same, element for element."""
+    the whole data set. Only for one array operand of the result's shape (the others
+    scalars), so the subscript applies to it unchanged; the values are the same."""
 
     op_names = frozenset({"tx.subtensor"})
 
@@ -163,8 +163,10 @@ class SliceBeforeElementwise(RewritePattern):
             or len(source.uses) != 1
         ):
             return False
-        shape = source.type.shape
-        if any(v.type.shape != shape and v.type.rank != 0 for v in inner.operands):
+        # One array operand (the others scalars): with two, slicing each separately would hide
+        # a mismatch of their run-time sizes that the unsliced op reports.
+        arrays = [v for v in inner.operands if v.type.rank != 0]
+        if len(arrays) != 1 or arrays[0].type.shape != source.type.shape:
             return False
         operands = []
         for value in inner.operands:
