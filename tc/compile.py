@@ -37,6 +37,7 @@ from tc.passes import PassManager, parse_pipeline
 from tc.runtime import CompiledFunction, InputSpec
 from tc.runtime.blas import blas_routines
 from tc.runtime.cache import CompileCache, cache_directory, cache_key
+from tc.runtime.memory import keep_freed_memory
 from tc.runtime.shared import SharedBuffer
 
 # Shape checks are derived before fusion, so an error names the user's op, not a kernel.
@@ -209,6 +210,7 @@ def make_functions(
     which are JIT-compiled here (a loaded artifact compiles nothing).
     """
     native.set_blas(blas_routines())
+    keep_freed_memory()
     buffers = dict(shared_buffers or {})
     initial = initial_state(module)
     for glob in module.globals:
