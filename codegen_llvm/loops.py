@@ -72,8 +72,11 @@ def emit_elementwise_loop(
     is_full = [all(x is not None for x in s) for s in strides]
     is_scalar = [all(x is None for x in s) for s in strides]
     if not all(f or s for f, s in zip(is_full, is_scalar, strict=True)):
-        # Partial broadcasting (a row against a matrix): only the strided nest applies.
-        _strided_nest(builder, extent, operands, strides, outputs, body.exact, rank)
+        split = _row_split(strides)
+        if split is None:  # broadcasting that is neither rows nor columns: the strided nest
+            _strided_nest(builder, extent, operands, strides, outputs, body.exact, rank)
+            return
+        _rows_or_nest(builder, name, extent, operands, strides, outputs, body, split)
         return
     full = [op for op, f in zip(operands, is_full, strict=True) if f]
     flat_block = builder.append_basic_block("flat")
@@ -114,6 +117,168 @@ def emit_elementwise_loop(
     builder.position_at_end(after)
 
 
+def _row_split(strides: Sequence[Sequence[ll.Value | None]]) -> int | None:
+    """An axis k splitting the space into rows (axes < k) and columns (axes >= k) such that
+    each operand is full, a scalar, a row (broadcast along the rows: a bias) or a column
+    (broadcast along the columns: a per-row maximum), or None."""
+    rank = len(strides[0]) if strides else 0
+    for k in range(1, rank):
+        if all(_kind(s, k) is not None for s in strides):
+            return k
+    return None
+
+
+def _kind(strides: Sequence[ll.Value | None], k: int) -> str | None:
+    rows, columns = strides[:k], strides[k:]
+    if all(x is not None for x in strides):
+        return "full"
+    if all(x is None for x in strides):
+        return "scalar"
+    if all(x is None for x in rows) and all(x is not None for x in columns):
+        return "row"
+    if all(x is not None for x in rows) and all(x is None for x in columns):
+        return "column"
+    return None
+
+
+def _rows_or_nest(
+    builder: ll.IRBuilder,
+    name: str,
+    extent: Sequence[ll.Value],
+    operands: Sequence[ArrayRef],
+    strides: Sequence[Sequence[ll.Value | None]],
+    outputs: Sequence[tuple[DType, ll.Value]],
+    body: KernelBody,
+    split: int,
+) -> None:
+    """Rows x columns with contiguous operands: a vectorised inner loop over the columns,
+    spread over the cores by element ranges; any other layout takes the strided nest."""
+    kinds = [_kind(s, split) for s in strides]
+    ok: ll.Value = I1(1)
+    for operand, op_strides, kind in zip(operands, strides, kinds, strict=True):
+        if kind == "scalar":
+            continue
+        spans = {"full": range(len(extent)), "row": range(split, len(extent)), "column": range(split)}
+        axes = spans[str(kind)]
+        ok = builder.and_(
+            ok, _contiguous_over(builder, extent, op_strides, list(axes), operand.dtype.itemsize)
+        )
+    rows_block = builder.append_basic_block("rows")
+    nest_block = builder.append_basic_block("strided")
+    after = builder.append_basic_block("after")
+    builder.cbranch(ok, rows_block, nest_block)
+
+    builder.position_at_end(rows_block)
+    total: ll.Value = I64(1)
+    columns: ll.Value = I64(1)
+    for axis, dim in enumerate(extent):
+        total = builder.mul(total, dim)
+        if axis >= split:
+            columns = builder.mul(columns, dim)
+    module = builder.module
+    dtypes = [op.dtype for op in operands] + [d for d, _ in outputs]
+    pointers = [builder.bitcast(op.pointer, I8_PTR) for op in operands] + [p for _, p in outputs]
+    fast = _rows_function(module, f"{name}.rows", dtypes, kinds, len(outputs), body.fast)
+    job = _job_function(module, f"{name}.job", fast, len(pointers), with_columns=True)
+    args = builder.alloca(I8_PTR, size=I32(len(pointers) + 1))
+    for index, pointer in enumerate(pointers):
+        builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
+    builder.store(builder.inttoptr(columns, I8_PTR), builder.gep(args, [I32(len(pointers))]))
+    inexact = builder.call(parallel_for(module), [job, args, total])
+    if body.has_fallback:
+        exact = _rows_function(
+            module,
+            f"{name}.exact",
+            dtypes,
+            kinds,
+            len(outputs),
+            lambda b, values: (body.exact(b, values), None),
+        )
+        with builder.if_then(inexact, likely=False):
+            typed = [builder.bitcast(p, arg.type) for p, arg in zip(pointers, exact.args[3:], strict=True)]
+            builder.call(exact, [I64(0), total, columns, *typed])
+    builder.branch(after)
+
+    builder.position_at_end(nest_block)
+    _strided_nest(builder, extent, operands, strides, outputs, body.exact, len(extent))
+    builder.branch(after)
+    builder.position_at_end(after)
+
+
+def _contiguous_over(
+    builder: ll.IRBuilder,
+    extent: Sequence[ll.Value],
+    strides: Sequence[ll.Value | None],
+    axes: list[int],
+    itemsize: int,
+) -> ll.Value:
+    """Whether an operand is C-contiguous over `axes` (its other axes are broadcast)."""
+    ok: ll.Value = I1(1)
+    expected: ll.Value = I64(itemsize)
+    for axis in reversed(axes):
+        stride = strides[axis]
+        assert stride is not None
+        size_one = builder.icmp_signed("==", extent[axis], I64(1))
+        ok = builder.and_(ok, builder.or_(size_one, builder.icmp_signed("==", stride, expected)))
+        expected = builder.mul(expected, extent[axis])
+    return ok
+
+
+def _rows_function(
+    module: ll.Module,
+    name: str,
+    dtypes: Sequence[DType],
+    kinds: Sequence[str | None],
+    num_outputs: int,
+    body: FastBody,
+) -> ll.Function:
+    """i1 name(i64 begin, i64 end, i64 columns, T0* noalias, ...): elements [begin, end) of a
+    rows x columns space, row by row, each row's run a vectorisable loop."""
+    pointer_types = [memory_type(d).as_pointer() for d in dtypes]
+    fn = ll.Function(
+        module, ll.FunctionType(I1, [I64, I64, I64, *pointer_types]), module.get_unique_name(name)
+    )
+    fn.linkage = "internal"
+    begin, end, columns, *pointers = fn.args
+    for p in pointers:
+        p.add_attribute("noalias")
+        mark_not_captured(p)
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    num_inputs = len(dtypes) - num_outputs
+    inputs = list(zip(dtypes[:num_inputs], pointers[:num_inputs], kinds, strict=True))
+    scalars = [load_element(b, d, p) if k == "scalar" else None for d, p, k in inputs]
+    flag = b.alloca(I1)
+    b.store(I1(0), flag)
+    first_row = b.sdiv(begin, columns)
+    last_row = b.sdiv(b.add(end, b.sub(columns, I64(1))), columns)
+    with counted_loop(b, last_row, "row", start=first_row) as r:
+        row_start = b.mul(r, columns)
+        lo = b.sub(begin, row_start)
+        lo = b.select(b.icmp_signed(">", lo, I64(0)), lo, I64(0))
+        hi = b.sub(end, row_start)
+        hi = b.select(b.icmp_signed("<", hi, columns), hi, columns)
+        per_row = [
+            load_element(b, d, b.gep(p, [r])) if k == "column" else None for d, p, k in inputs
+        ]  # loaded once per row
+        with counted_loop(b, hi, "column", start=lo) as j:
+            flat = b.add(row_start, j)
+            values = []
+            for (d, p, k), scalar, row_value in zip(inputs, scalars, per_row, strict=True):
+                if k == "scalar":
+                    values.append(scalar)
+                elif k == "column":
+                    values.append(row_value)
+                else:
+                    values.append(load_element(b, d, b.gep(p, [j if k == "row" else flat])))
+            results, inexact = body(b, values)
+            for d, p, value in zip(dtypes[num_inputs:], pointers[num_inputs:], results, strict=True):
+                store_element(b, d, value, b.gep(p, [flat]))
+            if inexact is not None:
+                b.store(b.or_(b.load(flag), inexact), flag)
+    b.ret(b.load(flag))
+    return fn
+
+
 def _flat_function(
     module: ll.Module,
     name: str,
@@ -152,14 +317,19 @@ def _flat_function(
     return fn
 
 
-def _job_function(module: ll.Module, name: str, flat: ll.Function, count: int) -> ll.Function:
-    """The (args, begin, end) signature tc_parallel_for calls, unpacking the pointers."""
+def _job_function(
+    module: ll.Module, name: str, flat: ll.Function, count: int, with_columns: bool = False
+) -> ll.Function:
+    """The (args, begin, end) signature tc_parallel_for calls, unpacking the pointers
+    (and, for a rows function, the row length stored after them)."""
     fn = ll.Function(module, JOB_TYPE, module.get_unique_name(name))
     fn.linkage = "internal"
     args, begin, end = fn.args
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    pointers = [b.bitcast(b.load(b.gep(args, [I32(i)])), flat.args[2 + i].type) for i in range(count)]
-    b.ret(b.call(flat, [begin, end, *pointers]))
+    first = 3 if with_columns else 2
+    pointers = [b.bitcast(b.load(b.gep(args, [I32(i)])), flat.args[first + i].type) for i in range(count)]
+    extra = [b.ptrtoint(b.load(b.gep(args, [I32(count)])), I64)] if with_columns else []
+    b.ret(b.call(flat, [begin, end, *extra, *pointers]))
     return fn
 
 

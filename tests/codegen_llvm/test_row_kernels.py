@@ -1,0 +1,59 @@
+"""Kernels over rows x columns: a bias row or a per-row column broadcast against a matrix.
+
+They run a vectorised loop per row (spread over threads by element ranges);
+any other layout takes the strided nest. Both must equal numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tc
+import tc.tensor as T
+
+RNG = np.random.default_rng(3)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (37, 501), (300, 257), (0, 4), (4, 0)])
+def test_bias_rows_and_max_columns_match_numpy(shape: tuple[int, int]) -> None:
+    x, b, c = T.dmatrix("x"), T.dvector("b"), T.dcol("c")
+    f = tc.function([x, b, c], [T.tanh(x + b), T.exp(x - c), x * b - c, T.sin(c + b)])
+    a, bias, col = RNG.normal(size=shape), RNG.normal(size=shape[1]), RNG.normal(size=(shape[0], 1))
+    got = f(a, bias, col)
+    expected = [np.tanh(a + bias), np.exp(a - col), a * bias - col, np.sin(col + bias)]
+    for value, want in zip(got, expected, strict=True):
+        np.testing.assert_allclose(value, want, rtol=1e-14, atol=1e-300)
+
+
+def test_three_axes_and_non_contiguous_operands() -> None:
+    x, row = T.dtensor3("x"), T.dmatrix("row")
+    f = tc.function([x, row], T.exp(x) * row)
+    a, r = RNG.normal(size=(6, 7, 8)), RNG.normal(size=(7, 8))
+    np.testing.assert_allclose(f(a, r), np.exp(a) * r, rtol=1e-14)
+    # transposed and sliced operands take the strided nest
+    np.testing.assert_allclose(f(a[:, :, ::-1], r.T.copy().T), np.exp(a[:, :, ::-1]) * r, rtol=1e-14)
+    b = RNG.normal(size=(8, 7)).T
+    np.testing.assert_allclose(f(a, b), np.exp(a) * b, rtol=1e-14)
+
+
+def test_huge_trig_arguments_fall_back_to_exact_math() -> None:
+    x, b = T.dmatrix("x"), T.dvector("b")
+    f = tc.function([x, b], T.sin(x + b))
+    a = np.full((3, 70), 1e300)
+    np.testing.assert_array_equal(f(a, np.zeros(70)), np.sin(a))
+
+
+def test_thread_count_does_not_change_results() -> None:
+    x, b = T.dmatrix("x"), T.dvector("b")
+    f = tc.function([x, b], T.tanh(x + b) * T.exp(-x))
+    a, bias = RNG.normal(size=(700, 300)), RNG.normal(size=300)
+    native = f._code_owner
+    try:
+        native.set_num_threads(1)
+        one = f(a, bias)
+        native.set_num_threads(3)
+        three = f(a, bias)
+    finally:
+        native.set_num_threads(2)
+    assert one.tobytes() == three.tobytes()
