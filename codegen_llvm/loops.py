@@ -68,7 +68,7 @@ def emit_elementwise_loop(
         for (dtype, pointer), value in zip(outputs, body.exact(builder, values), strict=True):
             store_element(builder, dtype, value, pointer)
         return
-    strides = [_broadcast_strides(op, static_extent) for op in operands]
+    strides = [broadcast_strides(op, static_extent) for op in operands]
     is_full = [all(x is not None for x in s) for s in strides]
     is_scalar = [all(x is None for x in s) for s in strides]
     if not all(f or s for f, s in zip(is_full, is_scalar, strict=True)):
@@ -333,7 +333,7 @@ def _job_function(
     return fn
 
 
-def _broadcast_strides(op: ArrayRef, static_extent: Sequence[int | None]) -> list[ll.Value | None]:
+def broadcast_strides(op: ArrayRef, static_extent: Sequence[int | None]) -> list[ll.Value | None]:
     """Per iteration axis: the operand's byte stride, or None where it is broadcast."""
     rank, offset = len(static_extent), len(static_extent) - len(op.shape)
     result: list[ll.Value | None] = []

@@ -34,9 +34,9 @@ from ..ir.ops.reduce import Reduce
 from ..ir.ops.views import DimShuffle
 from .indexing import IndexFailure, emit_gather, emit_scatter_add, indexing_extent
 from .linalg import emit_dot
-from .loops import ArrayRef, KernelBody, emit_elementwise_loop
+from .loops import ArrayRef, KernelBody, broadcast_strides, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
-from .reduce import emit_reduce
+from .reduce import Producer, emit_reduce
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .shape_ops import FRESH_SHAPE_OPS, SHAPE_OPS, ShapeOpLowering
 from .types import I8_PTR, I32, I64, mark_not_captured, memory_type, register_type
@@ -101,6 +101,20 @@ class _FunctionLowering:
             elif isinstance(value.owner, FRESH_SHAPE_OPS):
                 destination.setdefault(value, slot[0])
         stored = {op.operands[0] for op in convention.stores}
+        # Kernels whose one result only feeds a reduction are computed inside its loop.
+        self.fused: dict[Value, KernelElementwise] = {}
+        for op in function.body.ops:
+            source = op.operands[0] if isinstance(op, Reduce) else None
+            kernel = source.owner if source is not None else None
+            if (
+                isinstance(kernel, KernelElementwise)
+                and len(kernel.results) == 1
+                and len(source.uses) == 1  # type: ignore[union-attr]
+                and source.type.rank > 0  # type: ignore[union-attr]
+                and source not in destination
+                and not self.shape_ops.compute_early(kernel)
+            ):
+                self.fused[source] = kernel  # type: ignore[index]
 
         # First every buffer and size, so that nothing can fail once a shared
         # buffer may have been written in place; then the loops.
@@ -117,6 +131,11 @@ class _FunctionLowering:
                 self.arrays[op.results[0]] = ArrayRef(
                     op.results[0].type.dtype, *glob, op.results[0].type.shape
                 )
+            elif isinstance(op, KernelElementwise) and op.results[0] in self.fused:
+                result = op.results[0]  # only its shape: the reduction computes the elements
+                extent = self._extent(op)
+                null = ll.Constant(I8_PTR, None)
+                self.arrays[result] = ArrayRef(result.type.dtype, null, extent, extent, result.type.shape)
             elif isinstance(op, KernelElementwise):
                 early = self.shape_ops.compute_early(op)  # a scalar that sizes or indexes
                 if early:  # into a temporary: a store slot may be the shared buffer itself
@@ -275,7 +294,18 @@ class _FunctionLowering:
     def _reduce(self, op: Reduce, extent: list[ll.Value]) -> None:
         emitter = ScalarEmitter(self.builder, self.math)
         source = self.arrays[op.operands[0]]
-        emit_reduce(emitter, op, source, self.arrays[op.results[0]].pointer, extent, self._scratch.get(op))
+        producer = None
+        kernel = self.fused.get(op.operands[0])
+        if kernel is not None:
+            operands = [self.arrays[v] for v in kernel.operands]
+            body = self._kernel_body(kernel)
+            producer = Producer(
+                operands,
+                [broadcast_strides(arr, source.static_shape) for arr in operands],
+                lambda builder, values: body.exact(builder, values)[0],
+            )
+        output = self.arrays[op.results[0]].pointer
+        emit_reduce(emitter, op, source, output, extent, self._scratch.get(op), producer)
 
     def _indexing(self, op: Gather | ScatterAdd) -> None:
         emit = emit_gather if isinstance(op, Gather) else emit_scatter_add

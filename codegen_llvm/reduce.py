@@ -10,6 +10,9 @@ max/min/argmax/argmin) have passed before the call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from llvmlite import ir as ll
 
@@ -19,6 +22,17 @@ from .control import counted_loop
 from .loops import ArrayRef
 from .scalar import ScalarEmitter, emit_cast
 from .types import I8_PTR, I64, load_element, memory_type, register_type, store_element
+
+
+@dataclass
+class Producer:
+    """Where a reduction's elements come from: operands walked with per-axis byte strides
+    over the source's shape (None: broadcast along that axis) and a function of their
+    loaded values (the identity for a plain array; a kernel body when fused)."""
+
+    operands: list[ArrayRef]
+    strides: list[list[ll.Value | None]]
+    compute: Callable[[ll.IRBuilder, list[ll.Value]], ll.Value]
 
 
 def _identity(kind: str, dtype: DType) -> ll.Constant:
@@ -43,11 +57,19 @@ def emit_reduce(
     output: ll.Value,
     out_extent: list[ll.Value],
     scratch: ll.Value | None,
+    producer: Producer | None = None,
 ) -> None:
-    """Reduce `source` into the contiguous `output` (shape `out_extent`)."""
+    """Reduce `source` into the contiguous `output` (shape `out_extent`).
+
+    With a `producer`, `source` only gives the shape: each element is computed
+    where it is reduced, from the producer's operands (a fused elementwise kernel),
+    so the source is never written to memory.
+    """
     b = emitter.b
     kind, axes = op.kind, set(op.axes)
     in_dtype, out_dtype = source.dtype, op.results[0].type.dtype
+    if producer is None:
+        producer = Producer([source], [list(source.strides)], lambda builder, values: values[0])
     arg = kind in ("argmax", "argmin")
     acc_dtype = in_dtype if arg or kind in ("max", "min") else out_dtype
     accumulator = b.bitcast(scratch if arg else output, memory_type(acc_dtype).as_pointer())
@@ -73,20 +95,31 @@ def emit_reduce(
     # A reduced innermost axis accumulates in a register, so LLVM can vectorise the run.
     in_register = not arg and rank > 0 and (rank - 1) in axes
 
-    def visit(axis: int, pointer: ll.Value, out_index: ll.Value, flat: ll.Value, position: ll.Value) -> None:
+    def load(pointers: list[ll.Value]) -> ll.Value:
+        values = [load_element(b, arr.dtype, p) for arr, p in zip(producer.operands, pointers, strict=True)]
+        return producer.compute(b, values)
+
+    def advance(pointers: list[ll.Value], axis: int, i: ll.Value) -> list[ll.Value]:
+        return [
+            p if strides[axis] is None else b.gep(p, [b.mul(i, strides[axis])])
+            for p, strides in zip(pointers, producer.strides, strict=True)
+        ]
+
+    def visit(
+        axis: int, pointers: list[ll.Value], out_index: ll.Value, flat: ll.Value, position: ll.Value
+    ) -> None:
         if in_register and axis == rank - 1:
             slot = b.gep(accumulator, [out_index])
             partial = _entry_alloca(b, register_type(acc_dtype))
             b.store(_identity(kind, acc_dtype), partial)
             with counted_loop(b, source.shape[axis], "run") as i:
-                value = load_element(b, in_dtype, b.gep(pointer, [b.mul(i, source.strides[axis])]))
-                value = emit_cast(emitter, in_dtype, acc_dtype, value)
+                value = emit_cast(emitter, in_dtype, acc_dtype, load(advance(pointers, axis, i)))
                 b.store(_combine(emitter, kind, acc_dtype, b.load(partial), value, reassociate=True), partial)
             current = load_element(b, acc_dtype, slot)
             store_element(b, acc_dtype, _combine(emitter, kind, acc_dtype, current, b.load(partial)), slot)
             return
         if axis == rank:
-            value = load_element(b, in_dtype, pointer)
+            value = load(pointers)
             slot = b.gep(accumulator, [out_index])
             current = load_element(b, acc_dtype, slot)
             if arg:
@@ -99,12 +132,13 @@ def emit_reduce(
             store_element(b, acc_dtype, _combine(emitter, kind, acc_dtype, current, value), slot)
             return
         with counted_loop(b, source.shape[axis], f"reduce{axis}") as i:
-            moved = b.gep(pointer, [b.mul(i, source.strides[axis])])
             index = b.add(out_index, b.mul(i, out_stride[axis])) if axis in out_stride else out_index
             next_flat = b.add(b.mul(flat, source.shape[axis]), i)
-            visit(axis + 1, moved, index, next_flat, i if axis == single_axis else position)
+            visit(
+                axis + 1, advance(pointers, axis, i), index, next_flat, i if axis == single_axis else position
+            )
 
-    visit(0, b.bitcast(source.pointer, I8_PTR), I64(0), I64(0), I64(0))
+    visit(0, [b.bitcast(arr.pointer, I8_PTR) for arr in producer.operands], I64(0), I64(0), I64(0))
     if kind == "mean":
         reduced: ll.Value = I64(1)
         for a in sorted(axes):
