@@ -36,7 +36,7 @@ from .indexing import IndexFailure, emit_gather, emit_scatter_add, indexing_exte
 from .linalg import emit_dot
 from .loops import ArrayRef, KernelBody, broadcast_strides, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
-from .reduce import Producer, emit_reduce
+from .reduce import Member, Producer, emit_reduce, emit_reductions
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .shape_ops import FRESH_SHAPE_OPS, SHAPE_OPS, ShapeOpLowering
 from .types import I8_PTR, I32, I64, mark_not_captured, memory_type, register_type
@@ -115,6 +115,21 @@ class _FunctionLowering:
                 and not self.shape_ops.compute_early(kernel)
             ):
                 self.fused[source] = kernel  # type: ignore[index]
+        # Fused reductions over the same operands and axes (sum(abs(W)) and sum(W * W)) share
+        # one walk over the operands: the first of each group computes them all.
+        self.groups: dict[Operation, list[Reduce]] = {}
+        leaders: dict[tuple[object, ...], Reduce] = {}
+        for op in function.body.ops:
+            if (
+                not isinstance(op, Reduce)
+                or op.operands[0] not in self.fused
+                or op.kind in ("argmax", "argmin")
+            ):
+                continue
+            kernel = self.fused[op.operands[0]]
+            key = (tuple(kernel.operands), op.results[0].type.shape, op.axes, op.attributes["keepdims"])
+            leader = leaders.setdefault(key, op)
+            self.groups.setdefault(leader, []).append(op)
 
         # First every buffer and size, so that nothing can fail once a shared
         # buffer may have been written in place; then the loops.
@@ -176,7 +191,10 @@ class _FunctionLowering:
                 self._result_buffers(op, extent, destination)
                 if op.kind in ("argmax", "argmin"):  # the best values so far, beside their indices
                     self._scratch[op] = self._allocate(source.dtype, extent)
-                loops.append(functools.partial(self._reduce, op, extent))
+                if op in self.groups:
+                    loops.append(functools.partial(self._reduce_group, self.groups[op], extent))
+                elif not any(op in group for group in self.groups.values()):
+                    loops.append(functools.partial(self._reduce, op, extent))
             elif isinstance(op, (Gather, ScatterAdd)):
                 source = self.arrays[op.operands[0]]
                 extent = indexing_extent(op, self.arrays) if isinstance(op, Gather) else list(source.shape)
@@ -290,6 +308,27 @@ class _FunctionLowering:
                 pointer = self._allocate(result.type.dtype, extent)
             strides = _contiguous_strides(b, extent, result.type.dtype.itemsize)
             self.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, static)
+
+    def _reduce_group(self, group: list[Reduce], extent: list[ll.Value]) -> None:
+        """Several fused reductions of the same operands, in one loop nest."""
+        emitter = ScalarEmitter(self.builder, self.math)
+        source = self.arrays[group[0].operands[0]]
+        kernels = [self.fused[op.operands[0]] for op in group]
+        operands = [self.arrays[v] for v in kernels[0].operands]
+        members = []
+        for op, kernel in zip(group, kernels, strict=True):
+            body = self._kernel_body(kernel)
+            members.append(
+                Member(
+                    op,
+                    self.arrays[op.results[0]].pointer,
+                    None,
+                    lambda builder, values, body=body: body.exact(builder, values)[0],  # type: ignore[misc]
+                    op.operands[0].type.dtype,
+                )
+            )
+        strides = [broadcast_strides(arr, source.static_shape) for arr in operands]
+        emit_reductions(emitter, members, operands, strides, source.shape, extent)
 
     def _reduce(self, op: Reduce, extent: list[ll.Value]) -> None:
         emitter = ScalarEmitter(self.builder, self.math)

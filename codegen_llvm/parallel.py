@@ -20,7 +20,8 @@ from llvmlite import ir as ll
 from .control import counted_loop
 from .types import I1, I8, I8_PTR, I32, I64
 
-GRAIN = 1 << 15  # elements per thread below which threading does not pay
+GRAIN = 1 << 18  # elements per thread below which a new thread (tens of microseconds, and a core
+# that BLAS's own threads may be spinning on) does not pay
 MAX_THREADS = 64
 THREADS_GLOBAL = "tc_num_threads"  # set by the runtime after loading the code
 

@@ -50,6 +50,18 @@ def _identity(kind: str, dtype: DType) -> ll.Constant:
     return ll.Constant(ty, int(info.max if largest else info.min))
 
 
+@dataclass
+class Member:
+    """One reduction of a group that walks the same operands: its op, where its result goes,
+    its scratch (argmax/argmin's best values) and how it computes its element."""
+
+    op: Reduce
+    output: ll.Value
+    scratch: ll.Value | None
+    compute: Callable[[ll.IRBuilder, list[ll.Value]], ll.Value]
+    in_dtype: DType
+
+
 def emit_reduce(
     emitter: ScalarEmitter,
     op: Reduce,
@@ -65,87 +77,123 @@ def emit_reduce(
     where it is reduced, from the producer's operands (a fused elementwise kernel),
     so the source is never written to memory.
     """
-    b = emitter.b
-    kind, axes = op.kind, set(op.axes)
-    in_dtype, out_dtype = source.dtype, op.results[0].type.dtype
     if producer is None:
         producer = Producer([source], [list(source.strides)], lambda builder, values: values[0])
-    arg = kind in ("argmax", "argmin")
-    acc_dtype = in_dtype if arg or kind in ("max", "min") else out_dtype
-    accumulator = b.bitcast(scratch if arg else output, memory_type(acc_dtype).as_pointer())
-    indices = b.bitcast(output, I64.as_pointer()) if arg else None
+    member = Member(op, output, scratch, producer.compute, source.dtype)
+    emit_reductions(emitter, [member], producer.operands, producer.strides, source.shape, out_extent)
+
+
+def emit_reductions(
+    emitter: ScalarEmitter,
+    members: list[Member],
+    operands: list[ArrayRef],
+    strides: list[list[ll.Value | None]],
+    shape: list[ll.Value],
+    out_extent: list[ll.Value],
+) -> None:
+    """Reductions over the same axes of the same operands, in one walk over them.
+
+    `shape` is the reduced space; each member computes its element from the
+    operands' values (read once for all of them) and keeps its own accumulator.
+    A group of several members holds no argmax/argmin.
+    """
+    b = emitter.b
+    first = members[0].op
+    axes, rank = set(first.axes), len(shape)
+    arg = first.kind in ("argmax", "argmin")
+    assert not arg or len(members) == 1
+    acc_dtypes = [
+        m.in_dtype if m.op.kind in ("argmax", "argmin", "max", "min") else m.op.results[0].type.dtype
+        for m in members
+    ]
+    accumulators = [
+        b.bitcast(m.scratch if arg else m.output, memory_type(d).as_pointer())
+        for m, d in zip(members, acc_dtypes, strict=True)
+    ]
+    indices = b.bitcast(members[0].output, I64.as_pointer()) if arg else None
     count_out: ll.Value = I64(1)
     for dim in out_extent:
         count_out = b.mul(count_out, dim)
     with counted_loop(b, count_out, "init") as o:
-        store_element(b, acc_dtype, _identity(kind, acc_dtype), b.gep(accumulator, [o]))
+        for m, d, acc in zip(members, acc_dtypes, accumulators, strict=True):
+            store_element(b, d, _identity(m.op.kind, d), b.gep(acc, [o]))
         if indices is not None:
             b.store(I64(0), b.gep(indices, [o]))
 
     # The output element of each input index: contiguous strides over the kept axes.
-    rank = len(source.shape)
     kept = [a for a in range(rank) if a not in axes]
     out_stride: dict[int, ll.Value] = {}
     running: ll.Value = I64(1)
     for a in reversed(kept):
         out_stride[a] = running
-        running = b.mul(running, source.shape[a])
-    single_axis = op.axes[0] if arg and len(op.axes) == 1 and rank > 1 else None
+        running = b.mul(running, shape[a])
+    single_axis = first.axes[0] if arg and len(first.axes) == 1 and rank > 1 else None
 
-    # A reduced innermost axis accumulates in a register, so LLVM can vectorise the run.
+    # A reduced innermost axis accumulates in registers, so LLVM can vectorise the run.
     in_register = not arg and rank > 0 and (rank - 1) in axes
 
-    def load(pointers: list[ll.Value]) -> ll.Value:
-        values = [load_element(b, arr.dtype, p) for arr, p in zip(producer.operands, pointers, strict=True)]
-        return producer.compute(b, values)
+    def load(pointers: list[ll.Value]) -> list[ll.Value]:
+        values = [load_element(b, arr.dtype, p) for arr, p in zip(operands, pointers, strict=True)]
+        return [m.compute(b, values) for m in members]
 
     def advance(pointers: list[ll.Value], axis: int, i: ll.Value) -> list[ll.Value]:
         return [
-            p if strides[axis] is None else b.gep(p, [b.mul(i, strides[axis])])
-            for p, strides in zip(pointers, producer.strides, strict=True)
+            p if s[axis] is None else b.gep(p, [b.mul(i, s[axis])])
+            for p, s in zip(pointers, strides, strict=True)
         ]
 
     def visit(
         axis: int, pointers: list[ll.Value], out_index: ll.Value, flat: ll.Value, position: ll.Value
     ) -> None:
         if in_register and axis == rank - 1:
-            slot = b.gep(accumulator, [out_index])
-            partial = _entry_alloca(b, register_type(acc_dtype))
-            b.store(_identity(kind, acc_dtype), partial)
-            with counted_loop(b, source.shape[axis], "run") as i:
-                value = emit_cast(emitter, in_dtype, acc_dtype, load(advance(pointers, axis, i)))
-                b.store(_combine(emitter, kind, acc_dtype, b.load(partial), value, reassociate=True), partial)
-            current = load_element(b, acc_dtype, slot)
-            store_element(b, acc_dtype, _combine(emitter, kind, acc_dtype, current, b.load(partial)), slot)
+            partials = [_entry_alloca(b, register_type(d)) for d in acc_dtypes]
+            for m, d, partial in zip(members, acc_dtypes, partials, strict=True):
+                b.store(_identity(m.op.kind, d), partial)
+            with counted_loop(b, shape[axis], "run") as i:
+                values = load(advance(pointers, axis, i))
+                for m, d, partial, value in zip(members, acc_dtypes, partials, values, strict=True):
+                    value = emit_cast(emitter, m.in_dtype, d, value)
+                    combined = _combine(emitter, m.op.kind, d, b.load(partial), value, reassociate=True)
+                    b.store(combined, partial)
+            for m, d, acc, partial in zip(members, acc_dtypes, accumulators, partials, strict=True):
+                slot = b.gep(acc, [out_index])
+                current = load_element(b, d, slot)
+                store_element(b, d, _combine(emitter, m.op.kind, d, current, b.load(partial)), slot)
             return
         if axis == rank:
-            value = load(pointers)
-            slot = b.gep(accumulator, [out_index])
-            current = load_element(b, acc_dtype, slot)
-            if arg:
-                take = _better(emitter, kind, in_dtype, value, current)
-                store_element(b, acc_dtype, b.select(take, value, current), slot)
-                where = b.gep(indices, [out_index])
-                b.store(b.select(take, position if single_axis is not None else flat, b.load(where)), where)
-                return
-            value = emit_cast(emitter, in_dtype, acc_dtype, value)
-            store_element(b, acc_dtype, _combine(emitter, kind, acc_dtype, current, value), slot)
+            values = load(pointers)
+            for m, d, acc, value in zip(members, acc_dtypes, accumulators, values, strict=True):
+                slot = b.gep(acc, [out_index])
+                current = load_element(b, d, slot)
+                if arg:
+                    assert indices is not None
+                    take = _better(emitter, m.op.kind, m.in_dtype, value, current)
+                    store_element(b, d, b.select(take, value, current), slot)
+                    where = b.gep(indices, [out_index])
+                    b.store(
+                        b.select(take, position if single_axis is not None else flat, b.load(where)), where
+                    )
+                    continue
+                value = emit_cast(emitter, m.in_dtype, d, value)
+                store_element(b, d, _combine(emitter, m.op.kind, d, current, value), slot)
             return
-        with counted_loop(b, source.shape[axis], f"reduce{axis}") as i:
+        with counted_loop(b, shape[axis], f"reduce{axis}") as i:
             index = b.add(out_index, b.mul(i, out_stride[axis])) if axis in out_stride else out_index
-            next_flat = b.add(b.mul(flat, source.shape[axis]), i)
-            visit(
-                axis + 1, advance(pointers, axis, i), index, next_flat, i if axis == single_axis else position
-            )
+            next_flat = b.add(b.mul(flat, shape[axis]), i)
+            at = i if axis == single_axis else position
+            visit(axis + 1, advance(pointers, axis, i), index, next_flat, at)
 
-    visit(0, [b.bitcast(arr.pointer, I8_PTR) for arr in producer.operands], I64(0), I64(0), I64(0))
-    if kind == "mean":
+    visit(0, [b.bitcast(arr.pointer, I8_PTR) for arr in operands], I64(0), I64(0), I64(0))
+    for m, acc in zip(members, accumulators, strict=True):
+        if m.op.kind != "mean":
+            continue
+        out_dtype = m.op.results[0].type.dtype
         reduced: ll.Value = I64(1)
         for a in sorted(axes):
-            reduced = b.mul(reduced, source.shape[a])
+            reduced = b.mul(reduced, shape[a])
         divisor = b.sitofp(reduced, register_type(out_dtype))
         with counted_loop(b, count_out, "mean") as o:
-            slot = b.gep(accumulator, [o])
+            slot = b.gep(acc, [o])
             store_element(b, out_dtype, b.fdiv(load_element(b, out_dtype, slot), divisor), slot)
 
 
