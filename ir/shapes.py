@@ -21,6 +21,7 @@ beyond equal sizes (an index in range, matching element counts) are
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -313,6 +314,67 @@ class ShapePlan:
             if weights != population:
                 self.constraints.append(Constraint(population, weights, op.name, location))
 
+    @functools.cached_property
+    def evaluate(self) -> Callable[[Sequence[tuple[int, ...]], Data], Evaluated | None]:
+        """`evaluate(shapes, data)`: (result shapes, store shapes), or None when a check fails
+        (then `check` says which, with the full message).
+
+        The plan compiled to one straight-line Python function, each distinct term computed
+        once: the call path runs it on every call, so it must cost microseconds, not the
+        tree walks of `check`.
+        """
+        lines: list[str] = []
+        names: dict[Term, str] = {}
+        binary = {"add": "+", "sub": "-", "mul": "*"}
+
+        def emit(term: Term | None) -> str:
+            if term is None or isinstance(term, int):
+                return repr(term)
+            if term in names:
+                return names[term]
+            if isinstance(term, ArgDim):
+                expr = f"shapes[{term.arg}][{term.axis}]"
+            elif isinstance(term, ArgValue):
+                entry = "" if term.index is None else f"[{term.index}]"
+                expr = f"int(data[{term.arg}]{entry})"
+            elif term.kind in binary:
+                left, right = (emit(a) for a in term.args)
+                expr = f"{left} {binary[term.kind]} {right}"
+            else:
+                expr = f"E[{term.kind!r}]({', '.join(emit(a) for a in term.args)})"
+            names[term] = f"t{len(names)}"
+            lines.append(f"    {names[term]} = {expr}")
+            return names[term]
+
+        for b in self.bounds:
+            lines.append(f"    if {emit(b.term)} < {b.minimum}: return None")
+        for c in self.constraints:
+            left, right = emit(c.left), emit(c.right)
+            lines.append(f"    if {left} != {right}: return None")
+        for index, r in enumerate(self.requirements):
+            if r.kind == "index":
+                at, size = emit(r.terms[0]), emit(r.terms[1])  # type: ignore[arg-type]
+                lines.append(f"    if not -{size} <= {at} < {size}: return None")
+            elif r.kind == "step":
+                lines.append(f"    if {emit(r.terms[0])} == 0: return None")  # type: ignore[arg-type]
+            else:  # rarer rules: the general code (which raises with its message)
+                lines.append(f"    R[{index}](shapes, data)")
+
+        def shapes_text(shapes: list[tuple[Term, ...]]) -> str:
+            return (
+                "(" + "".join("(" + "".join(f"{emit(t)}, " for t in shape) + "), " for shape in shapes) + ")"
+            )
+
+        lines.append(f"    return {shapes_text(self.result_shapes)}, {shapes_text(self.store_shapes)}")
+        source = "def evaluate(shapes, data):\n" + "\n".join(lines) + "\n"
+        scope: dict[str, Any] = {
+            "E": EXPRESSIONS,
+            "R": [functools.partial(self._require, r) for r in self.requirements],
+        }
+        exec(compile(source, "<shape plan>", "exec"), scope)  # noqa: S102  (our own generated code)
+        evaluate: Callable[[Sequence[tuple[int, ...]], Data], Evaluated | None] = scope["evaluate"]
+        return evaluate
+
     def check(self, shapes: Sequence[tuple[int, ...]], data: Data = None) -> None:
         """Raise TcShapeError (TcIndexError, TcValueError) if the arguments break a rule.
 
@@ -333,16 +395,6 @@ class ShapePlan:
                 )
         for r in self.requirements:
             self._require(r, shapes, data)
-
-    def result_shape(
-        self, index: int, shapes: Sequence[tuple[int, ...]], data: Data = None
-    ) -> tuple[int, ...]:
-        return tuple(self._value(t, shapes, data) for t in self.result_shapes[index])
-
-    def store_shape(
-        self, index: int, shapes: Sequence[tuple[int, ...]], data: Data = None
-    ) -> tuple[int, ...]:
-        return tuple(self._value(t, shapes, data) for t in self.store_shapes[index])
 
     @staticmethod
     def _value(term: Term | None, shapes: Sequence[tuple[int, ...]], data: Data = None) -> int:
@@ -554,6 +606,8 @@ class ShapePlan:
 
 
 Data = Sequence[Any] | None
+# What a plan's `evaluate` gives: the result shapes and the store shapes.
+Evaluated = tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]
 VALUE_SHAPED = (Subtensor, IncSubtensor, Reshape, Alloc, Concatenate, Arange)
 ARITHMETIC = {
     "tx.add": "add",

@@ -133,14 +133,14 @@ class CompiledFunction:
         shapes = [a.shape for a in arrays] + [c.shape for c in current]
         plan = self._plan
         data = (*arrays, *current) if plan.uses_values else None  # sizes that depend on values
-        if plan.has_checks:
+        evaluated = plan.evaluate(shapes, data)
+        if evaluated is None:  # a rule is broken: the full check says which
             plan.check(shapes, data)
-        outputs = [
-            np.empty(plan.result_shape(i, shapes, data), dtype=d) for i, d in enumerate(self._out_dtypes)
-        ]
+            raise AssertionError(f"function '{self.name}': a shape check failed but none reported it")
+        result_shapes, store_shapes = evaluated
+        outputs = [np.empty(shape, dtype=d) for shape, d in zip(result_shapes, self._out_dtypes, strict=True)]
         destinations = []
-        for index, (buffer_index, in_place) in enumerate(self._stores):
-            shape = plan.store_shape(index, shapes, data)
+        for (buffer_index, in_place), shape in zip(self._stores, store_shapes, strict=True):
             old = current[buffer_index]
             if in_place and old.shape == shape and old.flags.c_contiguous and old.flags.writeable:
                 destinations.append(old)

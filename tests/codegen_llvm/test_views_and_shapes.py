@@ -57,8 +57,8 @@ def test_shape_plan_tracks_values() -> None:
     plan: ShapePlan = f._plan
     assert plan.uses_values and plan.has_checks is False
     assert repr(ArgValue(1)) in repr(plan.result_shapes[0])
-    assert plan.result_shape(0, [(9, 2), ()], [np.zeros((9, 2)), np.int32(2)]) == (3, 2)
-    assert plan.result_shape(0, [(9, 2), ()], [np.zeros((9, 2)), np.int32(4)]) == (1, 2)
+    assert plan.evaluate([(9, 2), ()], [np.zeros((9, 2)), np.int32(2)])[0][0] == (3, 2)
+    assert plan.evaluate([(9, 2), ()], [np.zeros((9, 2)), np.int32(4)])[0][0] == (1, 2)
 
 
 def test_shared_integer_scalars_and_stored_counters() -> None:
