@@ -91,30 +91,49 @@ def emit_elementwise_loop(
     module = builder.module
     dtypes = [op.dtype for op in operands] + [d for d, _ in outputs]
     pointers = [op.pointer for op in operands] + [p for _, p in outputs]
-    fast = _flat_function(module, f"{name}.flat", dtypes, is_scalar, len(outputs), body.fast)
-    job = _job_function(module, f"{name}.job", fast, len(pointers))
-    args = builder.alloca(I8_PTR, size=I32(len(pointers)))
-    for index, pointer in enumerate(pointers):
-        builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
-    inexact = builder.call(parallel_for(module), [job, args, total])
-    if body.has_fallback:
-        exact = _flat_function(
-            module,
-            f"{name}.exact",
-            dtypes,
-            is_scalar,
-            len(outputs),
-            lambda b, values: (body.exact(b, values), None),
-        )
-        with builder.if_then(inexact, likely=False):
-            typed = [builder.bitcast(p, arg.type) for p, arg in zip(pointers, exact.args[2:], strict=True)]
-            builder.call(exact, [I64(0), total, *typed])
+
+    def flat_loop(loop_name: str, loop_body: FastBody) -> ll.Function:
+        return _flat_function(module, loop_name, dtypes, is_scalar, len(outputs), loop_body)
+
+    _launch(builder, name, "flat", flat_loop, pointers, total, body)
     builder.branch(after)
 
     builder.position_at_end(nest_block)
     _strided_nest(builder, extent, operands, strides, outputs, body.exact, rank)
     builder.branch(after)
     builder.position_at_end(after)
+
+
+def _launch(
+    builder: ll.IRBuilder,
+    name: str,
+    kind: str,
+    make_loop: Callable[[str, FastBody], ll.Function],
+    pointers: Sequence[ll.Value],
+    total: ll.Value,
+    body: KernelBody,
+    columns: ll.Value | None = None,
+) -> None:
+    """Run the loop over [0, total) on the cores with the fast body; if any element asks
+    for exact math, run the whole range again with the exact body on this thread.
+
+    `make_loop(name, body)` builds the loop function (`kind` flat, or rows of `columns`)."""
+    module = builder.module
+    extra = [columns] if columns is not None else []
+    fast = make_loop(f"{name}.{kind}", body.fast)
+    job = _job_function(module, f"{name}.job", fast, len(pointers), with_columns=columns is not None)
+    args = builder.alloca(I8_PTR, size=I32(len(pointers) + len(extra)))
+    for index, pointer in enumerate(pointers):
+        builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
+    for value in extra:
+        builder.store(builder.inttoptr(value, I8_PTR), builder.gep(args, [I32(len(pointers))]))
+    inexact = builder.call(parallel_for(module), [job, args, total])
+    if body.has_fallback:
+        exact = make_loop(f"{name}.exact", lambda b, values: (body.exact(b, values), None))
+        with builder.if_then(inexact, likely=False):
+            loop_pointers = exact.args[2 + len(extra) :]
+            typed = [builder.bitcast(p, arg.type) for p, arg in zip(pointers, loop_pointers, strict=True)]
+            builder.call(exact, [I64(0), total, *extra, *typed])
 
 
 def _row_split(strides: Sequence[Sequence[ll.Value | None]]) -> int | None:
@@ -178,25 +197,11 @@ def _rows_or_nest(
     module = builder.module
     dtypes = [op.dtype for op in operands] + [d for d, _ in outputs]
     pointers = [builder.bitcast(op.pointer, I8_PTR) for op in operands] + [p for _, p in outputs]
-    fast = _rows_function(module, f"{name}.rows", dtypes, kinds, len(outputs), body.fast)
-    job = _job_function(module, f"{name}.job", fast, len(pointers), with_columns=True)
-    args = builder.alloca(I8_PTR, size=I32(len(pointers) + 1))
-    for index, pointer in enumerate(pointers):
-        builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
-    builder.store(builder.inttoptr(columns, I8_PTR), builder.gep(args, [I32(len(pointers))]))
-    inexact = builder.call(parallel_for(module), [job, args, total])
-    if body.has_fallback:
-        exact = _rows_function(
-            module,
-            f"{name}.exact",
-            dtypes,
-            kinds,
-            len(outputs),
-            lambda b, values: (body.exact(b, values), None),
-        )
-        with builder.if_then(inexact, likely=False):
-            typed = [builder.bitcast(p, arg.type) for p, arg in zip(pointers, exact.args[3:], strict=True)]
-            builder.call(exact, [I64(0), total, columns, *typed])
+
+    def rows_loop(loop_name: str, loop_body: FastBody) -> ll.Function:
+        return _rows_function(module, loop_name, dtypes, kinds, len(outputs), loop_body)
+
+    _launch(builder, name, "rows", rows_loop, pointers, total, body, columns)
     builder.branch(after)
 
     builder.position_at_end(nest_block)

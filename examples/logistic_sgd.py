@@ -11,11 +11,10 @@ data sit in shared variables and each minibatch is a slice chosen through
 from __future__ import annotations
 
 import numpy as np
-from training import parse_arguments, report, shared_dataset, train
+from training import Model, load, parse_arguments, report, shared_dataset, train
 
 import tc
 from tc import tensor as T
-from tc.datasets import load_mnist
 
 
 class LogisticRegression:
@@ -39,7 +38,7 @@ class LogisticRegression:
 
 
 def build(datasets, dtype: str, learning_rate: float = 0.13, batch_size: int = 600):  # type: ignore[no-untyped-def]
-    """The tutorial's three compiled functions, and the number of minibatches of each set."""
+    """The tutorial's compiled functions and the number of minibatches of each set."""
     (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = (shared_dataset(d, dtype) for d in datasets)
     batches = tuple(len(d[0]) // batch_size for d in datasets)
 
@@ -62,14 +61,14 @@ def build(datasets, dtype: str, learning_rate: float = 0.13, batch_size: int = 6
         (classifier.b, classifier.b - learning_rate * g_b),
     ]
     train_model = tc.function([index], cost, updates=updates, givens=minibatch(train_x, train_y))
-    return train_model, validate_model, test_model, batches, classifier
+    test_all = tc.function([], classifier.errors(y), givens={x: test_x, y: test_y})
+    return Model(train_model, validate_model, test_model, test_all, batches, classifier)
 
 
 def main() -> None:
     args = parse_arguments("logistic regression on MNIST-format data (deeplearning.net's logistic_sgd)", 5)
-    datasets = load_mnist(args.data, dtype=args.dtype)
-    train_model, validate_model, test_model, batches, _ = build(datasets, args.dtype)
-    result = train(train_model, validate_model, test_model, batches, args.epochs, args.quiet)
+    model = build(load(args), args.dtype)
+    result = train(model, args.epochs, args.quiet)
     report(f"logistic regression ({args.dtype})", result, args.plot)
 
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 from logistic_sgd import LogisticRegression
-from training import parse_arguments, report, shared_dataset, train
+from training import Model, load, parse_arguments, report, shared_dataset, train
 
 import tc
 from tc import tensor as T
-from tc.datasets import load_mnist
 
 
 class HiddenLayer:
@@ -72,16 +71,16 @@ def build(  # type: ignore[no-untyped-def]
         for param, gparam in zip(classifier.params, gparams, strict=True)
     ]
     train_model = tc.function([index], cost, updates=updates, givens=minibatch(train_x, train_y))
-    return train_model, validate_model, test_model, batches, classifier
+    test_all = tc.function([], classifier.errors(y), givens={x: test_x, y: test_y})
+    return Model(train_model, validate_model, test_model, test_all, batches, classifier)
 
 
 def main() -> None:
     args = parse_arguments(
         "a 784-500-10 multilayer perceptron on MNIST-format data (deeplearning.net's mlp)", 5
     )
-    datasets = load_mnist(args.data, dtype=args.dtype)
-    train_model, validate_model, test_model, batches, _ = build(datasets, args.dtype)
-    result = train(train_model, validate_model, test_model, batches, args.epochs, args.quiet, patience=10000)
+    model = build(load(args), args.dtype)
+    result = train(model, args.epochs, args.quiet, patience=10000)
     report(f"MLP 784-500-10 ({args.dtype})", result, args.plot)
 
 

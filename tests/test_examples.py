@@ -42,7 +42,8 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_logistic_regression_step_matches_numpy(dtype: str) -> None:
-    train_model, _, _, _, classifier = logistic_sgd.build(DATASETS, dtype)
+    model = logistic_sgd.build(DATASETS, dtype)
+    train_model, classifier = model.train, model.classifier
     W0 = np.random.default_rng(5).normal(scale=0.01, size=(784, 10)).astype(dtype)
     classifier.W.set_value(W0)
     cost = train_model(1)
@@ -63,7 +64,8 @@ def test_logistic_regression_step_matches_numpy(dtype: str) -> None:
 
 
 def test_mlp_step_matches_numpy() -> None:
-    train_model, _, _, _, classifier = mlp.build(DATASETS, "float64")
+    model = mlp.build(DATASETS, "float64")
+    train_model, classifier = model.train, model.classifier
     W1, b1, W2, b2 = (p.get_value() for p in classifier.params)
     W2 = np.random.default_rng(6).normal(scale=0.1, size=W2.shape)
     classifier.params[2].set_value(W2)
@@ -88,8 +90,7 @@ def test_mlp_step_matches_numpy() -> None:
 
 @pytest.mark.parametrize("module,epochs", [(logistic_sgd, 20), (mlp, 3)])
 def test_training_learns_the_synthetic_classes(module, epochs: int) -> None:  # type: ignore[no-untyped-def]
-    train_model, validate_model, test_model, batches, _ = module.build(DATASETS, "float64")
-    result = train(train_model, validate_model, test_model, batches, n_epochs=epochs, quiet=True)
+    result = train(module.build(DATASETS, "float64"), n_epochs=epochs, quiet=True)
     assert result.curve.validation[0] > result.best_validation or result.best_validation < 5
     assert result.final_test < 10  # chance is 90%
 
@@ -111,13 +112,13 @@ def test_fashion_mnist_logistic_regression_reaches_the_reference_error() -> None
     test set: numpy, PyTensor and JAX all give 18.59% (the issue's reference protocol)."""
     (train_x, train_y), valid, (test_x, test_y) = load_mnist(None, dtype="float64")
     everything = (np.concatenate([train_x, valid[0]]), np.concatenate([train_y, valid[1]]))
-    train_model, _, _, batches, classifier = logistic_sgd.build(
-        (everything, valid, (test_x, test_y)), "float64"
-    )
+    model = logistic_sgd.build((everything, valid, (test_x, test_y)), "float64")
     for _ in range(5):
-        for index in range(batches[0]):
-            train_model(index)
-    assert abs(full_test_error(classifier, test_x, test_y) - 18.59) <= 0.2
+        for index in range(model.batches[0]):
+            model.train(index)
+    error = 100 * float(model.test_all())
+    assert abs(error - 18.59) <= 0.2
+    assert error == full_test_error(model.classifier, test_x, test_y)
 
 
 def test_logreg_tx_artifact_trains_like_the_python_example(tmp_path: Path) -> None:
@@ -128,7 +129,8 @@ def test_logreg_tx_artifact_trains_like_the_python_example(tmp_path: Path) -> No
     x, y = DATASETS[0]
     model.shared["data_x"].set_value(x)
     model.shared["data_y"].set_value(y.astype(np.int32))
-    train_model, _, _, _, classifier = logistic_sgd.build(DATASETS, "float64")
+    example = logistic_sgd.build(DATASETS, "float64")
+    train_model, classifier = example.train, example.classifier
     for index in (0, 1, 0):
         np.testing.assert_allclose(model.train(index), train_model(index), rtol=1e-12)
     np.testing.assert_allclose(
