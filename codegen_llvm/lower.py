@@ -323,7 +323,7 @@ class _FunctionLowering:
                     op,
                     self.arrays[op.results[0]].pointer,
                     None,
-                    lambda builder, values, body=body: body.exact(builder, values)[0],  # type: ignore[misc]
+                    _element_of(body),
                     op.operands[0].type.dtype,
                 )
             )
@@ -341,7 +341,7 @@ class _FunctionLowering:
             producer = Producer(
                 operands,
                 [broadcast_strides(arr, source.static_shape) for arr in operands],
-                lambda builder, values: body.exact(builder, values)[0],
+                _element_of(body),
             )
         output = self.arrays[op.results[0]].pointer
         emit_reduce(emitter, op, source, output, extent, self._scratch.get(op), producer)
@@ -442,6 +442,14 @@ class _FunctionLowering:
         return self.module.globals.get("free") or ll.Function(
             self.module, ll.FunctionType(ll.VoidType(), [I8_PTR]), "free"
         )
+
+
+def _element_of(body: KernelBody) -> Callable[[ll.IRBuilder, list[ll.Value]], ll.Value]:
+    """A fused kernel's one result, computed where a reduction needs it: with the vectorisable
+    math unless the kernel may ask for exact math (a reduction has no second pass to redo)."""
+    if body.has_fallback:
+        return lambda builder, values: body.exact(builder, values)[0]
+    return lambda builder, values: body.fast(builder, values)[0][0]
 
 
 def _contiguous_strides(builder: ll.IRBuilder, extent: list[ll.Value], itemsize: int) -> list[ll.Value]:

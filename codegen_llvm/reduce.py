@@ -149,12 +149,37 @@ def emit_reductions(
             partials = [_entry_alloca(b, register_type(d)) for d in acc_dtypes]
             for m, d, partial in zip(members, acc_dtypes, partials, strict=True):
                 b.store(_identity(m.op.kind, d), partial)
-            with counted_loop(b, shape[axis], "run") as i:
-                values = load(advance(pointers, axis, i))
-                for m, d, partial, value in zip(members, acc_dtypes, partials, values, strict=True):
-                    value = emit_cast(emitter, m.in_dtype, d, value)
-                    combined = _combine(emitter, m.op.kind, d, b.load(partial), value, reassociate=True)
-                    b.store(combined, partial)
+
+            def run(contiguous: bool) -> None:
+                # With unit strides the addresses are typed `p[i]`, which LLVM can vectorise;
+                # byte offsets times a run-time stride it cannot.
+                typed = [
+                    b.bitcast(p, memory_type(arr.dtype).as_pointer())
+                    for arr, p in zip(operands, pointers, strict=True)
+                ]
+                with counted_loop(b, shape[axis], "run") as i:
+                    if contiguous:
+                        moved = [
+                            p if s[axis] is None else b.gep(t, [i])
+                            for p, t, s in zip(pointers, typed, strides, strict=True)
+                        ]
+                    else:
+                        moved = advance(pointers, axis, i)
+                    values = load(moved)
+                    for m, d, partial, value in zip(members, acc_dtypes, partials, values, strict=True):
+                        value = emit_cast(emitter, m.in_dtype, d, value)
+                        combined = _combine(emitter, m.op.kind, d, b.load(partial), value, reassociate=True)
+                        b.store(combined, partial)
+
+            unit: ll.Value = ll.Constant(ll.IntType(1), 1)
+            for arr, s in zip(operands, strides, strict=True):
+                if s[axis] is not None:
+                    unit = b.and_(unit, b.icmp_signed("==", s[axis], I64(max(arr.dtype.itemsize, 1))))
+            with b.if_else(unit, likely=True) as (then, otherwise):
+                with then:
+                    run(contiguous=True)
+                with otherwise:
+                    run(contiguous=False)
             for m, d, acc, partial in zip(members, acc_dtypes, accumulators, partials, strict=True):
                 slot = b.gep(acc, [out_index])
                 current = load_element(b, d, slot)
