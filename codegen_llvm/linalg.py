@@ -108,6 +108,17 @@ def emit_dot(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, output
         _loops(b, dtype, a, m_b, m, n, k, output)
 
 
+def emit_batched_dot(builder: ll.IRBuilder, a: ArrayRef, b: ArrayRef, out: ArrayRef) -> None:
+    """out[i] = a[i] . b[i] for each batch entry i: one product (gemm) per entry."""
+    with counted_loop(builder, a.shape[0], "batch") as i:
+
+        def entry(array: ArrayRef) -> ArrayRef:
+            pointer = builder.gep(builder.bitcast(array.pointer, I8_PTR), [builder.mul(i, array.strides[0])])
+            return ArrayRef(array.dtype, pointer, array.shape[1:], array.strides[1:], array.static_shape[1:])
+
+        emit_dot(builder, entry(a), entry(b), entry(out).pointer)
+
+
 def _call_gemm(
     b: ll.IRBuilder,
     dtype: DType,

@@ -28,12 +28,12 @@ from ..ir.calling import CallingConvention
 from ..ir.ops.builtin import Constant
 from ..ir.ops.indexing import Gather, ScatterAdd, index_checks
 from ..ir.ops.kernel import KernelElementwise
-from ..ir.ops.linalg import Dot
+from ..ir.ops.linalg import BatchedDot, Dot
 from ..ir.ops.random import RandomChoice, RandomOp, RandomPermutation
 from ..ir.ops.reduce import Reduce
 from ..ir.ops.views import DimShuffle
 from .indexing import IndexFailure, emit_gather, emit_scatter_add, indexing_extent
-from .linalg import emit_dot
+from .linalg import emit_batched_dot, emit_dot
 from .loops import ArrayRef, KernelBody, broadcast_strides, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
 from .reduce import Member, Producer, emit_reduce, emit_reductions
@@ -96,7 +96,9 @@ class _FunctionLowering:
         targets = [(v, s) for v, s in zip(convention.results, outputs, strict=True)]
         targets += [(op.operands[0], s) for op, s in zip(convention.stores, store_slots, strict=True)]
         for value, slot in targets:
-            if isinstance(value.owner, (KernelElementwise, RandomOp, Reduce, Dot, Gather, ScatterAdd)):
+            if isinstance(
+                value.owner, (KernelElementwise, RandomOp, Reduce, Dot, BatchedDot, Gather, ScatterAdd)
+            ):
                 destination.setdefault(value, slot[0])
             elif isinstance(value.owner, FRESH_SHAPE_OPS):
                 destination.setdefault(value, slot[0])
@@ -180,6 +182,12 @@ class _FunctionLowering:
                 loops.append(
                     functools.partial(emit_dot, self.builder, a, b, self.arrays[op.results[0]].pointer)
                 )
+            elif isinstance(op, BatchedDot):
+                a, b = self.arrays[op.operands[0]], self.arrays[op.operands[1]]
+                extent = [a.shape[0], a.shape[1], b.shape[2]]
+                self._result_buffers(op, extent, destination)
+                out = self.arrays[op.results[0]]
+                loops.append(functools.partial(emit_batched_dot, self.builder, a, b, out))
             elif isinstance(op, Reduce):
                 source = self.arrays[op.operands[0]]
                 keep = bool(op.attributes["keepdims"])

@@ -134,13 +134,13 @@ class Variable:
     # -- matrix products and reductions (linalg.py, reductions.py) ----------------------
 
     def dot(self, other: Any) -> Variable:
-        return _linalg.dot(self, other)
+        return _linalg.matmul(self, other)
 
     def __matmul__(self, other: Any) -> Variable:
-        return _linalg.dot(self, other)
+        return _linalg.matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Variable:
-        return _linalg.dot(other, self)
+        return _linalg.matmul(other, self)
 
     @property
     def T(self) -> Variable:  # noqa: N802 (Theano's name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..ir.ops.linalg import Dot
+from ..ir.ops.linalg import BatchedDot, Dot
 from .graph import TensorLike, Variable, as_tensor_variable, cast_to, make_apply
 from .promotion import result_dtype
 
@@ -14,7 +14,19 @@ def dot(a: TensorLike, b: TensorLike) -> Variable:
     return make_apply(Dot, [cast_to(x, dtype), cast_to(y, dtype)]).out
 
 
-matmul = dot  # the same for the ranks tc supports (up to 2)
+def batched_dot(a: TensorLike, b: TensorLike) -> Variable:
+    """Theano's batched_dot: c[i] = a[i] . b[i] for 3-d tensors (batches of matrices)."""
+    x, y = as_tensor_variable(a), as_tensor_variable(b)
+    dtype = result_dtype([x, y])
+    return make_apply(BatchedDot, [cast_to(x, dtype), cast_to(y, dtype)]).out
+
+
+def matmul(a: TensorLike, b: TensorLike) -> Variable:
+    """numpy's matmul: dot for vectors and matrices, batched_dot for two 3-d tensors."""
+    x, y = as_tensor_variable(a), as_tensor_variable(b)
+    if x.ndim == 3 and y.ndim == 3:
+        return batched_dot(x, y)
+    return dot(x, y)
 
 
 def dimshuffle(x: TensorLike, *pattern: int | str) -> Variable:

@@ -72,7 +72,7 @@ from .elemwise import (
 )
 from .gradient import grad
 from .graph import Apply, Constant, DTypeSpec, Variable, as_tensor_variable, constant, parse_dtype
-from .linalg import dimshuffle, dot, matmul, transpose
+from .linalg import batched_dot, dimshuffle, dot, matmul, transpose
 from .nnet import logsumexp
 from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
 
@@ -204,6 +204,7 @@ __all__ = [
     "dimshuffle",
     "dot",
     "matmul",
+    "batched_dot",
     "transpose",
     "logsumexp",
     "argmax",

@@ -31,7 +31,7 @@ import numpy as np
 from .core import ELEMENTWISE, Function, Operation, Value
 from .errors import TcCompilationError, TcIndexError, TcShapeError, TcValueError
 from .ops.indexing import Gather, ScatterAdd
-from .ops.linalg import Dot
+from .ops.linalg import BatchedDot, Dot
 from .ops.random import RandomChoice, RandomOp
 from .ops.reduce import NEEDS_ELEMENTS, Reduce
 from .ops.shape import (
@@ -197,6 +197,13 @@ class ShapePlan:
                     location = str(op.location) if op.location else "?"
                     self.constraints.append(Constraint(a[-1], b[0], op.name, location))
                 shapes[op.results[0]] = a[:-1] + b[1:]
+            elif isinstance(op, BatchedDot):
+                a, b = shapes[op.operands[0]], shapes[op.operands[1]]
+                location = str(op.location) if op.location else "?"
+                for left, right in ((a[0], b[0]), (a[2], b[1])):
+                    if left != right:
+                        self.constraints.append(Constraint(left, right, op.name, location))
+                shapes[op.results[0]] = (a[0], a[1], b[2])
             elif isinstance(op, Reduce):
                 source = shapes[op.operands[0]]
                 keep = bool(op.attributes["keepdims"])

@@ -65,3 +65,51 @@ class Dot(Operation):
             outer = b.op("tx.mul", b.dimshuffle(a, [0, -1]), b.dimshuffle(g, [-1, 0]))
             return [b.op("tx.dot", c, g), outer]
         return [b.op("tx.mul", g, c), b.op("tx.mul", g, a)]
+
+
+class BatchedDot(Operation):
+    """`%c = tx.batched_dot %a, %b : tensor<?x?x?xf64>, tensor<?x?x?xf64> -> tensor<?x?x?xf64>`.
+
+    One matrix product per batch entry (Theano's batched_dot, numpy's matmul of
+    two 3-d arrays): c[i] = a[i] . b[i]; the batch sizes and the contracted
+    dimensions must agree.
+    """
+
+    name = "tx.batched_dot"
+    traits = frozenset({PURE})
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        a, b = operand_types
+        if a.dtype is not b.dtype:
+            raise TcTypeError(f"tx.batched_dot needs operands of one dtype, found {a} and {b}")
+        if a.rank != 3 or b.rank != 3:
+            raise TcTypeError(
+                f"tx.batched_dot takes two 3-d tensors (batches of matrices), found {a} and {b}"
+            )
+        for axis_a, axis_b, what in ((0, 0, "batch"), (2, 1, "contracted")):
+            da, db = a.shape[axis_a], b.shape[axis_b]
+            if da is not None and db is not None and da != db:
+                raise TcShapeError(f"tx.batched_dot: {a} and {b} do not agree on the {what} dimension")
+        batch = a.shape[0] if a.shape[0] is not None else b.shape[0]
+        return [TensorType(a.dtype, (batch, a.shape[1], b.shape[2]))]
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        a, b = operands
+        return [np.asarray(np.matmul(a, b)).astype(self.results[0].type.dtype.numpy)]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        (g,) = output_grads
+        a, c = self.operands
+        if g is None or not a.type.dtype.is_float:
+            return [None, None]
+        b = builder
+        return [
+            b.op("tx.batched_dot", g, b.dimshuffle(c, [0, 2, 1])),
+            b.op("tx.batched_dot", b.dimshuffle(a, [0, 2, 1]), g),
+        ]

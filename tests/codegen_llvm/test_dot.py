@@ -94,3 +94,25 @@ def test_bad_dimshuffles() -> None:
         T.dmatrix("m").dimshuffle(0)
     with pytest.raises(tc.TcTypeError, match="not a pattern"):
         T.dmatrix("m").dimshuffle(0, 0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int32"])
+def test_batched_dot_and_matmul_of_3d_tensors(dtype: str) -> None:
+    a, b = T.tensor3("a", dtype=dtype), T.tensor3("b", dtype=dtype)
+    f = tc.function([a, b], [T.batched_dot(a, b), a @ b])
+    rng = np.random.default_rng(4)
+    x, y = (rng.random((4, 3, 5)) * 10).astype(dtype), (rng.random((4, 5, 2)) * 10).astype(dtype)
+    for got in f(x, y):
+        np.testing.assert_allclose(got, np.matmul(x, y), rtol=1e-5)
+    # strided and transposed batches (BLAS takes either layout; loops the rest)
+    got = f(x[:, ::-1], y.transpose(0, 2, 1).copy().transpose(0, 2, 1))[0]
+    np.testing.assert_allclose(got, np.matmul(x[:, ::-1], y), rtol=1e-5)
+    with pytest.raises(tc.TcShapeError, match="'a' has size 4 on axis 0 but argument 'b' has size 3"):
+        f(x, y[:3])
+
+
+def test_batched_dot_gradient() -> None:
+    from tc.gradient import verify_grad
+
+    rng = np.random.default_rng(5)
+    verify_grad(lambda a, b: T.batched_dot(a, b), [rng.random((3, 2, 4)), rng.random((3, 4, 5))])
