@@ -132,6 +132,7 @@ class _FunctionLowering:
             key = (tuple(kernel.operands), op.results[0].type.shape, op.axes, op.attributes["keepdims"])
             leader = leaders.setdefault(key, op)
             self.groups.setdefault(leader, []).append(op)
+        grouped = {op for group in self.groups.values() for op in group}
 
         # First every buffer and size, so that nothing can fail once a shared
         # buffer may have been written in place; then the loops.
@@ -201,7 +202,7 @@ class _FunctionLowering:
                     self._scratch[op] = self._allocate(source.dtype, extent)
                 if op in self.groups:
                     loops.append(functools.partial(self._reduce_group, self.groups[op], extent))
-                elif not any(op in group for group in self.groups.values()):
+                elif op not in grouped:
                     loops.append(functools.partial(self._reduce, op, extent))
             elif isinstance(op, (Gather, ScatterAdd)):
                 source = self.arrays[op.operands[0]]
