@@ -254,6 +254,8 @@ def _rows_function(
     scalars = [load_element(b, d, p) if k == "scalar" else None for d, p, k in inputs]
     flag = b.alloca(I1)
     b.store(I1(0), flag)
+    # A zero-length column axis means an empty range: divide by 1 then, not by 0 (SIGFPE).
+    columns = b.select(b.icmp_signed("==", columns, I64(0)), I64(1), columns)
     first_row = b.sdiv(begin, columns)
     last_row = b.sdiv(b.add(end, b.sub(columns, I64(1))), columns)
     with counted_loop(b, last_row, "row", start=first_row) as r:
