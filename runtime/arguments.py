@@ -62,8 +62,10 @@ def _convert_python(
 ) -> np.ndarray:
     try:
         original = np.asarray(value)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, OverflowError) as err:
         raise TcValueError(f"argument '{name}' must be numeric ({dtype}), found {value!r}") from err
+    if holds_huge_ints(original):
+        raise _out_of_range(name, value, dtype)
     if original.dtype.kind not in "biuf":
         raise TcValueError(
             f"argument '{name}' must be numeric ({dtype}), found {type(value).__name__} {value!r}"
@@ -74,19 +76,44 @@ def _convert_python(
         return _cast_array(name, original, dtype, allow_downcast)
     with np.errstate(all="ignore"):
         converted = original.astype(dtype)
-        back = converted.astype(original.dtype)
-    exact = bool(
-        np.all(
-            (back == original) | (np.isnan(original) & np.isnan(back))
-            if original.dtype.kind == "f"
-            else back == original
-        )
-    )
+    exact = converts_exactly(original, converted)
     # Theano lets a Python float into a floatX input even when it rounds.
     rounds_to_float_x = original.dtype.kind == "f" and dtype.kind == "f" and dtype.name == float_x
     if exact or allow_downcast or rounds_to_float_x:
         return converted
+    if original.dtype.kind in "iu" and dtype.kind in "iu":
+        raise _out_of_range(name, value, dtype)
     raise TcTypeError(
         f"argument '{name}' expects {dtype}, but {value!r} cannot be stored in it exactly; "
         f"pass allow_input_downcast=True to tc.function to allow it"
     )
+
+
+def _out_of_range(name: str, value: object, dtype: np.dtype) -> TcTypeError:
+    info = np.iinfo(dtype)
+    return TcTypeError(
+        f"argument '{name}' expects {dtype}, but {value!r} is outside its range [{info.min}, {info.max}]"
+    )
+
+
+def holds_huge_ints(array: np.ndarray) -> bool:
+    """Whether numpy made an object array of Python ints too large for any integer dtype."""
+    return array.dtype == object and array.size > 0 and all(type(v) is int for v in array.flat)
+
+
+def converts_exactly(original: np.ndarray, converted: np.ndarray) -> bool:
+    """Whether `converted` holds exactly the values of `original` (Python numbers made arrays).
+
+    A round trip alone cannot tell: 2**63 arrives as uint64 and survives a
+    round trip through int64 bit for bit, so integers are checked against the
+    target's range first."""
+    if original.size == 0:
+        return True
+    if original.dtype.kind in "iu" and converted.dtype.kind in "iu":
+        info = np.iinfo(converted.dtype)
+        return info.min <= int(original.min()) and int(original.max()) <= info.max
+    with np.errstate(all="ignore"):
+        back = converted.astype(original.dtype)
+    if original.dtype.kind == "f":
+        return bool(np.all((back == original) | (np.isnan(original) & np.isnan(back))))
+    return bool(np.all(back == original))

@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from ..ir import DType, TcShapeError, TcTypeError, TcValueError, TensorType
+from .arguments import converts_exactly, holds_huge_ints
 
 
 class SharedBuffer:
@@ -74,13 +75,16 @@ class SharedBuffer:
             array = np.asarray(value)
         except (TypeError, ValueError) as err:
             raise TcValueError(f"shared variable '{self.name}': {value!r} is not numeric") from err
+        if holds_huge_ints(array):
+            raise TcTypeError(f"shared variable '{self.name}' holds {dtype}; {value!r} is outside its range")
         if array.dtype.kind not in "biuf":
             raise TcValueError(f"shared variable '{self.name}': {value!r} is not numeric")
         if array.dtype != dtype:
             python_number = not isinstance(value, (np.ndarray, np.generic))
-            lossless = np.can_cast(array.dtype, dtype, "safe") or (
-                python_number and bool(np.all(array.astype(dtype).astype(array.dtype) == array))
-            )
+            with np.errstate(all="ignore"):
+                lossless = np.can_cast(array.dtype, dtype, "safe") or (
+                    python_number and converts_exactly(array, array.astype(dtype))
+                )
             if self.strict or not (lossless or self.allow_downcast):
                 raise TcTypeError(
                     f"shared variable '{self.name}' holds {dtype}; a value of {array.dtype} would "

@@ -172,3 +172,16 @@ def test_compiled_function_is_safe_to_call_from_threads() -> None:
         results = list(pool.map(f, data))
     for value, result in zip(data, results, strict=True):
         np.testing.assert_allclose(result, np.tanh(value) + 1)
+
+
+@pytest.mark.parametrize("value", [2**63, 2**64, -(2**63) - 1, 2**100])
+def test_python_ints_outside_int64_are_refused_not_wrapped(value: int) -> None:
+    n = T.lscalar("n")
+    f = tc.function([n], n + 1)
+    with pytest.raises(tc.TcTypeError, match=r"argument 'n' expects int64, but -?\d+ is outside its range"):
+        f(value)
+    vector = T.lvector("v")
+    g = tc.function([vector], vector + 1)
+    with pytest.raises(tc.TcTypeError, match="argument 'v' expects int64"):
+        g([1, value])
+    assert f(2**63 - 1) == -(2**63)  # int64 arithmetic wraps, as numpy's does; the argument was exact

@@ -194,3 +194,13 @@ def test_scalar_fast_path_follows_set_value_and_conversion_rules() -> None:
     assert accumulator(np.int8(3)) == 6 and state.get_value() == 9  # safe upcast via the general path
     result = accumulator(inc=1)
     assert isinstance(result, np.ndarray) and result.shape == () and result.dtype == np.int64
+
+
+def test_set_value_refuses_python_ints_that_do_not_fit() -> None:
+    state = tc.shared(np.int64(7), name="state")
+    for value in (2**63, 2**64, -(2**63) - 1):
+        with pytest.raises(tc.TcTypeError, match="shared variable 'state'"):
+            state.set_value(value)
+        assert state.get_value() == 7
+    state.set_value(2**63 - 1)
+    assert state.get_value() == 2**63 - 1
