@@ -237,7 +237,9 @@ class ShapePlan:
                 _track_arithmetic(op, scalars)
             elif all(r.type.is_static for r in op.results):
                 shapes.update((r, tuple(d for d in r.type.shape if d is not None)) for r in op.results)
-                if op.name == "tx.constant" and op.results[0].type.rank == 1:
+                result_type = op.results[0].type
+                if op.name == "tx.constant" and result_type.rank == 1 and result_type.dtype.is_integer:
+                    # an integer vector may be a shape (reshape's target); others never are
                     values[op.results[0]] = tuple(int(v) for v in op.value)  # type: ignore[attr-defined]
                 if op.name == "tx.constant" and _is_int_scalar(op.results[0].type):
                     scalars[op.results[0]] = int(op.value)  # type: ignore[attr-defined]
