@@ -57,8 +57,9 @@ class Builder:
             return value
         return self.insert(Cast.to(value, dtype)).result
 
-    def relax(self, value: Value, target: TensorType) -> Value:
-        """`value` typed as `target`, a type with the same dtype that may know fewer sizes."""
+    def retype(self, value: Value, target: TensorType) -> Value:
+        """`value` typed as `target`, a type of the same dtype that may know fewer or more static
+        sizes (those it adds are checked before the call)."""
         if value.type == target:
             return value
         return self.insert(Cast([value], [target])).result

@@ -302,6 +302,9 @@ class ShapePlan:
             if not terms:
                 result.append(1)
                 continue
+            static = op.results[0].type.shape[axis]
+            if static is not None and static != 1:
+                terms.append(static)  # a size the result's type learned (a refining tx.cast)
             # Prefer a known size as the representative; check the others against it.
             terms.sort(key=lambda t: not isinstance(t, int))
             first = terms[0]

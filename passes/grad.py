@@ -62,7 +62,8 @@ def expand_grad(grad: Grad) -> None:
             if operand_grad is None or operand not in on_path:
                 continue
             if operand_grad.type != operand.type and _compatible(operand_grad.type, operand.type):
-                operand_grad = builder.relax(operand_grad, operand.type)  # a rule knew more sizes
+                # A rule knew more or fewer static sizes than the operand's type says.
+                operand_grad = builder.retype(operand_grad, operand.type)
             if operand_grad.type != operand.type:
                 raise TcGradientError(
                     f"internal error: the gradient rule of {op.name} at {op.location} gave "
@@ -86,7 +87,7 @@ def _compatible(found: TensorType, expected: TensorType) -> bool:
     return (
         found.dtype is expected.dtype
         and found.rank == expected.rank
-        and all(e is None or f == e for f, e in zip(found.shape, expected.shape, strict=True))
+        and all(e is None or f is None or f == e for f, e in zip(found.shape, expected.shape, strict=True))
     )
 
 

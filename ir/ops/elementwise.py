@@ -713,14 +713,15 @@ class Cast(ElementwiseOp):
         return cls([value], [value.type.with_dtype(dtype)], location=location)
 
     def verify_op(self) -> None:
-        # Besides the dtype, a cast may forget static sizes (`3x4` -> `?x4`, as MLIR's
-        # tensor.cast), so a value can stand where a less specific type is expected.
+        # Besides the dtype, a cast may forget or learn static sizes (`3x4` <-> `?x4`, as
+        # MLIR's tensor.cast): a value can stand where another static type is expected. A
+        # size it learns is checked by the shape plan before the call.
         source, result = self.operands[0].type.shape, self.results[0].type.shape
         if len(source) != len(result) or any(
-            r is not None and r != d for d, r in zip(source, result, strict=True)
+            d is not None and r is not None and r != d for d, r in zip(source, result, strict=True)
         ):
             raise TcVerificationError(
-                f"{self.name} may change the dtype and forget static sizes, "
+                f"{self.name} may change the dtype and static sizes it does not contradict, "
                 f"not turn {self.operands[0].type} into {self.results[0].type}"
             )
 

@@ -180,3 +180,35 @@ def test_rules_that_know_more_sizes_than_the_operand() -> None:
     f = tc.function([w], T.grad(T.sum(T.dot(T.constant(x), w) ** 2), w))
     value = np.ones((4, 2))
     np.testing.assert_allclose(f(value), 2 * x.T @ (x @ value))
+
+
+def test_grad_through_dot_when_an_operand_has_a_static_size() -> None:
+    """A rule that knows fewer sizes than the operand (dot(g, W.T) is ?x?, x is ?x4)."""
+    x = T.tensor("float64", (None, 4), name="x")
+    W = T.dmatrix("W")
+    y = T.ivector("y")
+    (gx,) = [T.grad(T.dot(x, W).sum(), x)]
+    assert gx.type.shape == (None, 4)
+    data, weights = RNG.standard_normal((3, 4)), RNG.standard_normal((4, 2))
+    np.testing.assert_allclose(tc.function([x, W], gx)(data, weights), np.tile(weights.sum(1), (3, 1)))
+    cost = T.nnet.categorical_crossentropy(T.nnet.softmax(T.dot(x, W)), y).mean()
+    f = tc.function([x, W, y], T.grad(cost, [x, W]))
+    labels = np.array([0, 1, 1], np.int32)
+    verify_grad(
+        lambda a: T.nnet.categorical_crossentropy(T.nnet.softmax(T.dot(a, weights)), labels).mean(), [data]
+    )
+    assert [g.shape for g in f(data, weights, labels)] == [(3, 4), (4, 2)]
+    with pytest.raises(tc.TcShapeError, match="argument 'W'"):
+        f(data, RNG.standard_normal((5, 2)), labels)  # the learned size is still checked
+
+
+def test_grad_in_tx_through_dot_of_a_parameter_with_a_static_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "g.tx"
+    source.write_text(
+        "shared W: f64[4, 3] = zeros([4, 3])\n"
+        "fn gx(x: f64[?, 4], y: i32[?]) -> f64[?, 4] {\n"
+        "    return grad(mean(categorical_crossentropy(softmax(dot(x, W)), y)), x)\n"
+        "}\n"
+    )
+    module = tc.compile_file(str(source))
+    assert module.gx(np.ones((2, 4)), np.array([0, 1], np.int32)).shape == (2, 4)
