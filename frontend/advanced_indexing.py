@@ -23,7 +23,8 @@ import numpy as np
 from ..ir.errors import TcIndexError, TcTypeError, TcValueError
 from ..ir.ops.elementwise import Fill
 from ..ir.ops.indexing import Gather, ScatterAdd
-from .graph import Constant, TensorLike, Variable, as_tensor_variable, cast_to, constant, located, make_apply
+from .graph import Constant, TensorLike, Variable, as_tensor_variable, constant, located, make_apply
+from .shape_ops import update_values
 
 SUPPORTED = "integer arrays for the leading axes, optionally followed by full slices ':' or '...'"
 
@@ -71,7 +72,7 @@ def advanced_inc_subtensor(x_region: Variable, y: TensorLike, set_instead_of_inc
             located("set_subtensor with integer-array indices is not supported; use inc_subtensor")
         )
     x, *indices = owner.inputs
-    values = cast_to(as_tensor_variable(y), x.type.dtype)
+    values = update_values(y, x.type.dtype, "set_subtensor" if set_instead_of_inc else "inc_subtensor")
     if values.type != x_region.type:
         values = make_apply(Fill, [x_region, values]).out
     return make_apply(ScatterAdd, [x, values, *indices]).out

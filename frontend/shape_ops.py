@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from ..ir.dtypes import DType
 from ..ir.errors import TcTypeError, TcValueError
 from ..ir.ops.indexing import ScatterAdd
 from ..ir.ops.shape import OPERAND, Concatenate, IncSubtensor, Reshape, Subtensor
@@ -129,7 +132,7 @@ def inc_subtensor(x_region: Variable, y: TensorLike, set_instead_of_inc: bool = 
             located(f"{name}: the first argument must be a basic index x[...], found {x_region}")
         )
     x, *scalars = owner.inputs
-    values = cast_to(as_tensor_variable(y), x.type.dtype)
+    values = update_values(y, x.type.dtype, "set_subtensor" if set_instead_of_inc else "inc_subtensor")
     attrs = {"spec": owner.attributes["spec"], "set": set_instead_of_inc}
     return make_apply(IncSubtensor, [x, values, *scalars], attrs).out
 
@@ -151,7 +154,7 @@ def _inc_gathered(x_region: Variable, region: Any, y: TensorLike, set_instead_of
     from .elemwise import and_, eq, switch
 
     moved, *indices = x_region.owner.inputs  # type: ignore[union-attr]
-    values = cast_to(as_tensor_variable(y), x_region.type.dtype)
+    values = update_values(y, x_region.type.dtype, "set_subtensor" if set_instead_of_inc else "inc_subtensor")
     # scatter-add takes updates of exactly the gathered shape
     delta = values - x_region if set_instead_of_inc else values + zeros_like(x_region)
     updated = make_apply(ScatterAdd, [moved, cast_to(delta, moved.type.dtype), *indices]).out
@@ -167,6 +170,32 @@ def _inc_gathered(x_region: Variable, region: Any, y: TensorLike, set_instead_of
     if region.basic is region.x:
         return updated
     return inc_subtensor(region.basic, updated, set_instead_of_inc=True)
+
+
+def update_values(y: TensorLike, dtype: DType, name: str) -> Variable:
+    """`y` as `dtype`, to be written into a region of x. As Theano does, a conversion that may
+    lose values (`0.5` or a float tensor into an int32 x) is refused rather than truncated."""
+    if isinstance(y, Variable):
+        safe = np.result_type(y.type.dtype.numpy, dtype.numpy) == dtype.numpy
+    elif isinstance(y, (bool, int, float)) and not isinstance(y, np.generic):
+        safe = np.result_type(y, dtype.numpy) == dtype.numpy  # Python scalars are weak (NEP 50)
+    else:
+        try:
+            array = np.asarray(y)
+            with np.errstate(all="ignore"):
+                converted = array.astype(dtype.numpy)
+            safe = array.dtype.kind in "biuf" and bool(np.all((converted == array) | (array != array)))
+        except (TypeError, ValueError, OverflowError):
+            safe = True  # not a number: as_tensor_variable says what is wrong with it
+    if not safe:
+        found = y.type.dtype if isinstance(y, Variable) else repr(y)
+        raise TcTypeError(
+            located(
+                f"{name}: x holds {dtype.numpy} and writing {found} into it would lose values; "
+                f"cast it first (T.cast(y, '{dtype.numpy}'))"
+            )
+        )
+    return cast_to(as_tensor_variable(y), dtype)
 
 
 def set_subtensor(x_region: Variable, y: TensorLike) -> Variable:

@@ -221,3 +221,27 @@ def test_set_through_a_gathered_index_is_exact() -> None:
     )
     with pytest.raises(TcIndexError, match="index 3 is out of bounds for axis 0 with size 3"):
         f(a, np.array([1.0, 1.0, 1.0, 5.0]))
+
+
+@pytest.mark.parametrize("value", [0.5, 2.0, np.array([2.5]), T.dscalar("d")], ids=repr)
+def test_inc_and_set_subtensor_refuse_a_lossy_value(value) -> None:  # type: ignore[no-untyped-def]
+    """Theano refuses the downcast; truncating 0.5 to 0 (or 2.7 to 2) silently was a wrong answer."""
+    x = T.ivector("x")
+    i = T.lscalar("i")
+    with pytest.raises(tc.TcTypeError, match="x holds int32 .* would lose values; cast it first"):
+        T.inc_subtensor(x[i], value)
+    with pytest.raises(tc.TcTypeError, match="set_subtensor: x holds int32"):
+        T.set_subtensor(x[0:1], value)
+    with pytest.raises(tc.TcTypeError, match="inc_subtensor: x holds int32"):
+        T.inc_subtensor(x[T.lvector("k")], value)
+
+
+def test_inc_and_set_subtensor_take_values_that_fit() -> None:
+    x = T.ivector("x")
+    f = tc.function([x], [T.inc_subtensor(x[1], 2), T.set_subtensor(x[0:1], T.cast(2.7, "int32"))])
+    added, written = f(np.array([1, 1, 1], np.int32))
+    np.testing.assert_array_equal(added, [1, 3, 1])
+    np.testing.assert_array_equal(written, [2, 1, 1])
+    y = T.fvector("y")
+    g = tc.function([y], T.set_subtensor(y[0:1], 2.7))  # a Python float fits any float x, as in Theano
+    assert g(np.zeros(2, np.float32))[0] == np.float32(2.7)
