@@ -39,7 +39,7 @@ from .random import emit_choice, emit_permutation, emit_random
 from .reduce import Member, Producer, emit_reduce, emit_reductions
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .shape_ops import FRESH_SHAPE_OPS, SHAPE_OPS, ShapeOpLowering
-from .types import I8_PTR, I32, I64, mark_not_captured, memory_type, register_type
+from .types import I1, I8_PTR, I32, I64, mark_not_captured, memory_type, register_type
 
 
 @dataclass(frozen=True)
@@ -434,8 +434,16 @@ class _FunctionLowering:
     def _allocate(self, dtype, extent: list[ll.Value]) -> ll.Value:  # type: ignore[no-untyped-def]
         b = self.builder
         size: ll.Value = I64(max(dtype.itemsize, 1))
+        overflow: ll.Value = I1(0)
         for dim in extent:
-            size = b.mul(size, dim)
+            # A byte count past 2**63 would wrap to a small buffer the loops then overrun:
+            # fail as an allocation failure instead.
+            product = b.smul_with_overflow(size, dim)
+            size = b.extract_value(product, 0)
+            overflow = b.or_(overflow, b.extract_value(product, 1))
+        checked = b.append_basic_block("size_ok")
+        b.cbranch(overflow, self.fail_block, checked)
+        b.position_at_end(checked)
         malloc = self.module.globals.get("malloc") or ll.Function(
             self.module, ll.FunctionType(I8_PTR, [I64]), "malloc"
         )

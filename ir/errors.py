@@ -47,3 +47,7 @@ class TcIndexError(TcError, IndexError):
 class TcGradientError(TcError, ValueError):
     """A gradient that cannot be built: a non-differentiable op on the path, a
     disconnected input, or a cost that is not a float scalar."""
+
+
+class TcMemoryError(TcError, MemoryError):
+    """A buffer too large to allocate; the message names the op and the bytes asked for."""

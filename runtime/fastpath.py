@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..ir import DType, TensorType
+from ..ir.errors import TcMemoryError
 from .shared import SharedBuffer
 
 SLOW = object()  # "not for me": the caller takes the general path
@@ -87,7 +88,10 @@ def scalar_fast_path(
                     table[first_shared + index] = current.ctypes.data
                     seen[index] = current
             if entry(table_address, dims_address):
-                raise MemoryError(f"function '{name}' could not allocate its temporary buffers")
+                raise TcMemoryError(
+                    f"function '{name}' could not allocate a temporary buffer "
+                    f"(its size overflows 64 bits or memory is exhausted); no shared variable was changed"
+                )
             for buffer, new in updates:
                 buffer.value[()] = new
             if single_output:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ctypes
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..ir import Function, TcTypeError, TcValueError, TensorType
-from ..ir.errors import TcIndexError
+from ..ir.errors import TcIndexError, TcMemoryError
 from ..ir.ops.indexing import FIRST_INDEX_STATUS, index_checks
 from ..ir.shapes import ShapePlan
 from .arguments import Converter, make_converter
@@ -138,14 +139,17 @@ class CompiledFunction:
             plan.check(shapes, data)
             raise AssertionError(f"function '{self.name}': a shape check failed but none reported it")
         result_shapes, store_shapes = evaluated
-        outputs = [np.empty(shape, dtype=d) for shape, d in zip(result_shapes, self._out_dtypes, strict=True)]
+        outputs = [
+            self._allocate(shape, d, ("result", i))
+            for i, (shape, d) in enumerate(zip(result_shapes, self._out_dtypes, strict=True))
+        ]
         destinations = []
         for (buffer_index, in_place), shape in zip(self._stores, store_shapes, strict=True):
             old = current[buffer_index]
             if in_place and old.shape == shape and old.flags.c_contiguous and old.flags.writeable:
                 destinations.append(old)
             else:
-                destinations.append(np.empty(shape, dtype=old.dtype))
+                destinations.append(self._allocate(shape, old.dtype, ("update", len(destinations))))
         dims: list[int] = []
         everything = (*arrays, *outputs, *current, *destinations)
         for array in everything:
@@ -156,10 +160,43 @@ class CompiledFunction:
         if status >= FIRST_INDEX_STATUS:
             raise self._index_error(status - FIRST_INDEX_STATUS, dims_array)
         if status != 0:
-            raise MemoryError(f"function '{self.name}' could not allocate its temporary buffers")
+            raise TcMemoryError(
+                f"function '{self.name}' could not allocate a temporary buffer "
+                f"(its size overflows 64 bits or memory is exhausted); no shared variable was changed"
+            )
         for (buffer_index, _), new in zip(self._stores, destinations, strict=True):
             self._shared[buffer_index].value = new
         return outputs[0] if self._single else outputs
+
+    def _allocate(self, shape: tuple[int, ...], dtype: np.dtype, slot: tuple[str, int]) -> np.ndarray:
+        """An output buffer; one too large is a TcMemoryError naming the op that needs it,
+        raised before any code ran, so no shared variable has changed."""
+        try:
+            return np.empty(shape, dtype=dtype)
+        except (MemoryError, ValueError) as err:  # ValueError: the byte count overflows
+            nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+            raise TcMemoryError(
+                f"function '{self.name}': {self._describe_slot(*slot)} needs {_readable_bytes(nbytes)} "
+                f"(shape {shape}, {np.dtype(dtype)}), more than can be allocated"
+            ) from err
+
+    def _describe_slot(self, kind: str, index: int) -> str:
+        """'result 0 (tx.alloc at model.py:3:0)' or 'the update of shared variable W (...)'."""
+        function = self._ir.get("tir-opt")
+        if function is None:
+            return f"{kind} {index}"
+        if kind == "result":
+            value, what = function.return_op.operands[index], f"result {index}"
+        else:
+            store = [op for op in function.body.ops if op.name == "tx.store"][index]
+            value = store.operands[0]
+            buffer = self._shared[self._stores[index][0]]
+            what = f"the update of shared variable '{buffer.name}'"
+        op = value.owner
+        if op is None:
+            return what
+        where = f" at {op.location}" if op.location is not None else ""
+        return f"{what} ({op.name}{where})"
 
     def _index_error(self, check: int, dims: ctypes.Array) -> TcIndexError:
         """The error of failed index check number `check`; nothing has been updated."""
@@ -213,3 +250,12 @@ class _Missing:
 
 
 _MISSING = _Missing()
+
+
+def _readable_bytes(count: int) -> str:
+    size, unit = float(count), "bytes"
+    for larger in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, larger
+    return f"{count:,} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
