@@ -90,7 +90,7 @@ def function(
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise TcValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', found {on_unused_input!r}")
     single = outputs is not None and not isinstance(outputs, (list, tuple))
-    output_list = [] if outputs is None else ([outputs] if single else list(outputs))  # type: ignore[list-item]
+    output_list = _check_outputs([] if outputs is None else ([outputs] if single else list(outputs)))
     # Theano names may be any text; the IR symbol keeps the letters, digits and underscores.
     function_name = re.sub(r"\W", "_", name) if name else "f"
     if not function_name[0].isalpha() and function_name[0] != "_":
@@ -265,6 +265,22 @@ def _pairs(pairs: Pairs, what: str) -> list[tuple[Variable, Variable]]:
             raise TcTypeError(f"{what} must be (variable, expression) pairs or a dict, found {item!r}")
         result.append((item[0], as_tensor_variable(item[1])))
     return result
+
+
+def _check_outputs(outputs: list[object]) -> list[Variable]:
+    """Outputs as Variables: numbers and arrays become constants; a bool or None is a mistake."""
+    checked = []
+    for index, output in enumerate(outputs):
+        if isinstance(output, bool):
+            raise TcTypeError(
+                f"output #{index} is the Python bool {output}, not a tensor: `==` and `!=` on tc "
+                "variables are Python's identity test (as in Theano); use T.eq(a, b) or T.neq(a, b) "
+                "for elementwise comparison"
+            )
+        if output is None:
+            raise TcTypeError(f"output #{index} is None, not a tensor (a builder that returned nothing?)")
+        checked.append(as_tensor_variable(output))
+    return checked
 
 
 def _check_updates(pairs: list[tuple[Variable, Variable]]) -> list[tuple[SharedVariable, Variable]]:

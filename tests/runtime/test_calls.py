@@ -185,3 +185,13 @@ def test_python_ints_outside_int64_are_refused_not_wrapped(value: int) -> None:
     with pytest.raises(tc.TcTypeError, match="argument 'v' expects int64"):
         g([1, value])
     assert f(2**63 - 1) == -(2**63)  # int64 arithmetic wraps, as numpy's does; the argument was exact
+
+
+def test_outputs_that_are_not_tensors() -> None:
+    x, y = T.dvector("x"), T.dvector("y")
+    with pytest.raises(tc.TcTypeError, match=r"output #0 is the Python bool False.*use T.eq\(a, b\)"):
+        tc.function([x, y], x == y)
+    with pytest.raises(tc.TcTypeError, match="output #1 is None"):
+        tc.function([x, y], [x + y, None])
+    f = tc.function([x], [x, 2.0])  # a number is a constant output
+    assert f(np.ones(2))[1] == 2.0
