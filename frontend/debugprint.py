@@ -25,6 +25,7 @@ from typing import IO, Any, NamedTuple
 from ..ir.core import BlockArgument, Function, Module, Operation, OpResult, Value
 from ..ir.errors import TcTypeError
 from ..ir.ops.builtin import Constant as ConstantOp
+from ..ir.ops.state import Store
 from ..ir.types import TensorType
 from .graph import Apply, Constant, Variable, constant_text
 
@@ -69,10 +70,12 @@ def _sources(obj: Any) -> list[tuple[str | None, list[Any], Any]]:
     if isinstance(obj, Module):
         many = len(obj.functions) > 1
         return [
-            (f"func @{f.name}" if many else None, list(f.return_op.operands), _ir_node) for f in obj.functions
+            source
+            for f in obj.functions
+            for source in _function_sources(f, f"func @{f.name}" if many else None)
         ]
     if isinstance(obj, Function):
-        return [(None, list(obj.return_op.operands), _ir_node)]
+        return _function_sources(obj, None)
     if isinstance(obj, Variable):
         return [(None, [obj], _builder_node)]
     if isinstance(obj, Apply):
@@ -82,6 +85,16 @@ def _sources(obj: Any) -> list[tuple[str | None, list[Any], Any]]:
     if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes)):
         return [source for item in obj for source in _sources(item)]
     raise TcTypeError(f"debugprint takes Variables or IR, found {type(obj).__name__}")
+
+
+def _function_sources(function: Function, header: str | None) -> list[tuple[str | None, list[Any], Any]]:
+    """A function's outputs, then each update as Theano shows them: the new value of a shared
+    variable is computed like an output."""
+    sources: list[tuple[str | None, list[Any], Any]] = [(header, list(function.return_op.operands), _ir_node)]
+    for op in function.body.ops:
+        if isinstance(op, Store):
+            sources.append((f"update @{op.symbol}:", list(op.operands), _ir_node))
+    return sources
 
 
 def _print_inner_graphs(ids: dict[Hashable, str], print_type: bool, lines: list[str]) -> None:

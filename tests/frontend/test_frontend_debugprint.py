@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+import tc
 import tc.ir as ir
 from tc import tensor as T
 from tc.frontend import build_function_ir
@@ -141,3 +142,13 @@ def test_kernel_bodies_print_as_inner_graphs() -> None:
         " > | |a [id F]\n"
         " > |b [id G]\n"
     )
+
+
+def test_debugprint_of_a_function_shows_its_updates() -> None:
+    state = tc.shared(0.0, name="state")
+    x = T.dscalar("x")
+    f = tc.function([x], x * 2, updates=[(state, state + x)])
+    text = debugprint(f, file="str")
+    outputs, update = text.split("Inner graphs:")[0].split("update @state:\n")
+    assert "x [id B]" in outputs
+    assert update.splitlines()[0].startswith("kernel.elementwise") and "tx.load [id" in update
