@@ -152,10 +152,21 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> Native
     return load_object(code.data, code.entry_points, code.stages)
 
 
+DUMP_STAGES = ("tir", "tir-opt", "llvm", "llvm-opt", "asm")
+
+
 def dump_stages(stages: dict[str, str]) -> None:
     """TC_DUMP=tir,tir-opt,llvm,llvm-opt,asm prints those stages as functions compile
-    (an environment switch, as numba's NUMBA_DUMP_*)."""
-    for stage in (s for s in os.environ.get("TC_DUMP", "").split(",") if s in stages):
+    (an environment switch, as numba's NUMBA_DUMP_*); an unknown name is warned about."""
+    wanted = [s.strip() for s in os.environ.get("TC_DUMP", "").split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in DUMP_STAGES]
+    if unknown:
+        warnings.warn(
+            f"TC_DUMP: unknown stage(s) {', '.join(map(repr, unknown))}; the stages are "
+            f"{', '.join(DUMP_STAGES)}",
+            stacklevel=2,
+        )
+    for stage in (s for s in wanted if s in stages):
         print(f"// ----- {stage} -----\n{stages[stage]}")
 
 

@@ -195,3 +195,11 @@ def test_outputs_that_are_not_tensors() -> None:
         tc.function([x, y], [x + y, None])
     f = tc.function([x], [x, 2.0])  # a number is a constant output
     assert f(np.ones(2))[1] == 2.0
+
+
+def test_an_unknown_dump_stage_is_warned_about(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TC_DUMP", "bogus,tir")
+    x = T.dscalar("x")
+    with pytest.warns(UserWarning, match="TC_DUMP: unknown stage.*'bogus'.*tir, tir-opt, llvm"):
+        tc.function([x], x + 1)
+    assert "// ----- tir -----" in capsys.readouterr().out
