@@ -10,6 +10,7 @@ function once per minibatch index and reports the test error with `errors`.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -25,11 +26,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("artifact", help="the folder written by `tc compile examples/logreg.tx -o ...`")
     parser.add_argument("--data", default=None, help="mnist.pkl.gz or an IDX folder (default: Fashion-MNIST)")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument(
+        "--epochs", type=int, default=5, help="passes over the training set (default: %(default)s)"
+    )
     args = parser.parse_args()
+    if args.data is not None and not os.path.exists(args.data):
+        parser.error(f"--data {args.data}: no such file or folder")
 
-    model = tc.load(args.artifact)
-    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = load_mnist(args.data, dtype="float64")
+    try:
+        model = tc.load(args.artifact)
+        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = load_mnist(args.data, dtype="float64")
+    except tc.TcError as err:
+        raise SystemExit(f"error: {err}") from None
     model.shared["data_x"].set_value(train_x)
     model.shared["data_y"].set_value(train_y.astype(np.int32))
     batches = len(train_y) // BATCH

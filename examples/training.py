@@ -7,6 +7,8 @@ Used by logistic_sgd.py and mlp.py; the models themselves live in those files.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from tqdm import tqdm
 
 import tc
 from tc import tensor as T
-from tc.datasets import load_mnist
+from tc.datasets import TcDataError, load_mnist
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -26,8 +28,12 @@ def parse_arguments(description: str, epochs: int) -> argparse.Namespace:
     parser.add_argument(
         "--data", default=None, help="mnist.pkl.gz or a folder of IDX files (default: Fashion-MNIST)"
     )
-    parser.add_argument("--epochs", type=int, default=epochs)
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    parser.add_argument(
+        "--epochs", type=int, default=epochs, help="passes over the training set (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--dtype", choices=("float32", "float64"), default="float64", help="default: %(default)s"
+    )
     parser.add_argument("--plot", metavar="PNG", help="write the learning curve here (needs matplotlib)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -35,12 +41,23 @@ def parse_arguments(description: str, epochs: int) -> argparse.Namespace:
         action="store_true",
         help="train on all 60,000 images, the validation split too (how the reference errors were measured)",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    # Check what would fail after training before spending minutes on it.
+    if args.data is not None and not os.path.exists(args.data):
+        parser.error(f"--data {args.data}: no such file or folder")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        parser.error("--plot needs matplotlib: pip install 'tc[examples]'")
+    if args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, found {args.epochs}")
+    return args
 
 
 def load(args: argparse.Namespace) -> tuple[Data, Data, Data]:
     """The data set the options name, as (train, valid, test) pairs."""
-    train_set, valid_set, test_set = load_mnist(args.data, dtype=args.dtype)
+    try:
+        train_set, valid_set, test_set = load_mnist(args.data, dtype=args.dtype)
+    except TcDataError as err:
+        raise SystemExit(f"error: {err}") from None
     if args.all_training_images:
         images, labels = (np.concatenate([t, v]) for t, v in zip(train_set, valid_set, strict=True))
         train_set = (images, labels)
@@ -138,14 +155,11 @@ def report(name: str, result: Result, plot: str | None) -> None:
         f"(minibatches); test error at the end {result.final_test:.2f}% (all test images)"
     )
     if plot:
-        try:
-            import matplotlib
+        import matplotlib  # present: parse_arguments checked
 
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            print("--plot needs matplotlib: pip install 'tc[examples]'")
-            return
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
         figure, axes = plt.subplots(figsize=(6, 4))
         axes.plot(result.curve.epochs, result.curve.validation, label="validation")
         axes.plot(result.curve.epochs, result.curve.test, label="test")

@@ -138,3 +138,21 @@ def test_logreg_tx_artifact_trains_like_the_python_example(tmp_path: Path) -> No
     )
     error = float(model.errors(x, y.astype(np.int32)))
     assert error == pytest.approx(full_test_error(classifier, x, y) / 100)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--data", "/no/such/mnist.pkl.gz"], "--data /no/such/mnist.pkl.gz: no such file or folder"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+    ],
+)
+def test_example_options_are_checked_before_training(arguments: list[str], message: str) -> None:
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "logistic_sgd.py"
+    done = subprocess.run(
+        [sys.executable, str(script), *arguments], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
