@@ -200,6 +200,14 @@ def _add_run(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument(
         "-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=3, help="LLVM optimisation level"
     )
+    run.add_argument(
+        "--load-shared",
+        metavar="DIR",
+        help="first set shared variables from DIR/NAME.npy (those without a file keep their value)",
+    )
+    run.add_argument(
+        "--save-shared", metavar="DIR", help="afterwards write every shared variable to DIR/NAME.npy"
+    )
     run.set_defaults(run=_run_run)
 
 
@@ -213,10 +221,14 @@ def _run_run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UsageError("--repeat needs a positive count")
     module = _load_model(args.model, args.opt_level)
+    if args.load_shared is not None:
+        run.load_shared(module, args.load_shared)
     if args.script is not None:
         run.run_script(module, run.read_script(args.script), sys.stdout)
     else:
         run.run_once(module, args.function, args.args, args.repeat, sys.stdout, sys.stderr)
+    if args.save_shared is not None:
+        run.save_shared(module, args.save_shared)
     return 0
 
 

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -203,3 +206,40 @@ def read_script(text: str) -> str:
         with open(text[1:], encoding="utf-8") as handle:
             return handle.read()
     return text
+
+
+def load_shared(module: Any, directory: str) -> None:
+    """Set the model's shared variables from NAME.npy files in `directory` (as `--save-shared`
+    and artifacts write them); a variable with no file keeps its value. Every file is read
+    and checked before any variable changes."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise TcValueError(f"--load-shared {directory}: no such folder")
+    variables = module.shared
+    unknown = sorted(p.name for p in folder.glob("*.npy") if p.stem not in variables)
+    if unknown:
+        raise TcValueError(
+            f"--load-shared {directory}: {', '.join(unknown)} match(es) no shared variable of the model "
+            f"(it has {', '.join(sorted(variables)) or 'none'})"
+        )
+    values = {}
+    for name, variable in variables.items():
+        path = folder / f"{name}.npy"
+        if path.exists():
+            value = parse_argument(str(path), name, None)
+            try:
+                values[name] = variable.container.convert(value, copy=False)
+            except TcError as err:
+                raise type(err)(f"{path}: {err}") from err
+    for name, value in values.items():
+        variables[name].set_value(value, borrow=True)
+
+
+def save_shared(module: Any, directory: str) -> None:
+    """Write each shared variable to `directory`/NAME.npy (each file replaced atomically)."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, variable in module.shared.items():
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}-", suffix=".npy", delete=False) as out:
+            np.save(out, variable.get_value(borrow=True), allow_pickle=False)
+        os.replace(out.name, folder / f"{name}.npy")
