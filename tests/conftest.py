@@ -1,9 +1,25 @@
 """Test-wide settings: compiled code is cached in a fresh directory per test run,
-so the tests neither read nor fill the user's cache."""
+so the tests neither read nor fill the user's cache; tests marked `slow` (long
+fuzzing and memory runs) run only with --runslow."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 
+import pytest
+
 os.environ.setdefault("TC_CACHE_DIR", tempfile.mkdtemp(prefix="tc-test-cache-"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", help="also run the tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
