@@ -66,8 +66,13 @@ def flatten(x: TensorLike, ndim: int = 1) -> Variable:
     value = as_tensor_variable(x)
     if not 1 <= ndim <= max(value.ndim, 1):
         raise TcValueError(located(f"flatten: ndim must be between 1 and {max(value.ndim, 1)}, found {ndim}"))
-    kept = [d if d is not None else value.shape[a] for a, d in enumerate(value.type.shape[: ndim - 1])]
-    return reshape(value, (*kept, -1))
+    sizes = [d if d is not None else value.shape[a] for a, d in enumerate(value.type.shape)]
+    # The joined size is the product of the joined axes, not -1: with a zero-length kept axis
+    # a -1 would be ambiguous (numpy refuses it), while the product is always defined.
+    joined: Any = 1
+    for size in sizes[ndim - 1 :]:
+        joined = joined * size
+    return reshape(value, (*sizes[: ndim - 1], joined))
 
 
 def _common(tensors: Sequence[TensorLike], what: str) -> list[Variable]:

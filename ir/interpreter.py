@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .core import TERMINATOR, Block, Function, Module, Value
-from .errors import TcVerificationError
+from .core import TERMINATOR, Block, Function, Module, Operation, Value
+from .errors import TcError, TcValueError, TcVerificationError
 
 
 def run_block(
@@ -35,8 +35,19 @@ def run_block(
         elif op.name == "tx.given":
             raise TcVerificationError("tx.given must be removed by the substitute-givens pass first")
         else:
-            env.update(zip(op.results, op.evaluate(operands), strict=True))
+            env.update(zip(op.results, _evaluate(op, operands), strict=True))
     return []
+
+
+def _evaluate(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:
+    """One op's reference; numpy's own complaints (a reduction of an empty axis, a bad
+    reshape) become a TcValueError located at the op, as the native code's would be."""
+    try:
+        return op.evaluate(operands)
+    except TcError:
+        raise
+    except (ValueError, IndexError, TypeError, ZeroDivisionError) as err:
+        raise TcValueError(f"{op.name} at {op.location}: {err}") from err
 
 
 def run_function(

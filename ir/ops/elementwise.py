@@ -273,7 +273,8 @@ class Sqrt(UnaryFloat):
 
 def _erf(x: np.ndarray) -> np.ndarray:
     # numpy has no erf; math.erf is correctly rounded enough to serve as the oracle.
-    return np.frompyfunc(math.erf, 1, 1)(x).astype(np.asarray(x).dtype)
+    # (frompyfunc gives a Python float for a 0-d input: asarray, not .astype)
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=np.asarray(x).dtype)
 
 
 class Erf(UnaryFloat):

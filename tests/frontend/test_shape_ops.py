@@ -314,3 +314,12 @@ def test_inc_and_set_with_symbolic_bounds_match_numpy(rows: int, a: int, b: int,
     expected_written[a:b:step, ::-1] = x[a:b:step, ::-1] * 10
     np.testing.assert_array_equal(added, expected_added)
     np.testing.assert_array_equal(written, expected_written)
+
+
+def test_flatten_of_an_empty_tensor() -> None:
+    """flatten joined the trailing axes with -1, which is ambiguous when a kept axis is 0."""
+    x = T.dtensor3("x")
+    f = tc.function([x], [T.flatten(x, 2), T.flatten(x)])
+    joined, flat = f(np.zeros((0, 3, 4)))
+    assert joined.shape == (0, 12) and flat.shape == (0,)
+    assert T.flatten(T.tensor("float64", (None, 3, 4)), 2).type.shape == (None, 12)

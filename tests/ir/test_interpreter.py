@@ -1,0 +1,28 @@
+"""The IR interpreter (the oracle of every backend) fails like the native code: a TcError
+located at the op, never numpy's own exception."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tc
+from tc import tensor as T
+from tc.frontend.lower import build_function_ir
+from tc.ir import run_function
+
+
+def interpret(inputs, outputs, *args):  # type: ignore[no-untyped-def]
+    return run_function(build_function_ir("f", inputs, outputs).functions[0], *args)
+
+
+def test_a_reduction_without_identity_over_an_empty_axis_is_a_located_tc_error() -> None:
+    x = T.dmatrix("x")
+    with pytest.raises(tc.TcValueError, match=r"tx.reduce at .*zero-size array"):
+        interpret([x], [T.min(x, axis=0)], np.zeros((0, 3)))
+
+
+def test_erf_of_a_scalar() -> None:
+    x = T.fscalar("x")
+    (result,) = interpret([x], [T.erf(x)], np.float32(0.5))
+    assert result.dtype == np.float32 and abs(result - 0.5204999) < 1e-6
