@@ -70,7 +70,7 @@ class DType(enum.Enum):
             return _BY_IR_NAME[key]
         try:
             return _BY_NUMPY_NAME[np.dtype(name).name]
-        except (TypeError, KeyError) as err:
+        except (TypeError, KeyError, ValueError) as err:  # ValueError: an object with a `.dtype`
             supported = ", ".join(d.theano_name for d in DType)
             raise TcTypeError(f"unsupported dtype {name!r}; expected one of {supported}") from err
 

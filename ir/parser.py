@@ -1,11 +1,16 @@
 """Parse the textual IR (see grammar.lark) back into a Module.
 
-Errors are TcParseError with `file:line:col`; the result is verified.
+Every error is a TcParseError with `file:line:col`, hostile input included:
+bytes that are not UTF-8, numbers that do not fit their type, nesting too
+deep to walk. Each op remembers where it stood in the text (a TextPosition),
+so the verifier's errors point at the line too. The result is verified.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -23,6 +28,37 @@ from .verifier import verify_module
 
 _TYPE_RE = re.compile(r"tensor<((?:(?:[0-9]+|\?)x)*)([a-z][a-z0-9]*)>")
 _DENSE_TOKEN = re.compile(r"\[|\]|,|[^\s\[\],]+")
+_INT_TOKEN = re.compile(r"-?\d+")
+_I64_MAX = 2**63 - 1
+# A splat (`dense<0.0> : tensor<1000x1000xf64>`) is expanded into a full array;
+# beyond this many elements that is a hostile input, not a program.
+MAX_SPLAT_ELEMENTS = 2**24
+# Deeper nesting than any real IR has; walking it recursively could exhaust the stack.
+MAX_NESTING = 64
+
+# How an error names what the parser wanted, for terminals that are not spelled literally.
+_TERMINAL_WORDS = {
+    "TYPE": "a type (tensor<...>)",
+    "DENSE": "a dense literal (dense<...>)",
+    "VALUE": "a value (%name)",
+    "SYMBOL": "a symbol (@name)",
+    "BLOCK_LABEL": "a block label (^bb0)",
+    "OPNAME": "an op name",
+    "FLOAT": "a number",
+    "INT": "an integer",
+    "STRING": "a string",
+    "$END": "end of input",
+    "<END-OF-FILE>": "end of input",
+}
+
+
+@dataclass(frozen=True)
+class TextPosition(Location):
+    """Where an op stands in the IR text it was parsed from (it had no `loc(...)`).
+
+    Errors show it like any location; the printer leaves it out, since the
+    text it points into is the text being printed.
+    """
 
 
 @lru_cache(maxsize=1)
@@ -31,12 +67,15 @@ def _lark() -> lark.Lark:
     return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
-def parse_module(text: str, filename: str = "<string>", verify: bool = True) -> Module:
+def parse_module(text: str | bytes, filename: str = "<string>", verify: bool = True) -> Module:
+    """The module in `text` (bytes are decoded as UTF-8), verified unless `verify` is false."""
+    if isinstance(text, bytes):
+        text = decode_source(text, filename)
     try:
         tree = _lark().parse(text)
     except lark.exceptions.UnexpectedInput as err:
-        found = _describe_unexpected(err)
-        raise TcParseError(f"{filename}:{err.line}:{err.column}: {found}") from None
+        line, column = _error_position(err, text)
+        raise TcParseError(f"{filename}:{line}:{column}: {_describe_unexpected(err)}") from None
     root = tree.children[0]
     assert isinstance(root, lark.Tree)
     module = _ModuleReader(filename).read(root)
@@ -45,92 +84,287 @@ def parse_module(text: str, filename: str = "<string>", verify: bool = True) -> 
     return module
 
 
+def decode_source(data: bytes, filename: str) -> str:
+    """`data` as UTF-8 text; a byte that is not UTF-8 is a TcParseError at its line and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
+        bad = data[err.start : err.end]
+        raise TcParseError(
+            f"{filename}:{line}:{column}: the file is not UTF-8 text (byte 0x{bad[0]:02x} at offset "
+            f"{err.start}: {err.reason})"
+        ) from None
+
+
+def _error_position(err: lark.exceptions.UnexpectedInput, text: str) -> tuple[int, int]:
+    line, column = getattr(err, "line", None), getattr(err, "column", None)
+    if isinstance(line, int) and isinstance(column, int) and line > 0 and column > 0:
+        return line, column
+    lines = text.split("\n")  # as the parser counts lines
+    return len(lines), len(lines[-1]) + 1
+
+
 def _describe_unexpected(err: lark.exceptions.UnexpectedInput) -> str:
     if isinstance(err, lark.exceptions.UnexpectedToken):
-        expected = ", ".join(sorted(err.expected)[:6])
-        return f"unexpected {err.token.type} {str(err.token)!r}; expected one of {expected}"
+        expected = _expected_words(set(err.expected))
+        if err.token.type == "$END":
+            return f"expected {expected}, found end of input"
+        return f"expected {expected}, found {_show(str(err.token))}"
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
-        return f"unexpected character {err.char!r}"
+        return f"unexpected character {_show(err.char)}"
     return "unexpected end of input"
 
 
+def _show(text: str) -> str:
+    """A token or character for a message: quoted, with anything invisible escaped."""
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"'{text}'" if text.isprintable() else ascii(text)
+
+
+def _expected_words(names: set[str]) -> str:
+    words = sorted({_terminal_word(name) for name in names})
+    if not words:
+        return "nothing more"
+    if len(words) == 1:
+        return words[0]
+    if len(words) > 6:
+        words = [*words[:5], "..."]
+    return f"one of {', '.join(words)}"
+
+
+def _terminal_word(name: str) -> str:
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    try:
+        pattern = _lark().get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    return f"'{pattern.value}'" if pattern.type == "str" else name.lower()
+
+
 def parse_type(text: str) -> TensorType:
+    """`tensor<2x?xf32>` as a TensorType; every dimension must fit i64."""
     match = _TYPE_RE.fullmatch(text)
     if match is None:
         raise TcParseError(f"malformed type {text!r}")
-    dims = [None if d == "?" else int(d) for d in match.group(1).split("x")[:-1]]
-    return TensorType(DType.parse(match.group(2)), tuple(dims))
+    try:
+        dtype = DType(match.group(2))
+    except ValueError:
+        known = ", ".join(d.value for d in DType)
+        raise TcParseError(f"unknown element type '{match.group(2)}' in {text}; types are {known}") from None
+    dims: list[int | None] = []
+    elements = 1
+    for text_dim in match.group(1).split("x")[:-1]:
+        if text_dim == "?":
+            dims.append(None)
+            continue
+        if len(text_dim.lstrip("0")) > 19 or int(text_dim) > _I64_MAX:
+            raise TcParseError(
+                f"dimension {_clip(text_dim)} of {_clip(text)} is too large (it does not fit i64)"
+            )
+        dims.append(int(text_dim))
+        elements *= int(text_dim)
+    if elements > _I64_MAX:
+        raise TcParseError(f"{_clip(text)} has {elements} elements, too many to count in i64")
+    return TensorType(dtype, tuple(dims))
 
 
 def parse_dense(text: str, type: TensorType) -> np.ndarray:
     """`dense<[1.0, 2.0]>` (or just its inside) as an array of `type`."""
     body = text[len("dense<") : -1] if text.startswith("dense<") else text
-    tokens = _DENSE_TOKEN.findall(body)
-    value, rest = _dense_value(tokens, 0)
-    if rest != len(tokens):
-        raise TcParseError(f"trailing text in dense literal {body!r}")
+    leaves, shape = _dense_leaves(body)
     kind = type.dtype
     if kind is DType.BOOL:
-        array = np.array(value, dtype=bool)
+        array = np.array([bool(v) for v in leaves], dtype=bool)
     elif kind.is_integer:
-        array = np.array(value, dtype=object).astype(kind.numpy)
+        array = np.array([_integer(v, kind, body) for v in leaves], dtype=kind.numpy)
     else:
-        wide = np.array(value, dtype=np.float64)
+        wide = np.array([_real(v, kind, body) for v in leaves], dtype=np.float64)
         with np.errstate(over="ignore"):
             array = wide.astype(kind.numpy)
         if np.any(np.isinf(array) & np.isfinite(wide)):
-            raise TcParseError(f"dense literal {body!r} is out of range for {kind}")
+            raise TcParseError(f"dense literal {_clip(body)} is out of range for {kind}")
+    array = array.reshape(shape)
     if array.ndim == 0 and type.rank:
+        elements = math.prod(d or 1 for d in type.shape)
+        if elements > MAX_SPLAT_ELEMENTS:
+            raise TcParseError(
+                f"dense literal {_clip(body)} would fill {type} with {elements} elements; "
+                f"textual IR expands at most {MAX_SPLAT_ELEMENTS}"
+            )
         array = np.full([d or 1 for d in type.shape], array, dtype=kind.numpy)
     if not type.accepts_shape(array.shape):
         raise TcParseError(f"dense literal of shape {array.shape} does not fit {type}")
     return array
 
 
-def _dense_value(tokens: list[str], i: int) -> tuple[Any, int]:
-    if i >= len(tokens):
-        raise TcParseError("unterminated dense literal")
-    token = tokens[i]
-    if token == "[":
-        items: list[Any] = []
-        i += 1
-        while tokens[i] != "]":
-            item, i = _dense_value(tokens, i)
-            items.append(item)
-            if tokens[i] == ",":
-                i += 1
-        return items, i + 1
-    if token in ("true", "false"):
-        return token == "true", i + 1
+def _clip(body: str) -> str:
+    return repr(body if len(body) <= 60 else body[:57] + "...")
+
+
+def _integer(value: bool | int | float, kind: DType, body: str) -> int:
+    info = np.iinfo(kind.numpy)
+    fits = f"integers from {info.min} to {info.max}"
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            raise TcParseError(f"{value}{_within(body)} does not fit {kind} (it holds {fits})")
+        value = int(value)
+    if not info.min <= value <= info.max:
+        raise TcParseError(f"{value}{_within(body)} does not fit {kind} (it holds {fits})")
+    return int(value)
+
+
+def _real(value: bool | int | float, kind: DType, body: str) -> float:
     try:
-        return (int(token) if re.fullmatch(r"-?\d+", token) else float(token)), i + 1
+        return float(value)
+    except OverflowError:
+        raise TcParseError(f"{value}{_within(body)} does not fit {kind}") from None
+
+
+def _within(body: str) -> str:
+    return "" if _DENSE_TOKEN.fullmatch(body.strip()) else f" in dense literal {_clip(body)}"
+
+
+def _dense_leaves(body: str) -> tuple[list[bool | int | float], tuple[int, ...]]:
+    """The numbers of a dense literal in order, and its shape; nested lists must be rectangular.
+
+    A loop over the tokens with a stack of open lists, not recursion, so that
+    no input can exhaust Python's stack.
+    """
+    tokens = _DENSE_TOKEN.findall(body)
+    if not tokens:
+        raise TcParseError("empty dense literal")
+    leaves: list[bool | int | float] = []
+    open_counts: list[int] = []  # items so far in each open list
+    sizes: list[int | None] = []  # the length of the lists at each depth, once one has closed
+    leaf_depth: int | None = None  # how many lists enclose every number
+    expect_item = True
+    for index, token in enumerate(tokens):
+        if index and not open_counts:
+            raise TcParseError(f"trailing text {_clip(token)} in dense literal {_clip(body)}")
+        if token == "[":
+            if not expect_item:
+                raise TcParseError(f"expected ',' or ']' before '[' in dense literal {_clip(body)}")
+            if len(open_counts) >= MAX_NESTING:
+                raise TcParseError(f"dense literal nested deeper than {MAX_NESTING} levels")
+            open_counts.append(0)
+            if len(sizes) < len(open_counts):
+                sizes.append(None)
+        elif token == ",":
+            if expect_item:
+                raise TcParseError(f"misplaced ',' in dense literal {_clip(body)}")
+            expect_item = True
+        elif token == "]":
+            if not open_counts:
+                raise TcParseError(f"unbalanced ']' in dense literal {_clip(body)}")
+            depth, count = len(open_counts), open_counts.pop()
+            if count == 0:  # `[]`: this depth is the innermost one
+                leaf_depth = depth if leaf_depth is None else leaf_depth
+            if leaf_depth is not None and depth > leaf_depth:
+                raise TcParseError(f"ragged dense literal {_clip(body)}")
+            if sizes[depth - 1] is None:
+                sizes[depth - 1] = count
+            elif sizes[depth - 1] != count:
+                raise TcParseError(
+                    f"ragged dense literal {_clip(body)}: rows of {sizes[depth - 1]} and {count}"
+                )
+            if open_counts:
+                open_counts[-1] += 1
+            expect_item = False
+        else:
+            if not expect_item:
+                raise TcParseError(
+                    f"expected ',' or ']' before {_clip(token)} in dense literal {_clip(body)}"
+                )
+            depth = len(open_counts)
+            if leaf_depth is None:
+                leaf_depth = depth
+            elif leaf_depth != depth:
+                raise TcParseError(f"ragged dense literal {_clip(body)}")
+            leaves.append(_dense_number(token))
+            if open_counts:
+                open_counts[-1] += 1
+            expect_item = False
+    if open_counts:
+        raise TcParseError(f"unterminated dense literal {_clip(body)}")
+    shape = tuple(s or 0 for s in sizes[: leaf_depth or 0])
+    if math.prod(shape) != len(leaves):
+        raise TcParseError(f"ragged dense literal {_clip(body)}")
+    return leaves, shape
+
+
+def _dense_number(token: str) -> bool | int | float:
+    if token in ("true", "false"):
+        return token == "true"
+    try:
+        return int(token) if _INT_TOKEN.fullmatch(token) else float(token)
     except ValueError:
-        raise TcParseError(f"bad number {token!r} in dense literal") from None
+        raise TcParseError(f"bad number {_clip(token)} in dense literal") from None
 
 
 class _ModuleReader:
     def __init__(self, filename: str) -> None:
         self.filename = filename
+        self.symbols: dict[str, Any] = {}  # module-level name -> the token that defined it
 
     def error(self, node: Any, message: str) -> TcParseError:
-        line = getattr(node, "line", None) or getattr(getattr(node, "meta", None), "line", "?")
-        col = getattr(node, "column", None) or getattr(getattr(node, "meta", None), "column", "?")
+        line, col = self.position(node)
         return TcParseError(f"{self.filename}:{line}:{col}: {message}")
 
-    def read(self, tree: lark.Tree) -> Module:
+    def position(self, node: Any) -> tuple[Any, Any]:
+        meta = getattr(node, "meta", node)
+        line = getattr(node, "line", None) or getattr(meta, "line", None) or "?"
+        col = getattr(node, "column", None) or getattr(meta, "column", None) or "?"
+        return line, col
+
+    def here(self, node: Any) -> TextPosition | None:
+        line, col = self.position(node)
+        return TextPosition(self.filename, line, col) if isinstance(line, int) else None
+
+    def type(self, token: Any) -> TensorType:
+        """`parse_type` with the error placed at the token."""
+        try:
+            return parse_type(str(token))
+        except TcParseError as err:
+            raise self.error(token, str(err)) from None
+
+    def dense(self, token: Any, type: TensorType) -> np.ndarray:
+        try:
+            return parse_dense(str(token), type)
+        except TcParseError as err:
+            raise self.error(token, str(err)) from None
+
+    def define_symbol(self, token: Any) -> str:
+        name = str(token)[1:]
+        first = self.symbols.get(name)
+        if first is not None:
+            line, col = self.position(first)
+            raise self.error(
+                token, f"symbol @{name} is defined twice (first at {self.filename}:{line}:{col})"
+            )
+        self.symbols[name] = token
+        return name
+
+    def read(self, tree: lark.Tree[Any]) -> Module:
         module = Module()
         for child in tree.children:
             if child.data == "global_def":
                 symbol, type_token, dense = child.children
-                gtype = parse_type(str(type_token))
-                initial = parse_dense(str(dense), gtype) if dense is not None else None
-                module.globals.append(Global(str(symbol)[1:], gtype, initial))
+                name = self.define_symbol(symbol)
+                gtype = self.type(type_token)
+                initial = self.dense(dense, gtype) if dense is not None else None
+                module.globals.append(Global(name, gtype, initial))
             else:
                 module.functions.append(self.read_function(child))
         return module
 
-    def read_function(self, tree: lark.Tree) -> Function:
+    def read_function(self, tree: lark.Tree[Any]) -> Function:
         symbol, *rest = tree.children
+        name = self.define_symbol(symbol)
         loc_tree = rest.pop() if rest and isinstance(rest[-1], lark.Tree) and rest[-1].data == "loc" else None
         if rest and rest[-1] is None:
             rest.pop()  # the optional loc placeholder
@@ -140,25 +374,23 @@ class _ModuleReader:
         scope: dict[str, Value] = {}
         body = self.make_block(args, scope)
         for op_tree in ops:
-            body.append(self.read_op(op_tree, scope))
-        function = Function(str(symbol)[1:], body, self.read_loc(loc_tree))
+            body.append(self.read_op(op_tree, scope, 0))
+        function = Function(name, body, self.read_loc(loc_tree) or self.here(symbol))
         if results is not None:
-            declared = [parse_type(str(t)) for t in results.children]
+            declared = [self.type(t) for t in results.children]
             term = body.terminator
             found = [v.type for v in term.operands] if term is not None else []
             if declared != found:
                 raise self.error(
                     tree.meta,
                     f"@{function.name} declares results "
-                    f"{', '.join(map(str, declared))} but returns {', '.join(map(str, found))}",
+                    f"{', '.join(map(str, declared))} but returns {', '.join(map(str, found)) or 'nothing'}",
                 )
         return function
 
-    def make_block(self, args: list[lark.Tree], scope: dict[str, Value]) -> Block:
+    def make_block(self, args: list[lark.Tree[Any]], scope: dict[str, Value]) -> Block:
         names = [str(a.children[0])[1:] for a in args]
-        block = Block(
-            [parse_type(str(a.children[1])) for a in args], [None if n.isdigit() else n for n in names]
-        )
+        block = Block([self.type(a.children[1]) for a in args], [None if n.isdigit() else n for n in names])
         for name, value, arg in zip(names, block.args, args, strict=True):
             self.bind(scope, name, value, arg.children[0])
         return block
@@ -168,7 +400,7 @@ class _ModuleReader:
             raise self.error(token, f"value %{name} is defined twice")
         scope[name] = value
 
-    def read_op(self, tree: lark.Tree, scope: dict[str, Value]) -> Operation:
+    def read_op(self, tree: lark.Tree[Any], scope: dict[str, Value], depth: int) -> Operation:
         results, opname, dense, symbol, operands, attr_dict, signature, regions, loc_tree = tree.children
         name = str(opname)
         op_class = OP_REGISTRY.get(name)
@@ -200,7 +432,7 @@ class _ModuleReader:
         if dense is not None:
             if len(result_types) != 1:
                 raise self.error(dense, f"'{name}' with an inline dense value needs one result type")
-            attributes["value"] = DenseAttr(parse_dense(str(dense), result_types[0]))
+            attributes["value"] = DenseAttr(self.dense(dense, result_types[0]))
         for index, (value, declared) in enumerate(zip(operand_values, operand_types, strict=False)):
             if value.type != declared:
                 raise self.error(
@@ -209,6 +441,8 @@ class _ModuleReader:
                 )
         region_objects = []
         if regions is not None:
+            if depth >= MAX_NESTING:
+                raise self.error(opname, f"regions nested deeper than {MAX_NESTING} levels")
             for region_tree in regions.children:
                 blocks = []
                 for block_tree in region_tree.children:
@@ -217,7 +451,7 @@ class _ModuleReader:
                     inner_scope: dict[str, Value] = {}  # kernel bodies are isolated from above
                     block = self.make_block(args, inner_scope)
                     for op_tree in (c for c in rest if isinstance(c, lark.Tree) and c.data == "op"):
-                        block.append(self.read_op(op_tree, inner_scope))
+                        block.append(self.read_op(op_tree, inner_scope, depth + 1))
                     blocks.append(block)
                     scope.update({k: v for k, v in inner_scope.items() if k not in scope})
                 region_objects.append(Region(blocks))
@@ -227,8 +461,9 @@ class _ModuleReader:
                 f"'{name}' defines {len(result_tokens)} value(s) but its "
                 f"signature gives {len(result_types)} result type(s)",
             )
+        location = self.read_loc(loc_tree) or self.here(opname)
         try:
-            op = op_class(operand_values, result_types, attributes, region_objects, self.read_loc(loc_tree))
+            op = op_class(operand_values, result_types, attributes, region_objects, location)
         except TcError as err:
             raise self.error(opname, str(err)) from None
         for token, result in zip(result_tokens, op.results, strict=True):
@@ -243,21 +478,21 @@ class _ModuleReader:
         if signature is None:
             return [], []
         if signature.data == "no_operand_signature":
-            return [], [parse_type(str(t)) for t in signature.children[0].children]
+            return [], [self.type(t) for t in signature.children[0].children]
         type_list, result_types = signature.children
-        first = [parse_type(str(t)) for t in type_list.children]
+        first = [self.type(t) for t in type_list.children]
         if result_types is not None:
-            return first, [parse_type(str(t)) for t in result_types.children]
+            return first, [self.type(t) for t in result_types.children]
         if num_results == 0:  # `return %a, %b : A, B`
             return first, []
         # `%r = op %a, %b : T`: one result, every operand of the same type.
         return [first[0]] * len(operands), first
 
-    def read_attr(self, tree: Any) -> Attribute:
+    def read_attr(self, tree: Any, depth: int = 0) -> Attribute:
         kind = tree.data
         children = tree.children
         if kind == "int_attr":
-            return int(children[0])
+            return self.integer(children[0])
         if kind == "float_attr":
             return float(children[0])
         if kind == "true_attr":
@@ -267,16 +502,23 @@ class _ModuleReader:
         if kind == "string_attr":
             return str(children[0])[1:-1].replace('\\"', '"').replace("\\\\", "\\")
         if kind == "dense_attr":
-            dtype = parse_type(str(children[1]))
-            return DenseAttr(parse_dense(str(children[0]), dtype))
+            return DenseAttr(self.dense(children[0], self.type(children[1])))
         if kind == "type_attr":
-            return parse_type(str(children[0]))
+            return self.type(children[0])
         if kind == "symbol_attr":
             return SymbolRef(str(children[0])[1:])
-        return tuple(self.read_attr(c) for c in children if c is not None)
+        if depth >= MAX_NESTING:
+            raise self.error(tree.meta, f"attribute lists nested deeper than {MAX_NESTING} levels")
+        return tuple(self.read_attr(c, depth + 1) for c in children if c is not None)
 
     def read_loc(self, tree: Any) -> Location | None:
         if tree is None:
             return None
         file, line, col = tree.children
-        return Location(str(file)[1:-1], int(line), int(col))
+        return Location(str(file)[1:-1], self.integer(line), self.integer(col))
+
+    def integer(self, token: Any) -> int:
+        try:
+            return int(token)
+        except ValueError as err:  # more digits than Python converts
+            raise self.error(token, f"integer too long ({err})") from None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from .attributes import DenseAttr, SymbolRef, format_attribute
-from .core import Block, Function, Global, Module, Operation, Value
+from .core import Block, Function, Global, Location, Module, Operation, Value
+from .parser import TextPosition
 
 _NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -107,7 +108,7 @@ def _op_lines(op: Operation, namer: _Namer, indent: str, locations: bool) -> lis
                 lines += _block_lines(block, namer, indent, locations)
             lines.append(indent + "}" + ("," if r_index < len(op.regions) - 1 else ""))
         lines[-1] += ")"
-    if locations and op.location:
+    if locations:
         lines[-1] += _location(op.location)
     return lines
 
@@ -131,8 +132,8 @@ def _signature(op: Operation) -> str:
     return ", ".join(operand_types) + " -> " + results if operand_types else "() -> " + results
 
 
-def _location(loc: object) -> str:
-    if loc is None:
+def _location(loc: Location | None) -> str:
+    # A TextPosition points into the text this module was parsed from, not to where the op came from.
+    if loc is None or isinstance(loc, TextPosition):
         return ""
-    file, line, col = loc.file, loc.line, loc.col  # type: ignore[attr-defined]
-    return f' loc("{file}":{line}:{col})'
+    return f' loc("{loc.file}":{loc.line}:{loc.col})'

@@ -140,6 +140,9 @@ class Constraint:
     right: Term
     op_name: str
     location: str
+    # For a product, the axes of the left and right operand that it pairs (their sizes must be
+    # equal, there is no broadcasting), and how it pairs them ("contracts"); None for broadcasting.
+    pairs: tuple[int, int, str] | None = None
 
 
 class ShapePlan:
@@ -195,14 +198,16 @@ class ShapePlan:
                 a, b = shapes[op.operands[0]], shapes[op.operands[1]]
                 if a[-1] != b[0]:
                     location = str(op.location) if op.location else "?"
-                    self.constraints.append(Constraint(a[-1], b[0], op.name, location))
+                    pairs = (len(a) - 1, 0, "contracts")
+                    self.constraints.append(Constraint(a[-1], b[0], op.name, location, pairs))
                 shapes[op.results[0]] = a[:-1] + b[1:]
             elif isinstance(op, BatchedDot):
                 a, b = shapes[op.operands[0]], shapes[op.operands[1]]
                 location = str(op.location) if op.location else "?"
-                for left, right in ((a[0], b[0]), (a[2], b[1])):
+                batch, inner = (0, 0, "pairs the batch"), (2, 1, "contracts")
+                for left, right, pairs in ((a[0], b[0], batch), (a[2], b[1], inner)):
                     if left != right:
-                        self.constraints.append(Constraint(left, right, op.name, location))
+                        self.constraints.append(Constraint(left, right, op.name, location, pairs))
                 shapes[op.results[0]] = (a[0], a[1], b[2])
             elif isinstance(op, Reduce):
                 source = shapes[op.operands[0]]
@@ -401,10 +406,21 @@ class ShapePlan:
         for c in self.constraints:
             left, right = self._value(c.left, shapes, data), self._value(c.right, shapes, data)
             if left != right:
-                raise TcShapeError(
-                    f"shapes do not broadcast in {c.op_name} at {c.location}: "
-                    f"{self._describe(c.left, shapes, data)} but {self._describe(c.right, shapes, data)}"
-                )
+                found = f"{self._describe(c.left, shapes, data)} but {self._describe(c.right, shapes, data)}"
+                if c.pairs is not None:
+                    left_axis, right_axis, how = c.pairs
+                    raise TcShapeError(
+                        f"{c.op_name} at {c.location} {how} dimension {left_axis} of the left operand "
+                        f"(size {left}) with dimension {right_axis} of the right (size {right}): {found}"
+                    )
+                rule = ""
+                if 1 in (left, right):
+                    rule = (
+                        "; sizes must be equal, or one of them statically 1: a dimension stretches only "
+                        "where its type says 1 (T.row, T.col, x.dimshuffle('x', 0), or f64[1, ?] in .tx), "
+                        "never where it is ? and happens to be 1"
+                    )
+                raise TcShapeError(f"shapes do not broadcast in {c.op_name} at {c.location}: {found}{rule}")
         for r in self.requirements:
             self._require(r, shapes, data)
 

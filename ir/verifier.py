@@ -1,4 +1,9 @@
-"""Check the IR's invariants; every error names the op, the value and the location."""
+"""Check the IR's invariants; every error names the op, the value and the location.
+
+The verifier is the gate for IR read from text, so it must reject any op a
+hostile file can spell: a type rule that trips over the wrong number of
+operands is reported as a verification error of that op, never as a crash.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,12 @@ def _verify_state_access(module: Module, function: Function) -> None:
             continue
         symbol = op.symbol  # type: ignore[attr-defined]
         context = f"{describe_op(op)} in @{function.name}"
+        operands, results = (0, 1) if op.name == "tx.load" else (1, 0)
+        if (len(op.operands), len(op.results)) != (operands, results):
+            raise TcVerificationError(
+                f"{context}: {op.name} takes {operands} operand(s) and gives {results} result(s), "
+                f"found {len(op.operands)} and {len(op.results)}"
+            )
         glob = globals_by_name.get(symbol)
         if glob is None:
             raise TcVerificationError(f"{context}: unknown global @{symbol}")
@@ -45,7 +56,8 @@ def _verify_state_access(module: Module, function: Function) -> None:
 def verify_function(function: Function) -> None:
     term = function.body.terminator
     if term is None or term.name != "return":
-        raise TcVerificationError(f"function @{function.name} does not end in return")
+        where = f" at {function.location}" if function.location else ""
+        raise TcVerificationError(f"function @{function.name}{where} does not end in return")
     _verify_block(function.body, set(), f"@{function.name}")
 
 
@@ -82,6 +94,8 @@ def _verify_op(op: Operation, context: str) -> None:
         expected = None
     except TcError as err:
         raise TcVerificationError(f"{context}: {err}") from err
+    except (IndexError, KeyError, ValueError, TypeError, AttributeError) as err:
+        raise TcVerificationError(f"{context}: {_misfit(op)} ({type(err).__name__}: {err})") from err
     found = [r.type for r in op.results]
     if expected is not None and expected != found:
         shown = ", ".join(map(str, expected))
@@ -92,6 +106,17 @@ def _verify_op(op: Operation, context: str) -> None:
         op.verify_op()
     except TcVerificationError as err:
         raise TcVerificationError(f"{context}: {err}") from err
+    except TcError:
+        raise
+    except (IndexError, KeyError, ValueError, TypeError, AttributeError) as err:
+        raise TcVerificationError(f"{context}: {_misfit(op)} ({type(err).__name__}: {err})") from err
+
+
+def _misfit(op: Operation) -> str:
+    """What to say when an op's own rules cannot even be applied to it: its shape is wrong."""
+    types = ", ".join(str(v.type) for v in op.operands) or "none"
+    regions = f" and {len(op.regions)} region(s)" if op.regions else ""
+    return f"{op.name} does not take these operands ({types}){regions}"
 
 
 def describe_op(op: Operation) -> str:

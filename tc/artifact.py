@@ -112,11 +112,10 @@ class BuiltFile:
 
 def read_source(path: str | os.PathLike[str]) -> SourceFile:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise SourceFileError(f"cannot read '{path}': {reason}") from err
-    return SourceFile(str(path), text, Path(path).resolve().parent)
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise SourceFileError(f"cannot read '{path}': {err.strerror or err}") from err
+    return SourceFile.from_bytes(str(path), data, Path(path).resolve().parent)  # non-UTF-8: located
 
 
 def build_file(path: str | os.PathLike[str], source: SourceFile | None = None) -> BuiltFile:

@@ -280,13 +280,14 @@ def _add_opt(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def _run_opt(args: argparse.Namespace) -> int:
     if args.file == "-":
-        module = parse_module(sys.stdin.read(), "<stdin>")
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)  # bytes, so a non-UTF-8 byte is located
+        module = parse_module(stdin.read(), "<stdin>")
     elif args.file.endswith(".tx"):  # a model: start from the IR it lowers to
         from tc import artifact
 
         module = artifact.build_file(args.file).module
     else:
-        with open(args.file, encoding="utf-8") as handle:
+        with open(args.file, "rb") as handle:
             module = parse_module(handle.read(), args.file)
     names = ",".join(DEFAULT_PIPELINE) if args.passes == "default" else args.passes
     print_after = {"all"} if args.print_ir_after_all else set(args.print_ir_after)

@@ -24,11 +24,22 @@ class SourceFile:
     directory: Path  # where relative .npy paths are looked up
 
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
+        # Lines as the parser counts them: only "\n" ends one (not \f, \v or U+2028).
+        lines = self.text.split("\n")
+        return lines[number - 1].rstrip("\r") if 0 < number <= len(lines) else ""
 
     def location(self, line: int, column: int) -> Location:
         return Location(self.name, line, column)
+
+    @classmethod
+    def from_bytes(cls, name: str, data: bytes, directory: Path) -> SourceFile:
+        """The file whose bytes are `data`; a byte that is not UTF-8 is a TxError at its position."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise _not_utf8(cls(name, data.decode("utf-8", errors="replace"), directory), data, err) from None
+        # Universal newlines, as reading in text mode would give.
+        return cls(name, text.replace("\r\n", "\n").replace("\r", "\n"), directory)
 
 
 class TxError(TcParseError):
@@ -41,6 +52,14 @@ class TxError(TcParseError):
         self.message = message
         self.source_line = source.line(line)
         super().__init__(format_report(source.name, line, column, message, self.source_line, width))
+
+
+def _not_utf8(shown: SourceFile, data: bytes, err: UnicodeDecodeError) -> TxError:
+    before = data[: err.start]
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
+    message = f"the file is not UTF-8 text (byte 0x{data[err.start]:02x}: {err.reason})"
+    return TxError(shown, line, column, message)
 
 
 class TxTypeError(TxError, TcTypeError):

@@ -61,6 +61,17 @@ _UNARY: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
 }
 _RANDOM_SIZE_ALIASES = {"shape": "size"}
 NUMBER = (bool, int, float)
+# Expressions nest by recursion here (`sin(sin(...))`, `-(-(...))`); past this depth a file is
+# refused at its token rather than exhausting Python's stack. Left-associative chains
+# (`x + x + ... + x`) do not nest: they are evaluated in a loop, however long.
+MAX_NESTING = 100
+# An integer power whose result would need more bits than this is refused, not computed
+# (`10 ** 10 ** 10` would take Python minutes and no tensor can hold it).
+_MAX_POWER_BITS = 4096
+# numpy's refusals of arrays that cannot exist (a size beyond memory or beyond intp).
+_NUMPY_TOO_LARGE = re.compile(
+    r"Maximum allowed (size|dimension) exceeded|array is too big|Unable to allocate"
+)
 # The builder prefixes its messages with the Python line that built the graph; not ours.
 _PYTHON_LOCATION = re.compile(r"^(?:\S+?:\d+:\d+: )+")
 
@@ -96,6 +107,7 @@ class ExpressionLowering:
         self.scope: dict[str, Binding] = {}
         self.stamped: set[Variable] = set()
         self.random_streams: dict[str, Any] = {}
+        self.depth = 0  # of nested `expr` calls
 
     # -- errors and locations ------------------------------------------------------------
 
@@ -117,12 +129,24 @@ class ExpressionLowering:
         return self.source.location(line, column)
 
     def call_builder(self, node: Node, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call the builder; its errors are re-raised at `node`, its new ops located there."""
+        """Call the builder; its errors are re-raised at `node`, its new ops located there.
+
+        So are the builder's plain TypeErrors (an argument of a kind it does not take, such as
+        `axis = 1.5`) and sizes too large to exist (numpy's refusals, integers beyond C's long).
+        """
         try:
             result = function(*args, **kwargs)
         except TcError as err:
             message = _PYTHON_LOCATION.sub("", str(err))
             raise self.error(node, message, error_class_for(err)) from err
+        except TypeError as err:
+            raise self.error(node, str(err), TxTypeError) from err
+        except (OverflowError, MemoryError) as err:
+            raise self.error(node, f"a size or value is too large: {err}") from err
+        except ValueError as err:
+            if not _NUMPY_TOO_LARGE.search(str(err)):
+                raise
+            raise self.error(node, f"a size or value is too large: {err}") from err
         self.stamp(result, self.location(node))
         return result
 
@@ -160,10 +184,21 @@ class ExpressionLowering:
     def expr(self, node: Node) -> Any:
         if isinstance(node, lark.Token):  # the grammar keeps no bare tokens in expressions
             raise self.error(node, f"unexpected '{node}'")
-        return getattr(self, f"expr_{node.data}")(node)
+        if self.depth >= MAX_NESTING:
+            raise self.error(
+                node, f"expression nested more than {MAX_NESTING} deep; split it into several lets"
+            )
+        self.depth += 1
+        try:
+            return getattr(self, f"expr_{node.data}")(node)
+        finally:
+            self.depth -= 1
 
     def expr_int(self, node: lark.Tree) -> int:
-        return int(node.children[0])
+        try:
+            return int(node.children[0])
+        except ValueError as err:  # more digits than Python converts
+            raise self.error(node, f"integer literal too long ({err})") from None
 
     def expr_float(self, node: lark.Tree) -> float:
         return float(node.children[0])
@@ -227,18 +262,30 @@ class ExpressionLowering:
         return self.call_builder(op, builder, operand)
 
     def expr_binary(self, node: lark.Tree) -> Any:
-        left_node, op, right_node = node.children
-        left, right = self.expr(left_node), self.expr(right_node)
+        """`a + b - c ...`: the left-nested chain in a loop, left to right, so that its length
+        costs no stack."""
+        chain: list[tuple[Node, lark.Token, Node]] = []
+        while isinstance(node, lark.Tree) and node.data == "binary":
+            left_node, op, right_node = node.children
+            chain.append((left_node, op, right_node))
+            node = left_node
+        value = self.expr(node)
+        for left_node, op, right_node in reversed(chain):
+            value = self.binary(left_node, value, op, right_node, self.expr(right_node))
+        return value
+
+    def binary(self, left_node: Node, left: Any, op: lark.Token, right_node: Node, right: Any) -> Any:
         self.check_operand(left_node, left, str(op))
         self.check_operand(right_node, right, str(op))
         builder, python = _BINARY[str(op)]
         if isinstance(left, NUMBER) and isinstance(right, NUMBER):
+            shown = f"{show_literal(left)} {op} {show_literal(right)}"
+            if str(op) == "**" and _power_too_large(left, right):
+                raise self.error(op, f"cannot compute {shown}: the result is too large for any tensor")
             try:
                 return python(left, right)
             except (ArithmeticError, TypeError, ValueError) as err:
-                raise self.error(
-                    op, f"cannot compute {show_literal(left)} {op} {show_literal(right)}: {err}"
-                ) from err
+                raise self.error(op, f"cannot compute {shown}: {err}") from err
         return self.call_builder(op, builder, left, right)
 
     def expr_index(self, node: lark.Tree) -> Any:
@@ -330,9 +377,16 @@ class ExpressionLowering:
         if "size" in keywords and isinstance(keywords["size"], list):
             keywords["size"] = tuple(keywords["size"])
         try:
-            return self.call_builder(method, draw, *positional, **keywords)
+            inspect.signature(draw).bind(*positional, **keywords)
         except TypeError as err:  # a wrong keyword for the stream's method
             raise self.error(method, f"{name}.{method}: {err}", TxTypeError) from err
+        return self.call_builder(method, draw, *positional, **keywords)
+
+
+def _power_too_large(base: Any, exponent: Any) -> bool:
+    if isinstance(base, float) or isinstance(exponent, float) or exponent <= 0 or abs(base) <= 1:
+        return False  # floats overflow to an error by themselves; these stay small
+    return int(exponent) * abs(int(base)).bit_length() > _MAX_POWER_BITS
 
 
 def describe_kind(kind: str) -> str:
@@ -348,7 +402,13 @@ def describe_value(value: Any) -> str:
 
 
 def show_literal(value: Any) -> str:
-    return repr(value) if not isinstance(value, bool) else str(value).lower()
+    if isinstance(value, bool):
+        return str(value).lower()
+    try:
+        text = repr(value)
+    except ValueError:  # an integer with more digits than Python prints
+        return "a number too long to show"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def show_shape(shape: Sequence[int | None]) -> str:

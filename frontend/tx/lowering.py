@@ -38,6 +38,8 @@ from .parser import parse_tree
 
 __all__ = ["Hooks", "Program", "TxFunction", "lower_source"]
 
+_I64_MAX = 2**63 - 1
+
 
 @dataclass
 class TxFunction:
@@ -138,10 +140,21 @@ class _Lowering(ExpressionLowering):
             known = ", ".join(DTYPES)
             raise self.error(name, f"unknown type '{name}'; types are {known}", TxTypeError)
         shape: list[int | None] = []
+        elements = 1
         for dim in dims:
             if dim is None:
                 continue
-            shape.append(None if isinstance(dim, lark.Tree) else int(dim))
+            if isinstance(dim, lark.Tree):
+                shape.append(None)
+                continue
+            # More than 19 digits cannot fit i64 (and past 4300, int() refuses them).
+            size = int(dim) if len(dim.lstrip("0")) <= 19 else _I64_MAX + 1
+            elements *= size
+            if size > _I64_MAX:
+                raise self.error(dim, "this dimension is too large: it does not fit i64", TxShapeError)
+            if elements > _I64_MAX:
+                raise self.error(dim, "the shape has too many elements to count in i64", TxShapeError)
+            shape.append(size)
         return TensorType(DTYPES[str(name)], tuple(shape))
 
     def initial_value(self, node: Node, declared: TensorType) -> np.ndarray:
@@ -156,7 +169,7 @@ class _Lowering(ExpressionLowering):
                     TxShapeError,
                 )
             fill = np.zeros if str(node.children[0]) == "zeros" else np.ones
-            return fill(declared.shape, dtype)
+            return self.allocate(node, fill, declared.shape, dtype)
         if isinstance(node, lark.Tree) and node.data == "call" and str(node.children[0]) in ("zeros", "ones"):
             value = self.fill_call(node, dtype)
         elif isinstance(node, lark.Tree) and node.data == "string":
@@ -182,7 +195,14 @@ class _Lowering(ExpressionLowering):
         shape = [shape] if isinstance(shape, int) else shape
         if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
             raise self.error(args[0], f"the shape of {name} is a list of sizes: {name}([3, 4])", TxTypeError)
-        return (np.zeros if str(name) == "zeros" else np.ones)(shape, dtype)
+        return self.allocate(node, np.zeros if str(name) == "zeros" else np.ones, shape, dtype)
+
+    def allocate(self, node: Node, fill: Any, shape: Any, dtype: np.dtype) -> np.ndarray:
+        """`fill(shape, dtype)`, or an error at `node` when no such array can exist."""
+        try:
+            return fill(shape, dtype)
+        except (ValueError, MemoryError, OverflowError) as err:
+            raise self.error(node, f"cannot allocate an array of shape {show_literal(shape)}: {err}") from err
 
     def load_npy(self, node: lark.Tree) -> np.ndarray:
         text = self.string(node.children[0])

@@ -37,6 +37,11 @@ _GROUPS: tuple[tuple[str, set[str], set[str]], ...] = (
     ("a declaration", {"FN", "SHARED", "RANDOM"}, set()),
 )
 _COMPARISONS = {"LT", "LE", "GT", "GE", "EQ", "NE"}
+# Characters that are not .tx but that a Python or C habit types; what to write instead.
+_HABITS = {
+    "@": "'@' is not an operator in .tx: write a matrix product as dot(a, b)",
+    ";": "';' is not needed: statements end at the line's end (write each on its own line)",
+}
 
 
 @lru_cache(maxsize=1)
@@ -67,7 +72,9 @@ def _syntax_error(source: SourceFile, err: UnexpectedInput) -> TxError:
     if isinstance(err, UnexpectedCharacters):
         position = err.pos_in_stream or 0
         char = source.text[position] if position < len(source.text) else ""
-        what = f"'{char}'" if char.isprintable() else repr(char)
+        if char in _HABITS:
+            return TxError(source, err.line, err.column, _HABITS[char])
+        what = f"'{char}'" if char.isprintable() else ascii(char)
         allowed = _expected(err.allowed) if err.allowed else "a token"
         return TxError(source, err.line, err.column, f"expected {allowed}, found {what}")
     if isinstance(err, UnexpectedEOF):
@@ -78,7 +85,7 @@ def _syntax_error(source: SourceFile, err: UnexpectedInput) -> TxError:
 
 
 def _end_position(source: SourceFile) -> tuple[int, int]:
-    lines = source.text.splitlines() or [""]
+    lines = source.text.split("\n")  # as the parser counts lines
     # Point just past the last non-blank line: that is where something was missing.
     for number in range(len(lines), 0, -1):
         if lines[number - 1].strip():

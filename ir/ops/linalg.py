@@ -41,7 +41,10 @@ class Dot(Operation):
             raise TcTypeError(f"tx.dot takes vectors and matrices, found {a} and {b}")
         inner_a, inner_b = a.shape[-1], b.shape[0]
         if inner_a is not None and inner_b is not None and inner_a != inner_b:
-            raise TcShapeError(f"tx.dot: {a} and {b} do not agree on the contracted dimension")
+            raise TcShapeError(
+                f"tx.dot contracts dimension {a.rank - 1} of the left operand (size {inner_a}) with "
+                f"dimension 0 of the right (size {inner_b}): {a} and {b} differ on the contracted dimension"
+            )
         shape = a.shape[:-1] + b.shape[1:]
         return [TensorType(a.dtype, shape)]
 

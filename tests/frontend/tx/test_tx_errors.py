@@ -141,3 +141,82 @@ def test_missing_file_is_a_tc_error(tmp_path: Path) -> None:
     with pytest.raises(tc.TcError, match="cannot read") as info:
         tc.compile_file(tmp_path / "absent.tx")
     assert isinstance(info.value, OSError)
+
+
+# -- habits from other languages, and hostile files (found by tests/fuzz) -------------------
+
+# fmt: off
+HOSTILE = [
+    ("fn f(x: f64[3, 4], y: f64[4, 2]) -> f64[3, 2] { return x @ y }", 1, 58, "'@' is not an operator in .tx: write a matrix product as dot(a, b)", 1, TxError),
+    ("fn f(x: f64) -> f64 {\n    let y = x;\n    return y\n}", 2, 14, "';' is not needed: statements end at the line's end", 1, TxError),
+    ("fn f(x: f64[3, 3], y: f64[4, 2]) -> f64[3, 2] { return dot(x, y) }", 1, 56, "tx.dot contracts dimension 1 of the left operand (size 3) with dimension 0 of the right (size 4)", 3, TxShapeError),
+    ("fn f(x: f64[?, 3]) -> i64[?] { return argmax(x, axis = 1.5) }", 1, 39, "'float' object is not iterable", 6, TxTypeError),
+    ("fn f(x: f64[99999999999999999999]) -> f64 { return sum(x) }", 1, 13, "this dimension is too large: it does not fit i64", 20, TxShapeError),
+    ("fn f(x: f64[4294967296, 4294967296]) -> f64 { return sum(x) }", 1, 25, "the shape has too many elements", 10, TxShapeError),
+    ("shared s: f64[2] = zeros([2, 99999999999999])", 1, 20, "cannot allocate an array of shape [2, 99999999999999]", 26, TxError),
+    ("fn f(x: f64) -> f64 { return reshape(x, [99999999999999999999]) }", 1, 30, "a size or value is too large", 7, TxError),
+    ("fn f(x: f64) -> f64 { return x + " + "1" * 5000 + " }", 1, 34, "integer literal too long", 5000, TxError),
+    ("fn f(x: f64) -> f64 { return x * 10 ** 10 ** 10 }", 1, 37, "cannot compute 10 ** 10000000000: the result is too large", 2, TxError),
+    ("fn f(x: f64[?], y: i32[?]) -> f64[?] { return zeros_like(x, y) }", 1, 47, "unsupported dtype", 10, TxTypeError),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("text", "line", "column", "message", "width", "kind"), HOSTILE)
+def test_hostile_sources(text: str, line: int, column: int, message: str, width: int, kind: type) -> None:
+    err = error_of(text)
+    assert isinstance(err, kind), repr(err)
+    check_report(err, line, column, message, width)
+
+
+@pytest.mark.parametrize(
+    ("nested", "column"),
+    [("sin(" * 300 + "x" + ")" * 300, 430), ("-" * 3000 + "x", 130), ("x" + " ** x" * 300, 525)],
+)
+def test_deep_nesting_is_refused_at_its_token(nested: str, column: int) -> None:
+    err = error_of(f"fn f(x: f64) -> f64 {{ return {nested} }}")
+    assert (err.line, err.column) == (1, column)
+    assert str(err).startswith(
+        f"model.tx:1:{column}: error: expression nested more than 100 deep; split it into"
+    )
+
+
+def test_long_left_associative_chains_compile(tmp_path: Path) -> None:
+    """1,000 added terms nest 1,000 deep in the syntax tree; lowering them must not recurse."""
+    path = tmp_path / "chain.tx"
+    path.write_text("fn f(x: f64) -> f64 {\n    return " + " + ".join(["x"] * 1000) + "\n}\n")
+    assert tc.compile_file(path).f(2.0) == 2000.0
+    path.write_text("fn f(x: f64) -> f64 {\n    return " + "((" * 2000 + "x" + "))" * 2000 + "\n}\n")
+    assert tc.compile_file(path).f(2.0) == 2.0  # parentheses make no tree: any depth is fine
+
+
+def test_a_file_that_is_not_utf8_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "model.tx"
+    path.write_bytes(b"fn f(x: f64) -> f64 {\n    return x + \xff 1\n}\n")
+    with pytest.raises(TxError) as info:
+        tc.compile_file(path)
+    first, source_line, caret = str(info.value).split("\n")
+    assert first == f"{path}:2:16: error: the file is not UTF-8 text (byte 0xff: invalid start byte)"
+    assert caret == " " * 15 + "^"
+    assert (info.value.line, info.value.column) == (2, 16)
+
+
+def test_shape_errors_at_run_time_explain_themselves(tmp_path: Path) -> None:
+    path = tmp_path / "model.tx"
+    path.write_text(
+        "fn product(x: f64[?, ?], y: f64[?, ?]) -> f64[?, ?] { return dot(x, y) }\n"
+        "fn total(x: f64[?, ?], y: f64[?, ?]) -> f64[?, ?] { return x + y }\n"
+    )
+    model = tc.compile_file(path)
+    with pytest.raises(tc.TcShapeError) as info:
+        model.product(np.ones((2, 3)), np.ones((4, 2)))
+    assert "tx.dot at " in str(info.value)
+    assert "contracts dimension 1 of the left operand (size 3) with dimension 0 of the right (size 4)" in str(
+        info.value
+    )
+    with pytest.raises(tc.TcShapeError) as info:
+        model.total(np.ones((1, 3)), np.ones((4, 3)))
+    message = str(info.value)
+    assert "shapes do not broadcast in tx.add" in message
+    assert "sizes must be equal, or one of them statically 1" in message
+    assert "T.row" in message and "T.col" in message and "dimshuffle" in message
