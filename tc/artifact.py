@@ -25,7 +25,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,10 +118,13 @@ def read_source(path: str | os.PathLike[str]) -> SourceFile:
     return SourceFile.from_bytes(str(path), data, Path(path).resolve().parent)  # non-UTF-8: located
 
 
-def build_file(path: str | os.PathLike[str], source: SourceFile | None = None) -> BuiltFile:
-    """Parse, check and lower a .tx file to one IR module (no passes, no code)."""
+def build_file(
+    path: str | os.PathLike[str], source: SourceFile | None = None, functions: Collection[str] | None = None
+) -> BuiltFile:
+    """Parse, check and lower a .tx file to one IR module (no passes, no code); with
+    `functions`, only the functions so named."""
     source = source or read_source(path)
-    program = lower_source(source, Hooks(_make_shared, _random_hook()))
+    program = lower_source(source, Hooks(_make_shared, _random_hook()), functions)
     module = Module()
     symbols: dict[SharedVariable, str] = {}
     built = BuiltFile(program, module, {}, {})
@@ -153,10 +156,14 @@ def build_file(path: str | os.PathLike[str], source: SourceFile | None = None) -
 
 
 def compile_file(
-    path: str | os.PathLike[str], opt_level: int = 3, allow_input_downcast: bool = False
+    path: str | os.PathLike[str],
+    opt_level: int = 3,
+    allow_input_downcast: bool = False,
+    functions: Collection[str] | None = None,
 ) -> TxModule:
-    """Compile a .tx file to native code in this process; a module of its functions."""
-    built = build_file(path)
+    """Compile a .tx file to native code in this process; a module of its functions (or of
+    those named in `functions`: the others are neither checked nor compiled)."""
+    built = build_file(path, functions=functions)
     stages, plans = optimize_module(built.module)
     functions: dict[str, Callable[..., Any]] = {}
     if built.module.functions:

@@ -220,7 +220,9 @@ def _run_run(args: argparse.Namespace) -> int:
         raise UsageError("give either FUNCTION [ARGS...] or --script, not both")
     if args.repeat < 1:
         raise UsageError("--repeat needs a positive count")
-    module = _load_model(args.model, args.opt_level)
+    # One function called: compile only it, so a broken neighbour does not stop it.
+    only = [args.function] if args.script is None else None
+    module = _load_model(args.model, args.opt_level, only)
     if args.load_shared is not None:
         run.load_shared(module, args.load_shared)
     if args.script is not None:
@@ -232,12 +234,12 @@ def _run_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(model: str, opt_level: int = 3) -> Any:
+def _load_model(model: str, opt_level: int = 3, functions: list[str] | None = None) -> Any:
     import tc
 
     if Path(model).is_dir():
         return tc.load(model)
-    return tc.compile_file(model, opt_level)
+    return tc.compile_file(model, opt_level, functions=functions)
 
 
 # -- tc opt ----------------------------------------------------------------------------------

@@ -62,6 +62,19 @@ def _not_utf8(shown: SourceFile, data: bytes, err: UnicodeDecodeError) -> TxErro
     return TxError(shown, line, column, message)
 
 
+class TxErrors(TxError):
+    """Errors in several functions of one file: every report, in file order (the position
+    attributes are the first one's)."""
+
+    def __init__(self, errors: list[TxError]) -> None:
+        first = errors[0]
+        self.errors = errors
+        self.file, self.line, self.column = first.file, first.line, first.column
+        self.message, self.source_line = first.message, first.source_line
+        reports = "\n".join(str(e) for e in errors)
+        TcParseError.__init__(self, f"{reports}\n{len(errors)} errors in {first.file}")
+
+
 class TxTypeError(TxError, TcTypeError):
     """A wrong dtype, rank or argument in a .tx file."""
 

@@ -8,6 +8,7 @@ the builder's (`tc.tensor`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,12 +17,13 @@ import numpy as np
 
 from ...ir.core import Location
 from ...ir.dtypes import DType
+from ...ir.errors import TcValueError
 from ...ir.types import TensorType
 from .. import tensor as T
 from ..graph import Variable
 from ..shared import SharedVariable
 from .builtins import DTYPES
-from .errors import SourceFile, TxShapeError, TxTypeError
+from .errors import SourceFile, TxError, TxErrors, TxShapeError, TxTypeError
 from .expressions import (
     NUMBER,
     Binding,
@@ -65,9 +67,11 @@ class Program:
     random_streams: dict[str, Any] = field(default_factory=dict)
 
 
-def lower_source(source: SourceFile, hooks: Hooks) -> Program:
-    """Parse and lower a whole .tx file."""
-    return _Lowering(source, hooks).lower(parse_tree(source))
+def lower_source(source: SourceFile, hooks: Hooks, functions: Collection[str] | None = None) -> Program:
+    """Parse and lower a .tx file: its declarations and its functions, or only those of them
+    named in `functions` (so one broken function does not stop running the others). The
+    errors of every function lowered are reported together."""
+    return _Lowering(source, hooks).lower(parse_tree(source), functions)
 
 
 class _Lowering(ExpressionLowering):
@@ -77,7 +81,7 @@ class _Lowering(ExpressionLowering):
 
     # -- top level -----------------------------------------------------------------------
 
-    def lower(self, tree: lark.Tree) -> Program:
+    def lower(self, tree: lark.Tree, functions: Collection[str] | None = None) -> Program:
         items = tree.children
         for item in items:
             self.declare(item.children[0], item)
@@ -86,9 +90,23 @@ class _Lowering(ExpressionLowering):
                 self.shared_decl(item)
             elif item.data == "random_decl":
                 self.random_decl(item)
+        defined = [str(item.children[0]) for item in items if item.data == "fn_def"]
+        missing = [name for name in functions or () if name not in defined]
+        if missing:
+            known = ", ".join(defined) or "none"
+            raise TcValueError(f"'{self.source.name}' has no function {missing[0]!r} (functions: {known})")
+        errors: list[TxError] = []
         for item in items:
-            if item.data == "fn_def":
+            if item.data != "fn_def" or (functions is not None and str(item.children[0]) not in functions):
+                continue
+            try:
                 self.program.functions.append(self.fn_def(item))
+            except TxError as err:
+                errors.append(err)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise TxErrors(errors)
         self.program.random_streams = self.random_streams
         return self.program
 

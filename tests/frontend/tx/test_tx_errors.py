@@ -220,3 +220,34 @@ def test_shape_errors_at_run_time_explain_themselves(tmp_path: Path) -> None:
     assert "shapes do not broadcast in tx.add" in message
     assert "sizes must be equal, or one of them statically 1" in message
     assert "T.row" in message and "T.col" in message and "dimshuffle" in message
+
+
+BROKEN = """\
+fn good(x: f64) -> f64 {
+    return x * 2
+}
+fn bad(x: f64[3], y: f64[4]) -> f64[3] {
+    return x + y
+}
+fn worse(x: f64) -> f64 {
+    return undefined_name + x
+}
+"""
+
+
+def test_every_broken_function_is_reported_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "broken.tx"
+    path.write_text(BROKEN)
+    with pytest.raises(tc.TcParseError) as caught:
+        tc.compile_file(str(path))
+    text = str(caught.value)
+    assert "broken.tx:5:14: error: tx.add" in text and "broken.tx:8:12: error: unknown name" in text
+    assert text.endswith("2 errors in " + str(path))
+
+
+def test_a_function_compiles_beside_a_broken_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "broken.tx"
+    path.write_text(BROKEN)
+    assert tc.compile_file(str(path), functions=["good"]).good(3.0) == 6.0
+    with pytest.raises(tc.TcValueError, match="has no function 'nope' \\(functions: good, bad, worse\\)"):
+        tc.compile_file(str(path), functions=["nope"])
