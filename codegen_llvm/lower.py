@@ -36,10 +36,13 @@ from .indexing import IndexFailure, emit_gather, emit_scatter_add, indexing_exte
 from .linalg import emit_batched_dot, emit_dot
 from .loops import ArrayRef, KernelBody, broadcast_strides, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
-from .reduce import Member, Producer, emit_reduce, emit_reductions
+from .reduce import Member, Producer, emit_reduce, emit_reductions, wide_accumulator
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .shape_ops import FRESH_SHAPE_OPS, SHAPE_OPS, ShapeOpLowering
 from .types import I1, I8_PTR, I32, I64, mark_not_captured, memory_type, register_type
+
+# Kernel bodies longer than this call their vectorisable math instead of inlining it.
+OUTLINE_MATH_ABOVE_OPS = 32
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,8 @@ class _FunctionLowering:
                 self._result_buffers(op, extent, destination)
                 if op.kind in ("argmax", "argmin"):  # the best values so far, beside their indices
                     self._scratch[op] = self._allocate(source.dtype, extent)
+                elif (wide := wide_accumulator(op)) is not None:  # float32 column sums, say
+                    self._scratch[op] = self._allocate(wide, extent)
                 if op in self.groups:
                     loops.append(functools.partial(self._reduce_group, self.groups[op], extent))
                 elif op not in grouped:
@@ -331,7 +336,7 @@ class _FunctionLowering:
                 Member(
                     op,
                     self.arrays[op.results[0]].pointer,
-                    None,
+                    self._scratch.get(op),
                     _element_of(body),
                     op.operands[0].type.dtype,
                 )
@@ -401,9 +406,12 @@ class _FunctionLowering:
 
     def _kernel_body(self, op: KernelElementwise) -> KernelBody:
         block = op.body.block
+        # Small kernels inline their math (the fastest loops); long ones call it, so LLVM's
+        # time stays proportional to the number of ops (see ScalarEmitter).
+        outline = len(block.ops) > OUTLINE_MATH_ABOVE_OPS
 
         def emit(builder: ll.IRBuilder, values: list[ll.Value], fast: bool):  # type: ignore[no-untyped-def]
-            emitter = ScalarEmitter(builder, self.math, vector_math=fast)
+            emitter = ScalarEmitter(builder, self.math, vector_math=fast, outline_math=outline)
             env: dict[Value, ll.Value] = dict(zip(block.args, values, strict=True))
             for inner in block.ops:
                 if inner.name == "kernel.yield":

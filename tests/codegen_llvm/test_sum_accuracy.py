@@ -1,0 +1,144 @@
+"""Float sums stay accurate however many values they add, on any thread count.
+
+Adding 10^7 float32 values one after another loses about 10^7 * 2^-24 of
+the result (the sum of 10^7 float32 0.1s came out 998501.4); the blocked
+sums of codegen_llvm/reduce.py must stay within a few ulps of math.fsum,
+for whole arrays, rows, columns, the sums inside mean/var/softmax/logsumexp
+and fused producers, give the same bits on one thread and on two, and agree
+with constant folding (numpy's pairwise sums) to a few ulps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import tc
+import tc.tensor as T
+from tc.codegen_llvm.reduce import BLOCK
+
+RNG = np.random.default_rng(20261130)
+ULPS = {"float32": 2.0**-24, "float64": 2.0**-53}
+
+
+def _exact(values: np.ndarray) -> float:
+    return math.fsum(values.astype(np.float64).ravel())
+
+
+def _relative(got: object, want: np.ndarray) -> float:
+    want = np.asarray(want, np.float64)
+    return float(np.max(np.abs(np.asarray(got, np.float64) - want) / np.abs(want)))
+
+
+def _exact_sums(values: np.ndarray, axis: int) -> np.ndarray:
+    return np.apply_along_axis(math.fsum, axis, values.astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sum_and_mean_of_ten_million_tenths(dtype: str) -> None:
+    x = T.vector("x", dtype=dtype)
+    f = tc.function([x], [x.sum(), x.mean()])
+    data = np.full(10**7, 0.1, dtype)
+    total, mean = f(data)
+    exact = _exact(data)
+    tolerance = 1e-6 if dtype == "float32" else 1e-14
+    assert abs(float(total) - exact) / exact <= tolerance
+    assert abs(float(mean) - exact / data.size) / (exact / data.size) <= tolerance
+    assert abs(float(total) - exact) / exact <= 8 * ULPS[dtype]  # a few ulps, like numpy's
+
+
+@pytest.mark.parametrize("n", [1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK - 5, 1_000_003])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sums_across_block_boundaries(n: int, dtype: str) -> None:
+    x = T.vector("x", dtype=dtype)
+    f = tc.function([x], [x.sum(), x[::-1].sum(), x[::3].sum()])  # unit, negative, strided runs
+    data = (RNG.random(n) + 0.5).astype(dtype)
+    for got, view in zip(f(data), [data, data[::-1], data[::3]], strict=True):
+        assert _relative(got, np.asarray(_exact(view))) <= 8 * ULPS[dtype]
+
+
+def test_row_and_column_sums_of_a_large_float32_matrix() -> None:
+    x = T.fmatrix("x")
+    f = tc.function([x], [x.sum(axis=1), x.sum(axis=0), x.mean(axis=0), x.sum(), T.sum(x * x, axis=0)])
+    data = (RNG.standard_normal((3000, 3000)) * 10 + 100).astype(np.float32)
+    rows, columns, means, total, squares = f(data)
+    assert _relative(rows, _exact_sums(data, 1)) <= 4e-7
+    assert _relative(columns, _exact_sums(data, 0)) <= 4e-7  # numpy's own column sums: 3e-6
+    assert _relative(means, _exact_sums(data, 0) / 3000) <= 4e-7
+    assert _relative(total, np.asarray(_exact(data))) <= 4e-7
+    assert _relative(squares, _exact_sums(data.astype(np.float64) ** 2, 0)) <= 1e-6
+
+
+def test_tall_columns_and_middle_axes_of_float32() -> None:
+    """Each output element takes 2.5 million contributions (numpy's float32 is off by 2%)."""
+    x, y = T.fmatrix("x"), T.ftensor3("y")
+    f = tc.function([x], x.sum(axis=0))
+    tall = np.full((2_500_000, 4), 0.1, np.float32)
+    assert _relative(f(tall), _exact_sums(tall, 0)) <= 1e-6
+    g = tc.function([y], [y.sum(axis=(0, 2)), y.mean(axis=(0, 2), keepdims=True), y.sum(axis=1)])
+    cube = (RNG.random((300, 7, 5000)) + 0.5).astype(np.float32)
+    middle, middle_mean, inner = g(cube)
+    wide = cube.astype(np.float64)
+    assert _relative(middle, wide.sum(axis=(0, 2))) <= 4e-7
+    assert _relative(middle_mean, wide.mean(axis=(0, 2), keepdims=True)) <= 4e-7
+    assert _relative(inner, wide.sum(axis=1)) <= 4e-7
+
+
+def test_sums_inside_var_softmax_logsumexp_and_fused_kernels() -> None:
+    x = T.fmatrix("x")
+    n = 1_000_000
+    f = tc.function(
+        [x],
+        [
+            T.var(x, axis=1),
+            T.std(x),
+            T.nnet.softmax(x)[:, :3],
+            T.nnet.logsumexp(x, axis=1),
+            T.sum(T.exp(x * 0.5), axis=1),
+        ],
+    )
+    data = (RNG.standard_normal((2, n)) * 0.1 + 1.0).astype(np.float32)
+    var, std, softmax, lse, fused = f(data)
+    wide = data.astype(np.float64)
+    assert _relative(var, wide.var(axis=1)) <= 1e-5  # a variance loses digits to the mean's rounding
+    assert _relative(std, np.asarray(wide.std())) <= 1e-5
+    shifted = np.exp(wide - wide.max(axis=1, keepdims=True))
+    assert _relative(softmax, (shifted / shifted.sum(axis=1, keepdims=True))[:, :3]) <= 1e-6
+    peak = wide.max(axis=1)
+    assert _relative(lse, peak + np.log(np.exp(wide - peak[:, None]).sum(axis=1))) <= 1e-6
+    assert _relative(fused, np.exp(wide * 0.5).sum(axis=1)) <= 1e-6
+
+
+def test_results_are_bit_identical_on_one_and_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread count set before compiling (TC_NUM_THREADS) or on the loaded code."""
+    data = (RNG.standard_normal((4, 2_500_000)) + 1.0).astype(np.float32)
+    results = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("TC_NUM_THREADS", threads)
+        x = T.fmatrix("x")
+        e = T.exp(x * 0.25)  # used twice: a kernel of its own, spread over the threads
+        f = tc.function([x], [x.sum(), x.sum(axis=0), x.sum(axis=1), T.sum(e) + T.max(e), T.mean(e, axis=0)])
+        results.append([r.tobytes() for r in f(data)])
+        native = f._code_owner
+        try:
+            native.set_num_threads(1 if threads == "2" else 2)
+            results.append([r.tobytes() for r in f(data)])
+        finally:
+            native.set_num_threads(int(threads))
+    assert all(r == results[0] for r in results)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_folded_sums_agree_with_native_sums(dtype: str) -> None:
+    values = np.full(10**6, 0.1, dtype)
+    folded = tc.function([], [T.sum(T.constant(values)), T.mean(T.constant(values))])
+    assert "tx.reduce" not in folded.dump("tir-opt")  # the sums were folded
+    x = T.vector("x", dtype=dtype)
+    native = tc.function([x], [x.sum(), x.mean()])
+    exact = _exact(values)
+    tolerance = 1e-6 if dtype == "float32" else 1e-14
+    for got_folded, got_native, want in zip(folded(), native(values), [exact, exact / 10**6], strict=True):
+        assert abs(float(got_folded) - float(got_native)) / want <= tolerance
+        assert abs(float(got_native) - want) / want <= 8 * ULPS[dtype]
