@@ -48,7 +48,7 @@ class Value:
     def __init__(self, type: TensorType, name: str | None = None) -> None:
         self.type = type
         self.name = name  # a printing hint, never semantics
-        self.uses: list[Use] = []
+        self.uses = UseList()
 
     @property
     def owner(self) -> Operation | None:
@@ -84,6 +84,34 @@ class BlockArgument(Value):
 class Use:
     op: Operation
     index: int
+
+
+class UseList:
+    """A value's uses in the order they were made, removable in constant time.
+
+    A list would do, but a constant shared by thousands of ops would then make
+    each rewrite of one of them scan all the others.
+    """
+
+    __slots__ = ("_uses",)
+
+    def __init__(self) -> None:
+        self._uses: dict[Use, None] = {}
+
+    def append(self, use: Use) -> None:
+        self._uses[use] = None
+
+    def remove(self, use: Use) -> None:
+        del self._uses[use]
+
+    def __iter__(self) -> Iterator[Use]:
+        return iter(self._uses)
+
+    def __len__(self) -> int:
+        return len(self._uses)
+
+    def __repr__(self) -> str:
+        return f"UseList({list(self._uses)})"
 
 
 class Operation:
@@ -204,8 +232,7 @@ class Operation:
                     op.drop_operands()
         self.drop_operands()
         if self.parent is not None:
-            self.parent.ops.remove(self)
-            self.parent = None
+            self.parent.remove(self)
 
     def walk(self) -> Iterator[Operation]:
         """This op and every op nested in its regions, in order."""
@@ -233,25 +260,67 @@ class NoResults(Operation):
 
 
 class Block:
-    """A list of ops with typed arguments; the last op is a terminator."""
+    """A list of ops with typed arguments; the last op is a terminator.
+
+    Inserting and removing ops take constant time: the edits are kept aside
+    and applied to the list, all at once, the next time `ops` is read. (A
+    rewrite of every op of a long block would otherwise shift the list per
+    op: quadratic.) An erased op is dead and never comes back.
+    """
 
     def __init__(self, arg_types: Iterable[TensorType] = (), arg_names: Iterable[str | None] = ()):
         names = list(arg_names)
         self.args = [
             BlockArgument(t, self, i, names[i] if i < len(names) else None) for i, t in enumerate(arg_types)
         ]
-        self.ops: list[Operation] = []
+        self._ops: list[Operation] = []
+        self._inserted: dict[Operation, list[Operation]] = {}  # anchor -> ops to put before it
+        self._removed = 0  # ops in _ops whose parent is no longer this block
         self.parent: Region | None = None
+
+    @property
+    def ops(self) -> list[Operation]:
+        if self._inserted or self._removed:
+            self._apply_edits()
+        return self._ops
+
+    @ops.setter
+    def ops(self, ops: list[Operation]) -> None:
+        self._ops = ops
+        self._inserted = {}
+        self._removed = 0
 
     def append(self, op: Operation) -> Operation:
         op.parent = self
-        self.ops.append(op)
+        self._ops.append(op)
         return op
 
     def insert_before(self, anchor: Operation, op: Operation) -> Operation:
+        if anchor.parent is not self:
+            raise ValueError(f"{anchor!r} is not in this block")
         op.parent = self
-        self.ops.insert(self.ops.index(anchor), op)
+        self._inserted.setdefault(anchor, []).append(op)
         return op
+
+    def remove(self, op: Operation) -> None:
+        """Take `op` out of the block (Operation.erase calls this)."""
+        if op.parent is not self:
+            raise ValueError(f"{op!r} is not in this block")
+        op.parent = None
+        self._removed += 1
+
+    def _apply_edits(self) -> None:
+        ops: list[Operation] = []
+        pending = list(reversed(self._ops))  # a stack: inserted ops may be anchors themselves
+        while pending:
+            op = pending.pop()
+            before = self._inserted.pop(op, None)
+            if before:
+                pending.append(op)
+                pending.extend(reversed(before))
+            elif op.parent is self:
+                ops.append(op)
+        self.ops = ops
 
     @property
     def terminator(self) -> Operation | None:

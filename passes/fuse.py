@@ -1,23 +1,35 @@
 """fuse: elementwise fusion into `kernel.elementwise` ops.
 
-Assumes: canonicalized IR (dead code gone). Guarantees: every elementwise
-`tx` op of a function body ends up inside exactly one kernel, so the
-backends only lower kernels; a producer joins its consumer's kernel when
-both iterate over the same shape (so no element is computed twice) and the
-merge keeps the graph acyclic; rank-0 constants are copied into each kernel
-that uses them; a value is a kernel result only if something outside the
-kernel uses it.
+Assumes: canonicalized IR (dead code gone), ops of a block in dominance
+order. Guarantees: every elementwise `tx` op of a function body ends up
+inside exactly one kernel, so the backends only lower kernels; a producer
+joins its consumer's kernel when both iterate over the same shape (so no
+element is computed twice), the merge keeps the graph acyclic and the kernel
+stays within MAX_KERNEL_OPS ops; rank-0 constants are copied into each
+kernel that uses them; a value is a kernel result only if something outside
+the kernel uses it.
+
+The size bound keeps compile time linear in the graph: LLVM's loop
+vectoriser takes time quadratic in the length of one loop body, so a
+3,000-op chain becomes fifteen kernels, each passing one array to the next,
+instead of one loop that LLVM takes minutes over. The price is one store
+and load per element every MAX_KERNEL_OPS ops.
+
+Cost: near-linear in the block. The cycle check searches only between a
+merge's outside users and the group's last op (no path can come back from
+further down the block), and groups merge the smaller into the larger.
 """
 
 from __future__ import annotations
-
-import networkx as nx
 
 from ..ir import ELEMENTWISE, Block, Function, Operation, Region, TensorType, Value
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise, Yield
 from .dataflow import dataflow_graph, reorder_topologically
 from .manager import Pass, register
+
+# Most ops in one kernel body (constants copied in not counted); see the module docstring.
+MAX_KERNEL_OPS = 200
 
 
 def is_fusible(op: Operation) -> bool:
@@ -28,63 +40,93 @@ def _is_scalar_constant(value: Value) -> bool:
     return isinstance(value.owner, Constant) and value.type.rank == 0
 
 
-def fusion_groups(block: Block) -> list[list[Operation]]:
+class _Group:
+    """Ops fused so far, the ops outside it that use them, and its last block position."""
+
+    __slots__ = ("members", "outside_users", "last")
+
+    def __init__(self, op: Operation, users: set[Operation], position: int) -> None:
+        self.members = {op}
+        self.outside_users = users - self.members
+        self.last = position
+
+    def absorb(self, other: _Group) -> None:
+        """Merge `other` (the smaller group) into this one."""
+        self.members |= other.members
+        self.outside_users -= other.members
+        self.outside_users |= other.outside_users - self.members
+        self.last = max(self.last, other.last)
+
+
+def fusion_groups(block: Block, max_ops: int = MAX_KERNEL_OPS) -> list[list[Operation]]:
     """Partition the fusible ops of a block into groups, each in block order."""
-    graph = dataflow_graph(block)
-    group_of: dict[Operation, int] = {}
-    members: dict[int, set[Operation]] = {}
-    for op in block.ops:
-        if is_fusible(op):
-            group_of[op] = id(op)
-            members[id(op)] = {op}
+    position = {op: i for i, op in enumerate(block.ops)}
+    users = {op: _users_in_block(op, block) for op in block.ops}
+    group_of: dict[Operation, _Group] = {
+        op: _Group(op, users[op], position[op]) for op in block.ops if is_fusible(op)
+    }
     for consumer in block.ops:
         if consumer not in group_of:
             continue
         for value in consumer.operands:
             producer = value.owner
-            if producer not in group_of or group_of[producer] == group_of[consumer]:
+            if producer not in group_of or group_of[producer] is group_of[consumer]:
                 continue
             assert producer is not None
             if producer.results[0].type.shape != consumer.results[0].type.shape:
                 continue  # a broadcast edge: fusing would recompute the producer per element
             source, target = group_of[producer], group_of[consumer]
-            if _creates_cycle(graph, members[source], members[target]):
+            if len(source.members) + len(target.members) > max_ops:
                 continue
-            for op in members[source]:
-                group_of[op] = target
-            members[target] |= members.pop(source)
-    order = {op: i for i, op in enumerate(block.ops)}
-    groups = [sorted(m, key=order.__getitem__) for m in members.values()]
-    return sorted(groups, key=lambda g: order[g[0]])
+            if _creates_cycle(source, target, users, position):
+                continue
+            small, large = sorted((source, target), key=lambda g: len(g.members) + len(g.outside_users))
+            large.absorb(small)
+            for op in small.members:
+                group_of[op] = large
+    unique = {id(g): g for g in group_of.values()}
+    groups = [sorted(g.members, key=position.__getitem__) for g in unique.values()]
+    return sorted(groups, key=lambda g: position[g[0]])
 
 
-def _creates_cycle(graph: nx.DiGraph, a: set[Operation], b: set[Operation]) -> bool:
-    """Would merging a and b put a path that leaves the union and comes back?"""
-    union = a | b
-    outside: set[Operation] = set()
-    for op in union:
-        outside |= {n for n in graph.successors(op) if n not in union}
-    frontier = list(outside)
+def _users_in_block(op: Operation, block: Block) -> set[Operation]:
+    return {use.op for result in op.results for use in result.uses if use.op.parent is block}
+
+
+def _creates_cycle(
+    a: _Group, b: _Group, users: dict[Operation, set[Operation]], position: dict[Operation, int]
+) -> bool:
+    """Would merging a and b put a path that leaves the union and comes back?
+
+    Block order is topological, so such a path runs through ops before the
+    union's last one; the search never looks past it.
+    """
+    last = max(a.last, b.last)
+
+    def inside(op: Operation) -> bool:
+        return op in a.members or op in b.members
+
+    frontier = [op for op in a.outside_users | b.outside_users if position[op] < last and not inside(op)]
     seen = set(frontier)
     while frontier:
         node = frontier.pop()
-        for succ in graph.successors(node):
-            if succ in union:
+        for user in users[node]:
+            if inside(user):
                 return True
-            if succ not in seen:
-                seen.add(succ)
-                frontier.append(succ)
+            if user not in seen and position[user] < last:
+                seen.add(user)
+                frontier.append(user)
     return False
 
 
 def build_kernel(block: Block, group: list[Operation]) -> KernelElementwise:
     """Move `group` into a new kernel op (not yet inserted) and rewire the uses."""
     members = set(group)
-    inputs: list[Value] = []
+    inputs: dict[Value, None] = {}  # an ordered set
     for op in group:
         for value in op.operands:
             if value.owner not in members and value not in inputs and not _is_scalar_constant(value):
-                inputs.append(value)
+                inputs[value] = None
     body = Block([TensorType(v.type.dtype, ()) for v in inputs])
     mapping: dict[Value, Value] = dict(zip(inputs, body.args, strict=True))
     constants: dict[Value, Value] = {}
@@ -113,7 +155,7 @@ def build_kernel(block: Block, group: list[Operation]) -> KernelElementwise:
             if any(use.op not in members for use in old.uses):
                 yielded.append(old)
     body.append(Yield([mapping[v] for v in yielded], []))
-    kernel = KernelElementwise.create(inputs, regions=[Region([body])], location=group[-1].location)
+    kernel = KernelElementwise.create(list(inputs), regions=[Region([body])], location=group[-1].location)
     assert isinstance(kernel, KernelElementwise)
     for old, new in zip(yielded, kernel.results, strict=True):
         new.name = old.name

@@ -7,6 +7,7 @@ pattern only has to build the replacement.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
@@ -58,11 +59,11 @@ def is_dead(op: Operation) -> bool:
 def apply_patterns(function: Function, patterns: Iterable[RewritePattern]) -> bool:
     """Apply patterns to every op (nested ones too) until a fixed point; True if anything changed."""
     patterns = list(patterns)
-    worklist = list(function.walk())
+    worklist = deque(function.walk())
     queued = set(worklist)
     changed = False
     while worklist:
-        op = worklist.pop(0)
+        op = worklist.popleft()
         queued.discard(op)
         if op.parent is None:  # erased meanwhile
             continue
