@@ -190,7 +190,8 @@ def test_reference_semantics_raise_index_error_too() -> None:
     function = module.function("f")
     (out,) = run_function(function, np.array([1.0, 2.0, 3.0]), np.array([-1, 0]))
     np.testing.assert_array_equal(out, [3.0, 1.0])
-    with pytest.raises(TcIndexError, match=r"tx.gather at \S+: index 3 is out of bounds for axis 0 with size 3"):
+    message = r"tx.gather at \S+: index 3 is out of bounds for axis 0 with size 3"
+    with pytest.raises(TcIndexError, match=message):
         run_function(function, np.array([1.0, 2.0, 3.0]), np.array([3, 0]))
 
 

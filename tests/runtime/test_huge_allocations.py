@@ -19,7 +19,8 @@ def test_an_output_too_large_names_its_op_and_size() -> None:
     n = T.lscalar("n")
     state = tc.shared(np.zeros(3), name="state")
     f = tc.function([n], T.alloc(0.0, n, n), updates=[(state, state + 1)], name="big")
-    with pytest.raises(tc.TcMemoryError, match=r"function 'big': result 0 \(tx.alloc at .*\) needs 727.6 TiB"):
+    message = r"function 'big': result 0 \(tx.alloc at .*\) needs 727.6 TiB"
+    with pytest.raises(tc.TcMemoryError, match=message):
         f(10**7)
     with pytest.raises(MemoryError):  # also the builtin a numpy user catches
         f(10**10)

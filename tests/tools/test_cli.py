@@ -202,7 +202,9 @@ def test_help_everywhere() -> None:
 
 def test_run_calls_a_function_beside_a_broken_one(tmp_path: Path) -> None:
     model = tmp_path / "m.tx"
-    model.write_text("fn good(x: f64) -> f64 {\n    return x * 2\n}\nfn bad(x: f64) -> f64 {\n    return y\n}\n")
+    model.write_text(
+        "fn good(x: f64) -> f64 {\n    return x * 2\n}\nfn bad(x: f64) -> f64 {\n    return y\n}\n"
+    )
     done = tc("run", model, "good", "3")
     assert done.returncode == 0 and done.stdout.strip() == "6.0", done.stderr
     broken = tc("run", model, "bad", "3")
