@@ -8,6 +8,8 @@ module) and resolves the entry points: no compiler and no system linker is
 needed on the loading machine, and no LLVM optimisation or code generation
 runs there (`jit.compile_count` does not move). External symbols (libm,
 pthreads, malloc) are resolved against the running process, as for JIT code.
+The bytes come from files (the compile cache, artifacts), so their structure
+is checked first (elfcheck.py): a damaged object raises, never crashes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import llvmlite.binding as llvm
 
 from ..ir import Module, TcCompilationError
 from . import jit
+from .elfcheck import check_object
 from .jit import NativeModule, default_num_threads, host_target_machine
 from .lower import EntryPoint
 
@@ -62,9 +65,18 @@ def emit_object(module: Module, opt_level: int = 3, assembly: bool = False) -> O
     return ObjectCode(data, entries, host_target(), stages)
 
 
-def load_object(data: bytes, entry_points: dict[str, EntryPoint], stages: dict[str, str]) -> NativeModule:
-    """A NativeModule over previously emitted object code; compiles nothing."""
+def load_object(
+    data: bytes, entry_points: dict[str, EntryPoint], stages: dict[str, str], check: bool = True
+) -> NativeModule:
+    """A NativeModule over previously emitted object code; compiles nothing.
+
+    Raises elfcheck.ObjectCodeError (a TcCompilationError) for object code that is
+    not a sound relocatable object defining every entry point. `check=False` is
+    for bytes that LLVM has just emitted in this process, not read from a file.
+    """
     start = time.perf_counter()
+    if check:
+        check_object(data, [e.symbol for e in entry_points.values()])
     tm = host_target_machine()
     with jit.LLVM_LOCK:
         empty = llvm.parse_assembly("")

@@ -144,9 +144,7 @@ def compile_fastcall(
     with LLVM_LOCK:
         parsed = llvm.parse_assembly(str(module))
         parsed.verify()
-        pto = llvm.create_pipeline_tuning_options(speed_level=2)
-        pass_builder = llvm.create_pass_builder(tm, pto)
-        pass_builder.getModulePassManager().run(parsed, pass_builder)
+        jit.run_default_pipeline(parsed, tm, 2)
         engine = llvm.create_mcjit_compiler(parsed, tm)
         engine.finalize_object()
         jit.compile_count += 1

@@ -2,11 +2,19 @@
 
 An entry is one file named by its key (a hash of the optimised IR, the target
 and the compiler's own source): a JSON header line, then the object code. The
-header carries the payload's SHA-256, so a corrupt or truncated entry is
-detected, removed and rebuilt. Entries are written to a temporary file and
-renamed into place, so readers never see a partial entry and concurrent
+header carries the key and the payload's SHA-256, so an entry copied under
+another key, or corrupt or truncated, is a miss: it is removed (where the
+cache can be written) and rebuilt. Entries are written to a temporary file
+and renamed into place, so readers never see a partial entry and concurrent
 writers never wait for each other (the last rename wins; both wrote the same
 bytes).
+
+The cache holds code that the process will run, so it must be private: its
+directory is created with mode 0700, and an existing one that is not the
+user's, or that others may write to, is not used (with a warning). Even
+so, what comes back is only bytes that the caller checks again before
+running them (codegen_llvm/elfcheck.py); any doubt is a miss, never a crash.
+Reading never needs write permission: a read-only cache still serves hits.
 
 Where: $TC_CACHE_DIR, else $XDG_CACHE_HOME/tc, else ~/.cache/tc. TC_CACHE=0
 turns the cache off.
@@ -17,11 +25,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import stat
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2  # 2: the header names its key
+
+_warned: set[Path] = set()  # directories already warned about, so a loop warns once
 
 
 def cache_directory() -> Path | None:
@@ -34,32 +47,61 @@ def cache_directory() -> Path | None:
     return Path(base) / "tc"
 
 
+def private_directory(directory: Path) -> Path | None:
+    """`directory`, created private if missing; None if it exists but others could write to it."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        pass  # read-only: it may still exist and serve hits
+    try:
+        status = directory.stat()
+    except OSError:
+        return None
+    problem = None
+    if not stat.S_ISDIR(status.st_mode):
+        problem = "it is not a directory"
+    elif hasattr(os, "geteuid") and status.st_uid != os.geteuid():
+        problem = "another user owns it"
+    elif status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        problem = "other users may write to it (chmod go-w, or remove it)"
+    if problem is None:
+        return directory
+    if directory not in _warned:
+        _warned.add(directory)
+        warnings.warn(f"tc: not using the compile cache '{directory}': {problem}", stacklevel=3)
+    return None
+
+
 class CompileCache:
     """Object code and its description, by key."""
 
     def __init__(self, directory: Path | None) -> None:
-        self.directory = directory
+        self.directory = private_directory(directory) if directory is not None else None
 
     def _path(self, key: str) -> Path:
         assert self.directory is not None
         return self.directory / key[:2] / f"{key}.tcobj"
 
     def get(self, key: str) -> tuple[dict[str, Any], bytes] | None:
-        """The header and payload stored under `key`, or None (missing, unreadable or corrupt)."""
+        """The header and payload stored under `key`, or None (missing, unreadable, corrupt
+        or another key's entry)."""
         if self.directory is None:
             return None
         path = self._path(key)
-        try:
-            raw = path.read_bytes()
-        except OSError:
+        raw = _read_regular_file(path)
+        if raw is None:
             return None
         try:
             line, payload = raw.split(b"\n", 1)
             header = json.loads(line)
-            if header.get("format") != FORMAT or header.get("sha256") != hashlib.sha256(payload).hexdigest():
+            if not isinstance(header, dict):
+                raise ValueError("the header is not an object")
+            if header.get("format") != FORMAT or header.get("key") != key:
+                raise ValueError("another format's or another key's entry")
+            if header.get("sha256") != hashlib.sha256(payload).hexdigest():
                 raise ValueError("damaged entry")
-        except ValueError:
-            path.unlink(missing_ok=True)  # rebuilt by the caller
+        except (ValueError, RecursionError):  # JSON nested too deep is a RecursionError
+            discard(path)  # rebuilt by the caller
             return None
         return header, payload
 
@@ -68,15 +110,55 @@ class CompileCache:
         if self.directory is None:
             return
         path = self._path(key)
-        record = dict(header, format=FORMAT, sha256=hashlib.sha256(payload).hexdigest())
+        record = dict(header, format=FORMAT, key=key, sha256=hashlib.sha256(payload).hexdigest())
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if os.path.lexists(path.parent) and not path.parent.is_dir():
+                discard(path.parent)
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            if os.path.lexists(path) and not path.is_file():
+                discard(path)  # a directory or a link where the entry goes: rename cannot replace it
             with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as handle:
                 handle.write(json.dumps(record).encode() + b"\n" + payload)
                 temporary = handle.name
             os.replace(temporary, path)
         except OSError:
             return
+
+
+def discard(path: Path) -> None:
+    """Remove a bad entry (whatever it is) if we may; a read-only cache keeps it."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _read_regular_file(path: Path) -> bytes | None:
+    """The bytes of `path` if it is a regular file (not a link, a directory or a pipe that
+    would block the read); a file of another kind is discarded."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError:  # a symbolic link (ELOOP), or unreadable
+        if path.is_symlink():
+            discard(path)
+        return None
+    try:
+        regular = stat.S_ISREG(os.fstat(descriptor).st_mode)
+        if regular:
+            with os.fdopen(descriptor, "rb", closefd=False) as handle:
+                return handle.read()
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    discard(path)
+    return None
 
 
 def cache_key(*parts: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import math
 from collections.abc import Callable, Sequence
@@ -76,8 +77,10 @@ class CompiledFunction:
         )
         if self._index_checks or shape_plan.has_checks or shape_plan.uses_values:
             self._fast = None  # the plan's checks (an index in range) run on the general path only
-        self._entry: Callable[..., object] = self._call
-        self._native_entry_keepalive: tuple[object, ...] = ()
+        # None: the Python path. Not `self._call`: a bound method stored on `self` is a
+        # reference cycle, and a function in a cycle (with its native code, which the
+        # collector cannot see) lives until the next full collection, not its last use.
+        self._entry: Callable[..., object] | None = None
 
     @property
     def __call__(self) -> Callable[..., object]:
@@ -86,7 +89,7 @@ class CompiledFunction:
         A property rather than a method so that a native entry is called with no
         Python frame in between.
         """
-        return self._entry
+        return self._entry or self._call
 
     @property
     def is_stateless_scalar(self) -> bool:
@@ -100,8 +103,14 @@ class CompiledFunction:
         """Route calls to a METH_FASTCALL function at `address` (see codegen_llvm.pycall),
         which hands anything it does not take to the Python path."""
         makers = tuple(np.zeros((), dtype).copy for dtype in self._out_dtypes)
-        function, definition = builtin_from_address(self.name, address, (self._call, *makers))
-        self._native_entry_keepalive = (definition, owner, makers)
+        # The fallback is a copy's `_call`, so the entry does not reference `self` (no
+        # cycle, see __init__); the copy shares all state and keeps the code alive. The
+        # entry's context owns its method definition and `owner`, so an entry held
+        # without its function (`g = f.__call__; del f`) stays valid.
+        general = copy.copy(self)._call
+        keepalive: list[object] = []
+        function, definition = builtin_from_address(self.name, address, (general, *makers, keepalive))
+        keepalive += [definition, owner]
         self._entry = function
 
     def _call(self, *args: object, **kwargs: object) -> np.ndarray | list[np.ndarray]:

@@ -15,7 +15,10 @@ An artifact is a directory:
     shared/NAME.npy   each shared variable's initial value
 
 `tc.load` rebuilds the calling conventions and shape plans from the compiled
-IR text and maps the object; it runs no LLVM compilation.
+IR text and maps the object; it runs no LLVM compilation. Every file the
+manifest names must lie inside the artifact directory, and the object's ELF
+structure is checked before it is linked in (codegen_llvm/elfcheck.py); its
+code still runs in the process, so an artifact is trusted like a module.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from .codegen_llvm import entry_symbol
+from .codegen_llvm.elfcheck import ObjectCodeError
 from .codegen_llvm.lower import EntryPoint
 from .codegen_llvm.objectcode import HostTarget, emit_object, host_target, load_object
 from .compile import default_updates, make_functions, native_code, optimize_module, shape_plan, shared
@@ -279,7 +283,16 @@ def _write_directory(
 
 
 def load(path: str | os.PathLike[str]) -> TxModule:
-    """Load an artifact written by `tc compile`; runs no LLVM compilation."""
+    """Load an artifact written by `tc compile`; runs no LLVM compilation.
+
+    Loading an artifact links its native code into this process and runs it
+    when its functions are called, as importing a Python module runs that
+    module's code: load only artifacts from a source you trust. What is
+    checked protects against damage, not against a crafted artifact: the
+    manifest's format and target, every file it names staying inside the
+    artifact directory (ArtifactError naming the entry otherwise), the
+    object's hash and ELF structure, and the shared values' types.
+    """
     directory = Path(path)
     if directory.name == "manifest.json":
         directory = directory.parent
@@ -288,7 +301,8 @@ def load(path: str | os.PathLike[str]) -> TxModule:
         return _load(directory, manifest)
     except TcError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError) as err:  # a manifest missing or mistyping a field
+    # A manifest missing a field, or holding one of the wrong type.
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
         raise ArtifactError(f"'{directory}' is a corrupt tc artifact: {type(err).__name__}: {err}") from err
 
 
@@ -332,7 +346,10 @@ def _load(directory: Path, manifest: dict[str, Any]) -> TxModule:
         for f in module.functions
     }
     stages = {key: manifest["ir"][key] for key in ("tir", "tir-planned", "tir-opt")}
-    native = load_object(code, entries, stages)
+    try:
+        native = load_object(code, entries, stages)
+    except ObjectCodeError as err:
+        raise ArtifactError(f"'{directory}': {manifest['object']['file']} is not loadable: {err}") from err
     plans = {f.name: shape_plan(planned, f) for f in planned.functions}
     single = {f["name"]: bool(f["single_output"]) for f in manifest["functions"]}
     buffers = {name: variable.container for name, variable in variables.items()}
@@ -358,8 +375,24 @@ def _check_target(directory: Path, target: dict[str, Any]) -> None:
         )
 
 
+def _inside(directory: Path, relative: object, field: str) -> Path:
+    """`directory / relative`, or ArtifactError naming the manifest's `field` when that
+    path would leave the artifact (absolute, `..`, or a link to elsewhere)."""
+    if not isinstance(relative, str) or not relative:
+        raise ArtifactError(
+            f"'{directory}/manifest.json': {field} must be a relative path, found {relative!r}"
+        )
+    path = directory / relative
+    root = directory.resolve()
+    if os.path.isabs(relative) or not path.resolve().is_relative_to(root):
+        raise ArtifactError(
+            f"'{directory}/manifest.json': {field} = {relative!r} is outside the artifact directory"
+        )
+    return path
+
+
 def _read_object(directory: Path, entry: dict[str, Any]) -> bytes:
-    path = directory / entry["file"]
+    path = _inside(directory, entry["file"], "object.file")
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -375,8 +408,9 @@ def _read_object(directory: Path, entry: dict[str, Any]) -> bytes:
 
 def _read_global(directory: Path, entry: dict[str, Any], module: Module) -> SharedVariable:
     name = entry["name"]
+    path = _inside(directory, entry["file"], f"globals[{name!r}].file")
     try:
-        value = np.load(directory / entry["file"], allow_pickle=False)
+        value = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise ArtifactError(
             f"'{directory}': cannot read the value of '{name}' ({entry['file']}): {err}"

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tc.codegen_llvm import NativeModule, pycall
-from tc.codegen_llvm.lower import EntryPoint
+from tc.codegen_llvm.lower import EntryPoint, entry_symbol
 from tc.codegen_llvm.objectcode import emit_object, host_target, load_object
 from tc.frontend.config import config
 from tc.frontend.graph import Variable, as_tensor_variable
@@ -137,19 +137,30 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> Native
     )
     cache = CompileCache(cache_directory())
     hit = cache.get(key)
-    if hit is not None:
-        header, payload = hit
+    stages = _cached_stages(hit[0]) if hit is not None else None
+    if hit is not None and stages is not None:
+        # The entry points follow from the module, so a header cannot misdirect a call.
         entries = {
-            name: EntryPoint(symbol, tuple(ranks)) for name, (symbol, ranks) in header["entries"].items()
+            f.name: EntryPoint(entry_symbol(f), calling_convention(module, f).slot_ranks)
+            for f in module.functions
         }
         try:
-            return load_object(payload, entries, header["stages"])
+            return load_object(hit[1], entries, stages)
         except TcCompilationError:
-            pass  # an entry that does not load is rebuilt below
+            pass  # object code that fails its check is rebuilt below (and its entry replaced)
     code = emit_object(module, opt_level, assembly=True)
-    described = {name: [e.symbol, list(e.slot_ranks)] for name, e in code.entry_points.items()}
-    cache.put(key, {"entries": described, "stages": code.stages}, code.data)
-    return load_object(code.data, code.entry_points, code.stages)
+    cache.put(key, {"stages": code.stages}, code.data)
+    return load_object(code.data, code.entry_points, code.stages, check=False)
+
+
+def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:
+    """The stages' text in a cache entry's header, or None if the header is not what we write."""
+    stages = header.get("stages")
+    if not isinstance(stages, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in stages.items()
+    ):
+        return None
+    return stages
 
 
 DUMP_STAGES = ("tir", "tir-opt", "llvm", "llvm-opt", "asm")
