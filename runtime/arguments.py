@@ -18,8 +18,11 @@ from ..ir import TcShapeError, TcTypeError, TcValueError, TensorType
 Converter = Callable[[object], np.ndarray]
 
 
-def make_converter(name: str, expected: TensorType, allow_downcast: bool, float_x: str) -> Converter:
-    """A function value -> ndarray for the input `name` of type `expected` (hot path: keep it lean)."""
+def make_converter(
+    name: str, expected: TensorType, allow_downcast: bool, float_x: str, compiled_by: str = "tc.function"
+) -> Converter:
+    """A function value -> ndarray for the input `name` of type `expected` (hot path: keep it lean).
+    `compiled_by` is the call that takes allow_input_downcast=True, for the error's hint."""
     dtype = expected.dtype.numpy
     rank = expected.rank
     static = expected.shape
@@ -29,9 +32,9 @@ def make_converter(name: str, expected: TensorType, allow_downcast: bool, float_
         if isinstance(value, np.ndarray):
             array = value
             if array.dtype != dtype:
-                array = _cast_array(name, array, dtype, allow_downcast)
+                array = _cast_array(name, array, dtype, allow_downcast, compiled_by)
         else:
-            array = _convert_python(name, value, dtype, allow_downcast, float_x)
+            array = _convert_python(name, value, dtype, allow_downcast, float_x, compiled_by)
         if array.ndim != rank:
             raise TcTypeError(
                 f"argument '{name}' must have rank {rank} ({expected}), found rank {array.ndim} "
@@ -46,19 +49,21 @@ def make_converter(name: str, expected: TensorType, allow_downcast: bool, float_
     return convert
 
 
-def _cast_array(name: str, array: np.ndarray, dtype: np.dtype, allow_downcast: bool) -> np.ndarray:
+def _cast_array(
+    name: str, array: np.ndarray, dtype: np.dtype, allow_downcast: bool, compiled_by: str
+) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise TcValueError(f"argument '{name}' must be numeric ({dtype}), found dtype {array.dtype}")
     if not allow_downcast and not np.can_cast(array.dtype, dtype, "safe"):
         raise TcTypeError(
             f"argument '{name}' expects {dtype} but got an array of {array.dtype}, which would lose "
-            f"precision; cast it yourself or pass allow_input_downcast=True to tc.function"
+            f"precision; cast it yourself or pass allow_input_downcast=True to {compiled_by}"
         )
     return array.astype(dtype)
 
 
 def _convert_python(
-    name: str, value: object, dtype: np.dtype, allow_downcast: bool, float_x: str
+    name: str, value: object, dtype: np.dtype, allow_downcast: bool, float_x: str, compiled_by: str
 ) -> np.ndarray:
     try:
         original = np.asarray(value)
@@ -73,7 +78,7 @@ def _convert_python(
     if original.dtype == dtype:
         return original
     if isinstance(value, np.generic):
-        return _cast_array(name, original, dtype, allow_downcast)
+        return _cast_array(name, original, dtype, allow_downcast, compiled_by)
     with np.errstate(all="ignore"):
         converted = original.astype(dtype)
     exact = converts_exactly(original, converted)
@@ -85,7 +90,7 @@ def _convert_python(
         raise _out_of_range(name, value, dtype)
     raise TcTypeError(
         f"argument '{name}' expects {dtype}, but {value!r} cannot be stored in it exactly; "
-        f"pass allow_input_downcast=True to tc.function to allow it"
+        f"pass allow_input_downcast=True to {compiled_by} to allow it"
     )
 
 

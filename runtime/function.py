@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import ctypes
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,17 +39,19 @@ class CompiledFunction:
         native: NativeCall,
         shape_plan: ShapePlan,
         stages: dict[str, str],
-        ir_functions: dict[str, Function],
+        ir_functions: Mapping[str, Function],
         single_output: bool,
         allow_input_downcast: bool = False,
         float_x: str = "float64",
         code_owner: object = None,
         shared: Sequence[SharedBuffer] = (),
         stores: Sequence[tuple[int, bool]] = (),
+        compiled_by: str = "tc.function",
     ) -> None:
         """`shared`: the buffers of the globals the function reads or writes, in slot
         order; `stores`: for each store, the index of its buffer in `shared` and
-        whether it may be written in place."""
+        whether it may be written in place; `compiled_by`: the call that made it (errors
+        name it where the user can pass allow_input_downcast)."""
         self.name = name
         self._code_owner = code_owner  # keeps the JIT engine (and so `native`) alive
         self.inputs = list(inputs)
@@ -60,7 +62,7 @@ class CompiledFunction:
         self._ir = ir_functions
         self._single = single_output
         self._converters: list[Converter] = [
-            make_converter(s.name, s.type, allow_input_downcast, float_x) for s in inputs
+            make_converter(s.name, s.type, allow_input_downcast, float_x, compiled_by) for s in inputs
         ]
         self._out_dtypes = [t.dtype.numpy for t in output_types]
         self._positions = {s.name: i for i, s in enumerate(inputs)}
@@ -247,6 +249,8 @@ class CompiledFunction:
 
     def ir_function(self, stage: str = "tir-opt") -> Function:
         """The IR function at `stage` ('tir' as built, 'tir-opt' as compiled)."""
+        if stage not in self._ir:
+            raise TcValueError(f"no IR for stage '{stage}'; IR stages: {', '.join(self._ir)}")
         return self._ir[stage]
 
     def __repr__(self) -> str:

@@ -182,6 +182,7 @@ def compile_file(
                 built.single_output,
                 allow_input_downcast,
                 built.buffers,
+                compiled_by="tc.compile_file",
             )
         )
     return _module(built.name, str(path), built.program, functions, built.program.shared, stages)
@@ -282,8 +283,9 @@ def _write_directory(
     return output
 
 
-def load(path: str | os.PathLike[str]) -> TxModule:
-    """Load an artifact written by `tc compile`; runs no LLVM compilation.
+def load(path: str | os.PathLike[str], allow_input_downcast: bool = False) -> TxModule:
+    """Load an artifact written by `tc compile`; runs no LLVM compilation. Its functions
+    convert arguments as `tc.function`'s do (`allow_input_downcast` as there).
 
     Loading an artifact links its native code into this process and runs it
     when its functions are called, as importing a Python module runs that
@@ -298,7 +300,7 @@ def load(path: str | os.PathLike[str]) -> TxModule:
         directory = directory.parent
     manifest = read_manifest(directory)
     try:
-        return _load(directory, manifest)
+        return _load(directory, manifest, allow_input_downcast)
     except TcError:
         raise
     # A manifest missing a field, or holding one of the wrong type.
@@ -329,7 +331,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def _load(directory: Path, manifest: dict[str, Any]) -> TxModule:
+def _load(directory: Path, manifest: dict[str, Any], allow_input_downcast: bool) -> TxModule:
     _check_target(directory, manifest["target"])
     code = _read_object(directory, manifest["object"])
     try:
@@ -353,7 +355,17 @@ def _load(directory: Path, manifest: dict[str, Any]) -> TxModule:
     plans = {f.name: shape_plan(planned, f) for f in planned.functions}
     single = {f["name"]: bool(f["single_output"]) for f in manifest["functions"]}
     buffers = {name: variable.container for name, variable in variables.items()}
-    compiled = make_functions(module, native, plans, stages, single, False, buffers, native_entries=False)
+    compiled = make_functions(
+        module,
+        native,
+        plans,
+        stages,
+        single,
+        allow_input_downcast,
+        buffers,
+        native_entries=False,
+        compiled_by="tc.load",
+    )
     name = manifest.get("name", directory.name)
     return _module(name, str(directory), None, compiled, variables, stages)
 

@@ -11,7 +11,7 @@ import importlib
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from tc.codegen_llvm import NativeModule, pycall
@@ -225,6 +225,7 @@ def make_functions(
     allow_input_downcast: bool = False,
     shared_buffers: dict[str, SharedBuffer] | None = None,
     native_entries: bool = True,
+    compiled_by: str = "tc.function",
 ) -> dict[str, CompiledFunction]:
     """The callables over compiled code for every function of an optimised `module`.
 
@@ -238,7 +239,7 @@ def make_functions(
     for glob in module.globals:
         if glob.name not in buffers:
             buffers[glob.name] = SharedBuffer.from_value(initial[glob.name], glob.name)
-    built = parse_module(stages["tir"]) if "tir" in stages else None
+    built = functools.cache(functools.partial(parse_module, stages["tir"])) if "tir" in stages else None
     compiled = {}
     for function in module.functions:
         name = function.name
@@ -248,9 +249,6 @@ def make_functions(
             (convention.globals.index(op.symbol), index in in_place)  # type: ignore[attr-defined]
             for index, op in enumerate(convention.stores)
         ]
-        ir_functions = {"tir-opt": function}
-        if built is not None:
-            ir_functions["tir"] = built.function(name)
         compiled[name] = CompiledFunction(
             name,
             [InputSpec(a.name or f"#{i}", a.type) for i, a in enumerate(function.args)],
@@ -258,13 +256,14 @@ def make_functions(
             native.cfunction(name),
             plans[name],
             stages,
-            ir_functions,
+            _IRStages(function, built),
             (single_output or {}).get(name, len(function.result_types) == 1),
             allow_input_downcast,
             config.floatX,
             code_owner=native,
             shared=[buffers[g] for g in convention.globals],
             stores=stores,
+            compiled_by=compiled_by,
         )
         if native_entries and compiled[name].is_stateless_scalar and pycall.supported():
             address, engine = pycall.compile_fastcall(
@@ -275,6 +274,28 @@ def make_functions(
             )
             compiled[name].use_native_entry(address, engine)
     return compiled
+
+
+class _IRStages(Mapping[str, Function]):
+    """A compiled function's IR by stage. 'tir' (as built) is parsed from the module's text
+    only when first asked for: parsing it on every compile was a large share of the time."""
+
+    def __init__(self, optimized: Function, built: Callable[[], Module] | None) -> None:
+        self._optimized = optimized
+        self._built = built
+
+    def __getitem__(self, stage: str) -> Function:
+        if stage == "tir-opt":
+            return self._optimized
+        if stage == "tir" and self._built is not None:
+            return self._built().function(self._optimized.name)
+        raise KeyError(stage)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["tir-opt", "tir"] if self._built is not None else ["tir-opt"])
+
+    def __len__(self) -> int:
+        return 2 if self._built is not None else 1
 
 
 def _pairs(pairs: Pairs, what: str) -> list[tuple[Variable, Variable]]:

@@ -110,3 +110,21 @@ def test_damaged_artifacts_are_clear_errors(
     damage(target)
     with pytest.raises(ArtifactError, match=message):
         tc.load(target)
+
+
+def test_a_loaded_functions_downcast_hint_names_tc_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The hint named tc.function, which someone who loads an artifact never calls."""
+    import numpy as np
+    import pytest
+
+    import tc
+    from tc.artifact import compile_artifact
+
+    source = tmp_path / "m.tx"
+    source.write_text("fn twice(x: i32) -> i32 {\n    return x * 2\n}\n")
+    compile_artifact(str(source), tmp_path / "art")
+    with pytest.raises(tc.TcTypeError, match="pass allow_input_downcast=True to tc.load"):
+        tc.load(tmp_path / "art").twice(1.5)
+    assert tc.load(tmp_path / "art", allow_input_downcast=True).twice(np.float64(2.0)) == 4
+    with pytest.raises(tc.TcTypeError, match="to tc.compile_file"):
+        tc.compile_file(str(source)).twice(np.float64(1.5))
