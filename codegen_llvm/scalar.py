@@ -360,14 +360,17 @@ def emit_pow(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
     base, exponent = args
     if dtype.is_float:
         return e.call("pow", dtype, base, exponent)
-    # Square-and-multiply over every exponent bit, with selects so the loop vectorises.
+    # Square-and-multiply over every exponent bit, with selects so the loop vectorises. The
+    # squares stop once no bit is left: a select on the exponent, so that for a base that is
+    # the same for every element LLVM does not fold the chain into base**(2**63), a product
+    # its scalar evolution expands term by term (compiling hung).
     result, square, bits = e.const(dtype, 1), base, exponent
-    one = e.const(dtype, 1)
+    one, zero = e.const(dtype, 1), e.const(dtype, 0)
     for _ in range(dtype.bits):
         odd = e.b.trunc(e.b.and_(bits, one), I1)
         result = e.b.select(odd, e.b.mul(result, square), result)
-        square = e.b.mul(square, square)
         bits = e.b.lshr(bits, one)
+        square = e.b.select(e.b.icmp_unsigned("!=", bits, zero), e.b.mul(square, square), square)
     if not dtype.is_signed:
         return result
     # A negative exponent truncates 1/base**-e: 1 for base 1, +-1 for base -1, else 0.

@@ -37,8 +37,9 @@ class DenseAttr:
         return hash(self._key)
 
     def literal(self) -> str:
-        """The text between `dense<` and `>`: exact, so that parsing gives the same bits."""
-        return _literal(self.array)
+        """The text between `dense<` and `>`: exact, so that parsing gives the same bits. An
+        empty array of any shape is `[]` (nested lists could not say its trailing sizes)."""
+        return "[]" if self.array.size == 0 else _literal(self.array)
 
     def __repr__(self) -> str:
         return f"dense<{self.literal()}>"

@@ -197,6 +197,8 @@ def parse_dense(text: str, type: TensorType) -> np.ndarray:
                 f"textual IR expands at most {MAX_SPLAT_ELEMENTS}"
             )
         array = np.full([d or 1 for d in type.shape], array, dtype=kind.numpy)
+    if array.size == 0 and type.is_static and math.prod(type.shape) == 0:
+        array = array.reshape(type.shape)  # `[]` is every empty tensor's literal
     if not type.accepts_shape(array.shape):
         raise TcParseError(f"dense literal of shape {array.shape} does not fit {type}")
     return array

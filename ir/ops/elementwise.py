@@ -507,7 +507,11 @@ class Mod(Binary):
 def _power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x, y = np.asarray(x), np.asarray(y)
     if x.dtype.kind == "f":
-        return np.power(x, y)
+        # C99 pow, as the native code computes it: numpy takes a shortcut for a 0-d exponent
+        # of 0.5 (sqrt, so (-inf) ** 0.5 would be nan, not inf), which an array exponent avoids.
+        shape = np.broadcast_shapes(x.shape, y.shape)
+        flat = [np.array(np.broadcast_to(v, shape)).reshape(-1) for v in (x, y)]  # no stride-0 shortcut
+        return np.power(*flat).reshape(shape)
     # numpy raises on a negative integer exponent; tc gives the truncated exact
     # result (0, or +-1 for a base of +-1), since a compiled loop cannot raise.
     safe = np.power(x, np.where(y < 0, 0, y))

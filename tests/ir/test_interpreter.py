@@ -26,3 +26,15 @@ def test_erf_of_a_scalar() -> None:
     x = T.fscalar("x")
     (result,) = interpret([x], [T.erf(x)], np.float32(0.5))
     assert result.dtype == np.float32 and abs(result - 0.5204999) < 1e-6
+
+
+def test_float_pow_is_c99_pow_in_the_interpreter_too() -> None:
+    """numpy computes x ** 0.5 as sqrt for a scalar exponent ((-inf) ** 0.5 -> nan); the
+    native code and the reference follow C99 pow (inf)."""
+    x, s = T.dvector("x"), T.dscalar("s")
+    data = np.array([-np.inf, 4.0, -0.0])
+    (vector,) = interpret([x], [x**0.5], data)
+    (scalar,) = interpret([s], [s**0.5], np.array(-np.inf))
+    native = tc.function([x], x**0.5)(data)
+    np.testing.assert_array_equal(vector, native)
+    assert vector[0] == np.inf and scalar == np.inf

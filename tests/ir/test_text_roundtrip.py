@@ -84,3 +84,23 @@ def test_float_literal_out_of_range_is_an_error() -> None:
     text = "module {\n  tx.global @w : tensor<f32> = dense<1e300>\n}\n"
     with pytest.raises(TcParseError, match="out of range for f32"):
         parse_module(text)
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 1), (2, 0, 3)])
+def test_empty_constants_round_trip(shape: tuple[int, ...]) -> None:
+    """An empty constant of any rank prints as `dense<[]>`, which parses back to its type's
+    shape (nested lists such as `[[], []]` are read too)."""
+    dims = "x".join(map(str, shape))
+    for literal in ("[]", np.array2string(np.zeros(shape), separator=", ").replace(".", "")):
+        text = (
+            "module {\n"
+            f"  func @f() -> tensor<{dims}xf64> {{\n"
+            f"    %0 = tx.constant dense<{literal}> : tensor<{dims}xf64>\n"
+            f"    return %0 : tensor<{dims}xf64>\n"
+            "  }\n"
+            "}\n"
+        )
+        printed = print_module(parse_module(text))
+        assert print_module(parse_module(printed)) == printed
+        (value,) = run(parse_module(text), "f")
+        assert value.shape == shape
