@@ -5,12 +5,15 @@ one op application (`op_class`, inputs, attributes, outputs). Result types
 always come from the IR op class's own `infer_types`, so the builder and the
 IR can never disagree about a type rule. The graph is plain Python objects:
 lowering (`lower.py`) turns it into fresh IR each time it is compiled.
+
+Variable's operators and methods (`x + y`, `x.sum()`, `x[i]`) are built by the
+modules above this one; they reach them through `METHOD_BUILDERS`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias, Union
 
 import numpy as np
@@ -19,6 +22,7 @@ from ..ir.attributes import Attribute, DenseAttr, format_scalar
 from ..ir.core import Location, Operation
 from ..ir.dtypes import DType
 from ..ir.errors import TcError, TcTypeError, TcValueError
+from ..ir.ops.builtin import Shape
 from ..ir.ops.elementwise import Cast
 from ..ir.types import TensorType
 from .config import config
@@ -29,6 +33,12 @@ DTypeSpec: TypeAlias = Union[str, DType, "np.dtype[Any]", type, None]
 
 # Values a Python operator may take on its other side; anything else gets NotImplemented.
 _OPERAND_TYPES = (bool, int, float, np.generic, np.ndarray, list, tuple)
+
+# The builders behind Variable's operators and methods, by name (`"add"`, `"sum"`,
+# `"getitem"`). They build Variables, so their modules import this one; this one
+# looks them up here instead of importing them. `variable_methods.py` fills the
+# table, and `tc.frontend` imports it, so it is full before any graph is built.
+METHOD_BUILDERS: dict[str, Callable[..., Any]] = {}
 
 
 def user_location() -> Location | None:
@@ -104,16 +114,12 @@ class Variable:
     @property
     def shape(self) -> Variable:
         """The run-time shape, a symbolic int64 vector of length ndim (Theano's `x.shape`)."""
-        from ..ir.ops.builtin import Shape
-
         return make_apply(Shape, [self]).out
 
     # -- indexing and shapes (indexing.py, shape_ops.py) ---------------------------------
 
     def __getitem__(self, key: Any) -> Variable:
-        from .indexing import getitem
-
-        return getitem(self, key)
+        return _build("getitem", self, key)
 
     def __iter__(self) -> Any:
         """Iterating needs a known length (Theano refuses as well otherwise)."""
@@ -122,59 +128,55 @@ class Variable:
         return (self[i] for i in range(self.type.shape[0]))
 
     def reshape(self, shape: Any, ndim: int | None = None) -> Variable:
-        from .shape_ops import reshape
-
-        return reshape(self, shape, ndim)
+        return _build("reshape", self, shape, ndim)
 
     def flatten(self, ndim: int = 1) -> Variable:
-        from .shape_ops import flatten
-
-        return flatten(self, ndim)
+        return _build("flatten", self, ndim)
 
     # -- matrix products and reductions (linalg.py, reductions.py) ----------------------
 
     def dot(self, other: Any) -> Variable:
-        return _linalg.matmul(self, other)
+        return _build("matmul", self, other)
 
     def __matmul__(self, other: Any) -> Variable:
-        return _linalg.matmul(self, other)
+        return _build("matmul", self, other)
 
     def __rmatmul__(self, other: Any) -> Variable:
-        return _linalg.matmul(other, self)
+        return _build("matmul", other, self)
 
     @property
     def T(self) -> Variable:  # noqa: N802 (Theano's name)
-        return _linalg.transpose(self)
+        return _build("transpose", self)
 
     def dimshuffle(self, *pattern: Any) -> Variable:
-        return _linalg.dimshuffle(self, *pattern)
+        return _build("dimshuffle", self, *pattern)
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _reductions.sum(self, axis, keepdims)
+        return _build("sum", self, axis, keepdims)
 
     def prod(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _reductions.prod(self, axis, keepdims)
+        return _build("prod", self, axis, keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _reductions.mean(self, axis, keepdims)
+        return _build("mean", self, axis, keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _reductions.max(self, axis, keepdims)
+        return _build("max", self, axis, keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _reductions.min(self, axis, keepdims)
+        return _build("min", self, axis, keepdims)
 
     def argmax(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _reductions.argmax(self, axis, keepdims)
+        return _build("argmax", self, axis, keepdims)
 
     def argmin(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _reductions.argmin(self, axis, keepdims)
+        return _build("argmin", self, axis, keepdims)
 
     def var(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _reductions.var(self, axis, keepdims)
+        return _build("var", self, axis, keepdims)
 
     def std(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _reductions.std(self, axis, keepdims)
+        return _build("std", self, axis, keepdims)
 
     def astype(self, dtype: DTypeSpec) -> Variable:
         return cast_to(self, parse_dtype(dtype))
@@ -197,96 +199,101 @@ class Variable:
     # -- Python operators (the math lives in elemwise.py) -------------------------------
 
     def __add__(self, other: Any) -> Variable:
-        return _binary(_math.add, self, other)
+        return _binary("add", self, other)
 
     def __radd__(self, other: Any) -> Variable:
-        return _binary(_math.add, other, self)
+        return _binary("add", other, self)
 
     def __sub__(self, other: Any) -> Variable:
-        return _binary(_math.sub, self, other)
+        return _binary("sub", self, other)
 
     def __rsub__(self, other: Any) -> Variable:
-        return _binary(_math.sub, other, self)
+        return _binary("sub", other, self)
 
     def __mul__(self, other: Any) -> Variable:
-        return _binary(_math.mul, self, other)
+        return _binary("mul", self, other)
 
     def __rmul__(self, other: Any) -> Variable:
-        return _binary(_math.mul, other, self)
+        return _binary("mul", other, self)
 
     def __truediv__(self, other: Any) -> Variable:
-        return _binary(_math.true_div, self, other)
+        return _binary("true_div", self, other)
 
     def __rtruediv__(self, other: Any) -> Variable:
-        return _binary(_math.true_div, other, self)
+        return _binary("true_div", other, self)
 
     def __floordiv__(self, other: Any) -> Variable:
-        return _binary(_math.floor_div, self, other)
+        return _binary("floor_div", self, other)
 
     def __rfloordiv__(self, other: Any) -> Variable:
-        return _binary(_math.floor_div, other, self)
+        return _binary("floor_div", other, self)
 
     def __mod__(self, other: Any) -> Variable:
-        return _binary(_math.mod, self, other)
+        return _binary("mod", self, other)
 
     def __rmod__(self, other: Any) -> Variable:
-        return _binary(_math.mod, other, self)
+        return _binary("mod", other, self)
 
     def __pow__(self, other: Any) -> Variable:
-        return _binary(_math.pow, self, other)
+        return _binary("pow", self, other)
 
     def __rpow__(self, other: Any) -> Variable:
-        return _binary(_math.pow, other, self)
+        return _binary("pow", other, self)
 
     def __and__(self, other: Any) -> Variable:
-        return _binary(_math.and_, self, other)
+        return _binary("and_", self, other)
 
     def __rand__(self, other: Any) -> Variable:
-        return _binary(_math.and_, other, self)
+        return _binary("and_", other, self)
 
     def __or__(self, other: Any) -> Variable:
-        return _binary(_math.or_, self, other)
+        return _binary("or_", self, other)
 
     def __ror__(self, other: Any) -> Variable:
-        return _binary(_math.or_, other, self)
+        return _binary("or_", other, self)
 
     def __xor__(self, other: Any) -> Variable:
-        return _binary(_math.xor, self, other)
+        return _binary("xor", self, other)
 
     def __rxor__(self, other: Any) -> Variable:
-        return _binary(_math.xor, other, self)
+        return _binary("xor", other, self)
 
     def __lt__(self, other: Any) -> Variable:
-        return _binary(_math.lt, self, other)
+        return _binary("lt", self, other)
 
     def __le__(self, other: Any) -> Variable:
-        return _binary(_math.le, self, other)
+        return _binary("le", self, other)
 
     def __gt__(self, other: Any) -> Variable:
-        return _binary(_math.gt, self, other)
+        return _binary("gt", self, other)
 
     def __ge__(self, other: Any) -> Variable:
-        return _binary(_math.ge, self, other)
+        return _binary("ge", self, other)
 
     def __neg__(self) -> Variable:
-        return _math.neg(self)
+        return _build("neg", self)
 
     def __pos__(self) -> Variable:
         return self
 
     def __abs__(self) -> Variable:
-        return _math.abs_(self)
+        return _build("abs_", self)
 
     def __invert__(self) -> Variable:
-        return _math.invert(self)
+        return _build("invert", self)
 
 
-def _binary(function: Any, left: Any, right: Any) -> Any:
+def _build(name: str, *arguments: Any) -> Any:
+    """Call the builder that `METHOD_BUILDERS` holds under `name`."""
+    return METHOD_BUILDERS[name](*arguments)
+
+
+def _binary(name: str, left: Any, right: Any) -> Any:
     """Apply a binary builder, or give Python the chance to try the other operand."""
     for operand in (left, right):
         if not isinstance(operand, (Variable, *_OPERAND_TYPES)):
             return NotImplemented
-    return function(left, right)
+    return METHOD_BUILDERS[name](left, right)
 
 
 class Constant(Variable):
@@ -433,10 +440,3 @@ def as_tensor_variable(
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-# The operators above call the math builders, which themselves build Variables;
-# importing at the bottom breaks the cycle (graph.py is complete by this point).
-from . import elemwise as _math  # noqa: E402
-from . import linalg as _linalg  # noqa: E402
-from . import reductions as _reductions  # noqa: E402
