@@ -17,7 +17,8 @@ and load per element every MAX_KERNEL_OPS ops.
 
 Cost: near-linear in the block. The cycle check searches only between a
 merge's outside users and the group's last op (no path can come back from
-further down the block), and groups merge the smaller into the larger.
+further down the block), crossing each other group once, and groups merge
+the smaller into the larger.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def fusion_groups(block: Block, max_ops: int = MAX_KERNEL_OPS) -> list[list[Oper
             source, target = group_of[producer], group_of[consumer]
             if len(source.members) + len(target.members) > max_ops:
                 continue
-            if _creates_cycle(source, target, users, position):
+            if _creates_cycle(source, target, users, position, group_of):
                 continue
             small, large = sorted((source, target), key=lambda g: len(g.members) + len(g.outside_users))
             large.absorb(small)
@@ -94,23 +95,39 @@ def _users_in_block(op: Operation, block: Block) -> set[Operation]:
 
 
 def _creates_cycle(
-    a: _Group, b: _Group, users: dict[Operation, set[Operation]], position: dict[Operation, int]
+    a: _Group,
+    b: _Group,
+    users: dict[Operation, set[Operation]],
+    position: dict[Operation, int],
+    group_of: dict[Operation, _Group],
 ) -> bool:
     """Would merging a and b put a path that leaves the union and comes back?
 
-    Block order is topological, so such a path runs through ops before the
-    union's last one; the search never looks past it.
+    A path runs through ops and through other groups, each of which becomes
+    one kernel: entering a group at any member leaves it at all of its
+    users (a kernel runs whole), so two ops unrelated as ops can still close
+    a cycle of kernels. Block order is topological, so such a path runs
+    through ops before the union's last one; the search never looks past it.
     """
     last = max(a.last, b.last)
 
     def inside(op: Operation) -> bool:
         return op in a.members or op in b.members
 
-    frontier = [op for op in a.outside_users | b.outside_users if position[op] < last and not inside(op)]
+    frontier = [op for op in a.outside_users | b.outside_users if position[op] < last]
     seen = set(frontier)
+    crossed: set[int] = {id(a), id(b)}
     while frontier:
         node = frontier.pop()
-        for user in users[node]:
+        group = group_of.get(node)
+        if group is None:
+            successors = users[node]
+        elif id(group) in crossed:
+            continue
+        else:
+            crossed.add(id(group))
+            successors = group.outside_users
+        for user in successors:
             if inside(user):
                 return True
             if user not in seen and position[user] < last:

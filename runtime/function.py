@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import Function, TcTypeError, TcValueError, TensorType
+from ..ir import Function, Operation, TcTypeError, TcValueError, TensorType
 from ..ir.errors import TcIndexError, TcMemoryError
 from ..ir.ops.indexing import FIRST_INDEX_STATUS, index_checks
+from ..ir.ops.views import DimShuffle
 from ..ir.shapes import ShapePlan
 from .arguments import Converter, make_converter
 from .fastpath import SLOW, scalar_fast_path
@@ -214,6 +215,7 @@ class CompiledFunction:
         if check >= len(self._index_checks):
             return TcIndexError(f"function '{self.name}': an index is out of bounds")
         op, axis = self._index_checks[check]
+        axis = _axis_before_transpose(op, axis)
         where = f" at {op.location}" if op.location is not None else ""
         index, size = dims[len(dims) - 2], dims[len(dims) - 1]
         return TcIndexError(
@@ -272,3 +274,14 @@ def _readable_bytes(count: int) -> str:
             break
         size, unit = size / 1024, larger
     return f"{count:,} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+
+
+def _axis_before_transpose(op: Operation, axis: int) -> int:
+    """The axis of the user's tensor that an index check's `axis` addresses: indexing along a
+    later axis (T.take(x, i, axis=1), x[:, k]) gathers from a transposed view of x."""
+    source = op.operands[0].owner
+    if isinstance(source, DimShuffle):
+        pattern = source.attributes["pattern"]
+        if isinstance(pattern, tuple) and sorted(pattern) == list(range(len(pattern))):
+            return int(pattern[axis])
+    return axis

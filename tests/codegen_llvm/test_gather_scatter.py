@@ -257,3 +257,17 @@ def test_each_check_names_its_own_op_and_axis() -> None:
     line = picked.owner.location.line  # type: ignore[union-attr]
     assert f"test_gather_scatter.py:{line}" in str(info.value)
     assert "index 4 is out of bounds for axis 1 with size 4" in str(info.value)
+
+
+def test_index_errors_name_the_users_axis() -> None:
+    """take along axis 1 gathers from a transposed view; the error said axis 0."""
+    import tc
+    from tc import tensor as T
+
+    x, indices, v = T.dmatrix("x"), T.lvector("i"), T.dvector("v")
+    take = tc.function([x, indices], T.take(x, indices, axis=1))
+    with pytest.raises(TcIndexError, match="index 5 is out of bounds for axis 1 with size 3"):
+        take(np.ones((2, 3)), np.array([0, 5]))
+    pick = tc.function([x, v], x[:, T.argmax(v)])
+    with pytest.raises(TcIndexError, match="index 4 is out of bounds for axis 1 with size 3"):
+        pick(np.ones((2, 3)), np.arange(5.0))
