@@ -219,7 +219,7 @@ def test_set_through_a_gathered_index_is_exact() -> None:
     np.testing.assert_array_equal(
         f(a, np.array([0.0, 3.0, 1.0])), [[0.1, 0.3, np.inf], [np.inf, 0.3, np.inf]]
     )
-    with pytest.raises(TcIndexError, match="index 3 is out of bounds for axis 0 with size 3"):
+    with pytest.raises(TcIndexError, match="index 3 is out of bounds for axis 1 with size 3"):
         f(a, np.array([1.0, 1.0, 1.0, 5.0]))
 
 
