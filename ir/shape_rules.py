@@ -1,0 +1,211 @@
+"""Shape rules of the ops whose result sizes come from their operands' shapes.
+
+Each rule is registered by op class (`@shape_rule`) and records, in a
+`ShapeState`, its results' shapes as terms and the checks the op implies.
+Ops whose sizes come from integer values (slicing, reshape, alloc, ...) are
+in `shape_value_rules.py`.
+"""
+
+from __future__ import annotations
+
+from .core import ELEMENTWISE, Operation, Value
+from .errors import TcCompilationError
+from .ops.builtin import Constant, Return, Shape, Size
+from .ops.indexing import Gather, ScatterAdd
+from .ops.linalg import BatchedDot, Dot
+from .ops.random import RandomChoice, RandomOp
+from .ops.reduce import NEEDS_ELEMENTS, Reduce
+from .ops.state import Load, Store
+from .ops.views import DimShuffle
+from .shape_checks import Bound, Constraint
+from .shape_state import FALLBACK_RULES, ShapeState, SymbolicShape, location, shape_rule
+from .shape_terms import ArgValue, Term, expr, is_int_scalar, is_int_vector
+
+# Integer scalar arithmetic the plan follows, as EXPRESSIONS kinds.
+ARITHMETIC = {
+    "tx.add": "add",
+    "tx.sub": "sub",
+    "tx.mul": "mul",
+    "tx.floordiv": "floordiv",
+    "tx.mod": "mod",
+    "tx.neg": "neg",
+    "tx.maximum": "max",
+    "tx.minimum": "min",
+}
+
+
+@shape_rule(Return)
+def _return(op: Operation, state: ShapeState) -> None:
+    """The plan reads the returned values' shapes after the walk."""
+
+
+@shape_rule(Load)
+def _load(op: Load, state: ShapeState) -> None:
+    result = op.results[0]
+    state.shapes[result] = state.global_shapes[op.symbol]
+    if is_int_scalar(result.type):
+        state.scalars[result] = ArgValue(state.global_index[op.symbol])
+    if is_int_vector(result.type):
+        state.vector_args[result] = state.global_index[op.symbol]
+
+
+@shape_rule(Store)
+def _store(op: Store, state: ShapeState) -> None:
+    state.store_shapes.append(state.shapes[op.operands[0]])
+
+
+@shape_rule(Shape)
+def _shape(op: Shape, state: ShapeState) -> None:
+    source = state.shapes[op.operands[0]]
+    state.shapes[op.results[0]] = (len(source),)
+    state.values[op.results[0]] = source
+
+
+@shape_rule(Constant)
+def _constant(op: Constant, state: ShapeState) -> None:
+    _static(op, state)
+    result_type = op.results[0].type
+    if result_type.rank == 1 and result_type.dtype.is_integer:
+        # an integer vector may be a shape (reshape's target); others never are
+        state.values[op.results[0]] = tuple(int(v) for v in op.value)
+    if is_int_scalar(result_type):
+        state.scalars[op.results[0]] = int(op.value)
+
+
+@shape_rule(Size)
+def _size(op: Size, state: ShapeState) -> None:
+    _static(op, state)
+    source = state.shapes[op.operands[0]]
+    state.scalars[op.results[0]] = expr("prod", *(source[a] for a in op.axes))
+
+
+def _static(op: Operation, state: ShapeState) -> None:
+    """Results whose types know every size."""
+    if not all(r.type.is_static for r in op.results):
+        raise TcCompilationError(f"no shape rule for '{op.name}' at {op.location}")
+    state.shapes.update((r, tuple(d for d in r.type.shape if d is not None)) for r in op.results)
+
+
+@shape_rule(DimShuffle)
+def _dimshuffle(op: DimShuffle, state: ShapeState) -> None:
+    source = state.shapes[op.operands[0]]
+    state.shapes[op.results[0]] = tuple(1 if p == -1 else source[p] for p in op.pattern)
+
+
+@shape_rule(Dot)
+def _dot(op: Dot, state: ShapeState) -> None:
+    a, b = state.shapes[op.operands[0]], state.shapes[op.operands[1]]
+    if a[-1] != b[0]:
+        pairs = (len(a) - 1, 0, "contracts")
+        state.constraints.append(Constraint(a[-1], b[0], op.name, location(op), pairs))
+    state.shapes[op.results[0]] = a[:-1] + b[1:]
+
+
+@shape_rule(BatchedDot)
+def _batched_dot(op: BatchedDot, state: ShapeState) -> None:
+    a, b = state.shapes[op.operands[0]], state.shapes[op.operands[1]]
+    batch, inner = (0, 0, "pairs the batch"), (2, 1, "contracts")
+    for left, right, pairs in ((a[0], b[0], batch), (a[2], b[1], inner)):
+        if left != right:
+            state.constraints.append(Constraint(left, right, op.name, location(op), pairs))
+    state.shapes[op.results[0]] = (a[0], a[1], b[2])
+
+
+@shape_rule(Reduce)
+def _reduce(op: Reduce, state: ShapeState) -> None:
+    source = state.shapes[op.operands[0]]
+    keep = bool(op.attributes["keepdims"])
+    state.shapes[op.results[0]] = tuple(
+        1 if a in op.axes else d for a, d in enumerate(source) if keep or a not in op.axes
+    )
+    if op.kind in NEEDS_ELEMENTS:
+        for axis in op.axes:
+            state.bounds.append(Bound(source[axis], 1, f"elements along axis {axis}", op.name, location(op)))
+
+
+@shape_rule(Gather)
+def _gather(op: Gather, state: ShapeState) -> None:
+    state.shapes[op.results[0]] = _gathered(op, state)
+
+
+@shape_rule(ScatterAdd)
+def _scatter_add(op: ScatterAdd, state: ShapeState) -> None:
+    """The updates have the gathered shape; the result has the source's."""
+    updates = state.shapes[op.operands[1]]
+    pairs = zip(_gathered(op, state), updates, strict=True)
+    state.constraints += [Constraint(g, u, op.name, location(op)) for g, u in pairs if g != u]
+    state.shapes[op.results[0]] = state.shapes[op.operands[0]]
+
+
+def _gathered(op: Gather | ScatterAdd, state: ShapeState) -> SymbolicShape:
+    """The shape `source[indices]` has: the index arrays broadcast together, then the axes
+    they leave alone."""
+    indices = [state.shapes[v] for v in op.indices]
+    rank = max(len(s) for s in indices)
+    gathered: list[Term] = []
+    for axis in range(rank):
+        terms = [s[axis - rank + len(s)] for s in indices if axis - rank + len(s) >= 0]
+        terms = [t for t in terms if t != 1]
+        gathered.append(state.agree(op, terms) if terms else 1)
+    return (*gathered, *state.shapes[op.operands[0]][len(indices) :])
+
+
+@shape_rule(RandomOp)
+def _random(op: RandomOp, state: ShapeState) -> None:
+    _stream_bound(op, state)
+    _random_shape(op, state)
+
+
+@shape_rule(RandomChoice)
+def _random_choice(op: RandomChoice, state: ShapeState) -> None:
+    """The native draw reads values[j] for j < n: n must cover the draw, weights must match."""
+    _stream_bound(op, state)
+    (population,) = state.shapes[op.values]
+    if op.count:
+        needed = 1 if op.attributes["replace"] else op.count
+        state.bounds.append(Bound(population, needed, "values to choose from", op.name, location(op)))
+    if op.weights is not None:
+        (weights,) = state.shapes[op.weights]
+        if weights != population:
+            state.constraints.append(Constraint(population, weights, op.name, location(op)))
+    _random_shape(op, state)
+
+
+def _stream_bound(op: RandomOp, state: ShapeState) -> None:
+    """The generated code reads the stream's two words: a state a user resized is refused."""
+    (words,) = state.shapes[op.operands[0]]
+    state.bounds.append(Bound(words, 2, "words of stream state", op.name, location(op)))
+
+
+def _random_shape(op: RandomOp, state: ShapeState) -> None:
+    if op.size_operand is not None:
+        state.shapes[op.results[0]] = state.size_terms(op, op.size_operand)
+    else:
+        state.shapes[op.results[0]] = tuple(d for d in op.results[0].type.shape if d is not None)
+
+
+def _elementwise(op: Operation, state: ShapeState) -> None:
+    shape = state.broadcast(op, [state.shapes[v] for v in op.operands])
+    state.shapes.update((r, shape) for r in op.results)
+    _track_arithmetic(op, state.scalars)
+
+
+def _track_arithmetic(op: Operation, scalars: dict[Value, Term]) -> None:
+    """Integer scalar arithmetic over known values stays known (index * batch_size)."""
+    if len(op.results) != 1 or not is_int_scalar(op.results[0].type):
+        return
+    if not all(v in scalars for v in op.operands):
+        return
+    args = [scalars[v] for v in op.operands]
+    dtype = op.results[0].type.dtype
+    if op.name == "tx.cast" and len(args) == 1:
+        term = args[0]
+    elif op.name in ARITHMETIC:
+        term = expr(ARITHMETIC[op.name], *args)
+    else:
+        return
+    scalars[op.results[0]] = expr("wrap", term, dtype.itemsize * 8, int(dtype.is_signed))
+
+
+FALLBACK_RULES.append((lambda op: op.has_trait(ELEMENTWISE), _elementwise))
+FALLBACK_RULES.append((lambda op: all(r.type.is_static for r in op.results), _static))
