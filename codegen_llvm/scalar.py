@@ -1,10 +1,15 @@
 """The scalar-body emitter: one element of one op, as LLVM instructions.
 
-Table-driven: SCALAR_EMITTERS maps an op name to a function of
-(emitter, dtype, args). Shared by the CPU backend and (later) the PTX one;
-only `MathLibrary` knows where transcendental functions come from. Every
-entry reproduces the op's numpy reference, edge cases included (integer
-division by zero gives 0 instead of trapping, float-to-int casts saturate).
+Table-driven: SCALAR_EMITTERS maps an op class to a function of
+(emitter, dtype, args), built from the registry. Most entries follow from
+what the op class declares (ir/ops/elementwise.py): a math-library function
+(`math_function`), an LLVM instruction per kind of dtype (`float_instruction`,
+`int_instruction`, `bool_instruction`) or a comparison `predicate`; the
+irregular ops (division, pow, sign, casts, ...) have small emitter functions
+here, in IRREGULAR. Shared by the CPU backend and (later) the PTX one; only
+`MathLibrary` knows where transcendental functions come from. Every entry
+reproduces the op's numpy reference, edge cases included (integer division
+by zero gives 0 instead of trapping, float-to-int casts saturate).
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from collections.abc import Callable
 
 from llvmlite import ir as ll
 
-from ..ir import DType, Operation, TcCompilationError
+from ..ir import OP_REGISTRY, DType, Operation, TcCompilationError
+from ..ir.ops import elementwise as ew
 from .control import counted_loop
 from .types import I1, I8_PTR, I64, register_type
 from .vecmath import VECTOR_MATH
@@ -77,13 +83,11 @@ class ScalarEmitter:
         self.inexact: ll.Value | None = None  # OR of the fast math's "recompute exactly" flags
 
     def emit(self, op: Operation, args: list[ll.Value]) -> ll.Value:
-        emit = SCALAR_EMITTERS.get(op.name)
+        emit = scalar_emitter(type(op))
         if emit is None:
             raise TcCompilationError(f"no scalar lowering for '{op.name}' at {op.location}")
         dtype = op.operands[0].type.dtype if op.operands else op.results[0].type.dtype
-        if op.name in ("tx.select", "tx.fill"):
-            dtype = op.operands[1].type.dtype
-        if op.name == "tx.cast":
+        if isinstance(op, ew.Cast):  # the one op whose body needs two dtypes
             return emit_cast(self, dtype, op.results[0].type.dtype, args[0])
         return emit(self, dtype, args)
 
@@ -207,36 +211,41 @@ class _VectorVariants(ll.values.FunctionAttributes):
         return [*super()._to_list(ret_type), f'"vector-function-abi-variant"="{self.mappings}"']
 
 
-# Ops whose fast (vectorised) version may ask for an exact recomputation.
-NEEDS_EXACT_FALLBACK = frozenset({"tx.sin", "tx.cos"})
+# The math functions whose fast (vectorised) version may ask for an exact recomputation.
+EXACT_FALLBACK_MATH = frozenset({"sin", "cos"})
+# The rounding functions: the identity on an integer (numpy 2 keeps the integer dtype).
+IDENTITY_ON_INTEGERS = frozenset({"floor", "ceil", "round", "roundeven", "trunc"})
+# LLVM instructions llvmlite's builder spells differently (Python keywords).
+_BUILDER_METHODS = {"and": "and_", "or": "or_", "not": "not_"}
 
 
-def _arith(float_op: str, int_op: str, bool_op: str | None = None) -> Emitter:
+def _instruction(float_op: str | None, int_op: str | None, bool_op: str | None = None) -> Emitter:
     def emit(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
         name = float_op if dtype.is_float else (bool_op if dtype.is_bool and bool_op else int_op)
-        return getattr(e.b, name)(*args)
+        if name is None:
+            raise TcCompilationError(f"no instruction for {dtype} (from {float_op}, {int_op}, {bool_op})")
+        return getattr(e.b, _BUILDER_METHODS.get(name, name))(*args)
 
     return emit
 
 
-def _libm(name: str) -> Emitter:
-    return lambda e, dtype, args: e.call(name, dtype, *args)
+def _math(name: str) -> Emitter:
+    def emit(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+        if dtype.is_float:
+            return e.call(name, dtype, *args)
+        if name in IDENTITY_ON_INTEGERS:
+            return args[0]
+        raise TcCompilationError(f"the math function {name} is not defined on {dtype}")
+
+    return emit
 
 
 def _compare(pred: str) -> Emitter:
     return lambda e, dtype, args: e.cmp(dtype, pred, *args)
 
 
-def _float_only_identity_on_int(name: str) -> Emitter:
-    return lambda e, dtype, args: e.call(name, dtype, args[0]) if dtype.is_float else args[0]
-
-
 def _scale(factor: float) -> Emitter:
     return lambda e, dtype, args: e.b.fmul(args[0], e.const(dtype, factor))
-
-
-def emit_neg(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
-    return e.b.fneg(args[0]) if dtype.is_float else e.b.neg(args[0])
 
 
 def emit_abs(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
@@ -266,11 +275,7 @@ def emit_sign(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
 
 
 def emit_sqr(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
-    return _arith("fmul", "mul", "and_")(e, dtype, [args[0], args[0]])
-
-
-def emit_invert(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
-    return e.b.not_(args[0])
+    return _instruction("fmul", "mul", "and")(e, dtype, [args[0], args[0]])
 
 
 def emit_sigmoid(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
@@ -412,63 +417,60 @@ def emit_cast(e: ScalarEmitter, source: DType, target: DType, x: ll.Value) -> ll
     return x  # i8 <-> u8: same bits
 
 
-SCALAR_EMITTERS: dict[str, Emitter] = {
-    "tx.add": _arith("fadd", "add", "or_"),
-    "tx.sub": _arith("fsub", "sub"),
-    "tx.mul": _arith("fmul", "mul", "and_"),
-    "tx.div": _arith("fdiv", "sdiv"),
-    "tx.floordiv": emit_floordiv,
-    "tx.mod": emit_mod,
-    "tx.pow": emit_pow,
-    "tx.maximum": emit_maximum,
-    "tx.minimum": emit_minimum,
-    "tx.arctan2": _libm("atan2"),
-    "tx.and": _arith("and_", "and_", "and_"),
-    "tx.or": _arith("or_", "or_", "or_"),
-    "tx.xor": _arith("xor", "xor", "xor"),
-    "tx.eq": _compare("=="),
-    "tx.ne": _compare("!="),
-    "tx.lt": _compare("<"),
-    "tx.le": _compare("<="),
-    "tx.gt": _compare(">"),
-    "tx.ge": _compare(">="),
-    "tx.select": lambda e, dtype, args: e.b.select(*args),
-    "tx.fill": lambda e, dtype, args: args[1],
-    "tx.cast": lambda e, dtype, args: args[0],  # handled in ScalarEmitter.emit (needs both dtypes)
-    "tx.neg": emit_neg,
-    "tx.abs": emit_abs,
-    "tx.sign": emit_sign,
-    "tx.sqr": emit_sqr,
-    "tx.invert": emit_invert,
-    "tx.floor": _float_only_identity_on_int("floor"),
-    "tx.ceil": _float_only_identity_on_int("ceil"),
-    "tx.round_half_even": _float_only_identity_on_int("roundeven"),
-    "tx.round_half_away": _float_only_identity_on_int("round"),
-    "tx.sin": _libm("sin"),
-    "tx.cos": _libm("cos"),
-    "tx.tan": _libm("tan"),
-    "tx.arcsin": _libm("asin"),
-    "tx.arccos": _libm("acos"),
-    "tx.arctan": _libm("atan"),
-    "tx.sinh": _libm("sinh"),
-    "tx.cosh": _libm("cosh"),
-    "tx.tanh": _libm("tanh"),
-    "tx.exp": _libm("exp"),
-    "tx.exp2": _libm("exp2"),
-    "tx.expm1": _libm("expm1"),
-    "tx.log": _libm("log"),
-    "tx.log2": _libm("log2"),
-    "tx.log10": _libm("log10"),
-    "tx.log1p": _libm("log1p"),
-    "tx.sqrt": _libm("sqrt"),
-    "tx.erf": _libm("erf"),
-    "tx.sigmoid": emit_sigmoid,
-    "tx.softplus": emit_softplus,
-    "tx.deg2rad": _scale(math.pi / 180.0),
-    "tx.rad2deg": _scale(180.0 / math.pi),
+# The ops whose element does not follow from the data on their class.
+IRREGULAR: dict[type[Operation], Emitter] = {
+    ew.FloorDiv: emit_floordiv,
+    ew.Mod: emit_mod,
+    ew.Pow: emit_pow,
+    ew.Maximum: emit_maximum,
+    ew.Minimum: emit_minimum,
+    ew.Select: lambda e, dtype, args: e.b.select(*args),
+    ew.Fill: lambda e, dtype, args: args[1],
+    ew.Cast: lambda e, dtype, args: args[0],  # handled in ScalarEmitter.emit (needs both dtypes)
+    ew.Abs: emit_abs,
+    ew.Sign: emit_sign,
+    ew.Sqr: emit_sqr,
+    ew.Sigmoid: emit_sigmoid,
+    ew.Softplus: emit_softplus,
+    ew.Deg2rad: _scale(math.pi / 180.0),
+    ew.Rad2deg: _scale(180.0 / math.pi),
 }
+
+
+def declared_emitter(op_class: type[Operation]) -> Emitter | None:
+    """The scalar body an op class declares as data (see ElementwiseOp), if it declares one."""
+    math_function: str | None = getattr(op_class, "math_function", None)
+    if math_function is not None:
+        return _math(math_function)
+    predicate: str | None = getattr(op_class, "predicate", None)
+    if predicate is not None:
+        return _compare(predicate)
+    instructions = [getattr(op_class, f"{kind}_instruction", None) for kind in ("float", "int", "bool")]
+    if any(instructions):
+        return _instruction(*instructions)
+    return None
+
+
+def scalar_emitter(op_class: type[Operation]) -> Emitter | None:
+    """How `op_class` computes one element; None for an op that is not elementwise."""
+    emit = SCALAR_EMITTERS.get(op_class)
+    if emit is None and (emit := declared_emitter(op_class)) is not None:
+        SCALAR_EMITTERS[op_class] = emit  # an op registered after this module was imported
+    return emit
+
+
+def _table() -> dict[type[Operation], Emitter]:
+    table: dict[type[Operation], Emitter] = {}
+    for op_class in OP_REGISTRY.values():
+        emit = IRREGULAR.get(op_class) or declared_emitter(op_class)
+        if emit is not None:
+            table[op_class] = emit
+    return table
+
+
+SCALAR_EMITTERS: dict[type[Operation], Emitter] = _table()
 
 
 def needs_fallback(op: Operation) -> bool:
     """Whether the fast body of a kernel containing `op` may need the exact one."""
-    return op.name in NEEDS_EXACT_FALLBACK
+    return getattr(type(op), "math_function", None) in EXACT_FALLBACK_MATH

@@ -2,14 +2,18 @@
 
 The op classes in `ir/ops/elementwise.py` own the type rules and the
 semantics; this module only picks the class, lets `promotion.py` settle the
-dtype, and records the application.
+dtype, and records the application. Every op that is a plain function of its
+operands gets its builder generated from the registry, named by the class's
+`frontend_name` and documented by its docstring (GENERATED; `T.<name>` and
+the .tx builtins are these). The rest are written out below: variadic add and
+mul, round's modes, switch, clip and cast.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..ir.core import Operation
+from ..ir.core import OP_REGISTRY, Operation
 from ..ir.dtypes import DType
 from ..ir.errors import TcTypeError, TcValueError
 from ..ir.ops import elementwise as ew
@@ -46,50 +50,30 @@ def _binary(op_class: type[Operation], name: str, doc: str) -> Binary:
     return build
 
 
-# -- floating point (integers and bools are upgraded to float first) -----------------------
+def _generated() -> dict[str, Callable[..., Variable]]:
+    builders: dict[str, Callable[..., Variable]] = {}
+    for op_class in OP_REGISTRY.values():
+        if not issubclass(op_class, ew.ElementwiseOp) or op_class.frontend_name is None:
+            continue
+        name, doc = op_class.frontend_name, (op_class.__doc__ or "").strip()
+        if op_class.arity not in (1, 2):
+            raise TypeError(f"{op_class.name}: a generated builder takes one or two operands")
+        builders[name] = (_unary if op_class.arity == 1 else _binary)(op_class, name, doc)
+    return builders
 
-sin = _unary(ew.Sin, "sin", "Elementwise sine.")
-cos = _unary(ew.Cos, "cos", "Elementwise cosine.")
-tan = _unary(ew.Tan, "tan", "Elementwise tangent.")
-arcsin = _unary(ew.Arcsin, "arcsin", "Elementwise inverse sine.")
-arccos = _unary(ew.Arccos, "arccos", "Elementwise inverse cosine.")
-arctan = _unary(ew.Arctan, "arctan", "Elementwise inverse tangent.")
-sinh = _unary(ew.Sinh, "sinh", "Elementwise hyperbolic sine.")
-cosh = _unary(ew.Cosh, "cosh", "Elementwise hyperbolic cosine.")
-tanh = _unary(ew.Tanh, "tanh", "Elementwise hyperbolic tangent.")
-exp = _unary(ew.Exp, "exp", "Elementwise e**x.")
-exp2 = _unary(ew.Exp2, "exp2", "Elementwise 2**x.")
-expm1 = _unary(ew.Expm1, "expm1", "Elementwise exp(x) - 1, accurate near 0.")
-log = _unary(ew.Log, "log", "Elementwise natural logarithm.")
-log2 = _unary(ew.Log2, "log2", "Elementwise base-2 logarithm.")
-log10 = _unary(ew.Log10, "log10", "Elementwise base-10 logarithm.")
-log1p = _unary(ew.Log1p, "log1p", "Elementwise log(1 + x), accurate near 0.")
-sqrt = _unary(ew.Sqrt, "sqrt", "Elementwise square root.")
-deg2rad = _unary(ew.Deg2rad, "deg2rad", "Degrees to radians.")
-rad2deg = _unary(ew.Rad2deg, "rad2deg", "Radians to degrees.")
-sigmoid = _unary(ew.Sigmoid, "sigmoid", "The logistic function 1 / (1 + exp(-x)).")
-softplus = _unary(ew.Softplus, "softplus", "log(1 + exp(x)), without overflow.")
-erf = _unary(ew.Erf, "erf", "The error function.")
-arctan2 = _binary(ew.Arctan2, "arctan2", "Elementwise arctan(y / x) in the right quadrant.")
-true_div = _binary(ew.TrueDiv, "true_div", "True division `x / y`; integers divide as floats.")
 
-# -- any number ----------------------------------------------------------------------------
+# sin, cos, ..., sub, floor_div, ..., eq, neq, ...: one per op class.
+GENERATED = _generated()
+globals().update(GENERATED)
 
-neg = _unary(ew.Neg, "neg", "`-x`; an error on bools, as in numpy.")
-abs_ = _unary(ew.Abs, "abs_", "Elementwise absolute value (`abs(x)`).")
-sgn = _unary(ew.Sign, "sgn", "-1, 0 or 1 by the sign of x (nan stays nan).")
-sqr = _unary(ew.Sqr, "sqr", "x * x.")
-floor = _unary(ew.Floor, "floor", "Round towards -inf; the identity on integers.")
-ceil = _unary(ew.Ceil, "ceil", "Round towards +inf; the identity on integers.")
-sub = _binary(ew.Sub, "sub", "`x - y`; an error on bools, as in numpy.")
-floor_div = _binary(ew.FloorDiv, "floor_div", "Python's `x // y` (rounds towards -inf).")
-mod = _binary(ew.Mod, "mod", "Python's `x % y` (the sign of the divisor).")
-pow = _binary(ew.Pow, "pow", "`x ** y`.")
-maximum = _binary(ew.Maximum, "maximum", "Elementwise maximum; nan propagates.")
-minimum = _binary(ew.Minimum, "minimum", "Elementwise minimum; nan propagates.")
+
+def __getattr__(name: str) -> Callable[..., Variable]:
+    # Called only for a name not found: it tells static checkers that the generated names exist.
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Theano spells integer floor division int_div; both are Python's `//`.
-int_div = floor_div
+int_div = GENERATED["floor_div"]
 
 _ROUND_MODES: dict[str, type[Operation]] = {
     "half_to_even": ew.RoundHalfEven,
@@ -109,23 +93,6 @@ def round_(x: TensorLike, mode: str | None = "half_to_even") -> Variable:
     if key not in _round_builders:
         raise TcValueError(f"round mode must be one of {sorted(_round_builders)}, found {mode!r}")
     return _round_builders[key](x)
-
-
-# -- logic and bits ------------------------------------------------------------------------
-
-and_ = _binary(ew.And, "and_", "`x & y`: logical on bools, bitwise on integers.")
-or_ = _binary(ew.Or, "or_", "`x | y`: logical on bools, bitwise on integers.")
-xor = _binary(ew.Xor, "xor", "`x ^ y`: logical on bools, bitwise on integers.")
-invert = _unary(ew.Invert, "invert", "`~x`: logical not on bools, bitwise not on integers.")
-
-# -- comparisons (bool results) ------------------------------------------------------------
-
-eq = _binary(ew.Eq, "eq", "Elementwise `x == y` (the `==` operator keeps identity semantics).")
-neq = _binary(ew.Ne, "neq", "Elementwise `x != y` (the `!=` operator keeps identity semantics).")
-lt = _binary(ew.Lt, "lt", "Elementwise `x < y`.")
-le = _binary(ew.Le, "le", "Elementwise `x <= y`.")
-gt = _binary(ew.Gt, "gt", "Elementwise `x > y`.")
-ge = _binary(ew.Ge, "ge", "Elementwise `x >= y`.")
 
 
 # -- variadic and composite ----------------------------------------------------------------
@@ -156,7 +123,7 @@ def switch(cond: TensorLike, if_true: TensorLike, if_false: TensorLike) -> Varia
     """`if_true` where `cond` else `if_false`; a non-bool `cond` means `cond != 0`."""
     condition = as_tensor_variable(cond)
     if condition.type.dtype is not DType.BOOL:
-        condition = neq(condition, 0)
+        condition = apply_elementwise(ew.Ne, condition, 0)
     a, b = promote(ew.Select, (if_true, if_false))
     return make_apply(ew.Select, [condition, a, b]).out
 
@@ -166,7 +133,7 @@ where = switch
 
 def clip(x: TensorLike, lower: TensorLike, upper: TensorLike) -> Variable:
     """`x` limited to [lower, upper]: minimum(maximum(x, lower), upper)."""
-    return minimum(maximum(x, lower), upper)
+    return apply_elementwise(ew.Minimum, apply_elementwise(ew.Maximum, x, lower), upper)
 
 
 def cast(x: TensorLike, dtype: str | DType) -> Variable:

@@ -1,9 +1,10 @@
 """`tc.tensor` (imported as `T`): Theano's symbolic tensor API.
 
 Constructors make root variables (function inputs); the math comes from
-`elemwise.py`. Shapes follow Theano's broadcast patterns: a `?` dimension
-never stretches, a dimension of 1 does, so `row + col` is a matrix while
-`matrix + matrix` needs equal shapes at run time.
+`elemwise.py`, most of it generated from the op registry. Shapes follow
+Theano's broadcast patterns: a `?` dimension never stretches, a dimension of
+1 does, so `row + col` is a matrix while `matrix + matrix` needs equal shapes
+at run time.
 """
 
 from __future__ import annotations
@@ -14,75 +15,29 @@ from ..ir.errors import TcTypeError
 from ..ir.types import Dim, TensorType
 from . import nnet
 from .config import config
-from .elemwise import (
-    abs_,
-    add,
-    and_,
-    arccos,
-    arcsin,
-    arctan,
-    arctan2,
-    cast,
-    ceil,
-    clip,
-    cos,
-    cosh,
-    deg2rad,
-    eq,
-    erf,
-    exp,
-    exp2,
-    expm1,
-    floor,
-    floor_div,
-    ge,
-    gt,
-    int_div,
-    invert,
-    le,
-    log,
-    log1p,
-    log2,
-    log10,
-    lt,
-    maximum,
-    minimum,
-    mod,
-    mul,
-    neg,
-    neq,
-    or_,
-    pow,
-    rad2deg,
-    round_,
-    sgn,
-    sigmoid,
-    sin,
-    sinh,
-    softplus,
-    sqr,
-    sqrt,
-    sub,
-    switch,
-    tan,
-    tanh,
-    true_div,
-    where,
-    xor,
-)
+from .elemwise import GENERATED, add, cast, clip, int_div, mul, round_, switch, where
 from .gradient import grad
 from .graph import Apply, Constant, DTypeSpec, Variable, as_tensor_variable, constant, parse_dtype
 from .linalg import batched_dot, dimshuffle, dot, matmul, transpose
 from .nnet import logsumexp
 from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
 
+# The elementwise ops generated from the registry: sin, cos, ..., eq, neq, ... (see elemwise.py).
+globals().update(GENERATED)
+
+
+def __getattr__(name: str) -> Callable[..., Variable]:
+    # Called only for a name not found: it tells static checkers that the generated names exist.
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # PyTensor's names for the same things.
 TensorVariable = Variable
 TensorConstant = Constant
-abs = abs_
+abs = GENERATED["abs_"]
 round = round_
-sign = sgn
-square = sqr
+sign = GENERATED["sgn"]
+square = GENERATED["sqr"]
 
 Constructor = Callable[..., Variable]
 
@@ -267,62 +222,17 @@ __all__ = [
     "ltensor4",
     "ftensor4",
     "dtensor4",
-    # elementwise math
+    # elementwise math (and every op in GENERATED, added below)
     "abs",
-    "abs_",
     "add",
-    "and_",
-    "arccos",
-    "arcsin",
-    "arctan",
-    "arctan2",
-    "ceil",
     "clip",
-    "cos",
-    "cosh",
-    "deg2rad",
-    "eq",
-    "erf",
-    "exp",
-    "exp2",
-    "expm1",
-    "floor",
-    "floor_div",
-    "ge",
-    "gt",
     "int_div",
-    "invert",
-    "le",
-    "log",
-    "log1p",
-    "log2",
-    "log10",
-    "lt",
-    "maximum",
-    "minimum",
-    "mod",
     "mul",
-    "neg",
-    "neq",
-    "or_",
-    "pow",
-    "rad2deg",
     "round",
     "round_",
-    "sgn",
-    "sigmoid",
     "sign",
-    "sin",
-    "sinh",
-    "softplus",
-    "sqr",
-    "sqrt",
     "square",
-    "sub",
     "switch",
-    "tan",
-    "tanh",
-    "true_div",
     "where",
-    "xor",
 ]
+__all__ += sorted(GENERATED)

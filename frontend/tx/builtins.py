@@ -15,68 +15,23 @@ from typing import Any
 
 from ...ir.dtypes import DType
 from .. import tensor as T
+from ..elemwise import GENERATED
 
-# .tx name -> builder attribute.
+# .tx name -> builder attribute, for the builders written by hand and the aliases; every
+# generated elementwise builder (elemwise.GENERATED: sin, hypot, floor_div, ...) is a builtin
+# under its own name too.
 _ELEMENTWISE = {
-    # floating point
-    "sin": "sin",
-    "cos": "cos",
-    "tan": "tan",
-    "arcsin": "arcsin",
-    "arccos": "arccos",
-    "arctan": "arctan",
-    "arctan2": "arctan2",
-    "sinh": "sinh",
-    "cosh": "cosh",
-    "tanh": "tanh",
-    "exp": "exp",
-    "exp2": "exp2",
-    "expm1": "expm1",
-    "log": "log",
-    "log2": "log2",
-    "log10": "log10",
-    "log1p": "log1p",
-    "sqrt": "sqrt",
-    "deg2rad": "deg2rad",
-    "rad2deg": "rad2deg",
-    "sigmoid": "sigmoid",
-    "softplus": "softplus",
-    "erf": "erf",
-    "true_div": "true_div",
-    # any number
     "abs": "abs_",
-    "sgn": "sgn",
     "sign": "sgn",
-    "sqr": "sqr",
     "square": "sqr",
-    "floor": "floor",
-    "ceil": "ceil",
     "round": "round_",
-    "neg": "neg",
     "add": "add",
-    "sub": "sub",
     "mul": "mul",
-    "floor_div": "floor_div",
     "int_div": "int_div",
-    "mod": "mod",
-    "pow": "pow",
-    "maximum": "maximum",
-    "minimum": "minimum",
     "clip": "clip",
     "switch": "switch",
     "where": "where",
     "cast": "cast",
-    # logic, bits and comparisons
-    "and_": "and_",
-    "or_": "or_",
-    "xor": "xor",
-    "invert": "invert",
-    "eq": "eq",
-    "neq": "neq",
-    "lt": "lt",
-    "le": "le",
-    "gt": "gt",
-    "ge": "ge",
 }
 
 # Builder functions that take .tx syntax as soon as the builder defines them.
@@ -91,7 +46,8 @@ DTYPES: dict[str, DType] = {d.value: d for d in DType}
 
 
 def _functions() -> dict[str, Callable[..., Any]]:
-    table = {name: getattr(T, attr) for name, attr in _ELEMENTWISE.items()}
+    table = {name: getattr(T, name) for name in GENERATED}
+    table.update({name: getattr(T, attr) for name, attr in _ELEMENTWISE.items()})
     table.update({name: getattr(T.nnet, name) for name in _NNET})
     from .. import constructors, shape_ops
 

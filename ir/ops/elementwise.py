@@ -5,6 +5,13 @@ the casts that numpy's promotion implies, so the promotion policy lives in
 one place, the frontend); shapes broadcast by `broadcast_shapes`. The numpy
 reference is the semantics every backend must reproduce, including the edge
 cases (division by zero, nan, signed zero) noted on each op.
+
+An op class is the op's one definition: besides its name, dtype rule,
+reference and gradient it declares, as plain data, how one element is
+computed (`math_function`, the `*_instruction`s, `predicate`; interpreted by
+codegen_llvm/scalar.py) and the name under which the frontend exposes it
+(`frontend_name`: `T.<name>` and the .tx builtin are generated from it).
+Its docstring is that function's docstring.
 """
 
 from __future__ import annotations
@@ -40,6 +47,28 @@ class ElementwiseOp(Operation):
     reference: ClassVar[Callable[..., np.ndarray]]
     # Floor, sign, rounding: the derivative is zero wherever it exists, so no gradient flows.
     piecewise_constant: ClassVar[bool] = False
+
+    # How one element is computed, as data the code generator interprets: `math_function`
+    # names a math-library function by its C name ("sin", "atan2"), called on floats (a
+    # rounding function is the identity on integers); the instructions name an LLVM
+    # instruction per kind of dtype ("fadd", "add", "or"; bool defaults to the integer one);
+    # `predicate` is a comparison's ("<", "=="). An op with none of them has a small emitter
+    # function of its own in codegen_llvm/scalar.py.
+    math_function: ClassVar[str | None] = None
+    float_instruction: ClassVar[str | None] = None
+    int_instruction: ClassVar[str | None] = None
+    bool_instruction: ClassVar[str | None] = None
+    predicate: ClassVar[str | None] = None
+
+    # `T.<frontend_name>` and the .tx builtin of that name are generated from the class: a
+    # function of the operands with the standard promotion. It defaults to the IR name without
+    # `tx.`; None where the frontend builds the op by hand (variadic add, round's modes, cast).
+    frontend_name: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name") and "frontend_name" not in cls.__dict__:
+            cls.frontend_name = cls.name.removeprefix("tx.")
 
     @classmethod
     def result_dtype(cls, operand_dtype: DType) -> DType:
@@ -119,7 +148,10 @@ class Comparison(Binary):
 
 
 class Sin(UnaryFloat):
+    """Elementwise sine."""
+
     name = "tx.sin"
+    math_function = "sin"
     reference = staticmethod(np.sin)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -128,7 +160,10 @@ class Sin(UnaryFloat):
 
 
 class Cos(UnaryFloat):
+    """Elementwise cosine."""
+
     name = "tx.cos"
+    math_function = "cos"
     reference = staticmethod(np.cos)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -137,7 +172,10 @@ class Cos(UnaryFloat):
 
 
 class Tan(UnaryFloat):
+    """Elementwise tangent."""
+
     name = "tx.tan"
+    math_function = "tan"
     reference = staticmethod(np.tan)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -146,7 +184,10 @@ class Tan(UnaryFloat):
 
 
 class Arcsin(UnaryFloat):
+    """Elementwise inverse sine."""
+
     name = "tx.arcsin"
+    math_function = "asin"
     reference = staticmethod(np.arcsin)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -155,7 +196,10 @@ class Arcsin(UnaryFloat):
 
 
 class Arccos(UnaryFloat):
+    """Elementwise inverse cosine."""
+
     name = "tx.arccos"
+    math_function = "acos"
     reference = staticmethod(np.arccos)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -164,7 +208,10 @@ class Arccos(UnaryFloat):
 
 
 class Arctan(UnaryFloat):
+    """Elementwise inverse tangent."""
+
     name = "tx.arctan"
+    math_function = "atan"
     reference = staticmethod(np.arctan)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -173,7 +220,10 @@ class Arctan(UnaryFloat):
 
 
 class Sinh(UnaryFloat):
+    """Elementwise hyperbolic sine."""
+
     name = "tx.sinh"
+    math_function = "sinh"
     reference = staticmethod(np.sinh)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -182,7 +232,10 @@ class Sinh(UnaryFloat):
 
 
 class Cosh(UnaryFloat):
+    """Elementwise hyperbolic cosine."""
+
     name = "tx.cosh"
+    math_function = "cosh"
     reference = staticmethod(np.cosh)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -191,7 +244,10 @@ class Cosh(UnaryFloat):
 
 
 class Tanh(UnaryFloat):
+    """Elementwise hyperbolic tangent."""
+
     name = "tx.tanh"
+    math_function = "tanh"
     reference = staticmethod(np.tanh)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -200,7 +256,10 @@ class Tanh(UnaryFloat):
 
 
 class Exp(UnaryFloat):
+    """Elementwise e**x."""
+
     name = "tx.exp"
+    math_function = "exp"
     reference = staticmethod(np.exp)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -209,7 +268,10 @@ class Exp(UnaryFloat):
 
 
 class Exp2(UnaryFloat):
+    """Elementwise 2**x."""
+
     name = "tx.exp2"
+    math_function = "exp2"
     reference = staticmethod(np.exp2)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -218,7 +280,10 @@ class Exp2(UnaryFloat):
 
 
 class Expm1(UnaryFloat):
+    """Elementwise exp(x) - 1, accurate near 0."""
+
     name = "tx.expm1"
+    math_function = "expm1"
     reference = staticmethod(np.expm1)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -227,7 +292,10 @@ class Expm1(UnaryFloat):
 
 
 class Log(UnaryFloat):
+    """Elementwise natural logarithm."""
+
     name = "tx.log"
+    math_function = "log"
     reference = staticmethod(np.log)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -236,7 +304,10 @@ class Log(UnaryFloat):
 
 
 class Log2(UnaryFloat):
+    """Elementwise base-2 logarithm."""
+
     name = "tx.log2"
+    math_function = "log2"
     reference = staticmethod(np.log2)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -245,7 +316,10 @@ class Log2(UnaryFloat):
 
 
 class Log10(UnaryFloat):
+    """Elementwise base-10 logarithm."""
+
     name = "tx.log10"
+    math_function = "log10"
     reference = staticmethod(np.log10)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -254,7 +328,10 @@ class Log10(UnaryFloat):
 
 
 class Log1p(UnaryFloat):
+    """Elementwise log(1 + x), accurate near 0."""
+
     name = "tx.log1p"
+    math_function = "log1p"
     reference = staticmethod(np.log1p)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -263,7 +340,10 @@ class Log1p(UnaryFloat):
 
 
 class Sqrt(UnaryFloat):
+    """Elementwise square root."""
+
     name = "tx.sqrt"
+    math_function = "sqrt"
     reference = staticmethod(np.sqrt)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -278,7 +358,10 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 
 class Erf(UnaryFloat):
+    """The error function."""
+
     name = "tx.erf"
+    math_function = "erf"
     reference = staticmethod(_erf)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -301,6 +384,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(UnaryFloat):
+    """The logistic function 1 / (1 + exp(-x))."""
+
     name = "tx.sigmoid"
     reference = staticmethod(_sigmoid)
 
@@ -315,6 +400,8 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 class Softplus(UnaryFloat):
+    """log(1 + exp(x)), without overflow."""
+
     name = "tx.softplus"
     reference = staticmethod(_softplus)
 
@@ -332,7 +419,7 @@ def _rad2deg(x: np.ndarray) -> np.ndarray:
 
 
 class Deg2rad(UnaryFloat):
-    """x * (pi / 180), the constant rounded to the dtype (as numpy does)."""
+    """Degrees to radians: x * (pi / 180), the constant rounded to the dtype (as numpy does)."""
 
     name = "tx.deg2rad"
     reference = staticmethod(_deg2rad)
@@ -342,6 +429,8 @@ class Deg2rad(UnaryFloat):
 
 
 class Rad2deg(UnaryFloat):
+    """Radians to degrees."""
+
     name = "tx.rad2deg"
     reference = staticmethod(_rad2deg)
 
@@ -353,9 +442,11 @@ class Rad2deg(UnaryFloat):
 
 
 class Neg(Unary):
-    """Integer negation wraps (neg of the most negative value is itself)."""
+    """`-x`; integer negation wraps (neg of the most negative value is itself); an error on bools."""
 
     name = "tx.neg"
+    float_instruction = "fneg"
+    int_instruction = "neg"
     reference = staticmethod(np.negative)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -363,7 +454,10 @@ class Neg(Unary):
 
 
 class Abs(Unary):
+    """Elementwise absolute value (`abs(x)`)."""
+
     name = "tx.abs"
+    frontend_name = "abs_"
     reference = staticmethod(np.abs)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -372,14 +466,17 @@ class Abs(Unary):
 
 
 class Sign(Unary):
-    """-1, 0 or 1; sign(nan) is nan and sign(-0.0) is +0.0, as numpy."""
+    """-1, 0 or 1 by the sign of x; sign(nan) is nan and sign(-0.0) is +0.0, as numpy."""
 
     name = "tx.sign"
+    frontend_name = "sgn"
     reference = staticmethod(np.sign)
     piecewise_constant = True  # zero derivative almost everywhere
 
 
 class Sqr(Unary):
+    """x * x."""
+
     name = "tx.sqr"
     reference = staticmethod(np.square)
 
@@ -389,15 +486,19 @@ class Sqr(Unary):
 
 
 class Floor(Unary):
-    """Identity on integers (numpy 2 keeps the integer dtype)."""
+    """Round towards -inf; the identity on integers (numpy 2 keeps the integer dtype)."""
 
     name = "tx.floor"
+    math_function = "floor"
     reference = staticmethod(np.floor)
     piecewise_constant = True  # zero derivative almost everywhere
 
 
 class Ceil(Unary):
+    """Round towards +inf; the identity on integers."""
+
     name = "tx.ceil"
+    math_function = "ceil"
     reference = staticmethod(np.ceil)
     piecewise_constant = True  # zero derivative almost everywhere
 
@@ -410,6 +511,8 @@ class RoundHalfEven(Unary):
     """numpy's round: ties to even; identity on integers."""
 
     name = "tx.round_half_even"
+    frontend_name = None
+    math_function = "roundeven"
     reference = staticmethod(_round_half_even)
     piecewise_constant = True  # zero derivative almost everywhere
 
@@ -426,14 +529,17 @@ class RoundHalfAway(Unary):
     """C's round(): ties away from zero (Theano's `round(x, 'half_away_from_zero')`)."""
 
     name = "tx.round_half_away"
+    frontend_name = None
+    math_function = "round"
     reference = staticmethod(_round_half_away)
     piecewise_constant = True  # zero derivative almost everywhere
 
 
 class Invert(Unary):
-    """Logical not on bool, bitwise not on integers."""
+    """`~x`: logical not on bools, bitwise not on integers."""
 
     name = "tx.invert"
+    int_instruction = "not"
     accepts = LOGICAL
     reference = staticmethod(np.invert)
 
@@ -445,6 +551,10 @@ class Add(Binary):
     """On bool: logical or (numpy)."""
 
     name = "tx.add"
+    frontend_name = None
+    float_instruction = "fadd"
+    int_instruction = "add"
+    bool_instruction = "or"
     traits = Binary.traits | {COMMUTATIVE}
     accepts = ANY
     reference = staticmethod(np.add)
@@ -454,7 +564,11 @@ class Add(Binary):
 
 
 class Sub(Binary):
+    """`x - y`; an error on bools, as in numpy."""
+
     name = "tx.sub"
+    float_instruction = "fsub"
+    int_instruction = "sub"
     reference = staticmethod(np.subtract)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -465,6 +579,10 @@ class Mul(Binary):
     """On bool: logical and (numpy)."""
 
     name = "tx.mul"
+    frontend_name = None
+    float_instruction = "fmul"
+    int_instruction = "mul"
+    bool_instruction = "and"
     traits = Binary.traits | {COMMUTATIVE}
     accepts = ANY
     reference = staticmethod(np.multiply)
@@ -475,7 +593,11 @@ class Mul(Binary):
 
 
 class TrueDiv(Binary):
+    """True division `x / y`; integers divide as floats."""
+
     name = "tx.div"
+    frontend_name = "true_div"
+    float_instruction = "fdiv"
     accepts = FLOATS
     reference = staticmethod(np.true_divide)
 
@@ -486,15 +608,16 @@ class TrueDiv(Binary):
 
 
 class FloorDiv(Binary):
-    """Python's floor division; an integer divided by zero gives 0 (numpy)."""
+    """Python's `x // y` (rounds towards -inf); an integer divided by zero gives 0 (numpy)."""
 
     name = "tx.floordiv"
+    frontend_name = "floor_div"
     reference = staticmethod(np.floor_divide)
     piecewise_constant = True  # zero derivative almost everywhere
 
 
 class Mod(Binary):
-    """Python's modulo: the result has the sign of the divisor; x % 0 is 0 on integers."""
+    """Python's `x % y`: the result has the sign of the divisor; x % 0 is 0 on integers."""
 
     name = "tx.mod"
     reference = staticmethod(np.remainder)
@@ -520,7 +643,7 @@ def _power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 class Pow(Binary):
-    """Integer powers wrap on overflow; a negative integer exponent truncates (see _power)."""
+    """`x ** y`; integer powers wrap on overflow, a negative integer exponent truncates (see _power)."""
 
     name = "tx.pow"
     reference = staticmethod(_power)
@@ -535,7 +658,7 @@ class Pow(Binary):
 
 
 class Maximum(Binary):
-    """nan propagates, as numpy."""
+    """Elementwise maximum; nan propagates, as numpy."""
 
     name = "tx.maximum"
     traits = Binary.traits | {COMMUTATIVE}
@@ -548,6 +671,8 @@ class Maximum(Binary):
 
 
 class Minimum(Binary):
+    """Elementwise minimum; nan propagates."""
+
     name = "tx.minimum"
     traits = Binary.traits | {COMMUTATIVE}
     accepts = ANY
@@ -559,7 +684,10 @@ class Minimum(Binary):
 
 
 class Arctan2(Binary):
+    """Elementwise arctan(y / x) in the right quadrant."""
+
     name = "tx.arctan2"
+    math_function = "atan2"
     accepts = FLOATS
     reference = staticmethod(np.arctan2)
 
@@ -572,22 +700,49 @@ class Arctan2(Binary):
         ]
 
 
+class Hypot(Binary):
+    """sqrt(x**2 + y**2) without undue overflow or underflow (C's hypot, numpy's)."""
+
+    name = "tx.hypot"
+    accepts = FLOATS
+    reference = staticmethod(np.hypot)
+    math_function = "hypot"
+
+    def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
+        x, y = self.operands
+        return [
+            b.op("tx.div", b.op("tx.mul", g, x), self.result),
+            b.op("tx.div", b.op("tx.mul", g, y), self.result),
+        ]
+
+
 class And(Binary):
+    """`x & y`: logical on bools, bitwise on integers."""
+
     name = "tx.and"
+    frontend_name = "and_"
+    int_instruction = "and"
     traits = Binary.traits | {COMMUTATIVE}
     accepts = LOGICAL
     reference = staticmethod(np.bitwise_and)
 
 
 class Or(Binary):
+    """`x | y`: logical on bools, bitwise on integers."""
+
     name = "tx.or"
+    frontend_name = "or_"
+    int_instruction = "or"
     traits = Binary.traits | {COMMUTATIVE}
     accepts = LOGICAL
     reference = staticmethod(np.bitwise_or)
 
 
 class Xor(Binary):
+    """`x ^ y`: logical on bools, bitwise on integers."""
+
     name = "tx.xor"
+    int_instruction = "xor"
     traits = Binary.traits | {COMMUTATIVE}
     accepts = LOGICAL
     reference = staticmethod(np.bitwise_xor)
@@ -597,34 +752,53 @@ class Xor(Binary):
 
 
 class Eq(Comparison):
+    """Elementwise `x == y` (the `==` operator keeps identity semantics)."""
+
     name = "tx.eq"
+    predicate = "=="
     traits = Comparison.traits | {COMMUTATIVE}
     reference = staticmethod(np.equal)
 
 
 class Ne(Comparison):
+    """Elementwise `x != y` (the `!=` operator keeps identity semantics)."""
+
     name = "tx.ne"
+    frontend_name = "neq"
+    predicate = "!="
     traits = Comparison.traits | {COMMUTATIVE}
     reference = staticmethod(np.not_equal)
 
 
 class Lt(Comparison):
+    """Elementwise `x < y`."""
+
     name = "tx.lt"
+    predicate = "<"
     reference = staticmethod(np.less)
 
 
 class Le(Comparison):
+    """Elementwise `x <= y`."""
+
     name = "tx.le"
+    predicate = "<="
     reference = staticmethod(np.less_equal)
 
 
 class Gt(Comparison):
+    """Elementwise `x > y`."""
+
     name = "tx.gt"
+    predicate = ">"
     reference = staticmethod(np.greater)
 
 
 class Ge(Comparison):
+    """Elementwise `x >= y`."""
+
     name = "tx.ge"
+    predicate = ">="
     reference = staticmethod(np.greater_equal)
 
 
@@ -641,6 +815,7 @@ class Select(ElementwiseOp):
     """`select %cond, %a, %b`: a where cond else b (Theano's switch, numpy's where)."""
 
     name = "tx.select"
+    frontend_name = None
     arity = 3
     accepts = ANY
 
@@ -666,6 +841,7 @@ class Fill(ElementwiseOp):
     """
 
     name = "tx.fill"
+    frontend_name = None
     arity = 2
     accepts = ANY
 
@@ -699,6 +875,7 @@ class Cast(ElementwiseOp):
     """`tx.cast %x : tensor<i32> -> tensor<i64>`; the result type names the target dtype."""
 
     name = "tx.cast"
+    frontend_name = None
     accepts = ANY
 
     @classmethod
