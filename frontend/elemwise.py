@@ -132,7 +132,9 @@ where = switch
 
 
 def clip(x: TensorLike, lower: TensorLike, upper: TensorLike) -> Variable:
-    """`x` limited to [lower, upper]: minimum(maximum(x, lower), upper)."""
+    """`x` limited to [lower, upper]: minimum(maximum(x, lower), upper), in the one dtype of
+    all three (as numpy's clip: `clip(f32, 0.001, f64)` compares with 0.001 in f64)."""
+    x, lower, upper = promote(ew.Minimum, [x, lower, upper])
     return apply_elementwise(ew.Minimum, apply_elementwise(ew.Maximum, x, lower), upper)
 
 

@@ -50,7 +50,13 @@ class Dot(Operation):
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         a, b = operands
-        return [np.asarray(np.dot(a, b)).astype(self.results[0].type.dtype.numpy)]
+        dtype = self.results[0].type.dtype.numpy
+        if dtype.kind == "f":
+            # Every product in IEEE arithmetic, as the native code computes it: BLAS behind
+            # np.dot may skip a zero factor, so 0 * nan gave 0 instead of nan.
+            spec = {(1, 1): "i,i->", (2, 1): "ij,j->i", (1, 2): "i,ij->j", (2, 2): "ij,jk->ik"}
+            return [np.asarray(np.einsum(spec[a.ndim, b.ndim], a, b)).astype(dtype)]
+        return [np.asarray(np.dot(a, b)).astype(dtype)]
 
     def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
         (g,) = output_grads

@@ -131,3 +131,16 @@ def test_clip_switch_where() -> None:
 def test_cast_saturates() -> None:
     got = evaluate(lambda v: T.cast(v * 100, "int8"), A)
     np.testing.assert_array_equal(got, np.array([-128, -128, 50, 127, 127], np.int8))
+
+
+def test_clip_computes_in_the_dtype_of_all_three_operands() -> None:
+    """numpy's clip(float32, 0.001, float64) compares with 0.001 in float64; tc rounded the bound
+    to float32 first (found by the differential fuzzer)."""
+    import numpy as np
+
+    import tc
+
+    x = T.fmatrix("x")
+    y = T.clip(x, 0.001, np.float64(np.inf))
+    assert y.type.dtype.numpy == np.float64
+    assert tc.function([x], y)(np.array([[-3.0]], np.float32)).item() == 0.001

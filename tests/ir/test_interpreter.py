@@ -38,3 +38,12 @@ def test_float_pow_is_c99_pow_in_the_interpreter_too() -> None:
     native = tc.function([x], x**0.5)(data)
     np.testing.assert_array_equal(vector, native)
     assert vector[0] == np.inf and scalar == np.inf
+
+
+def test_dot_in_the_interpreter_keeps_ieee_products() -> None:
+    """BLAS behind np.dot may skip a zero factor (0 * nan = 0); the reference must not."""
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    left, right = np.array([[-np.inf], [0.5]]), np.array([[0.0]])
+    (result,) = interpret([a, b], [T.dot(a, b)], left, right)
+    np.testing.assert_array_equal(result, tc.function([a, b], T.dot(a, b))(left, right))
+    assert np.isnan(result[0, 0])
