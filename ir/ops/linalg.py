@@ -52,10 +52,15 @@ class Dot(Operation):
         a, b = operands
         dtype = self.results[0].type.dtype.numpy
         if dtype.kind == "f":
-            # Every product in IEEE arithmetic, as the native code computes it: BLAS behind
-            # np.dot may skip a zero factor, so 0 * nan gave 0 instead of nan.
-            spec = {(1, 1): "i,i->", (2, 1): "ij,j->i", (1, 2): "i,ij->j", (2, 2): "ij,jk->ik"}
-            return [np.asarray(np.einsum(spec[a.ndim, b.ndim], a, b)).astype(dtype)]
+            # Every product in IEEE arithmetic, then summed, as the native code computes it:
+            # BLAS behind np.dot (and einsum) may skip a zero factor, so 0 * inf gave 0 or a
+            # sum of infinities instead of nan.
+            left = a if a.ndim == 2 else a[None, :]
+            right = b if b.ndim == 2 else b[:, None]
+            with np.errstate(all="ignore"):  # inf * 0 is nan here, as in the native code
+                total = np.multiply(left[:, :, None], right[None, :, :]).sum(axis=1)
+            shape = a.shape[:-1] + b.shape[1:]
+            return [np.asarray(total.reshape(shape)).astype(dtype)]
         return [np.asarray(np.dot(a, b)).astype(dtype)]
 
     def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:

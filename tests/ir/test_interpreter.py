@@ -47,3 +47,7 @@ def test_dot_in_the_interpreter_keeps_ieee_products() -> None:
     (result,) = interpret([a, b], [T.dot(a, b)], left, right)
     np.testing.assert_array_equal(result, tc.function([a, b], T.dot(a, b))(left, right))
     assert np.isnan(result[0, 0])
+    x, y = T.dvector("x"), T.ivector("y")
+    infinities, weights = np.full(3, np.inf), np.array([6, 0, -6], np.int32)  # inf * 0 and inf - inf
+    (total,) = interpret([x, y], [T.dot(x, y)], infinities, weights)
+    assert np.isnan(total) and np.isnan(tc.function([x, y], T.dot(x, y))(infinities, weights))
