@@ -57,8 +57,14 @@ class Dot(Operation):
             # sum of infinities instead of nan.
             left = a if a.ndim == 2 else a[None, :]
             right = b if b.ndim == 2 else b[:, None]
+            # In slices of the contracted axis, so that no temporary exceeds ~2^22 elements.
+            step = max(1, (1 << 22) // max(1, left.shape[0] * right.shape[1]))
+            total = np.zeros((left.shape[0], right.shape[1]), np.result_type(left, right))
             with np.errstate(all="ignore"):  # inf * 0 is nan here, as in the native code
-                total = np.multiply(left[:, :, None], right[None, :, :]).sum(axis=1)
+                for k in range(0, left.shape[1], step):
+                    total += np.multiply(left[:, k : k + step, None], right[None, k : k + step, :]).sum(
+                        axis=1
+                    )
             shape = a.shape[:-1] + b.shape[1:]
             return [np.asarray(total.reshape(shape)).astype(dtype)]
         return [np.asarray(np.dot(a, b)).astype(dtype)]
