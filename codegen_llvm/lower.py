@@ -33,16 +33,14 @@ from ..ir.ops.random import RandomChoice, RandomOp, RandomPermutation
 from ..ir.ops.reduce import Reduce
 from ..ir.ops.views import DimShuffle
 from .indexing import IndexFailure, emit_gather, emit_scatter_add, indexing_extent
+from .kernel_body import kernel_body
 from .linalg import emit_batched_dot, emit_dot
 from .loops import ArrayRef, KernelBody, broadcast_strides, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
 from .reduce import Member, Producer, emit_reduce, emit_reductions, wide_accumulator
-from .scalar import MathLibrary, ScalarEmitter, needs_fallback
+from .scalar import MathLibrary, ScalarEmitter
 from .shape_ops import FRESH_SHAPE_OPS, SHAPE_OPS, ShapeOpLowering
-from .types import I1, I8_PTR, I32, I64, mark_not_captured, memory_type, register_type
-
-# Kernel bodies longer than this call their vectorisable math instead of inlining it.
-OUTLINE_MATH_ABOVE_OPS = 32
+from .types import I1, I8_PTR, I32, I64, mark_not_captured, memory_type
 
 
 @dataclass(frozen=True)
@@ -331,7 +329,7 @@ class _FunctionLowering:
         operands = [self.arrays[v] for v in kernels[0].operands]
         members = []
         for op, kernel in zip(group, kernels, strict=True):
-            body = self._kernel_body(kernel)
+            body = kernel_body(kernel, self.math)
             members.append(
                 Member(
                     op,
@@ -351,7 +349,7 @@ class _FunctionLowering:
         kernel = self.fused.get(op.operands[0])
         if kernel is not None:
             operands = [self.arrays[v] for v in kernel.operands]
-            body = self._kernel_body(kernel)
+            body = kernel_body(kernel, self.math)
             producer = Producer(
                 operands,
                 [broadcast_strides(arr, source.static_shape) for arr in operands],
@@ -402,32 +400,8 @@ class _FunctionLowering:
         name = self.module.get_unique_name(f"{self.function.name}.kernel")
         operands = [self.arrays[v] for v in op.operands]
         static = op.results[0].type.shape
-        emit_elementwise_loop(self.builder, name, extent, static, operands, outputs, self._kernel_body(op))
-
-    def _kernel_body(self, op: KernelElementwise) -> KernelBody:
-        block = op.body.block
-        # Small kernels inline their math (the fastest loops); long ones call it, so LLVM's
-        # time stays proportional to the number of ops (see ScalarEmitter).
-        outline = len(block.ops) > OUTLINE_MATH_ABOVE_OPS
-
-        def emit(builder: ll.IRBuilder, values: list[ll.Value], fast: bool):  # type: ignore[no-untyped-def]
-            emitter = ScalarEmitter(builder, self.math, vector_math=fast, outline_math=outline)
-            env: dict[Value, ll.Value] = dict(zip(block.args, values, strict=True))
-            for inner in block.ops:
-                if inner.name == "kernel.yield":
-                    return [env[v] for v in inner.operands], emitter.inexact
-                if isinstance(inner, Constant):
-                    dtype = inner.result.type.dtype
-                    env[inner.result] = ll.Constant(register_type(dtype), inner.value.item())
-                    continue
-                env[inner.result] = emitter.emit(inner, [env[v] for v in inner.operands])
-            raise TcCompilationError("kernel body without kernel.yield")
-
-        return KernelBody(
-            fast=lambda builder, values: emit(builder, values, True),
-            exact=lambda builder, values: emit(builder, values, False)[0],
-            has_fallback=any(needs_fallback(inner) for inner in block.ops),
-        )
+        body = kernel_body(op, self.math)
+        emit_elementwise_loop(self.builder, name, extent, static, operands, outputs, body)
 
     def _copy(self, source: ArrayRef, slot) -> None:  # type: ignore[no-untyped-def]
         pointer, shape, _ = slot

@@ -35,11 +35,11 @@ def run_block(
         elif op.name == "tx.given":
             raise TcVerificationError("tx.given must be removed by the substitute-givens pass first")
         else:
-            env.update(zip(op.results, _evaluate(op, operands), strict=True))
+            env.update(zip(op.results, evaluate_op(op, operands), strict=True))
     return []
 
 
-def _evaluate(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:
+def evaluate_op(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:
     """One op's reference; numpy's own complaints (a reduction of an empty axis, a bad
     reshape) become a TcValueError located at the op, as the native code's would be."""
     try:

@@ -8,7 +8,7 @@ import pytest
 
 import tc
 from tc import tensor as T
-from tc.codegen_llvm import lower
+from tc.codegen_llvm import kernel_body
 
 
 def long_kernel(dtype: str):  # type: ignore[no-untyped-def]
@@ -29,7 +29,7 @@ def test_outlined_math_gives_the_inline_bits(dtype: str, monkeypatch: pytest.Mon
     x, y = long_kernel(dtype)
     outlined = tc.function([x], y)
     assert "tc.vecmath.tanh" in outlined.dump("llvm")
-    monkeypatch.setattr(lower, "OUTLINE_MATH_ABOVE_OPS", 10**9)
+    monkeypatch.setattr(kernel_body, "OUTLINE_MATH_ABOVE_OPS", 10**9)
     inline = tc.function([x], y)
     assert "tc.vecmath" not in inline.dump("llvm")
     np.testing.assert_array_equal(outlined(data), inline(data))

@@ -1,0 +1,47 @@
+"""The scalar body of a fused elementwise kernel, for any target.
+
+`kernel_body(op, math)` turns a `kernel.elementwise` region into a
+`KernelBody`: functions that, given one element of each operand, emit the
+instructions for one element of each result. The CPU's loops call it with the
+host's math library; the GPU's kernels (codegen_ptx) with libdevice.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir as ll
+
+from ..ir import TcCompilationError, Value
+from ..ir.ops.builtin import Constant
+from ..ir.ops.kernel import KernelElementwise
+from .loops import KernelBody
+from .scalar import MathLibrary, ScalarEmitter, needs_fallback
+from .types import register_type
+
+# Kernel bodies longer than this call their vectorisable math instead of inlining it.
+OUTLINE_MATH_ABOVE_OPS = 32
+
+
+def kernel_body(op: KernelElementwise, math: MathLibrary) -> KernelBody:
+    block = op.body.block
+    # Small kernels inline their math (the fastest loops); long ones call it, so LLVM's
+    # time stays proportional to the number of ops (see ScalarEmitter).
+    outline = len(block.ops) > OUTLINE_MATH_ABOVE_OPS
+
+    def emit(builder: ll.IRBuilder, values: list[ll.Value], fast: bool):  # type: ignore[no-untyped-def]
+        emitter = ScalarEmitter(builder, math, vector_math=fast, outline_math=outline)
+        env: dict[Value, ll.Value] = dict(zip(block.args, values, strict=True))
+        for inner in block.ops:
+            if inner.name == "kernel.yield":
+                return [env[v] for v in inner.operands], emitter.inexact
+            if isinstance(inner, Constant):
+                dtype = inner.result.type.dtype
+                env[inner.result] = ll.Constant(register_type(dtype), inner.value.item())
+                continue
+            env[inner.result] = emitter.emit(inner, [env[v] for v in inner.operands])
+        raise TcCompilationError("kernel body without kernel.yield")
+
+    return KernelBody(
+        fast=lambda builder, values: emit(builder, values, True),
+        exact=lambda builder, values: emit(builder, values, False)[0],
+        has_fallback=any(needs_fallback(inner) for inner in block.ops),
+    )

@@ -1,0 +1,241 @@
+"""Fused elementwise kernels: one `kernel.elementwise` op, two GPU kernels.
+
+Both walk the result in a grid-stride loop, so any grid size is correct.
+
+`<name>_vec` (the fast one): every operand is either a full, C-contiguous
+array of the result's shape aligned to 16 bytes, or a single element (an
+operand whose static shape is all ones, or a host scalar passed by value).
+Each thread handles VEC consecutive elements with one vector load per
+operand and one vector store per result (128-bit where the dtype allows);
+the last `n % VEC` elements are done one by one.
+
+`<name>_strided` (any broadcasting and any strides): each linear index is
+split into the result's multi-index, and each operand's offset is the dot
+product with its element strides (0 along broadcast axes).
+
+Parameters, in order (the runtime packs them, see runtime/cuda_function.py):
+  i64 n; one pointer per result; per operand its value (a host scalar, by
+  value in its memory type) or its pointer; strided only: i64 dims[rank],
+  then for each pointer operand i64 strides[rank] (in elements).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llvmlite import ir as ll
+
+from ..codegen_llvm.kernel_body import kernel_body
+from ..codegen_llvm.types import I8, I64, load_element, memory_type, store_element
+from ..ir import DType
+from ..ir.ops.kernel import KernelElementwise
+from .grid import KernelTarget
+from .launch import BLOCK, Device, DeviceArray, grid_for, is_contiguous
+from .loops import grid_stride_loop
+from .program import ProgramBuilder, Runtime, Step, as_device, device_step, scalar_argument
+
+VEC = 4  # elements per thread in the vector kernel (16 bytes of float32)
+
+
+@dataclass(frozen=True)
+class ElementwiseKernels:
+    """The names of one op's kernels and how their parameters are laid out."""
+
+    vec: str
+    strided: str
+    rank: int
+    by_value: tuple[bool, ...]  # per operand: passed by value (a host scalar)
+    single: tuple[bool, ...]  # per operand: read at index 0 in the vector kernel
+
+
+def param_type(dtype: DType, by_value: bool) -> ll.Type:
+    return memory_type(dtype) if by_value else memory_type(dtype).as_pointer()
+
+
+def emit_elementwise(
+    target: KernelTarget, module: ll.Module, name: str, op: KernelElementwise, by_value: tuple[bool, ...]
+) -> ElementwiseKernels:
+    """Both kernels of `op`; operand k is a host scalar passed by value where `by_value[k]`."""
+    rank = op.results[0].type.rank
+    single = tuple(
+        bv or all(d == 1 for d in v.type.shape) for bv, v in zip(by_value, op.operands, strict=True)
+    )
+    kernels = ElementwiseKernels(f"{name}_vec", f"{name}_strided", rank, by_value, single)
+    _emit_vector(target, module, kernels, op)
+    _emit_strided(target, module, kernels, op)
+    return kernels
+
+
+def _params(op: KernelElementwise, by_value: tuple[bool, ...]) -> list[ll.Type]:
+    params: list[ll.Type] = [I64]
+    params += [memory_type(r.type.dtype).as_pointer() for r in op.results]
+    params += [param_type(v.type.dtype, bv) for v, bv in zip(op.operands, by_value, strict=True)]
+    return params
+
+
+def _scalar_value(b: ll.IRBuilder, dtype: DType, value: ll.Value) -> ll.Value:
+    """A by-value parameter in its register type (a bool arrives as i8)."""
+    return b.icmp_unsigned("!=", value, I8(0)) if dtype is DType.BOOL else value
+
+
+def _emit_vector(
+    target: KernelTarget, module: ll.Module, kernels: ElementwiseKernels, op: KernelElementwise
+) -> None:
+    fn = target.kernel(module, kernels.vec, _params(op, kernels.by_value))
+    _mark_pointers(fn)
+    n, results, operands = fn.args[0], fn.args[1 : 1 + len(op.results)], fn.args[1 + len(op.results) :]
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    body = kernel_body(op, target.math(module))
+    dtypes = [v.type.dtype for v in op.operands]
+    # Values that are the same for every element: loaded (or converted) once.
+    fixed: dict[int, ll.Value] = {}
+    for k, (dtype, arg) in enumerate(zip(dtypes, operands, strict=True)):
+        if kernels.by_value[k]:
+            fixed[k] = _scalar_value(b, dtype, arg)
+        elif kernels.single[k]:
+            fixed[k] = load_element(b, dtype, arg)
+    chunks = b.udiv(n, I64(VEC))
+    with grid_stride_loop(target, b, chunks, "chunk") as chunk:
+        first = b.mul(chunk, I64(VEC))
+        lanes: list[list[ll.Value]] = [[] for _ in range(VEC)]
+        for k, (dtype, arg) in enumerate(zip(dtypes, operands, strict=True)):
+            if k in fixed:
+                for lane in lanes:
+                    lane.append(fixed[k])
+                continue
+            vector = b.load(_vector_pointer(b, arg, first, dtype), align=_alignment(dtype))
+            for j, lane in enumerate(lanes):
+                element = b.extract_element(vector, I64(j))
+                lane.append(b.icmp_unsigned("!=", element, I8(0)) if dtype is DType.BOOL else element)
+        values = [body.exact(b, lane) for lane in lanes]
+        for r, (result, pointer) in enumerate(zip(op.results, results, strict=True)):
+            dtype = result.type.dtype
+            vector: ll.Value = ll.Constant(ll.VectorType(memory_type(dtype), VEC), None)
+            for j in range(VEC):
+                element = values[j][r]
+                if dtype is DType.BOOL:
+                    element = b.zext(element, I8)
+                vector = b.insert_element(vector, element, I64(j))
+            b.store(vector, _vector_pointer(b, pointer, first, dtype), align=_alignment(dtype))
+    # The tail: the last n % VEC elements, one per thread.
+    tail = b.sub(n, b.mul(chunks, I64(VEC)))
+    with grid_stride_loop(target, b, tail, "tail") as offset:
+        index = b.add(b.mul(chunks, I64(VEC)), offset)
+        values = []
+        for k, (dtype, arg) in enumerate(zip(dtypes, operands, strict=True)):
+            values.append(fixed[k] if k in fixed else load_element(b, dtype, b.gep(arg, [index])))
+        for result, pointer, value in zip(op.results, results, body.exact(b, values), strict=True):
+            store_element(b, result.type.dtype, value, b.gep(pointer, [index]))
+    b.ret_void()
+
+
+def _emit_strided(
+    target: KernelTarget, module: ll.Module, kernels: ElementwiseKernels, op: KernelElementwise
+) -> None:
+    rank = kernels.rank
+    pointer_operands = [k for k, bv in enumerate(kernels.by_value) if not bv]
+    params = _params(op, kernels.by_value) + [I64] * (rank * (1 + len(pointer_operands)))
+    fn = target.kernel(module, kernels.strided, params)
+    _mark_pointers(fn)
+    count = 1 + len(op.results) + len(op.operands)
+    n, results, operands = fn.args[0], fn.args[1 : 1 + len(op.results)], fn.args[1 + len(op.results) : count]
+    dims = fn.args[count : count + rank]
+    strides = {
+        k: fn.args[count + rank * (1 + j) : count + rank * (2 + j)] for j, k in enumerate(pointer_operands)
+    }
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    body = kernel_body(op, target.math(module))
+    dtypes = [v.type.dtype for v in op.operands]
+    fixed = {k: _scalar_value(b, dtypes[k], operands[k]) for k in range(len(dtypes)) if kernels.by_value[k]}
+    with grid_stride_loop(target, b, n, "element") as index:
+        offsets = {k: I64(0) for k in pointer_operands}
+        rest = index
+        for axis in reversed(range(rank)):
+            position = b.urem(rest, dims[axis])
+            rest = b.udiv(rest, dims[axis])
+            for k in pointer_operands:
+                offsets[k] = b.add(offsets[k], b.mul(position, strides[k][axis]))
+        values = [
+            fixed[k] if k in fixed else load_element(b, dtype, b.gep(operands[k], [offsets[k]]))
+            for k, dtype in enumerate(dtypes)
+        ]
+        for result, pointer, value in zip(op.results, results, body.exact(b, values), strict=True):
+            store_element(b, result.type.dtype, value, b.gep(pointer, [index]))
+    b.ret_void()
+
+
+def _vector_pointer(b: ll.IRBuilder, pointer: ll.Value, first: ll.Value, dtype: DType) -> ll.Value:
+    vector_type = ll.VectorType(memory_type(dtype), VEC)
+    return b.bitcast(b.gep(pointer, [first]), vector_type.as_pointer())
+
+
+def _alignment(dtype: DType) -> int:
+    return min(16, VEC * dtype.itemsize)
+
+
+def _mark_pointers(fn: ll.Function) -> None:
+    """Results and operands never overlap (the runtime gives every result a fresh buffer):
+    `noalias` lets the loads use the read-only data cache."""
+    for arg in fn.args:
+        if isinstance(arg.type, ll.PointerType):
+            arg.add_attribute("noalias")
+
+
+def broadcast_shape(shapes: list[tuple[int, ...]], rank: int) -> tuple[int, ...]:
+    """numpy's broadcast of operand shapes (already checked by the shape plan)."""
+    result = [1] * rank
+    for shape in shapes:
+        for axis, dim in enumerate(shape, start=rank - len(shape)):
+            if dim != 1:
+                result[axis] = dim
+    return tuple(result)
+
+
+def element_strides(array: DeviceArray, shape: tuple[int, ...]) -> list[int]:
+    """`array`'s strides as an operand of a result of `shape`: 0 along broadcast axes."""
+    rank = len(shape)
+    strides = [0] * rank
+    for axis, (dim, stride) in enumerate(
+        zip(array.shape, array.strides, strict=True), start=rank - len(array.shape)
+    ):
+        strides[axis] = 0 if dim == 1 and shape[axis] != 1 else stride
+    return strides
+
+
+@device_step(KernelElementwise)
+def _elementwise_step(builder: ProgramBuilder, op: KernelElementwise) -> Step:  # type: ignore[override]
+    by_value = builder.by_value(op)
+    kernels = emit_elementwise(
+        builder.target, builder.module, builder.kernel_name("elementwise"), op, by_value
+    )
+    builder.add_kernels(kernels.vec, kernels.strided)
+    result_dtypes = [r.type.dtype for r in op.results]
+    rank = kernels.rank
+
+    def run(device: Device, operands: list[Runtime]) -> list[Runtime]:
+        arrays = [v if bv else as_device(device, v) for v, bv in zip(operands, by_value, strict=True)]
+        shape = broadcast_shape(
+            [tuple(a.shape) for a, bv in zip(arrays, by_value, strict=True) if not bv], rank
+        )
+        results = [device.empty(shape, dtype) for dtype in result_dtypes]
+        n = math.prod(shape)
+        if n == 0:
+            return results
+        values: list[int | float] = [n, *[r.pointer for r in results]]
+        values += [scalar_argument(a) if bv else a.pointer for a, bv in zip(arrays, by_value, strict=True)]
+        fast = all(
+            bv or single or (tuple(a.shape) == shape and is_contiguous(a) and a.pointer % 16 == 0)
+            for a, bv, single in zip(arrays, by_value, kernels.single, strict=True)
+        )
+        if fast:
+            device.launch(kernels.vec, grid_for(-(-n // VEC), device), BLOCK, values)
+            return results
+        values += list(shape)
+        for a, bv in zip(arrays, by_value, strict=True):
+            if not bv:
+                values += element_strides(a, shape)
+        device.launch(kernels.strided, grid_for(n, device), BLOCK, values)
+        return results
+
+    return run

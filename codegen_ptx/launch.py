@@ -1,0 +1,147 @@
+"""What a device program needs from a device: the protocol between codegen_ptx and runtime.
+
+A `DeviceProgram` (program.py) runs a function's steps on any `Device`: the
+GPU (runtime/cuda.py, pycuda) or the host's grid emulator (`EmulatedDevice`
+below, which CI uses to run whole programs without a GPU). Arrays on a device
+are anything with the `DeviceArray` attributes; strides are in elements.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from llvmlite import ir as ll
+
+from ..ir import DType
+from .emulator import EmulatedModule
+
+BLOCK = 256  # threads per block of the grid-stride kernels
+
+
+class DeviceArray(Protocol):
+    pointer: int  # the first element's device address
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]  # in elements
+    dtype: DType
+
+
+class Device(Protocol):
+    """The operations a program's steps use. Launch arguments: ints for pointers and
+    integers, floats for floating-point parameters, in the kernel's parameter order."""
+
+    multiprocessors: int
+    block_reductions: bool  # whether kernels with barriers can run (False in the emulator)
+    # int64[4], zero when a call starts: a kernel whose check fails sets it once, atomically,
+    # to (check number + 1, the bad value, the bound); the caller reads it when the call ends.
+    error_word: DeviceArray
+
+    def empty(self, shape: tuple[int, ...], dtype: DType) -> DeviceArray: ...
+
+    def view(
+        self, base: DeviceArray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]
+    ) -> DeviceArray: ...
+
+    def upload(self, host: np.ndarray) -> DeviceArray: ...
+
+    def download(self, array: DeviceArray) -> np.ndarray: ...
+
+    def launch(
+        self, kernel: str, grid: int, block: int, args: Sequence[int | float], shared_bytes: int = 0
+    ) -> None: ...
+
+    def gemm(
+        self, a: DeviceArray, b: DeviceArray, out: DeviceArray, transpose_a: bool, transpose_b: bool
+    ) -> None:
+        """out (m x n, C-contiguous) = op(a) @ op(b), where a and b are C-contiguous matrices
+        and op transposes where asked; batched when all three have rank 3."""
+        ...
+
+
+def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    strides: list[int] = []
+    running = 1
+    for dim in reversed(shape):
+        strides.insert(0, running)
+        running *= dim
+    return tuple(strides)
+
+
+def is_contiguous(array: DeviceArray) -> bool:
+    """C-contiguous (strides along axes of length 1 do not matter)."""
+    expected = 1
+    for dim, stride in zip(reversed(array.shape), reversed(array.strides), strict=True):
+        if dim != 1 and stride != expected:
+            return False
+        expected *= dim
+    return True
+
+
+def grid_for(work: int, device: Device, block: int = BLOCK) -> int:
+    """Blocks for a grid-stride loop over `work` items: enough to fill the device, no more."""
+    return max(1, min(math.ceil(work / block), device.multiprocessors * 8))
+
+
+@dataclass
+class EmulatedArray:
+    pointer: int
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]
+    dtype: DType
+    owner: np.ndarray = field(repr=False)
+
+
+class EmulatedDevice:
+    """A `Device` on the host: buffers are numpy arrays, kernels run in the grid emulator
+    (one thread at a time, on a grid of `multiprocessors * 8` blocks at most)."""
+
+    block_reductions = False
+
+    def __init__(self, module: ll.Module, multiprocessors: int = 2) -> None:
+        self.kernels = EmulatedModule(module)
+        self.multiprocessors = multiprocessors
+        self.error_word = self.empty((4,), DType.I64)
+
+    def empty(self, shape: tuple[int, ...], dtype: DType) -> EmulatedArray:
+        owner = np.zeros(max(1, math.prod(shape)), dtype.numpy)  # zeros: uninitialised reads show
+        return EmulatedArray(owner.ctypes.data, tuple(shape), contiguous_strides(shape), dtype, owner)
+
+    def view(
+        self, base: DeviceArray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]
+    ) -> EmulatedArray:
+        pointer = base.pointer + offset * base.dtype.itemsize
+        return EmulatedArray(pointer, tuple(shape), tuple(strides), base.dtype, base.owner)  # type: ignore[attr-defined]
+
+    def upload(self, host: np.ndarray) -> EmulatedArray:
+        array = self.empty(host.shape, DType.from_numpy(host.dtype))
+        array.owner[: host.size] = np.ascontiguousarray(host).reshape(-1)
+        return array
+
+    def download(self, array: DeviceArray) -> np.ndarray:
+        itemsize = array.dtype.itemsize
+        owner: np.ndarray = array.owner  # type: ignore[attr-defined]
+        offset = array.pointer - owner.ctypes.data
+        view = np.lib.stride_tricks.as_strided(
+            owner[offset // itemsize :], array.shape, [s * itemsize for s in array.strides]
+        )
+        return np.array(view)
+
+    def launch(
+        self, kernel: str, grid: int, block: int, args: Sequence[int | float], shared_bytes: int = 0
+    ) -> None:
+        # A small block keeps the emulator fast; any block size is correct for grid-stride loops.
+        self.kernels.launch(kernel, min(grid, self.multiprocessors * 8), min(block, 4), args)
+
+    def gemm(
+        self, a: DeviceArray, b: DeviceArray, out: DeviceArray, transpose_a: bool, transpose_b: bool
+    ) -> None:
+        left, right = self.download(a), self.download(b)
+        if transpose_a:
+            left = np.swapaxes(left, -1, -2)
+        if transpose_b:
+            right = np.swapaxes(right, -1, -2)
+        product = np.matmul(left, right)
+        out.owner[: product.size] = product.reshape(-1)  # type: ignore[attr-defined]
