@@ -9,6 +9,7 @@ are anything with the `DeviceArray` attributes; strides are in elements.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -93,6 +94,18 @@ class EmulatedArray:
     dtype: DType
     owner: np.ndarray = field(repr=False)
 
+    def get(self) -> np.ndarray:
+        """A numpy copy."""
+        itemsize = self.dtype.itemsize
+        offset = (self.pointer - self.owner.ctypes.data) // itemsize
+        view = np.lib.stride_tricks.as_strided(
+            self.owner[offset:], self.shape, [s * itemsize for s in self.strides], writeable=False
+        )
+        return np.array(view)
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        return self.get() if dtype is None else self.get().astype(dtype)
+
 
 class EmulatedDevice:
     """A `Device` on the host: buffers are numpy arrays, kernels run in the grid emulator
@@ -104,6 +117,19 @@ class EmulatedDevice:
         self.kernels = EmulatedModule(module)
         self.multiprocessors = multiprocessors
         self.error_word = self.empty((4,), DType.I64)
+        self.lock = threading.RLock()  # what runtime/cuda_function.py takes of a context
+
+    def synchronize(self) -> None:
+        """Nothing to wait for: every launch has finished when it returns."""
+
+    def copy(self, source: EmulatedArray) -> EmulatedArray:
+        return self.upload(source.get())
+
+    def clear_errors(self) -> None:
+        self.error_word.owner[:] = 0
+
+    def read_errors(self) -> np.ndarray:
+        return self.error_word.owner.copy()
 
     def empty(self, shape: tuple[int, ...], dtype: DType) -> EmulatedArray:
         owner = np.zeros(max(1, math.prod(shape)), dtype.numpy)  # zeros: uninitialised reads show
@@ -121,13 +147,7 @@ class EmulatedDevice:
         return array
 
     def download(self, array: DeviceArray) -> np.ndarray:
-        itemsize = array.dtype.itemsize
-        owner: np.ndarray = array.owner  # type: ignore[attr-defined]
-        offset = array.pointer - owner.ctypes.data
-        view = np.lib.stride_tricks.as_strided(
-            owner[offset // itemsize :], array.shape, [s * itemsize for s in array.strides]
-        )
-        return np.array(view)
+        return array.get()  # type: ignore[attr-defined]
 
     def launch(
         self, kernel: str, grid: int, block: int, args: Sequence[int | float], shared_bytes: int = 0

@@ -27,6 +27,7 @@ from llvmlite import ir as ll
 from ..ir import Function, Operation, TcCompilationError, Value
 from ..ir.interpreter import evaluate_op
 from ..ir.ops.builtin import Constant, Return, Shape, Size
+from ..ir.ops.shape import Arange
 from ..ir.ops.state import Load, Store
 from .grid import KernelTarget
 from .launch import Device, DeviceArray
@@ -36,7 +37,7 @@ Step = Callable[[Device, list[Runtime]], list[Runtime]]
 StepBuilder = Callable[["ProgramBuilder", Operation], Step]
 STEP_BUILDERS: dict[type[Operation], StepBuilder] = {}
 # Ops evaluated on the host when all their operands are: their results are sizes or indices.
-HOST_OPS = (Shape, Size, Constant)
+HOST_OPS = (Shape, Size, Constant, Arange)
 
 
 def device_step(*classes: type[Operation]) -> Callable[[StepBuilder], StepBuilder]:
@@ -57,12 +58,13 @@ class ProgramBuilder:
     target: KernelTarget
     module: ll.Module
     host: set[Value]  # the values placed on the host
+    prefix: str = ""  # the function's name: kernel names are unique in a module
     kernels: list[str] = field(default_factory=list)
     _names: dict[str, int] = field(default_factory=dict)
 
     def kernel_name(self, base: str) -> str:
         """A fresh PTX-safe kernel name (letters, digits and underscores)."""
-        safe = "".join(c if c.isalnum() else "_" for c in base)
+        safe = "".join(c if c.isalnum() else "_" for c in f"{self.prefix}_{base}")
         count = self._names.get(safe, 0)
         self._names[safe] = count + 1
         name = f"{safe}_{count}"
@@ -138,7 +140,7 @@ def build_program(
     from . import steps  # noqa: F401
 
     host = placement(function)
-    builder = ProgramBuilder(target, module, host)
+    builder = ProgramBuilder(target, module, host, prefix=function.name)
     instructions = []
     loads: dict[Value, str] = {}
     stores: list[tuple[str, Value]] = []

@@ -7,24 +7,30 @@ object through `tc.config`.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..ir.errors import TcValueError
 
 _FLOAT_DTYPES = ("float32", "float64")
+DEVICES = ("cpu", "cuda")
 
 
 class Config:
     """Theano's `config`: attributes that change defaults, validated on assignment."""
 
     floatX: str
+    device: str  # where tc.function and tc.shared place code and data by default (TC_DEVICE)
 
     def __init__(self) -> None:
         self.floatX = "float64"
+        self.device = os.environ.get("TC_DEVICE", "cpu") or "cpu"
 
     def __setattr__(self, key: str, value: Any) -> None:
         if key == "floatX" and value not in _FLOAT_DTYPES:
             raise TcValueError(f"config.floatX must be one of {_FLOAT_DTYPES}, found {value!r}")
+        if key == "device" and value not in DEVICES:
+            raise TcValueError(f"config.device must be one of {DEVICES}, found {value!r} (TC_DEVICE)")
         super().__setattr__(key, value)
 
     def __repr__(self) -> str:
@@ -34,4 +40,4 @@ class Config:
 
 config = Config()
 
-__all__ = ["Config", "config"]
+__all__ = ["DEVICES", "Config", "config"]

@@ -75,8 +75,18 @@ class CompiledFunction:
         self._data_type = ctypes.c_void_p * slots
         # Checked indices report through `dims`, which the scalar paths do not size for it.
         self._index_checks = index_checks(ir_functions["tir-opt"]) if "tir-opt" in ir_functions else []
-        self._fast = scalar_fast_path(
-            native, name, [s.type for s in inputs], output_types, self._shared, self._stores, single_output
+        self._fast = (
+            None
+            if native is None
+            else scalar_fast_path(
+                native,
+                name,
+                [s.type for s in inputs],
+                output_types,
+                self._shared,
+                self._stores,
+                single_output,
+            )
         )
         if self._index_checks or shape_plan.has_checks or shape_plan.uses_values:
             self._fast = None  # the plan's checks (an index in range) run on the general path only

@@ -1,14 +1,18 @@
 """Shared buffers: the storage behind Theano's shared variables.
 
-A SharedBuffer owns one numpy array on the host. Compiled functions read it
-and write their updates into it (in place, or by swapping in a new array
-after the call succeeded) while holding its lock, so concurrent calls never
-lose an update and a failed call never leaves half an update behind.
+A SharedBuffer owns one array: a numpy array on the host, or a CudaArray in
+GPU memory (`tc.shared(value, device="cuda")`, or once a GPU function has used
+it). Compiled functions read it and write their updates into it (in place, or
+by swapping in a new array after the call succeeded) while holding its lock,
+so concurrent calls never lose an update and a failed call never leaves half
+an update behind. A CPU function reading a buffer that lives on the GPU moves
+it back to the host (one copy), and the other way round.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +36,34 @@ class SharedBuffer:
         self.strict = strict
         self.allow_downcast = allow_downcast
         self.lock = threading.RLock()
-        self.value = value
+        self._host: np.ndarray | None = value
+        self._device: Any = None  # a runtime.cuda.CudaArray while the value lives on the GPU
+        self._context: Any = None  # the runtime.cuda.CudaContext that holds it
+
+    @property
+    def value(self) -> np.ndarray:
+        """The value on the host (moved there from the GPU if it lives there)."""
+        if self._device is not None:
+            self._host, self._device = self._device.get(), None
+        assert self._host is not None
+        return self._host
+
+    @value.setter
+    def value(self, array: np.ndarray) -> None:
+        self._host, self._device = array, None
+
+    @property
+    def on_device(self) -> bool:
+        return self._device is not None
+
+    def device_value(self, context: Any) -> Any:
+        """The value in GPU memory (moved there from the host if it lives there)."""
+        if self._device is None:
+            self._device, self._host, self._context = context.upload(self.value), None, context
+        return self._device
+
+    def set_device_value(self, array: Any) -> None:
+        self._device, self._host = array, None
 
     @staticmethod
     def from_value(
@@ -60,13 +91,23 @@ class SharedBuffer:
         return SharedBuffer(array, TensorType(dtype, shape), name, strict, allow_downcast)
 
     def get(self, borrow: bool = False) -> np.ndarray:
+        """The value as numpy (a copy of a GPU-resident value, which stays on the GPU)."""
         with self.lock:
+            if self._device is not None:
+                return self._device.get()
             return self.value if borrow else self.value.copy()
 
     def set(self, value: object, borrow: bool = False) -> None:
+        if getattr(value, "__cuda_array_interface__", None) is not None:  # CuPy, PyTorch, tc
+            from .cuda import cuda_context, from_interface
+
+            value = cuda_context().download(from_interface(value, self.name))  # type: ignore[arg-type]
         array = self.convert(value, copy=not borrow)
         with self.lock:
-            self.value = array
+            if self._device is not None:  # a GPU-resident variable stays on the GPU
+                self._device = self._context.upload(array)
+            else:
+                self.value = array
 
     def convert(self, value: object, copy: bool) -> np.ndarray:
         """Check a new value against this variable's type (Theano's filter)."""
@@ -100,6 +141,7 @@ class SharedBuffer:
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         del state["lock"]
+        state["_host"], state["_device"], state["_context"] = self.get(borrow=True), None, None  # numpy
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:

@@ -30,8 +30,10 @@ from .datasets import TcDataError
 from .gradient import grad
 
 __version__ = "0.1.0"
+DeviceError = TcDeviceError  # the name the GPU documentation uses
 
 __all__ = [
+    "DeviceError",
     "TcCompilationError",
     "TcDataError",
     "TcDeviceError",

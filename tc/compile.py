@@ -17,7 +17,7 @@ from pathlib import Path
 from tc.codegen_llvm import NativeModule, pycall
 from tc.codegen_llvm.lower import EntryPoint, entry_symbol
 from tc.codegen_llvm.objectcode import emit_object, host_target, load_object
-from tc.frontend.config import config
+from tc.frontend.config import DEVICES, config
 from tc.frontend.graph import Variable, as_tensor_variable
 from tc.frontend.lower import build_function
 from tc.frontend.shared import SharedVariable, shared_roots
@@ -63,11 +63,24 @@ def shared(
     borrow: bool = False,
     strict: bool = False,
     allow_downcast: bool | None = None,
+    device: str | None = None,
 ) -> SharedVariable:
     """Theano's `shared`: a variable whose value persists between calls and that
-    functions may update (`updates=`). Python int -> int64, float -> float64."""
+    functions may update (`updates=`). Python int -> int64, float -> float64.
+    `device="cuda"` (or `tc.config.device`) keeps the value in GPU memory."""
     buffer = SharedBuffer.from_value(value, name or "shared", borrow, strict, allow_downcast)
+    if _device(device) == "cuda":
+        from tc.runtime.cuda import cuda_context
+
+        buffer.device_value(cuda_context())
     return SharedVariable(buffer, name)
+
+
+def _device(device: str | None) -> str:
+    chosen = config.device if device is None else device
+    if chosen not in (*DEVICES, "emulated"):
+        raise TcValueError(f"device must be one of {DEVICES}, found {chosen!r}")
+    return chosen
 
 
 def function(
@@ -80,13 +93,16 @@ def function(
     on_unused_input: str = "raise",
     no_default_updates: bool | Sequence[Variable] = False,
     mode: object = None,
+    device: str | None = None,
 ) -> CompiledFunction:
     """Compile a symbolic graph into a native callable (Theano's `theano.function`).
 
     Outputs and updates are all computed from the values before the call; the
     updates are applied only if the call succeeds. `mode` is accepted for
-    Theano compatibility and ignored: tc has one way to compile.
+    Theano compatibility and ignored: tc has one way to compile. `device`:
+    "cpu" or "cuda" (default `tc.config.device`, from TC_DEVICE).
     """
+    target_device = _device(device)
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise TcValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', found {on_unused_input!r}")
     single = outputs is not None and not isinstance(outputs, (list, tuple))
@@ -102,7 +118,12 @@ def function(
     built = build_function(function_name, list(inputs), output_list, update_pairs, given_pairs)
     buffers = {symbol: variable.container for symbol, variable in built.shared.items()}
     return compile_ir_module(
-        built.module, {function_name: single}, bool(allow_input_downcast), buffers, on_unused_input
+        built.module,
+        {function_name: single},
+        bool(allow_input_downcast),
+        buffers,
+        on_unused_input,
+        target_device,
     )[function_name]
 
 
@@ -112,14 +133,26 @@ def compile_ir_module(
     allow_input_downcast: bool = False,
     shared_buffers: dict[str, SharedBuffer] | None = None,
     on_unused_input: str = "ignore",
+    device: str = "cpu",
 ) -> dict[str, CompiledFunction]:
     """Optimise and JIT every function of `module` at once; one callable per function.
 
     `single_output[name]` says whether that function returns one array or a list
     (default: one array when it has exactly one result). Globals without a
-    buffer in `shared_buffers` get one holding their initial value.
+    buffer in `shared_buffers` get one holding their initial value. `device`:
+    "cpu" (native code) or "cuda" (GPU kernels, see compile_cuda.py).
     """
+    if device == "cuda":
+        from tc.runtime.cuda import cuda_context
+
+        cuda_context()  # without a GPU, say so before any work
     stages, plans = optimize_module(module, on_unused_input)
+    if device in ("cuda", "emulated"):  # "emulated": the GPU path on the host, for tests
+        from .compile_cuda import cuda_functions
+
+        return cuda_functions(  # type: ignore[return-value]
+            module, stages, plans, single_output, allow_input_downcast, shared_buffers, device == "emulated"
+        )
     native = native_code(module, stages["tir-opt"])
     stages.update(native.stages)
     dump_stages(stages)
@@ -185,7 +218,7 @@ def dump_stages(stages: dict[str, str]) -> None:
 def compiler_fingerprint() -> str:
     """A hash of the code generator's own source, so a changed compiler never reuses old code."""
     digest = hashlib.sha256()
-    for package in ("codegen_llvm", "ir"):
+    for package in ("codegen_llvm", "codegen_ptx", "ir"):
         directory = Path(importlib.import_module(f"tc.{package}").__file__).parent  # type: ignore[arg-type]
         for source in sorted(directory.rglob("*.py")):
             digest.update(source.read_bytes())

@@ -1,0 +1,109 @@
+"""Compiling for the GPU: the optimised module -> device programs and PTX -> CudaFunctions.
+
+The passes are the CPU's (compile.optimize_module); only the last stage
+differs. The PTX of a module is kept in the compile cache, keyed like the
+CPU's object code plus the GPU architecture, so a warm start compiles nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir as ll
+
+from tc.codegen_ptx import target as nvptx
+from tc.codegen_ptx.grid import EMULATED, NVPTX
+from tc.codegen_ptx.launch import EmulatedDevice
+from tc.codegen_ptx.program import DeviceProgram, build_program
+from tc.frontend.config import config
+from tc.ir import Module
+from tc.ir.calling import calling_convention
+from tc.ir.shapes import ShapePlan
+from tc.runtime.cache import CompileCache, cache_directory, cache_key
+from tc.runtime.cuda import CudaContext, CudaDevice, CudaModule, cuda_context, parameter_format
+from tc.runtime.cuda_function import CudaFunction
+from tc.runtime.function import InputSpec
+from tc.runtime.shared import SharedBuffer
+
+
+def cuda_functions(
+    module: Module,
+    stages: dict[str, str],
+    plans: dict[str, ShapePlan],
+    single_output: dict[str, bool] | None,
+    allow_input_downcast: bool,
+    shared_buffers: dict[str, SharedBuffer] | None,
+    emulated: bool = False,
+) -> dict[str, CudaFunction]:
+    """One CudaFunction per function of the optimised `module` (compile.optimize_module's result).
+
+    `emulated`: the same programs with their kernels in the host's grid emulator and host
+    memory standing in for the GPU's (codegen_ptx/launch.py): how CI tests this path.
+    """
+    from .compile import _IRStages, initial_state
+
+    target = EMULATED if emulated else NVPTX
+    llmodule = target.new_module()
+    programs: dict[str, DeviceProgram] = {}
+    kernels: list[str] = []
+    for function in module.functions:
+        programs[function.name], names = build_program(function, target, llmodule)
+        kernels += [k for k in names if k not in kernels]
+    if emulated:
+        device: Any = EmulatedDevice(llmodule)
+        context: Any = device
+    else:
+        context = cuda_context()
+        device = _load(context, llmodule, kernels, stages)
+
+    buffers = dict(shared_buffers or {})
+    initial = initial_state(module)
+    for glob in module.globals:
+        if glob.name not in buffers:
+            buffers[glob.name] = SharedBuffer.from_value(initial[glob.name], glob.name)
+    compiled = {}
+    for function in module.functions:
+        name = function.name
+        convention = calling_convention(module, function)
+        stores = [(convention.globals.index(op.symbol), False) for op in convention.stores]  # type: ignore[attr-defined]
+        compiled[name] = CudaFunction(
+            name,
+            [InputSpec(a.name or f"#{i}", a.type) for i, a in enumerate(function.args)],
+            function.result_types,
+            None,
+            plans[name],
+            stages,
+            _IRStages(function, None),
+            (single_output or {}).get(name, len(function.result_types) == 1),
+            allow_input_downcast,
+            config.floatX,
+            shared=[buffers[g] for g in convention.globals],
+            stores=stores,
+            program=programs[name],
+            device=device,
+            context=context,
+            global_names=convention.globals,
+        )
+    return compiled
+
+
+def _load(
+    context: CudaContext, llmodule: ll.Module, kernels: list[str], stages: dict[str, str]
+) -> CudaDevice:
+    """The module's PTX (compiled, or from the cache), loaded into the GPU's context."""
+    from tc import __version__
+
+    from .compile import compiler_fingerprint
+
+    architecture = nvptx.architecture_for(context.compute_capability)
+    key = cache_key(stages["tir-opt"], nvptx.TRIPLE, architecture, __version__, compiler_fingerprint())
+    cache = CompileCache(cache_directory())
+    hit = cache.get(key)
+    if hit is not None:
+        ptx = hit[1].decode()
+    else:
+        stages["llvm-ptx"], ptx = nvptx.compile_ptx(llmodule, kernels, architecture)
+        cache.put(key, {"architecture": architecture}, ptx.encode())
+    stages["ptx"] = ptx
+    formats = {fn.name: parameter_format(fn.ftype.args) for fn in llmodule.functions if fn.name in kernels}
+    return CudaDevice(context, CudaModule(context, ptx, formats))
