@@ -153,10 +153,10 @@ def build_program(
         if isinstance(op, Store):
             stores.append((op.symbol, op.operands[0]))
             continue
-        if op.results[0] in host:
-            run = _host_step(op)
-        elif isinstance(op, (Shape, Size)):
+        if isinstance(op, (Shape, Size)):  # of a device array: its shape, never its data
             run = _shape_step(op)
+        elif op.results[0] in host:
+            run = _host_step(op)
         else:
             step_builder = STEP_BUILDERS.get(type(op))
             if step_builder is None:

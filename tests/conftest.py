@@ -1,6 +1,7 @@
 """Test-wide settings: compiled code is cached in a fresh directory per test run,
 so the tests neither read nor fill the user's cache; tests marked `slow` (long
-fuzzing and memory runs) run only with --runslow."""
+fuzzing and memory runs) run only with --runslow; tests marked `cuda` skip, saying
+why, where there is no GPU (or no pycuda or driver)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if any("cuda" in item.keywords for item in items):
+        missing = _missing_gpu()
+        if missing:
+            for item in items:
+                if "cuda" in item.keywords:
+                    item.add_marker(pytest.mark.skip(reason=f"no GPU: {missing}"))
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def _missing_gpu() -> str | None:
+    """Why the tests marked `cuda` cannot run here (None: they can)."""
+    from tc.ir import TcDeviceError
+    from tc.runtime.cuda import cuda_context
+
+    try:
+        cuda_context()
+    except TcDeviceError as err:
+        return str(err)
+    return None
