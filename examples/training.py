@@ -34,6 +34,9 @@ def parse_arguments(description: str, epochs: int) -> argparse.Namespace:
     parser.add_argument(
         "--dtype", choices=("float32", "float64"), default="float64", help="default: %(default)s"
     )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default=None, help="where to train (default: tc.config.device)"
+    )
     parser.add_argument("--plot", metavar="PNG", help="write the learning curve here (needs matplotlib)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -49,6 +52,8 @@ def parse_arguments(description: str, epochs: int) -> argparse.Namespace:
         parser.error("--plot needs matplotlib: pip install 'tc[examples]'")
     if args.epochs < 1:
         parser.error(f"--epochs must be at least 1, found {args.epochs}")
+    if args.device is not None:
+        tc.config.device = args.device  # every tc.shared and tc.function below goes there
     return args
 
 

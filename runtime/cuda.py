@@ -280,19 +280,17 @@ class CudaDevice:
             raise TcDeviceError(f"launching GPU kernel {kernel}: {err}") from err
 
     def gemm(self, a: CudaArray, b: CudaArray, out: CudaArray, transpose_a: bool, transpose_b: bool) -> None:
+        """out = op(a) @ op(b) through cuBLAS; all three C-contiguous (batched at rank 3)."""
         blas = self.context.blas
         m, n = out.shape[-2], out.shape[-1]
         k = a.shape[-2] if transpose_a else a.shape[-1]
-        lda, ldb = a.shape[-1], b.shape[-1]
+        pointers = (a.pointer, b.pointer, out.pointer)
         if len(out.shape) == 3:
             blas.gemm_strided_batched(
-                out.dtype, m, n, k, a.pointer, b.pointer, out.pointer, transpose_a, transpose_b,
-                lda, ldb, n, a.shape[-2] * a.shape[-1], b.shape[-2] * b.shape[-1], m * n, out.shape[0],
-            )  # fmt: skip
-        else:
-            blas.gemm(
-                out.dtype, m, n, k, a.pointer, b.pointer, out.pointer, transpose_a, transpose_b, lda, ldb, n
+                out.dtype.numpy, m, n, k, *pointers, out.shape[0], transpose_a=transpose_a, transpose_b=transpose_b
             )
+        else:
+            blas.gemm(out.dtype.numpy, m, n, k, *pointers, transpose_a=transpose_a, transpose_b=transpose_b)
 
     def clear_errors(self) -> None:
         self.context.driver.memset_d32_async(self.error_word.pointer, 0, 8, self.context.stream)
