@@ -287,7 +287,14 @@ class CudaDevice:
         pointers = (a.pointer, b.pointer, out.pointer)
         if len(out.shape) == 3:
             blas.gemm_strided_batched(
-                out.dtype.numpy, m, n, k, *pointers, out.shape[0], transpose_a=transpose_a, transpose_b=transpose_b
+                out.dtype.numpy,
+                m,
+                n,
+                k,
+                *pointers,
+                out.shape[0],
+                transpose_a=transpose_a,
+                transpose_b=transpose_b,
             )
         else:
             blas.gemm(out.dtype.numpy, m, n, k, *pointers, transpose_a=transpose_a, transpose_b=transpose_b)
