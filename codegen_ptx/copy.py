@@ -68,7 +68,7 @@ def launch_copy(device: Device, kernel: str, dst: DeviceArray, src: DeviceArray)
     ):
         src_strides[axis] = 0 if dim == 1 and shape[axis] != 1 else stride
     args = [n, dst.pointer, src.pointer, *shape, *dst.strides, *src_strides]
-    device.launch(kernel, grid_for(n, device), BLOCK, args)
+    device.launch(kernel, grid_for(n, device, kernel), BLOCK, args)
 
 
 def contiguous(device: Device, kernel: str, array: DeviceArray) -> DeviceArray:

@@ -229,13 +229,13 @@ def _elementwise_step(builder: ProgramBuilder, op: KernelElementwise) -> Step:  
             for a, bv, single in zip(arrays, by_value, kernels.single, strict=True)
         )
         if fast:
-            device.launch(kernels.vec, grid_for(-(-n // VEC), device), BLOCK, values)
+            device.launch(kernels.vec, grid_for(-(-n // VEC), device, kernels.vec), BLOCK, values)
             return results
         values += list(shape)
         for a, bv in zip(arrays, by_value, strict=True):
             if not bv:
                 values += element_strides(a, shape)
-        device.launch(kernels.strided, grid_for(n, device), BLOCK, values)
+        device.launch(kernels.strided, grid_for(n, device, kernels.strided), BLOCK, values)
         return results
 
     return run

@@ -249,7 +249,7 @@ def _gather_step(builder: ProgramBuilder, op: Gather) -> Step:  # type: ignore[o
         values: list[int] = [n, result.pointer, source.pointer, *[i.pointer for i in indices]]
         values += [device.error_word.pointer, *shape, *source.shape[:k], *source.strides]
         values += _index_arguments(indices, extent)
-        device.launch(name, grid_for(n, device), BLOCK, values)
+        device.launch(name, grid_for(n, device, name), BLOCK, values)
         return [result]
 
     return run
@@ -277,7 +277,7 @@ def _scatter_add_step(builder: ProgramBuilder, op: ScatterAdd) -> Step:  # type:
         values: list[int] = [count, result.pointer, updates.pointer, *[i.pointer for i in indices]]
         values += [device.error_word.pointer, *updates.shape, *shape[:k], *contiguous_strides(shape)]
         values += [*updates.strides, *_index_arguments(indices, extent)]
-        device.launch(add, grid_for(count, device), BLOCK, values)
+        device.launch(add, grid_for(count, device, add), BLOCK, values)
         return [result]
 
     return run

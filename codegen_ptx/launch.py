@@ -81,9 +81,13 @@ def is_contiguous(array: DeviceArray) -> bool:
     return True
 
 
-def grid_for(work: int, device: Device, block: int = BLOCK) -> int:
-    """Blocks for a grid-stride loop over `work` items: enough to fill the device, no more."""
-    return max(1, min(math.ceil(work / block), device.multiprocessors * 8))
+def grid_for(work: int, device: Device, kernel: str, block: int = BLOCK) -> int:
+    """Blocks for a grid-stride loop of `kernel` over `work` items: enough to fill the device in
+    one wave (as many blocks as can be resident at once), never more than the work needs. A
+    second, partial wave of equal blocks would leave most of the device idle while it runs."""
+    resident = getattr(device, "resident_blocks", None)
+    per_multiprocessor = resident(kernel, block) if resident is not None else 8
+    return max(1, min(math.ceil(work / block), device.multiprocessors * per_multiprocessor))
 
 
 @dataclass

@@ -121,7 +121,7 @@ def _random_step(builder: ProgramBuilder, op: RandomOp) -> Step:
         for value, bv in zip(operands[1 : 1 + op.num_params], by_value, strict=True):
             values.append(scalar_argument(value) if bv else as_device(device, value).pointer)
         work = (n + 1) // 2 if isinstance(op, RandomNormal) else n
-        device.launch(name, grid_for(work, device), BLOCK, values)
+        device.launch(name, grid_for(work, device, name), BLOCK, values)
         return [result]
 
     return run

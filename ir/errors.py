@@ -51,3 +51,7 @@ class TcGradientError(TcError, ValueError):
 
 class TcMemoryError(TcError, MemoryError):
     """A buffer too large to allocate; the message names the op and the bytes asked for."""
+
+
+class TcDeviceMemoryError(TcDeviceError, TcMemoryError):
+    """The GPU ran out of memory: both a device error and a memory error."""

@@ -75,7 +75,8 @@ class CudaFunction(CompiledFunction):
             if device_array.dtype is not spec.type.dtype or len(device_array.shape) != spec.type.rank:
                 raise TcTypeError(
                     f"argument '{spec.name}' of function '{self.name}': expected {spec.type}, found a device "
-                    f"array of {device_array.dtype.value} with shape {device_array.shape} (cast it first)"
+                    f"array of {np.dtype(device_array.dtype.numpy)} with shape {device_array.shape} "
+                    "(cast it first)"
                 )
             return self._context.download(device_array) if spec.type.rank == 0 else device_array
         return self._converters[index](value)

@@ -51,6 +51,8 @@ from .ir.calling import calling_convention
 FORMAT = "tc-artifact"
 FORMAT_VERSION = 2  # 2: the IR the shape plans come from ("tir-planned")
 OBJECT_FILE = "code.o"
+PTX_FILE = "kernels.ptx"
+CUDA_ARCHITECTURE = "sm_80"  # PTX is forward compatible: sm_80 code runs on sm_90 GPUs
 
 
 class ArtifactError(TcValueError):
@@ -206,13 +208,34 @@ def _module(
 
 
 def compile_artifact(
-    path: str | os.PathLike[str], output: str | os.PathLike[str], opt_level: int = 3
+    path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    opt_level: int = 3,
+    target: str = "cpu",
+    architecture: str = CUDA_ARCHITECTURE,
 ) -> Path:
-    """Compile a .tx file ahead of time into the artifact directory `output`."""
+    """Compile a .tx file ahead of time into the artifact directory `output`: native code for
+    this CPU (`target="cpu"`), or PTX for GPUs of `architecture` and newer (`target="cuda"`)."""
     source = read_source(path)
     built = build_file(path, source)
     stages, _ = optimize_module(built.module)
-    code = emit_object(built.module, opt_level)
+    if target == "cuda":
+        from .compile_cuda import module_ptx
+
+        data = module_ptx(built.module, architecture).encode()
+        target_entry: dict[str, Any] = {"kind": "cuda", "architecture": architecture}
+        code_file = PTX_FILE
+    else:
+        code = emit_object(built.module, opt_level)
+        data = code.data
+        target_entry = {
+            "kind": "cpu",
+            "triple": code.target.triple,
+            "cpu": code.target.cpu,
+            "features": code.target.features,
+            "opt_level": opt_level,
+        }
+        code_file = OBJECT_FILE
     functions = []
     for function in built.module.functions:
         convention = calling_convention(built.module, function)
@@ -233,18 +256,8 @@ def compile_artifact(
         "tc_version": _tc_version(),
         "name": built.name,
         "source": {"path": str(path), "sha256": hashlib.sha256(source.text.encode()).hexdigest()},
-        "target": {
-            "kind": "cpu",
-            "triple": code.target.triple,
-            "cpu": code.target.cpu,
-            "features": code.target.features,
-            "opt_level": opt_level,
-        },
-        "object": {
-            "file": OBJECT_FILE,
-            "sha256": hashlib.sha256(code.data).hexdigest(),
-            "bytes": len(code.data),
-        },
+        "target": target_entry,
+        "object": {"file": code_file, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)},
         "functions": functions,
         "globals": [
             {
@@ -258,11 +271,16 @@ def compile_artifact(
         ],
         "ir": {"tir": stages["tir"], "tir-planned": stages["tir-planned"], "tir-opt": stages["tir-opt"]},
     }
-    return _write_directory(Path(output), manifest, code.data, built.buffers, files)
+    return _write_directory(Path(output), manifest, code_file, data, built.buffers, files)
 
 
 def _write_directory(
-    output: Path, manifest: dict[str, Any], code: bytes, buffers: dict[str, Any], files: dict[str, str]
+    output: Path,
+    manifest: dict[str, Any],
+    code_file: str,
+    code: bytes,
+    buffers: dict[str, Any],
+    files: dict[str, str],
 ) -> Path:
     """Write into a fresh sibling directory, then swap it in: a reader never sees half an artifact."""
     if output.exists() and not (output / "manifest.json").exists() and any(output.iterdir()):
@@ -271,7 +289,7 @@ def _write_directory(
     staging = output.parent / f".{output.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "shared").mkdir(parents=True)
-    (staging / OBJECT_FILE).write_bytes(code)
+    (staging / code_file).write_bytes(code)
     for symbol, file in files.items():
         np.save(staging / file, buffers[symbol].get(borrow=True), allow_pickle=False)
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
@@ -332,7 +350,9 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 
 def _load(directory: Path, manifest: dict[str, Any], allow_input_downcast: bool) -> TxModule:
-    _check_target(directory, manifest["target"])
+    cuda = manifest["target"].get("kind") == "cuda"
+    if not cuda:
+        _check_target(directory, manifest["target"])
     code = _read_object(directory, manifest["object"])
     try:
         module = parse_module(manifest["ir"]["tir-opt"], f"{directory}/manifest.json")
@@ -343,18 +363,24 @@ def _load(directory: Path, manifest: dict[str, Any], allow_input_downcast: bool)
     variables: dict[str, SharedVariable] = {}
     for entry in manifest["globals"]:
         variables[entry["name"]] = _read_global(directory, entry, module)
+    stages = {key: manifest["ir"][key] for key in ("tir", "tir-planned", "tir-opt")}
+    plans = {f.name: shape_plan(planned, f) for f in planned.functions}
+    single = {f["name"]: bool(f["single_output"]) for f in manifest["functions"]}
+    buffers = {name: variable.container for name, variable in variables.items()}
+    if cuda:
+        compiled_for_gpu = _load_cuda(
+            directory, manifest, module, code, (stages, plans, single, buffers), allow_input_downcast
+        )
+        name = manifest.get("name", directory.name)
+        return _module(name, str(directory), None, compiled_for_gpu, variables, stages)
     entries = {
         f.name: EntryPoint(entry_symbol(f), calling_convention(module, f).slot_ranks)
         for f in module.functions
     }
-    stages = {key: manifest["ir"][key] for key in ("tir", "tir-planned", "tir-opt")}
     try:
         native = load_object(code, entries, stages)
     except ObjectCodeError as err:
         raise ArtifactError(f"'{directory}': {manifest['object']['file']} is not loadable: {err}") from err
-    plans = {f.name: shape_plan(planned, f) for f in planned.functions}
-    single = {f["name"]: bool(f["single_output"]) for f in manifest["functions"]}
-    buffers = {name: variable.container for name, variable in variables.items()}
     compiled = make_functions(
         module,
         native,
@@ -368,6 +394,31 @@ def _load(directory: Path, manifest: dict[str, Any], allow_input_downcast: bool)
     )
     name = manifest.get("name", directory.name)
     return _module(name, str(directory), None, compiled, variables, stages)
+
+
+def _load_cuda(
+    directory: Path,
+    manifest: dict[str, Any],
+    module: Module,
+    ptx: bytes,
+    parts: tuple[dict[str, str], dict[str, Any], dict[str, bool], dict[str, Any]],
+    allow_input_downcast: bool,
+) -> dict[str, Any]:
+    """A cuda artifact's functions: its PTX loaded on this machine's GPU (nothing compiled).
+    `parts`: the stages, shape plans, single-output flags and shared buffers."""
+    stages, plans, single, buffers = parts
+    from tc.codegen_ptx.target import architecture_for
+    from tc.runtime.cuda import cuda_context
+
+    from .compile_cuda import cuda_functions
+
+    built_for = manifest["target"].get("architecture")
+    runs = architecture_for(cuda_context().compute_capability)
+    if not isinstance(built_for, str) or int(built_for[3:]) > int(runs[3:]):
+        raise ArtifactError(f"'{directory}' was compiled for {built_for}; this GPU runs code up to {runs}")
+    return cuda_functions(  # type: ignore[return-value]
+        module, stages, plans, single, allow_input_downcast, buffers, ptx=ptx.decode(), compiled_by="tc.load"
+    )
 
 
 def _check_target(directory: Path, target: dict[str, Any]) -> None:

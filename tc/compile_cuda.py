@@ -34,11 +34,14 @@ def cuda_functions(
     allow_input_downcast: bool,
     shared_buffers: dict[str, SharedBuffer] | None,
     emulated: bool = False,
+    ptx: str | None = None,
+    compiled_by: str = "tc.function",
 ) -> dict[str, CudaFunction]:
     """One CudaFunction per function of the optimised `module` (compile.optimize_module's result).
 
     `emulated`: the same programs with their kernels in the host's grid emulator and host
     memory standing in for the GPU's (codegen_ptx/launch.py): how CI tests this path.
+    `ptx`: the module's PTX, already compiled (an artifact's): nothing is compiled then.
     """
     from .compile import _IRStages, initial_state
 
@@ -54,7 +57,13 @@ def cuda_functions(
         context: Any = device
     else:
         context = cuda_context()
-        device = _load(context, llmodule, kernels, stages)
+        if ptx is None:
+            ptx = _compile(context, llmodule, kernels, stages)
+        stages["ptx"] = ptx
+        formats = {
+            fn.name: parameter_format(fn.ftype.args) for fn in llmodule.functions if fn.name in kernels
+        }
+        device = CudaDevice(context, CudaModule(context, ptx, formats))
 
     buffers = dict(shared_buffers or {})
     initial = initial_state(module)
@@ -83,14 +92,13 @@ def cuda_functions(
             device=device,
             context=context,
             global_names=convention.globals,
+            compiled_by=compiled_by,
         )
     return compiled
 
 
-def _load(
-    context: CudaContext, llmodule: ll.Module, kernels: list[str], stages: dict[str, str]
-) -> CudaDevice:
-    """The module's PTX (compiled, or from the cache), loaded into the GPU's context."""
+def _compile(context: CudaContext, llmodule: ll.Module, kernels: list[str], stages: dict[str, str]) -> str:
+    """The module's PTX for this GPU: from the compile cache, or compiled (and cached)."""
     from tc import __version__
 
     from .compile import compiler_fingerprint
@@ -100,10 +108,17 @@ def _load(
     cache = CompileCache(cache_directory())
     hit = cache.get(key)
     if hit is not None:
-        ptx = hit[1].decode()
-    else:
-        stages["llvm-ptx"], ptx = nvptx.compile_ptx(llmodule, kernels, architecture)
-        cache.put(key, {"architecture": architecture}, ptx.encode())
-    stages["ptx"] = ptx
-    formats = {fn.name: parameter_format(fn.ftype.args) for fn in llmodule.functions if fn.name in kernels}
-    return CudaDevice(context, CudaModule(context, ptx, formats))
+        return hit[1].decode()
+    stages["llvm-ptx"], ptx = nvptx.compile_ptx(llmodule, kernels, architecture)
+    cache.put(key, {"architecture": architecture}, ptx.encode())
+    return ptx
+
+
+def module_ptx(module: Module, architecture: str) -> str:
+    """The PTX of an optimised module for `architecture`, with no GPU (`tc compile --target cuda`)."""
+    llmodule = NVPTX.new_module()
+    kernels: list[str] = []
+    for function in module.functions:
+        _, names = build_program(function, NVPTX, llmodule)
+        kernels += [k for k in names if k not in kernels]
+    return nvptx.compile_ptx(llmodule, kernels, architecture)[1]

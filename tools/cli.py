@@ -134,9 +134,9 @@ def _add_compile(commands: Any, common: argparse.ArgumentParser) -> None:
 def _run_compile(args: argparse.Namespace) -> int:
     from tc import artifact
 
-    if args.target == "cuda" or args.emit == "ptx":
+    if args.target == "cuda" and args.emit in ("llvm", "llvm-opt", "asm"):
         raise UsageError(
-            "the cuda target (and its ptx stage) is not available yet in this tc; use --target cpu"
+            f"--emit {args.emit} is a stage of the cpu target; the cuda target's are tir, tir-opt, ptx"
         )
     if args.emit:
         text = _emit(args.model, args.emit, args.opt_level)
@@ -146,7 +146,7 @@ def _run_compile(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         return 0
     output = Path(args.output or Path("build") / Path(args.model).stem)
-    artifact.compile_artifact(args.model, output, args.opt_level)
+    artifact.compile_artifact(args.model, output, args.opt_level, args.target)
     print(f"tc: wrote {output}")
     return 0
 
@@ -162,6 +162,10 @@ def _emit(model: str, stage: str, opt_level: int) -> str:
     stages, _ = optimize_module(built.module)
     if stage == "tir-opt":
         return stages["tir-opt"]
+    if stage == "ptx":
+        from tc.compile_cuda import module_ptx
+
+        return module_ptx(built.module, artifact.CUDA_ARCHITECTURE)
     code = emit_object(built.module, opt_level, assembly=stage == "asm")
     return code.stages[stage]
 

@@ -173,3 +173,16 @@ def test_shared_values_move_between_devices() -> None:
     add()
     double()
     np.testing.assert_array_equal(w.get_value(), np.full(3, 6.0))
+
+
+def test_cuda_artifact_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from tc.artifact import compile_artifact
+
+    tutorial = Path(__file__).resolve().parents[2] / "examples" / "tutorial.tx"
+    out = compile_artifact(tutorial, tmp_path / "gpu", target="cuda")
+    module = tc.load(out)
+    np.testing.assert_allclose(module.sin_identity(30.0), 1.0)
+    module.accumulator(3)
+    assert module.accumulator(4) == 3

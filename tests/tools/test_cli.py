@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tc.codegen_ptx.target import assemble, find_ptxas
+from tc.ir import TcDeviceError
+from tc.runtime.cuda import cuda_context
+
 ROOT = Path(__file__).parents[2]
 TUTORIAL = ROOT / "examples" / "tutorial.tx"
 TC = [shutil.which("tc")] if shutil.which("tc") else [sys.executable, "-m", "tc"]
@@ -169,12 +173,30 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(tc("run", TUTORIAL, "nope"), 1, "has no function 'nope'")
     assert_one_line_error(tc("run", TUTORIAL, "accumulator", "1.5"), 1, "cannot be stored")
     assert_one_line_error(tc("run", TUTORIAL, "accumulator"), 1, "takes 1 argument")
-    assert_one_line_error(tc("compile", TUTORIAL, "--target", "cuda"), 2, "not available yet")
+    assert_one_line_error(tc("compile", TUTORIAL, "--target", "cuda", "--emit", "asm"), 2, "stage of the cpu")
     assert_one_line_error(tc("run", tmp_path, "f"), 1, "not a tc artifact")
     tir = tmp_path / "empty.tir"
     tir.write_text("module {\n}\n")
     assert_one_line_error(tc("opt", tir, "-p", "no-such-pass"), 1, "no-such-pass")
     assert tc("compile", TUTORIAL, "-O7").returncode == 2
+
+
+def test_cuda_artifact_carries_ptx(tmp_path: Path) -> None:
+    """Compiling for the GPU needs no GPU; loading one without a GPU says what is missing."""
+    out = tmp_path / "gpu"
+    assert tc("compile", TUTORIAL, "--target", "cuda", "-o", out).returncode == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["target"] == {"kind": "cuda", "architecture": "sm_80"}
+    ptx = (out / "kernels.ptx").read_text()
+    assert ".target sm_80" in ptx and ".entry" in ptx
+    if find_ptxas() is not None:
+        assemble(ptx, "sm_80")
+    emitted = tc("compile", TUTORIAL, "--emit", "ptx")
+    assert emitted.returncode == 0 and emitted.stdout == ptx
+    try:
+        cuda_context()
+    except TcDeviceError:
+        assert_one_line_error(tc("run", out, "sin_identity", "30"), 1, "device='cuda'")
 
 
 def test_corrupt_artifact_is_one_line(tmp_path: Path) -> None:
