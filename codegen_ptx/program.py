@@ -155,6 +155,8 @@ def build_program(
             continue
         if isinstance(op, (Shape, Size)):  # of a device array: its shape, never its data
             run = _shape_step(op)
+        elif isinstance(op, Constant):
+            run = _constant_step(op)
         elif op.results[0] in host:
             run = _host_step(op)
         else:
@@ -173,8 +175,28 @@ def build_program(
 
 
 def as_device(device: Device, value: Runtime) -> DeviceArray:
-    """A kernel operand on the device: host values (small: shapes, aranges) are uploaded."""
-    return device.upload(np.ascontiguousarray(value)) if isinstance(value, np.ndarray) else value
+    """A kernel operand on the device: host values (small: shapes, aranges) are uploaded; a
+    constant (a read-only host array, see _constant_step) once per device."""
+    if not isinstance(value, np.ndarray):
+        return value
+    if value.flags.writeable:
+        return device.upload(np.ascontiguousarray(value))
+    cache: dict[int, tuple[np.ndarray, DeviceArray]] = device.__dict__.setdefault("constants", {})
+    entry = cache.get(id(value))
+    if entry is None or entry[0] is not value:
+        entry = cache[id(value)] = (value, device.upload(np.ascontiguousarray(value)))
+    return entry[1]
+
+
+def _constant_step(op: Constant) -> Step:
+    """A constant's value, made once, read-only: so its upload to the device happens once."""
+    value = np.array(op.value, dtype=op.results[0].type.dtype.numpy)
+    value.flags.writeable = False
+
+    def run(device: Device, operands: list[Runtime]) -> list[Runtime]:
+        return [value]
+
+    return run
 
 
 def scalar_argument(value: Runtime) -> int | float:
