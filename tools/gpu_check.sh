@@ -93,12 +93,15 @@ EOF
 
 step "pytest -m cuda" pytest-cuda.log 100 python3 -m pytest -p no:cacheprovider -m cuda -q tests
 step "bench/gpu.py" bench-gpu.log 175 python3 bench/gpu.py
-if grep -q -- "--device" examples/logistic_sgd.py examples/training.py 2>/dev/null; then
-    step "logistic_sgd --device" example-logistic-sgd.log 60 \
-        env -u PYTHONSAFEPATH python3 examples/logistic_sgd.py --device cuda --epochs 2 --quiet
-else
-    STATUS+=("$(printf '%-22s skipped: no --device flag' "logistic_sgd example")")
-fi
+step "gpu_profile" gpu-profile.log 40 python3 bench/gpu_profile.py
+# The examples on the GPU; the data (Fashion-MNIST's IDX files) may be carried in .gpuwheels/data.
+# PYTHONSAFEPATH unset: an example imports its neighbour training.py from the script's folder.
+DATA=()
+[[ -d .gpuwheels/data ]] && DATA=(--data .gpuwheels/data)
+step "logistic_sgd --device" example-logistic-sgd.log 60 \
+    env -u PYTHONSAFEPATH python3 examples/logistic_sgd.py --device cuda --epochs 2 --quiet "${DATA[@]}"
+step "mlp --device" example-mlp.log 60 \
+    env -u PYTHONSAFEPATH python3 examples/mlp.py --device cuda --dtype float32 --epochs 1 --quiet "${DATA[@]}"
 
 last_line() {  # the last non-empty line of a log, or why there is none
     if [[ -s "$1" ]]; then grep -v '^\s*$' "$1" | tail -n 1; else echo "(no log)"; fi
@@ -111,9 +114,9 @@ echo "--- environment"
 grep -E "^(pycuda|cupy|torch|jax) |cuBLAS" "$OUT/environment.log" 2>/dev/null | cut -c1-150
 echo "--- pytest -m cuda:        $(last_line "$OUT/pytest-cuda.log")"
 grep -hE "^(FAILED|ERROR) " "$OUT/pytest-cuda.log" 2>/dev/null | head -n 15 | cut -c1-200
-if [[ -s "$OUT/example-logistic-sgd.log" ]]; then
-    echo "--- example:               $(last_line "$OUT/example-logistic-sgd.log")"
-fi
+for example in logistic-sgd mlp; do
+    [[ -s "$OUT/example-$example.log" ]] && echo "--- example $example: $(tail -n 4 "$OUT/example-$example.log")"
+done
 echo "--- bench (last 30 lines of bench-gpu.log)"
 tail -n 30 "$OUT/bench-gpu.log" 2>/dev/null || echo "(no log)"
 ((FAILED == 0))
