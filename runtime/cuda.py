@@ -277,11 +277,16 @@ class CudaDevice:
         registers (allocated per warp, 256 at a time) and shared memory."""
         fn = self.module.functions[kernel]
         attributes = self.context.limits
+        function_attribute = self.context.driver.function_attribute
+        try:
+            registers = fn.get_attribute(function_attribute.NUM_REGS)
+            shared = fn.get_attribute(function_attribute.SHARED_SIZE_BYTES)
+        except self.context.driver.Error:
+            return 8
         warps = -(-block // 32)
-        registers_per_warp = -(-max(fn.num_regs, 1) * 32 // 256) * 256
+        registers_per_warp = -(-max(registers, 1) * 32 // 256) * 256
         by_threads = attributes["threads"] // (warps * 32)
         by_registers = attributes["registers"] // (registers_per_warp * warps)
-        shared = fn.shared_size_bytes
         by_shared = attributes["shared"] // shared if shared else by_threads
         return max(1, min(attributes["blocks"], by_threads, by_registers, by_shared))
 
