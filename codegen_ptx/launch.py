@@ -81,13 +81,16 @@ def is_contiguous(array: DeviceArray) -> bool:
     return True
 
 
+# The most blocks per multiprocessor a grid-stride kernel is launched with (None: one item per
+# thread, no cap). Measured on an H200 (bench/gpu_grid.py): see docs/design.md.
+BLOCKS_PER_MULTIPROCESSOR: int | None = 8
+
+
 def grid_for(work: int, device: Device, kernel: str, block: int = BLOCK) -> int:
-    """Blocks for a grid-stride loop of `kernel` over `work` items: enough to fill the device in
-    one wave (as many blocks as can be resident at once), never more than the work needs. A
-    second, partial wave of equal blocks would leave most of the device idle while it runs."""
-    resident = getattr(device, "resident_blocks", None)
-    per_multiprocessor = resident(kernel, block) if resident is not None else 8
-    return max(1, min(math.ceil(work / block), device.multiprocessors * per_multiprocessor))
+    """Blocks for a grid-stride loop of `kernel` over `work` items (any count is correct)."""
+    blocks = max(1, math.ceil(work / block))
+    cap = BLOCKS_PER_MULTIPROCESSOR
+    return blocks if cap is None else min(blocks, device.multiprocessors * cap)
 
 
 @dataclass

@@ -107,14 +107,7 @@ class CudaContext:
         device = drv.Context.get_device()
         self.name = device.name()
         self.compute_capability: tuple[int, int] = tuple(device.compute_capability())  # type: ignore[assignment]
-        attribute = drv.device_attribute
-        self.multiprocessors = device.get_attribute(attribute.MULTIPROCESSOR_COUNT)
-        self.limits = {
-            "threads": device.get_attribute(attribute.MAX_THREADS_PER_MULTIPROCESSOR),
-            "registers": device.get_attribute(attribute.MAX_REGISTERS_PER_MULTIPROCESSOR),
-            "shared": device.get_attribute(attribute.MAX_SHARED_MEMORY_PER_MULTIPROCESSOR),
-            "blocks": _blocks_per_multiprocessor(device, attribute),
-        }
+        self.multiprocessors = device.get_attribute(drv.device_attribute.MULTIPROCESSOR_COUNT)
         self.stream = drv.Stream()
         from pycuda.tools import DeviceMemoryPool
 
@@ -186,14 +179,6 @@ class CudaContext:
             self._blas.set_stream(self.stream.handle)
             self._blas.set_tf32(self.tf32)
         return self._blas
-
-
-def _blocks_per_multiprocessor(device: Any, attribute: Any) -> int:
-    """The resident-block limit (32 on sm_80 and sm_90), where the driver reports it."""
-    try:
-        return int(device.get_attribute(attribute.MAX_BLOCKS_PER_MULTIPROCESSOR))
-    except (AttributeError, Exception):  # older pycuda: no such attribute name
-        return 16
 
 
 @functools.lru_cache(maxsize=1)
@@ -270,25 +255,6 @@ class CudaDevice:
 
     def empty(self, shape: tuple[int, ...], dtype: DType) -> CudaArray:
         return self.context.empty(tuple(shape), dtype)
-
-    @functools.cache  # noqa: B019  (one entry per kernel and block size)
-    def resident_blocks(self, kernel: str, block: int) -> int:
-        """How many blocks of `kernel` one multiprocessor holds at once: limited by threads,
-        registers (allocated per warp, 256 at a time) and shared memory."""
-        fn = self.module.functions[kernel]
-        attributes = self.context.limits
-        function_attribute = self.context.driver.function_attribute
-        try:
-            registers = fn.get_attribute(function_attribute.NUM_REGS)
-            shared = fn.get_attribute(function_attribute.SHARED_SIZE_BYTES)
-        except self.context.driver.Error:
-            return 8
-        warps = -(-block // 32)
-        registers_per_warp = -(-max(registers, 1) * 32 // 256) * 256
-        by_threads = attributes["threads"] // (warps * 32)
-        by_registers = attributes["registers"] // (registers_per_warp * warps)
-        by_shared = attributes["shared"] // shared if shared else by_threads
-        return max(1, min(attributes["blocks"], by_threads, by_registers, by_shared))
 
     def view(
         self, base: CudaArray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]

@@ -86,9 +86,8 @@ class CudaFunction(CompiledFunction):
         current = [b.device_value(context) for b in self._shared]
         shapes = [tuple(v.shape) for v in values] + [tuple(c.shape) for c in current]
         data = None
-        if plan.uses_values:  # sizes read from values: those are small integer arrays, on the host
-            data = [v if isinstance(v, np.ndarray) else context.download(v) for v in values]
-            data += [context.download(c) for c in current]
+        if plan.uses_values:  # sizes read from values: only integer scalars and vectors are read
+            data = [_size_source(context, v) for v in (*values, *current)]
         if plan.evaluate(shapes, data) is None:
             plan.check(shapes, data)
             raise AssertionError(f"function '{self.name}': a shape check failed but none reported it")
@@ -134,3 +133,13 @@ def _contiguous(shape: Sequence[int]) -> tuple[int, ...]:
         strides.insert(0, running)
         running *= dim
     return tuple(strides)
+
+
+def _size_source(context: CudaContext, value: np.ndarray | CudaArray) -> np.ndarray | None:
+    """What the shape plan may read of an argument or global: the values of integer scalars and
+    vectors (copied from the GPU, they are small); None for the rest, never copied."""
+    if isinstance(value, np.ndarray):
+        return value
+    if value.dtype.is_integer and len(value.shape) <= 1 and not value.dtype.is_bool:
+        return context.download(value)
+    return None

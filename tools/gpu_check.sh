@@ -94,13 +94,14 @@ EOF
 step "pytest -m cuda" pytest-cuda.log 100 python3 -m pytest -p no:cacheprovider -m cuda -q tests
 step "bench/gpu.py" bench-gpu.log 175 python3 bench/gpu.py
 step "gpu_profile" gpu-profile.log 40 python3 bench/gpu_profile.py
+step "gpu_grid" gpu-grid.log 60 python3 bench/gpu_grid.py
 # The examples on the GPU; the data (Fashion-MNIST's IDX files) may be carried in .gpuwheels/data.
 # PYTHONSAFEPATH unset: an example imports its neighbour training.py from the script's folder.
 DATA=()
 [[ -d .gpuwheels/data ]] && DATA=(--data .gpuwheels/data)
 step "logistic_sgd --device" example-logistic-sgd.log 60 \
     env -u PYTHONSAFEPATH python3 examples/logistic_sgd.py --device cuda --epochs 2 --quiet "${DATA[@]}"
-step "mlp --device" example-mlp.log 60 \
+step "mlp --device" example-mlp.log 90 \
     env -u PYTHONSAFEPATH python3 examples/mlp.py --device cuda --dtype float32 --epochs 1 --quiet "${DATA[@]}"
 
 last_line() {  # the last non-empty line of a log, or why there is none
@@ -117,6 +118,9 @@ grep -hE "^(FAILED|ERROR) " "$OUT/pytest-cuda.log" 2>/dev/null | head -n 15 | cu
 for example in logistic-sgd mlp; do
     [[ -s "$OUT/example-$example.log" ]] && echo "--- example $example: $(tail -n 4 "$OUT/example-$example.log")"
 done
+echo "--- grid (gpu-grid.log)"
+cat "$OUT/gpu-grid.log" 2>/dev/null | tail -n 16
+echo "--- train step host profile: $(head -n 1 "$OUT/gpu-profile.log" 2>/dev/null)"
 echo "--- bench (last 30 lines of bench-gpu.log)"
 tail -n 30 "$OUT/bench-gpu.log" 2>/dev/null || echo "(no log)"
 ((FAILED == 0))

@@ -113,3 +113,22 @@ def test_no_gpu_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(tc.DeviceError, match="needs pycuda"):
         tc.shared(np.zeros(3), device="cuda")
     cuda.cuda_context.cache_clear()
+
+
+def test_value_dependent_sizes_copy_only_integer_scalars(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A size read from an index argument must not copy the (large) float data to the host."""
+    from tc.codegen_ptx.launch import EmulatedDevice
+
+    data = tc.shared(np.arange(400.0).reshape(100, 4), "data")
+    index = T.lscalar("index")
+    f = tc.function([index], data[index * 10 : (index + 1) * 10].sum(), device="emulated")
+    copied: list[tuple[int, ...]] = []
+    real = EmulatedDevice.download
+
+    def recording(self: EmulatedDevice, array):  # type: ignore[no-untyped-def]
+        copied.append(tuple(array.shape))
+        return real(self, array)
+
+    monkeypatch.setattr(EmulatedDevice, "download", recording)
+    assert f(2) == np.arange(400.0).reshape(100, 4)[20:30].sum()
+    assert (100, 4) not in copied
