@@ -101,7 +101,7 @@ DATA=()
 [[ -d .gpuwheels/data ]] && DATA=(--data .gpuwheels/data)
 step "logistic_sgd --device" example-logistic-sgd.log 60 \
     env -u PYTHONSAFEPATH python3 examples/logistic_sgd.py --device cuda --epochs 2 --quiet "${DATA[@]}"
-step "mlp --device" example-mlp.log 90 \
+step "mlp --device" example-mlp.log 45 \
     env -u PYTHONSAFEPATH python3 examples/mlp.py --device cuda --dtype float32 --epochs 1 --quiet "${DATA[@]}"
 
 last_line() {  # the last non-empty line of a log, or why there is none
