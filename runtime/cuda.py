@@ -170,6 +170,12 @@ class CudaContext:
         except self.driver.Error as err:
             raise TcDeviceError(f"the GPU reported an error: {err}") from err
 
+    def set_tf32(self, on: bool) -> None:
+        """Whether float32 products may use TF32 tensor cores (about 7x faster, 10-bit mantissas)."""
+        self.tf32 = on
+        if self._blas is not None:
+            self._blas.set_tf32(on)
+
     @property
     def blas(self) -> Any:
         if self._blas is None:

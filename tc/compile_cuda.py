@@ -57,6 +57,7 @@ def cuda_functions(
         context: Any = device
     else:
         context = cuda_context()
+        context.set_tf32(config.cuda_tf32)
         if ptx is None:
             ptx = _compile(context, llmodule, kernels, stages)
         stages["ptx"] = ptx
