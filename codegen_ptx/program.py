@@ -86,6 +86,7 @@ class Instruction:
     operands: list[Value]
     results: list[Value]
     run: Step
+    last_uses: list[Value] = field(default_factory=list)  # dropped after this step: memory back to the pool
 
 
 @dataclass
@@ -109,6 +110,8 @@ class DeviceProgram:
         for instruction in self.instructions:
             outputs = instruction.run(device, [env[v] for v in instruction.operands])
             env.update(zip(instruction.results, outputs, strict=True))
+            for value in instruction.last_uses:
+                del env[value]
         return [env[v] for v in self.results], [(symbol, env[v]) for symbol, v in self.stores]
 
 
@@ -168,10 +171,27 @@ def build_program(
                 )
             run = step_builder(builder, op)
         instructions.append(Instruction(op, list(op.operands), list(op.results), run))
-    program = DeviceProgram(
-        function.name, instructions, list(function.args), list(function.return_op.operands), loads, stores
-    )
+    results = list(function.return_op.operands)
+    _mark_last_uses(instructions, {*results, *(v for _, v in stores)})
+    program = DeviceProgram(function.name, instructions, list(function.args), results, loads, stores)
     return program, builder.kernels
+
+
+def _mark_last_uses(instructions: list[Instruction], kept: set[Value]) -> None:
+    """Record where each value is read for the last time, so a call's temporaries go back to the
+    memory pool as soon as they are dead (later steps reuse them) instead of at the end of the call.
+    Work on one stream keeps that safe: a kernel still reading a buffer runs before any later one
+    that is given the same memory."""
+    seen: set[Value] = set(kept)
+    for instruction in reversed(instructions):
+        for value in instruction.operands:
+            if value not in seen:
+                seen.add(value)
+                instruction.last_uses.append(value)
+        for value in instruction.results:  # defined and never read
+            if value not in seen:
+                seen.add(value)
+                instruction.last_uses.append(value)
 
 
 def as_device(device: Device, value: Runtime) -> DeviceArray:
