@@ -128,8 +128,7 @@ def _inc_subtensor(builder: ProgramBuilder, op: IncSubtensor) -> Step:
     copy = copy_kernel(builder, result.dtype, result.rank)
     region_rank = op.operands[0].type.rank  # the region's rank is at most this; kernels per rank
     kernels = {
-        r: copy_kernel(builder, result.dtype, r, "copy" if op.attributes["set"] else "add")
-        for r in range(region_rank + 1)
+        r: copy_kernel(builder, result.dtype, r, "copy" if op.set else "add") for r in range(region_rank + 1)
     }
     entries = op.entries
 

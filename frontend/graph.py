@@ -371,12 +371,13 @@ def make_apply(
     A type or shape error is raised now, at build time, naming the op and the
     user's line, instead of surfacing later inside a compiler pass.
     """
-    attrs = dict(attributes or {})
+    attrs = {**op_class.attribute_defaults, **(attributes or {})}
     location = user_location()
     for value in inputs:
         if not isinstance(value, Variable):
             raise TcTypeError(f"{op_class.name} takes Variables, found {value!r}")
     try:
+        op_class.check_arity(len(inputs))
         types = op_class.infer_types([v.type for v in inputs], attrs)
     except TcError as err:
         message = str(err)

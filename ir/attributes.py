@@ -7,7 +7,9 @@ with ==), and symbol references in SymbolRef.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 import numpy as np
 
@@ -56,6 +58,122 @@ class SymbolRef:
 
 
 Attribute = int | float | bool | str | DenseAttr | SymbolRef | TensorType | DType | tuple
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class _HasAttributes(Protocol):
+    attributes: dict[str, Attribute]
+
+
+class Attr(Generic[R]):
+    """A declared op attribute: `axes = attr(tuple, convert=int_tuple)` on an op class.
+
+    Declaring it registers the attribute's key and Python type in the class's
+    `attribute_types` (which the verifier checks), and makes `op.axes` a typed,
+    read-only accessor of `op.attributes["axes"]` (passed through `convert`, if
+    given). An attribute with a default is optional: an op built without it
+    gets the default in its attribute dict.
+    """
+
+    __slots__ = ("kind", "key", "convert", "default", "name")
+
+    def __init__(
+        self,
+        kind: type | tuple[type, ...],
+        key: str | None = None,
+        convert: Callable[[Any], R] | None = None,
+        default: Any = MISSING,
+    ) -> None:
+        self.kind = kind
+        self.key = key or ""
+        self.convert = convert
+        self.default = default
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        if not self.key:
+            self.key = name
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not MISSING
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Attr[R]: ...
+
+    @overload
+    def __get__(self, instance: _HasAttributes, owner: type) -> R: ...
+
+    def __get__(self, instance: _HasAttributes | None, owner: type) -> Attr[R] | R:
+        if instance is None:
+            return self
+        value: Any = instance.attributes[self.key]
+        return value if self.convert is None else self.convert(value)
+
+    def __set__(self, instance: object, value: object) -> None:
+        raise AttributeError(f"attribute '{self.name}' is read-only; set op.attributes[{self.key!r}]")
+
+    def __repr__(self) -> str:
+        return f"attr({self.kind!r}, key={self.key!r})"
+
+
+@overload
+def attr(kind: type[T], *, key: str | None = None, default: T = MISSING) -> Attr[T]: ...
+
+
+@overload
+def attr(
+    kind: type[T], *, convert: Callable[[T], R], key: str | None = None, default: T = MISSING
+) -> Attr[R]: ...
+
+
+@overload
+def attr(
+    kind: tuple[type, ...], *, convert: Callable[[Any], R], key: str | None = None, default: Any = MISSING
+) -> Attr[R]: ...
+
+
+@overload
+def attr(kind: tuple[type, ...], *, key: str | None = None, default: Any = MISSING) -> Attr[Any]: ...
+
+
+def attr(
+    kind: type | tuple[type, ...],
+    *,
+    convert: Callable[[Any], Any] | None = None,
+    key: str | None = None,
+    default: Any = MISSING,
+) -> Attr[Any]:
+    """Declare an op attribute of Python type `kind` (see Attr); `key` is its name in the
+    attribute dict when that differs from the accessor's, `convert` maps the stored value
+    to what the accessor returns, `default` makes the attribute optional."""
+    return Attr(kind, key, convert, default)
+
+
+def int_tuple(value: tuple[Any, ...]) -> tuple[int, ...]:
+    """An attribute list of integers (`axes = [0, 1]`) as ints."""
+    return tuple(int(v) for v in value)
+
+
+def symbol_name(ref: SymbolRef) -> str:
+    """A symbol attribute (`@W`) as the symbol's name (`"W"`)."""
+    return ref.name
+
+
+def dense_array(value: DenseAttr) -> np.ndarray:
+    """A dense attribute as its (read-only) array."""
+    return value.array
 
 
 def format_scalar(value: np.generic) -> str:

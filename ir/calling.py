@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .core import Function, Module, Operation, Value
+from .core import Function, Module, Value
 from .ops.indexing import CHECKS_INDICES
+from .ops.state import GlobalAccess, Load, Store
 from .types import TensorType
 
 
@@ -27,7 +28,7 @@ class CallingConvention:
     arguments: tuple[Value, ...]
     results: tuple[Value, ...]
     globals: tuple[str, ...]
-    stores: tuple[Operation, ...]
+    stores: tuple[Store, ...]
     global_types: dict[str, TensorType]
 
     @property
@@ -47,13 +48,13 @@ class CallingConvention:
 
 
 def calling_convention(module: Module, function: Function) -> CallingConvention:
-    used = {op.symbol for op in function.walk() if op.name in ("tx.load", "tx.store")}  # type: ignore[attr-defined]
+    used = {op.symbol for op in function.walk() if isinstance(op, GlobalAccess)}
     names = tuple(g.name for g in module.globals if g.name in used)
     return CallingConvention(
         arguments=tuple(function.args),
         results=tuple(function.return_op.operands),
         globals=names,
-        stores=tuple(op for op in function.body.ops if op.name == "tx.store"),
+        stores=tuple(op for op in function.body.ops if isinstance(op, Store)),
         global_types={g.name: g.type for g in module.globals},
     )
 
@@ -67,15 +68,15 @@ def in_place_stores(function: Function) -> set[int]:
     The kernel must also run after every op that can still fail on its operands'
     values (an index check), so that a failed call leaves the global unchanged.
     """
-    loads = {op.symbol: op for op in function.body.ops if op.name == "tx.load"}  # type: ignore[attr-defined]
+    loads = {op.symbol: op for op in function.body.ops if isinstance(op, Load)}
     allowed: set[int] = set()
-    stores = [op for op in function.body.ops if op.name == "tx.store"]
+    stores = [op for op in function.body.ops if isinstance(op, Store)]
     order = {op: position for position, op in enumerate(function.body.ops)}
     last_check = max((order[op] for op in function.body.ops if op.has_trait(CHECKS_INDICES)), default=-1)
     for index, store in enumerate(stores):
         value = store.operands[0]
         kernel = value.owner
-        load = loads.get(store.symbol)  # type: ignore[attr-defined]
+        load = loads.get(store.symbol)
         if kernel is None or kernel.name != "kernel.elementwise" or len(value.uses) != 1:
             continue
         if order.get(kernel, -1) < last_check:

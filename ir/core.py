@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .attributes import Attribute
-from .errors import TcVerificationError
+from .attributes import Attr, Attribute
+from .errors import TcTypeError, TcVerificationError
 from .types import TensorType
 
 if TYPE_CHECKING:
@@ -28,6 +28,36 @@ COMMUTATIVE = "commutative"
 TERMINATOR = "terminator"
 
 OP_REGISTRY: dict[str, type[Operation]] = {}
+
+
+@dataclass(frozen=True)
+class Arity:
+    """How many operands an op takes: from `low` to `high` (None: no upper bound)."""
+
+    low: int
+    high: int | None
+
+    def accepts(self, count: int) -> bool:
+        return self.low <= count and (self.high is None or count <= self.high)
+
+    def __str__(self) -> str:
+        if self.high == self.low:
+            return str(self.low)
+        if self.high is None:
+            return f"at least {self.low}"
+        return f"{self.low} to {self.high}"
+
+
+def exactly(count: int) -> Arity:
+    return Arity(count, count)
+
+
+def at_least(count: int) -> Arity:
+    return Arity(count, None)
+
+
+def between(low: int, high: int) -> Arity:
+    return Arity(low, high)
 
 
 @dataclass(frozen=True)
@@ -115,18 +145,39 @@ class UseList:
 
 
 class Operation:
-    """One op instance. Subclasses set `name` and `traits` and override the hooks."""
+    """One op instance. Subclasses set `name` and `traits` and override the hooks.
+
+    Attributes are declared on the class body with `ir.attributes.attr` (`axes =
+    attr(tuple, convert=int_tuple)`), which gives the typed accessor `op.axes`;
+    the operand count with `arity` (an int, `exactly(n)`, `at_least(n)` or
+    `between(lo, hi)`; None for no check), checked by `create` and the verifier.
+    """
 
     name: ClassVar[str] = ""
     traits: ClassVar[frozenset[str]] = frozenset()
-    # Attributes every instance must carry, with the Python types they take.
+    # Attributes every instance must carry, with the Python types they take: collected from
+    # the `attr` descriptors of the class and its bases (`attribute_descriptors`, by key).
     attribute_types: ClassVar[dict[str, type | tuple[type, ...]]] = {}
+    attribute_descriptors: ClassVar[dict[str, Attr[Any]]] = {}
+    attribute_defaults: ClassVar[dict[str, Attribute]] = {}
+    arity: ClassVar[int | Arity | None] = None
     num_regions: ClassVar[int] = 0
     # An attribute printed right after the op name (`tx.load @W`), not in the {dict}.
     inline_symbol: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        descriptors: dict[str, Attr[Any]] = {}
+        types: dict[str, type | tuple[type, ...]] = {}
+        for base in reversed(cls.__mro__[1:]):
+            descriptors.update(getattr(base, "attribute_descriptors", {}))
+            types.update(getattr(base, "attribute_types", {}))
+        descriptors.update({d.key: d for d in cls.__dict__.values() if isinstance(d, Attr)})
+        cls.attribute_descriptors = descriptors
+        # An `attribute_types` written out in the class body (without descriptors) still counts.
+        types.update(cls.__dict__.get("attribute_types", {}))
+        cls.attribute_types = {**types, **{key: d.kind for key, d in descriptors.items()}}
+        cls.attribute_defaults = {key: d.default for key, d in descriptors.items() if d.has_default}
         if cls.__dict__.get("name"):
             if cls.name in OP_REGISTRY:
                 raise RuntimeError(f"op {cls.name} defined twice")
@@ -144,7 +195,7 @@ class Operation:
         for value in operands:
             self._append_operand(value)
         self.results = [OpResult(t, self, i) for i, t in enumerate(result_types)]
-        self.attributes: dict[str, Attribute] = dict(attributes or {})
+        self.attributes: dict[str, Attribute] = {**self.attribute_defaults, **(attributes or {})}
         self.regions = list(regions)
         for region in self.regions:
             region.parent = self
@@ -162,9 +213,17 @@ class Operation:
         location: Location | None = None,
     ) -> Operation:
         """Build the op with result types given by its type rule."""
-        attrs = dict(attributes or {})
+        cls.check_arity(len(operands))
+        attrs = {**cls.attribute_defaults, **(attributes or {})}
         types = cls.infer_types([v.type for v in operands], attrs, regions)
         return cls(operands, types, attrs, regions, location)
+
+    @classmethod
+    def check_arity(cls, count: int) -> None:
+        """Raise TcTypeError unless the op takes `count` operands (its `arity`)."""
+        arity = exactly(cls.arity) if isinstance(cls.arity, int) else cls.arity
+        if arity is not None and not arity.accepts(count):
+            raise TcTypeError(f"{cls.name} takes {arity} operand(s), found {count}")
 
     @classmethod
     def infer_types(

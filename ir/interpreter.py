@@ -8,6 +8,7 @@ import numpy as np
 
 from .core import TERMINATOR, Block, Function, Module, Operation, Value
 from .errors import TcError, TcValueError, TcVerificationError
+from .ops.state import Load, Store
 
 
 def run_block(
@@ -26,12 +27,12 @@ def run_block(
             if state is not None:
                 state.update(stores)
             return operands
-        if op.name == "tx.load":
-            if state is None or op.symbol not in state:  # type: ignore[attr-defined]
+        if isinstance(op, Load):
+            if state is None or op.symbol not in state:
                 raise TcVerificationError(f"tx.load of unknown global at {op.location}")
-            env[op.result] = state[op.symbol]  # type: ignore[attr-defined]
-        elif op.name == "tx.store":
-            stores[op.symbol] = np.array(operands[0])  # type: ignore[attr-defined]
+            env[op.result] = state[op.symbol]
+        elif isinstance(op, Store):
+            stores[op.symbol] = np.array(operands[0])
         elif op.name == "tx.given":
             raise TcVerificationError("tx.given must be removed by the substitute-givens pass first")
         else:

@@ -114,7 +114,7 @@ def _batched_dot(op: BatchedDot, state: ShapeState) -> None:
 @shape_rule(Reduce)
 def _reduce(op: Reduce, state: ShapeState) -> None:
     source = state.shapes[op.operands[0]]
-    keep = bool(op.attributes["keepdims"])
+    keep = op.keepdims
     state.shapes[op.results[0]] = tuple(
         1 if a in op.axes else d for a, d in enumerate(source) if keep or a not in op.axes
     )
@@ -162,7 +162,7 @@ def _random_choice(op: RandomChoice, state: ShapeState) -> None:
     _stream_bound(op, state)
     (population,) = state.shapes[op.values]
     if op.count:
-        needed = 1 if op.attributes["replace"] else op.count
+        needed = 1 if op.replace else op.count
         state.bounds.append(Bound(population, needed, "values to choose from", op.name, location(op)))
     if op.weights is not None:
         (weights,) = state.shapes[op.weights]

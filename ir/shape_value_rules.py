@@ -118,9 +118,7 @@ def _reshape(op: Reshape, state: ShapeState) -> None:
 @shape_rule(Alloc)
 def _alloc(op: Alloc, state: ShapeState) -> None:
     operands = iter(state.scalar(op, v) for v in op.operands[1:])
-    entries = op.attributes["shape"]
-    assert isinstance(entries, tuple)
-    shape = tuple(next(operands) if e == OPERAND else int(e) for e in entries)
+    shape = tuple(next(operands) if e == OPERAND else int(e) for e in op.shape)
     state.require(op, "sizes", shape)
     state.broadcast_into(op, state.shapes[op.operands[0]], shape)
     state.shapes[op.results[0]] = shape

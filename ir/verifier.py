@@ -8,7 +8,8 @@ operands is reported as a verification error of that op, never as a crash.
 from __future__ import annotations
 
 from .core import OP_REGISTRY, TERMINATOR, Block, Function, Module, Operation, Value
-from .errors import TcError, TcVerificationError
+from .errors import TcError, TcTypeError, TcVerificationError
+from .ops.state import GlobalAccess, Load, Store
 
 
 def verify_module(module: Module) -> None:
@@ -26,11 +27,11 @@ def _verify_state_access(module: Module, function: Function) -> None:
     globals_by_name = {g.name: g for g in module.globals}
     stored: set[str] = set()
     for op in function.walk():
-        if op.name not in ("tx.load", "tx.store"):
+        if not isinstance(op, GlobalAccess):
             continue
-        symbol = op.symbol  # type: ignore[attr-defined]
+        symbol = op.symbol
         context = f"{describe_op(op)} in @{function.name}"
-        operands, results = (0, 1) if op.name == "tx.load" else (1, 0)
+        operands, results = (0, 1) if isinstance(op, Load) else (1, 0)
         if (len(op.operands), len(op.results)) != (operands, results):
             raise TcVerificationError(
                 f"{context}: {op.name} takes {operands} operand(s) and gives {results} result(s), "
@@ -39,15 +40,15 @@ def _verify_state_access(module: Module, function: Function) -> None:
         glob = globals_by_name.get(symbol)
         if glob is None:
             raise TcVerificationError(f"{context}: unknown global @{symbol}")
-        value_type = op.results[0].type if op.name == "tx.load" else op.operands[0].type
-        if op.name == "tx.load" and value_type != glob.type:
+        value_type = op.results[0].type if isinstance(op, Load) else op.operands[0].type
+        if isinstance(op, Load) and value_type != glob.type:
             raise TcVerificationError(f"{context}: loads {value_type} from @{symbol} of type {glob.type}")
         if value_type.dtype != glob.type.dtype or value_type.rank != glob.type.rank:
             raise TcVerificationError(
                 f"{context}: stores {value_type} into @{symbol} of type {glob.type} "
                 "(an update must keep the dtype and rank)"
             )
-        if op.name == "tx.store":
+        if isinstance(op, Store):
             if symbol in stored:
                 raise TcVerificationError(f"{context}: @{symbol} is stored twice")
             stored.add(symbol)
@@ -83,6 +84,10 @@ def _verify_block(block: Block, visible: set[Value], where: str) -> None:
 def _verify_op(op: Operation, context: str) -> None:
     if OP_REGISTRY.get(op.name) is not type(op):
         raise TcVerificationError(f"{context}: unregistered op")
+    try:
+        type(op).check_arity(len(op.operands))
+    except TcTypeError as err:
+        raise TcTypeError(f"{context}: {err}") from None
     for key, kind in op.attribute_types.items():
         if not isinstance(op.attributes.get(key), kind):
             raise TcVerificationError(f"{context}: attribute '{key}' is missing or not {kind}")

@@ -71,7 +71,7 @@ def expand_grad(grad: Grad) -> None:
                 )
             contributions.setdefault(operand, []).append(operand_grad)
 
-    policy = str(grad.attributes["disconnected"])
+    policy = grad.disconnected
     results: list[Value] = []
     for index, w in enumerate(wrt):
         total = _total(builder, contributions.get(w, []))

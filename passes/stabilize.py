@@ -27,6 +27,7 @@ from ..ir import Function, Operation, Value
 from ..ir.builder import Builder
 from ..ir.ops.nnet import Softmax
 from ..ir.ops.reduce import Reduce
+from ..ir.ops.views import DimShuffle
 from .manager import Pass, register
 from .rewrite import RewritePattern, Rewriter, apply_patterns
 from .simplify import constant_scalar
@@ -118,7 +119,7 @@ class LogSumExp(StabilizeLogOf):
         if exp is None or is_max_shifted(exp.operands[0]):
             return False
         x = exp.operands[0]
-        axes, keepdims = inner.axes, bool(inner.attributes["keepdims"])
+        axes, keepdims = inner.axes, inner.keepdims
         shift = finite_max(b, x, axes)
         summed = b.reduce("sum", b.op("tx.exp", b.op("tx.sub", x, shift)), axes, keepdims)
         if not keepdims:
@@ -137,19 +138,19 @@ class SoftmaxFromPrimitives(RewritePattern):
         if _producer(exp, "tx.exp") is None or op.parent is None:
             return False
         x = exp.owner.operands[0]  # type: ignore[union-attr]
-        shuffle = _producer(total, "tx.dimshuffle")
+        shuffle = total.owner if isinstance(total.owner, DimShuffle) else None
         kept = shuffle is None
         if shuffle is not None:
             total = shuffle.operands[0]
         summed = total.owner
         if not isinstance(summed, Reduce) or summed.kind != "sum" or summed.operands[0] is not exp:
             return False
-        if len(summed.axes) != 1 or bool(summed.attributes["keepdims"]) != kept or x.type != op.result.type:
+        if len(summed.axes) != 1 or summed.keepdims != kept or x.type != op.result.type:
             return False
         (axis,) = summed.axes
         if shuffle is not None:
             restored = [-1 if a == axis else a - (a > axis) for a in range(x.type.rank)]
-            if list(shuffle.pattern) != restored:  # type: ignore[attr-defined]
+            if list(shuffle.pattern) != restored:
                 return False
         b = Builder(op.parent, op)
         return _replace(op, rewriter, b, b.op("tx.softmax", x, axis=axis))

@@ -291,7 +291,7 @@ def _axis_before_transpose(op: Operation, axis: int) -> int:
     later axis (T.take(x, i, axis=1), x[:, k]) gathers from a transposed view of x."""
     source = op.operands[0].owner
     if isinstance(source, DimShuffle):
-        pattern = source.attributes["pattern"]
-        if isinstance(pattern, tuple) and sorted(pattern) == list(range(len(pattern))):
-            return int(pattern[axis])
+        pattern = source.pattern
+        if sorted(pattern) == list(range(len(pattern))):
+            return pattern[axis]
     return axis

@@ -279,7 +279,7 @@ def make_functions(
         convention = calling_convention(module, function)
         in_place = in_place_stores(function)
         stores = [
-            (convention.globals.index(op.symbol), index in in_place)  # type: ignore[attr-defined]
+            (convention.globals.index(op.symbol), index in in_place)
             for index, op in enumerate(convention.stores)
         ]
         compiled[name] = CompiledFunction(

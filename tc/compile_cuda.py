@@ -75,7 +75,7 @@ def cuda_functions(
     for function in module.functions:
         name = function.name
         convention = calling_convention(module, function)
-        stores = [(convention.globals.index(op.symbol), False) for op in convention.stores]  # type: ignore[attr-defined]
+        stores = [(convention.globals.index(op.symbol), False) for op in convention.stores]
         compiled[name] = CudaFunction(
             name,
             [InputSpec(a.name or f"#{i}", a.type) for i, a in enumerate(function.args)],

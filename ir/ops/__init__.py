@@ -1,10 +1,29 @@
 """Every op of the `tx` and `kernel` dialects; importing this registers them."""
 
-from . import builtin, elementwise, grad, indexing, kernel, linalg, nnet, random, reduce, shape, state, views
+from . import (
+    binary,
+    builtin,
+    elementwise,
+    elementwise_base,
+    grad,
+    indexing,
+    kernel,
+    linalg,
+    nnet,
+    random,
+    reduce,
+    select_cast,
+    shape,
+    shape_spec,
+    state,
+    views,
+)
 
 __all__ = [
+    "binary",
     "builtin",
     "elementwise",
+    "elementwise_base",
     "grad",
     "indexing",
     "kernel",
@@ -12,7 +31,9 @@ __all__ = [
     "nnet",
     "random",
     "reduce",
+    "select_cast",
     "shape",
+    "shape_spec",
     "state",
     "views",
 ]

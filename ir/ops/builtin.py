@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..attributes import Attribute, DenseAttr
+from ..attributes import Attribute, DenseAttr, attr, dense_array, int_tuple
 from ..core import PURE, TERMINATOR, Location, NoResults, Operation, Region
 from ..dtypes import DType
 from ..errors import TcVerificationError
@@ -23,7 +23,8 @@ class Constant(Operation):
 
     name = "tx.constant"
     traits = frozenset({PURE})
-    attribute_types = {"value": DenseAttr}
+    arity = 0
+    value = attr(DenseAttr, convert=dense_array)
 
     @classmethod
     def infer_types(
@@ -38,18 +39,8 @@ class Constant(Operation):
 
     @classmethod
     def of(cls, array: np.ndarray, location: Location | None = None) -> Constant:
-        attr = DenseAttr(np.asarray(array))
-        return cls([], [attr.type], {"value": attr}, location=location)
-
-    @property
-    def value(self) -> np.ndarray:
-        attr = self.attributes["value"]
-        assert isinstance(attr, DenseAttr)
-        return attr.array
-
-    def verify_op(self) -> None:
-        if self.operands:
-            raise TcVerificationError("tx.constant takes no operands")
+        dense = DenseAttr(np.asarray(array))
+        return cls([], [dense.type], {"value": dense}, location=location)
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         return [self.value]
@@ -67,6 +58,7 @@ class Shape(Operation):
 
     name = "tx.shape"
     traits = frozenset({PURE})
+    arity = 1
 
     @classmethod
     def infer_types(
@@ -75,8 +67,6 @@ class Shape(Operation):
         attributes: dict[str, Attribute],
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
-        if len(operand_types) != 1:
-            raise TcVerificationError(f"tx.shape takes one operand, found {len(operand_types)}")
         return [TensorType(DType.I64, (operand_types[0].rank,))]
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
@@ -95,7 +85,8 @@ class Size(Operation):
 
     name = "tx.size"
     traits = frozenset({PURE})
-    attribute_types = {"axes": tuple}
+    arity = 1
+    axes = attr(tuple, convert=int_tuple)
 
     @classmethod
     def infer_types(
@@ -111,12 +102,6 @@ class Size(Operation):
         if len(set(axes)) != len(axes) or not valid:
             raise TcVerificationError(f"tx.size: {list(axes)} are not distinct axes of {source}")
         return [TensorType(DType.I64, ())]
-
-    @property
-    def axes(self) -> tuple[int, ...]:
-        axes = self.attributes["axes"]
-        assert isinstance(axes, tuple)
-        return tuple(int(a) for a in axes)
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         shape = np.shape(operands[0])

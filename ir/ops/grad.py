@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..attributes import Attribute
-from ..core import Operation, Region
+from ..attributes import Attribute, attr
+from ..core import Operation, Region, Value, at_least
 from ..errors import TcGradientError
 from ..types import TensorType
 
@@ -25,7 +25,8 @@ DISCONNECTED_POLICIES = ("raise", "warn", "ignore")
 
 class Grad(Operation):
     name = "tx.grad"
-    attribute_types = {"disconnected": str}
+    arity = at_least(2)  # the cost and at least one variable to differentiate by
+    disconnected = attr(str)
 
     @classmethod
     def infer_types(
@@ -34,8 +35,6 @@ class Grad(Operation):
         attributes: dict[str, Attribute],
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
-        if len(operand_types) < 2:
-            raise TcGradientError("tx.grad takes a cost and at least one variable to differentiate by")
         cost, *wrt = operand_types
         if cost.rank != 0 or not cost.dtype.is_float:
             raise TcGradientError(f"tx.grad: the cost must be a float scalar, found {cost}")
@@ -53,9 +52,9 @@ class Grad(Operation):
         return list(wrt)
 
     @property
-    def cost(self):  # type: ignore[no-untyped-def]
+    def cost(self) -> Value:
         return self.operands[0]
 
     @property
-    def wrt(self):  # type: ignore[no-untyped-def]
+    def wrt(self) -> list[Value]:
         return self.operands[1:]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..attributes import Attribute
-from ..core import PURE, Function, Operation, Region
+from ..core import PURE, Function, Operation, Region, at_least
 from ..errors import TcIndexError, TcTypeError
 from ..types import Dim, TensorType, broadcast_shapes
 
@@ -84,6 +84,7 @@ def index_error_message(op: Operation, axis: int, size: int, index: int | None) 
 class Gather(Operation):
     name = "tx.gather"
     traits = frozenset({PURE, CHECKS_INDICES})
+    arity = at_least(1)  # the source, then one index array per leading axis
 
     @classmethod
     def infer_types(
@@ -92,8 +93,6 @@ class Gather(Operation):
         attributes: dict[str, Attribute],
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
-        if not operand_types:
-            raise TcTypeError("tx.gather: expected a source and index arrays, found no operands")
         source, *indices = operand_types
         return [source.with_shape(index_shape(cls.name, source, indices))]
 
@@ -123,6 +122,7 @@ class Gather(Operation):
 class ScatterAdd(Operation):
     name = "tx.scatter_add"
     traits = frozenset({PURE, CHECKS_INDICES})
+    arity = at_least(3)  # the base, the updates, then the index arrays
 
     @classmethod
     def infer_types(
@@ -131,11 +131,6 @@ class ScatterAdd(Operation):
         attributes: dict[str, Attribute],
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
-        if len(operand_types) < 3:
-            raise TcTypeError(
-                "tx.scatter_add: expected a base, updates and index arrays, "
-                f"found {len(operand_types)} operands"
-            )
         base, updates, *indices = operand_types
         if updates.dtype is not base.dtype:
             raise TcTypeError(

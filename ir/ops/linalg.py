@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 class Dot(Operation):
     name = "tx.dot"
     traits = frozenset({PURE})
+    arity = 2
 
     @classmethod
     def infer_types(
@@ -97,6 +98,7 @@ class BatchedDot(Operation):
 
     name = "tx.batched_dot"
     traits = frozenset({PURE})
+    arity = 2
 
     @classmethod
     def infer_types(

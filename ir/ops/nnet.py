@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ..attributes import Attribute
+from ..attributes import Attribute, attr
 from ..core import PURE, Operation, Region
 from ..errors import TcTypeError
 from ..types import TensorType
@@ -30,7 +30,8 @@ class AxisNormalization(Operation):
     """Base of the family: one float operand, the result has its type."""
 
     traits = frozenset({PURE})
-    attribute_types = {"axis": int}
+    arity = 1
+    axis = attr(int)
     log: ClassVar[bool] = False
 
     @classmethod
@@ -40,8 +41,6 @@ class AxisNormalization(Operation):
         attributes: dict[str, Attribute],
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
-        if len(operand_types) != 1:
-            raise TcTypeError(f"{cls.name} takes one operand, found {len(operand_types)}")
         (source,) = operand_types
         if not source.dtype.is_float:
             raise TcTypeError(f"{cls.name} is defined for f32 and f64, found {source}")
@@ -49,10 +48,6 @@ class AxisNormalization(Operation):
         if not isinstance(axis, int) or isinstance(axis, bool) or not 0 <= axis < source.rank:
             raise TcTypeError(f"{cls.name}: axis {axis!r} is not an axis of {source}")
         return [source]
-
-    @property
-    def axis(self) -> int:
-        return int(self.attributes["axis"])  # type: ignore[arg-type]
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(operands[0])

@@ -39,8 +39,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..attributes import Attribute
-from ..core import Operation, Region, Value
+from ..attributes import Attribute, attr
+from ..core import Operation, Region, Value, between
 from ..dtypes import DType
 from ..errors import TcTypeError
 from ..types import TensorType
@@ -101,6 +101,7 @@ class RandomOp(Operation):
 
     num_params = 2
     result_kinds: frozenset[str] = frozenset({"f"})
+    arity = between(3, 4)  # the state, num_params parameters, the size if any
 
     @classmethod
     def infer_types(
@@ -123,7 +124,7 @@ class RandomOp(Operation):
         state = self.operands[0]
         if state.type.dtype is not DType.I64 or state.type.shape not in ((2,), (None,)):
             raise TcTypeError(f"{self.name} needs a tensor<2xi64> stream state, found {state.type}")
-        if len(self.operands) < 1 + self.num_params or any(p.type.rank != 0 for p in self.params):
+        if any(p.type.rank != 0 for p in self.params):
             raise TcTypeError(f"{self.name} takes {self.num_params} scalar parameter(s)")
         result = self.results[0].type
         if result.dtype.numpy.kind not in self.result_kinds:
@@ -195,14 +196,13 @@ class RandomBinomial(RandomOp):
     name = "tx.random_binomial"
     num_params = 1
     result_kinds = frozenset({"i", "u", "f", "b"})
-    attribute_types = {"trials": int}
+    arity = between(2, 3)
+    trials = attr(int)
 
     def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
         p = float(params[0])
         total = np.zeros(count, np.int64)
-        trials = self.attributes["trials"]
-        assert isinstance(trials, int)
-        for trial in range(trials):
+        for trial in range(self.trials):
             w = stream_words(state, count, sub=trial)
             total += unit_f64(w[0], w[1]) < p
         return total
@@ -215,19 +215,16 @@ class RandomPermutation(RandomOp):
     name = "tx.random_permutation"
     num_params = 0
     result_kinds = frozenset({"i"})
-    attribute_types = {"population": int}
+    arity = between(1, 2)
+    population = attr(int)
 
     def verify_op(self) -> None:
         super().verify_op()
-        population = self.attributes["population"]
-        assert isinstance(population, int)
-        if not 0 <= self.count <= population < 2**32:
-            raise TcTypeError(f"{self.name}: cannot take {self.count} of {population} items")
+        if not 0 <= self.count <= self.population < 2**32:
+            raise TcTypeError(f"{self.name}: cannot take {self.count} of {self.population} items")
 
     def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
-        population = self.attributes["population"]
-        assert isinstance(population, int)
-        return _fisher_yates(state, population, count)
+        return _fisher_yates(state, self.population, count)
 
 
 class RandomChoice(RandomOp):
@@ -237,7 +234,9 @@ class RandomChoice(RandomOp):
     name = "tx.random_choice"
     num_params = 0
     result_kinds = frozenset({"b", "i", "u", "f"})
-    attribute_types = {"replace": bool, "weighted": bool}
+    arity = between(2, 3)  # the state, the values, the weights if weighted
+    replace = attr(bool)
+    weighted = attr(bool)
 
     @property
     def values(self) -> Value:
@@ -245,7 +244,7 @@ class RandomChoice(RandomOp):
 
     @property
     def weights(self) -> Value | None:
-        return self.operands[2] if self.attributes["weighted"] else None
+        return self.operands[2] if self.weighted else None
 
     @property
     def size_operand(self) -> Value | None:
@@ -256,22 +255,22 @@ class RandomChoice(RandomOp):
         values, result = self.values.type, self.results[0].type
         if values.rank != 1 or values.dtype is not result.dtype or not result.is_static:
             raise TcTypeError(f"{self.name} draws a static shape from a vector of its dtype, found {values}")
-        expected = 3 if self.attributes["weighted"] else 2
+        expected = 3 if self.weighted else 2
         if len(self.operands) != expected:
-            raise TcTypeError(f"{self.name} takes {expected} operands, found {len(self.operands)}")
+            raise TcTypeError(f"{self.name} takes {expected} operand(s), found {len(self.operands)}")
         weights = self.weights
         if weights is not None and (weights.type.rank != 1 or weights.type.dtype is not DType.F64):
             raise TcTypeError(f"{self.name}: the weights must be a float64 vector, found {weights.type}")
-        if not self.attributes["replace"] and self.attributes["weighted"]:
+        if not self.replace and self.weighted:
             raise TcTypeError(f"{self.name}: weighted draws without replacement are not supported")
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         state, values = operands[0], np.asarray(operands[1])
         result = self.results[0].type
         count, population = self.count, values.shape[0]
-        if not self.attributes["replace"]:
+        if not self.replace:
             indices = _fisher_yates(state, population, count)
-        elif self.attributes["weighted"]:
+        elif self.weighted:
             w = stream_words(state, count)
             cdf = np.cumsum(np.asarray(operands[2], dtype=np.float64))
             u = unit_f64(w[0], w[1]) * cdf[-1]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..attributes import Attribute
+from ..attributes import Attribute, attr, int_tuple
 from ..core import PURE, Operation, Region
 from ..dtypes import DType
 from ..errors import TcTypeError
@@ -45,7 +45,10 @@ def reduce_dtype(kind: str, dtype: DType) -> DType:
 class Reduce(Operation):
     name = "tx.reduce"
     traits = frozenset({PURE})
-    attribute_types = {"kind": str, "axes": tuple, "keepdims": bool}
+    arity = 1
+    kind = attr(str)
+    axes = attr(tuple, convert=int_tuple)
+    keepdims = attr(bool)
 
     @classmethod
     def infer_types(
@@ -72,21 +75,11 @@ class Reduce(Operation):
         )
         return [TensorType(reduce_dtype(kind, source.dtype), tuple(shape))]
 
-    @property
-    def kind(self) -> str:
-        return str(self.attributes["kind"])
-
-    @property
-    def axes(self) -> tuple[int, ...]:
-        axes = self.attributes["axes"]
-        assert isinstance(axes, tuple)
-        return tuple(int(a) for a in axes)
-
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         (x,) = operands
         x = np.asarray(x)
         out = self.results[0].type
-        keepdims = bool(self.attributes["keepdims"])
+        keepdims = self.keepdims
         axes = self.axes
         value: Any
         if self.kind in ("argmax", "argmin"):
@@ -115,7 +108,7 @@ class Reduce(Operation):
         kept = 0
         pattern = []
         for axis in range(x.type.rank):
-            if axis in self.axes and not self.attributes["keepdims"]:
+            if axis in self.axes and not self.keepdims:
                 pattern.append(-1)
             else:
                 pattern.append(kept)

@@ -25,167 +25,63 @@ every result size is known before native code runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..attributes import Attribute
-from ..core import PURE, Operation, Region
+from ..attributes import Attribute, attr
+from ..core import PURE, Operation, Region, at_least
 from ..dtypes import DType
-from ..errors import TcIndexError, TcTypeError, TcValueError
+from ..errors import TcTypeError, TcValueError
 from ..types import TensorType
+
+# The spec and shape-attribute helpers live in shape_spec.py; the names other modules import
+# from here stay importable from here.
+from .shape_spec import (
+    OPERAND,
+    Entry,
+    _check_scalar_ints,
+    _checked_index,
+    _fill_shape,
+    _shape_entries,
+    check_broadcast_into,
+    count_operands,
+    numpy_index,
+    parse_spec,
+    subtensor_type,
+)
+from .shape_spec import (
+    Bound as Bound,
+)
+from .shape_spec import (
+    IndexEntry as IndexEntry,
+)
+from .shape_spec import (
+    SliceEntry as SliceEntry,
+)
+from .shape_spec import (
+    format_entry as format_entry,
+)
 
 if TYPE_CHECKING:
     from ..builder import Builder
     from ..core import Value
 
-OPERAND = "$"  # an entry whose value is the next scalar operand
-Bound = int | str | None  # a literal, OPERAND, or None for the default
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """An integer index on one axis (the axis is dropped)."""
-
-    index: int | str
-
-
-@dataclass(frozen=True)
-class SliceEntry:
-    start: Bound
-    stop: Bound
-    step: int
-
-    @property
-    def is_full(self) -> bool:
-        return self.start is None and self.stop is None and self.step == 1
-
-
-Entry = IndexEntry | SliceEntry
-
-
-def _bound(text: str, where: str) -> Bound:
-    text = text.strip()
-    if text == "":
-        return None
-    if text == OPERAND:
-        return OPERAND
-    try:
-        return int(text)
-    except ValueError:
-        raise TcTypeError(f"{where}: '{text}' is not an integer, '$' or empty") from None
-
-
-def parse_spec(spec: Sequence[Attribute], where: str = "tx.subtensor") -> list[Entry]:
-    """The entries of a subtensor spec attribute (see the module docstring)."""
-    entries: list[Entry] = []
-    for item in spec:
-        if not isinstance(item, str):
-            raise TcTypeError(f"{where}: spec entries are strings, found {item!r}")
-        if ":" not in item:
-            bound = _bound(item, where)
-            if bound is None:
-                raise TcTypeError(f"{where}: an empty index in spec {list(spec)}")
-            entries.append(IndexEntry(bound))
-            continue
-        parts = item.split(":")
-        if len(parts) > 3:
-            raise TcTypeError(f"{where}: '{item}' is not a slice start:stop:step")
-        step = _bound(parts[2], where) if len(parts) == 3 else None
-        if step == OPERAND or step == 0:
-            raise TcTypeError(f"{where}: a slice step must be a non-zero integer literal, found '{item}'")
-        entries.append(SliceEntry(_bound(parts[0], where), _bound(parts[1], where), int(step or 1)))
-    return entries
-
-
-def format_entry(entry: Entry) -> str:
-    """The spec text of one entry (the inverse of parse_spec)."""
-
-    def text(b: Bound) -> str:
-        return "" if b is None else str(b)
-
-    if isinstance(entry, IndexEntry):
-        return str(entry.index)
-    step = "" if entry.step == 1 else f":{entry.step}"
-    return f"{text(entry.start)}:{text(entry.stop)}{step}"
-
-
-def count_operands(entries: Sequence[Entry]) -> int:
-    count = 0
-    for e in entries:
-        bounds = [e.index] if isinstance(e, IndexEntry) else [e.start, e.stop]
-        count += sum(b == OPERAND for b in bounds)
-    return count
-
-
-def _check_scalar_ints(op_name: str, types: Sequence[TensorType], what: str) -> None:
-    for t in types:
-        if t.rank != 0 or not t.dtype.is_integer or t.dtype.is_bool:
-            raise TcTypeError(f"{op_name}: {what} must be integer scalars, found {t}")
-
-
-def subtensor_type(source: TensorType, entries: Sequence[Entry], where: str) -> TensorType:
-    """The type of `source[entries]`; a constant index out of a static range is an error."""
-    if len(entries) > source.rank:
-        raise TcIndexError(f"{where}: {len(entries)} indices for {source} of rank {source.rank}")
-    shape: list[int | None] = []
-    for axis, n in enumerate(source.shape):
-        entry = entries[axis] if axis < len(entries) else SliceEntry(None, None, 1)
-        if isinstance(entry, IndexEntry):
-            if isinstance(entry.index, int) and n is not None and not -n <= entry.index < n:
-                raise TcIndexError(
-                    f"{where}: index {entry.index} is out of bounds for axis {axis} with size {n}"
-                )
-            continue
-        if entry.is_full:
-            shape.append(n)
-        elif n is not None and OPERAND not in (entry.start, entry.stop):
-            shape.append(len(range(*slice(entry.start, entry.stop, entry.step).indices(n))))
-        else:
-            shape.append(None)
-    return source.with_shape(shape)
-
-
-def numpy_index(entries: Sequence[Entry], scalars: Sequence[np.ndarray]) -> tuple[int | slice, ...]:
-    """The numpy index that `entries` stands for, with operand values filled in."""
-    values = iter(int(s) for s in scalars)
-
-    def value(b: Bound) -> int | None:
-        return next(values) if b == OPERAND else b  # type: ignore[return-value]
-
-    index: list[int | slice] = []
-    for e in entries:
-        if isinstance(e, IndexEntry):
-            index.append(value(e.index))  # type: ignore[arg-type]
-        else:
-            index.append(slice(value(e.start), value(e.stop), e.step))
-    return tuple(index)
-
-
-def _checked_index(x: np.ndarray, index: tuple[int | slice, ...], where: str) -> tuple[int | slice, ...]:
-    for axis, i in enumerate(index):
-        if isinstance(i, int) and not -x.shape[axis] <= i < x.shape[axis]:
-            raise TcIndexError(
-                f"{where}: index {i} is out of bounds for axis {axis} with size {x.shape[axis]}"
-            )
-    return index
-
 
 class _SpecOp(Operation):
     """Shared by the ops that carry a subtensor spec."""
 
+    spec = attr(tuple)
+
     @property
     def entries(self) -> list[Entry]:
-        spec = self.attributes["spec"]
-        assert isinstance(spec, tuple)
-        return parse_spec(spec, self.name)
+        return parse_spec(self.spec, self.name)
 
 
 class Subtensor(_SpecOp):
     name = "tx.subtensor"
     traits = frozenset({PURE})
-    attribute_types = {"spec": tuple}
+    arity = at_least(1)  # the tensor, then the spec's scalar operands
 
     @classmethod
     def infer_types(
@@ -197,8 +93,6 @@ class Subtensor(_SpecOp):
         spec = attributes["spec"]
         assert isinstance(spec, tuple)
         entries = parse_spec(spec, cls.name)
-        if not operand_types:
-            raise TcTypeError(f"{cls.name} needs the tensor to index")
         source, *scalars = operand_types
         if len(scalars) != count_operands(entries):
             raise TcTypeError(
@@ -221,15 +115,15 @@ class Subtensor(_SpecOp):
         if g is None or not x.type.dtype.is_float:
             return [None, *rest]
         zeros = builder.fill(x, 0.0)
-        spec = self.attributes["spec"]
-        grad = builder.op("tx.inc_subtensor", zeros, g, *self.operands[1:], spec=spec, set=False)
+        grad = builder.op("tx.inc_subtensor", zeros, g, *self.operands[1:], spec=self.spec, set=False)
         return [grad, *rest]
 
 
 class IncSubtensor(_SpecOp):
     name = "tx.inc_subtensor"
     traits = frozenset({PURE})
-    attribute_types = {"spec": tuple, "set": bool}
+    arity = at_least(2)  # the tensor, the values, then the spec's scalar operands
+    set = attr(bool)
 
     @classmethod
     def infer_types(
@@ -241,8 +135,6 @@ class IncSubtensor(_SpecOp):
         spec = attributes["spec"]
         assert isinstance(spec, tuple)
         entries = parse_spec(spec, cls.name)
-        if len(operand_types) < 2:
-            raise TcTypeError(f"{cls.name} needs the tensor and the values to add")
         source, values, *scalars = operand_types
         if len(scalars) != count_operands(entries):
             raise TcTypeError(
@@ -259,7 +151,7 @@ class IncSubtensor(_SpecOp):
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         x = np.array(operands[0], copy=True)
         index = _checked_index(x, numpy_index(self.entries, operands[2:]), self.name)
-        if self.attributes["set"]:
+        if self.set:
             x[index] = operands[1]
         else:
             x[index] += operands[1]
@@ -273,10 +165,10 @@ class IncSubtensor(_SpecOp):
         rest: list[Value | None] = [None] * (len(self.operands) - 2)
         if g is None or not x.type.dtype.is_float:
             return [None, None, *rest]
-        spec = self.attributes["spec"]
+        spec = self.spec
         scalars = self.operands[2:]
         region = builder.op("tx.subtensor", g, *scalars, spec=spec)
-        if self.attributes["set"]:
+        if self.set:
             zero = builder.constant(0.0, g.type.dtype)
             gx = builder.op("tx.inc_subtensor", g, zero, *scalars, spec=spec, set=True)
         else:
@@ -284,49 +176,11 @@ class IncSubtensor(_SpecOp):
         return [gx, like(builder, builder.sum_to(region, y.type), y), *rest]
 
 
-def check_broadcast_into(op_name: str, values: TensorType, target: TensorType) -> None:
-    """`values` must broadcast to `target` (static sizes: equal or 1; `?` is checked at run time)."""
-    if values.rank > target.rank:
-        raise TcTypeError(f"{op_name}: values of {values} do not fit a region of {target}")
-    for v, t in zip(values.shape, target.shape[target.rank - values.rank :], strict=True):
-        if v is not None and t is not None and v != 1 and v != t:
-            raise TcTypeError(f"{op_name}: values of {values} do not broadcast to a region of {target}")
-
-
-def _shape_entries(
-    op_name: str, attributes: dict[str, Attribute], operands: int, infer: bool
-) -> list[int | str]:
-    shape = attributes["shape"]
-    assert isinstance(shape, tuple)
-    entries: list[int | str] = []
-    for entry in shape:
-        if entry == OPERAND or (
-            isinstance(entry, int) and not isinstance(entry, bool) and entry >= -int(infer)
-        ):
-            entries.append(entry)  # type: ignore[arg-type]
-        else:
-            raise TcTypeError(
-                f"{op_name}: shape entry {entry!r} is not a size, '$'" + (" or -1" if infer else "")
-            )
-    if entries.count(-1) > 1:
-        raise TcValueError(f"{op_name}: shape {list(shape)} has more than one -1")
-    if entries.count(OPERAND) != operands:
-        raise TcTypeError(
-            f"{op_name}: shape {list(shape)} takes {entries.count(OPERAND)} scalar operand(s), "
-            f"found {operands}"
-        )
-    return entries
-
-
-def _fill_shape(entries: Sequence[int | str], scalars: Sequence[np.ndarray]) -> list[int]:
-    values = iter(int(s) for s in scalars)
-    return [next(values) if e == OPERAND else int(e) for e in entries]
-
-
 class Reshape(Operation):
     name = "tx.reshape"
     traits = frozenset({PURE})
-    attribute_types = {"shape": tuple}
+    arity = at_least(1)  # the tensor, then the shape's scalar operands
+    shape = attr(tuple)
 
     @classmethod
     def infer_types(
@@ -335,8 +189,6 @@ class Reshape(Operation):
         attributes: dict[str, Attribute],
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
-        if not operand_types:
-            raise TcTypeError(f"{cls.name} needs the tensor to reshape")
         source, *scalars = operand_types
         entries = _shape_entries(cls.name, attributes, len(scalars), infer=True)
         _check_scalar_ints(cls.name, scalars, "sizes")
@@ -410,7 +262,8 @@ def static_or_operand_shape(builder: Builder, x: Value) -> tuple[tuple[int | str
 class Concatenate(Operation):
     name = "tx.concatenate"
     traits = frozenset({PURE})
-    attribute_types = {"axis": int}
+    arity = at_least(1)
+    axis = attr(int)
 
     @classmethod
     def infer_types(
@@ -421,8 +274,6 @@ class Concatenate(Operation):
     ) -> list[TensorType]:
         axis = attributes["axis"]
         assert isinstance(axis, int)
-        if not operand_types:
-            raise TcValueError(f"{cls.name} needs at least one tensor")
         first = operand_types[0]
         if not 0 <= axis < first.rank:
             raise TcValueError(f"{cls.name}: axis {axis} is out of range for {first}")
@@ -444,10 +295,6 @@ class Concatenate(Operation):
                 )
             shape.append(known.pop() if known else None)
         return [first.with_shape(shape)]
-
-    @property
-    def axis(self) -> int:
-        return int(self.attributes["axis"])  # type: ignore[arg-type]
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         try:
@@ -486,7 +333,8 @@ def _as_i64(builder: Builder, *values: int | Value) -> list[Value]:
 class Arange(Operation):
     name = "tx.arange"
     traits = frozenset({PURE})
-    attribute_types = {"dtype": str}
+    arity = 3  # start, stop, step
+    dtype = attr(str, convert=DType)
 
     @classmethod
     def infer_types(
@@ -496,7 +344,7 @@ class Arange(Operation):
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
         dtype = DType(attributes["dtype"])
-        if len(operand_types) != 3 or any(t.rank != 0 or t.dtype.is_bool for t in operand_types):
+        if any(t.rank != 0 or t.dtype.is_bool for t in operand_types):
             raise TcTypeError(
                 f"{cls.name} takes three numeric scalars (start, stop, step), found "
                 + ", ".join(str(t) for t in operand_types)
@@ -509,8 +357,7 @@ class Arange(Operation):
         start, stop, step = (o[()] for o in operands)
         if step == 0:
             raise TcValueError(f"{self.name}: the step must not be zero")
-        dtype = DType(self.attributes["dtype"])
-        return [np.arange(start, stop, step).astype(dtype.numpy)]  # type: ignore[call-overload]
+        return [np.arange(start, stop, step).astype(self.dtype.numpy)]  # type: ignore[call-overload]
 
     def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
         return [None, None, None]  # piecewise constant in its operands
@@ -519,7 +366,8 @@ class Arange(Operation):
 class Alloc(Operation):
     name = "tx.alloc"
     traits = frozenset({PURE})
-    attribute_types = {"shape": tuple}
+    arity = at_least(1)  # the value, then the shape's scalar operands
+    shape = attr(tuple)
 
     @classmethod
     def infer_types(
@@ -528,8 +376,6 @@ class Alloc(Operation):
         attributes: dict[str, Attribute],
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
-        if not operand_types:
-            raise TcTypeError(f"{cls.name} needs the value to spread")
         value, *scalars = operand_types
         entries = _shape_entries(cls.name, attributes, len(scalars), infer=False)
         _check_scalar_ints(cls.name, scalars, "sizes")

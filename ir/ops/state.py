@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..attributes import Attribute, SymbolRef
+from ..attributes import Attribute, SymbolRef, attr, symbol_name
 from ..core import PURE, Operation, Region
 from ..errors import TcTypeError, TcVerificationError
 from ..types import TensorType
@@ -27,19 +27,14 @@ from ..types import TensorType
 class GlobalAccess(Operation):
     """Base of the ops that name a global (`tx.load @W`, `tx.store @W, %v`)."""
 
-    attribute_types = {"global": SymbolRef}
+    symbol = attr(SymbolRef, key="global", convert=symbol_name)
     inline_symbol = "global"
-
-    @property
-    def symbol(self) -> str:
-        ref = self.attributes["global"]
-        assert isinstance(ref, SymbolRef)
-        return ref.name
 
 
 class Load(GlobalAccess):
     name = "tx.load"
     traits = frozenset({PURE})
+    arity = 0
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         raise TcVerificationError("tx.load is evaluated by the interpreter, which holds the state")
@@ -47,6 +42,7 @@ class Load(GlobalAccess):
 
 class Store(GlobalAccess):
     name = "tx.store"
+    arity = 1
 
     @classmethod
     def infer_types(
@@ -55,13 +51,12 @@ class Store(GlobalAccess):
         attributes: dict[str, Attribute],
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
-        if len(operand_types) != 1:
-            raise TcTypeError(f"tx.store takes one value, found {len(operand_types)}")
         return []
 
 
 class Given(Operation):
     name = "tx.given"
+    arity = 2
 
     @classmethod
     def infer_types(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..attributes import Attribute
+from ..attributes import Attribute, attr, int_tuple
 from ..core import PURE, Operation, Region
 from ..errors import TcTypeError
 from ..types import TensorType
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 class DimShuffle(Operation):
     name = "tx.dimshuffle"
     traits = frozenset({PURE})
-    attribute_types = {"pattern": tuple}
+    arity = 1
+    pattern = attr(tuple, convert=int_tuple)
 
     @classmethod
     def infer_types(
@@ -50,12 +51,6 @@ class DimShuffle(Operation):
                     f"tx.dimshuffle: axis {dropped} of {source} can only be dropped if its length is 1"
                 )
         return [source.with_shape([1 if p == -1 else source.shape[p] for p in pattern])]
-
-    @property
-    def pattern(self) -> tuple[int, ...]:
-        pattern = self.attributes["pattern"]
-        assert isinstance(pattern, tuple)
-        return tuple(int(p) for p in pattern)
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         (x,) = operands
