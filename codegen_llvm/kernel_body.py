@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from llvmlite import ir as ll
 
-from ..ir import TcCompilationError, Value
+from ..ir import Operation, TcCompilationError, Value
 from ..ir.ops.builtin import Constant
-from ..ir.ops.kernel import KernelElementwise
+from ..ir.ops.kernel import KernelElementwise, Yield
 from .loops import KernelBody
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .types import register_type
 
 # Kernel bodies longer than this call their vectorisable math instead of inlining it.
 OUTLINE_MATH_ABOVE_OPS = 32
+# The region's ops that are not scalar math, by class: the terminator and constants.
+_REGION_OPS: dict[type[Operation], str] = {Yield: "yield", Constant: "constant"}
 
 
 def kernel_body(op: KernelElementwise, math: MathLibrary) -> KernelBody:
@@ -31,9 +33,10 @@ def kernel_body(op: KernelElementwise, math: MathLibrary) -> KernelBody:
         emitter = ScalarEmitter(builder, math, vector_math=fast, outline_math=outline)
         env: dict[Value, ll.Value] = dict(zip(block.args, values, strict=True))
         for inner in block.ops:
-            if inner.name == "kernel.yield":
+            role = _REGION_OPS.get(type(inner))
+            if role == "yield":
                 return [env[v] for v in inner.operands], emitter.inexact
-            if isinstance(inner, Constant):
+            if role == "constant":
                 dtype = inner.result.type.dtype
                 env[inner.result] = ll.Constant(register_type(dtype), inner.value.item())
                 continue

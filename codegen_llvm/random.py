@@ -8,6 +8,8 @@ vectorisable function spread over the cores like an elementwise kernel.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from llvmlite import ir as ll
 
 from ..ir import DType, TcCompilationError
@@ -74,31 +76,56 @@ def _sample(
     library: MathLibrary,
 ) -> ll.Value:
     """One element of the op's result, in its register type."""
+    sample = _SAMPLERS.get(type(op))
+    if sample is None:
+        raise TcCompilationError(f"no lowering for {op.name}")
+    return sample(b, op, index, key, draws, params)
+
+
+def _uniform(
+    b: ll.IRBuilder, op: rnd.RandomOp, index: ll.Value, key: ll.Value, draws: ll.Value, params: list[ll.Value]
+) -> ll.Value:
+    w = philox_block(b, index, key, draws, 0)
+    u = _unit_f64(b, w[0], w[1]) if op.results[0].type.dtype is DType.F64 else _unit_f32(b, w[0])
+    low, high = params
+    return b.fadd(low, b.fmul(b.fsub(high, low), u))
+
+
+def _integers(
+    b: ll.IRBuilder, op: rnd.RandomOp, index: ll.Value, key: ll.Value, draws: ll.Value, params: list[ll.Value]
+) -> ll.Value:
+    dtype = op.results[0].type.dtype
+    w = philox_block(b, index, key, draws, 0)
+    low, high = params
+    value = b.add(low, _multiply_shift(b, w, b.add(b.sub(high, low), I64(1))))
+    return b.trunc(value, register_type(dtype)) if dtype.bits < 64 else value
+
+
+def _binomial(
+    b: ll.IRBuilder, op: rnd.RandomOp, index: ll.Value, key: ll.Value, draws: ll.Value, params: list[ll.Value]
+) -> ll.Value:
     dtype = op.results[0].type.dtype
     target = register_type(dtype)
-    if isinstance(op, rnd.RandomUniform):
-        w = philox_block(b, index, key, draws, 0)
-        u = _unit_f64(b, w[0], w[1]) if dtype is DType.F64 else _unit_f32(b, w[0])
-        low, high = params
-        return b.fadd(low, b.fmul(b.fsub(high, low), u))
-    if isinstance(op, rnd.RandomIntegers):
-        w = philox_block(b, index, key, draws, 0)
-        low, high = params
-        value = b.add(low, _multiply_shift(b, w, b.add(b.sub(high, low), I64(1))))
-        return b.trunc(value, target) if dtype.bits < 64 else value
-    if isinstance(op, rnd.RandomBinomial):
-        (p,) = params
-        p64 = _to_f64(b, p)
-        total: ll.Value = I64(0)
-        for trial in range(int(op.attributes["trials"])):  # type: ignore[call-overload]
-            w = philox_block(b, index, key, draws, trial)
-            total = b.add(total, b.zext(b.fcmp_ordered("<", _unit_f64(b, w[0], w[1]), p64), I64))
-        if dtype.is_float:
-            return b.sitofp(total, target)
-        if dtype is DType.BOOL:
-            return b.icmp_unsigned("!=", total, I64(0))
-        return b.trunc(total, target) if dtype.bits < 64 else total
-    raise TcCompilationError(f"no lowering for {op.name}")
+    (p,) = params
+    p64 = _to_f64(b, p)
+    total: ll.Value = I64(0)
+    for trial in range(int(op.attributes["trials"])):  # type: ignore[call-overload]
+        w = philox_block(b, index, key, draws, trial)
+        total = b.add(total, b.zext(b.fcmp_ordered("<", _unit_f64(b, w[0], w[1]), p64), I64))
+    if dtype.is_float:
+        return b.sitofp(total, target)
+    if dtype is DType.BOOL:
+        return b.icmp_unsigned("!=", total, I64(0))
+    return b.trunc(total, target) if dtype.bits < 64 else total
+
+
+_SAMPLERS: dict[type[rnd.RandomOp], Callable[..., ll.Value]] = {
+    rnd.RandomUniform: _uniform,
+    rnd.RandomIntegers: _integers,
+    rnd.RandomBinomial: _binomial,
+}
+# Draws whose elements come in pairs from one Philox block (Box-Muller).
+_PAIRED: frozenset[type[rnd.RandomOp]] = frozenset({rnd.RandomNormal})
 
 
 def _normal_pair(
@@ -152,7 +179,7 @@ def emit_random(
     key, draws = b.load(key_ptr), b.load(draws_ptr)
     values = [load_element(b, p.dtype, ptr) for p, ptr in zip(params, param_ptrs, strict=True)]
     library = MathLibrary(module)
-    if isinstance(op, rnd.RandomNormal):
+    if type(op) in _PAIRED:
         # Pairs of elements share a block; chunks start at even indices (multiples of 64).
         with counted_loop(b, b.lshr(end, I64(1)), "pair", start=b.lshr(begin, I64(1))) as j:
             first, second = _normal_pair(b, op, j, key, draws, values, library)

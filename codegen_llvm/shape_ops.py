@@ -12,14 +12,13 @@ of defence behind the plan's check.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
-from typing import TYPE_CHECKING
 
 from llvmlite import ir as ll
 
 from ..ir import DType, Operation, TcCompilationError, Value
+from ..ir.ops.builtin import Constant, Shape, Size
 from ..ir.ops.kernel import KernelElementwise
 from ..ir.ops.shape import (
     OPERAND,
@@ -32,42 +31,36 @@ from ..ir.ops.shape import (
     SliceEntry,
     Subtensor,
 )
+from ..ir.ops.state import Load
 from ..ir.ops.views import DimShuffle
+from .context import IDENTITY, LoweringContext, contiguous_strides, lowering
 from .control import counted_loop
-from .loops import ArrayRef, KernelBody, emit_elementwise_loop
+from .loops import ArrayRef, emit_elementwise_loop
 from .types import F64, I8_PTR, I64, load_element, register_type, store_element
 
-if TYPE_CHECKING:
-    from .lower import _FunctionLowering
-
-SHAPE_OPS = (Subtensor, IncSubtensor, Reshape, Concatenate, Arange, Alloc)
-# Ops that write a fresh buffer, which may be the caller's result slot.
-FRESH_SHAPE_OPS = (IncSubtensor, Concatenate, Arange, Alloc)
-_AVAILABLE = ("tx.constant", "tx.load", "tx.shape", "tx.size")
-
-IDENTITY = KernelBody(
-    fast=lambda b, values: (values, None), exact=lambda b, values: values, has_fallback=False
-)
+# Values known while buffers are laid out: their ops' classes, and the views of such values.
+_AVAILABLE: frozenset[type[Operation]] = frozenset({Constant, Load, Shape, Size})
+_VIEWS: frozenset[type[Operation]] = frozenset({DimShuffle, Subtensor})
 
 
 class ShapeOpLowering:
-    """Lowers the shape ops of one function, inside its `_FunctionLowering`."""
+    """The shape ops' lowering for one function, through its public `LoweringContext`."""
 
-    def __init__(self, lowering: _FunctionLowering) -> None:
-        self.lowering = lowering
+    def __init__(self, ctx: LoweringContext) -> None:
+        self.ctx = ctx
         self.early: set[Operation] = set()  # scalar kernels computed while buffers are laid out
 
     @property
     def builder(self) -> ll.IRBuilder:
-        return self.lowering.builder
+        return self.ctx.builder
 
     # -- which values are known before the loops run -------------------------------------
 
     def available(self, value: Value) -> bool:
         owner = value.owner
-        if owner is None or owner.name in _AVAILABLE or owner in self.early:
+        if owner is None or type(owner) in _AVAILABLE or owner in self.early:
             return True
-        if isinstance(owner, (DimShuffle, Subtensor)):
+        if type(owner) in _VIEWS:
             return self.available(owner.operands[0])
         return False
 
@@ -88,47 +81,24 @@ class ShapeOpLowering:
                 f"'{op.name}' at {op.location}: a size or index must come from integer inputs, "
                 "shapes and constants"
             )
-        arr = self.lowering.arrays[value]
+        arr = self.ctx.arrays[value]
         raw = load_element(self.builder, arr.dtype, arr.pointer)
         bits = arr.dtype.itemsize * 8
         if bits == 64:
             return raw
         return self.builder.sext(raw, I64) if arr.dtype.is_signed else self.builder.zext(raw, I64)
 
-    # -- lowering ------------------------------------------------------------------------
+    # -- lowering: the entries below call these -----------------------------------------------
 
-    def lower(
-        self, op: Operation, destination: dict[Value, ll.Value], loops: list[Callable[[], None]]
-    ) -> None:
-        arrays = self.lowering.arrays
-        if isinstance(op, Subtensor):
-            arrays[op.results[0]] = self.view(op, arrays[op.operands[0]], op.operands[1:])
-        elif isinstance(op, Reshape):
-            arrays[op.results[0]] = self.reshape(op, loops)
-        elif isinstance(op, IncSubtensor):
-            source = arrays[op.operands[0]]
-            self.lowering._result_buffers(op, list(source.shape), destination)
-            # the region is laid out now, from operands that are all available now
-            region = self.view(op, arrays[op.results[0]], op.operands[2:])
-            loops.append(functools.partial(self._inc_subtensor, op, region))
-        elif isinstance(op, Concatenate):
-            parts = [arrays[v] for v in op.operands]
-            extent = list(parts[0].shape)
-            for part in parts[1:]:
-                extent[op.axis] = self.builder.add(extent[op.axis], part.shape[op.axis])
-            self.lowering._result_buffers(op, extent, destination)
-            loops.append(functools.partial(self._concatenate, op, parts))
-        elif isinstance(op, Alloc):
-            extent = self._alloc_extent(op)
-            self.lowering._result_buffers(op, extent, destination)
-            loops.append(functools.partial(self._alloc, op, extent))
-        elif isinstance(op, Arange):
-            start, stop, step, count = self._range(op)
-            self.lowering._result_buffers(op, [count], destination)
-            loops.append(functools.partial(self._arange, op, start, step, count))
-
-    def view(self, op: Subtensor | IncSubtensor, source: ArrayRef, scalars: Sequence[Value]) -> ArrayRef:
-        """`source[spec]` as a view: a moved pointer, fewer or shorter axes, scaled strides."""
+    def view(
+        self,
+        op: Subtensor | IncSubtensor,
+        source: ArrayRef,
+        scalars: Sequence[Value],
+        static: tuple[int | None, ...],
+    ) -> ArrayRef:
+        """`source[spec]` as a view (static shape `static`): a moved pointer, fewer or shorter
+        axes, scaled strides."""
         b = self.builder
         given = iter(scalars)
         entries = op.entries
@@ -153,7 +123,6 @@ class ShapeOpLowering:
             shape.append(length)
             strides.append(b.mul(stride, I64(entry.step)))
         pointer = b.gep(source.pointer, [offset])
-        static = op.results[0].type.shape if isinstance(op, Subtensor) else _region_static(op)
         return ArrayRef(source.dtype, pointer, shape, strides, static)
 
     def _bound(self, op: Operation, bound: int | str, given: Iterator[Value]) -> ll.Value:
@@ -185,10 +154,10 @@ class ShapeOpLowering:
         length = b.select(b.icmp_signed(">", span, I64(0)), length, I64(0))
         return start, length
 
-    def reshape(self, op: Reshape, loops: list[Callable[[], None]]) -> ArrayRef:
+    def reshape(self, op: Reshape) -> ArrayRef:
         """A view of a C-contiguous source; otherwise a contiguous copy made when the loops run."""
         b = self.builder
-        source = self.lowering.arrays[op.operands[0]]
+        source = self.ctx.arrays[op.operands[0]]
         given = iter(op.operands[1:])
         total: ll.Value = I64(1)
         for d in source.shape:
@@ -208,10 +177,10 @@ class ShapeOpLowering:
         contiguous = _is_contiguous(b, source)
         # A one-byte buffer when no copy is needed keeps the allocation unconditional.
         bytes_ = b.select(contiguous, I64(1), b.mul(total, I64(itemsize)))
-        scratch = self.lowering._allocate(DType.U8, [bytes_])
+        scratch = self.ctx.allocate(DType.U8, [bytes_])
         pointer = b.select(contiguous, source.pointer, scratch)
-        loops.append(functools.partial(self._copy_unless, contiguous, source, scratch))
-        strides = _contiguous(b, shape, itemsize)
+        self.ctx.defer(self._copy_unless, contiguous, source, scratch)
+        strides = contiguous_strides(b, shape, itemsize)
         return ArrayRef(source.dtype, pointer, shape, strides, op.results[0].type.shape)
 
     def _copy_unless(self, contiguous: ll.Value, source: ArrayRef, scratch: ll.Value) -> None:
@@ -220,17 +189,17 @@ class ShapeOpLowering:
         after = b.append_basic_block("reshape.done")
         b.cbranch(contiguous, after, copy)
         b.position_at_end(copy)
-        name = self.lowering.module.get_unique_name(f"{self.lowering.function.name}.reshape")
+        name = self.ctx.unique_name("reshape")
         emit_elementwise_loop(
             b, name, source.shape, source.static_shape, [source], [(source.dtype, scratch)], IDENTITY
         )
         b.branch(after)
         b.position_at_end(after)
 
-    def _inc_subtensor(self, op: IncSubtensor, region: ArrayRef) -> None:
-        arrays = self.lowering.arrays
+    def inc_subtensor(self, op: IncSubtensor, region: ArrayRef) -> None:
+        arrays = self.ctx.arrays
         source, values, result = arrays[op.operands[0]], arrays[op.operands[1]], arrays[op.results[0]]
-        name = self.lowering.module.get_unique_name(f"{self.lowering.function.name}.copy")
+        name = self.ctx.unique_name("copy")
         emit_elementwise_loop(
             self.builder,
             name,
@@ -253,9 +222,9 @@ class ShapeOpLowering:
 
         strided_nest(self.builder, region, [values], body)
 
-    def _concatenate(self, op: Concatenate, parts: list[ArrayRef]) -> None:
+    def concatenate(self, op: Concatenate, parts: list[ArrayRef]) -> None:
         b = self.builder
-        result = self.lowering.arrays[op.results[0]]
+        result = self.ctx.arrays[op.results[0]]
         offset: ll.Value = I64(0)
         dtype = result.dtype
         for part in parts:
@@ -269,21 +238,21 @@ class ShapeOpLowering:
             strided_nest(b, target, [part], body)
             offset = b.add(offset, b.mul(part.shape[op.axis], result.strides[op.axis]))
 
-    def _alloc_extent(self, op: Alloc) -> list[ll.Value]:
+    def alloc_extent(self, op: Alloc) -> list[ll.Value]:
         entries = op.attributes["shape"]
         assert isinstance(entries, tuple)
         given = iter(op.operands[1:])
         return [self._bound(op, e, given) for e in entries]
 
-    def _alloc(self, op: Alloc, extent: list[ll.Value]) -> None:
-        value, result = self.lowering.arrays[op.operands[0]], self.lowering.arrays[op.results[0]]
-        name = self.lowering.module.get_unique_name(f"{self.lowering.function.name}.alloc")
+    def alloc(self, op: Alloc, extent: list[ll.Value]) -> None:
+        value, result = self.ctx.arrays[op.operands[0]], self.ctx.arrays[op.results[0]]
+        name = self.ctx.unique_name("alloc")
         static = op.results[0].type.shape
         emit_elementwise_loop(
             self.builder, name, extent, static, [value], [(value.dtype, result.pointer)], IDENTITY
         )
 
-    def _range(self, op: Arange) -> tuple[ll.Value, ll.Value, ll.Value, ll.Value]:
+    def range(self, op: Arange) -> tuple[ll.Value, ll.Value, ll.Value, ll.Value]:
         """start, stop, step (i64, or f64 for a float range) and the length, as numpy's arange."""
         b = self.builder
         dtype = op.results[0].type.dtype
@@ -298,7 +267,7 @@ class ShapeOpLowering:
             return start, stop, step, count
         start, stop, step = (self._float(op, v) for v in op.operands)
         quotient = b.fdiv(b.fsub(stop, start), step)
-        ceil = b.call(self.lowering.module.declare_intrinsic("llvm.ceil", [F64]), [quotient])
+        ceil = b.call(self.ctx.module.declare_intrinsic("llvm.ceil", [F64]), [quotient])
         positive = b.fcmp_ordered(">", ceil, ll.Constant(F64, 0.0))
         count = b.select(positive, b.fptosi(ceil, I64), I64(0))
         return start, stop, step, count
@@ -308,7 +277,7 @@ class ShapeOpLowering:
             raise TcCompilationError(
                 f"'{op.name}' at {op.location}: bounds must come from inputs or constants"
             )
-        arr = self.lowering.arrays[value]
+        arr = self.ctx.arrays[value]
         raw = load_element(self.builder, arr.dtype, arr.pointer)
         if arr.dtype.is_float:
             return raw if arr.dtype is DType.F64 else self.builder.fpext(raw, F64)
@@ -316,9 +285,9 @@ class ShapeOpLowering:
             return self.builder.sitofp(raw, F64)
         return self.builder.uitofp(raw, F64)
 
-    def _arange(self, op: Arange, start: ll.Value, step: ll.Value, count: ll.Value) -> None:
+    def arange(self, op: Arange, start: ll.Value, step: ll.Value, count: ll.Value) -> None:
         b = self.builder
-        result = self.lowering.arrays[op.results[0]]
+        result = self.ctx.arrays[op.results[0]]
         dtype = result.dtype
         with counted_loop(b, count, "arange") as i:
             if dtype.is_integer:
@@ -339,15 +308,6 @@ def _region_static(op: IncSubtensor) -> tuple[int | None, ...]:
     from ..ir.ops.shape import subtensor_type
 
     return subtensor_type(op.operands[0].type, op.entries, op.name).shape
-
-
-def _contiguous(b: ll.IRBuilder, shape: Sequence[ll.Value], itemsize: int) -> list[ll.Value]:
-    strides: list[ll.Value] = []
-    running: ll.Value = I64(itemsize)
-    for dim in reversed(shape):
-        strides.insert(0, running)
-        running = b.mul(running, dim)
-    return strides
 
 
 def _is_contiguous(b: ll.IRBuilder, arr: ArrayRef) -> ll.Value:
@@ -395,3 +355,50 @@ def strided_nest(
                 for p, s in zip(pointers, per_axis, strict=True)
             ]
         body(b, pointers)
+
+
+# -- the lowering entries --------------------------------------------------------------------
+
+
+@lowering(Subtensor)
+def _subtensor(ctx: LoweringContext, op: Subtensor) -> None:
+    source = ctx.arrays[op.operands[0]]
+    ctx.arrays[op.results[0]] = ctx.shape_ops.view(op, source, op.operands[1:], op.results[0].type.shape)
+
+
+@lowering(Reshape)
+def _reshape(ctx: LoweringContext, op: Reshape) -> None:
+    ctx.arrays[op.results[0]] = ctx.shape_ops.reshape(op)
+
+
+@lowering(IncSubtensor, fresh=True)
+def _inc_subtensor(ctx: LoweringContext, op: IncSubtensor) -> None:
+    source = ctx.arrays[op.operands[0]]
+    ctx.result_buffers(op, list(source.shape))
+    # the region is laid out now, from operands that are all available now
+    region = ctx.shape_ops.view(op, ctx.arrays[op.results[0]], op.operands[2:], _region_static(op))
+    ctx.defer(ctx.shape_ops.inc_subtensor, op, region)
+
+
+@lowering(Concatenate, fresh=True)
+def _concatenate(ctx: LoweringContext, op: Concatenate) -> None:
+    parts = [ctx.arrays[v] for v in op.operands]
+    extent = list(parts[0].shape)
+    for part in parts[1:]:
+        extent[op.axis] = ctx.builder.add(extent[op.axis], part.shape[op.axis])
+    ctx.result_buffers(op, extent)
+    ctx.defer(ctx.shape_ops.concatenate, op, parts)
+
+
+@lowering(Alloc, fresh=True)
+def _alloc(ctx: LoweringContext, op: Alloc) -> None:
+    extent = ctx.shape_ops.alloc_extent(op)
+    ctx.result_buffers(op, extent)
+    ctx.defer(ctx.shape_ops.alloc, op, extent)
+
+
+@lowering(Arange, fresh=True)
+def _arange(ctx: LoweringContext, op: Arange) -> None:
+    start, stop, step, count = ctx.shape_ops.range(op)
+    ctx.result_buffers(op, [count])
+    ctx.defer(ctx.shape_ops.arange, op, start, step, count)

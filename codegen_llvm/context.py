@@ -1,0 +1,158 @@
+"""The CPU backend's lowering registry and the public context its entries work with.
+
+Each op class has one entry, registered with `@lowering(Dot, BatchedDot)` (as
+codegen_ptx's `device_step`): `LOWERINGS[type(op)](ctx, op)` lays out the op's
+buffers at once and appends the loops that fill them to `ctx.loops` (run when
+every buffer is laid out, so that nothing can fail once a shared buffer may
+have been written in place). An entry uses only `LoweringContext`'s public
+fields and methods, never the function lowering's internals.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from llvmlite import ir as ll
+
+from ..ir import DType, Function, Operation, Value
+from .loops import ArrayRef, KernelBody, emit_elementwise_loop
+from .scalar import MathLibrary
+from .types import I1, I8_PTR, I64
+
+if TYPE_CHECKING:
+    from .indexing import IndexFailure
+    from .plan import BufferPlan
+    from .shape_ops import ShapeOpLowering
+
+Slot = tuple[ll.Value, list[ll.Value], list[ll.Value]]  # pointer, shape, byte strides
+Lowering = Callable[["LoweringContext", Any], None]
+LOWERINGS: dict[type[Operation], Lowering] = {}
+# Ops whose results are fresh buffers, which may be the caller's result or store slots.
+FRESH_RESULTS: set[type[Operation]] = set()
+
+
+def lowering(*classes: type[Operation], fresh: bool = False) -> Callable[[Lowering], Lowering]:
+    """Register the CPU lowering of `classes` (keyed by op class, no isinstance chain).
+
+    `fresh`: the op writes its results into new buffers, so the planner may hand
+    it an output slot to write into directly.
+    """
+
+    def register(entry: Lowering) -> Lowering:
+        for cls in classes:
+            LOWERINGS[cls] = entry
+            if fresh:
+                FRESH_RESULTS.add(cls)
+        return entry
+
+    return register
+
+
+@dataclass
+class LoweringContext:
+    """What a lowering entry may use while one function is lowered."""
+
+    builder: ll.IRBuilder
+    module: ll.Module
+    function: Function
+    math: MathLibrary
+    fail_block: ll.Block  # where a failed allocation returns 1
+    index_failure: IndexFailure  # the exit of failed gather/scatter index checks
+    first_check: dict[Operation, int]  # each indexing op's first check number
+    global_slots: dict[str, Slot]  # the slot of each global (shared variable), by symbol
+    arrays: dict[Value, ArrayRef] = field(default_factory=dict)  # every value lowered so far
+    loops: list[Callable[[], None]] = field(default_factory=list)  # deferred, run after the layout
+    scratch: dict[Operation, ll.Value] = field(default_factory=dict)  # an op's extra buffer
+    temporaries: list[ll.Value] = field(default_factory=list)  # freed at the end
+    plan: BufferPlan | None = None  # set once the function is planned (plan.py)
+    shape_ops: ShapeOpLowering = field(init=False)  # sizes and views read while laying out
+
+    def __post_init__(self) -> None:
+        from .shape_ops import ShapeOpLowering
+
+        self.shape_ops = ShapeOpLowering(self)
+
+    @property
+    def destination(self) -> dict[Value, ll.Value]:
+        """The values computed straight into a result or store slot (see plan.py)."""
+        assert self.plan is not None
+        return self.plan.destination
+
+    def defer(self, emit: Callable[..., None], *args: Any) -> None:
+        """Run `emit(*args)` once every buffer is laid out."""
+        self.loops.append(functools.partial(emit, *args))
+
+    def unique_name(self, base: str) -> str:
+        """A fresh name for a generated function: `<function>.<base>`, numbered."""
+        return self.module.get_unique_name(f"{self.function.name}.{base}")
+
+    def result_buffers(self, op: Operation, extent: list[ll.Value]) -> None:
+        """Each result's buffer: its destination slot, or a temporary (allocated now)."""
+        b = self.builder
+        static = op.results[0].type.shape
+        for result in op.results:
+            pointer = self.destination.get(result)
+            if pointer is None:
+                pointer = self.allocate(result.type.dtype, extent)
+            strides = contiguous_strides(b, extent, result.type.dtype.itemsize)
+            self.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, static)
+
+    def allocate_scratch(self, op: Operation, dtype: DType, extent: list[ll.Value]) -> None:
+        """A temporary beside `op`'s results, as `scratch[op]`."""
+        self.scratch[op] = self.allocate(dtype, extent)
+
+    def allocate(self, dtype: DType, extent: list[ll.Value]) -> ll.Value:
+        """A temporary of `extent` elements of `dtype`, freed at the end; failure returns 1."""
+        b = self.builder
+        size: ll.Value = I64(max(dtype.itemsize, 1))
+        overflow: ll.Value = I1(0)
+        for dim in extent:
+            # A byte count past 2**63 would wrap to a small buffer the loops then overrun:
+            # fail as an allocation failure instead.
+            product = b.smul_with_overflow(size, dim)
+            size = b.extract_value(product, 0)
+            overflow = b.or_(overflow, b.extract_value(product, 1))
+        checked = b.append_basic_block("size_ok")
+        b.cbranch(overflow, self.fail_block, checked)
+        b.position_at_end(checked)
+        malloc = self.module.globals.get("malloc") or ll.Function(
+            self.module, ll.FunctionType(I8_PTR, [I64]), "malloc"
+        )
+        # malloc(0) may return NULL legitimately; ask for at least one byte.
+        pointer = b.call(malloc, [b.select(b.icmp_signed("==", size, I64(0)), I64(1), size)])
+        ok = b.append_basic_block("allocated")
+        b.cbranch(b.icmp_unsigned("==", pointer, ll.Constant(I8_PTR, None)), self.fail_block, ok)
+        b.position_at_end(ok)
+        self.temporaries.append(pointer)
+        return pointer
+
+    def copy(self, source: ArrayRef, slot: Slot) -> None:
+        """Copy `source` into a contiguous slot."""
+        pointer, shape, _ = slot
+        name = self.unique_name("copy")
+        emit_elementwise_loop(
+            self.builder, name, shape, source.static_shape, [source], [(source.dtype, pointer)], IDENTITY
+        )
+
+    def free_function(self) -> ll.Function:
+        return self.module.globals.get("free") or ll.Function(
+            self.module, ll.FunctionType(ll.VoidType(), [I8_PTR]), "free"
+        )
+
+
+IDENTITY = KernelBody(
+    fast=lambda b, values: (values, None), exact=lambda b, values: values, has_fallback=False
+)
+
+
+def contiguous_strides(builder: ll.IRBuilder, extent: list[ll.Value], itemsize: int) -> list[ll.Value]:
+    """C-contiguous byte strides of `extent`."""
+    strides: list[ll.Value] = []
+    running: ll.Value = I64(itemsize)
+    for dim in reversed(extent):
+        strides.insert(0, running)
+        running = builder.mul(running, dim)
+    return strides

@@ -1,0 +1,322 @@
+"""The CPU lowering entries of every op but the shape ops (those are in shape_ops.py).
+
+Grouped by family; each entry follows the buffer plan (plan.py), lays out its
+results through the `LoweringContext` and defers its loops. The emitters they
+call (loops.py, reduce.py, linalg.py, indexing.py, random.py) know nothing of
+the context, so the PTX backend can reuse them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from llvmlite import ir as ll
+
+from ..ir import DType, TcCompilationError
+from ..ir.ops.builtin import Constant, Return, Shape, Size
+from ..ir.ops.indexing import Gather, ScatterAdd
+from ..ir.ops.kernel import KernelElementwise
+from ..ir.ops.linalg import BatchedDot, Dot
+from ..ir.ops.random import (
+    RandomBinomial,
+    RandomChoice,
+    RandomIntegers,
+    RandomNormal,
+    RandomOp,
+    RandomPermutation,
+    RandomUniform,
+)
+from ..ir.ops.reduce import Reduce
+from ..ir.ops.state import Load, Store
+from ..ir.ops.views import DimShuffle
+from .context import LoweringContext, lowering
+from .indexing import emit_gather, emit_scatter_add, indexing_extent
+from .kernel_body import kernel_body
+from .linalg import emit_batched_dot, emit_dot
+from .loops import ArrayRef, KernelBody, broadcast_strides, emit_elementwise_loop
+from .random import emit_choice, emit_permutation, emit_random
+from .reduce import Member, Producer, emit_reduce, emit_reductions, wide_accumulator
+from .scalar import ScalarEmitter
+from .types import I8_PTR, I32, I64, memory_type
+
+# -- values known without a loop: constants, shapes, sizes, globals, views -------------------
+
+
+@lowering(Constant)
+def _constant(ctx: LoweringContext, op: Constant) -> None:
+    array = np.ascontiguousarray(op.value)
+    dtype = op.result.type.dtype
+    elem = memory_type(dtype)
+    flat = array.reshape(-1).astype(np.uint8 if dtype.is_bool else array.dtype)
+    const = ll.Constant(ll.ArrayType(elem, flat.size), [ll.Constant(elem, v.item()) for v in flat])
+    glob = ll.GlobalVariable(ctx.module, const.type, name=ctx.module.get_unique_name("const"))
+    glob.global_constant = True
+    glob.linkage = "internal"
+    glob.initializer = const
+    pointer = ctx.builder.bitcast(glob, I8_PTR)
+    shape = [I64(d) for d in array.shape]
+    strides = [I64(s) for s in array.strides]
+    ctx.arrays[op.result] = ArrayRef(dtype, pointer, shape, strides, tuple(array.shape))
+
+
+@lowering(Shape)
+def _shape(ctx: LoweringContext, op: Shape) -> None:
+    """A run-time shape as a small int64 array on the stack."""
+    b = ctx.builder
+    source = ctx.arrays[op.operands[0]]
+    rank = len(source.shape)
+    pointer = b.alloca(I64, size=I32(max(rank, 1)))
+    for axis, dim in enumerate(source.shape):
+        b.store(dim, b.gep(pointer, [I32(axis)]))
+    ctx.arrays[op.results[0]] = ArrayRef(
+        DType.I64, b.bitcast(pointer, I8_PTR), [I64(rank)], [I64(8)], (rank,)
+    )
+
+
+@lowering(Size)
+def _size(ctx: LoweringContext, op: Size) -> None:
+    """The number of elements along the op's axes, as an int64 scalar on the stack."""
+    b = ctx.builder
+    source = ctx.arrays[op.operands[0]]
+    count: ll.Value = I64(1)
+    for axis in op.axes:
+        count = b.mul(count, source.shape[axis])
+    pointer = b.alloca(I64)
+    b.store(count, pointer)
+    ctx.arrays[op.results[0]] = ArrayRef(DType.I64, b.bitcast(pointer, I8_PTR), [], [], ())
+
+
+@lowering(Load)
+def _load(ctx: LoweringContext, op: Load) -> None:
+    glob = ctx.global_slots[op.symbol]
+    result = op.results[0]
+    ctx.arrays[result] = ArrayRef(result.type.dtype, *glob, result.type.shape)
+
+
+@lowering(Store, Return)
+def _written_at_the_end(ctx: LoweringContext, op: Store | Return) -> None:
+    """Nothing to do now: every result and stored value is copied to its slot at the end,
+    unless the plan has it computed there."""
+
+
+@lowering(DimShuffle)
+def _dimshuffle(ctx: LoweringContext, op: DimShuffle) -> None:
+    """A view: the same memory, other strides."""
+    source = ctx.arrays[op.operands[0]]
+    ctx.arrays[op.results[0]] = ArrayRef(
+        source.dtype,
+        source.pointer,
+        [I64(1) if p == -1 else source.shape[p] for p in op.pattern],
+        [I64(0) if p == -1 else source.strides[p] for p in op.pattern],
+        op.results[0].type.shape,
+    )
+
+
+# -- elementwise kernels ---------------------------------------------------------------------
+
+
+@lowering(KernelElementwise, fresh=True)
+def _kernel(ctx: LoweringContext, op: KernelElementwise) -> None:
+    assert ctx.plan is not None
+    if op.results[0] in ctx.plan.fused:
+        result = op.results[0]  # only its shape: the reduction computes the elements
+        extent = kernel_extent(ctx, op)
+        null = ll.Constant(I8_PTR, None)
+        ctx.arrays[result] = ArrayRef(result.type.dtype, null, extent, extent, result.type.shape)
+        return
+    early = ctx.shape_ops.compute_early(op)  # a scalar that sizes or indexes
+    if early:  # into a temporary: a store slot may be the shared buffer itself
+        for result in op.results:
+            if result in ctx.plan.stored:
+                ctx.destination.pop(result, None)
+    extent = kernel_extent(ctx, op)
+    ctx.result_buffers(op, extent)
+    if early:
+        _emit_kernel(ctx, op, extent)
+    else:
+        ctx.defer(_emit_kernel, ctx, op, extent)
+
+
+def kernel_extent(ctx: LoweringContext, op: KernelElementwise) -> list[ll.Value]:
+    """The run-time shape of a kernel's results, from its static shape or its operands."""
+    result_shape = op.results[0].type.shape
+    rank = len(result_shape)
+    extent: list[ll.Value] = []
+    for axis, static in enumerate(result_shape):
+        if static is not None:
+            extent.append(I64(static))
+            continue
+        for operand in op.operands:
+            arr = ctx.arrays[operand]
+            local = axis - (rank - len(arr.shape))
+            if local >= 0 and arr.static_shape[local] is None:
+                extent.append(arr.shape[local])
+                break
+        else:
+            raise TcCompilationError(f"cannot find the run-time size of axis {axis} of {op.name}")
+    return extent
+
+
+def _emit_kernel(ctx: LoweringContext, op: KernelElementwise, extent: list[ll.Value]) -> None:
+    outputs = [(r.type.dtype, ctx.arrays[r].pointer) for r in op.results]
+    name = ctx.unique_name("kernel")
+    operands = [ctx.arrays[v] for v in op.operands]
+    static = op.results[0].type.shape
+    body = kernel_body(op, ctx.math)
+    emit_elementwise_loop(ctx.builder, name, extent, static, operands, outputs, body)
+
+
+# -- linear algebra --------------------------------------------------------------------------
+
+
+@lowering(Dot, fresh=True)
+def _dot(ctx: LoweringContext, op: Dot) -> None:
+    a, b = ctx.arrays[op.operands[0]], ctx.arrays[op.operands[1]]
+    ctx.result_buffers(op, a.shape[:-1] + b.shape[1:])
+    ctx.defer(emit_dot, ctx.builder, a, b, ctx.arrays[op.results[0]].pointer)
+
+
+@lowering(BatchedDot, fresh=True)
+def _batched_dot(ctx: LoweringContext, op: BatchedDot) -> None:
+    a, b = ctx.arrays[op.operands[0]], ctx.arrays[op.operands[1]]
+    ctx.result_buffers(op, [a.shape[0], a.shape[1], b.shape[2]])
+    ctx.defer(emit_batched_dot, ctx.builder, a, b, ctx.arrays[op.results[0]])
+
+
+# -- reductions ------------------------------------------------------------------------------
+
+
+@lowering(Reduce, fresh=True)
+def _reduce(ctx: LoweringContext, op: Reduce) -> None:
+    assert ctx.plan is not None
+    source = ctx.arrays[op.operands[0]]
+    keep = op.keepdims
+    extent = [I64(1) if a in op.axes else d for a, d in enumerate(source.shape) if keep or a not in op.axes]
+    ctx.result_buffers(op, extent)
+    if op.kind in ("argmax", "argmin"):  # the best values so far, beside their indices
+        ctx.allocate_scratch(op, source.dtype, extent)
+    elif (wide := wide_accumulator(op)) is not None:  # float32 column sums, say
+        ctx.allocate_scratch(op, wide, extent)
+    if op in ctx.plan.groups:
+        ctx.defer(_emit_reduce_group, ctx, ctx.plan.groups[op], extent)
+    elif not ctx.plan.lowered_elsewhere(op):
+        ctx.defer(_emit_reduce, ctx, op, extent)
+
+
+def _emit_reduce_group(ctx: LoweringContext, group: list[Reduce], extent: list[ll.Value]) -> None:
+    """Several fused reductions of the same operands, in one loop nest."""
+    assert ctx.plan is not None
+    emitter = ScalarEmitter(ctx.builder, ctx.math)
+    source = ctx.arrays[group[0].operands[0]]
+    kernels = [ctx.plan.fused[op.operands[0]] for op in group]
+    operands = [ctx.arrays[v] for v in kernels[0].operands]
+    members = []
+    for op, kernel in zip(group, kernels, strict=True):
+        body = kernel_body(kernel, ctx.math)
+        output = ctx.arrays[op.results[0]].pointer
+        members.append(Member(op, output, ctx.scratch.get(op), _element_of(body), op.operands[0].type.dtype))
+    strides = [broadcast_strides(arr, source.static_shape) for arr in operands]
+    emit_reductions(emitter, members, operands, strides, source.shape, extent)
+
+
+def _emit_reduce(ctx: LoweringContext, op: Reduce, extent: list[ll.Value]) -> None:
+    assert ctx.plan is not None
+    emitter = ScalarEmitter(ctx.builder, ctx.math)
+    source = ctx.arrays[op.operands[0]]
+    producer = None
+    kernel = ctx.plan.fused.get(op.operands[0])
+    if kernel is not None:
+        operands = [ctx.arrays[v] for v in kernel.operands]
+        body = kernel_body(kernel, ctx.math)
+        strides = [broadcast_strides(arr, source.static_shape) for arr in operands]
+        producer = Producer(operands, strides, _element_of(body))
+    output = ctx.arrays[op.results[0]].pointer
+    emit_reduce(emitter, op, source, output, extent, ctx.scratch.get(op), producer)
+
+
+def _element_of(body: KernelBody) -> Callable[[ll.IRBuilder, list[ll.Value]], ll.Value]:
+    """A fused kernel's one result, computed where a reduction needs it: with the vectorisable
+    math unless the kernel may ask for exact math (a reduction has no second pass to redo)."""
+    if body.has_fallback:
+        return lambda builder, values: body.exact(builder, values)[0]
+    return lambda builder, values: body.fast(builder, values)[0][0]
+
+
+# -- gather and scatter-add ------------------------------------------------------------------
+
+
+@lowering(Gather, fresh=True)
+def _gather(ctx: LoweringContext, op: Gather) -> None:
+    ctx.result_buffers(op, indexing_extent(op, ctx.arrays))
+    ctx.defer(_emit_indexing, ctx, op, emit_gather)
+
+
+@lowering(ScatterAdd, fresh=True)
+def _scatter_add(ctx: LoweringContext, op: ScatterAdd) -> None:
+    ctx.result_buffers(op, list(ctx.arrays[op.operands[0]].shape))
+    ctx.defer(_emit_indexing, ctx, op, emit_scatter_add)
+
+
+def _emit_indexing(ctx: LoweringContext, op: Gather | ScatterAdd, emit: Callable[..., None]) -> None:
+    output = ctx.arrays[op.results[0]]
+    emit(ctx.builder, op, ctx.arrays, output, ctx.index_failure, ctx.first_check[op])
+
+
+# -- random draws ----------------------------------------------------------------------------
+
+
+@lowering(RandomUniform, RandomNormal, RandomIntegers, RandomBinomial, fresh=True)
+def _random(ctx: LoweringContext, op: RandomOp) -> None:
+    extent = _random_extent(ctx, op)
+    ctx.result_buffers(op, extent)
+    ctx.defer(_emit_random, ctx, op, extent)
+
+
+@lowering(RandomPermutation, fresh=True)
+def _random_permutation(ctx: LoweringContext, op: RandomPermutation) -> None:
+    ctx.result_buffers(op, _random_extent(ctx, op))
+    # the whole population is shuffled
+    ctx.allocate_scratch(op, DType.I64, [I64(op.population)])
+    state, output = ctx.arrays[op.operands[0]], ctx.arrays[op.results[0]].pointer
+    ctx.defer(emit_permutation, ctx.builder, op, state, output, ctx.scratch[op])
+
+
+@lowering(RandomChoice, fresh=True)
+def _random_choice(ctx: LoweringContext, op: RandomChoice) -> None:
+    ctx.result_buffers(op, _random_extent(ctx, op))
+    # indices or running sums, one per value
+    ctx.allocate_scratch(op, DType.I64, [ctx.arrays[op.values].shape[0]])
+    ctx.defer(_emit_choice, ctx, op)
+
+
+def _emit_choice(ctx: LoweringContext, op: RandomChoice) -> None:
+    state, values = ctx.arrays[op.operands[0]], ctx.arrays[op.values]
+    weights = ctx.arrays[op.weights] if op.weights is not None else None
+    output = ctx.arrays[op.results[0]].pointer
+    emit_choice(ctx.builder, op, state, values, weights, output, ctx.scratch[op])
+
+
+def _random_extent(ctx: LoweringContext, op: RandomOp) -> list[ll.Value]:
+    """Each dimension of a draw: from the result type, or read from the size operand."""
+    b = ctx.builder
+    size = ctx.arrays[op.size_operand] if op.size_operand is not None else None
+    extent: list[ll.Value] = []
+    for axis, dim in enumerate(op.results[0].type.shape):
+        if dim is not None:
+            extent.append(I64(dim))
+            continue
+        assert size is not None  # the verifier guarantees one where a dimension is `?`
+        address = b.gep(b.bitcast(size.pointer, I8_PTR), [b.mul(I64(axis), size.strides[0])])
+        extent.append(b.load(b.bitcast(address, I64.as_pointer())))
+    return extent
+
+
+def _emit_random(ctx: LoweringContext, op: RandomOp, extent: list[ll.Value]) -> None:
+    state = ctx.arrays[op.operands[0]]
+    params = [ctx.arrays[v] for v in op.params]
+    output = ctx.arrays[op.results[0]].pointer
+    count: ll.Value = I64(1)
+    for dim in extent:
+        count = ctx.builder.mul(count, dim)
+    emit_random(ctx.builder, ctx.unique_name("random"), op, state, params, output, count)
