@@ -96,19 +96,7 @@ def compile_fastcall(
         _accept(e, fn, obj, dtype, slot, slow, index)
         slots.append(slot)
 
-    results = []
-    for k in range(len(outputs)):
-        maker = e.call_address(_api("PyTuple_GetItem"), I8_PTR, [ctx, I64(1 + k)])
-        array = e.call_address(_api("PyObject_CallNoArgs"), I8_PTR, [maker])
-        made = next_block(f"made{k}")
-        failed = next_block(f"failed{k}")
-        b.cbranch(b.icmp_unsigned("==", array, ll.Constant(I8_PTR, None)), failed, made)
-        b.position_at_end(failed)
-        for earlier in results:
-            e.call_address(_api("Py_DecRef"), ll.VoidType(), [earlier])
-        b.ret(ll.Constant(I8_PTR, None))  # the exception is already set
-        b.position_at_end(made)
-        results.append(array)
+    results = _make_outputs(e, fn, ctx, len(outputs))
 
     data = b.alloca(I8_PTR, size=I32(len(inputs) + len(outputs)))
     for index, slot in enumerate(slots):
@@ -141,6 +129,31 @@ def compile_fastcall(
     fallback = e.call_address(_api("PyTuple_GetItem"), I8_PTR, [ctx, I64(0)])
     b.ret(e.call_address(_api("PyObject_Vectorcall"), I8_PTR, [fallback, args, nargs, kwnames]))
 
+    return _compile(module, tm)
+
+
+def _make_outputs(e: _Builder, fn: ll.Function, ctx: ll.Value, count: int) -> list[ll.Value]:
+    """The `count` output arrays, each made by calling its maker (`ctx[1 + k]`, no arguments);
+    where one fails, the arrays made so far are released and the call returns NULL."""
+    b = e.b
+    results: list[ll.Value] = []
+    for k in range(count):
+        maker = e.call_address(_api("PyTuple_GetItem"), I8_PTR, [ctx, I64(1 + k)])
+        array = e.call_address(_api("PyObject_CallNoArgs"), I8_PTR, [maker])
+        made = fn.append_basic_block(f"made{k}")
+        failed = fn.append_basic_block(f"failed{k}")
+        b.cbranch(b.icmp_unsigned("==", array, ll.Constant(I8_PTR, None)), failed, made)
+        b.position_at_end(failed)
+        for earlier in results:
+            e.call_address(_api("Py_DecRef"), ll.VoidType(), [earlier])
+        b.ret(ll.Constant(I8_PTR, None))  # the exception is already set
+        b.position_at_end(made)
+        results.append(array)
+    return results
+
+
+def _compile(module: ll.Module, tm: llvm.TargetMachine) -> tuple[int, llvm.ExecutionEngine]:
+    """The `tc_fastcall` of `module`, optimised and loaded by MCJIT: (its address, the engine)."""
     with LLVM_LOCK:
         parsed = llvm.parse_assembly(str(module))
         parsed.verify()

@@ -31,7 +31,7 @@ from ..codegen_llvm.types import I8, I64, load_element, memory_type, store_eleme
 from ..ir import DType
 from ..ir.ops.kernel import KernelElementwise
 from .grid import KernelTarget
-from .launch import BLOCK, Device, DeviceArray, grid_for, is_contiguous
+from .launch import BLOCK, Device, DeviceArray, contiguous_strides, grid_for
 from .loops import grid_stride_loop
 from .program import ProgramBuilder, Runtime, Step, as_device, device_step, scalar_argument
 
@@ -212,11 +212,18 @@ def _elementwise_step(builder: ProgramBuilder, op: KernelElementwise) -> Step:  
     builder.add_kernels(kernels.vec, kernels.strided)
     result_dtypes = [r.type.dtype for r in op.results]
     rank = kernels.rank
+    # Decided now, not per call: which operands are pointers, and which of those the vector
+    # kernel reads whole (the others it reads at index 0, or they come by value).
+    pointers = [k for k, bv in enumerate(by_value) if not bv]
+    whole = [k for k in pointers if not kernels.single[k]]
 
     def run(device: Device, operands: list[Runtime]) -> list[Runtime]:
         arrays = [v if bv else as_device(device, v) for v, bv in zip(operands, by_value, strict=True)]
-        shape = broadcast_shape(
-            [tuple(a.shape) for a, bv in zip(arrays, by_value, strict=True) if not bv], rank
+        shapes = [tuple(arrays[k].shape) for k in pointers]
+        shape = (
+            shapes[0]
+            if shapes and len(set(shapes)) == 1 and len(shapes[0]) == rank
+            else broadcast_shape(shapes, rank)
         )
         results = [device.empty(shape, dtype) for dtype in result_dtypes]
         n = math.prod(shape)
@@ -224,17 +231,19 @@ def _elementwise_step(builder: ProgramBuilder, op: KernelElementwise) -> Step:  
             return results
         values: list[int | float] = [n, *[r.pointer for r in results]]
         values += [scalar_argument(a) if bv else a.pointer for a, bv in zip(arrays, by_value, strict=True)]
+        dense = contiguous_strides(shape)
         fast = all(
-            bv or single or (tuple(a.shape) == shape and is_contiguous(a) and a.pointer % 16 == 0)
-            for a, bv, single in zip(arrays, by_value, kernels.single, strict=True)
+            tuple(arrays[k].shape) == shape
+            and tuple(arrays[k].strides) == dense
+            and arrays[k].pointer % 16 == 0
+            for k in whole
         )
         if fast:
             device.launch(kernels.vec, grid_for(-(-n // VEC), device, kernels.vec), BLOCK, values)
             return results
         values += list(shape)
-        for a, bv in zip(arrays, by_value, strict=True):
-            if not bv:
-                values += element_strides(a, shape)
+        for k in pointers:
+            values += element_strides(arrays[k], shape)
         device.launch(kernels.strided, grid_for(n, device, kernels.strided), BLOCK, values)
         return results
 

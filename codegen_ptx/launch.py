@@ -71,16 +71,6 @@ def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(strides)
 
 
-def is_contiguous(array: DeviceArray) -> bool:
-    """C-contiguous (strides along axes of length 1 do not matter)."""
-    expected = 1
-    for dim, stride in zip(reversed(array.shape), reversed(array.strides), strict=True):
-        if dim != 1 and stride != expected:
-            return False
-        expected *= dim
-    return True
-
-
 # The most blocks per multiprocessor a grid-stride kernel is launched with (None: one item per
 # thread, no cap). bench/gpu_grid.py on an H200 (2026-11-30), ms for caps 4/8/16/32/none: seed f
 # 2^26 float32 0.217/0.217/0.203/0.198/0.215, 2^25 float64 0.230/0.226/0.223/0.221/0.233,

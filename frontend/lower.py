@@ -84,37 +84,8 @@ def build_function(
     order = _topological_order(name, list(inputs), roots, bound)
 
     block = Block([v.type for v in inputs], [v.name for v in inputs])
-    values: dict[Variable, Value] = dict(zip(inputs, block.args, strict=True))
-    module = Module([])
-    shared: dict[str, SharedVariable] = {}
-    symbols: dict[SharedVariable, str] = {}
-
-    def symbol_of(variable: SharedVariable) -> str:
-        if variable not in symbols:
-            symbol = _unique_symbol(variable.name or "shared", shared)
-            symbols[variable] = symbol
-            shared[symbol] = variable
-            module.globals.append(Global(symbol, variable.type))
-        return symbols[variable]
-
-    def value_of(variable: Variable) -> Value:
-        found = values.get(variable)
-        if found is None and variable in bound:
-            found = values[variable] = value_of(bound[variable])
-        elif found is None and isinstance(variable, SharedVariable):
-            load = Load(
-                [], [variable.type], {"global": SymbolRef(symbol_of(variable))}, location=variable.location
-            )
-            found = values[variable] = block.append(load).results[0]
-            found.name = variable.name
-        elif found is None:
-            # Only constants reach here: _topological_order rejected every other root.
-            assert isinstance(variable, Constant)
-            op = block.append(ConstantOp.of(variable.data, location=variable.location))
-            found = values[variable] = op.result
-            found.name = variable.name
-        return found
-
+    values = _Values(block, dict(zip(inputs, block.args, strict=True)), bound)
+    value_of = values.value_of
     for apply in order:
         op = block.append(_lower_apply(apply, [value_of(v) for v in apply.inputs]))
         for variable, result in zip(apply.outputs, op.results, strict=True):
@@ -123,19 +94,64 @@ def build_function(
                     f"{op.name}: the builder typed its result {variable.type} but the IR infers {result.type}"
                 )
             result.name = variable.name
-            values[variable] = result
+            values.values[variable] = result
     for old, new in ir_givens:
         block.append(Given([value_of(old), value_of(new)], [], location=new.location))
     for variable, expr in updates:
         store = Store(
-            [value_of(expr)], [], {"global": SymbolRef(symbol_of(variable))}, location=expr.location
+            [value_of(expr)], [], {"global": SymbolRef(values.symbol_of(variable))}, location=expr.location
         )
         block.append(store)
     returned = [value_of(v) for v in results]
     block.append(Return.create(returned))
+    module = values.module
     module.functions.append(Function(name, block, location=user_location()))
     verify_module(module)
-    return BuiltFunction(module, shared)
+    return BuiltFunction(module, values.shared)
+
+
+class _Values:
+    """The IR value of each Variable in the function being built: block arguments and op
+    results as they are lowered; loads of shared variables (their globals added to `module`
+    on first use), constants, and bound givens' replacements, appended on first use."""
+
+    def __init__(self, block: Block, values: dict[Variable, Value], bound: dict[Variable, Variable]) -> None:
+        self.block = block
+        self.values = values
+        self.bound = bound
+        self.module = Module([])
+        self.shared: dict[str, SharedVariable] = {}
+        self.symbols: dict[SharedVariable, str] = {}
+
+    def symbol_of(self, variable: SharedVariable) -> str:
+        if variable not in self.symbols:
+            symbol = _unique_symbol(variable.name or "shared", self.shared)
+            self.symbols[variable] = symbol
+            self.shared[symbol] = variable
+            self.module.globals.append(Global(symbol, variable.type))
+        return self.symbols[variable]
+
+    def value_of(self, variable: Variable) -> Value:
+        values = self.values
+        found = values.get(variable)
+        if found is None and variable in self.bound:
+            found = values[variable] = self.value_of(self.bound[variable])
+        elif found is None and isinstance(variable, SharedVariable):
+            load = Load(
+                [],
+                [variable.type],
+                {"global": SymbolRef(self.symbol_of(variable))},
+                location=variable.location,
+            )
+            found = values[variable] = self.block.append(load).results[0]
+            found.name = variable.name
+        elif found is None:
+            # Only constants reach here: _topological_order rejected every other root.
+            assert isinstance(variable, Constant)
+            op = self.block.append(ConstantOp.of(variable.data, location=variable.location))
+            found = values[variable] = op.result
+            found.name = variable.name
+        return found
 
 
 def _unique_symbol(name: str, taken: dict[str, SharedVariable]) -> str:

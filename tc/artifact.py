@@ -35,10 +35,20 @@ from typing import Any
 
 import numpy as np
 
+from .artifact_manifest import (
+    FORMAT,
+    FORMAT_VERSION,
+    ArtifactError,
+    check_target,
+    read_global,
+    read_manifest,
+    read_object,
+    tc_version,
+)
 from .codegen_llvm import entry_symbol
 from .codegen_llvm.elfcheck import ObjectCodeError
 from .codegen_llvm.lower import EntryPoint
-from .codegen_llvm.objectcode import HostTarget, emit_object, host_target, load_object
+from .codegen_llvm.objectcode import emit_object, load_object
 from .compile import default_updates, make_functions, native_code, optimize_module, shape_plan, shared
 from .frontend.lower import build_function
 from .frontend.shared import SharedVariable
@@ -48,15 +58,9 @@ from .ir import Global, Module, TcError, TcParseError, TcValueError, parse_modul
 from .ir.attributes import SymbolRef
 from .ir.calling import calling_convention
 
-FORMAT = "tc-artifact"
-FORMAT_VERSION = 2  # 2: the IR the shape plans come from ("tir-planned")
 OBJECT_FILE = "code.o"
 PTX_FILE = "kernels.ptx"
 CUDA_ARCHITECTURE = "sm_80"  # PTX is forward compatible: sm_80 code runs on sm_90 GPUs
-
-
-class ArtifactError(TcValueError):
-    """A missing, corrupt or incompatible artifact."""
 
 
 class TxModule:
@@ -253,7 +257,7 @@ def compile_artifact(
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "tc_version": _tc_version(),
+        "tc_version": tc_version(),
         "name": built.name,
         "source": {"path": str(path), "sha256": hashlib.sha256(source.text.encode()).hexdigest()},
         "target": target_entry,
@@ -326,34 +330,11 @@ def load(path: str | os.PathLike[str], allow_input_downcast: bool = False) -> Tx
         raise ArtifactError(f"'{directory}' is a corrupt tc artifact: {type(err).__name__}: {err}") from err
 
 
-def read_manifest(directory: Path) -> dict[str, Any]:
-    """An artifact's manifest, checked for its format and version."""
-    manifest_path = directory / "manifest.json"
-    if not manifest_path.is_file():
-        what = "does not exist" if not directory.exists() else "has no manifest.json"
-        raise ArtifactError(
-            f"'{directory}' is not a tc artifact: it {what} "
-            f"(write one with `tc compile model.tx -o {directory}`)"
-        )
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ArtifactError(f"'{manifest_path}' is unreadable or not JSON: {err}") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ArtifactError(f"'{manifest_path}' is not a tc artifact manifest")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ArtifactError(
-            f"'{directory}' has artifact format version {manifest.get('format_version')}; this tc "
-            f"{_tc_version()} reads version {FORMAT_VERSION}: compile the model again"
-        )
-    return manifest
-
-
 def _load(directory: Path, manifest: dict[str, Any], allow_input_downcast: bool) -> TxModule:
     cuda = manifest["target"].get("kind") == "cuda"
     if not cuda:
-        _check_target(directory, manifest["target"])
-    code = _read_object(directory, manifest["object"])
+        check_target(directory, manifest["target"])
+    code = read_object(directory, manifest["object"])
     try:
         module = parse_module(manifest["ir"]["tir-opt"], f"{directory}/manifest.json")
         # Shape plans come from the IR before fusion, where each size's computation is visible.
@@ -362,7 +343,7 @@ def _load(directory: Path, manifest: dict[str, Any], allow_input_downcast: bool)
         raise ArtifactError(f"'{directory}': the compiled IR in manifest.json does not parse: {err}") from err
     variables: dict[str, SharedVariable] = {}
     for entry in manifest["globals"]:
-        variables[entry["name"]] = _read_global(directory, entry, module)
+        variables[entry["name"]] = read_global(directory, entry, module)
     stages = {key: manifest["ir"][key] for key in ("tir", "tir-planned", "tir-opt")}
     plans = {f.name: shape_plan(planned, f) for f in planned.functions}
     single = {f["name"]: bool(f["single_output"]) for f in manifest["functions"]}
@@ -407,83 +388,25 @@ def _load_cuda(
     """A cuda artifact's functions: its PTX loaded on this machine's GPU (nothing compiled).
     `parts`: the stages, shape plans, single-output flags and shared buffers."""
     stages, plans, single, buffers = parts
-    from tc.codegen_ptx.target import architecture_for
+    from tc.codegen_ptx.target import ARCHITECTURES, architecture_for
     from tc.runtime.cuda import cuda_context
 
     from .compile_cuda import cuda_functions
 
     built_for = manifest["target"].get("architecture")
-    runs = architecture_for(cuda_context().compute_capability)
-    if not isinstance(built_for, str) or int(built_for[3:]) > int(runs[3:]):
+    if built_for not in ARCHITECTURES:
+        raise ArtifactError(
+            f"'{directory}' was compiled for cuda {built_for!r}, an architecture tc does not know"
+        )
+    try:
+        runs = architecture_for(cuda_context().compute_capability)
+    except TcError as err:
+        raise ArtifactError(f"'{directory}' was compiled for cuda ({built_for}); {err}") from err
+    if int(built_for[3:]) > int(runs[3:]):
         raise ArtifactError(f"'{directory}' was compiled for {built_for}; this GPU runs code up to {runs}")
     return cuda_functions(  # type: ignore[return-value]
         module, stages, plans, single, allow_input_downcast, buffers, ptx=ptx.decode(), compiled_by="tc.load"
     )
-
-
-def _check_target(directory: Path, target: dict[str, Any]) -> None:
-    if target.get("kind") != "cpu":
-        raise ArtifactError(
-            f"'{directory}' was compiled for {target.get('kind')}; this tc loads cpu artifacts"
-        )
-    host = host_target()
-    built = HostTarget(target["triple"], target["cpu"], target["features"])
-    if built.triple.split("-")[0] != host.triple.split("-")[0]:
-        raise ArtifactError(f"'{directory}' was compiled for {built.triple}; this machine is {host.triple}")
-    missing = sorted(built.enabled_features() - host.enabled_features())
-    if missing:
-        raise ArtifactError(
-            f"'{directory}' was compiled for CPU {built.cpu} and uses features this CPU ({host.cpu}) "
-            f"lacks: {', '.join(missing[:8])}; compile the model again on this machine"
-        )
-
-
-def _inside(directory: Path, relative: object, field: str) -> Path:
-    """`directory / relative`, or ArtifactError naming the manifest's `field` when that
-    path would leave the artifact (absolute, `..`, or a link to elsewhere)."""
-    if not isinstance(relative, str) or not relative:
-        raise ArtifactError(
-            f"'{directory}/manifest.json': {field} must be a relative path, found {relative!r}"
-        )
-    path = directory / relative
-    root = directory.resolve()
-    if os.path.isabs(relative) or not path.resolve().is_relative_to(root):
-        raise ArtifactError(
-            f"'{directory}/manifest.json': {field} = {relative!r} is outside the artifact directory"
-        )
-    return path
-
-
-def _read_object(directory: Path, entry: dict[str, Any]) -> bytes:
-    path = _inside(directory, entry["file"], "object.file")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ArtifactError(
-            f"'{directory}' is incomplete: cannot read {entry['file']}: {err.strerror}"
-        ) from err
-    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise ArtifactError(
-            f"'{directory}' is corrupt: {entry['file']} does not match its hash in manifest.json"
-        )
-    return data
-
-
-def _read_global(directory: Path, entry: dict[str, Any], module: Module) -> SharedVariable:
-    name = entry["name"]
-    path = _inside(directory, entry["file"], f"globals[{name!r}].file")
-    try:
-        value = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ArtifactError(
-            f"'{directory}': cannot read the value of '{name}' ({entry['file']}): {err}"
-        ) from err
-    declared = next((g.type for g in module.globals if g.name == name), None)
-    if declared is None or value.dtype != declared.dtype.numpy or value.ndim != declared.rank:
-        raise ArtifactError(
-            f"'{directory}': the value of '{name}' ({value.dtype}{list(value.shape)}) is not a {declared}"
-        )
-    return shared(value, name)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -535,9 +458,3 @@ def _value_files(globals_: list[Global]) -> dict[str, str]:
         used.add(stem)
         files[g.name] = f"shared/{stem}.npy"
     return files
-
-
-def _tc_version() -> str:
-    from . import __version__
-
-    return __version__

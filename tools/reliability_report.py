@@ -98,6 +98,31 @@ def render(results: dict[str, Any], bugs: list[dict[str, str]]) -> str:
         "",
         "## Fuzzing runs",
         "",
+        *_runs_table(results),
+        "",
+        "- *programs*: random well-typed graphs (elementwise math, broadcasting, reductions, products,",
+        "  slicing, integer indexing, shape ops, casts over every dtype, with edge values and odd memory",
+        "  layouts), each compiled by `tc.function`, and every other one (every third in the long",
+        "  profile) also with no pass but `fuse` at LLVM O0; *calls*: argument draws, each compared with",
+        "  numpy, the interpreter on the IR as built, and the interpreter on the optimised IR.",
+        "- *mutants*: mutated `.tx` and `.tir` inputs fed to the front ends (`tests/fuzz/mutators.py`).",
+        "- *wrong results* include a TcError where numpy computes a value, and no error where numpy",
+        "  raises; *internal errors* are exceptions that are not a `tc.TcError`.",
+        "",
+        *_failures(results),
+        "## Bugs the fuzzers found",
+        "",
+        *_bugs(bugs),
+        "",
+        f"<!-- results: {json.dumps(results)} -->",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _runs_table(results: dict[str, Any]) -> list[str]:
+    """The table of the last run of each profile."""
+    lines = [
         "| profile | date | programs (of) | calls | mutants | crashes | wrong results | internal errors "
         "| parser failures | seconds |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -121,18 +146,12 @@ def render(results: dict[str, Any], bugs: list[dict[str, str]]) -> str:
             f"| {diff['crashes']} "
             f"| {diff['wrong_results']} | {diff['internal_errors']} | {parser_failures} | {seconds:.0f} |"
         )
-    lines += [
-        "",
-        "- *programs*: random well-typed graphs (elementwise math, broadcasting, reductions, products,",
-        "  slicing, integer indexing, shape ops, casts over every dtype, with edge values and odd memory",
-        "  layouts), each compiled by `tc.function`, and every other one (every third in the long",
-        "  profile) also with no pass but `fuse` at LLVM O0; *calls*: argument draws, each compared with",
-        "  numpy, the interpreter on the IR as built, and the interpreter on the optimised IR.",
-        "- *mutants*: mutated `.tx` and `.tir` inputs fed to the front ends (`tests/fuzz/mutators.py`).",
-        "- *wrong results* include a TcError where numpy computes a value, and no error where numpy",
-        "  raises; *internal errors* are exceptions that are not a `tc.TcError`.",
-        "",
-    ]
+    return lines
+
+
+def _failures(results: dict[str, Any]) -> list[str]:
+    """The distinct failures of each profile's last run, with their reproducers."""
+    lines: list[str] = []
     for name in ("ci", "long"):
         run = results.get(name)
         if run and run["differential"]["distinct_failures"]:
@@ -156,7 +175,12 @@ def render(results: dict[str, Any], bugs: list[dict[str, str]]) -> str:
                 "```",
                 "",
             ]
-    lines += ["## Bugs the fuzzers found", ""]
+    return lines
+
+
+def _bugs(bugs: list[dict[str, str]]) -> list[str]:
+    """The bugs the fuzzers found, each with its reproducer."""
+    lines: list[str] = []
     if not bugs:
         lines.append("None recorded yet.")
     for bug in bugs:
@@ -171,8 +195,7 @@ def render(results: dict[str, Any], bugs: list[dict[str, str]]) -> str:
             "```",
             "",
         ]
-    lines += ["", f"<!-- results: {json.dumps(results)} -->", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
