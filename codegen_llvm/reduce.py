@@ -26,23 +26,17 @@ max/min/argmax/argmin) have passed before the call.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from llvmlite import ir as ll
 
 from ..ir import DType
 from ..ir.ops.reduce import Reduce
-from .control import counted_loop
 from .loops import ArrayRef
-from .scalar import ScalarEmitter, emit_cast
-from .types import F64, I8_PTR, I64, load_element, memory_type, register_type, store_element
-
-BLOCK = 1024  # elements per block of a reduced run. LLVM keeps 32 (AVX2) to 64 (AVX-512) float32
-# partial sums in vector lanes, so a lane adds 16 to 32 elements in the input's precision before
-# the block's total joins a float64 sum; halving the block measured no slower on sums in cache.
+from .reduce_walk import Member, Walk
+from .scalar import ScalarEmitter
+from .types import I8_PTR, I64
 
 
 @dataclass
@@ -54,34 +48,6 @@ class Producer:
     operands: list[ArrayRef]
     strides: list[list[ll.Value | None]]
     compute: Callable[[ll.IRBuilder, list[ll.Value]], ll.Value]
-
-
-def _identity(kind: str, dtype: DType) -> ll.Constant:
-    ty = register_type(dtype)
-    if kind in ("sum", "mean"):
-        return ll.Constant(ty, 0.0 if dtype.is_float else 0)
-    if kind == "prod":
-        return ll.Constant(ty, 1.0 if dtype.is_float else 1)
-    largest = kind in ("min", "argmin")  # start from the far end of the ordering
-    if dtype.is_float:
-        return ll.Constant(ty, float("inf") if largest else float("-inf"))
-    if dtype.is_bool:
-        return ll.Constant(ty, int(largest))
-    info = np.iinfo(dtype.numpy)
-    return ll.Constant(ty, int(info.max if largest else info.min))
-
-
-@dataclass
-class Member:
-    """One reduction of a group that walks the same operands: its op, where its result goes,
-    its scratch (argmax/argmin's best values, or a float32 sum's float64 accumulator, see
-    `wide_accumulator`) and how it computes its element."""
-
-    op: Reduce
-    output: ll.Value
-    scratch: ll.Value | None
-    compute: Callable[[ll.IRBuilder, list[ll.Value]], ll.Value]
-    in_dtype: DType
 
 
 def emit_reduce(
@@ -119,284 +85,12 @@ def emit_reductions(
     operands' values (read once for all of them) and keeps its own accumulator.
     A group of several members holds no argmax/argmin.
     """
-    walk = _Walk(emitter, members, operands, strides, shape)
+    walk = Walk(emitter, members, operands, strides, shape)
     count_out = walk.initialise(out_extent)
     walk.lay_out()
     b = emitter.b
     walk.visit(0, [b.bitcast(arr.pointer, I8_PTR) for arr in operands], I64(0), I64(0), I64(0))
     walk.finish(count_out)
-
-
-Totals = list[tuple[ll.Value, ll.Value | None]]  # each member's total and, if compensated, its error
-
-
-class _Walk:
-    """The loop nest of `emit_reductions`: what its levels share, and one method per level."""
-
-    def __init__(
-        self,
-        emitter: ScalarEmitter,
-        members: list[Member],
-        operands: list[ArrayRef],
-        strides: list[list[ll.Value | None]],
-        shape: list[ll.Value],
-    ) -> None:
-        self.emitter, self.b = emitter, emitter.b
-        self.members, self.operands, self.strides, self.shape = members, operands, strides, shape
-        b = self.b
-        first = members[0].op
-        self.first = first
-        self.axes, self.rank = set(first.axes), len(shape)
-        self.arg = arg = first.kind in ("argmax", "argmin")
-        assert not arg or len(members) == 1
-        self.acc_dtypes = [
-            m.in_dtype if m.op.kind in ("argmax", "argmin", "max", "min") else m.op.results[0].type.dtype
-            for m in members
-        ]
-        # A float32 sum whose slots take many contributions adds them in a float64 scratch.
-        self.widened = [not arg and m.scratch is not None for m in members]
-        self.slot_dtypes = [DType.F64 if w else d for w, d in zip(self.widened, self.acc_dtypes, strict=True)]
-        self.accumulators = [
-            b.bitcast(m.scratch if arg or w else m.output, memory_type(d).as_pointer())
-            for m, w, d in zip(members, self.widened, self.slot_dtypes, strict=True)
-        ]
-        self.indices = b.bitcast(members[0].output, I64.as_pointer()) if arg else None
-
-    def initialise(self, out_extent: list[ll.Value]) -> ll.Value:
-        """Every slot set to its identity; returns the number of output elements."""
-        b = self.b
-        count_out: ll.Value = I64(1)
-        for dim in out_extent:
-            count_out = b.mul(count_out, dim)
-        with counted_loop(b, count_out, "init") as o:
-            for m, d, acc in zip(self.members, self.slot_dtypes, self.accumulators, strict=True):
-                store_element(b, d, _identity(m.op.kind, d), b.gep(acc, [o]))
-            if self.indices is not None:
-                b.store(I64(0), b.gep(self.indices, [o]))
-        return count_out
-
-    def lay_out(self) -> None:
-        """The output strides and the trailing reduced axes summed in registers."""
-        b, shape, axes, rank, first = self.b, self.shape, self.axes, self.rank, self.first
-        # The output element of each input index: contiguous strides over the kept axes.
-        kept = [a for a in range(rank) if a not in axes]
-        self.out_stride: dict[int, ll.Value] = {}
-        running: ll.Value = I64(1)
-        for a in reversed(kept):
-            self.out_stride[a] = running
-            running = b.mul(running, shape[a])
-        self.single_axis = first.axes[0] if self.arg and len(first.axes) == 1 and rank > 1 else None
-
-        # Reduced trailing axes (the innermost one at least) accumulate in registers: each run
-        # of the innermost axis in blocks, whose partial sums LLVM may keep in vector lanes,
-        # each block's partial added to a wide total kept until the slot is written.
-        tail = rank
-        while tail > 0 and (tail - 1) in axes:
-            tail -= 1
-        self.tail = tail
-        self.in_register = not self.arg and tail < rank
-        self.revisited = any(a < tail for a in axes)  # a slot then takes several tails' totals
-        tail_count: ll.Value = I64(1)
-        for dim in shape[tail:]:
-            tail_count = b.mul(tail_count, dim)
-        self.empty_tail = b.icmp_signed("==", tail_count, I64(0))
-        members, acc_dtypes = self.members, self.acc_dtypes
-        self.wide_dtypes = [_wide_dtype(m.op.kind, d) for m, d in zip(members, acc_dtypes, strict=True)]
-        # Float64 block totals are no wider than their blocks: they are added with compensation.
-        self.compensated = [
-            m.op.kind in ("sum", "mean") and d is DType.F64 for m, d in zip(members, acc_dtypes, strict=True)
-        ]
-
-    def load(self, pointers: list[ll.Value]) -> list[ll.Value]:
-        b = self.b
-        values = [load_element(b, arr.dtype, p) for arr, p in zip(self.operands, pointers, strict=True)]
-        return [m.compute(b, values) for m in self.members]
-
-    def advance(self, pointers: list[ll.Value], axis: int, i: ll.Value) -> list[ll.Value]:
-        b = self.b
-        return [
-            p if s[axis] is None else b.gep(p, [b.mul(i, s[axis])])
-            for p, s in zip(pointers, self.strides, strict=True)
-        ]
-
-    def step(self, pointers: list[ll.Value], axis: int, i: ll.Value, contiguous: bool) -> list[ll.Value]:
-        """The pointers moved to index i of `axis`. With unit strides the addresses are
-        typed `p[i]`, which LLVM can vectorise; byte offsets times a run-time stride it cannot."""
-        if not contiguous:
-            return self.advance(pointers, axis, i)
-        b = self.b
-        return [
-            p if s[axis] is None else b.gep(b.bitcast(p, memory_type(arr.dtype).as_pointer()), [i])
-            for arr, p, s in zip(self.operands, pointers, self.strides, strict=True)
-        ]
-
-    def unit_strides(self, axis: int) -> ll.Value:
-        b = self.b
-        unit: ll.Value = ll.Constant(ll.IntType(1), 1)
-        for arr, s in zip(self.operands, self.strides, strict=True):
-            if s[axis] is not None:
-                unit = b.and_(unit, b.icmp_signed("==", s[axis], I64(max(arr.dtype.itemsize, 1))))
-        return unit
-
-    def run_totals(self, pointers: list[ll.Value], totals: Totals) -> None:
-        """Add the innermost run at `pointers` into `totals` (each a total and, where
-        compensated, its running error), a block at a time."""
-        b = self.b
-        axis = self.rank - 1
-        count = self.shape[axis]
-        partials = [_entry_alloca(b, register_type(d)) for d in self.acc_dtypes]
-
-        def blocks(contiguous: bool) -> None:
-            with counted_loop(b, b.udiv(b.add(count, I64(BLOCK - 1)), I64(BLOCK)), "block") as k:
-                start = b.mul(k, I64(BLOCK))
-                stop = b.add(start, I64(BLOCK))
-                end = b.select(b.icmp_signed("<", stop, count), stop, count)
-                self.block(pointers, totals, partials, start, end, contiguous)
-
-        with b.if_else(self.unit_strides(axis), likely=True) as (then, otherwise):
-            with then:
-                # A run of one block (rows of a softmax, say) skips the loop over blocks,
-                # whose overhead would double the time of short rows.
-                with b.if_else(b.icmp_signed("<=", count, I64(BLOCK)), likely=True) as (short, long):
-                    with short:
-                        self.block(pointers, totals, partials, I64(0), count, contiguous=True)
-                    with long:
-                        blocks(contiguous=True)
-            with otherwise:
-                blocks(contiguous=False)
-
-    def block(
-        self,
-        pointers: list[ll.Value],
-        totals: Totals,
-        partials: list[ll.Value],
-        start: ll.Value,
-        stop: ll.Value,
-        contiguous: bool,
-    ) -> None:
-        """One block of the innermost run, summed in `partials` then added to `totals`."""
-        b, emitter, members, acc_dtypes = self.b, self.emitter, self.members, self.acc_dtypes
-        axis = self.rank - 1
-        for m, d, partial in zip(members, acc_dtypes, partials, strict=True):
-            b.store(_identity(m.op.kind, d), partial)
-        with counted_loop(b, stop, "run", start=start) as i:
-            values = self.load(self.step(pointers, axis, i, contiguous))
-            for m, d, partial, value in zip(members, acc_dtypes, partials, values, strict=True):
-                value = emit_cast(emitter, m.in_dtype, d, value)
-                combined = _combine(emitter, m.op.kind, d, b.load(partial), value, reassociate=True)
-                b.store(combined, partial)
-        for m, d, w, partial, (total, error) in zip(
-            members, acc_dtypes, self.wide_dtypes, partials, totals, strict=True
-        ):
-            value = emit_cast(emitter, d, w, b.load(partial))
-            if error is not None:
-                _add_compensated(b, total, error, value)
-            else:
-                b.store(_combine(emitter, m.op.kind, w, b.load(total), value), total)
-
-    def visit_tail(self, axis: int, pointers: list[ll.Value], totals: Totals) -> None:
-        if axis == self.rank - 1:
-            self.run_totals(pointers, totals)
-            return
-        with counted_loop(self.b, self.shape[axis], f"reduce{axis}") as i:
-            self.visit_tail(axis + 1, self.advance(pointers, axis, i), totals)
-
-    def visit(
-        self, axis: int, pointers: list[ll.Value], out_index: ll.Value, flat: ll.Value, position: ll.Value
-    ) -> None:
-        b = self.b
-        if self.in_register and axis == self.tail:
-            self.visit_register_tail(axis, pointers, out_index)
-            return
-        if axis == self.rank:
-            self.visit_element(pointers, out_index, flat, position)
-            return
-
-        def loop(contiguous: bool) -> None:
-            with counted_loop(b, self.shape[axis], f"reduce{axis}") as i:
-                stride = self.out_stride.get(axis)
-                index = b.add(out_index, b.mul(i, stride)) if stride is not None else out_index
-                next_flat = b.add(b.mul(flat, self.shape[axis]), i)
-                at = i if axis == self.single_axis else position
-                self.visit(axis + 1, self.step(pointers, axis, i, contiguous), index, next_flat, at)
-
-        if self.arg or axis != self.rank - 1:
-            loop(contiguous=False)
-            return
-        # The innermost axis kept (the sums of a matrix's columns): one slot per element.
-        with b.if_else(self.unit_strides(axis), likely=True) as (then, otherwise):
-            with then:
-                loop(contiguous=True)
-            with otherwise:
-                loop(contiguous=False)
-
-    def visit_register_tail(self, axis: int, pointers: list[ll.Value], out_index: ll.Value) -> None:
-        """The trailing reduced axes from `axis` on, summed in registers, then written to the slot."""
-        b, emitter = self.b, self.emitter
-        totals: Totals = []
-        for m, w, c in zip(self.members, self.wide_dtypes, self.compensated, strict=True):
-            total = _entry_alloca(b, register_type(w))
-            # -0.0 is the exact identity of a float sum, so LLVM drops the first add
-            # (an empty tail, which would leave -0.0, gives the identity below).
-            summed = m.op.kind in ("sum", "mean") and w.is_float
-            b.store(ll.Constant(register_type(w), -0.0) if summed else _identity(m.op.kind, w), total)
-            error = _entry_alloca(b, F64) if c else None
-            if error is not None:
-                b.store(F64(0.0), error)
-            totals.append((total, error))
-        self.visit_tail(axis, pointers, totals)
-        slots = zip(self.members, self.slot_dtypes, self.wide_dtypes, self.accumulators, totals, strict=True)
-        for m, d, w, acc, (total, error) in slots:
-            slot = b.gep(acc, [out_index])
-            combined = b.load(total)
-            if error is not None:  # an inf or nan total makes the error nan: keep the total
-                fabs = b.module.declare_intrinsic("llvm.fabs", [F64])
-                finite = b.fcmp_ordered("<", b.call(fabs, [combined]), F64(math.inf))
-                combined = b.select(finite, b.fadd(combined, b.load(error)), combined)
-            if m.op.kind in ("sum", "mean") and w.is_float:
-                combined = b.select(self.empty_tail, _identity(m.op.kind, w), combined)
-            if self.revisited:
-                current = emit_cast(emitter, d, w, load_element(b, d, slot))
-                combined = _combine(emitter, m.op.kind, w, current, combined)
-            store_element(b, d, emit_cast(emitter, w, d, combined), slot)
-
-    def visit_element(
-        self, pointers: list[ll.Value], out_index: ll.Value, flat: ll.Value, position: ll.Value
-    ) -> None:
-        """One element of the source, combined into its slot."""
-        b, emitter, indices = self.b, self.emitter, self.indices
-        values = self.load(pointers)
-        for m, d, acc, value in zip(self.members, self.slot_dtypes, self.accumulators, values, strict=True):
-            slot = b.gep(acc, [out_index])
-            current = load_element(b, d, slot)
-            if self.arg:
-                assert indices is not None
-                take = _better(emitter, m.op.kind, m.in_dtype, value, current)
-                store_element(b, d, b.select(take, value, current), slot)
-                where = b.gep(indices, [out_index])
-                best = position if self.single_axis is not None else flat
-                b.store(b.select(take, best, b.load(where)), where)
-                continue
-            value = emit_cast(emitter, m.in_dtype, d, value)
-            store_element(b, d, _combine(emitter, m.op.kind, d, current, value), slot)
-
-    def finish(self, count_out: ll.Value) -> None:
-        """Means divided by their counts, widened sums rounded to their outputs."""
-        b, emitter = self.b, self.emitter
-        reduced: ll.Value = I64(1)
-        for a in sorted(self.axes):
-            reduced = b.mul(reduced, self.shape[a])
-        for m, w, d, acc in zip(self.members, self.widened, self.slot_dtypes, self.accumulators, strict=True):
-            if m.op.kind != "mean" and not w:
-                continue
-            out_dtype = m.op.results[0].type.dtype
-            output = b.bitcast(m.output, memory_type(out_dtype).as_pointer())
-            divisor = b.sitofp(reduced, register_type(d))
-            with counted_loop(b, count_out, "finish") as o:
-                value = load_element(b, d, b.gep(acc, [o]))
-                if m.op.kind == "mean":
-                    value = b.fdiv(value, divisor)
-                store_element(b, out_dtype, emit_cast(emitter, d, out_dtype, value), b.gep(output, [o]))
 
 
 def wide_accumulator(op: Reduce) -> DType | None:
@@ -412,56 +106,3 @@ def wide_accumulator(op: Reduce) -> DType | None:
     rank = op.operands[0].type.rank
     trailing = all(a in op.axes for a in range(min(op.axes, default=rank), rank))
     return None if trailing else DType.F64
-
-
-def _add_compensated(b: ll.IRBuilder, total: ll.Value, error: ll.Value, value: ll.Value) -> None:
-    """total += value, keeping the rounding error of the addition in `error` (Neumaier's
-    variant of Kahan's summation, right whichever of the two is larger)."""
-    before = b.load(total)
-    after = b.fadd(before, value)
-    fabs = b.module.declare_intrinsic("llvm.fabs", [F64])
-    larger = b.fcmp_ordered(">=", b.call(fabs, [before]), b.call(fabs, [value]))
-    lost = b.select(larger, b.fadd(b.fsub(before, after), value), b.fadd(b.fsub(value, after), before))
-    b.store(b.fadd(b.load(error), lost), error)
-    b.store(after, total)
-
-
-def _wide_dtype(kind: str, dtype: DType) -> DType:
-    """Where block partials of a `kind` reduction in `dtype` are added up: float sums in
-    float64 (a float32 total of many blocks loses digits as the total grows)."""
-    return DType.F64 if kind in ("sum", "mean") and dtype.is_float else dtype
-
-
-def _entry_alloca(b: ll.IRBuilder, ty: ll.Type) -> ll.Value:
-    """A stack slot in the entry block, where mem2reg turns it into a register (phi)."""
-    entry = b.function.entry_basic_block
-    at_start = ll.IRBuilder(entry)
-    at_start.position_at_start(entry)
-    return at_start.alloca(ty)
-
-
-def _combine(
-    e: ScalarEmitter, kind: str, dtype: DType, acc: ll.Value, value: ll.Value, reassociate: bool = False
-) -> ll.Value:
-    b = e.b
-    if kind in ("sum", "mean", "prod") and dtype.is_float:
-        combined = b.fadd(acc, value) if kind != "prod" else b.fmul(acc, value)
-        if reassociate:
-            combined.flags = ["reassoc"]  # llvmlite's builder takes no fast-math flags for fadd
-        return combined
-    if kind in ("sum", "mean"):
-        return b.add(acc, value)
-    if kind == "prod":
-        return b.mul(acc, value)
-    take = _better(e, "argmax" if kind == "max" else "argmin", dtype, value, acc)
-    return b.select(take, value, acc)
-
-
-def _better(e: ScalarEmitter, kind: str, dtype: DType, value: ll.Value, best: ll.Value) -> ll.Value:
-    """Whether `value` replaces `best`: strictly better, or the first nan (which then stays)."""
-    b = e.b
-    strictly = e.cmp(dtype, ">" if kind == "argmax" else "<", value, best)
-    if not dtype.is_float:
-        return strictly
-    first_nan = b.and_(e.isnan(value), b.not_(e.isnan(best)))
-    return b.and_(b.or_(strictly, first_nan), b.not_(e.isnan(best)))

@@ -1,6 +1,6 @@
 """The CPU backend stays mechanical: ops are lowered through the registry keyed by op class
 (codegen_llvm/context.py), never through isinstance or op-name chains, every op that can
-reach the backend has an entry, and no function grows past a screenful."""
+reach the backend has an entry (file sizes and function lengths: tests/test_source_shape.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from tc.ir.ops.state import Load, Store
 from tc.ir.ops.views import DimShuffle
 
 CODEGEN = Path(tc.codegen_llvm.lower.__file__).parent
-MAX_FUNCTION_LINES = 80
 
 # isinstance on an op (or an op's owner, or a region's inner op), and dispatch on op names.
 _OP = r"(op|inner|owner|kernel|producer|source\.owner|value\.owner|\w+\.owner)"
@@ -38,8 +37,6 @@ ALLOWED = {
         "if isinstance(op, ew.Cast):  # the one op whose body needs two dtypes",
     ): "the scalar registry maps an op class to an emitter of one dtype; Cast alone needs two",
 }
-# Functions that this restructuring could not split: pycall.py belongs to another change.
-LONG_FUNCTIONS_ALLOWED = {("pycall.py", "compile_fastcall")}
 
 
 def _sources() -> list[Path]:
@@ -127,18 +124,3 @@ def test_every_op_after_fuse_has_a_lowering(cls: type) -> None:
 
 def test_random_ops_are_all_covered() -> None:
     assert len(_all_subclasses(RandomOp)) >= 6
-
-
-def test_functions_fit_a_screen() -> None:
-    long = []
-    for path in _sources():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                lines = node.end_lineno - node.lineno + 1  # type: ignore[operator]
-                if lines > MAX_FUNCTION_LINES and (path.name, node.name) not in LONG_FUNCTIONS_ALLOWED:
-                    long.append(f"{path.name}:{node.lineno} {node.name}: {lines} lines")
-    assert not long, "\n".join(long)
-
-
-def test_lower_py_stays_small() -> None:
-    assert (CODEGEN / "lower.py").stat().st_size < 20_000

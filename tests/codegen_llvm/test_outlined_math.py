@@ -1,4 +1,4 @@
-"""Long kernels call their vectorisable math out of line (scalar.vector_math_function):
+"""Long kernels call their vectorisable math out of line (vector_calls.vector_math_function):
 same bits as the inline math, and the loop still calls the vector versions."""
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pytest
 
 import tc
 import tc.tensor as T
-from tc.codegen_llvm.reduce import BLOCK
+from tc.codegen_llvm.reduce_walk import BLOCK
 
 RNG = np.random.default_rng(20261130)
 ULPS = {"float32": 2.0**-24, "float64": 2.0**-53}
