@@ -5,7 +5,8 @@ codegen_ptx's `device_step`): `LOWERINGS[type(op)](ctx, op)` lays out the op's
 buffers at once and appends the loops that fill them to `ctx.loops` (run when
 every buffer is laid out, so that nothing can fail once a shared buffer may
 have been written in place). An entry uses only `LoweringContext`'s public
-fields and methods, never the function lowering's internals.
+fields and methods, never the function lowering's internals. The entries live
+in any module of the package (the package imports them all: `__init__.py`).
 """
 
 from __future__ import annotations

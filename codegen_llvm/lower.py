@@ -23,7 +23,6 @@ from llvmlite import ir as ll
 from ..ir import Function, TcCompilationError
 from ..ir.calling import CallingConvention
 from ..ir.ops.indexing import index_checks
-from . import lowerings, shape_ops  # noqa: F401  (they register the lowering entries)
 from .context import LOWERINGS, LoweringContext, Slot
 from .indexing import IndexFailure
 from .loops import ArrayRef

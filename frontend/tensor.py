@@ -16,14 +16,19 @@ from ..ir.types import Dim, TensorType
 from . import nnet
 from .config import config
 from .elemwise import GENERATED, add, cast, clip, int_div, mul, round_, switch, where
+from .generated import GENERATED_OPS, NAMESPACES
 from .gradient import grad
 from .graph import Apply, Constant, DTypeSpec, Variable, as_tensor_variable, constant, parse_dtype
 from .linalg import batched_dot, dimshuffle, dot, matmul, transpose
 from .nnet import logsumexp
 from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
 
-# The elementwise ops generated from the registry: sin, cos, ..., eq, neq, ... (see elemwise.py).
+# The elementwise ops generated from the registry: sin, cos, ..., eq, neq, ... (see elemwise.py),
+# the other ops that opted in (cumsum, ...: generated.py), and their namespaces (T.extra_ops).
 globals().update(GENERATED)
+globals().update(GENERATED_OPS)
+assert not set(NAMESPACES) & set(globals()), "a generated namespace hides a name of T"
+globals().update(NAMESPACES)
 
 
 def __getattr__(name: str) -> Callable[..., Variable]:
@@ -236,3 +241,5 @@ __all__ = [
     "where",
 ]
 __all__ += sorted(GENERATED)
+__all__ += sorted(GENERATED_OPS)
+__all__ += sorted(NAMESPACES)

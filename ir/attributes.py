@@ -82,10 +82,13 @@ class Attr(Generic[R]):
     `attribute_types` (which the verifier checks), and makes `op.axes` a typed,
     read-only accessor of `op.attributes["axes"]` (passed through `convert`, if
     given). An attribute with a default is optional: an op built without it
-    gets the default in its attribute dict.
+    gets the default in its attribute dict. `axis_of=k` says the attribute is an
+    axis of operand k, for the generated frontend builders (frontend/generated.py):
+    there a negative axis counts from the end and None flattens operand k first
+    (numpy's `axis=None`); the op itself sees only 0 <= axis < rank.
     """
 
-    __slots__ = ("kind", "key", "convert", "default", "name")
+    __slots__ = ("kind", "key", "convert", "default", "axis_of", "name")
 
     def __init__(
         self,
@@ -93,11 +96,13 @@ class Attr(Generic[R]):
         key: str | None = None,
         convert: Callable[[Any], R] | None = None,
         default: Any = MISSING,
+        axis_of: int | None = None,
     ) -> None:
         self.kind = kind
         self.key = key or ""
         self.convert = convert
         self.default = default
+        self.axis_of = axis_of
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -129,23 +134,37 @@ class Attr(Generic[R]):
 
 
 @overload
-def attr(kind: type[T], *, key: str | None = None, default: T = MISSING) -> Attr[T]: ...
+def attr(
+    kind: type[T], *, key: str | None = None, default: T = MISSING, axis_of: int | None = None
+) -> Attr[T]: ...
 
 
 @overload
 def attr(
-    kind: type[T], *, convert: Callable[[T], R], key: str | None = None, default: T = MISSING
+    kind: type[T],
+    *,
+    convert: Callable[[T], R],
+    key: str | None = None,
+    default: T = MISSING,
+    axis_of: int | None = None,
 ) -> Attr[R]: ...
 
 
 @overload
 def attr(
-    kind: tuple[type, ...], *, convert: Callable[[Any], R], key: str | None = None, default: Any = MISSING
+    kind: tuple[type, ...],
+    *,
+    convert: Callable[[Any], R],
+    key: str | None = None,
+    default: Any = MISSING,
+    axis_of: int | None = None,
 ) -> Attr[R]: ...
 
 
 @overload
-def attr(kind: tuple[type, ...], *, key: str | None = None, default: Any = MISSING) -> Attr[Any]: ...
+def attr(
+    kind: tuple[type, ...], *, key: str | None = None, default: Any = MISSING, axis_of: int | None = None
+) -> Attr[Any]: ...
 
 
 def attr(
@@ -154,11 +173,13 @@ def attr(
     convert: Callable[[Any], Any] | None = None,
     key: str | None = None,
     default: Any = MISSING,
+    axis_of: int | None = None,
 ) -> Attr[Any]:
     """Declare an op attribute of Python type `kind` (see Attr); `key` is its name in the
     attribute dict when that differs from the accessor's, `convert` maps the stored value
-    to what the accessor returns, `default` makes the attribute optional."""
-    return Attr(kind, key, convert, default)
+    to what the accessor returns, `default` makes the attribute optional, `axis_of=k` marks
+    it as an axis of operand k (for the generated frontend builders)."""
+    return Attr(kind, key, convert, default, axis_of)
 
 
 def int_tuple(value: tuple[Any, ...]) -> tuple[int, ...]:

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 PURE = "pure"  # no side effects: may be folded, CSE'd, deleted when unused
 ELEMENTWISE = "elementwise"  # result[i] depends only on operand[i] (after broadcasting)
 COMMUTATIVE = "commutative"
+# each result has the shape of operand 0 (a scan along an axis, a sort): the shape plan needs
+# no rule for such an op (ir/shape_rules.py)
+SAME_SHAPE = "same_shape"
 TERMINATOR = "terminator"
 
 OP_REGISTRY: dict[str, type[Operation]] = {}
@@ -151,6 +154,9 @@ class Operation:
     attr(tuple, convert=int_tuple)`), which gives the typed accessor `op.axes`;
     the operand count with `arity` (an int, `exactly(n)`, `at_least(n)` or
     `between(lo, hi)`; None for no check), checked by `create` and the verifier.
+
+    An op may carry its shape rule as a method `shape_rule(self, state)` (see
+    ir/shape_state.py), or the trait SAME_SHAPE, instead of a rule in ir/shape_rules.py.
     """
 
     name: ClassVar[str] = ""
@@ -164,6 +170,12 @@ class Operation:
     num_regions: ClassVar[int] = 0
     # An attribute printed right after the op name (`tx.load @W`), not in the {dict}.
     inline_symbol: ClassVar[str | None] = None
+    # `T.<frontend_name>` and the .tx builtin of that name, generated from the class: a function
+    # of `arity` tensors and of the declared attributes as keywords (frontend/generated.py;
+    # elementwise ops, which promote, in frontend/elemwise.py). None: no generated builder.
+    frontend_name: ClassVar[str | None] = None
+    # Also `T.<frontend_namespace>.<frontend_name>` (Theano's `T.extra_ops.cumsum`).
+    frontend_namespace: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -8,7 +8,7 @@ in `shape_value_rules.py`.
 
 from __future__ import annotations
 
-from .core import ELEMENTWISE, Operation, Value
+from .core import ELEMENTWISE, SAME_SHAPE, Operation, Value
 from .errors import TcCompilationError
 from .ops.builtin import Constant, Return, Shape, Size
 from .ops.indexing import Gather, ScatterAdd
@@ -207,5 +207,11 @@ def _track_arithmetic(op: Operation, scalars: dict[Value, Term]) -> None:
     scalars[op.results[0]] = expr("wrap", term, dtype.itemsize * 8, int(dtype.is_signed))
 
 
+def _same_shape(op: Operation, state: ShapeState) -> None:
+    """Each result has the shape of operand 0 (the SAME_SHAPE trait)."""
+    state.shapes.update((r, state.shapes[op.operands[0]]) for r in op.results)
+
+
 FALLBACK_RULES.append((lambda op: op.has_trait(ELEMENTWISE), _elementwise))
+FALLBACK_RULES.append((lambda op: op.has_trait(SAME_SHAPE), _same_shape))
 FALLBACK_RULES.append((lambda op: all(r.type.is_static for r in op.results), _static))

@@ -3,9 +3,11 @@
 A shape rule is a small function `rule(op, state)` that records the shapes of
 `op`'s results in `state` as terms, and the checks the op needs (constraints,
 bounds, requirements). Rules are registered by op class with `@shape_rule`,
-next to their code (`shape_rules.py`, `shape_value_rules.py`); `rule_for`
-finds an op's rule through its class's MRO, then by trait (elementwise ops
-broadcast) and last by type (an op whose results are all static needs no rule).
+next to their code (`shape_rules.py`, `shape_value_rules.py`), or carried by
+the op class itself as a method `shape_rule(self, state)`; `rule_for` finds an
+op's rule through its class's MRO (a registered rule, then the class's own),
+then by trait (elementwise ops broadcast, SAME_SHAPE ops keep operand 0's
+shape) and last by type (an op whose results are all static needs no rule).
 """
 
 from __future__ import annotations
@@ -139,12 +141,13 @@ def shape_rule(*classes: type[Operation]) -> Callable[[R], R]:
 
 
 def rule_for(op: Operation) -> ShapeRule:
-    """The shape rule of `op`: its class's (or a base class's), else the first fallback that
-    applies; an op with none is refused at compile time."""
+    """The shape rule of `op`: its class's (or a base class's), registered or carried by the
+    class as its `shape_rule` method, else the first fallback that applies; an op with none is
+    refused at compile time."""
     for cls in type(op).__mro__:
-        rule = SHAPE_RULES.get(cls)
+        rule = SHAPE_RULES.get(cls) or cls.__dict__.get("shape_rule")
         if rule is not None:
-            return rule
+            return cast(ShapeRule, rule)
     for applies, rule in FALLBACK_RULES:
         if applies(op):
             return rule

@@ -1,5 +1,7 @@
 """Every elementwise op of the registry is reachable as `T.<name>` and as a .tx builtin,
-and both compute what the op's numpy reference computes.
+and both compute what the op's numpy reference computes; so is every other op with a
+generated builder (`frontend_name`: frontend/generated.py), called with its keywords' defaults
+on float matrices and checked against the interpreter.
 
 Most builders are generated from the op classes (`frontend_name`); the ops the
 frontend builds by hand are listed in HAND_WRITTEN, so a new op that is neither
@@ -8,6 +10,7 @@ generated nor listed fails here. A new op needs no new test code otherwise.
 
 from __future__ import annotations
 
+import inspect
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,13 @@ import pytest
 import tc
 import tc.tensor as T
 from tc.artifact import build_file
+from tc.codegen_llvm.context import LOWERINGS
 from tc.codegen_llvm.scalar import scalar_emitter
 from tc.frontend.elemwise import GENERATED
+from tc.frontend.generated import GENERATED_OPS
+from tc.frontend.lower import build_function_ir
 from tc.frontend.tx.builtins import FUNCTIONS
-from tc.ir import OP_REGISTRY, DType
+from tc.ir import OP_REGISTRY, DType, Operation, run_function
 from tc.ir.ops.elementwise import ElementwiseOp, cast_reference
 
 ELEMENTWISE = sorted(
@@ -164,3 +170,74 @@ def test_tx_builtin_computes_the_reference(cls: type[ElementwiseOp], tx_source: 
     assert cls.name in ops, f".tx {_call(cls)[0]} does not apply {cls.name}: {sorted(ops)}"
     got = getattr(tx_module, f"op_{cls.name[3:]}")(*_operands(cls))
     _check(np.asarray(got), _reference(cls), f".tx: {cls.name}")
+
+
+# -- the other generated builders (frontend/generated.py): a function of tensors and keywords --
+
+GENERATED_OP_CLASSES = sorted(
+    (c for c in OP_REGISTRY.values() if not issubclass(c, ElementwiseOp) and c.frontend_name is not None),
+    key=lambda c: c.name,
+)
+MATRIX = np.array([[0.3, -0.7, 1.5, 2.0], [0.0, -3.25, 1.2, 0.4], [-2.5, 2.0, 3.0, -0.5]])
+
+
+def _generated_operands(cls: type[Operation]) -> list[np.ndarray]:
+    """Float matrices, one per operand; the builder is called with its keywords' defaults."""
+    return [MATRIX * (k + 1) for k in range(int(cls.arity))]  # type: ignore[call-overload]
+
+
+def _generated_graph(cls: type[Operation]) -> tuple[list[Any], Any]:
+    inputs = [T.dmatrix(f"x{k}") for k in range(len(_generated_operands(cls)))]
+    out = getattr(T, str(cls.frontend_name))(*inputs)
+    assert out.owner is not None and out.owner.op_class is cls, (
+        f"T.{cls.frontend_name} does not apply {cls.name}"
+    )
+    return inputs, out
+
+
+def _generated_reference(cls: type[Operation]) -> np.ndarray:
+    """What the interpreter (the ops' numpy references) computes for the unoptimised graph."""
+    inputs, out = _generated_graph(cls)
+    module = build_function_ir("reference", inputs, [out])
+    return run_function(module.functions[0], *_generated_operands(cls))[0]
+
+
+def _tx_type_of(type_: Any) -> str:
+    dims = ", ".join("?" if d is None else str(d) for d in type_.shape)
+    return f"{type_.dtype.value}[{dims}]" if type_.rank else type_.dtype.value
+
+
+@pytest.mark.parametrize("cls", GENERATED_OP_CLASSES, ids=[c.name for c in GENERATED_OP_CLASSES])
+def test_generated_op_is_reachable_as_T_and_as_a_tx_builtin(cls: type[Operation]) -> None:
+    name = str(cls.frontend_name)
+    builder = getattr(T, name, None)
+    assert callable(builder) and name in T.__all__, f"{cls.name} has no T.{name}"
+    assert FUNCTIONS.get(name) is builder, f"{cls.name} has no .tx builtin {name}"
+    assert builder is GENERATED_OPS[name] and builder.__doc__ == (cls.__doc__ or "").strip()
+    if cls.frontend_namespace is not None:
+        assert getattr(getattr(T, cls.frontend_namespace), name) is builder
+    parameters = list(inspect.signature(builder).parameters)
+    assert parameters[len(_generated_operands(cls)) :] == list(cls.attribute_descriptors)
+    assert cls in LOWERINGS, f"{cls.name} has no CPU lowering"
+
+
+@pytest.mark.parametrize("cls", GENERATED_OP_CLASSES, ids=[c.name for c in GENERATED_OP_CLASSES])
+def test_generated_op_through_T_computes_the_reference(cls: type[Operation]) -> None:
+    inputs, out = _generated_graph(cls)
+    got = tc.function(inputs, out)(*_generated_operands(cls))
+    _check(np.asarray(got), _generated_reference(cls), f"T: {cls.name}")
+
+
+@pytest.mark.parametrize("cls", GENERATED_OP_CLASSES, ids=[c.name for c in GENERATED_OP_CLASSES])
+def test_generated_op_through_tx_computes_the_reference(cls: type[Operation], tmp_path: Path) -> None:
+    names = [f"x{k}" for k in range(len(_generated_operands(cls)))]
+    result = _tx_type_of(_generated_graph(cls)[1].type)
+    path = tmp_path / "op.tx"
+    path.write_text(
+        f"fn op({', '.join(f'{n}: f64[?, ?]' for n in names)}) -> {result} {{\n"
+        f"    return {cls.frontend_name}({', '.join(names)})\n}}\n"
+    )
+    built = build_file(path, functions=["op"])
+    assert cls.name in {op.name for fn in built.module.functions for op in fn.walk()}
+    got = tc.compile_file(path).op(*_generated_operands(cls))
+    _check(np.asarray(got), _generated_reference(cls), f".tx: {cls.name}")

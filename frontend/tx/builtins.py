@@ -16,10 +16,11 @@ from typing import Any
 from ...ir.dtypes import DType
 from .. import tensor as T
 from ..elemwise import GENERATED
+from ..generated import GENERATED_OPS
 
 # .tx name -> builder attribute, for the builders written by hand and the aliases; every
-# generated elementwise builder (elemwise.GENERATED: sin, hypot, floor_div, ...) is a builtin
-# under its own name too.
+# generated builder (elemwise.GENERATED: sin, hypot, floor_div, ...; generated.GENERATED_OPS:
+# cumsum, ...) is a builtin under its own name too.
 _ELEMENTWISE = {
     "abs": "abs_",
     "sign": "sgn",
@@ -46,7 +47,7 @@ DTYPES: dict[str, DType] = {d.value: d for d in DType}
 
 
 def _functions() -> dict[str, Callable[..., Any]]:
-    table = {name: getattr(T, name) for name in GENERATED}
+    table = {name: getattr(T, name) for name in [*GENERATED, *GENERATED_OPS]}
     table.update({name: getattr(T, attr) for name, attr in _ELEMENTWISE.items()})
     table.update({name: getattr(T.nnet, name) for name in _NNET})
     from .. import constructors, shape_ops

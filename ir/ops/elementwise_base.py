@@ -48,7 +48,6 @@ class ElementwiseOp(Operation):
     # `T.<frontend_name>` and the .tx builtin of that name are generated from the class: a
     # function of the operands with the standard promotion. It defaults to the IR name without
     # `tx.`; None where the frontend builds the op by hand (variadic add, round's modes, cast).
-    frontend_name: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

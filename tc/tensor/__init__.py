@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 # Shapes and constructors (slicing itself is Variable.__getitem__).
 from ..frontend.advanced_indexing import take  # noqa: F401
 from ..frontend.constructors import alloc, arange, fill, ones, ones_like, second, zeros, zeros_like  # noqa: F401
+from ..frontend.generated import NAMESPACES
 from ..frontend.shape_ops import concatenate, flatten, inc_subtensor, reshape, set_subtensor, stack  # noqa: F401
 from ..frontend.tensor import *  # noqa: F403
 from ..frontend.tensor import __all__ as _tensor_all
@@ -20,6 +22,10 @@ _SHAPES = ["alloc", "arange", "fill", "ones", "ones_like", "second", "zeros", "z
 _SHAPES += ["concatenate", "flatten", "inc_subtensor", "reshape", "set_subtensor", "stack"]
 _SHAPES += ["take"]
 __all__ = [*_tensor_all, *(name for name in _SHAPES if name not in _tensor_all)]
+
+# The generated namespaces import as modules too (`from tc.tensor.extra_ops import cumsum`).
+for _name, _module in NAMESPACES.items():
+    sys.modules.setdefault(f"{__name__}.{_name}", _module)
 
 
 def __getattr__(name: str) -> Callable[..., Variable]:

@@ -10,11 +10,23 @@ from hypothesis import strategies as st
 
 from tc import tensor as T
 from tc.frontend.lower import build_function_ir
-from tc.ir import TcCompilationError, TcError, TcShapeError, parse_module
+from tc.ir import (
+    SAME_SHAPE,
+    Block,
+    DType,
+    Function,
+    Operation,
+    TcCompilationError,
+    TcError,
+    TcShapeError,
+    TensorType,
+    parse_module,
+)
 from tc.ir.errors import TcIndexError
+from tc.ir.ops.builtin import Return
 from tc.ir.ops.elementwise import Neg
 from tc.ir.ops.reduce import Reduce
-from tc.ir.shape_state import FALLBACK_RULES, SHAPE_RULES, rule_for
+from tc.ir.shape_state import FALLBACK_RULES, SHAPE_RULES, ShapeState, rule_for
 from tc.ir.shape_terms import EXPRESSIONS, ArgDim, ArgValue, Expr, evaluate_term, expr, wrap
 from tc.ir.shapes import ShapePlan
 
@@ -168,6 +180,34 @@ def test_rules_are_found_through_the_op_class() -> None:
     reduce_op, neg, _ = parse_module(text).functions[0].body.ops
     assert rule_for(reduce_op) is SHAPE_RULES[Reduce]
     assert Neg not in SHAPE_RULES and rule_for(neg) in [rule for _, rule in FALLBACK_RULES]
+
+
+class _CarriesItsRule(Operation):
+    """Unregistered (no name): an op class that carries its own shape rule."""
+
+    def shape_rule(self, state: ShapeState) -> None:
+        state.shapes[self.results[0]] = (7,)
+
+
+class _KeepsItsShape(Operation):
+    traits = frozenset({SAME_SHAPE})
+
+
+def _applied(cls: type[Operation]) -> tuple[Operation, ShapeState]:
+    block = Block([TensorType(DType.F64, (None, 3))], ["x"])
+    op = block.append(cls(block.args, [TensorType(DType.F64, (None, 3))]))
+    block.append(Return([op.results[0]], []))
+    return op, ShapeState(Function("f", block))
+
+
+def test_an_op_class_may_carry_its_rule_or_keep_operand_0s_shape() -> None:
+    op, state = _applied(_CarriesItsRule)
+    assert rule_for(op) is _CarriesItsRule.shape_rule
+    rule_for(op)(op, state)
+    assert state.shapes[op.results[0]] == (7,)
+    op, state = _applied(_KeepsItsShape)
+    rule_for(op)(op, state)
+    assert state.shapes[op.results[0]] == (ArgDim(0, 0), 3)
 
 
 def test_an_op_without_a_rule_is_refused_at_compile_time() -> None:
