@@ -77,7 +77,7 @@ def from_interface(value: object, name: str) -> CudaArray | None:
     itemsize = dtype.itemsize
     byte_strides = interface.get("strides")
     if byte_strides is None:
-        strides = _contiguous(shape)
+        strides = contiguous_strides(shape)
     else:
         if any(s % itemsize for s in byte_strides):
             raise TcTypeError(f"argument '{name}': strides {byte_strides} are not multiples of the item size")
@@ -86,7 +86,7 @@ def from_interface(value: object, name: str) -> CudaArray | None:
     return CudaArray(pointer, shape, strides, tc_dtype, owner=value)
 
 
-def _contiguous(shape: Sequence[int]) -> tuple[int, ...]:
+def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
     strides: list[int] = []
     running = 1
     for dim in reversed(shape):
@@ -130,7 +130,7 @@ class CudaContext:
                     f"out of device memory: {nbytes} bytes for an array of shape {shape} ({dtype.value}); "
                     "no shared variable was changed"
                 ) from err
-        return CudaArray(int(allocation), tuple(shape), _contiguous(shape), dtype, allocation)
+        return CudaArray(int(allocation), tuple(shape), contiguous_strides(shape), dtype, allocation)
 
     def upload(self, host: np.ndarray) -> CudaArray:
         host = np.ascontiguousarray(host)

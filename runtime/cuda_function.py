@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import TcTypeError
-from .cuda import CudaArray, CudaContext, CudaDevice, from_interface
+from .cuda import CudaArray, CudaContext, CudaDevice, contiguous_strides, from_interface
 from .function import CompiledFunction
 
 
@@ -120,19 +120,13 @@ class CudaFunction(CompiledFunction):
         array is copied, so the variable never aliases anything else)."""
         if isinstance(value, np.ndarray):
             return self._context.upload(value)
+        contiguous = value.strides == contiguous_strides(value.shape)
         owned = type(value.owner).__module__.startswith("pycuda") and value.pointer == int(value.owner)
-        if owned and value.strides == _contiguous(value.shape):
+        if owned and contiguous:
             return value
-        return self._context.upload(self._context.download(value))
-
-
-def _contiguous(shape: Sequence[int]) -> tuple[int, ...]:
-    strides: list[int] = []
-    running = 1
-    for dim in reversed(shape):
-        strides.insert(0, running)
-        running *= dim
-    return tuple(strides)
+        if contiguous:  # a view into a larger buffer, or the caller's memory: copied on the GPU
+            return self._context.copy(value)
+        return self._context.upload(self._context.download(value))  # strided: rare, through the host
 
 
 def _size_source(context: CudaContext, value: np.ndarray | CudaArray) -> np.ndarray | None:
