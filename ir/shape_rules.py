@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from .core import ELEMENTWISE, SAME_SHAPE, Operation, Value
 from .errors import TcCompilationError
+from .ops import binary
+from .ops import elementwise as unary
 from .ops.builtin import Constant, Return, Shape, Size
 from .ops.indexing import Gather, ScatterAdd
 from .ops.linalg import BatchedDot, Dot
 from .ops.random import RandomChoice, RandomOp
 from .ops.reduce import NEEDS_ELEMENTS, Reduce
+from .ops.select_cast import Cast
 from .ops.state import Load, Store
 from .ops.views import DimShuffle
 from .shape_checks import Bound, Constraint
@@ -22,15 +25,15 @@ from .shape_state import FALLBACK_RULES, ShapeState, SymbolicShape, location, sh
 from .shape_terms import ArgValue, Term, expr, is_int_scalar, is_int_vector
 
 # Integer scalar arithmetic the plan follows, as EXPRESSIONS kinds.
-ARITHMETIC = {
-    "tx.add": "add",
-    "tx.sub": "sub",
-    "tx.mul": "mul",
-    "tx.floordiv": "floordiv",
-    "tx.mod": "mod",
-    "tx.neg": "neg",
-    "tx.maximum": "max",
-    "tx.minimum": "min",
+ARITHMETIC: dict[type[Operation], str] = {
+    binary.Add: "add",
+    binary.Sub: "sub",
+    binary.Mul: "mul",
+    binary.FloorDiv: "floordiv",
+    binary.Mod: "mod",
+    unary.Neg: "neg",
+    binary.Maximum: "max",
+    binary.Minimum: "min",
 }
 
 
@@ -198,12 +201,10 @@ def _track_arithmetic(op: Operation, scalars: dict[Value, Term]) -> None:
         return
     args = [scalars[v] for v in op.operands]
     dtype = op.results[0].type.dtype
-    if op.name == "tx.cast" and len(args) == 1:
-        term = args[0]
-    elif op.name in ARITHMETIC:
-        term = expr(ARITHMETIC[op.name], *args)
-    else:
+    kind = "cast" if type(op) is Cast else ARITHMETIC.get(type(op))
+    if kind is None:
         return
+    term = args[0] if kind == "cast" else expr(kind, *args)
     scalars[op.results[0]] = expr("wrap", term, dtype.itemsize * 8, int(dtype.is_signed))
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from .core import Operation
 from .errors import TcCompilationError
+from .ops.builtin import Constant
 from .ops.shape import (
     OPERAND,
     Alloc,
@@ -143,8 +144,9 @@ def _concatenate(op: Concatenate, state: ShapeState) -> None:
 @shape_rule(Arange)
 def _arange(op: Arange, state: ShapeState) -> None:
     if op.results[0].type.dtype.is_float or not all(is_int_scalar(v.type) for v in op.operands):
-        if all(v.owner is not None and v.owner.name == "tx.constant" for v in op.operands):
-            start, stop, step = (v.owner.value[()] for v in op.operands)  # type: ignore[union-attr]
+        constants = [v.owner for v in op.operands if type(v.owner) is Constant]
+        if len(constants) == len(op.operands):
+            start, stop, step = (c.value[()] for c in constants)
             state.require(op, "step", int(step != 0))
             state.shapes[op.results[0]] = (int(np.arange(start, stop, step if step else 1).size),)
             return
