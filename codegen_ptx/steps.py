@@ -1,3 +1,3 @@
 """Import every module that registers device steps (program.STEP_BUILDERS)."""
 
-from . import elementwise, indexing, linalg, random, reduce, views  # noqa: F401
+from . import cumsum, elementwise, indexing, linalg, random, reduce, views  # noqa: F401
