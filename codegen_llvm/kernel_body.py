@@ -1,6 +1,6 @@
 """The scalar body of a fused elementwise kernel, for any target.
 
-`kernel_body(op, math)` turns a `kernel.elementwise` region into a
+`kernel_body(op, math)` turns a `kernel.elementwise` (or `kernel.reduce`) region into a
 `KernelBody`: functions that, given one element of each operand, emit the
 instructions for one element of each result. The CPU's loops call it with the
 host's math library; the GPU's kernels (codegen_ptx) with libdevice.
@@ -12,7 +12,7 @@ from llvmlite import ir as ll
 
 from ..ir import Operation, TcCompilationError, Value
 from ..ir.ops.builtin import Constant
-from ..ir.ops.kernel import KernelElementwise, Yield
+from ..ir.ops.kernel import KernelElementwise, KernelReduce, Yield
 from .loops import KernelBody
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .types import register_type
@@ -23,7 +23,7 @@ OUTLINE_MATH_ABOVE_OPS = 32
 _REGION_OPS: dict[type[Operation], str] = {Yield: "yield", Constant: "constant"}
 
 
-def kernel_body(op: KernelElementwise, math: MathLibrary) -> KernelBody:
+def kernel_body(op: KernelElementwise | KernelReduce, math: MathLibrary) -> KernelBody:
     block = op.body.block
     # Small kernels inline their math (the fastest loops); long ones call it, so LLVM's
     # time stays proportional to the number of ops (see ScalarEmitter).

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from llvmlite import ir as ll
 
-from ..ir import DType, TcCompilationError
+from ..ir import DType, Operation, TcCompilationError
 from ..ir.ops.builtin import Constant, Return, Shape, Size
 from ..ir.ops.indexing import Gather, ScatterAdd
 from ..ir.ops.kernel import KernelElementwise
@@ -34,9 +34,9 @@ from .context import LoweringContext, lowering
 from .indexing import emit_gather, emit_scatter_add, indexing_extent
 from .kernel_body import kernel_body
 from .linalg import emit_batched_dot, emit_dot
-from .loops import ArrayRef, KernelBody, broadcast_strides, emit_elementwise_loop
+from .loops import ArrayRef, emit_elementwise_loop
 from .random import emit_choice, emit_permutation, emit_random
-from .reduce import Member, Producer, emit_reduce, emit_reductions, wide_accumulator
+from .reduce import emit_reduce, wide_accumulator
 from .scalar import ScalarEmitter
 from .types import I8_PTR, I32, I64, memory_type
 
@@ -119,12 +119,6 @@ def _dimshuffle(ctx: LoweringContext, op: DimShuffle) -> None:
 @lowering(KernelElementwise, fresh=True)
 def _kernel(ctx: LoweringContext, op: KernelElementwise) -> None:
     assert ctx.plan is not None
-    if op.results[0] in ctx.plan.fused:
-        result = op.results[0]  # only its shape: the reduction computes the elements
-        extent = kernel_extent(ctx, op)
-        null = ll.Constant(I8_PTR, None)
-        ctx.arrays[result] = ArrayRef(result.type.dtype, null, extent, extent, result.type.shape)
-        return
     early = ctx.shape_ops.compute_early(op)  # a scalar that sizes or indexes
     if early:  # into a temporary: a store slot may be the shared buffer itself
         for result in op.results:
@@ -138,9 +132,12 @@ def _kernel(ctx: LoweringContext, op: KernelElementwise) -> None:
         ctx.defer(_emit_kernel, ctx, op, extent)
 
 
-def kernel_extent(ctx: LoweringContext, op: KernelElementwise) -> list[ll.Value]:
-    """The run-time shape of a kernel's results, from its static shape or its operands."""
-    result_shape = op.results[0].type.shape
+def kernel_extent(
+    ctx: LoweringContext, op: Operation, static_shape: tuple[int | None, ...] | None = None
+) -> list[ll.Value]:
+    """The run-time shape of a kernel's results (or of the broadcast of its operands, of
+    static shape `static_shape`), from its static shape or its operands."""
+    result_shape = op.results[0].type.shape if static_shape is None else static_shape
     rank = len(result_shape)
     extent: list[ll.Value] = []
     for axis, static in enumerate(result_shape):
@@ -189,58 +186,40 @@ def _batched_dot(ctx: LoweringContext, op: BatchedDot) -> None:
 
 @lowering(Reduce, fresh=True)
 def _reduce(ctx: LoweringContext, op: Reduce) -> None:
-    assert ctx.plan is not None
     source = ctx.arrays[op.operands[0]]
-    keep = op.keepdims
-    extent = [I64(1) if a in op.axes else d for a, d in enumerate(source.shape) if keep or a not in op.axes]
+    extent = reduced_extent(source.shape, op.axes, op.keepdims)
     ctx.result_buffers(op, extent)
-    if op.kind in ("argmax", "argmin"):  # the best values so far, beside their indices
-        ctx.allocate_scratch(op, source.dtype, extent)
-    elif (wide := wide_accumulator(op)) is not None:  # float32 column sums, say
-        ctx.allocate_scratch(op, wide, extent)
-    if op in ctx.plan.groups:
-        ctx.defer(_emit_reduce_group, ctx, ctx.plan.groups[op], extent)
-    elif not ctx.plan.lowered_elsewhere(op):
-        ctx.defer(_emit_reduce, ctx, op, extent)
+    out_dtype, rank = op.results[0].type.dtype, len(source.shape)
+    scratch = reduction_scratch(ctx, op.kind, source.dtype, out_dtype, rank, op.axes, extent)
+    ctx.defer(_emit_reduce, ctx, op, extent, scratch)
 
 
-def _emit_reduce_group(ctx: LoweringContext, group: list[Reduce], extent: list[ll.Value]) -> None:
-    """Several fused reductions of the same operands, in one loop nest."""
-    assert ctx.plan is not None
-    emitter = ScalarEmitter(ctx.builder, ctx.math)
-    source = ctx.arrays[group[0].operands[0]]
-    kernels = [ctx.plan.fused[op.operands[0]] for op in group]
-    operands = [ctx.arrays[v] for v in kernels[0].operands]
-    members = []
-    for op, kernel in zip(group, kernels, strict=True):
-        body = kernel_body(kernel, ctx.math)
-        output = ctx.arrays[op.results[0]].pointer
-        members.append(Member(op, output, ctx.scratch.get(op), _element_of(body), op.operands[0].type.dtype))
-    strides = [broadcast_strides(arr, source.static_shape) for arr in operands]
-    emit_reductions(emitter, members, operands, strides, source.shape, extent)
+def reduced_extent(shape: list[ll.Value], axes: tuple[int, ...], keepdims: bool) -> list[ll.Value]:
+    """The run-time shape of a reduction of `shape` over `axes`."""
+    return [I64(1) if a in axes else d for a, d in enumerate(shape) if keepdims or a not in axes]
 
 
-def _emit_reduce(ctx: LoweringContext, op: Reduce, extent: list[ll.Value]) -> None:
-    assert ctx.plan is not None
+def reduction_scratch(
+    ctx: LoweringContext,
+    kind: str,
+    in_dtype: DType,
+    out_dtype: DType,
+    rank: int,
+    axes: tuple[int, ...],
+    extent: list[ll.Value],
+) -> ll.Value | None:
+    """The temporary a reduction over `axes` of a rank-`rank` source needs beside its result
+    (shape `extent`), if any."""
+    if kind in ("argmax", "argmin"):  # the best values so far, beside their indices
+        return ctx.allocate(in_dtype, extent)
+    wide = wide_accumulator(kind, out_dtype, rank, axes)  # float32 column sums, say
+    return ctx.allocate(wide, extent) if wide is not None else None
+
+
+def _emit_reduce(ctx: LoweringContext, op: Reduce, extent: list[ll.Value], scratch: ll.Value | None) -> None:
     emitter = ScalarEmitter(ctx.builder, ctx.math)
     source = ctx.arrays[op.operands[0]]
-    producer = None
-    kernel = ctx.plan.fused.get(op.operands[0])
-    if kernel is not None:
-        operands = [ctx.arrays[v] for v in kernel.operands]
-        body = kernel_body(kernel, ctx.math)
-        strides = [broadcast_strides(arr, source.static_shape) for arr in operands]
-        producer = Producer(operands, strides, _element_of(body))
-    output = ctx.arrays[op.results[0]].pointer
-    emit_reduce(emitter, op, source, output, extent, ctx.scratch.get(op), producer)
-
-
-def _element_of(body: KernelBody) -> Callable[[ll.IRBuilder, list[ll.Value]], ll.Value]:
-    """A fused kernel's one result, computed where a reduction needs it: with the vectorisable
-    math unless the kernel may ask for exact math (a reduction has no second pass to redo)."""
-    if body.has_fallback:
-        return lambda builder, values: body.exact(builder, values)[0]
-    return lambda builder, values: body.fast(builder, values)[0][0]
+    emit_reduce(emitter, op, source, ctx.arrays[op.results[0]].pointer, extent, scratch)
 
 
 # -- gather and scatter-add ------------------------------------------------------------------

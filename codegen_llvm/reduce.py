@@ -26,28 +26,14 @@ max/min/argmax/argmin) have passed before the call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from llvmlite import ir as ll
 
 from ..ir import DType
 from ..ir.ops.reduce import Reduce
 from .loops import ArrayRef
-from .reduce_walk import Member, Walk
+from .reduce_walk import Compute, Member, Walk
 from .scalar import ScalarEmitter
 from .types import I8_PTR, I64
-
-
-@dataclass
-class Producer:
-    """Where a reduction's elements come from: operands walked with per-axis byte strides
-    over the source's shape (None: broadcast along that axis) and a function of their
-    loaded values (the identity for a plain array; a kernel body when fused)."""
-
-    operands: list[ArrayRef]
-    strides: list[list[ll.Value | None]]
-    compute: Callable[[ll.IRBuilder, list[ll.Value]], ll.Value]
 
 
 def emit_reduce(
@@ -57,35 +43,35 @@ def emit_reduce(
     output: ll.Value,
     out_extent: list[ll.Value],
     scratch: ll.Value | None,
-    producer: Producer | None = None,
 ) -> None:
-    """Reduce `source` into the contiguous `output` (shape `out_extent`).
+    """Reduce the array `source` into the contiguous `output` (shape `out_extent`)."""
+    member = Member(op.kind, source.dtype, op.results[0].type.dtype, output, scratch)
+    strides = [list(source.strides)]
+    emit_reductions(emitter, [member], op.axes, _loaded, [source], strides, source.shape, out_extent)
 
-    With a `producer`, `source` only gives the shape: each element is computed
-    where it is reduced, from the producer's operands (a fused elementwise kernel),
-    so the source is never written to memory.
-    """
-    if producer is None:
-        producer = Producer([source], [list(source.strides)], lambda builder, values: values[0])
-    member = Member(op, output, scratch, producer.compute, source.dtype)
-    emit_reductions(emitter, [member], producer.operands, producer.strides, source.shape, out_extent)
+
+def _loaded(builder: ll.IRBuilder, values: list[ll.Value]) -> list[ll.Value]:
+    return values
 
 
 def emit_reductions(
     emitter: ScalarEmitter,
     members: list[Member],
+    axes: tuple[int, ...],
+    compute: Compute,
     operands: list[ArrayRef],
     strides: list[list[ll.Value | None]],
     shape: list[ll.Value],
     out_extent: list[ll.Value],
 ) -> None:
-    """Reductions over the same axes of the same operands, in one walk over them.
+    """Reductions over the same `axes` of the same operands, in one walk over them.
 
-    `shape` is the reduced space; each member computes its element from the
-    operands' values (read once for all of them) and keeps its own accumulator.
+    `shape` is the reduced space; `compute` gives every member's element from the
+    operands' values (read once for all of them: the identity for a plain array,
+    a kernel.reduce body otherwise), and each member keeps its own accumulator.
     A group of several members holds no argmax/argmin.
     """
-    walk = Walk(emitter, members, operands, strides, shape)
+    walk = Walk(emitter, members, axes, compute, operands, strides, shape)
     count_out = walk.initialise(out_extent)
     walk.lay_out()
     b = emitter.b
@@ -93,16 +79,15 @@ def emit_reductions(
     walk.finish(count_out)
 
 
-def wide_accumulator(op: Reduce) -> DType | None:
-    """The dtype of a scratch accumulator `op` needs beside its result, or None.
+def wide_accumulator(kind: str, out_dtype: DType, rank: int, axes: tuple[int, ...]) -> DType | None:
+    """The dtype of a scratch accumulator a reduction needs beside its result, or None.
 
-    A float32 sum or mean whose output elements each take many contributions in
-    turn (a reduced axis outside a kept one: the sums of a matrix's columns)
-    adds them in float64; in float32 the contributions would lose digits as the
-    sum grows, as in numpy's own column sums.
+    A float32 sum or mean (over `axes` of a rank-`rank` source) whose output
+    elements each take many contributions in turn (a reduced axis outside a kept
+    one: the sums of a matrix's columns) adds them in float64; in float32 the
+    contributions would lose digits as the sum grows, as in numpy's own column sums.
     """
-    if op.kind not in ("sum", "mean") or op.results[0].type.dtype is not DType.F32:
+    if kind not in ("sum", "mean") or out_dtype is not DType.F32:
         return None
-    rank = op.operands[0].type.rank
-    trailing = all(a in op.axes for a in range(min(op.axes, default=rank), rank))
+    trailing = all(a in axes for a in range(min(axes, default=rank), rank))
     return None if trailing else DType.F64

@@ -11,7 +11,6 @@ import numpy as np
 from llvmlite import ir as ll
 
 from ..ir import DType
-from ..ir.ops.reduce import Reduce
 from .control import counted_loop
 from .loops import ArrayRef
 from .scalar import ScalarEmitter, emit_cast
@@ -24,15 +23,20 @@ BLOCK = 1024  # elements per block of a reduced run. LLVM keeps 32 (AVX2) to 64 
 
 @dataclass
 class Member:
-    """One reduction of a group that walks the same operands: its op, where its result goes,
-    its scratch (argmax/argmin's best values, or a float32 sum's float64 accumulator, see
-    `wide_accumulator`) and how it computes its element."""
+    """One reduction of a group that walks the same operands: its kind (tx.reduce's), the
+    dtypes of its elements and of its result, where its result goes and its scratch
+    (argmax/argmin's best values, or a float32 sum's float64 accumulator, see
+    `wide_accumulator`)."""
 
-    op: Reduce
+    kind: str
+    in_dtype: DType
+    out_dtype: DType
     output: ll.Value
     scratch: ll.Value | None
-    compute: Callable[[ll.IRBuilder, list[ll.Value]], ll.Value]
-    in_dtype: DType
+
+
+# Every member's element, from the operands' loaded values (read once for all of them).
+Compute = Callable[[ll.IRBuilder, list[ll.Value]], list[ll.Value]]
 
 
 def _identity(kind: str, dtype: DType) -> ll.Constant:
@@ -60,21 +64,22 @@ class Walk:
         self,
         emitter: ScalarEmitter,
         members: list[Member],
+        axes: tuple[int, ...],
+        compute: Compute,
         operands: list[ArrayRef],
         strides: list[list[ll.Value | None]],
         shape: list[ll.Value],
     ) -> None:
         self.emitter, self.b = emitter, emitter.b
         self.members, self.operands, self.strides, self.shape = members, operands, strides, shape
+        self.compute = compute
         b = self.b
-        first = members[0].op
-        self.first = first
-        self.axes, self.rank = set(first.axes), len(shape)
-        self.arg = arg = first.kind in ("argmax", "argmin")
+        self.axis_order = axes
+        self.axes, self.rank = set(axes), len(shape)
+        self.arg = arg = members[0].kind in ("argmax", "argmin")
         assert not arg or len(members) == 1
         self.acc_dtypes = [
-            m.in_dtype if m.op.kind in ("argmax", "argmin", "max", "min") else m.op.results[0].type.dtype
-            for m in members
+            m.in_dtype if m.kind in ("argmax", "argmin", "max", "min") else m.out_dtype for m in members
         ]
         # A float32 sum whose slots take many contributions adds them in a float64 scratch.
         self.widened = [not arg and m.scratch is not None for m in members]
@@ -93,14 +98,14 @@ class Walk:
             count_out = b.mul(count_out, dim)
         with counted_loop(b, count_out, "init") as o:
             for m, d, acc in zip(self.members, self.slot_dtypes, self.accumulators, strict=True):
-                store_element(b, d, _identity(m.op.kind, d), b.gep(acc, [o]))
+                store_element(b, d, _identity(m.kind, d), b.gep(acc, [o]))
             if self.indices is not None:
                 b.store(I64(0), b.gep(self.indices, [o]))
         return count_out
 
     def lay_out(self) -> None:
         """The output strides and the trailing reduced axes summed in registers."""
-        b, shape, axes, rank, first = self.b, self.shape, self.axes, self.rank, self.first
+        b, shape, axes, rank = self.b, self.shape, self.axes, self.rank
         # The output element of each input index: contiguous strides over the kept axes.
         kept = [a for a in range(rank) if a not in axes]
         self.out_stride: dict[int, ll.Value] = {}
@@ -108,7 +113,7 @@ class Walk:
         for a in reversed(kept):
             self.out_stride[a] = running
             running = b.mul(running, shape[a])
-        self.single_axis = first.axes[0] if self.arg and len(first.axes) == 1 and rank > 1 else None
+        self.single_axis = self.axis_order[0] if self.arg and len(axes) == 1 and rank > 1 else None
 
         # Reduced trailing axes (the innermost one at least) accumulate in registers: each run
         # of the innermost axis in blocks, whose partial sums LLVM may keep in vector lanes,
@@ -124,16 +129,16 @@ class Walk:
             tail_count = b.mul(tail_count, dim)
         self.empty_tail = b.icmp_signed("==", tail_count, I64(0))
         members, acc_dtypes = self.members, self.acc_dtypes
-        self.wide_dtypes = [_wide_dtype(m.op.kind, d) for m, d in zip(members, acc_dtypes, strict=True)]
+        self.wide_dtypes = [_wide_dtype(m.kind, d) for m, d in zip(members, acc_dtypes, strict=True)]
         # Float64 block totals are no wider than their blocks: they are added with compensation.
         self.compensated = [
-            m.op.kind in ("sum", "mean") and d is DType.F64 for m, d in zip(members, acc_dtypes, strict=True)
+            m.kind in ("sum", "mean") and d is DType.F64 for m, d in zip(members, acc_dtypes, strict=True)
         ]
 
     def load(self, pointers: list[ll.Value]) -> list[ll.Value]:
         b = self.b
         values = [load_element(b, arr.dtype, p) for arr, p in zip(self.operands, pointers, strict=True)]
-        return [m.compute(b, values) for m in self.members]
+        return self.compute(b, values)
 
     def advance(self, pointers: list[ll.Value], axis: int, i: ll.Value) -> list[ll.Value]:
         b = self.b
@@ -201,12 +206,12 @@ class Walk:
         b, emitter, members, acc_dtypes = self.b, self.emitter, self.members, self.acc_dtypes
         axis = self.rank - 1
         for m, d, partial in zip(members, acc_dtypes, partials, strict=True):
-            b.store(_identity(m.op.kind, d), partial)
+            b.store(_identity(m.kind, d), partial)
         with counted_loop(b, stop, "run", start=start) as i:
             values = self.load(self.step(pointers, axis, i, contiguous))
             for m, d, partial, value in zip(members, acc_dtypes, partials, values, strict=True):
                 value = emit_cast(emitter, m.in_dtype, d, value)
-                combined = _combine(emitter, m.op.kind, d, b.load(partial), value, reassociate=True)
+                combined = _combine(emitter, m.kind, d, b.load(partial), value, reassociate=True)
                 b.store(combined, partial)
         for m, d, w, partial, (total, error) in zip(
             members, acc_dtypes, self.wide_dtypes, partials, totals, strict=True
@@ -215,7 +220,7 @@ class Walk:
             if error is not None:
                 _add_compensated(b, total, error, value)
             else:
-                b.store(_combine(emitter, m.op.kind, w, b.load(total), value), total)
+                b.store(_combine(emitter, m.kind, w, b.load(total), value), total)
 
     def visit_tail(self, axis: int, pointers: list[ll.Value], totals: Totals) -> None:
         if axis == self.rank - 1:
@@ -261,8 +266,8 @@ class Walk:
             total = _entry_alloca(b, register_type(w))
             # -0.0 is the exact identity of a float sum, so LLVM drops the first add
             # (an empty tail, which would leave -0.0, gives the identity below).
-            summed = m.op.kind in ("sum", "mean") and w.is_float
-            b.store(ll.Constant(register_type(w), -0.0) if summed else _identity(m.op.kind, w), total)
+            summed = m.kind in ("sum", "mean") and w.is_float
+            b.store(ll.Constant(register_type(w), -0.0) if summed else _identity(m.kind, w), total)
             error = _entry_alloca(b, F64) if c else None
             if error is not None:
                 b.store(F64(0.0), error)
@@ -276,11 +281,11 @@ class Walk:
                 fabs = b.module.declare_intrinsic("llvm.fabs", [F64])
                 finite = b.fcmp_ordered("<", b.call(fabs, [combined]), F64(math.inf))
                 combined = b.select(finite, b.fadd(combined, b.load(error)), combined)
-            if m.op.kind in ("sum", "mean") and w.is_float:
-                combined = b.select(self.empty_tail, _identity(m.op.kind, w), combined)
+            if m.kind in ("sum", "mean") and w.is_float:
+                combined = b.select(self.empty_tail, _identity(m.kind, w), combined)
             if self.revisited:
                 current = emit_cast(emitter, d, w, load_element(b, d, slot))
-                combined = _combine(emitter, m.op.kind, w, current, combined)
+                combined = _combine(emitter, m.kind, w, current, combined)
             store_element(b, d, emit_cast(emitter, w, d, combined), slot)
 
     def visit_element(
@@ -294,14 +299,14 @@ class Walk:
             current = load_element(b, d, slot)
             if self.arg:
                 assert indices is not None
-                take = _better(emitter, m.op.kind, m.in_dtype, value, current)
+                take = _better(emitter, m.kind, m.in_dtype, value, current)
                 store_element(b, d, b.select(take, value, current), slot)
                 where = b.gep(indices, [out_index])
                 best = position if self.single_axis is not None else flat
                 b.store(b.select(take, best, b.load(where)), where)
                 continue
             value = emit_cast(emitter, m.in_dtype, d, value)
-            store_element(b, d, _combine(emitter, m.op.kind, d, current, value), slot)
+            store_element(b, d, _combine(emitter, m.kind, d, current, value), slot)
 
     def finish(self, count_out: ll.Value) -> None:
         """Means divided by their counts, widened sums rounded to their outputs."""
@@ -310,14 +315,14 @@ class Walk:
         for a in sorted(self.axes):
             reduced = b.mul(reduced, self.shape[a])
         for m, w, d, acc in zip(self.members, self.widened, self.slot_dtypes, self.accumulators, strict=True):
-            if m.op.kind != "mean" and not w:
+            if m.kind != "mean" and not w:
                 continue
-            out_dtype = m.op.results[0].type.dtype
+            out_dtype = m.out_dtype
             output = b.bitcast(m.output, memory_type(out_dtype).as_pointer())
             divisor = b.sitofp(reduced, register_type(d))
             with counted_loop(b, count_out, "finish") as o:
                 value = load_element(b, d, b.gep(acc, [o]))
-                if m.op.kind == "mean":
+                if m.kind == "mean":
                     value = b.fdiv(value, divisor)
                 store_element(b, out_dtype, emit_cast(emitter, d, out_dtype, value), b.gep(output, [o]))
 

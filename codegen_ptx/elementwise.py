@@ -22,19 +22,22 @@ Parameters, in order (the runtime packs them, see runtime/cuda_function.py):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llvmlite import ir as ll
 
 from ..codegen_llvm.kernel_body import kernel_body
 from ..codegen_llvm.types import I8, I64, load_element, memory_type, store_element
-from ..ir import DType
-from ..ir.ops.kernel import KernelElementwise
+from ..ir import DType, TensorType
+from ..ir.ops.kernel import KernelElementwise, KernelReduce
 from .grid import KernelTarget
 from .launch import BLOCK, Device, DeviceArray, contiguous_strides, grid_for
 from .loops import grid_stride_loop
 from .program import ProgramBuilder, Runtime, Step, as_device, device_step, scalar_argument
 
+# An op whose body the kernels run: its operands are read, its yielded values stored.
+Body = KernelElementwise | KernelReduce
 VEC = 4  # elements per thread in the vector kernel (16 bytes of float32)
 
 
@@ -47,6 +50,7 @@ class ElementwiseKernels:
     rank: int
     by_value: tuple[bool, ...]  # per operand: passed by value (a host scalar)
     single: tuple[bool, ...]  # per operand: read at index 0 in the vector kernel
+    result_dtypes: tuple[DType, ...]  # the yielded values', stored in full
 
 
 def param_type(dtype: DType, by_value: bool) -> ll.Type:
@@ -54,23 +58,32 @@ def param_type(dtype: DType, by_value: bool) -> ll.Type:
 
 
 def emit_elementwise(
-    target: KernelTarget, module: ll.Module, name: str, op: KernelElementwise, by_value: tuple[bool, ...]
+    target: KernelTarget,
+    module: ll.Module,
+    name: str,
+    op: KernelElementwise | KernelReduce,
+    by_value: tuple[bool, ...],
+    result_types: Sequence[TensorType] | None = None,
 ) -> ElementwiseKernels:
-    """Both kernels of `op`; operand k is a host scalar passed by value where `by_value[k]`."""
-    rank = op.results[0].type.rank
+    """Both kernels of `op`'s body; operand k is a host scalar passed by value where
+    `by_value[k]`. They store every yielded value, typed `result_types` (by default the
+    op's results: a kernel.reduce's body stores the elements it would reduce)."""
+    types = [r.type for r in op.results] if result_types is None else list(result_types)
+    rank = types[0].rank
     single = tuple(
         bv or all(d == 1 for d in v.type.shape) for bv, v in zip(by_value, op.operands, strict=True)
     )
-    kernels = ElementwiseKernels(f"{name}_vec", f"{name}_strided", rank, by_value, single)
+    dtypes = tuple(t.dtype for t in types)
+    kernels = ElementwiseKernels(f"{name}_vec", f"{name}_strided", rank, by_value, single, dtypes)
     _emit_vector(target, module, kernels, op)
     _emit_strided(target, module, kernels, op)
     return kernels
 
 
-def _params(op: KernelElementwise, by_value: tuple[bool, ...]) -> list[ll.Type]:
+def _params(op: Body, kernels: ElementwiseKernels) -> list[ll.Type]:
     params: list[ll.Type] = [I64]
-    params += [memory_type(r.type.dtype).as_pointer() for r in op.results]
-    params += [param_type(v.type.dtype, bv) for v, bv in zip(op.operands, by_value, strict=True)]
+    params += [memory_type(dtype).as_pointer() for dtype in kernels.result_dtypes]
+    params += [param_type(v.type.dtype, bv) for v, bv in zip(op.operands, kernels.by_value, strict=True)]
     return params
 
 
@@ -79,12 +92,11 @@ def _scalar_value(b: ll.IRBuilder, dtype: DType, value: ll.Value) -> ll.Value:
     return b.icmp_unsigned("!=", value, I8(0)) if dtype is DType.BOOL else value
 
 
-def _emit_vector(
-    target: KernelTarget, module: ll.Module, kernels: ElementwiseKernels, op: KernelElementwise
-) -> None:
-    fn = target.kernel(module, kernels.vec, _params(op, kernels.by_value))
+def _emit_vector(target: KernelTarget, module: ll.Module, kernels: ElementwiseKernels, op: Body) -> None:
+    fn = target.kernel(module, kernels.vec, _params(op, kernels))
     _mark_pointers(fn)
-    n, results, operands = fn.args[0], fn.args[1 : 1 + len(op.results)], fn.args[1 + len(op.results) :]
+    count = len(kernels.result_dtypes)
+    n, results, operands = fn.args[0], fn.args[1 : 1 + count], fn.args[1 + count :]
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     body = kernel_body(op, target.math(module))
     dtypes = [v.type.dtype for v in op.operands]
@@ -109,8 +121,7 @@ def _emit_vector(
                 element = b.extract_element(vector, I64(j))
                 lane.append(b.icmp_unsigned("!=", element, I8(0)) if dtype is DType.BOOL else element)
         values = [body.exact(b, lane) for lane in lanes]
-        for r, (result, pointer) in enumerate(zip(op.results, results, strict=True)):
-            dtype = result.type.dtype
+        for r, (dtype, pointer) in enumerate(zip(kernels.result_dtypes, results, strict=True)):
             vector: ll.Value = ll.Constant(ll.VectorType(memory_type(dtype), VEC), None)
             for j in range(VEC):
                 element = values[j][r]
@@ -125,21 +136,20 @@ def _emit_vector(
         values = []
         for k, (dtype, arg) in enumerate(zip(dtypes, operands, strict=True)):
             values.append(fixed[k] if k in fixed else load_element(b, dtype, b.gep(arg, [index])))
-        for result, pointer, value in zip(op.results, results, body.exact(b, values), strict=True):
-            store_element(b, result.type.dtype, value, b.gep(pointer, [index]))
+        for dtype, pointer, value in zip(kernels.result_dtypes, results, body.exact(b, values), strict=True):
+            store_element(b, dtype, value, b.gep(pointer, [index]))
     b.ret_void()
 
 
-def _emit_strided(
-    target: KernelTarget, module: ll.Module, kernels: ElementwiseKernels, op: KernelElementwise
-) -> None:
+def _emit_strided(target: KernelTarget, module: ll.Module, kernels: ElementwiseKernels, op: Body) -> None:
     rank = kernels.rank
     pointer_operands = [k for k, bv in enumerate(kernels.by_value) if not bv]
-    params = _params(op, kernels.by_value) + [I64] * (rank * (1 + len(pointer_operands)))
+    params = _params(op, kernels) + [I64] * (rank * (1 + len(pointer_operands)))
     fn = target.kernel(module, kernels.strided, params)
     _mark_pointers(fn)
-    count = 1 + len(op.results) + len(op.operands)
-    n, results, operands = fn.args[0], fn.args[1 : 1 + len(op.results)], fn.args[1 + len(op.results) : count]
+    stored = len(kernels.result_dtypes)
+    count = 1 + stored + len(op.operands)
+    n, results, operands = fn.args[0], fn.args[1 : 1 + stored], fn.args[1 + stored : count]
     dims = fn.args[count : count + rank]
     strides = {
         k: fn.args[count + rank * (1 + j) : count + rank * (2 + j)] for j, k in enumerate(pointer_operands)
@@ -160,8 +170,8 @@ def _emit_strided(
             fixed[k] if k in fixed else load_element(b, dtype, b.gep(operands[k], [offsets[k]]))
             for k, dtype in enumerate(dtypes)
         ]
-        for result, pointer, value in zip(op.results, results, body.exact(b, values), strict=True):
-            store_element(b, result.type.dtype, value, b.gep(pointer, [index]))
+        for dtype, pointer, value in zip(kernels.result_dtypes, results, body.exact(b, values), strict=True):
+            store_element(b, dtype, value, b.gep(pointer, [index]))
     b.ret_void()
 
 
@@ -210,8 +220,13 @@ def _elementwise_step(builder: ProgramBuilder, op: KernelElementwise) -> Step:  
         builder.target, builder.module, builder.kernel_name("elementwise"), op, by_value
     )
     builder.add_kernels(kernels.vec, kernels.strided)
-    result_dtypes = [r.type.dtype for r in op.results]
-    rank = kernels.rank
+    return elementwise_launcher(kernels)
+
+
+def elementwise_launcher(kernels: ElementwiseKernels) -> Step:
+    """The step that runs `kernels` (from `emit_elementwise`) on its operands: a fresh array
+    for each stored value, at the broadcast shape of the operands."""
+    by_value, rank = kernels.by_value, kernels.rank
     # Decided now, not per call: which operands are pointers, and which of those the vector
     # kernel reads whole (the others it reads at index 0, or they come by value).
     pointers = [k for k, bv in enumerate(by_value) if not bv]
@@ -225,7 +240,7 @@ def _elementwise_step(builder: ProgramBuilder, op: KernelElementwise) -> Step:  
             if shapes and len(set(shapes)) == 1 and len(shapes[0]) == rank
             else broadcast_shape(shapes, rank)
         )
-        results = [device.empty(shape, dtype) for dtype in result_dtypes]
+        results = [device.empty(shape, dtype) for dtype in kernels.result_dtypes]
         n = math.prod(shape)
         if n == 0:
             return results

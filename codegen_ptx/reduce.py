@@ -38,13 +38,14 @@ products 1, means nan (0/0), as numpy.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..ir import DType, TcValueError
 from ..ir.ops.reduce import NEEDS_ELEMENTS, Reduce
 from .launch import BLOCK, Device, DeviceArray
 from .program import ProgramBuilder, Runtime, Step, as_device, device_step
-from .reduce_kernels import emit_block_kernel, emit_thread_kernel, spec_of
+from .reduce_kernels import Spec, emit_block_kernel, emit_thread_kernel, spec_of
 
 # Strategy thresholds (see `plan`).
 SMALL_INNER = 32  # a thread's own loop is as fast as a block's setup below this
@@ -118,7 +119,14 @@ class ReduceKernels:
 
 @device_step(Reduce)
 def _reduce_step(builder: ProgramBuilder, op: Reduce) -> Step:  # type: ignore[override]
-    spec = spec_of(op)
+    return reduction_step(builder, spec_of(op), op.axes, op.keepdims, f"{op.name} {op.kind} at {op.location}")
+
+
+def reduction_step(
+    builder: ProgramBuilder, spec: Spec, axes: Sequence[int], keepdims: bool, where: str
+) -> Step:
+    """Emit one reduction's kernels (`spec`, over `axes` of its source); the step that
+    reduces its one operand, any strided device array. `where` names the op in errors."""
     target, module = builder.target, builder.module
     base = f"reduce_{spec.kind}"
     kernels = ReduceKernels(builder.kernel_name(f"{base}_thread"), None, None, None)
@@ -133,9 +141,7 @@ def _reduce_step(builder: ProgramBuilder, op: Reduce) -> Step:  # type: ignore[o
         emit_block_kernel(target, module, kernels.block, spec, from_partials=False, to_partials=False)
         emit_block_kernel(target, module, kernels.split, spec, from_partials=False, to_partials=True)
         emit_block_kernel(target, module, kernels.combine, spec, from_partials=True, to_partials=False)
-    axes = sorted(op.axes)
-    keepdims = bool(op.attributes["keepdims"])
-    location = op.location
+    axes = sorted(axes)
 
     def run(device: Device, operands: list[Runtime]) -> list[Runtime]:
         source = as_device(device, operands[0])
@@ -144,7 +150,7 @@ def _reduce_step(builder: ProgramBuilder, op: Reduce) -> Step:  # type: ignore[o
             for axis in axes:
                 if shape[axis] == 0:
                     raise TcValueError(
-                        f"tx.reduce {spec.kind} at {location}: the reduced axis {axis} of a source of "
+                        f"{where}: the reduced axis {axis} of a source of "
                         f"shape {shape} is empty; {spec.kind} needs at least one element"
                     )
         kept_axes = [a for a in range(len(shape)) if a not in axes]

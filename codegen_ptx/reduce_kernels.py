@@ -17,7 +17,7 @@ from llvmlite import ir as ll
 from ..codegen_llvm.control import counted_loop
 from ..codegen_llvm.scalar import ScalarEmitter, emit_cast
 from ..codegen_llvm.types import I32, I64, load_element, memory_type, register_type, store_element
-from ..ir import DType
+from ..ir import DType, TensorType
 from ..ir.ops.reduce import Reduce
 from .grid import KernelTarget
 from .loops import grid_stride_loop
@@ -44,16 +44,19 @@ class Spec:
 
 
 def spec_of(op: Reduce) -> Spec:
-    source, result = op.operands[0].type, op.results[0].type
-    kind = op.kind
+    reduced = len(op.axes)
+    return make_spec(op.kind, op.operands[0].type, op.results[0].type.dtype, reduced)
+
+
+def make_spec(kind: str, source: TensorType, out_dtype: DType, reduced: int) -> Spec:
+    """The spec of a `kind` reduction of `source` over `reduced` of its axes into `out_dtype`."""
     if kind in ("max", "min", "argmax", "argmin"):
         acc = source.dtype
-    elif kind == "mean" or (kind == "sum" and result.dtype is DType.F32):
+    elif kind == "mean" or (kind == "sum" and out_dtype is DType.F32):
         acc = DType.F64
     else:
-        acc = result.dtype
-    reduced = len(op.axes)
-    return Spec(kind, source.dtype, result.dtype, acc, source.rank - reduced, reduced)
+        acc = out_dtype
+    return Spec(kind, source.dtype, out_dtype, acc, source.rank - reduced, reduced)
 
 
 class Arithmetic:

@@ -1,3 +1,3 @@
 """Import every module that registers device steps (program.STEP_BUILDERS)."""
 
-from . import cumsum, elementwise, indexing, linalg, random, reduce, views  # noqa: F401
+from . import cumsum, elementwise, indexing, kernel_reduce, linalg, random, reduce, views  # noqa: F401

@@ -187,6 +187,11 @@ def int_tuple(value: tuple[Any, ...]) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
+def str_tuple(value: tuple[Any, ...]) -> tuple[str, ...]:
+    """An attribute list of strings (`kinds = ["sum", "max"]`) as strs."""
+    return tuple(str(v) for v in value)
+
+
 def symbol_name(ref: SymbolRef) -> str:
     """A symbol attribute (`@W`) as the symbol's name (`"W"`)."""
     return ref.name

@@ -117,13 +117,24 @@ def _batched_dot(op: BatchedDot, state: ShapeState) -> None:
 @shape_rule(Reduce)
 def _reduce(op: Reduce, state: ShapeState) -> None:
     source = state.shapes[op.operands[0]]
-    keep = op.keepdims
-    state.shapes[op.results[0]] = tuple(
-        1 if a in op.axes else d for a, d in enumerate(source) if keep or a not in op.axes
-    )
-    if op.kind in NEEDS_ELEMENTS:
-        for axis in op.axes:
+    needs_elements = op.kind in NEEDS_ELEMENTS
+    state.shapes[op.results[0]] = reduce_shape(op, state, source, op.axes, op.keepdims, needs_elements)
+
+
+def reduce_shape(
+    op: Operation,
+    state: ShapeState,
+    source: SymbolicShape,
+    axes: tuple[int, ...],
+    keepdims: bool,
+    needs_elements: bool,
+) -> SymbolicShape:
+    """`source` with `axes` dropped (or kept as 1); a reduction that needs elements (max, min,
+    argmax, argmin) bounds each reduced size below by 1. tx.reduce's and kernel.reduce's."""
+    if needs_elements:
+        for axis in axes:
             state.bounds.append(Bound(source[axis], 1, f"elements along axis {axis}", op.name, location(op)))
+    return tuple(1 if a in axes else d for a, d in enumerate(source) if keepdims or a not in axes)
 
 
 @shape_rule(Gather)

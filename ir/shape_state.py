@@ -68,9 +68,16 @@ class ShapeState:
             )
         return term
 
-    def broadcast(self, op: Operation, operand_shapes: Sequence[SymbolicShape]) -> SymbolicShape:
-        """The broadcast shape of the operands, constraining the sizes that must agree."""
-        rank = len(op.results[0].type.shape)
+    def broadcast(
+        self,
+        op: Operation,
+        operand_shapes: Sequence[SymbolicShape],
+        static_shape: tuple[int | None, ...] | None = None,
+    ) -> SymbolicShape:
+        """The broadcast shape of the operands, constraining the sizes that must agree;
+        `static_shape` is its static type (by default that of the op's first result)."""
+        static_shape = op.results[0].type.shape if static_shape is None else static_shape
+        rank = len(static_shape)
         result: list[Term] = []
         for axis in range(rank):
             terms = []
@@ -81,7 +88,7 @@ class ShapeState:
             if not terms:
                 result.append(1)
                 continue
-            static = op.results[0].type.shape[axis]
+            static = static_shape[axis]
             if static is not None and static != 1:
                 terms.append(static)  # a size the result's type learned (a refining tx.cast)
             result.append(self.agree(op, terms))

@@ -1,4 +1,4 @@
-"""fuse: elementwise fusion into `kernel.elementwise` ops.
+"""fuse: elementwise fusion into `kernel.elementwise` ops, then reduction kernels.
 
 Assumes: canonicalized IR (dead code gone), ops of a block in dominance
 order. Guarantees: every elementwise `tx` op of a function body ends up
@@ -7,7 +7,9 @@ joins its consumer's kernel when both iterate over the same shape (so no
 element is computed twice), the merge keeps the graph acyclic and the kernel
 stays within MAX_KERNEL_OPS ops; rank-0 constants are copied into each
 kernel that uses them; a value is a kernel result only if something outside
-the kernel uses it.
+the kernel uses it. Then (fuse_reductions.py) a kernel whose one result only feeds
+a tx.reduce becomes part of it (`kernel.reduce`), and sibling reductions of the
+same operands and axes share one kernel.reduce.
 
 The size bound keeps compile time linear in the graph: LLVM's loop
 vectoriser takes time quadratic in the length of one loop body, so a
@@ -27,6 +29,7 @@ from ..ir import ELEMENTWISE, Block, Function, Operation, Region, TensorType, Va
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise, Yield
 from .dataflow import dataflow_graph, reorder_topologically
+from .fuse_reductions import fuse_reductions
 from .manager import Pass, register
 
 # Most ops in one kernel body (constants copied in not counted); see the module docstring.
@@ -183,7 +186,7 @@ def build_kernel(block: Block, group: list[Operation]) -> KernelElementwise:
 @register
 class FuseElementwise(Pass):
     name = "fuse"
-    summary = "group elementwise ops into kernel.elementwise loops"
+    summary = "group elementwise ops into kernel.elementwise loops, and those into reductions"
 
     def run_on_function(self, function: Function) -> None:
         block = function.body
@@ -194,6 +197,7 @@ class FuseElementwise(Pass):
                 op.erase()
         self._drop_unused_constants(block)
         reorder_topologically(block, dataflow_graph(block))
+        fuse_reductions(block)
 
     @staticmethod
     def _drop_unused_constants(block: Block) -> None:

@@ -1,4 +1,4 @@
-"""Fused kernels: the output of elementwise fusion and the input of the backends.
+"""Fused kernels: the output of fusion and the input of the backends.
 
 ```
 %k = kernel.elementwise %x, %y : tensor<?xf64> ({
@@ -12,18 +12,77 @@
 The region is the scalar body: its arguments are rank-0 stand-ins for one
 element of each operand (after broadcasting), and `kernel.yield` gives one
 element of each result. The results span the broadcast shape of the operands.
+
+```
+%s, %q = kernel.reduce %w {axes = [0, 1], keepdims = false, kinds = ["sum", "sum"]} : ... ({
+^bb0(%a: tensor<f32>):
+  %0 = tx.abs %a : tensor<f32>
+  %1 = tx.mul %a, %a : tensor<f32>
+  kernel.yield %0, %1 : tensor<f32>, tensor<f32>
+})
+```
+
+A reduction kernel: the same scalar body over the broadcast of its operands,
+whose yielded value k is reduced (kind `kinds[k]`, as tx.reduce) over `axes`
+of that iteration space, with `keepdims`, into result k; the yielded values
+are never stored. argmax and argmin come alone (one kind). `fuse` forms these
+from a kernel.elementwise that only feeds one reduction, and groups sibling
+reductions of the same operands and axes into one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..attributes import Attribute
+from ..attributes import Attribute, attr, int_tuple, str_tuple
 from ..core import ELEMENTWISE, PURE, TERMINATOR, NoResults, Operation, Region
-from ..errors import TcVerificationError
+from ..errors import TcTypeError, TcVerificationError
 from ..types import TensorType, broadcast_shapes
+from .reduce import NEEDS_ELEMENTS, reduce_array, reduced_type
+
+if TYPE_CHECKING:
+    from ..shape_state import ShapeState
+
+
+def _yielded(name: str, regions: Sequence[Region]) -> list[TensorType]:
+    term = regions[0].block.terminator
+    if term is None:
+        raise TcVerificationError(f"{name} body does not end in kernel.yield")
+    return [v.type for v in term.operands]
+
+
+def _verify_body(op: Operation) -> None:
+    """The region is a scalar body over one element of each operand."""
+    block = op.regions[0].block
+    if len(block.args) != len(op.operands):
+        raise TcVerificationError(
+            f"{op.name} has {len(op.operands)} operands but its body takes {len(block.args)} arguments"
+        )
+    for arg, operand in zip(block.args, op.operands, strict=True):
+        if arg.type != TensorType(operand.type.dtype, ()):
+            raise TcVerificationError(
+                f"{op.name} body argument {arg.type} does not match the element of operand {operand.type}"
+            )
+    for inner in block.ops:
+        if not (inner.has_trait(ELEMENTWISE) or inner.has_trait(TERMINATOR) or inner.name == "tx.constant"):
+            raise TcVerificationError(f"{inner.name} is not elementwise and cannot be in a kernel")
+        for result in inner.results:
+            if result.type.rank != 0:
+                raise TcVerificationError(
+                    f"{inner.name} inside {op.name} must be scalar, found {result.type}"
+                )
+
+
+def _run_body(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:
+    """The body run with numpy over whole arrays: each yielded value at the broadcast shape."""
+    from ..interpreter import run_block
+
+    shape = np.broadcast_shapes(*(np.shape(a) for a in operands))
+    outs = run_block(op.regions[0].block, operands)
+    return [np.broadcast_to(out, shape) for out in outs]
 
 
 class KernelElementwise(Operation):
@@ -39,43 +98,81 @@ class KernelElementwise(Operation):
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
         shape = broadcast_shapes(*(t.shape for t in operand_types))
-        term = regions[0].block.terminator
-        if term is None:
-            raise TcVerificationError("kernel.elementwise body does not end in kernel.yield")
-        return [TensorType(v.type.dtype, shape) for v in term.operands]
+        return [TensorType(t.dtype, shape) for t in _yielded(cls.name, regions)]
 
     @property
     def body(self) -> Region:
         return self.regions[0]
 
     def verify_op(self) -> None:
-        block = self.body.block
-        if len(block.args) != len(self.operands):
-            raise TcVerificationError(
-                f"kernel.elementwise has {len(self.operands)} operands but its body takes "
-                f"{len(block.args)} arguments"
-            )
-        for arg, operand in zip(block.args, self.operands, strict=True):
-            if arg.type != TensorType(operand.type.dtype, ()):
-                raise TcVerificationError(
-                    f"kernel.elementwise body argument {arg.type} does not match the element "
-                    f"of operand {operand.type}"
-                )
-        for op in block.ops:
-            if not (op.has_trait(ELEMENTWISE) or op.has_trait(TERMINATOR) or op.name == "tx.constant"):
-                raise TcVerificationError(f"{op.name} is not elementwise and cannot be in a kernel")
-            for result in op.results:
-                if result.type.rank != 0:
-                    raise TcVerificationError(
-                        f"{op.name} inside kernel.elementwise must be scalar, found {result.type}"
-                    )
+        _verify_body(self)
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
-        from ..interpreter import run_block
+        return _run_body(self, operands)
 
-        shape = np.broadcast_shapes(*(np.shape(a) for a in operands))
-        outs = run_block(self.body.block, operands)
-        return [np.broadcast_to(out, shape) for out in outs]
+
+class KernelReduce(Operation):
+    name = "kernel.reduce"
+    traits = frozenset({PURE})
+    num_regions = 1
+    kinds = attr(tuple, convert=str_tuple)
+    axes = attr(tuple, convert=int_tuple)
+    keepdims = attr(bool)
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        shape = broadcast_shapes(*(t.shape for t in operand_types))
+        kinds, axes, keepdims = attributes["kinds"], attributes["axes"], attributes["keepdims"]
+        assert isinstance(kinds, tuple) and isinstance(axes, tuple)
+        yielded = _yielded(cls.name, regions)
+        if len(yielded) != len(kinds) or not kinds:
+            raise TcTypeError(f"{cls.name}: {len(kinds)} kinds for {len(yielded)} yielded values")
+        if len(kinds) > 1 and any(k in ("argmax", "argmin") for k in kinds):
+            raise TcTypeError(f"{cls.name}: argmax and argmin reduce alone, found kinds {list(kinds)}")
+        axes = int_tuple(axes)
+        return [
+            reduced_type(cls.name, kind, axes, bool(keepdims), TensorType(t.dtype, shape))
+            for kind, t in zip(kinds, yielded, strict=True)
+        ]
+
+    @property
+    def body(self) -> Region:
+        return self.regions[0]
+
+    @property
+    def source_type(self) -> TensorType:
+        """The iteration space: the broadcast of the operands, with the yielded dtype `k`."""
+        return TensorType(self.yield_types[0].dtype, broadcast_shapes(*(v.type.shape for v in self.operands)))
+
+    @property
+    def yield_types(self) -> list[TensorType]:
+        """The types of the yielded elements (rank 0), one per result."""
+        return _yielded(self.name, self.regions)
+
+    def verify_op(self) -> None:
+        _verify_body(self)
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        values = _run_body(self, operands)
+        return [
+            reduce_array(np.asarray(value), kind, self.axes, self.keepdims, result.type.dtype)
+            for value, kind, result in zip(values, self.kinds, self.results, strict=True)
+        ]
+
+    def shape_rule(self, state: ShapeState) -> None:
+        """The operands broadcast (as kernel.elementwise's), then each result drops or keeps
+        `axes` (as tx.reduce's); max, min, argmax and argmin need a non-empty selection."""
+        from ..shape_rules import reduce_shape
+
+        space = state.broadcast(self, [state.shapes[v] for v in self.operands], self.source_type.shape)
+        needs_elements = any(kind in NEEDS_ELEMENTS for kind in self.kinds)
+        shape = reduce_shape(self, state, space, self.axes, self.keepdims, needs_elements)
+        state.shapes.update((r, shape) for r in self.results)
 
 
 class Yield(NoResults):

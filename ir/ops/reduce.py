@@ -42,6 +42,46 @@ def reduce_dtype(kind: str, dtype: DType) -> DType:
     return dtype
 
 
+def reduced_type(
+    name: str, kind: str, axes: tuple[int, ...], keepdims: bool, source: TensorType
+) -> TensorType:
+    """The type of the reduction of kind `kind` of `source` over `axes` (`name` is the op's,
+    for the errors): tx.reduce's type rule, which kernel.reduce applies to each of its results."""
+    if kind not in KINDS:
+        raise TcTypeError(f"{name}: unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if len(set(axes)) != len(axes) or any(not 0 <= a < source.rank for a in axes):
+        raise TcTypeError(f"{name}: axes {list(axes)} are not distinct axes of {source}")
+    if kind in ("argmax", "argmin") and len(axes) not in (1, source.rank):
+        raise TcTypeError(f"{name}: {kind} takes one axis or all of them, found {list(axes)}")
+    if source.dtype.is_bool and kind in ("max", "min"):
+        raise TcTypeError(f"{name}: {kind} of a bool tensor; use any/all (or cast it)")
+    shape = (
+        [1 if a in axes else d for a, d in enumerate(source.shape)]
+        if keepdims
+        else [d for a, d in enumerate(source.shape) if a not in axes]
+    )
+    return TensorType(reduce_dtype(kind, source.dtype), tuple(shape))
+
+
+def reduce_array(x: np.ndarray, kind: str, axes: tuple[int, ...], keepdims: bool, out: DType) -> np.ndarray:
+    """The reference reduction (tx.reduce's and kernel.reduce's): `x` reduced over `axes`,
+    as an array of dtype `out`."""
+    value: Any
+    if kind in ("argmax", "argmin"):
+        pick: Any = np.argmax if kind == "argmax" else np.argmin
+        if len(axes) == x.ndim and x.ndim != 1:
+            flat = pick(x.reshape(-1))
+            value = np.reshape(flat, (1,) * x.ndim) if keepdims else np.asarray(flat)
+        else:
+            value = pick(x, axis=axes[0] if axes else None, keepdims=keepdims)
+    else:
+        function: Any = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "max": np.max, "min": np.min}
+        kwargs = {"dtype": out.numpy} if kind in ("sum", "prod", "mean") else {}
+        with np.errstate(all="ignore"):
+            value = function[kind](x, axis=axes, keepdims=keepdims, **kwargs)
+    return np.asarray(value).astype(out.numpy)
+
+
 class Reduce(Operation):
     name = "tx.reduce"
     traits = frozenset({PURE})
@@ -59,42 +99,13 @@ class Reduce(Operation):
     ) -> list[TensorType]:
         (source,) = operand_types
         kind, axes, keepdims = attributes["kind"], attributes["axes"], attributes["keepdims"]
-        if kind not in KINDS:
-            raise TcTypeError(f"tx.reduce: unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
-        assert isinstance(axes, tuple) and isinstance(kind, str)
-        if len(set(axes)) != len(axes) or any(not 0 <= a < source.rank for a in axes):
-            raise TcTypeError(f"tx.reduce: axes {list(axes)} are not distinct axes of {source}")
-        if kind in ("argmax", "argmin") and len(axes) not in (1, source.rank):
-            raise TcTypeError(f"tx.reduce: {kind} takes one axis or all of them, found {list(axes)}")
-        if source.dtype.is_bool and kind in ("max", "min"):
-            raise TcTypeError(f"tx.reduce: {kind} of a bool tensor; use any/all (or cast it)")
-        shape = (
-            [1 if a in axes else d for a, d in enumerate(source.shape)]
-            if keepdims
-            else [d for a, d in enumerate(source.shape) if a not in axes]
-        )
-        return [TensorType(reduce_dtype(kind, source.dtype), tuple(shape))]
+        assert isinstance(axes, tuple)
+        return [reduced_type(cls.name, kind, axes, bool(keepdims), source)]  # type: ignore[arg-type]
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         (x,) = operands
-        x = np.asarray(x)
-        out = self.results[0].type
-        keepdims = self.keepdims
-        axes = self.axes
-        value: Any
-        if self.kind in ("argmax", "argmin"):
-            pick: Any = np.argmax if self.kind == "argmax" else np.argmin
-            if len(axes) == x.ndim and x.ndim != 1:
-                flat = pick(x.reshape(-1))
-                value = np.reshape(flat, (1,) * x.ndim) if keepdims else np.asarray(flat)
-            else:
-                value = pick(x, axis=axes[0] if axes else None, keepdims=keepdims)
-        else:
-            function: Any = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "max": np.max, "min": np.min}
-            kwargs = {"dtype": out.dtype.numpy} if self.kind in ("sum", "prod", "mean") else {}
-            with np.errstate(all="ignore"):
-                value = function[self.kind](x, axis=axes, keepdims=keepdims, **kwargs)
-        return [np.asarray(value).astype(out.dtype.numpy)]
+        out = self.results[0].type.dtype
+        return [reduce_array(np.asarray(x), self.kind, self.axes, self.keepdims, out)]
 
     def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
         """sum/mean spread g over the reduced axes; max/min send it to the elements equal
