@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -21,6 +22,7 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ..ir import Module, TcCompilationError
 from ..ir.calling import calling_convention
+from .linalg import BLAS_GLOBALS
 from .lower import EntryPoint, lower_function
 from .parallel import THREADS_GLOBAL
 
@@ -79,12 +81,16 @@ class NativeModule:
         if address:
             ctypes.c_int64.from_address(address).value = max(1, int(count))
 
-    def set_blas(self, routines: dict[str, int]) -> None:
-        """Give the code the addresses of BLAS routines (by global name, see linalg.py)."""
-        for name, address in routines.items():
-            slot = self.engine.get_global_value_address(name)
-            if slot:
-                ctypes.c_void_p.from_address(slot).value = address
+    def set_blas(self, routines: Callable[[], dict[str, int]]) -> None:
+        """Give the code the addresses of BLAS routines (by global name, see linalg.py).
+        `routines` is called only when the code has a product: finding BLAS imports scipy."""
+        slots = {name: self.engine.get_global_value_address(name) for name in BLAS_GLOBALS.values()}
+        slots = {name: slot for name, slot in slots.items() if slot}
+        if not slots:
+            return
+        for name, address in routines().items():
+            if name in slots:
+                ctypes.c_void_p.from_address(slots[name]).value = address
 
     def cfunction(self, name: str) -> ctypes._CFuncPtr:
         """A ctypes function over entry point `name`, valid while this module lives: the

@@ -265,7 +265,7 @@ def make_functions(
     `native_entries=False` skips the CPython-level entries of scalar functions,
     which are JIT-compiled here (a loaded artifact compiles nothing).
     """
-    native.set_blas(blas_routines())
+    native.set_blas(blas_routines)
     keep_freed_memory()
     buffers = dict(shared_buffers or {})
     initial = initial_state(module)
