@@ -65,6 +65,15 @@ def emit_object(module: Module, opt_level: int = 3, assembly: bool = False) -> O
     return ObjectCode(data, entries, host_target(), stages)
 
 
+def assembly_of(optimized_ir: str) -> str:
+    """The host assembly of already optimised LLVM IR (the `asm` stage, made only when asked
+    for: emitting it costs about a third of a compile)."""
+    tm = host_target_machine()
+    with jit.LLVM_LOCK:
+        parsed = llvm.parse_assembly(optimized_ir, context=llvm.create_context())
+        return tm.emit_assembly(parsed)
+
+
 def load_object(
     data: bytes, entry_points: dict[str, EntryPoint], stages: dict[str, str], check: bool = True
 ) -> NativeModule:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tc.codegen_llvm import NativeModule, pycall
 from tc.codegen_llvm.lower import EntryPoint, entry_symbol
-from tc.codegen_llvm.objectcode import emit_object, host_target, load_object
+from tc.codegen_llvm.objectcode import assembly_of, emit_object, host_target, load_object
 from tc.frontend.config import DEVICES, config
 from tc.frontend.graph import Variable, as_tensor_variable
 from tc.frontend.lower import build_function
@@ -147,6 +147,7 @@ def compile_ir_module(
 
         cuda_context()  # without a GPU, say so before any work
     stages, plans = optimize_module(module, on_unused_input)
+    stages = StageTexts(stages)
     if device in ("cuda", "emulated"):  # "emulated": the GPU path on the host, for tests
         from .compile_cuda import cuda_functions
 
@@ -181,7 +182,7 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> Native
             return load_object(hit[1], entries, stages)
         except TcCompilationError:
             pass  # object code that fails its check is rebuilt below (and its entry replaced)
-    code = emit_object(module, opt_level, assembly=True)
+    code = emit_object(module, opt_level)
     cache.put(key, {"stages": code.stages}, code.data)
     return load_object(code.data, code.entry_points, code.stages, check=False)
 
@@ -197,6 +198,25 @@ def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:
 
 
 DUMP_STAGES = ("tir", "tir-opt", "llvm", "llvm-opt", "asm")
+
+
+class StageTexts(dict[str, str]):
+    """Each compilation stage's text. `asm` is made from `llvm-opt` the first time it is read
+    (`f.dump("asm")`, TC_DUMP=asm): emitting assembly costs about a third of a compile."""
+
+    def __missing__(self, stage: str) -> str:
+        if stage == "asm" and super().__contains__("llvm-opt"):
+            self["asm"] = text = assembly_of(self["llvm-opt"])
+            return text
+        raise KeyError(stage)
+
+    def __contains__(self, stage: object) -> bool:
+        return super().__contains__(stage) or (stage == "asm" and super().__contains__("llvm-opt"))
+
+    def __iter__(self) -> Iterator[str]:
+        yield from super().__iter__()
+        if not super().__contains__("asm") and super().__contains__("llvm-opt"):
+            yield "asm"
 
 
 def dump_stages(stages: dict[str, str]) -> None:
