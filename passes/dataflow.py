@@ -6,12 +6,17 @@ IR stays the source of truth: the view is rebuilt whenever a pass needs it.
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from ..ir import Block
 
+if TYPE_CHECKING:  # networkx is imported when a pass first needs it: `import tc` stays fast
+    import networkx as nx
+
 
 def dataflow_graph(block: Block) -> nx.DiGraph:
+    import networkx as nx
+
     graph = nx.DiGraph()
     for index, op in enumerate(block.ops):
         graph.add_node(op, index=index)
@@ -28,6 +33,8 @@ def reorder_topologically(block: Block, graph: nx.DiGraph) -> None:
 
     The terminator stays last.
     """
+    import networkx as nx
+
     position = {op: i for i, op in enumerate(block.ops)}
     terminator = block.terminator
     order = [

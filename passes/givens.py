@@ -8,8 +8,6 @@ make shapes more static); ops are in dependency order.
 
 from __future__ import annotations
 
-import networkx as nx
-
 from ..ir import ELEMENTWISE, Function, Operation, Value, broadcast_shapes
 from .dataflow import dataflow_graph, reorder_topologically
 from .manager import Pass, register
@@ -59,6 +57,8 @@ class SubstituteGivens(Pass):
                     use.op.set_operand(use.index, new)
             given.erase()
         graph = dataflow_graph(function.body)
+        import networkx as nx  # on first use: `import tc` stays fast
+
         if not nx.is_directed_acyclic_graph(graph):  # cannot happen given `keep`, but say so clearly
             raise AssertionError("substitute-givens created a cycle")
         reorder_topologically(function.body, graph)
