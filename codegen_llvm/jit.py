@@ -2,7 +2,8 @@
 
 llvmlite.ir text -> parse -> verify -> O3 for the host CPU (`lower_and_optimize`);
 objectcode.py turns the result into object code and loads it with MCJIT.
-Every stage's text is kept, so `f.dump("llvm-opt")` and `tc compile --emit asm`
+Every stage's text is kept (assembly is made from `llvm-opt` when first asked for),
+so `f.dump("llvm-opt")` and `tc compile --emit asm`
 show exactly what ran.
 """
 
