@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -106,13 +107,15 @@ compile_count = 0
 
 
 def lower_and_optimize(
-    module: Module, tm: llvm.TargetMachine, opt_level: int = 3
+    module: Module, tm: llvm.TargetMachine, opt_level: int = 3, seconds: dict[str, float] | None = None
 ) -> tuple[llvm.ModuleRef, dict[str, EntryPoint], dict[str, str]]:
     """Lower every function of the (fused) `module` and optimise it for `tm`.
 
     Call with LLVM_LOCK held. Returns the optimised module, the entry points
-    and the text of the `llvm` and `llvm-opt` stages.
+    and the text of the `llvm` and `llvm-opt` stages; `seconds` receives the time of
+    `llvm-ir` (lowering, parsing, verifying) and `llvm-o3`.
     """
+    started = time.perf_counter()
     llmod = ll.Module(name="tc")
     llmod.triple = tm.triple
     llmod.data_layout = str(tm.target_data)
@@ -125,9 +128,13 @@ def lower_and_optimize(
         parsed.verify()
     except RuntimeError as err:
         raise TcCompilationError(f"LLVM rejected the generated IR: {err}") from err
+    lowered = time.perf_counter()
     if opt_level > 0:
         run_default_pipeline(parsed, tm, opt_level)
     stages["llvm-opt"] = str(parsed)
+    if seconds is not None:
+        seconds["llvm-ir"] = lowered - started
+        seconds["llvm-o3"] = time.perf_counter() - lowered
     return parsed, entries, stages
 
 

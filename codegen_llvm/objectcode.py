@@ -46,6 +46,7 @@ class ObjectCode:
     entry_points: dict[str, EntryPoint]
     target: HostTarget
     stages: dict[str, str] = field(default_factory=dict)  # llvm, llvm-opt and (if asked) asm
+    seconds: dict[str, float] = field(default_factory=dict)  # llvm-ir, llvm-o3, object
 
 
 def host_target() -> HostTarget:
@@ -56,13 +57,16 @@ def host_target() -> HostTarget:
 def emit_object(module: Module, opt_level: int = 3, assembly: bool = False) -> ObjectCode:
     """Lower every function of the (fused) `module`, optimise at `opt_level`, emit an object."""
     tm = host_target_machine()
+    seconds: dict[str, float] = {}
     with jit.LLVM_LOCK:
-        parsed, entries, stages = jit.lower_and_optimize(module, tm, opt_level)
+        parsed, entries, stages = jit.lower_and_optimize(module, tm, opt_level, seconds)
         if assembly:
             stages["asm"] = tm.emit_assembly(parsed)
+        started = time.perf_counter()
         data = tm.emit_object(parsed)
+        seconds["object"] = time.perf_counter() - started
         jit.compile_count += 1
-    return ObjectCode(data, entries, host_target(), stages)
+    return ObjectCode(data, entries, host_target(), stages, seconds)
 
 
 def assembly_of(optimized_ir: str) -> str:

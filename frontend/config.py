@@ -22,11 +22,13 @@ class Config:
     floatX: str
     device: str  # where tc.function and tc.shared place code and data by default (TC_DEVICE)
     cuda_tf32: bool  # float32 products on the GPU may use TF32 tensor cores (TC_CUDA_TF32=1)
+    log_compiles: bool  # print each compile's time per stage to stderr (TC_LOG_COMPILES=1)
 
     def __init__(self) -> None:
         self.floatX = "float64"
         self.device = os.environ.get("TC_DEVICE", "cpu") or "cpu"
         self.cuda_tf32 = os.environ.get("TC_CUDA_TF32", "0") == "1"
+        self.log_compiles = os.environ.get("TC_LOG_COMPILES", "") not in ("", "0")
 
     def __setattr__(self, key: str, value: Any) -> None:
         if key == "floatX" and value not in _FLOAT_DTYPES:

@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import os
 import re
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -39,6 +40,8 @@ from tc.runtime.blas import blas_routines
 from tc.runtime.cache import CompileCache, cache_directory, cache_key
 from tc.runtime.memory import keep_freed_memory
 from tc.runtime.shared import SharedBuffer
+
+from . import compile_log
 
 # Shape checks are derived before fusion, so an error names the user's op, not a kernel.
 # expand-nnet comes before them too: the max inside a softmax needs a non-empty axis.
@@ -115,16 +118,18 @@ def function(
     given_pairs = _check_givens(_pairs(givens, "givens"))
     roots = output_list + [expr for _, expr in update_pairs] + [new for _, new in given_pairs]
     update_pairs += default_updates(roots, update_pairs, no_default_updates)
-    built = build_function(function_name, list(inputs), output_list, update_pairs, given_pairs)
-    buffers = {symbol: variable.container for symbol, variable in built.shared.items()}
-    return compile_ir_module(
-        built.module,
-        {function_name: single},
-        bool(allow_input_downcast),
-        buffers,
-        on_unused_input,
-        target_device,
-    )[function_name]
+    with compile_log.compiling(function_name):
+        with compile_log.stage("build"):
+            built = build_function(function_name, list(inputs), output_list, update_pairs, given_pairs)
+        buffers = {symbol: variable.container for symbol, variable in built.shared.items()}
+        return compile_ir_module(
+            built.module,
+            {function_name: single},
+            bool(allow_input_downcast),
+            buffers,
+            on_unused_input,
+            target_device,
+        )[function_name]
 
 
 def compile_ir_module(
@@ -146,18 +151,22 @@ def compile_ir_module(
         from tc.runtime.cuda import cuda_context
 
         cuda_context()  # without a GPU, say so before any work
-    stages, plans = optimize_module(module, on_unused_input)
-    stages = StageTexts(stages)
-    if device in ("cuda", "emulated"):  # "emulated": the GPU path on the host, for tests
-        from .compile_cuda import cuda_functions
+    with compile_log.compiling(",".join(f.name for f in module.functions)):
+        stages, plans = optimize_module(module, on_unused_input)
+        stages = StageTexts(stages)
+        if device in ("cuda", "emulated"):  # "emulated": the GPU path on the host, for tests
+            from .compile_cuda import cuda_functions
 
-        return cuda_functions(  # type: ignore[return-value]
-            module, stages, plans, single_output, allow_input_downcast, shared_buffers, device == "emulated"
-        )
-    native = native_code(module, stages["tir-opt"])
-    stages.update(native.stages)
-    dump_stages(stages)
-    return make_functions(module, native, plans, stages, single_output, allow_input_downcast, shared_buffers)
+            with compile_log.stage("gpu programs"):
+                emulated = device == "emulated"
+                return cuda_functions(  # type: ignore[return-value]
+                    module, stages, plans, single_output, allow_input_downcast, shared_buffers, emulated
+                )
+        native = native_code(module, stages["tir-opt"])
+        stages.update(native.stages)
+        dump_stages(stages)
+        options = (single_output, allow_input_downcast, shared_buffers)
+        return make_functions(module, native, plans, stages, *options)
 
 
 def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> NativeModule:
@@ -179,12 +188,20 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> Native
             for f in module.functions
         }
         try:
-            return load_object(hit[1], entries, stages)
+            with compile_log.stage("load"):
+                loaded = load_object(hit[1], entries, stages)
+            compile_log.note("cache hit")
+            return loaded
         except TcCompilationError:
             pass  # object code that fails its check is rebuilt below (and its entry replaced)
+    compile_log.note("cache miss")
     code = emit_object(module, opt_level)
-    cache.put(key, {"stages": code.stages}, code.data)
-    return load_object(code.data, code.entry_points, code.stages, check=False)
+    for name, seconds in code.seconds.items():
+        compile_log.record(name, seconds)
+    with compile_log.stage("cache write"):
+        cache.put(key, {"stages": code.stages}, code.data)
+    with compile_log.stage("load"):
+        return load_object(code.data, code.entry_points, code.stages, check=False)
 
 
 def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:
@@ -253,14 +270,17 @@ def optimize_module(
     The shape plans are derived before fusion, so a shape error names the user's
     op rather than a fused kernel.
     """
-    stages = {"tir": print_module(module)}
-    PassManager(parse_pipeline(OPTIMIZE)).run(module)
-    for function in module.functions:
-        _check_unused_inputs(function, on_unused_input)
-    plans = {f.name: shape_plan(module, f) for f in module.functions}
-    stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
-    PassManager(parse_pipeline(LOWER)).run(module)
-    stages["tir-opt"] = print_module(module)
+    with compile_log.stage("passes"):
+        stages = {"tir": print_module(module)}
+        PassManager(parse_pipeline(OPTIMIZE)).run(module)
+        for function in module.functions:
+            _check_unused_inputs(function, on_unused_input)
+    with compile_log.stage("shape plans"):
+        plans = {f.name: shape_plan(module, f) for f in module.functions}
+    with compile_log.stage("passes"):
+        stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
+        PassManager(parse_pipeline(LOWER)).run(module)
+        stages["tir-opt"] = print_module(module)
     return stages, plans
 
 
@@ -285,8 +305,10 @@ def make_functions(
     `native_entries=False` skips the CPython-level entries of scalar functions,
     which are JIT-compiled here (a loaded artifact compiles nothing).
     """
-    native.set_blas(blas_routines)
+    with compile_log.stage("blas"):  # finding BLAS imports scipy, once, when there is a product
+        native.set_blas(blas_routines)
     keep_freed_memory()
+    started = time.perf_counter()
     buffers = dict(shared_buffers or {})
     initial = initial_state(module)
     for glob in module.globals:
@@ -326,6 +348,7 @@ def make_functions(
                 compiled[name]._single,
             )
             compiled[name].use_native_entry(address, engine)
+    compile_log.record("functions", time.perf_counter() - started)
     return compiled
 
 

@@ -1,0 +1,38 @@
+"""TC_LOG_COMPILES / tc.config.log_compiles: one line per compile, the seconds of each stage."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+import tc
+from tc import tensor as T
+
+
+def _compile() -> None:
+    x = T.dvector("x")
+    tc.function([x], T.tanh(x) * secrets.randbelow(10**9))  # a new constant: a new cache key
+
+
+def test_a_compile_prints_its_stages(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tc.config, "log_compiles", True)
+    x = T.dvector("x")
+    constant = secrets.randbelow(10**9)
+    tc.function([x], T.tanh(x) * constant)
+    first = capsys.readouterr().err.strip().splitlines()
+    tc.function([x], T.tanh(x) * constant)  # the same graph: the compile cache has it now
+    second = capsys.readouterr().err.strip().splitlines()
+    assert len(first) == 1 and first[0].startswith("tc: compiled f in ")
+    assert "(cache miss)" in first[0]
+    for stage in ("build", "passes", "shape plans", "llvm-ir", "llvm-o3", "object", "load", "functions"):
+        assert f"{stage} " in first[0], stage
+    assert len(second) == 1 and "(cache hit)" in second[0] and "llvm-o3" not in second[0]
+
+
+def test_nothing_is_printed_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not tc.config.log_compiles  # TC_LOG_COMPILES is not set for the tests
+    _compile()
+    assert capsys.readouterr().err == ""
