@@ -15,7 +15,7 @@ from llvmlite import ir as ll
 
 from ..codegen_llvm.types import I64, memory_type
 from ..ir import DType
-from .launch import BLOCK, Device, DeviceArray, contiguous_strides, grid_for
+from .launch import BLOCK, Device, DeviceArray, contiguous_strides, element_strides, grid_for
 from .loops import grid_stride_loop
 from .program import ProgramBuilder
 
@@ -61,13 +61,7 @@ def launch_copy(device: Device, kernel: str, dst: DeviceArray, src: DeviceArray)
     n = math.prod(shape)
     if n == 0:
         return
-    rank = len(shape)
-    src_strides = [0] * rank
-    for axis, (dim, stride) in enumerate(
-        zip(src.shape, src.strides, strict=True), start=rank - len(src.shape)
-    ):
-        src_strides[axis] = 0 if dim == 1 and shape[axis] != 1 else stride
-    args = [n, dst.pointer, src.pointer, *shape, *dst.strides, *src_strides]
+    args = [n, dst.pointer, src.pointer, *shape, *dst.strides, *element_strides(src, shape)]
     device.launch(kernel, grid_for(n, device, kernel), BLOCK, args)
 
 

@@ -32,8 +32,8 @@ from ..codegen_llvm.types import I8, I64, load_element, memory_type, store_eleme
 from ..ir import DType, TensorType
 from ..ir.ops.kernel import KernelElementwise, KernelReduce
 from .grid import KernelTarget
-from .launch import BLOCK, Device, DeviceArray, contiguous_strides, grid_for
-from .loops import grid_stride_loop
+from .launch import BLOCK, Device, broadcast_shape, contiguous_strides, element_strides, grid_for
+from .loops import grid_stride_loop, mark_noalias
 from .program import ProgramBuilder, Runtime, Step, as_device, device_step, scalar_argument
 
 # An op whose body the kernels run: its operands are read, its yielded values stored.
@@ -87,14 +87,14 @@ def _params(op: Body, kernels: ElementwiseKernels) -> list[ll.Type]:
     return params
 
 
-def _scalar_value(b: ll.IRBuilder, dtype: DType, value: ll.Value) -> ll.Value:
+def scalar_value(b: ll.IRBuilder, dtype: DType, value: ll.Value) -> ll.Value:
     """A by-value parameter in its register type (a bool arrives as i8)."""
     return b.icmp_unsigned("!=", value, I8(0)) if dtype is DType.BOOL else value
 
 
 def _emit_vector(target: KernelTarget, module: ll.Module, kernels: ElementwiseKernels, op: Body) -> None:
     fn = target.kernel(module, kernels.vec, _params(op, kernels))
-    _mark_pointers(fn)
+    mark_noalias(fn)
     count = len(kernels.result_dtypes)
     n, results, operands = fn.args[0], fn.args[1 : 1 + count], fn.args[1 + count :]
     b = ll.IRBuilder(fn.append_basic_block("entry"))
@@ -104,7 +104,7 @@ def _emit_vector(target: KernelTarget, module: ll.Module, kernels: ElementwiseKe
     fixed: dict[int, ll.Value] = {}
     for k, (dtype, arg) in enumerate(zip(dtypes, operands, strict=True)):
         if kernels.by_value[k]:
-            fixed[k] = _scalar_value(b, dtype, arg)
+            fixed[k] = scalar_value(b, dtype, arg)
         elif kernels.single[k]:
             fixed[k] = load_element(b, dtype, arg)
     chunks = b.udiv(n, I64(VEC))
@@ -146,7 +146,7 @@ def _emit_strided(target: KernelTarget, module: ll.Module, kernels: ElementwiseK
     pointer_operands = [k for k, bv in enumerate(kernels.by_value) if not bv]
     params = _params(op, kernels) + [I64] * (rank * (1 + len(pointer_operands)))
     fn = target.kernel(module, kernels.strided, params)
-    _mark_pointers(fn)
+    mark_noalias(fn)
     stored = len(kernels.result_dtypes)
     count = 1 + stored + len(op.operands)
     n, results, operands = fn.args[0], fn.args[1 : 1 + stored], fn.args[1 + stored : count]
@@ -157,7 +157,7 @@ def _emit_strided(target: KernelTarget, module: ll.Module, kernels: ElementwiseK
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     body = kernel_body(op, target.math(module))
     dtypes = [v.type.dtype for v in op.operands]
-    fixed = {k: _scalar_value(b, dtypes[k], operands[k]) for k in range(len(dtypes)) if kernels.by_value[k]}
+    fixed = {k: scalar_value(b, dtypes[k], operands[k]) for k in range(len(dtypes)) if kernels.by_value[k]}
     with grid_stride_loop(target, b, n, "element") as index:
         offsets = {k: I64(0) for k in pointer_operands}
         rest = index
@@ -182,35 +182,6 @@ def _vector_pointer(b: ll.IRBuilder, pointer: ll.Value, first: ll.Value, dtype: 
 
 def _alignment(dtype: DType) -> int:
     return min(16, VEC * dtype.itemsize)
-
-
-def _mark_pointers(fn: ll.Function) -> None:
-    """Results and operands never overlap (the runtime gives every result a fresh buffer):
-    `noalias` lets the loads use the read-only data cache."""
-    for arg in fn.args:
-        if isinstance(arg.type, ll.PointerType):
-            arg.add_attribute("noalias")
-
-
-def broadcast_shape(shapes: list[tuple[int, ...]], rank: int) -> tuple[int, ...]:
-    """numpy's broadcast of operand shapes (already checked by the shape plan)."""
-    result = [1] * rank
-    for shape in shapes:
-        for axis, dim in enumerate(shape, start=rank - len(shape)):
-            if dim != 1:
-                result[axis] = dim
-    return tuple(result)
-
-
-def element_strides(array: DeviceArray, shape: tuple[int, ...]) -> list[int]:
-    """`array`'s strides as an operand of a result of `shape`: 0 along broadcast axes."""
-    rank = len(shape)
-    strides = [0] * rank
-    for axis, (dim, stride) in enumerate(
-        zip(array.shape, array.strides, strict=True), start=rank - len(array.shape)
-    ):
-        strides[axis] = 0 if dim == 1 and shape[axis] != 1 else stride
-    return strides
 
 
 @device_step(KernelElementwise)

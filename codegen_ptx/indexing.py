@@ -43,10 +43,9 @@ from ..codegen_llvm.types import I64, memory_type
 from ..ir import DType, Function, Operation, TcCompilationError
 from ..ir.ops.indexing import Gather, ScatterAdd, index_checks
 from .copy import copy_kernel, launch_copy
-from .elementwise import broadcast_shape, element_strides
 from .grid import KernelTarget
-from .launch import BLOCK, Device, DeviceArray, contiguous_strides, grid_for
-from .loops import grid_stride_loop
+from .launch import BLOCK, Device, DeviceArray, broadcast_shape, contiguous_strides, element_strides, grid_for
+from .loops import grid_stride_loop, mark_noalias
 from .program import ProgramBuilder, Runtime, Step, as_device, device_step
 
 
@@ -60,13 +59,6 @@ def first_check(op: Operation) -> int:
         if checked is op:
             return number
     raise TcCompilationError(f"'{op.name}' at {op.location} is not a top-level op of its function")
-
-
-def _mark_pointers(fn: ll.Function) -> None:
-    """No two buffers of one launch overlap (results are fresh buffers)."""
-    for arg in fn.args:
-        if isinstance(arg.type, ll.PointerType):
-            arg.add_attribute("noalias")
 
 
 def _coordinates(b: ll.IRBuilder, index: ll.Value, dims: Sequence[ll.Value]) -> list[ll.Value]:
@@ -156,7 +148,7 @@ def emit_gather(target: KernelTarget, module: ll.Module, name: str, op: Gather, 
     pointers += [memory_type(t.dtype).as_pointer() for t in index_types] + [I64.as_pointer()]
     counts = [rank, k, source_rank] + [r] * k
     fn = target.kernel(module, name, [I64, *pointers] + [I64] * sum(counts))
-    _mark_pointers(fn)
+    mark_noalias(fn)
     n, out, src = fn.args[0], fn.args[1], fn.args[2]
     index_pointers, word = fn.args[3 : 3 + k], fn.args[3 + k]
     dims, sizes, source_strides, *index_strides = _split(fn.args[4 + k :], counts)
@@ -194,7 +186,7 @@ def emit_scatter_add(target: KernelTarget, module: ll.Module, name: str, op: Sca
     pointers += [memory_type(t.dtype).as_pointer() for t in index_types] + [I64.as_pointer()]
     counts = [rank, k, base_rank, rank] + [r] * k
     fn = target.kernel(module, name, [I64, *pointers] + [I64] * sum(counts))
-    _mark_pointers(fn)
+    mark_noalias(fn)
     n, out, upd = fn.args[0], fn.args[1], fn.args[2]
     index_pointers, word = fn.args[3 : 3 + k], fn.args[3 + k]
     dims, sizes, out_strides, update_strides, *index_strides = _split(fn.args[4 + k :], counts)

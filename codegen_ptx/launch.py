@@ -71,6 +71,27 @@ def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(strides)
 
 
+def broadcast_shape(shapes: list[tuple[int, ...]], rank: int) -> tuple[int, ...]:
+    """numpy's broadcast of operand shapes (already checked by the shape plan)."""
+    result = [1] * rank
+    for shape in shapes:
+        for axis, dim in enumerate(shape, start=rank - len(shape)):
+            if dim != 1:
+                result[axis] = dim
+    return tuple(result)
+
+
+def element_strides(array: DeviceArray, shape: tuple[int, ...]) -> list[int]:
+    """`array`'s strides as an operand of a result of `shape`: 0 along broadcast axes."""
+    rank = len(shape)
+    strides = [0] * rank
+    for axis, (dim, stride) in enumerate(
+        zip(array.shape, array.strides, strict=True), start=rank - len(array.shape)
+    ):
+        strides[axis] = 0 if dim == 1 and shape[axis] != 1 else stride
+    return strides
+
+
 # The most blocks per multiprocessor a grid-stride kernel is launched with (None: one item per
 # thread, no cap). bench/gpu_grid.py on an H200 (2026-11-30), ms for caps 4/8/16/32/none: seed f
 # 2^26 float32 0.217/0.217/0.203/0.198/0.215, 2^25 float64 0.230/0.226/0.223/0.221/0.233,

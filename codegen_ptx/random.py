@@ -31,10 +31,10 @@ from ..codegen_llvm.random import _normal_pair, _sample
 from ..codegen_llvm.types import I64, load_element, memory_type, store_element
 from ..ir import TcCompilationError, TcValueError
 from ..ir.ops.random import RandomBinomial, RandomIntegers, RandomNormal, RandomOp, RandomUniform
-from .elementwise import _mark_pointers, _scalar_value, param_type
+from .elementwise import param_type, scalar_value
 from .grid import KernelTarget
 from .launch import BLOCK, Device, grid_for
-from .loops import grid_stride_loop
+from .loops import grid_stride_loop, mark_noalias
 from .program import ProgramBuilder, Runtime, Step, as_device, device_step, scalar_argument
 
 
@@ -48,13 +48,13 @@ def emit_random(
     params: list[ll.Type] = [I64, memory_type(dtype).as_pointer(), I64.as_pointer(), I64]
     params += [param_type(d, bv) for d, bv in zip(param_dtypes, by_value, strict=True)]
     fn = target.kernel(module, name, params)
-    _mark_pointers(fn)
+    mark_noalias(fn)
     n, out, state, stride, *param_args = fn.args
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     key = b.load(state)
     draws = b.load(b.gep(state, [stride]))
     values = [
-        _scalar_value(b, d, arg) if bv else load_element(b, d, arg)
+        scalar_value(b, d, arg) if bv else load_element(b, d, arg)
         for d, arg, bv in zip(param_dtypes, param_args, by_value, strict=True)
     ]
     library = target.math(module)

@@ -20,7 +20,7 @@ from ..codegen_llvm.types import I32, I64, load_element, memory_type, register_t
 from ..ir import DType, TensorType
 from ..ir.ops.reduce import Reduce
 from .grid import KernelTarget
-from .loops import grid_stride_loop
+from .loops import grid_stride_loop, mark_noalias
 from .warp import WARP, barrier, load_shared, shared_array, shuffle_xor, store_shared
 
 NO_INDEX = (1 << 63) - 1  # the identity's index: loses every tie
@@ -188,19 +188,13 @@ def _when(b: ll.IRBuilder, condition: ll.Value) -> ll.IRBuilder:
 # ---------------------------------------------------------------------------- kernels
 
 
-def _mark_pointers(fn: ll.Function) -> None:
-    for arg in fn.args:
-        if isinstance(arg.type, ll.PointerType):
-            arg.add_attribute("noalias")
-
-
 def emit_thread_kernel(target: KernelTarget, module: ll.Module, name: str, spec: Spec) -> None:
     """Params: out, src, n_out, n_inner, kept dims[k], kept strides[k], reduced dims[r],
     reduced strides[r]. One thread per output; no barriers."""
     k, r = spec.kept, spec.reduced
     params = [memory_type(spec.out_dtype).as_pointer(), memory_type(spec.in_dtype).as_pointer(), I64, I64]
     fn = target.kernel(module, name, params + [I64] * (2 * k + 2 * r))
-    _mark_pointers(fn)
+    mark_noalias(fn)
     out, src, n_out, n_inner = fn.args[:4]
     rest = list(fn.args[4:])
     kept_dims, kept_strides = rest[:k], rest[k : 2 * k]
@@ -294,7 +288,7 @@ class _BlockKernel:
         params = [out_type.as_pointer(), I64.as_pointer(), src_type.as_pointer(), I64.as_pointer()]
         params += [I64] * (5 + 2 * k + 2 * r)
         fn = target.kernel(module, name, params)
-        _mark_pointers(fn)
+        mark_noalias(fn)
         self.out, self.out_indices, self.src, self.src_indices = fn.args[:4]
         self.n_out, self.n_inner, self.splits, self.chunk, self.count = fn.args[4:9]
         rest = list(fn.args[9:])
