@@ -30,7 +30,7 @@ class IndexFailure:
         self.block = function.append_basic_block("index_error")
         self.dims = dims
         self.offset = diagnostics_offset
-        self.incoming: list[tuple[int, ll.Block]] = []
+        self.incoming: list[tuple[ll.Value, ll.Block]] = []
 
     def check(self, b: ll.IRBuilder, index: ll.Value, size: ll.Value, check: int) -> ll.Value:
         """`index` wrapped into [0, size), after branching away if it lies outside [-size, size)."""
@@ -44,9 +44,15 @@ class IndexFailure:
         b.store(index, b.gep(self.dims, [I64(self.offset)]))
         b.store(size, b.gep(self.dims, [I64(self.offset + 1)]))
         b.branch(self.block)
-        self.incoming.append((FIRST_INDEX_STATUS + check, fail))
+        self.incoming.append((I32(FIRST_INDEX_STATUS + check), fail))
         b.position_at_end(ok)
         return wrapped
+
+    def forward(self, b: ll.IRBuilder, status: ll.Value) -> None:
+        """Leave through this exit with a status computed at run time (a scan step's failed
+        check, renumbered); the diagnostics are already in place."""
+        self.incoming.append((status, b.block))
+        b.branch(self.block)
 
     def finish(self, release: Callable[[ll.IRBuilder], None]) -> None:
         """Close the exit: `release` frees the temporaries, then the status is returned."""
@@ -56,7 +62,7 @@ class IndexFailure:
             return
         status = b.phi(I32, name="index_status")
         for code, block in self.incoming:
-            status.add_incoming(I32(code), block)
+            status.add_incoming(code, block)
         release(b)
         b.ret(status)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .core import Function, Module, Value
+from .core import CALLABLE_BODY, Function, Module, Value
 from .ops.indexing import CHECKS_INDICES
 from .ops.state import GlobalAccess, Load, Store
 from .types import TensorType
@@ -72,7 +72,9 @@ def in_place_stores(function: Function) -> set[int]:
     allowed: set[int] = set()
     stores = [op for op in function.body.ops if isinstance(op, Store)]
     order = {op: position for position, op in enumerate(function.body.ops)}
-    last_check = max((order[op] for op in function.body.ops if op.has_trait(CHECKS_INDICES)), default=-1)
+    # A loop can fail in any step (an index, a temporary), so it counts as a check.
+    can_fail = [order[op] for op in function.body.ops if op.has_trait(CHECKS_INDICES) or op.has_trait(CALLABLE_BODY)]
+    last_check = max(can_fail, default=-1)
     for index, store in enumerate(stores):
         value = store.operands[0]
         kernel = value.owner

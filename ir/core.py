@@ -29,6 +29,9 @@ COMMUTATIVE = "commutative"
 # no rule for such an op (ir/shape_rules.py)
 SAME_SHAPE = "same_shape"
 TERMINATOR = "terminator"
+# The op's regions are function bodies (a block ending in `return`, isolated from above):
+# passes run on them as on functions, and backends lower them as functions (tx.scan).
+CALLABLE_BODY = "callable_body"
 
 OP_REGISTRY: dict[str, type[Operation]] = {}
 
@@ -449,6 +452,18 @@ class Function:
     def walk(self) -> Iterator[Operation]:
         for op in list(self.body.ops):
             yield from op.walk()
+
+    def nested_bodies(self) -> list[Function]:
+        """The bodies of CALLABLE_BODY ops (a scan's step), innermost first, each as a Function
+        named `<name>.<op><k>` sharing the op's block: passes and backends treat them as functions."""
+        found: list[Function] = []
+        for op in self.body.ops:
+            if op.has_trait(CALLABLE_BODY):
+                for region in op.regions:
+                    body = Function(f"{self.name}.{op.name.split('.')[-1]}{len(found)}", region.block, op.location)
+                    found.extend(body.nested_bodies())
+                    found.append(body)
+        return found
 
 
 @dataclass

@@ -161,6 +161,15 @@ def _concatenate(r: Requirement, value: _Evaluator, where: str) -> None:
         )
 
 
+def _scan_steps(r: Requirement, value: _Evaluator, where: str) -> None:
+    n = value.one(r.terms[0])
+    if n < 0:
+        raise TcValueError(f"{where}: the number of steps must not be negative, found {n}")
+    for k, length in enumerate(value.many(r.terms[1])):
+        if length < n:
+            raise TcShapeError(f"{where}: sequence #{k} has {length} rows but the scan runs {n} steps")
+
+
 # A requirement's kind -> its test, which raises the error users see.
 REQUIREMENTS: dict[str, Callable[[Requirement, _Evaluator, str], None]] = {
     "index": _index,
@@ -168,4 +177,5 @@ REQUIREMENTS: dict[str, Callable[[Requirement, _Evaluator, str], None]] = {
     "sizes": _sizes,
     "reshape": _reshape,
     "concatenate": _concatenate,
+    "scan_steps": _scan_steps,
 }

@@ -23,6 +23,9 @@ class Pass:
 
     def run(self, module: Module) -> None:
         for function in module.functions:
+            # Loop bodies first (a scan's step is a function of its own), then the function.
+            for body in function.nested_bodies():
+                self.run_on_function(body)
             self.run_on_function(function)
 
     def run_on_function(self, function: Function) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..attributes import Attribute
-from ..core import PURE, Function, Operation, Region, at_least
+from ..core import CALLABLE_BODY, PURE, Function, Operation, Region, at_least
 from ..errors import TcIndexError, TcTypeError
 from ..types import Dim, TensorType, broadcast_shapes
 
@@ -37,13 +37,17 @@ FIRST_INDEX_STATUS = 2
 
 
 def index_checks(function: Function) -> list[tuple[Operation, int]]:
-    """Every (op, axis) whose indices native code checks, in program order: check n is entry n."""
-    return [
-        (op, axis)
-        for op in function.body.ops
-        if op.has_trait(CHECKS_INDICES)
-        for axis in range(len(op.operands) - (1 if isinstance(op, Gather) else 2))
-    ]
+    """Every (op, axis) whose indices native code checks, in program order: check n is entry n.
+
+    A loop body's checks (a scan's step) come where the loop is, in the body's own order."""
+    checks: list[tuple[Operation, int]] = []
+    for op in function.body.ops:
+        if op.has_trait(CHECKS_INDICES):
+            checks += [(op, axis) for axis in range(len(op.operands) - (1 if isinstance(op, Gather) else 2))]
+        elif op.has_trait(CALLABLE_BODY):
+            for region in op.regions:
+                checks += index_checks(Function(function.name, region.block))
+    return checks
 
 
 def index_shape(op_name: str, source: TensorType, indices: Sequence[TensorType]) -> tuple[Dim, ...]:

@@ -1,0 +1,139 @@
+"""Shape terms (ir/shape_terms.py) evaluated in generated code, as the shape plan evaluates them in
+Python: the same term language, a third way of reading it (the verifier reads static sizes).
+
+A scan needs the shapes its step produces before the loop runs, to allocate the stacked
+results; the step's shape rules give them as terms over the step's arguments, which the
+caller maps to run-time values (`arg_dim`, `arg_value`). Integer arithmetic follows Python's
+(floor division, slice clamping) as EXPRESSIONS does, on i64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llvmlite import ir as ll
+
+from ..ir.shape_terms import ArgDim, ArgValue, Expr, Term
+from .types import I64
+
+ArgDimValue = Callable[[int, int], ll.Value]
+ArgScalarValue = Callable[[int, int | None], ll.Value]
+
+
+def emit_term(b: ll.IRBuilder, term: Term | None, arg_dim: ArgDimValue, arg_value: ArgScalarValue) -> ll.Value:
+    """The i64 value of `term`; `arg_dim(arg, axis)` and `arg_value(arg, index)` read the arguments."""
+    if term is None:
+        raise ValueError("a default slice bound has no value of its own")
+    if isinstance(term, int):
+        return I64(term)
+    if isinstance(term, ArgDim):
+        return arg_dim(term.arg, term.axis)
+    if isinstance(term, ArgValue):
+        return arg_value(term.arg, term.index)
+    assert isinstance(term, Expr)
+    if term.kind == "slice":
+        return _slice_length(b, term.args, arg_dim, arg_value)
+    args = [emit_term(b, a, arg_dim, arg_value) for a in term.args]
+    return _EXPRESSIONS[term.kind](b, *args)
+
+
+def _floordiv(b: ll.IRBuilder, x: ll.Value, y: ll.Value) -> ll.Value:
+    safe = b.select(b.icmp_signed("==", y, I64(0)), I64(1), y)
+    q = b.sdiv(x, safe)
+    # C truncates toward zero; Python floors: step down when the remainder's sign differs.
+    r = b.srem(x, safe)
+    adjust = b.and_(b.icmp_signed("!=", r, I64(0)), b.icmp_signed("!=", b.icmp_signed("<", r, I64(0)), b.icmp_signed("<", safe, I64(0))))
+    q = b.sub(q, b.zext(adjust, I64))
+    return b.select(b.icmp_signed("==", y, I64(0)), I64(0), q)
+
+
+def _mod(b: ll.IRBuilder, x: ll.Value, y: ll.Value) -> ll.Value:
+    q = _floordiv(b, x, y)
+    return b.select(b.icmp_signed("==", y, I64(0)), I64(0), b.sub(x, b.mul(q, y)))
+
+
+def _max(b: ll.IRBuilder, *values: ll.Value) -> ll.Value:
+    out = values[0]
+    for v in values[1:]:
+        out = b.select(b.icmp_signed(">", v, out), v, out)
+    return out
+
+
+def _min(b: ll.IRBuilder, *values: ll.Value) -> ll.Value:
+    out = values[0]
+    for v in values[1:]:
+        out = b.select(b.icmp_signed("<", v, out), v, out)
+    return out
+
+
+def _prod(b: ll.IRBuilder, *values: ll.Value) -> ll.Value:
+    out: ll.Value = I64(1)
+    for v in values:
+        out = b.mul(out, v)
+    return out
+
+
+def _range_length(b: ll.IRBuilder, start: ll.Value, stop: ll.Value, step: ll.Value) -> ll.Value:
+    """len(range(start, stop, step)); 0 for a zero step."""
+    up = b.icmp_signed(">", step, I64(0))
+    span = b.select(up, b.sub(stop, start), b.sub(start, stop))
+    magnitude = b.select(up, step, b.sub(I64(0), step))
+    safe = b.select(b.icmp_signed("==", magnitude, I64(0)), I64(1), magnitude)
+    length = b.add(b.sdiv(b.sub(span, I64(1)), safe), I64(1))
+    empty = b.or_(b.icmp_signed("<=", span, I64(0)), b.icmp_signed("==", step, I64(0)))
+    return b.select(empty, I64(0), length)
+
+
+def _item(b: ll.IRBuilder, index: ll.Value, *values: ll.Value) -> ll.Value:
+    out = values[-1] if values else I64(0)
+    for position in range(len(values) - 2, -1, -1):
+        out = b.select(b.icmp_signed("==", index, I64(position)), values[position], out)
+    return out
+
+
+def _wrap(b: ll.IRBuilder, value: ll.Value, bits: ll.Value, signed: ll.Value) -> ll.Value:
+    # bits and signed are constants in every term the rules build.
+    width, is_signed = int(bits.constant), int(signed.constant)  # type: ignore[attr-defined]
+    if width >= 64:
+        return value
+    narrow = b.trunc(value, ll.IntType(width))
+    return b.sext(narrow, I64) if is_signed else b.zext(narrow, I64)
+
+
+def _slice_length(
+    b: ll.IRBuilder, args: tuple[Term | None, ...], arg_dim: ArgDimValue, arg_value: ArgScalarValue
+) -> ll.Value:
+    """len(range(*slice(start, stop, step).indices(n))), with Python's clamping."""
+    n_term, start_term, stop_term, step_term = args
+    n = emit_term(b, n_term, arg_dim, arg_value)
+    step = I64(1) if step_term is None else emit_term(b, step_term, arg_dim, arg_value)
+    up = b.icmp_signed(">", step, I64(0))
+    lower = b.select(up, I64(0), I64(-1))
+    upper = b.select(up, n, b.sub(n, I64(1)))
+
+    def bound(term: Term | None, default_up: ll.Value, default_down: ll.Value) -> ll.Value:
+        if term is None:
+            return b.select(up, default_up, default_down)
+        value = emit_term(b, term, arg_dim, arg_value)
+        shifted = _max(b, b.add(value, n), lower)
+        return b.select(b.icmp_signed("<", value, I64(0)), shifted, _min(b, value, upper))
+
+    start = bound(start_term, lower, upper)
+    stop = bound(stop_term, upper, lower)
+    return _range_length(b, start, stop, step)
+
+
+_EXPRESSIONS: dict[str, Callable[..., ll.Value]] = {
+    "add": lambda b, x, y: b.add(x, y),
+    "sub": lambda b, x, y: b.sub(x, y),
+    "mul": lambda b, x, y: b.mul(x, y),
+    "floordiv": _floordiv,
+    "mod": _mod,
+    "neg": lambda b, x: b.sub(I64(0), x),
+    "max": _max,
+    "min": _min,
+    "prod": _prod,
+    "arange": _range_length,
+    "item": _item,
+    "wrap": _wrap,
+}

@@ -1,0 +1,235 @@
+"""Loops: `tx.scan`, Theano's scan as one op whose region is the step function.
+
+```
+%hs, %ys = tx.scan %n, %xs, %h0, %W {sequences = 1, taps = [-1], tap_counts = [1]}
+    : (tensor<i64>, tensor<?x4xf32>, tensor<1x8xf32>, tensor<4x8xf32>)
+    -> (tensor<?x8xf32>, tensor<?xf32>) ({
+^bb0(%x: tensor<4xf32>, %h: tensor<8xf32>, %w: tensor<4x8xf32>):
+  ...
+  return %h2, %y : tensor<8xf32>, tensor<f32>
+})
+```
+
+Operands: the step count `n` (an int64 scalar), then `sequences` sequences
+(each iterated along axis 0; step t reads row t, so each needs at least n rows),
+then one initial buffer per recurrent state, then the non-sequences (read whole
+by every step). State k has `tap_counts[k]` taps among `taps` (negative: -1 is
+the previous step's value); its initial buffer has L = -min(taps) rows, row j
+standing for step j - L, and every step's value has the type of one row.
+
+The region is a function body, isolated from above (everything it reads is a
+block argument): one argument per sequence (a row), per state tap (in taps
+order), per non-sequence; it returns each state's new value, then the
+outputs that are not fed back. Results: each state's values of the n steps,
+then each other output's, stacked along a new axis 0 (the initial rows are not
+part of them, as in Theano).
+
+`reverse`: the steps run from t = n - 1 down to 0, row t of every sequence and
+result belonging to step t; a state (one tap, -1) then starts from its initial
+row at t = n - 1 and step t reads the value of step t + 1. The gradient of a
+scan is a reverse scan (passes/grad_scan.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..attributes import Attribute, attr, int_tuple
+from ..core import CALLABLE_BODY, PURE, Operation, Region
+from ..dtypes import DType
+from ..errors import TcTypeError, TcVerificationError
+from ..types import TensorType
+
+if TYPE_CHECKING:
+    from ..shape_state import ShapeState
+
+
+@dataclass(frozen=True)
+class ScanLayout:
+    """Where each kind of operand, block argument and result of a scan sits."""
+
+    sequences: int
+    tap_counts: tuple[int, ...]
+    taps: tuple[int, ...]
+    operands: int
+
+    @property
+    def states(self) -> int:
+        return len(self.tap_counts)
+
+    @property
+    def first_init(self) -> int:
+        return 1 + self.sequences
+
+    @property
+    def first_nonsequence(self) -> int:
+        return self.first_init + self.states
+
+    @property
+    def nonsequences(self) -> int:
+        return self.operands - self.first_nonsequence
+
+    def state_taps(self, k: int) -> tuple[int, ...]:
+        start = sum(self.tap_counts[:k])
+        return self.taps[start : start + self.tap_counts[k]]
+
+    def lookback(self, k: int) -> int:
+        """L: how many initial rows state k needs."""
+        return -min(self.state_taps(k))
+
+    @property
+    def first_state_arg(self) -> int:
+        return self.sequences
+
+    @property
+    def first_nonsequence_arg(self) -> int:
+        return self.sequences + len(self.taps)
+
+
+class Scan(Operation):
+    """A loop of `n` steps; see the module docstring for operands, region and results."""
+
+    name = "tx.scan"
+    traits = frozenset({PURE, CALLABLE_BODY})
+    num_regions = 1
+    sequences = attr(int)
+    taps = attr(tuple, convert=int_tuple)
+    tap_counts = attr(tuple, convert=int_tuple)
+    reverse = attr(bool, default=False)
+
+    @property
+    def layout(self) -> ScanLayout:
+        return ScanLayout(self.sequences, self.tap_counts, self.taps, len(self.operands))
+
+    @property
+    def body(self) -> Region:
+        return self.regions[0]
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        layout = _layout(operand_types, attributes)
+        if not regions or regions[0].block.terminator is None:
+            raise TcVerificationError(f"{cls.name}: the step body must end in return")
+        returned = [v.type for v in regions[0].block.terminator.operands]
+        if len(returned) < layout.states:
+            raise TcTypeError(
+                f"{cls.name}: the step returns {len(returned)} value(s) but there are {layout.states} states"
+            )
+        return [TensorType(t.dtype, (None, *t.shape)) for t in returned]
+
+    def verify_op(self) -> None:
+        layout = self.layout
+        block = self.body.block
+        expected = argument_types(layout, [v.type for v in self.operands])
+        found = [a.type for a in block.args]
+        if found != expected:
+            raise TcVerificationError(
+                f"{self.name}: the step takes ({', '.join(map(str, found))}) but the operands give "
+                f"({', '.join(map(str, expected))})"
+            )
+        returned = [v.type for v in block.terminator.operands]  # type: ignore[union-attr]
+        for k in range(layout.states):
+            state = _row(self.operands[layout.first_init + k].type)
+            if returned[k] != state:
+                raise TcTypeError(
+                    f"{self.name}: the step returns {returned[k]} for state #{k}, whose initial value "
+                    f"has rows of {state}; a state must keep its type"
+                )
+        if self.reverse and any(t != -1 for t in layout.taps):
+            raise TcVerificationError(f"{self.name}: a reverse scan's states take only tap -1")
+        for inner in block.ops:
+            if inner.name in ("tx.load", "tx.store", "tx.given", "tx.grad"):
+                raise TcVerificationError(
+                    f"{self.name}: {inner.name} cannot be in a step body (shared state is an operand)"
+                )
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        from ..interpreter import run_block
+
+        layout = self.layout
+        n = int(operands[0])
+        if n < 0:
+            raise TcVerificationError(f"{self.name} at {self.location}: the number of steps is negative ({n})")
+        for k in range(layout.sequences):
+            if len(operands[1 + k]) < n:
+                raise TcVerificationError(
+                    f"{self.name} at {self.location}: sequence #{k} has {len(operands[1 + k])} rows "
+                    f"but the scan runs {n} steps"
+                )
+        history = [list(np.asarray(operands[layout.first_init + k])) for k in range(layout.states)]
+        nonsequences = operands[layout.first_nonsequence :]
+        stacked: list[list[np.ndarray]] = [[] for _ in self.results]
+        steps = range(n - 1, -1, -1) if self.reverse else range(n)
+        for t in steps:
+            args = [np.asarray(operands[1 + k][t]) for k in range(layout.sequences)]
+            for k in range(layout.states):
+                args += [history[k][len(history[k]) + tap] for tap in layout.state_taps(k)]
+            outs = run_block(self.body.block, [*args, *nonsequences])
+            for k in range(layout.states):
+                history[k].append(np.asarray(outs[k]))
+            for column, out in zip(stacked, outs, strict=True):
+                column.append(np.asarray(out))
+        if self.reverse:
+            for column in stacked:
+                column.reverse()
+        return [_stack(column, result.type) for column, result in zip(stacked, self.results, strict=True)]
+
+    def shape_rule(self, state: ShapeState) -> None:
+        from ..scan_shapes import scan_shape_rule
+
+        scan_shape_rule(self, state)
+
+
+def _stack(rows: list[np.ndarray], type: TensorType) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, *(d or 0 for d in type.shape[1:])), type.dtype.numpy)
+    return np.stack(rows).astype(type.dtype.numpy, copy=False)
+
+
+def _row(type: TensorType) -> TensorType:
+    return TensorType(type.dtype, type.shape[1:])
+
+
+def _layout(operand_types: Sequence[TensorType], attributes: dict[str, Attribute]) -> ScanLayout:
+    sequences, taps, counts = attributes.get("sequences"), attributes.get("taps"), attributes.get("tap_counts")
+    if not isinstance(sequences, int) or not isinstance(taps, tuple) or not isinstance(counts, tuple):
+        raise TcVerificationError("tx.scan needs the attributes sequences, taps and tap_counts")
+    if sum(counts) != len(taps) or any(c < 1 for c in counts) or any(t >= 0 for t in taps):
+        raise TcVerificationError(f"tx.scan: taps {list(taps)} do not fit tap_counts {list(counts)}")
+    layout = ScanLayout(sequences, counts, taps, len(operand_types))
+    if layout.nonsequences < 0:
+        raise TcTypeError(
+            f"tx.scan takes the step count, {sequences} sequence(s) and {len(counts)} initial value(s), "
+            f"found {len(operand_types)} operand(s)"
+        )
+    if operand_types[0] != TensorType(DType.I64, ()):
+        raise TcTypeError(f"tx.scan: the step count must be a tensor<i64>, found {operand_types[0]}")
+    for k in range(sequences):
+        if operand_types[1 + k].rank == 0:
+            raise TcTypeError(f"tx.scan: sequence #{k} is a scalar ({operand_types[1 + k]}); it needs rows")
+    for k in range(layout.states):
+        init = operand_types[layout.first_init + k]
+        lookback = layout.lookback(k)
+        if init.rank == 0 or init.shape[0] not in (None, lookback):
+            raise TcTypeError(
+                f"tx.scan: state #{k} with taps {list(layout.state_taps(k))} needs an initial value of "
+                f"{lookback} row(s), found {init}"
+            )
+    return layout
+
+
+def argument_types(layout: ScanLayout, operand_types: Sequence[TensorType]) -> list[TensorType]:
+    """The step body's argument types for these operands (the frontend builds bodies with it)."""
+    types = [_row(operand_types[1 + k]) for k in range(layout.sequences)]
+    for k in range(layout.states):
+        types += [_row(operand_types[layout.first_init + k])] * layout.tap_counts[k]
+    return types + list(operand_types[layout.first_nonsequence :])
