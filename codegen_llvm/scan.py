@@ -49,7 +49,9 @@ def _scan(ctx: LoweringContext, op: Scan) -> None:
 
     layout = op.layout
     n = ctx.shape_ops.scalar(op, op.operands[0])
-    body = Function(ctx.unique_name("step"), op.body.block, op.location)
+    # The step's entry is `tc_<name>`, so the name is made unique with that prefix.
+    name = ctx.module.get_unique_name(f"tc_{ctx.function.name}.step").removeprefix("tc_")
+    body = Function(name, op.body.block, op.location)
     entry = lower_function(calling_convention(Module([]), body), body, ctx.module)
     symbol = ctx.module.globals[entry.symbol]
     symbol.linkage = "internal"

@@ -20,7 +20,9 @@ ArgDimValue = Callable[[int, int], ll.Value]
 ArgScalarValue = Callable[[int, int | None], ll.Value]
 
 
-def emit_term(b: ll.IRBuilder, term: Term | None, arg_dim: ArgDimValue, arg_value: ArgScalarValue) -> ll.Value:
+def emit_term(
+    b: ll.IRBuilder, term: Term | None, arg_dim: ArgDimValue, arg_value: ArgScalarValue
+) -> ll.Value:
     """The i64 value of `term`; `arg_dim(arg, axis)` and `arg_value(arg, index)` read the arguments."""
     if term is None:
         raise ValueError("a default slice bound has no value of its own")
@@ -42,7 +44,10 @@ def _floordiv(b: ll.IRBuilder, x: ll.Value, y: ll.Value) -> ll.Value:
     q = b.sdiv(x, safe)
     # C truncates toward zero; Python floors: step down when the remainder's sign differs.
     r = b.srem(x, safe)
-    adjust = b.and_(b.icmp_signed("!=", r, I64(0)), b.icmp_signed("!=", b.icmp_signed("<", r, I64(0)), b.icmp_signed("<", safe, I64(0))))
+    adjust = b.and_(
+        b.icmp_signed("!=", r, I64(0)),
+        b.icmp_signed("!=", b.icmp_signed("<", r, I64(0)), b.icmp_signed("<", safe, I64(0))),
+    )
     q = b.sub(q, b.zext(adjust, I64))
     return b.select(b.icmp_signed("==", y, I64(0)), I64(0), q)
 

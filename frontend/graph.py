@@ -19,7 +19,7 @@ from typing import Any, TypeAlias, Union
 import numpy as np
 
 from ..ir.attributes import Attribute, DenseAttr, format_scalar
-from ..ir.core import Location, Operation
+from ..ir.core import Location, Operation, Region
 from ..ir.dtypes import DType
 from ..ir.errors import TcError, TcTypeError, TcValueError
 from ..ir.ops.builtin import Shape
@@ -151,14 +151,20 @@ class Variable:
     def dimshuffle(self, *pattern: Any) -> Variable:
         return _build("dimshuffle", self, *pattern)
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _build("sum", self, axis, keepdims)
+    def sum(
+        self, axis: Any = None, dtype: DTypeSpec = None, keepdims: bool = False, acc_dtype: DTypeSpec = None
+    ) -> Variable:
+        return _build("sum", self, axis, dtype, keepdims, acc_dtype)
 
-    def prod(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _build("prod", self, axis, keepdims)
+    def prod(
+        self, axis: Any = None, dtype: DTypeSpec = None, keepdims: bool = False, acc_dtype: DTypeSpec = None
+    ) -> Variable:
+        return _build("prod", self, axis, dtype, keepdims, acc_dtype)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Variable:
-        return _build("mean", self, axis, keepdims)
+    def mean(
+        self, axis: Any = None, dtype: DTypeSpec = None, keepdims: bool = False, acc_dtype: DTypeSpec = None
+    ) -> Variable:
+        return _build("mean", self, axis, dtype, keepdims, acc_dtype)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Variable:
         return _build("max", self, axis, keepdims)
@@ -191,10 +197,24 @@ class Variable:
     __repr__ = __str__
 
     def __bool__(self) -> bool:
-        raise TcTypeError(
-            "a symbolic Variable has no truth value; use T.switch for a conditional "
-            "and T.and_/T.or_ (or & and |) for logic"
-        )
+        """True, as in Theano (so `if not W:` tests for None), except for a comparison's result.
+
+        A comparison refuses, so that `a < b < c` (Python's `(a < b) and (b < c)`)
+        fails instead of silently meaning `b < c`.
+        """
+        if self.owner is not None and getattr(self.owner.op_class, "predicate", None) is not None:
+            raise TcTypeError(
+                f"the comparison {self.owner.op_class.name} of symbolic Variables has no truth value; "
+                "use T.switch for a conditional and T.and_/T.or_ (or & and |) for logic"
+            )
+        return True
+
+    def eval(self, inputs_to_values: dict[Variable, Any] | None = None) -> Any:
+        """The value of this variable given values for its inputs (Theano's `eval`).
+
+        The function compiled for each set of inputs is cached on the variable.
+        """
+        return _build("eval", self, inputs_to_values)
 
     # -- Python operators (the math lives in elemwise.py) -------------------------------
 
@@ -336,12 +356,16 @@ class Apply:
         attributes: dict[str, Attribute],
         outputs: Sequence[Variable],
         location: Location | None = None,
+        regions: Callable[[], list[Region]] | None = None,
     ) -> None:
         self.op_class = op_class
         self.inputs = list(inputs)
         self.attributes = dict(attributes)
         self.outputs = list(outputs)
         self.location = location
+        # An op with regions (a scan's step) makes them anew for each lowering, since passes
+        # rewrite the IR in place.
+        self.regions = regions
         for index, output in enumerate(self.outputs):
             output.owner = self
             output.index = index

@@ -19,6 +19,7 @@ from ..ir.ops.builtin import Constant as ConstantOp
 from ..ir.ops.builtin import Return
 from ..ir.ops.elementwise import Cast
 from ..ir.ops.state import Given, Load, Store
+from ..ir.types import TensorType
 from ..ir.verifier import verify_module
 from .graph import Apply, Constant, TensorLike, Variable, as_tensor_variable, user_location
 from .shared import SharedVariable
@@ -83,18 +84,8 @@ def build_function(
     roots += [old for old, _ in ir_givens]
     order = _topological_order(name, list(inputs), roots, bound)
 
-    block = Block([v.type for v in inputs], [v.name for v in inputs])
-    values = _Values(block, dict(zip(inputs, block.args, strict=True)), bound)
-    value_of = values.value_of
-    for apply in order:
-        op = block.append(_lower_apply(apply, [value_of(v) for v in apply.inputs]))
-        for variable, result in zip(apply.outputs, op.results, strict=True):
-            if variable.type != result.type:
-                raise TcVerificationError(
-                    f"{op.name}: the builder typed its result {variable.type} but the IR infers {result.type}"
-                )
-            result.name = variable.name
-            values.values[variable] = result
+    values = _lower_applies(inputs, order, bound)
+    block, value_of = values.block, values.value_of
     for old, new in ir_givens:
         block.append(Given([value_of(old), value_of(new)], [], location=new.location))
     for variable, expr in updates:
@@ -108,6 +99,39 @@ def build_function(
     module.functions.append(Function(name, block, location=user_location()))
     verify_module(module)
     return BuiltFunction(module, values.shared)
+
+
+def lower_body(
+    name: str, inputs: Sequence[Variable], outputs: Sequence[Variable], bound: dict[Variable, Variable]
+) -> Block:
+    """A block whose arguments are `inputs` and which returns `outputs`: a loop's step body.
+
+    `bound` maps each outer variable the step reads to the input standing for it, so the
+    block is isolated from above (shared variables included: they are inputs too)."""
+    order = _topological_order(name, list(inputs), list(outputs), bound)
+    values = _lower_applies(inputs, order, bound)
+    if values.module.globals:
+        raise TcVerificationError(f"{name}: a step body cannot read shared variables directly")
+    values.block.append(Return.create([values.value_of(v) for v in outputs]))
+    return values.block
+
+
+def _lower_applies(
+    inputs: Sequence[Variable], order: list[Apply], bound: dict[Variable, Variable]
+) -> _Values:
+    """A new block with `inputs` as arguments and the ops of `order` appended."""
+    block = Block([v.type for v in inputs], [v.name for v in inputs])
+    values = _Values(block, dict(zip(inputs, block.args, strict=True)), bound)
+    for apply in order:
+        op = block.append(_lower_apply(apply, [values.value_of(v) for v in apply.inputs]))
+        for variable, result in zip(apply.outputs, op.results, strict=True):
+            if variable.type != result.type:
+                raise TcVerificationError(
+                    f"{op.name}: the builder typed its result {variable.type} but the IR infers {result.type}"
+                )
+            result.name = variable.name
+            values.values[variable] = result
+    return values
 
 
 class _Values:
@@ -165,8 +189,18 @@ def _unique_symbol(name: str, taken: dict[str, SharedVariable]) -> str:
 
 def _lower_apply(apply: Apply, operands: list[Value]) -> Operation:
     if apply.op_class is Cast:
-        # The IR's cast keeps its target in the result type, not in an attribute.
+        # The IR's cast keeps its target in the result type, not in an attribute; it also keeps
+        # the sizes a cast learns (T.specify_shape), which the shape plan checks before the call.
+        source, learned = operands[0].type, apply.outputs[0].type.shape
+        if len(learned) == source.rank and any(
+            s is None and d is not None for s, d in zip(source.shape, learned, strict=True)
+        ):
+            shape = tuple(s if s is not None else d for s, d in zip(source.shape, learned, strict=True))
+            target = TensorType(apply.attributes["dtype"], shape)  # type: ignore[arg-type]
+            return Cast([operands[0]], [target], location=apply.location)
         return Cast.to(operands[0], apply.attributes["dtype"], location=apply.location)  # type: ignore[arg-type]
+    if apply.regions is not None:  # a loop: its step body is lowered afresh for each function
+        return apply.op_class.create(operands, apply.attributes, apply.regions(), location=apply.location)
     try:
         return apply.op_class.create(operands, apply.attributes, location=apply.location)
     except NotImplementedError:  # ops without a type rule (random draws) keep the builder's types

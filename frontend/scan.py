@@ -23,11 +23,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ir.core import Region
+from ..ir.core import Block, Region
 from ..ir.dtypes import DType
 from ..ir.errors import TcTypeError, TcValueError
 from ..ir.ops import random as rnd
+from ..ir.ops.grad import Grad
+from ..ir.ops.indexing import Gather
 from ..ir.ops.scan import Scan
+from ..ir.ops.shape import Subtensor
+from ..ir.ops.shape_spec import OPERAND, IndexEntry, SliceEntry, parse_spec
 from ..ir.types import TensorType
 from .graph import Apply, Constant, Variable, as_tensor_variable, cast_to, located, user_location
 from .shared import SharedVariable
@@ -62,7 +66,9 @@ def scan(
 ) -> tuple[Any, OrderedDict[SharedVariable, Variable]]:
     """Theano's `scan`: returns `(outputs, updates)`; see the module docstring."""
     if truncate_gradient != -1:
-        raise TcValueError(located("scan: truncate_gradient is not supported yet (only -1, the full gradient)"))
+        raise TcValueError(
+            located("scan: truncate_gradient is not supported yet (only -1, the full gradient)")
+        )
     seqs = [_sequence(s, index) for index, s in enumerate(_as_list(sequences))]
     infos = _as_list(outputs_info)
     nonseqs = [as_tensor_variable(v) for v in _as_list(non_sequences)]
@@ -72,19 +78,24 @@ def scan(
     seq_args = [Variable(TensorType(r.type.dtype, r.type.shape[1:]), name=_name(r, "t")) for r in rows]
     for state in states:
         if state is not None:
-            state.placeholders = [Variable(state.row, name=f"{state.init.name or 'state'}[t{k}]") for k in state.taps]
-    nonseq_args = [Variable(v.type, name=v.name) for v in nonseqs]
+            state.placeholders = [
+                Variable(state.row, name=f"{state.init.name or 'state'}[t{k}]") for k in state.taps
+            ]
+    # Theano hands the step the non-sequences themselves (a T.grad inside may differentiate
+    # through how they were computed); like any outer variable the step reads, they are captured.
+    nonseq_args = nonseqs
     state_args = [p for s in states if s is not None for p in s.placeholders]
     returned = fn(*seq_args, *state_args, *nonseq_args)
     outputs, inner_updates = _split_return(returned)
     if infos and len(outputs) != len(infos):
         raise TcValueError(
-            located(f"scan: the step returns {len(outputs)} output(s) but outputs_info has {len(infos)} entries")
+            located(
+                f"scan: the step returns {len(outputs)} output(s) but outputs_info has {len(infos)} entries"
+            )
         )
     if not infos:
         states = [None] * len(outputs)
-    body = _Body(seq_args, nonseqs, nonseq_args, strict)
-    return _build(body, steps, rows, states, outputs, inner_updates, return_list)
+    return _build(seq_args, steps, rows, states, outputs, inner_updates, return_list)
 
 
 # -- arguments ------------------------------------------------------------------------------
@@ -188,16 +199,8 @@ def _split_return(returned: Any) -> tuple[list[Variable], list[tuple[SharedVaria
 # -- the op -----------------------------------------------------------------------------------
 
 
-@dataclass
-class _Body:
-    sequence_args: list[Variable]
-    nonsequences: list[Variable]  # the operands
-    nonsequence_args: list[Variable]  # the placeholders the step saw
-    strict: bool
-
-
 def _build(
-    body: _Body,
+    sequence_args: list[Variable],
     steps: Variable,
     rows: list[Variable],
     states: list[_State | None],
@@ -210,7 +213,7 @@ def _build(
     for state, out in recurrent:
         _check_state_output(state, out)
     # Shared variables the step updates, and random streams it draws from, are carried.
-    carried = _carried_shared(outputs, inner_updates, body)
+    carried = _carried_shared(outputs, inner_updates)
     internal = []
     for variable, next_value in carried:
         init = variable.dimshuffle("x", *range(variable.ndim))
@@ -218,18 +221,22 @@ def _build(
         internal.append((_State(init, [-1], variable.type, None, [placeholder], variable), next_value))
     all_states = [s for s, _ in recurrent] + [s for s, _ in internal]
     step_outputs = [out for _, out in recurrent] + [v for _, v in internal] + plain
-    placeholders = body.sequence_args + [p for s in all_states for p in s.placeholders]
+    placeholders = sequence_args + [p for s in all_states for p in s.placeholders]
     carried_roots = [s.shared for s, _ in internal if s.shared is not None]
-    captured = _free_variables(step_outputs, placeholders + body.nonsequence_args + carried_roots)
-    nonsequences = body.nonsequences + captured
+    captured = _free_variables(step_outputs, placeholders + carried_roots)
+    nonsequences = captured
     capture_args = [Variable(v.type, name=v.name) for v in captured]
     bound: dict[Variable, Variable] = dict(zip(captured, capture_args, strict=True))
     for state, _ in internal:
         assert state.shared is not None
         bound[state.shared] = state.placeholders[0]
-    inputs = placeholders + body.nonsequence_args + capture_args
+    inputs = placeholders + capture_args
     taps = [k for s in all_states for k in s.taps]
-    attributes = {"sequences": len(rows), "taps": tuple(taps), "tap_counts": tuple(len(s.taps) for s in all_states)}
+    attributes = {
+        "sequences": len(rows),
+        "taps": tuple(taps),
+        "tap_counts": tuple(len(s.taps) for s in all_states),
+    }
     operands = [steps, *rows, *(s.init for s in all_states), *nonsequences]
     result_types = [TensorType(s.row.dtype, (None, *s.row.shape)) for s in all_states]
     result_types += [TensorType(v.type.dtype, (None, *v.type.shape)) for v in plain]
@@ -242,6 +249,7 @@ def _build(
 
         block = lower_body("scan", inputs, step_outputs, bound)
         _retype_returned(block, expected)
+        _checked_indexing(block, len(placeholders))
         return [Region([block])]
 
     Apply(Scan, operands, attributes, results, location, regions=regions)
@@ -282,8 +290,30 @@ def _retype_returned(block: Any, expected: list[TensorType]) -> None:
             ret.set_operand(index, cast.result)
 
 
+def _checked_indexing(block: Block, varying_args: int) -> None:
+    """`x[i]` with `i` from a sequence or a state changes every step, so the shape plan cannot
+    check it before the call: it becomes a tx.gather, whose index the generated code checks."""
+    varying = set(block.args[:varying_args])
+    for op in block.ops:
+        if type(op) is Subtensor and any(v in varying for v in op.operands[1:]):
+            entries = parse_spec(op.spec)
+            leading = [e for e in entries if isinstance(e, IndexEntry)]
+            rest = entries[len(leading) :]
+            if (
+                entries[: len(leading)] == leading
+                and all(e.index == OPERAND for e in leading)
+                and all(isinstance(e, SliceEntry) and e.is_full for e in rest)
+            ):
+                gather = block.insert_before(op, Gather.create(op.operands, location=op.location))
+                op.results[0].replace_all_uses_with(gather.results[0])
+                op.erase()
+                op = gather
+        if any(v in varying for v in op.operands):
+            varying.update(op.results)
+
+
 def _carried_shared(
-    outputs: list[Variable], updates: list[tuple[SharedVariable, Variable]], body: _Body
+    outputs: list[Variable], updates: list[tuple[SharedVariable, Variable]]
 ) -> list[tuple[SharedVariable, Variable]]:
     """(shared variable, its value after a step): the step's updates, and each random stream
     drawn inside the step (advanced by its default update)."""
@@ -292,7 +322,11 @@ def _carried_shared(
     for apply in _applies(outputs + [v for _, v in updates]):
         if issubclass(apply.op_class, rnd.RandomOp):
             state = apply.inputs[0]
-            if isinstance(state, SharedVariable) and id(state) not in known and state.default_update is not None:
+            if (
+                isinstance(state, SharedVariable)
+                and id(state) not in known
+                and state.default_update is not None
+            ):
                 carried.append((state, state.default_update))
                 known.add(id(state))
     return carried
@@ -315,8 +349,12 @@ def _applies(roots: Sequence[Variable]) -> list[Apply]:
 def _free_variables(outputs: Sequence[Variable], placeholders: Sequence[Variable]) -> list[Variable]:
     """Variables the step reads from outside: not computed from the placeholders, not constants.
 
-    They are computed once, before the loop, and passed in (loop-invariant code stays out)."""
+    They are computed once, before the loop, and passed in (loop-invariant code stays out),
+    except what a T.grad inside the step differentiates through: whatever depends on a
+    variable it differentiates by is computed in the step, so the path stays visible."""
     inside: dict[int, bool] = {id(p): True for p in placeholders}
+    # Variables a T.grad in the step differentiates by: passed in, but what uses them is not.
+    wrt = {id(w) for apply in _applies(outputs) if apply.op_class is Grad for w in apply.inputs[1:]}
 
     def depends(variable: Variable) -> bool:
         # Iterative post-order, so deep step graphs do not hit the recursion limit.
@@ -331,7 +369,8 @@ def _free_variables(outputs: Sequence[Variable], placeholders: Sequence[Variable
                 stack.extend(pending)
                 continue
             draws = v.owner is not None and issubclass(v.owner.op_class, rnd.RandomOp)
-            inside[id(v)] = draws or any(inside[id(u)] for u in (v.owner.inputs if v.owner else []))
+            inputs = v.owner.inputs if v.owner else []
+            inside[id(v)] = draws or any(inside[id(u)] or id(u) in wrt for u in inputs)
             stack.pop()
         return inside[id(variable)]
 
@@ -351,4 +390,3 @@ def _free_variables(outputs: Sequence[Variable], placeholders: Sequence[Variable
         if v.owner is not None:
             stack.extend(v.owner.inputs)
     return list(free.values())
-

@@ -73,7 +73,9 @@ def in_place_stores(function: Function) -> set[int]:
     stores = [op for op in function.body.ops if isinstance(op, Store)]
     order = {op: position for position, op in enumerate(function.body.ops)}
     # A loop can fail in any step (an index, a temporary), so it counts as a check.
-    can_fail = [order[op] for op in function.body.ops if op.has_trait(CHECKS_INDICES) or op.has_trait(CALLABLE_BODY)]
+    can_fail = [
+        order[op] for op in function.body.ops if op.has_trait(CHECKS_INDICES) or op.has_trait(CALLABLE_BODY)
+    ]
     last_check = max(can_fail, default=-1)
     for index, store in enumerate(stores):
         value = store.operands[0]

@@ -460,7 +460,9 @@ class Function:
         for op in self.body.ops:
             if op.has_trait(CALLABLE_BODY):
                 for region in op.regions:
-                    body = Function(f"{self.name}.{op.name.split('.')[-1]}{len(found)}", region.block, op.location)
+                    body = Function(
+                        f"{self.name}.{op.name.split('.')[-1]}{len(found)}", region.block, op.location
+                    )
                     found.extend(body.nested_bodies())
                     found.append(body)
         return found

@@ -7,9 +7,10 @@ operands is reported as a verification error of that op, never as a crash.
 
 from __future__ import annotations
 
-from .core import OP_REGISTRY, TERMINATOR, Block, Function, Module, Operation, Value
+from .core import CALLABLE_BODY, OP_REGISTRY, TERMINATOR, Block, Function, Module, Operation, Value
 from .errors import TcError, TcTypeError, TcVerificationError
 from .ops.state import GlobalAccess, Load, Store
+from .types import TensorType
 
 
 def verify_module(module: Module) -> None:
@@ -81,6 +82,19 @@ def _verify_block(block: Block, visible: set[Value], where: str) -> None:
         defined.update(op.results)
 
 
+def _refined_body(op: Operation, expected: list[TensorType], found: list[TensorType]) -> bool:
+    """A loop's results may know fewer static sizes than its body reveals once optimised
+    (fusion learns sizes inside the body after the results were typed)."""
+    if not op.has_trait(CALLABLE_BODY) or len(expected) != len(found):
+        return False
+    return all(
+        e.dtype is f.dtype
+        and e.rank == f.rank
+        and all(d is None or d == s for d, s in zip(f.shape, e.shape, strict=True))
+        for e, f in zip(expected, found, strict=True)
+    )
+
+
 def _verify_op(op: Operation, context: str) -> None:
     if OP_REGISTRY.get(op.name) is not type(op):
         raise TcVerificationError(f"{context}: unregistered op")
@@ -102,7 +116,7 @@ def _verify_op(op: Operation, context: str) -> None:
     except (IndexError, KeyError, ValueError, TypeError, AttributeError) as err:
         raise TcVerificationError(f"{context}: {_misfit(op)} ({type(err).__name__}: {err})") from err
     found = [r.type for r in op.results]
-    if expected is not None and expected != found:
+    if expected is not None and expected != found and not _refined_body(op, expected, found):
         shown = ", ".join(map(str, expected))
         raise TcVerificationError(
             f"{context}: result type {', '.join(map(str, found))} does not match the inferred {shown}"

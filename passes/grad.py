@@ -8,17 +8,34 @@ contributions each value receives. The results replace the tx.grad, so
 everything after this pass optimises and compiles gradients like any other
 IR. Grads are expanded in program order, so a grad of a gradient sees the
 inner one already expanded.
+
+`tx.stop_gradient` is read here only: kind "disconnected" cuts the path it
+sits on (Theano's disconnected_grad), kind "zero" sends zeros back, kind
+"scoped" cuts it for the grad being expanded, whose new IR then reads its
+operand directly (so a later grad sees through it). Once
+every grad is expanded each one is replaced by its operand, so the passes
+after this one never see it.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..ir import Function, Operation, TensorType, Value
 from ..ir.builder import Builder
 from ..ir.errors import TcGradientError
-from ..ir.ops.grad import Grad
+from ..ir.ops.grad import Grad, StopGradient
+from ..ir.ops.scan import Scan
+from .grad_scan import scan_gradient
 from .manager import Pass, register
+
+# Ops with regions differentiate through them with a rule of the pass's own (it needs
+# `backpropagate` on the copied body).
+REGION_GRADIENTS: dict[type[Operation], Callable[[Any, Builder, list[Value | None]], list[Value | None]]] = {
+    Scan: scan_gradient
+}
 
 
 @register
@@ -30,6 +47,10 @@ class GradPass(Pass):
         for op in list(function.body.ops):
             if isinstance(op, Grad):
                 expand_grad(op)
+        for op in list(function.body.ops):
+            if isinstance(op, StopGradient):
+                op.results[0].replace_all_uses_with(op.operands[0])
+                op.erase()
 
 
 def expand_grad(grad: Grad) -> None:
@@ -47,6 +68,8 @@ def expand_grad(grad: Grad) -> None:
             depends.update(op.results)
     needed: set[Value] = {cost}
     for op in reversed(before):
+        if isinstance(op, StopGradient) and op.kind != "zero":
+            continue  # the cost does not depend on its operand as far as gradients go
         if any(r in needed for r in op.results):
             needed.update(op.operands)
     on_path = depends & needed
@@ -79,8 +102,22 @@ def expand_grad(grad: Grad) -> None:
             _disconnected(grad, index, w, policy)
         results.append(total if total is not None else builder.fill(w, 0.0))
     for result, value in zip(grad.results, results, strict=True):
-        result.replace_all_uses_with(value)
+        result.replace_all_uses_with(_unscoped(value))
     grad.erase()
+    known = set(before)
+    for op in block.ops:
+        if op not in known:
+            for index, operand in enumerate(op.operands):
+                if _unscoped(operand) is not operand:
+                    op.set_operand(index, _unscoped(operand))
+
+
+def _unscoped(value: Value) -> Value:
+    """The operand of a "scoped" stop_gradient defining `value`, else `value`."""
+    owner = value.owner
+    if isinstance(owner, StopGradient) and owner.kind == "scoped":
+        return owner.operands[0]
+    return value
 
 
 def _compatible(found: TensorType, expected: TensorType) -> bool:
@@ -93,9 +130,12 @@ def _compatible(found: TensorType, expected: TensorType) -> bool:
 
 def _operand_grads(op: Operation, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
     if op.regions:
-        raise TcGradientError(
-            f"cannot differentiate through {op.name} at {op.location}: run grad before fuse"
-        )
+        rule = REGION_GRADIENTS.get(type(op))
+        if rule is None:
+            raise TcGradientError(
+                f"cannot differentiate through {op.name} at {op.location}: run grad before fuse"
+            )
+        return rule(op, builder, output_grads)
     try:
         return op.gradient(builder, output_grads)
     except NotImplementedError:
@@ -124,3 +164,32 @@ def _disconnected(grad: Grad, index: int, w: Value, policy: str) -> None:
         raise TcGradientError(message + " (pass disconnected_inputs='ignore' or 'warn' to get zeros)")
     if policy == "warn":
         warnings.warn(message, stacklevel=2)
+
+
+def backpropagate(
+    ops: Sequence[Operation], seeds: dict[Value, Value], sources: Sequence[Value], builder: Builder
+) -> dict[Value, Value]:
+    """Reverse mode through `ops` (in program order) from the cotangents `seeds` of some of their
+    values: the total cotangent of each of `sources` that one reaches (a scan's step body)."""
+    depends: set[Value] = set(sources)
+    for op in ops:
+        if any(v in depends for v in op.operands):
+            depends.update(op.results)
+    needed: set[Value] = set(seeds)
+    for op in reversed(ops):
+        if any(r in needed for r in op.results):
+            needed.update(op.operands)
+    on_path = depends & needed
+    contributions: dict[Value, list[Value]] = {v: [g] for v, g in seeds.items()}
+    for op in reversed(ops):
+        if not any(r in contributions for r in op.results) or not any(v in on_path for v in op.operands):
+            continue
+        output_grads = [_total(builder, contributions.pop(r, [])) for r in op.results]
+        for operand, operand_grad in zip(op.operands, _operand_grads(op, builder, output_grads), strict=True):
+            if operand_grad is None or operand not in on_path:
+                continue
+            if operand_grad.type != operand.type and _compatible(operand_grad.type, operand.type):
+                operand_grad = builder.retype(operand_grad, operand.type)
+            contributions.setdefault(operand, []).append(operand_grad)
+    totals = {s: _total(builder, contributions.get(s, [])) for s in sources}
+    return {s: t for s, t in totals.items() if t is not None}

@@ -14,11 +14,17 @@ the cost does not depend on is an error, unless `disconnected` is "ignore"
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..attributes import Attribute, attr
-from ..core import Operation, Region, Value, at_least
+from ..core import SAME_SHAPE, Operation, Region, Value, at_least
 from ..errors import TcGradientError
 from ..types import TensorType
+
+if TYPE_CHECKING:
+    from ..builder import Builder
 
 DISCONNECTED_POLICIES = ("raise", "warn", "ignore")
 
@@ -58,3 +64,47 @@ class Grad(Operation):
     @property
     def wrt(self) -> list[Value]:
         return self.operands[1:]
+
+
+STOP_KINDS = ("zero", "disconnected", "scoped")
+
+
+class StopGradient(Operation):
+    """`%y = tx.stop_gradient %x {kind = "zero"}`: y is x, but no gradient flows through it.
+
+    Theano's `zero_grad` (kind "zero": the gradient of x through y is zeros, x
+    stays connected) and `disconnected_grad` (kind "disconnected": the path
+    through y does not count, so an input reached only through it is
+    disconnected). Kind "scoped" is "disconnected" for the one tx.grad whose
+    cost it is on (the builder's `consider_constant` and `known_grads`), and
+    transparent to the gradient IR built from it, so a grad of that gradient
+    differentiates through it as Theano does. Only the grad pass reads it;
+    that pass then replaces it by its operand, so no backend ever sees one.
+    """
+
+    name = "tx.stop_gradient"
+    arity = 1
+    traits = frozenset({SAME_SHAPE})
+    kind = attr(str)
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        if attributes.get("kind") not in STOP_KINDS:
+            found = attributes.get("kind")
+            raise TcGradientError(
+                f"tx.stop_gradient: kind must be one of {', '.join(STOP_KINDS)}, found {found!r}"
+            )
+        return [operand_types[0]]
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        return [operands[0]]
+
+    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+        if self.kind == "zero":
+            return [builder.fill(self.operands[0], 0.0)]
+        return [None]

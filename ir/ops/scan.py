@@ -124,7 +124,10 @@ class Scan(Operation):
             raise TcTypeError(
                 f"{cls.name}: the step returns {len(returned)} value(s) but there are {layout.states} states"
             )
-        return [TensorType(t.dtype, (None, *t.shape)) for t in returned]
+        # A state's values have its initial rows' type; another output's, what the step returns.
+        inits = operand_types[layout.first_init : layout.first_nonsequence]
+        rows = [_row(t) for t in inits] + returned[layout.states :]
+        return [TensorType(t.dtype, (None, *t.shape)) for t in rows]
 
     def verify_op(self) -> None:
         layout = self.layout
@@ -139,7 +142,7 @@ class Scan(Operation):
         returned = [v.type for v in block.terminator.operands]  # type: ignore[union-attr]
         for k in range(layout.states):
             state = _row(self.operands[layout.first_init + k].type)
-            if returned[k] != state:
+            if not _compatible(returned[k], state):
                 raise TcTypeError(
                     f"{self.name}: the step returns {returned[k]} for state #{k}, whose initial value "
                     f"has rows of {state}; a state must keep its type"
@@ -147,7 +150,7 @@ class Scan(Operation):
         if self.reverse and any(t != -1 for t in layout.taps):
             raise TcVerificationError(f"{self.name}: a reverse scan's states take only tap -1")
         for inner in block.ops:
-            if inner.name in ("tx.load", "tx.store", "tx.given", "tx.grad"):
+            if inner.name in ("tx.load", "tx.store", "tx.given"):
                 raise TcVerificationError(
                     f"{self.name}: {inner.name} cannot be in a step body (shared state is an operand)"
                 )
@@ -158,7 +161,9 @@ class Scan(Operation):
         layout = self.layout
         n = int(operands[0])
         if n < 0:
-            raise TcVerificationError(f"{self.name} at {self.location}: the number of steps is negative ({n})")
+            raise TcVerificationError(
+                f"{self.name} at {self.location}: the number of steps is negative ({n})"
+            )
         for k in range(layout.sequences):
             if len(operands[1 + k]) < n:
                 raise TcVerificationError(
@@ -195,12 +200,26 @@ def _stack(rows: list[np.ndarray], type: TensorType) -> np.ndarray:
     return np.stack(rows).astype(type.dtype.numpy, copy=False)
 
 
+def _compatible(found: TensorType, expected: TensorType) -> bool:
+    """The same dtype and rank, and equal sizes where both are static (optimising the body may
+    learn sizes the state's type does not state; the shape plan checks them)."""
+    return (
+        found.dtype is expected.dtype
+        and found.rank == expected.rank
+        and all(a is None or b is None or a == b for a, b in zip(found.shape, expected.shape, strict=True))
+    )
+
+
 def _row(type: TensorType) -> TensorType:
     return TensorType(type.dtype, type.shape[1:])
 
 
 def _layout(operand_types: Sequence[TensorType], attributes: dict[str, Attribute]) -> ScanLayout:
-    sequences, taps, counts = attributes.get("sequences"), attributes.get("taps"), attributes.get("tap_counts")
+    sequences, taps, counts = (
+        attributes.get("sequences"),
+        attributes.get("taps"),
+        attributes.get("tap_counts"),
+    )
     if not isinstance(sequences, int) or not isinstance(taps, tuple) or not isinstance(counts, tuple):
         raise TcVerificationError("tx.scan needs the attributes sequences, taps and tap_counts")
     if sum(counts) != len(taps) or any(c < 1 for c in counts) or any(t >= 0 for t in taps):

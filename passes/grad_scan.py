@@ -1,0 +1,249 @@
+"""The gradient of tx.scan: backpropagation through time, as a reverse scan.
+
+For a forward scan of n steps, the gradient is a second scan that runs the
+steps backwards (`reverse`) and, at step t,
+
+- recomputes the forward step from its inputs at step t: the sequences' rows,
+  and the values each state tap read, which are rows of the forward results
+  (the initial rows first): `concatenate(init, result)[L + tap:]`, read as
+  sequences, so the forward states are kept, never recomputed from scratch;
+- takes the cotangent of the step's outputs: the result rows' own cotangents
+  plus, for a state, what the later steps' taps sent back, carried in L
+  accumulators per state (carry j holds the cotangent of the row written j + 1
+  steps later, so carry L - 1 is complete when step t is reached);
+- backpropagates through the step's ops (`backpropagate`, the grad pass's
+  reverse mode over the copied step), giving the cotangent of each input row:
+  a sequence row's becomes row t of that sequence's gradient, a tap's enters
+  the carries, a non-sequence's is summed into an accumulator.
+
+After the last (t = 0) step the carries are the initial rows' cotangents and
+the accumulators the non-sequences'. A reverse scan's gradient is the same
+construction running forwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir import Operation, Value
+from ..ir.builder import Builder
+from ..ir.clone import clone_ops
+from ..ir.core import Block, Region
+from ..ir.ops.scan import Scan, ScanLayout, argument_types
+
+
+@dataclass
+class _Parts:
+    """The forward scan taken apart, and which of its inputs are differentiable."""
+
+    op: Scan
+    layout: ScanLayout
+    seqs: list[Value]
+    inits: list[Value]
+    nonseqs: list[Value]
+    floats: list[int]  # states with float values
+    float_nonseqs: list[int]
+    float_seqs: list[int]
+
+    @classmethod
+    def of(cls, op: Scan) -> _Parts:
+        layout, operands = op.layout, op.operands
+        seqs = operands[1 : layout.first_init]
+        inits = operands[layout.first_init : layout.first_nonsequence]
+        nonseqs = operands[layout.first_nonsequence :]
+        return cls(
+            op, layout, seqs, inits, nonseqs,
+            [k for k in range(layout.states) if inits[k].type.dtype.is_float],
+            [p for p, v in enumerate(nonseqs) if v.type.dtype.is_float],
+            [k for k, v in enumerate(seqs) if v.type.dtype.is_float],
+        )  # fmt: skip
+
+
+@dataclass
+class _Args:
+    """The backward step's block arguments, by kind."""
+
+    seqs: list[Value]
+    taps: list[Value]
+    cotangents: list[Value]
+    carries: list[Value]
+    accumulators: list[Value]
+    nonseqs: list[Value]
+
+
+def scan_gradient(op: Scan, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+    parts = _Parts.of(op)
+    layout = parts.layout
+    # Sequences of the backward scan: the forward sequences, the rows each tap read, and the
+    # results' cotangents; then one carry per state tap row and one accumulator per non-sequence.
+    tap_rows = []
+    for k in range(layout.states):
+        history = _history(builder, parts.inits[k], op.results[k], op.reverse)
+        for tap in layout.state_taps(k):
+            start = 1 if op.reverse else layout.lookback(k) + tap
+            tap_rows.append(history if start == 0 else _rows_from(builder, history, start))
+    cotangents = [
+        g if g is not None else builder.fill(r, 0.0) for r, g in zip(op.results, output_grads, strict=True)
+    ]
+    carries = [_zero_row(builder, parts.inits[k]) for k in parts.floats for _ in range(layout.lookback(k))]
+    accumulators = [
+        _zero_row(builder, builder.dimshuffle(parts.nonseqs[p], [-1, *range(parts.nonseqs[p].type.rank)]))
+        for p in parts.float_nonseqs
+    ]
+    back_seqs = [*parts.seqs, *tap_rows, *cotangents]
+    back_operands = [op.operands[0], *back_seqs, *carries, *accumulators, *parts.nonseqs]
+    carried = len(carries) + len(accumulators)
+    attributes = {"sequences": len(back_seqs), "taps": (-1,) * carried, "tap_counts": (1,) * carried}
+    attributes["reverse"] = not op.reverse
+    back_layout = ScanLayout(len(back_seqs), (1,) * carried, (-1,) * carried, len(back_operands))
+    block = Block(argument_types(back_layout, [v.type for v in back_operands]))
+    arg = iter(block.args)
+    args = _Args(
+        *(
+            [next(arg) for _ in group]
+            for group in (parts.seqs, tap_rows, cotangents, carries, accumulators, parts.nonseqs)
+        )
+    )
+    _backward_step(parts, block, args)
+    backward = builder.insert(Scan.create(back_operands, attributes, [Region([block])]))
+    return _operand_gradients(builder, parts, backward.results, carries, accumulators)
+
+
+def _backward_step(parts: _Parts, block: Block, args: _Args) -> None:
+    """The forward step copied into `block`, then backpropagated from its outputs' cotangents."""
+    from .grad import backpropagate
+
+    layout, forward = parts.layout, parts.op.body.block
+    fwd_args = forward.args
+    n_seqs, n_taps = len(args.seqs), len(args.taps)
+    mapping: dict[Value, Value] = dict(zip(fwd_args[:n_seqs], args.seqs, strict=True))
+    mapping.update(zip(fwd_args[n_seqs : n_seqs + n_taps], args.taps, strict=True))
+    mapping.update(zip(fwd_args[n_seqs + n_taps :], args.nonseqs, strict=True))
+    step = Builder(block)
+    copies = clone_ops(forward.ops[:-1], mapping)
+    for copy in copies:
+        step.insert(copy)
+    returned = [mapping.get(v, v) for v in forward.terminator.operands]  # type: ignore[union-attr]
+    # The cotangent of each step output: its row's own, plus (a state) the taps of later steps.
+    carry_of = _carry_positions(layout, parts.floats)
+    seeds: dict[Value, list[Value]] = {}
+    for index, value in enumerate(returned):
+        if value.type.dtype.is_float:
+            seeds.setdefault(value, []).append(args.cotangents[index])
+            if index in carry_of:
+                seeds[value].append(args.carries[carry_of[index] + layout.lookback(index) - 1])
+    sources = [*args.seqs, *args.taps, *args.nonseqs]
+    grads = backpropagate(copies, {v: _sum(step, p) for v, p in seeds.items()}, sources, step)
+    yielded = _new_carries(step, parts, args, grads, carry_of)
+    for position, p in enumerate(parts.float_nonseqs):
+        d, acc = grads.get(args.nonseqs[p]), args.accumulators[position]
+        yielded.append(step.retype(step.op("tx.add", acc, d), acc.type) if d is not None else acc)
+    for k in parts.float_seqs:
+        d = grads.get(args.seqs[k])
+        yielded.append(step.retype(d, args.seqs[k].type) if d is not None else step.fill(args.seqs[k], 0.0))
+    step.insert(_return(yielded))
+
+
+def _new_carries(
+    step: Builder, parts: _Parts, args: _Args, grads: dict[Value, Value], carry_of: dict[int, int]
+) -> list[Value]:
+    """Carry j of a state after step t: carry j - 1 before it, plus what tap j - L sent back."""
+    layout, out, first_tap = parts.layout, [], 0
+    for k in range(layout.states):
+        taps = layout.state_taps(k)
+        if k in carry_of:
+            base, lookback = carry_of[k], layout.lookback(k)
+            for j in range(lookback):
+                terms = [args.carries[base + j - 1]] if j >= 1 else []
+                if j - lookback in taps:
+                    d = grads.get(args.taps[first_tap + taps.index(j - lookback)])
+                    terms += [d] if d is not None else []
+                carry = args.carries[base + j]
+                out.append(step.retype(_sum(step, terms), carry.type) if terms else step.fill(carry, 0.0))
+        first_tap += len(taps)
+    return out
+
+
+def _operand_gradients(
+    builder: Builder, parts: _Parts, results: list[Value], carries: list[Value], accumulators: list[Value]
+) -> list[Value | None]:
+    """The forward operands' gradients from the backward scan's final carries, accumulators and
+    stacked sequence gradients."""
+    op, layout = parts.op, parts.layout
+    outs = iter(results)
+    carry_results = [next(outs) for _ in carries]
+    acc_results = [next(outs) for _ in accumulators]
+    grads: list[Value | None] = [None] * len(op.operands)
+    carry_of = _carry_positions(layout, parts.floats)
+    for k in parts.floats:
+        base = carry_of[k]
+        rows = [
+            _final(builder, carry_results[base + j], carries[base + j], op.reverse)
+            for j in range(layout.lookback(k))
+        ]
+        grads[layout.first_init + k] = builder.retype(_stack(builder, rows), parts.inits[k].type)
+    for position, p in enumerate(parts.float_nonseqs):
+        final = _final(builder, acc_results[position], accumulators[position], op.reverse)
+        grads[layout.first_nonsequence + p] = builder.retype(final, parts.nonseqs[p].type)
+    for k in parts.float_seqs:
+        grads[1 + k] = _pad(builder, next(outs), parts.seqs[k], op.operands[0])
+    return grads
+
+
+def _carry_positions(layout: ScanLayout, floats: list[int]) -> dict[int, int]:
+    """State k -> the index of its first carry."""
+    positions, base = {}, 0
+    for k in floats:
+        positions[k] = base
+        base += layout.lookback(k)
+    return positions
+
+
+def _history(builder: Builder, init: Value, result: Value, reverse: bool) -> Value:
+    """Every value a state takes, in the order its taps index: the initial rows, then the steps'
+    (a reverse scan's initial row comes last)."""
+    parts = (result, init) if reverse else (init, result)
+    return builder.op("tx.concatenate", *parts, axis=0)
+
+
+def _rows_from(builder: Builder, value: Value, start: int) -> Value:
+    return builder.op("tx.subtensor", value, spec=(f"{start}:",))
+
+
+def _zero_row(builder: Builder, rows: Value) -> Value:
+    """Zeros shaped like one row of `rows`, as a one-row initial value."""
+    return builder.fill(builder.op("tx.subtensor", rows, spec=("0:1",)), 0.0)
+
+
+def _final(builder: Builder, stacked: Value, init: Value, reverse_forward: bool) -> Value:
+    """A carried value after the backward scan's last step (its initial row when it ran none)."""
+    if reverse_forward:  # the backward scan ran forwards: its last step is row n - 1
+        rows = builder.op("tx.concatenate", init, stacked, axis=0)
+        return builder.op("tx.subtensor", rows, spec=("-1",))
+    rows = builder.op("tx.concatenate", stacked, init, axis=0)
+    return builder.op("tx.subtensor", rows, spec=("0",))
+
+
+def _stack(builder: Builder, rows: list[Value]) -> Value:
+    expanded = [builder.dimshuffle(r, [-1, *range(r.type.rank)]) for r in rows]
+    return expanded[0] if len(expanded) == 1 else builder.op("tx.concatenate", *expanded, axis=0)
+
+
+def _pad(builder: Builder, rows: Value, sequence: Value, steps: Value) -> Value:
+    """The n rows' gradient placed into zeros shaped like the sequence (it may have more rows)."""
+    zeros = builder.fill(sequence, 0.0)
+    grad = builder.op("tx.inc_subtensor", zeros, rows, steps, spec=(":$",), set=True)
+    return builder.retype(grad, sequence.type)
+
+
+def _sum(builder: Builder, parts: list[Value]) -> Value:
+    total = parts[0]
+    for part in parts[1:]:
+        total = builder.op("tx.add", total, part)
+    return total
+
+
+def _return(values: list[Value]) -> Operation:
+    from ..ir.ops.builtin import Return
+
+    return Return.create(values)
