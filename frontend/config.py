@@ -16,6 +16,23 @@ _FLOAT_DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda")
 
 
+class Section:
+    """A group of Theano flags tc has no use for (`config.warn.sum_div_dimshuffle_bug = False`):
+    any flag may be set and read back; one never set reads as False."""
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        return False
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={v!r}" for k, v in sorted(vars(self).items()) if k != "_name")
+        return f"config.{self._name}({items})"
+
+
 class Config:
     """Theano's `config`: attributes that change defaults, validated on assignment."""
 
@@ -29,6 +46,7 @@ class Config:
         self.device = os.environ.get("TC_DEVICE", "cpu") or "cpu"
         self.cuda_tf32 = os.environ.get("TC_CUDA_TF32", "0") == "1"
         self.log_compiles = os.environ.get("TC_LOG_COMPILES", "") not in ("", "0")
+        self.warn = Section("warn")  # Theano's warning flags: accepted, nothing to warn about
 
     def __setattr__(self, key: str, value: Any) -> None:
         if key == "floatX" and value not in _FLOAT_DTYPES:
@@ -44,4 +62,4 @@ class Config:
 
 config = Config()
 
-__all__ = ["DEVICES", "Config", "config"]
+__all__ = ["DEVICES", "Config", "Section", "config"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..ir.errors import TcTypeError, TcValueError
 from ..ir.ops.nnet import LogSoftmax, Softmax
+from . import conv  # noqa: F401  (T.nnet.conv.conv2d, Theano's module path)
+from .conv import conv2d
 from .elemwise import abs_, exp, gt, log, lt, maximum, mul, neg, sigmoid, softplus, switch
 from .graph import TensorLike, Variable, as_tensor_variable, cast_to, make_apply
 from .promotion import FLOAT_UPGRADE
@@ -31,15 +33,27 @@ def _normalized(x: TensorLike, axis: int, name: str) -> tuple[Variable, int]:
     return value, axis % value.ndim
 
 
+def _row_if_vector(x: TensorLike) -> Variable:
+    """A vector as a (1, n) row: Theano 1.0's softmax and log_softmax give a row for a vector."""
+    value = as_tensor_variable(x)
+    return value.dimshuffle("x", 0) if value.ndim == 1 else value
+
+
 def softmax(x: TensorLike, axis: int = -1) -> Variable:
-    """exp(x) / sum(exp(x)) along `axis` (rows of a matrix by default), computed max-shifted."""
-    value, axis = _normalized(x, axis, "softmax")
+    """exp(x) / sum(exp(x)) along `axis` (rows of a matrix by default), computed max-shifted.
+
+    A vector gives a (1, n) row, as in Theano 1.0.
+    """
+    value, axis = _normalized(_row_if_vector(x), axis, "softmax")
     return make_apply(Softmax, [value], {"axis": axis}).out
 
 
 def log_softmax(x: TensorLike, axis: int = -1) -> Variable:
-    """x - logsumexp(x) along `axis`, shifted by the maximum so that no exp overflows."""
-    value, axis = _normalized(x, axis, "log_softmax")
+    """x - logsumexp(x) along `axis`, shifted by the maximum so that no exp overflows.
+
+    A vector gives a (1, n) row, as in Theano 1.0.
+    """
+    value, axis = _normalized(_row_if_vector(x), axis, "log_softmax")
     return make_apply(LogSoftmax, [value], {"axis": axis}).out
 
 
@@ -89,6 +103,7 @@ def categorical_crossentropy(coding_dist: TensorLike, true_dist: TensorLike) -> 
 __all__ = [
     "binary_crossentropy",
     "categorical_crossentropy",
+    "conv2d",
     "log_softmax",
     "logsumexp",
     "relu",

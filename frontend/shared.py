@@ -25,8 +25,9 @@ class SharedVariable(Variable):
         # variable, unless the function updates it itself or opts out.
         self.default_update: Variable | None = None
 
-    def get_value(self, borrow: bool = False) -> np.ndarray:
-        """A copy of the current value (the internal buffer itself with borrow=True)."""
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> np.ndarray:
+        """A copy of the current value (the internal buffer itself with borrow=True).
+        `return_internal_type` (Theano's) changes nothing: the value is a numpy array."""
         return self.container.get(borrow)
 
     def set_value(self, value: Any, borrow: bool = False) -> None:

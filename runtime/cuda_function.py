@@ -48,14 +48,8 @@ class CudaFunction(CompiledFunction):
         return "cuda"
 
     def _call(self, *args: object, **kwargs: object) -> Any:
-        if kwargs:
-            args = self._merge_keywords(args, kwargs)
-        if len(args) != len(self._converters):
-            names = ", ".join(s.name for s in self.inputs)
-            raise TcTypeError(
-                f"function '{self.name}' takes {len(self._converters)} argument(s) ({names}), "
-                f"found {len(args)}"
-            )
+        if kwargs or len(args) != len(self._converters):
+            args = self._merge_keywords(args, kwargs)  # keywords and defaults (runtime/signature.py)
         values = [self._convert(i, a) for i, a in enumerate(args)]
         for _, lock in self._locks:
             lock.acquire()
@@ -104,7 +98,8 @@ class CudaFunction(CompiledFunction):
         new_values = [self._stored(v) for _, v in updates]
         context.synchronize()  # a failed kernel raises here, before any update is applied
         for (buffer_index, _), new in zip(self._stores, new_values, strict=True):
-            self._shared[buffer_index].set_device_value(new)
+            if self._keep_updates:  # False in a copy made with delete_updates=True
+                self._shared[buffer_index].set_device_value(new)
         return outputs[0] if self._single else outputs
 
     def _output(self, value: np.ndarray | CudaArray, dtype: np.dtype) -> Any:

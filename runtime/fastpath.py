@@ -45,8 +45,10 @@ def scalar_fast_path(
     shared: Sequence[SharedBuffer],
     stores: Sequence[tuple[int, bool]],
     single_output: bool,
+    apply_updates: bool = True,
 ) -> Callable[[tuple[object, ...]], object] | None:
-    """The fast call, or None when some argument, result or shared value is not a scalar."""
+    """The fast call, or None when some argument, result or shared value is not a scalar.
+    `apply_updates=False` (a copy without updates) computes the updates and drops them."""
     if any(t.rank for t in (*input_types, *output_types, *(b.type for b in shared))):
         return None
     inputs = [np.empty((), t.dtype.numpy) for t in input_types]
@@ -66,7 +68,7 @@ def scalar_fast_path(
     )
     seen: list[np.ndarray | None] = [None] * len(shared)  # the arrays whose addresses are in the table
     locks = sorted({id(b.lock): b.lock for b in shared}.items()) or [(0, threading.Lock())]
-    updates = [(shared[i], s) for (i, _), s in zip(stores, scratch, strict=True)]
+    updates = [(shared[i], s) for (i, _), s in zip(stores, scratch, strict=True)] if apply_updates else []
     buffers_and_slots = list(enumerate(shared))
 
     lock = locks[0][1] if len(locks) == 1 else _MultiLock([lk for _, lk in locks])

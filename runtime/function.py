@@ -10,15 +10,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import Function, Operation, TcTypeError, TcValueError, TensorType
+from ..ir import Function, Operation, TcValueError, TensorType
 from ..ir.errors import TcIndexError, TcMemoryError
 from ..ir.ops.indexing import FIRST_INDEX_STATUS, index_checks
 from ..ir.ops.views import DimShuffle
 from ..ir.shapes import ShapePlan
 from .arguments import Converter, make_converter
 from .fastpath import SLOW, scalar_fast_path
+from .function_copy import configure_input, copy_function, deep_copy_function, reduce_function
 from .pycall import builtin_from_address
 from .shared import SharedBuffer
+from .signature import MISSING, Signature
 
 NativeCall = Callable[[ctypes.Array, ctypes.Array], int]
 
@@ -66,7 +68,12 @@ class CompiledFunction:
             make_converter(s.name, s.type, allow_input_downcast, float_x, compiled_by) for s in inputs
         ]
         self._out_dtypes = [t.dtype.numpy for t in output_types]
-        self._positions = {s.name: i for i, s in enumerate(inputs)}
+        self._allow_input_downcast = allow_input_downcast
+        self._float_x, self._compiled_by = float_x, compiled_by
+        self._signature = Signature(name, [s.name for s in inputs])
+        self._input_options: list[dict[str, object] | None] = [None] * len(self.inputs)
+        self._keep_updates = True  # False in a copy made with delete_updates=True
+        self._rebuild: tuple[Callable[..., object], object] | None = None  # see enable_pickling
         self._shared = list(shared)
         self._stores = list(stores)
         # Locks taken in one global order, so two functions never wait on each other.
@@ -132,14 +139,12 @@ class CompiledFunction:
             result = fast(args)
             if result is not SLOW:
                 return result  # type: ignore[return-value]
-        if kwargs:
-            args = self._merge_keywords(args, kwargs)
-        if len(args) != len(self._converters):
-            names = ", ".join(s.name for s in self.inputs)
-            raise TcTypeError(
-                f"function '{self.name}' takes {len(self._converters)} argument(s) ({names}), "
-                f"found {len(args)}"
-            )
+        if kwargs or len(args) != len(self._converters):
+            args = self._signature.complete(args, kwargs)  # keywords and defaults
+            if fast is not None:
+                result = fast(args)
+                if result is not SLOW:
+                    return result  # type: ignore[return-value]
         arrays = [convert(a) for convert, a in zip(self._converters, args, strict=True)]
         if not self._shared:
             return self._run(arrays, [])
@@ -186,8 +191,9 @@ class CompiledFunction:
                 f"function '{self.name}' could not allocate a temporary buffer "
                 f"(its size overflows 64 bits or memory is exhausted); no shared variable was changed"
             )
-        for (buffer_index, _), new in zip(self._stores, destinations, strict=True):
-            self._shared[buffer_index].value = new
+        if self._keep_updates:
+            for (buffer_index, _), new in zip(self._stores, destinations, strict=True):
+                self._shared[buffer_index].value = new
         return outputs[0] if self._single else outputs
 
     def _allocate(self, shape: tuple[int, ...], dtype: np.dtype, slot: tuple[str, int]) -> np.ndarray:
@@ -234,18 +240,53 @@ class CompiledFunction:
         )
 
     def _merge_keywords(self, args: tuple[object, ...], kwargs: dict[str, object]) -> tuple[object, ...]:
-        merged: list[object] = list(args) + [_MISSING] * (len(self.inputs) - len(args))
-        for key, value in kwargs.items():
-            position = self._positions.get(key)
-            if position is None:
-                raise TcTypeError(f"function '{self.name}' has no input named '{key}'")
-            if position < len(args):
-                raise TcTypeError(f"function '{self.name}' got input '{key}' twice")
-            merged[position] = value
-        missing = [self.inputs[i].name for i, v in enumerate(merged) if v is _MISSING]
-        if missing:
-            raise TcTypeError(f"function '{self.name}' is missing input(s) {', '.join(missing)}")
-        return tuple(merged)
+        """The arguments in input order, keywords placed and defaults filled in."""
+        return self._signature.complete(args, kwargs)
+
+    # -- inputs, copies and pickling (runtime/function_copy.py) ---------------------------
+
+    def configure_input(
+        self,
+        position: int,
+        name: str | None = None,
+        aliases: Sequence[str | None] = (),
+        default: object = MISSING,
+        allow_downcast: bool | None = None,
+        strict: bool = False,
+    ) -> None:
+        """Theano's In: input `position` is called `name` (or one of `aliases`) as a keyword,
+        takes `default` when not given, and converts with its own allow_downcast and strict."""
+        configure_input(self, position, name, aliases, default, allow_downcast, strict)
+
+    def copy(
+        self,
+        share_memory: bool = False,
+        swap: Mapping[object, object] | None = None,
+        delete_updates: bool = False,
+        name: str | None = None,
+        profile: object = None,
+    ) -> CompiledFunction:
+        """Theano's `f.copy()`: the same compiled code, sharing the shared variables unless
+        `swap` maps some to others (of the same type); without its updates if `delete_updates`.
+        tc keeps no intermediate storage between calls, so `share_memory` changes nothing."""
+        return copy_function(self, swap, delete_updates, name)
+
+    def __copy__(self) -> CompiledFunction:
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def __deepcopy__(self, memo: dict[int, object]) -> CompiledFunction:
+        """A function over deep copies of its shared buffers (through `memo`, so copying an
+        object that holds the function and its shared variables keeps them together)."""
+        return deep_copy_function(self, memo)
+
+    def enable_pickling(self, rebuild: Callable[..., object], recipe: object) -> None:
+        """Pickles as `rebuild(recipe, state)`: the facade recompiles (or reloads) the code."""
+        self._rebuild = (rebuild, recipe)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return reduce_function(self)
 
     # -- looking inside ------------------------------------------------------------------
 
@@ -268,13 +309,6 @@ class CompiledFunction:
     def __repr__(self) -> str:
         args = ", ".join(f"{s.name}: {s.type}" for s in self.inputs)
         return f"<tc function {self.name}({args})>"
-
-
-class _Missing:
-    pass
-
-
-_MISSING = _Missing()
 
 
 def _readable_bytes(count: int) -> str:

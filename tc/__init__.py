@@ -23,17 +23,24 @@ from tc.ir.errors import (
     TcVerificationError,
 )
 
-from . import datasets, gradient, printing, tensor
+# compat, imported for its effect, gives Variable.eval the compiler.
+from . import compat, datasets, gradient, printing, scalar, scan_module, tensor  # noqa: F401
 from .artifact import compile_file, load
 from .compile import function, shared
 from .datasets import TcDataError
+from .frontend.scan import scan
 from .gradient import grad
+from .inputs import In
+from .mode import Mode
+from .printing import pp
 
 __version__ = "0.1.0"
 DeviceError = TcDeviceError  # the name the GPU documentation uses
 
 __all__ = [
     "DeviceError",
+    "In",
+    "Mode",
     "TcCompilationError",
     "TcDataError",
     "TcDeviceError",
@@ -54,7 +61,11 @@ __all__ = [
     "grad",
     "gradient",
     "load",
+    "pp",
     "printing",
+    "scalar",
+    "scan",
+    "scan_module",
     "shared",
     "tensor",
 ]

@@ -42,6 +42,8 @@ from tc.runtime.memory import keep_freed_memory
 from tc.runtime.shared import SharedBuffer
 
 from . import compile_log
+from .function_pickle import pickle_recipe, rebuild_function
+from .inputs import In, check_defaults, configure_inputs, split_inputs
 
 # Shape checks are derived before fusion, so an error names the user's op, not a kernel.
 # expand-nnet comes before them too: the max inside a softmax needs a non-empty axis.
@@ -87,7 +89,7 @@ def _device(device: str | None) -> str:
 
 
 def function(
-    inputs: Sequence[Variable],
+    inputs: Sequence[Variable | In],
     outputs: Variable | Sequence[Variable] | None = None,
     updates: Pairs = None,
     givens: Pairs = None,
@@ -103,9 +105,12 @@ def function(
     Outputs and updates are all computed from the values before the call; the
     updates are applied only if the call succeeds. `mode` is accepted for
     Theano compatibility and ignored: tc has one way to compile. `device`:
-    "cpu" or "cuda" (default `tc.config.device`, from TC_DEVICE).
+    "cpu" or "cuda" (default `tc.config.device`, from TC_DEVICE). An input may be
+    `tc.In(variable, value=default, name=keyword)`; calls may pass inputs by keyword.
     """
     target_device = _device(device)
+    variables, input_options = split_inputs(inputs)
+    check_defaults(input_options, bool(allow_input_downcast))
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise TcValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', found {on_unused_input!r}")
     single = outputs is not None and not isinstance(outputs, (list, tuple))
@@ -120,9 +125,9 @@ def function(
     update_pairs += default_updates(roots, update_pairs, no_default_updates)
     with compile_log.compiling(function_name):
         with compile_log.stage("build"):
-            built = build_function(function_name, list(inputs), output_list, update_pairs, given_pairs)
+            built = build_function(function_name, variables, output_list, update_pairs, given_pairs)
         buffers = {symbol: variable.container for symbol, variable in built.shared.items()}
-        return compile_ir_module(
+        compiled = compile_ir_module(
             built.module,
             {function_name: single},
             bool(allow_input_downcast),
@@ -130,6 +135,7 @@ def function(
             on_unused_input,
             target_device,
         )[function_name]
+    return configure_inputs(compiled, variables, input_options)
 
 
 def compile_ir_module(
@@ -340,6 +346,8 @@ def make_functions(
             stores=stores,
             compiled_by=compiled_by,
         )
+        recipe = pickle_recipe(name, convention.globals, native_entries, compiled_by)
+        compiled[name].enable_pickling(rebuild_function, recipe)
         if native_entries and compiled[name].is_stateless_scalar and pycall.supported():
             address, engine = pycall.compile_fastcall(
                 native.addresses[name],

@@ -25,6 +25,8 @@ from tc.runtime.cuda_function import CudaFunction
 from tc.runtime.function import InputSpec
 from tc.runtime.shared import SharedBuffer
 
+from .function_pickle import rebuild_device_function
+
 
 def cuda_functions(
     module: Module,
@@ -95,6 +97,8 @@ def cuda_functions(
             global_names=convention.globals,
             compiled_by=compiled_by,
         )
+        recipe = (name, tuple(convention.globals), emulated, compiled_by)
+        compiled[name].enable_pickling(rebuild_device_function, recipe)
     return compiled
 
 

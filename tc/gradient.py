@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .compile import function
-from .frontend.gradient import grad
+from .frontend.gradient import DisconnectedType, Lop, Rop, disconnected_grad, grad, zero_grad
 from .frontend.graph import Variable
 from .ir.dtypes import DType
 from .ir.errors import TcError, TcTypeError
@@ -111,4 +111,14 @@ def _compare(index: int, symbolic: np.ndarray, numeric: np.ndarray, abs_tol: flo
 
 verify_grad.E_grad = GradientCheckError  # type: ignore[attr-defined]  # Theano's name for the failure
 
-__all__ = ["GradientCheckError", "grad", "numeric_grad", "verify_grad"]
+__all__ = [
+    "DisconnectedType",
+    "GradientCheckError",
+    "Lop",
+    "Rop",
+    "disconnected_grad",
+    "grad",
+    "numeric_grad",
+    "verify_grad",
+    "zero_grad",
+]

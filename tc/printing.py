@@ -1,5 +1,6 @@
-"""`tc.printing`: Theano's graph printers (implemented in frontend/debugprint.py)."""
+"""`tc.printing`: Theano's graph printers (implemented in frontend/debugprint.py and frontend/pprint.py)."""
 
 from .frontend.debugprint import debugprint
+from .frontend.pprint import pp, pprint
 
-__all__ = ["debugprint"]
+__all__ = ["debugprint", "pp", "pprint"]

@@ -20,6 +20,7 @@ import numpy as np
 from tc.frontend.config import config
 from tc.frontend.graph import (
     Apply,
+    Constant,
     Variable,
     as_tensor_variable,
     cast_to,
@@ -31,6 +32,7 @@ from tc.frontend.shared import SharedVariable
 from tc.ir import DType, TcTypeError, TcValueError, TensorType
 from tc.ir.ops import random as rnd
 
+from . import tensor as T
 from .compile import shared
 
 DEFAULT_SEED = 12345
@@ -91,12 +93,17 @@ class RandomStreams:
 
     def __init__(self, seed: int | None = None) -> None:
         self._seed = DEFAULT_SEED if seed is None else _check_seed(seed)
-        self.state_updates: list[SharedVariable] = []
+        self._states: list[SharedVariable] = []
+
+    @property
+    def state_updates(self) -> list[tuple[SharedVariable, Variable]]:
+        """(state, its update) for every stream made so far, as Theano's list of pairs."""
+        return [(state, state.default_update) for state in self._states]
 
     def seed(self, seed: int) -> None:
         """Reseed every stream made so far, deterministically (and restart it)."""
         self._seed = _check_seed(seed)
-        for index, state in enumerate(self.state_updates):
+        for index, state in enumerate(self._states):
             state.set_value(np.array([stream_key(self._seed, index), 0], dtype=np.int64))
 
     def _draw(
@@ -113,48 +120,100 @@ class RandomStreams:
             operands.append(size_vector)
         else:
             shape = _check_size(size)
-        index = len(self.state_updates)
+        index = len(self._states)
         state = shared(np.array([stream_key(self._seed, index), 0], dtype=np.int64), name=f"rng_state{index}")
         state.default_update = state + np.array([0, 1], dtype=np.int64)
-        self.state_updates.append(state)
+        self._states.append(state)
         location = user_location()
         out = Variable(TensorType(dtype, shape), location=location)
         Apply(op_class, [state, *operands], attributes or {}, [out], location)
-        return out
+        return _with_stream(out, state)
 
     def uniform(
-        self, size: object = (), low: object = 0.0, high: object = 1.0, dtype: object = None
+        self,
+        size: object = None,
+        low: object = 0.0,
+        high: object = 1.0,
+        dtype: object = None,
+        ndim: int | None = None,
     ) -> Variable:
-        """Uniform floats in [low, high)."""
+        """Uniform floats in [low, high); tensor bounds broadcast elementwise (Theano's)."""
         kind = _float_dtype(dtype)
-        lo, hi = _constant_value(low), _constant_value(high)
-        if lo is not None and hi is not None and lo > hi:
+        if _is_tensor(low) or _is_tensor(high):
+            lo, hi = _tensor_param(low, kind), _tensor_param(high, kind)
+            unit = self.uniform(_broadcast_size(size, [lo, hi]), 0.0, 1.0, kind.theano_name)
+            return _with_stream(lo + (hi - lo) * unit, unit.rng)
+        lo_value, hi_value = _constant_value(low), _constant_value(high)
+        if lo_value is not None and hi_value is not None and lo_value > hi_value:
             raise TcValueError(f"uniform: low ({low}) is greater than high ({high})")
         params = [_scalar_param(low, kind, "low"), _scalar_param(high, kind, "high")]
-        return self._draw(rnd.RandomUniform, size, kind, params)
+        return self._draw(rnd.RandomUniform, _no_none(size), kind, params)
 
     def normal(
-        self, size: object = (), avg: object = 0.0, std: object = 1.0, dtype: object = None
+        self,
+        size: object = None,
+        avg: object = 0.0,
+        std: object = 1.0,
+        dtype: object = None,
+        ndim: int | None = None,
     ) -> Variable:
-        """Normal floats with mean `avg` and standard deviation `std` (Box-Muller)."""
+        """Normal floats with mean `avg` and standard deviation `std` (Box-Muller); tensor
+        parameters broadcast elementwise."""
         kind = _float_dtype(dtype)
+        if _is_tensor(avg) or _is_tensor(std):
+            mean, deviation = _tensor_param(avg, kind), _tensor_param(std, kind)
+            unit = self.normal(_broadcast_size(size, [mean, deviation]), 0.0, 1.0, kind.theano_name)
+            return _with_stream(mean + deviation * unit, unit.rng)
         s = _constant_value(std)
         if s is not None and s < 0:
             raise TcValueError(f"normal: std must be non-negative, found {std}")
         params = [_scalar_param(avg, kind, "avg"), _scalar_param(std, kind, "std")]
-        return self._draw(rnd.RandomNormal, size, kind, params)
+        return self._draw(rnd.RandomNormal, _no_none(size), kind, params)
 
-    def binomial(self, size: object = (), n: int = 1, p: object = 0.5, dtype: object = "int64") -> Variable:
-        """Successes in `n` Bernoulli(p) trials per element."""
+    def binomial(
+        self,
+        size: object = None,
+        n: object = 1,
+        p: object = 0.5,
+        dtype: object = "int64",
+        ndim: int | None = None,
+    ) -> Variable:
+        """Successes in `n` Bernoulli(p) trials per element; a tensor `p` (or a constant
+        array `n`) broadcasts elementwise, as Theano's `binomial(size=h.shape, n=1, p=h)`."""
+        kind = parse_dtype(dtype)
+        if _is_tensor(p) or _is_tensor(n):
+            return self._binomial_tensor(size, n, p, kind)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= 1024:
             raise TcValueError(f"binomial: n must be an integer in [0, 1024], found {n!r}")
         prob = _constant_value(p)
         if prob is not None and not 0.0 <= prob <= 1.0:
             raise TcValueError(f"binomial: p must be in [0, 1], found {p}")
-        kind = parse_dtype(dtype)
         return self._draw(
-            rnd.RandomBinomial, size, kind, [_scalar_param(p, DType.F64, "p")], {"trials": int(n)}
+            rnd.RandomBinomial, _no_none(size), kind, [_scalar_param(p, DType.F64, "p")], {"trials": int(n)}
         )
+
+    def _binomial_tensor(self, size: object, n: object, p: object, kind: DType) -> Variable:
+        """Trial k of element i succeeds when its uniform is below p[i] and k < n[i]."""
+        prob = _tensor_param(p, DType.F64)  # compared with 53-bit uniforms, as the scalar op does
+        trials = _trial_counts(n)
+        shape = _broadcast_size(size, [prob] if trials.ndim == 0 else [prob, trials])
+        rank = _rank_of(shape)
+        most = int(np.max(trials.data)) if trials.data.size else 0
+        if most <= 1:
+            unit = self.uniform(shape, 0.0, 1.0, prob.dtype)
+            hits = T.lt(unit, prob)
+            if trials.ndim > 0 or most == 0:
+                hits = T.and_(hits, T.gt(trials, 0))
+            return _with_stream(T.cast(hits, kind.theano_name), unit.rng)
+        if isinstance(shape, Variable):  # a run-time size must be a shape: that of a template
+            dims = [shape[i] for i in range(rank)]
+            counts: object = T.alloc(np.float64(0.0), most, *dims).shape
+        else:
+            counts = (most, *_check_size(shape))
+        unit = self.uniform(counts, 0.0, 1.0, prob.dtype)
+        k = T.arange(most).dimshuffle(0, *["x"] * rank)
+        hits = T.and_(T.lt(unit, prob), T.lt(k, trials))
+        return _with_stream(T.cast(T.sum(hits, axis=0), kind.theano_name), unit.rng)
 
     def random_integers(self, size: object = (), low: int = 0, high: int = 1) -> Variable:
         """Uniform int64 integers in [low, high], both ends included (Theano)."""
@@ -221,6 +280,56 @@ class RandomStreams:
         if high is None:
             low, high = 0, low
         return self.random_integers(size, low, int(high) - 1)
+
+
+def _with_stream(out: Variable, state: SharedVariable) -> Variable:
+    """Theano's `rv.rng` (the stream's state) and `rv.update` (its default update)."""
+    out.rng = state  # type: ignore[attr-defined]
+    out.update = (state, state.default_update)  # type: ignore[attr-defined]
+    return out
+
+
+def _is_tensor(value: object) -> bool:
+    """A parameter that is not a scalar: drawn elementwise instead of by the op's scalar operand."""
+    if isinstance(value, Variable):
+        return value.ndim > 0
+    return isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) > 0
+
+
+def _tensor_param(value: object, dtype: DType) -> Variable:
+    return cast_to(as_tensor_variable(value), dtype)  # type: ignore[arg-type]
+
+
+def _no_none(size: object) -> object:
+    return () if size is None else size
+
+
+def _broadcast_size(size: object, params: list[Variable]) -> object:
+    """`size`, or where it is None the broadcast shape of the parameters (Theano's default)."""
+    if size is not None:
+        return size
+    total = params[0]
+    for param in params[1:]:
+        total = total + param
+    if all(d is not None for d in total.type.shape):
+        return tuple(total.type.shape)
+    return total.shape
+
+
+def _rank_of(size: object) -> int:
+    if isinstance(size, Variable):
+        return int(size.type.shape[0] or 0)
+    return 1 if isinstance(size, (int, np.integer)) else len(size)  # type: ignore[arg-type]
+
+
+def _trial_counts(n: object) -> Constant:
+    """n as a constant array: a symbolic n would leave the number of trials unknown."""
+    if isinstance(n, Variable) and not isinstance(n, Constant):
+        raise TcTypeError(f"binomial: n must be an integer or a constant array of integers, found {n}")
+    counts = n if isinstance(n, Constant) else constant(np.asarray(n))
+    if counts.data.dtype.kind not in "iub" or np.any(counts.data < 0) or np.any(counts.data > 1024):
+        raise TcValueError(f"binomial: n must be integers in [0, 1024], found {n!r}")
+    return counts
 
 
 def _population(n: object, what: str) -> int:

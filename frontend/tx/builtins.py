@@ -50,7 +50,9 @@ def _functions() -> dict[str, Callable[..., Any]]:
     table = {name: getattr(T, name) for name in [*GENERATED, *GENERATED_OPS]}
     table.update({name: getattr(T, attr) for name, attr in _ELEMENTWISE.items()})
     table.update({name: getattr(T.nnet, name) for name in _NNET})
-    from .. import constructors, shape_ops
+    from .. import constructors, conv, shape_ops
+
+    table.update({"conv2d": conv.conv2d, "pool_2d": conv.pool_2d})  # Theano's T.nnet / signal.pool
 
     for module, names in (
         (constructors, ("arange", "alloc", "zeros", "ones", "zeros_like", "ones_like", "fill", "second")),

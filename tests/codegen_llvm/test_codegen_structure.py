@@ -105,6 +105,7 @@ def _all_subclasses(cls: type) -> list[type]:
 REMOVED_BEFORE_CODEGEN = {
     "tx.grad": "the grad pass",
     "tx.given": "substitute-givens",
+    "tx.stop_gradient": "the grad pass",
     "tx.softmax": "expand-nnet",
     "tx.log_softmax": "expand-nnet",
     "kernel.yield": "lowered as part of its kernel.elementwise",

@@ -330,10 +330,10 @@ def test_choice_from_runtime_vectors_is_checked_before_drawing() -> None:
     srng = RandomStreams(2)
     v, w = tc.tensor.dvector("v"), tc.tensor.dvector("w")
     f = tc.function([v], srng.choice((3,), v))
-    state = srng.state_updates[-1].get_value()
+    state = srng.state_updates[-1][0].get_value()
     with pytest.raises(tc.TcShapeError, match="needs at least 1 values to choose from, found 0"):
         f(np.zeros(0))
-    assert srng.state_updates[-1].get_value().tolist() == state.tolist()  # nothing was drawn
+    assert srng.state_updates[-1][0].get_value().tolist() == state.tolist()  # nothing was drawn
     with pytest.raises(tc.TcShapeError, match="'v' has size 2 .* 'w' has size 3"):
         tc.function([v, w], srng.choice((3,), v, p=w))([1.0, 2.0], [1.0, 2.0, 3.0])
     without = tc.function([v], srng.choice((3,), v, replace=False))
