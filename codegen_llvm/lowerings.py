@@ -15,6 +15,7 @@ from llvmlite import ir as ll
 
 from ..ir import DType, Operation, TcCompilationError
 from ..ir.ops.builtin import Constant, Return, Shape, Size
+from ..ir.ops.elementwise import Cast
 from ..ir.ops.indexing import Gather, ScatterAdd
 from ..ir.ops.kernel import KernelElementwise
 from ..ir.ops.linalg import BatchedDot, Dot
@@ -98,6 +99,18 @@ def _load(ctx: LoweringContext, op: Load) -> None:
 def _written_at_the_end(ctx: LoweringContext, op: Store | Return) -> None:
     """Nothing to do now: every result and stored value is copied to its slot at the end,
     unless the plan has it computed there."""
+
+
+@lowering(Cast)
+def _retype(ctx: LoweringContext, op: Cast) -> None:
+    """A cast that only learns or forgets static sizes (fuse keeps it out of kernels; the shape
+    plan checked what it learns): the same array under its new type."""
+    source = ctx.arrays[op.operands[0]]
+    if source.dtype is not op.results[0].type.dtype:
+        raise TcCompilationError(f"'{op.name}' at {op.location} changes the dtype but was not fused")
+    ctx.arrays[op.results[0]] = ArrayRef(
+        source.dtype, source.pointer, source.shape, source.strides, op.results[0].type.shape
+    )
 
 
 @lowering(DimShuffle)

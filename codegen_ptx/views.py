@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.ops.elementwise import Cast
 from ..ir.ops.shape import (
     Alloc,
     Concatenate,
@@ -19,6 +20,16 @@ from ..ir.ops.views import DimShuffle
 from .copy import contiguous, copy_kernel, launch_copy
 from .launch import Device, DeviceArray, contiguous_strides
 from .program import ProgramBuilder, Runtime, Step, as_device, device_step
+
+
+@device_step(Cast)
+def _retype(builder: ProgramBuilder, op: Cast) -> Step:
+    """A cast fuse left alone: it only learns or forgets static sizes, so the value is unchanged."""
+
+    def run(device: Device, operands: list[Runtime]) -> list[Runtime]:
+        return [operands[0]]
+
+    return run
 
 
 @device_step(DimShuffle)

@@ -59,6 +59,12 @@ def scan_shape_rule(op: Scan, state: ShapeState) -> None:
         return term
 
     translate = _guarded(op, outer)
+    # A size the step's arguments know statically must be what the operands give.
+    for arg, (operand, offset) in zip(body.args, sources, strict=True):
+        for axis, size in enumerate(arg.type.shape):
+            given = operand_shapes[operand][axis + offset]
+            if size is not None and given != size:
+                state.agree(op, [size, given])
     for c in inner.constraints:
         state.constraints.append(replace(c, left=translate(c.left), right=translate(c.right)))
     for b in inner.bounds:

@@ -37,7 +37,16 @@ MAX_KERNEL_OPS = 200
 
 
 def is_fusible(op: Operation) -> bool:
-    return op.has_trait(ELEMENTWISE) and not op.regions
+    return op.has_trait(ELEMENTWISE) and not op.regions and not is_retype(op)
+
+
+def is_retype(op: Operation) -> bool:
+    """A cast that only learns or forgets static sizes: a kernel's result would get the
+    operand's type instead (its type is the point of it), so backends keep it as a view."""
+    if len(op.operands) != 1 or len(op.results) != 1:
+        return False
+    source, result = op.operands[0].type, op.results[0].type
+    return source.dtype is result.dtype and source.shape != result.shape
 
 
 def _is_scalar_constant(value: Value) -> bool:

@@ -27,14 +27,17 @@ from ..ir import Function, Operation, TensorType, Value
 from ..ir.builder import Builder
 from ..ir.errors import TcGradientError
 from ..ir.ops.grad import Grad, StopGradient
+from ..ir.ops.ifelse import IfElse
 from ..ir.ops.scan import Scan
+from .grad_ifelse import ifelse_gradient
 from .grad_scan import scan_gradient
 from .manager import Pass, register
 
 # Ops with regions differentiate through them with a rule of the pass's own (it needs
 # `backpropagate` on the copied body).
 REGION_GRADIENTS: dict[type[Operation], Callable[[Any, Builder, list[Value | None]], list[Value | None]]] = {
-    Scan: scan_gradient
+    Scan: scan_gradient,
+    IfElse: ifelse_gradient,
 }
 
 

@@ -136,6 +136,8 @@ class ExpressionLowering:
         """
         try:
             result = function(*args, **kwargs)
+        except TxError:
+            raise  # already located in the .tx source (a scan's step function)
         except TcError as err:
             message = _PYTHON_LOCATION.sub("", str(err))
             raise self.error(node, message, error_class_for(err)) from err
@@ -315,6 +317,8 @@ class ExpressionLowering:
 
     def expr_call(self, node: lark.Tree) -> Any:
         name, method, *arg_nodes = node.children
+        if method is None and str(name) == "scan" and "scan" not in self.scope:
+            return self.scan_call(node, arg_nodes)  # its first argument names a fn: loops.py
         positional: list[Any] = []
         keywords: dict[str, Any] = {}
         for arg in arg_nodes:
@@ -351,6 +355,9 @@ class ExpressionLowering:
                 TxTypeError,
             ) from err
         return self.call_builder(name, function, *bound.args, **bound.kwargs)
+
+    def scan_call(self, node: lark.Tree, arg_nodes: list[Any]) -> Any:
+        raise self.error(node, "scan needs a .tx file's functions (see frontend/tx/loops.py)")
 
     def random_call(
         self,

@@ -36,6 +36,7 @@ from .expressions import (
     describe_kind,
     show_shape,
 )
+from .loops import LoopLowering
 from .parser import parse_tree
 
 __all__ = ["Hooks", "Program", "TxFunction", "lower_source"]
@@ -72,10 +73,12 @@ def lower_source(source: SourceFile, hooks: Hooks, functions: Collection[str] | 
     return _Lowering(source, hooks).lower(parse_tree(source), functions)
 
 
-class _Lowering(TypedLowering):
+class _Lowering(TypedLowering, LoopLowering):
     def __init__(self, source: SourceFile, hooks: Hooks) -> None:
         super().__init__(source, hooks)
         self.program = Program(source)
+        self.fn_items: dict[str, lark.Tree] = {}  # every fn, by name: scan's step functions
+        self.scan_updates: list[tuple[SharedVariable, Variable]] = []
 
     # -- top level -----------------------------------------------------------------------
 
@@ -83,6 +86,7 @@ class _Lowering(TypedLowering):
         items = tree.children
         for item in items:
             self.declare(item.children[0], item)
+        self.fn_items = {str(item.children[0]): item for item in items if item.data == "fn_def"}
         for item in items:
             if item.data == "shared_decl":
                 self.shared_decl(item)
@@ -172,7 +176,10 @@ class _Lowering(TypedLowering):
             elif child.data == "no_default_updates":
                 no_default_updates = True
         declared = self.result_types(results)
+        self.scan_updates = []
         returned, updates, return_node = self.body(body)
+        # A scan's random streams advance after the call, unless the function updates them itself.
+        updates += [(s, v) for s, v in self.scan_updates if all(s is not u for u, _ in updates)]
         if declared is not None:
             if len(declared) != len(returned):
                 where = return_node if return_node is not None else name_token
@@ -265,6 +272,8 @@ class _Lowering(TypedLowering):
                     value = self.conform(expr, value, self.type(type_node), f"'{token}'")
                 self.bind(token, "let")
                 self.scope[str(token)].value = value
+            elif statement.data == "let_many":
+                self.let_many(statement)
             elif statement.data == "update":
                 token, expr = statement.children
                 target = self.lookup(token)
@@ -286,6 +295,19 @@ class _Lowering(TypedLowering):
                 return_node = statement
                 outputs = [(expr, self.expr(expr)) for expr in statement.children[1:] if expr is not None]
         return outputs, updates, return_node
+
+    def let_many(self, statement: lark.Tree) -> None:
+        """`let a, b = scan(...)`: one name per value of a call that gives several."""
+        *tokens, expr = statement.children
+        value = self.expr(expr)
+        if not isinstance(value, (list, tuple)) or len(value) != len(tokens):
+            found = f"{len(value)} values" if isinstance(value, (list, tuple)) else "one value"
+            raise self.error(
+                expr, f"let binds {len(tokens)} names but the expression gives {found}", TxTypeError
+            )
+        for token, item in zip(tokens, value, strict=True):
+            self.bind(token, "let")
+            self.scope[str(token)].value = self.as_variable(expr, item)
 
     def conform(self, node: Node, value: Any, want: TensorType, what: str) -> Variable:
         """`value` as a Variable of type `want`: a safe cast is made, anything else is an error."""

@@ -92,7 +92,7 @@ def conv_output_type(name: str, x: TensorType, w: TensorType, attributes: dict[s
     shape: list[int | None] = [x.shape[0], w.shape[0]]
     for axis, what in ((2, "rows"), (3, "cols")):
         size, kernel = x.shape[axis], w.shape[axis]
-        stride, pad, dilation = (attributes[k][axis - 2] for k in _PAIRS)  # type: ignore[index]
+        stride, pad, dilation = (int_tuple(attributes[k])[axis - 2] for k in _PAIRS)  # type: ignore[arg-type]
         if size is None or kernel is None:
             shape.append(None)
             continue
@@ -112,13 +112,16 @@ def conv_output_terms(op: Operation, state: ShapeState, x: SymbolicShape, w: Sym
     """The output shape as terms, with the checks: equal channels, filters that fit."""
     from ..shape_checks import Bound, Constraint
     from ..shape_state import location
-    from ..shape_terms import expr
+    from ..shape_terms import Term, expr
 
     if x[1] != w[1]:
-        state.constraints.append(Constraint(x[1], w[1], op.name, location(op), (1, 1, "pairs the input channels,")))
+        state.constraints.append(
+            Constraint(x[1], w[1], op.name, location(op), (1, 1, "pairs the input channels,"))
+        )
     shape = [x[0], w[0]]
     for axis, what in ((2, "row"), (3, "col")):
-        stride, pad, dilation = (op.attributes[k][axis - 2] for k in _PAIRS)  # type: ignore[index]
+        stride, dilation = (int_tuple(op.attributes[k])[axis - 2] for k in ("stride", "dilation"))  # type: ignore[arg-type]
+        pad: Term = int_tuple(op.attributes["padding"])[axis - 2]  # type: ignore[arg-type]
         dilated = expr("add", expr("mul", dilation, expr("sub", w[axis], 1)), 1)
         if op.attributes["border"] == "full":
             pad = expr("sub", dilated, 1)

@@ -78,7 +78,7 @@ def pool_output_type(name: str, x: TensorType, attributes: dict[str, Attribute])
     shape = list(x.shape[:-2])
     for a, what in ((0, "rows"), (1, "cols")):
         size = x.shape[x.rank - 2 + a]
-        ws, stride, pad = (attributes[k][a] for k in ("ws", "stride", "padding"))  # type: ignore[index]
+        ws, stride, pad = (int_tuple(attributes[k])[a] for k in ("ws", "stride", "padding"))  # type: ignore[arg-type]
         if size is None:
             shape.append(None)
             continue
