@@ -24,7 +24,7 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ..ir import Module, TcCompilationError
 from ..ir.calling import calling_convention
-from .linalg import BLAS_GLOBALS
+from .linalg import BLAS_GLOBALS, GEMV_GLOBALS
 from .lower import EntryPoint, lower_function
 from .parallel import THREADS_GLOBAL
 
@@ -86,7 +86,8 @@ class NativeModule:
     def set_blas(self, routines: Callable[[], dict[str, int]]) -> None:
         """Give the code the addresses of BLAS routines (by global name, see linalg.py).
         `routines` is called only when the code has a product: finding BLAS imports scipy."""
-        slots = {name: self.engine.get_global_value_address(name) for name in BLAS_GLOBALS.values()}
+        names = [*BLAS_GLOBALS.values(), *GEMV_GLOBALS.values()]
+        slots = {name: self.engine.get_global_value_address(name) for name in names}
         slots = {name: slot for name, slot in slots.items() if slot}
         if not slots:
             return

@@ -10,6 +10,9 @@ layout (or no BLAS) takes a plain loop nest.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from llvmlite import ir as ll
 
 from ..ir import DType
@@ -18,10 +21,13 @@ from .loops import ArrayRef
 from .types import I8, I8_PTR, I32, I64, load_element, register_type, store_element
 
 BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
+# Matrix-vector products (a step of a recurrent network at batch 1) go to gemv: gemm's
+# packing costs several microseconds on a 128 x 128 product that gemv does in one.
+GEMV_GLOBALS = {DType.F64: "tc_blas_dgemv", DType.F32: "tc_blas_sgemv"}
 
 
-def _blas_pointer(module: ll.Module, dtype: DType) -> ll.Value:
-    name = BLAS_GLOBALS[dtype]
+def _blas_pointer(module: ll.Module, dtype: DType, table: dict[DType, str] = BLAS_GLOBALS) -> ll.Value:
+    name = table[dtype]
     glob = module.globals.get(name)
     if glob is None:
         glob = ll.GlobalVariable(module, I8_PTR, name)
@@ -99,8 +105,22 @@ def emit_dot(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, output
         )
         with b.if_else(usable) as (blas, loops):
             with blas:
-                _call_gemm(
-                    b, dtype, routine, a, m_b, (a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld), m, n, k, output
+                gemm = functools.partial(
+                    _call_gemm,
+                    b,
+                    dtype,
+                    routine,
+                    a,
+                    m_b,
+                    (a_rm, a_rld, a_cld),
+                    (b_rm, b_rld, b_cld),
+                    m,
+                    n,
+                    k,
+                    output,
+                )
+                _gemv_or(
+                    b, dtype, a, m_b, ((a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld)), (m, n, k), output, gemm
                 )
             with loops:
                 _loops(b, dtype, a, m_b, m, n, k, output)
@@ -117,6 +137,83 @@ def emit_batched_dot(builder: ll.IRBuilder, a: ArrayRef, b: ArrayRef, out: Array
             return ArrayRef(array.dtype, pointer, array.shape[1:], array.strides[1:], array.static_shape[1:])
 
         emit_dot(builder, entry(a), entry(b), entry(out).pointer)
+
+
+def _gemv_or(
+    b: ll.IRBuilder,
+    dtype: DType,
+    a: _Matrix,
+    m_b: _Matrix,
+    layouts: tuple[tuple[ll.Value, ll.Value, ll.Value], tuple[ll.Value, ll.Value, ll.Value]],
+    sizes: tuple[ll.Value, ll.Value, ll.Value],
+    output: ll.Value,
+    gemm: Callable[[], None],
+) -> None:
+    """A product with one row (or one column) as gemv, when the vector's step is positive and
+    k > 0 (gemv leaves y untouched when k is 0); otherwise `gemm()`."""
+    (a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld) = layouts
+    m, n, k = sizes
+    one, has_k = I64(1), b.icmp_signed(">", k, I64(0))
+    row = b.and_(b.and_(b.icmp_signed("==", m, one), has_k), b.icmp_signed(">", a.col_stride, I64(0)))
+    col = b.and_(b.and_(b.icmp_signed("==", n, one), has_k), b.icmp_signed(">", m_b.row_stride, I64(0)))
+    routine = b.load(_blas_pointer(b.module, dtype, GEMV_GLOBALS))
+    usable = b.icmp_unsigned("!=", routine, ll.Constant(I8_PTR, None))
+    with b.if_else(b.and_(usable, row)) as (vector_left, rest):
+        with vector_left:  # y(n) = B^T a: B row-major is Fortran's n x k matrix
+            trans = b.select(b_rm, I8(ord("N")), I8(ord("T")))
+            rows, cols = b.select(b_rm, n, k), b.select(b_rm, k, n)
+            ld = b.select(b_rm, b_rld, b_cld)
+            _call_gemv(
+                b, dtype, routine, trans, (rows, cols), (m_b.pointer, ld), (a.pointer, a.col_stride), output
+            )
+        with rest:
+            with b.if_else(b.and_(usable, col)) as (vector_right, general):
+                with vector_right:  # y(m) = A b: A row-major is Fortran's k x m matrix, transposed
+                    trans = b.select(a_rm, I8(ord("T")), I8(ord("N")))
+                    rows, cols = b.select(a_rm, k, m), b.select(a_rm, m, k)
+                    ld = b.select(a_rm, a_rld, a_cld)
+                    vector = (m_b.pointer, m_b.row_stride)
+                    _call_gemv(b, dtype, routine, trans, (rows, cols), (a.pointer, ld), vector, output)
+                with general:
+                    gemm()
+
+
+def _call_gemv(
+    b: ll.IRBuilder,
+    dtype: DType,
+    routine: ll.Value,
+    trans: ll.Value,
+    shape: tuple[ll.Value, ll.Value],
+    matrix: tuple[ll.Value, ll.Value],
+    vector: tuple[ll.Value, ll.Value],
+    output: ll.Value,
+) -> None:
+    """Fortran ?gemv(trans, m, n, 1, A, lda, x, incx, 0, y, 1): every argument by reference."""
+    real, pointer = register_type(dtype), register_type(dtype).as_pointer()
+
+    def by_reference(value: ll.Value, kind: ll.Type) -> ll.Value:
+        slot = b.alloca(kind)
+        b.store(value, slot)
+        return slot
+
+    def integer(value: ll.Value) -> ll.Value:
+        return by_reference(b.trunc(value, I32), I32)
+
+    args = [
+        by_reference(trans, I8),
+        integer(shape[0]),
+        integer(shape[1]),
+        by_reference(ll.Constant(real, 1.0), real),
+        b.bitcast(matrix[0], pointer),
+        integer(_max(b, matrix[1], I64(1))),
+        b.bitcast(vector[0], pointer),
+        integer(vector[1]),
+        by_reference(ll.Constant(real, 0.0), real),
+        b.bitcast(output, pointer),
+        integer(I64(1)),
+    ]
+    fn_type = ll.FunctionType(ll.VoidType(), [arg.type for arg in args])
+    b.call(b.bitcast(routine, fn_type.as_pointer()), args)
 
 
 def _call_gemm(

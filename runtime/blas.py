@@ -10,7 +10,12 @@ from __future__ import annotations
 import ctypes
 from functools import lru_cache
 
-_ROUTINES = {"tc_blas_dgemm": "dgemm", "tc_blas_sgemm": "sgemm"}
+_ROUTINES = {
+    "tc_blas_dgemm": "dgemm",
+    "tc_blas_sgemm": "sgemm",
+    "tc_blas_dgemv": "dgemv",
+    "tc_blas_sgemv": "sgemv",
+}
 
 
 @lru_cache(maxsize=1)
