@@ -212,3 +212,52 @@ def test_scan_ir_prints_parses_and_interprets() -> None:
     x, h, w = RNG.standard_normal((4, 3)), RNG.standard_normal(3), RNG.standard_normal((3, 3))
     (interpreted,) = run_function(again.function("f"), x, h, w)
     np.testing.assert_allclose(interpreted, f(x, h, w), rtol=1e-12)
+
+
+def test_nested_scans_and_their_gradient() -> None:
+    M = T.matrix("M")
+
+    def row_cumsum(row):  # type: ignore[no-untyped-def]
+        return tc.scan(lambda v, s: s + v, sequences=row, outputs_info=T.constant(0.0))[0]
+
+    out, _ = tc.scan(row_cumsum, sequences=M)
+    m = RNG.standard_normal((3, 4))
+    np.testing.assert_allclose(tc.function([M], out)(m), np.cumsum(m, axis=1))
+    verify_grad(
+        lambda M: tc.scan(
+            lambda r: tc.scan(lambda v, s: T.sin(s + v), sequences=r, outputs_info=T.constant(0.0))[0],
+            sequences=M,
+        )[0].sum(),
+        [m],
+    )
+
+
+def test_zero_steps_and_the_gradient_of_the_initial_value() -> None:
+    x, n = T.vector("x"), T.lscalar("n")
+    out, _ = tc.scan(lambda s: s * 2, outputs_info=x, n_steps=n)
+    f = tc.function([x, n], [out, T.grad(out.sum() + x.sum(), x)])
+    empty, grad = f(np.ones(3), 0)
+    assert empty.shape == (0, 3)
+    np.testing.assert_allclose(grad, np.ones(3))
+    _, grad = f(np.ones(3), 2)
+    np.testing.assert_allclose(grad, [7.0, 7.0, 7.0])  # 1 + d(2x + 4x)/dx
+
+
+def test_a_shared_variable_the_step_updates_is_carried_and_returned_in_updates() -> None:
+    x = T.vector("x")
+    acc = tc.shared(0.0, name="acc")
+    doubled, updates = tc.scan(lambda v: (v * 2, {acc: acc + v}), sequences=x)
+    f = tc.function([x], doubled, updates=updates)
+    np.testing.assert_allclose(f(np.arange(4.0)), [0.0, 2.0, 4.0, 6.0])
+    assert acc.get_value() == 6.0
+
+
+def test_second_order_gradient_through_a_scan() -> None:
+    W, h0 = T.matrix("W"), T.vector("h0")
+    hs, _ = tc.scan(lambda h, W: T.tanh(T.dot(h, W)), outputs_info=h0, non_sequences=W, n_steps=3)
+    gW = T.grad(hs.sum(), W)
+    hessian_term = tc.function([W, h0], T.grad((gW**2).sum(), W))
+    first = tc.function([W, h0], gW)
+    w, h = RNG.standard_normal((3, 3)) * 0.5, RNG.standard_normal(3)
+    expected = _numeric(lambda w: float((first(w, h) ** 2).sum()), [w], 0, eps=1e-5)
+    np.testing.assert_allclose(hessian_term(w, h), expected, rtol=1e-4, atol=1e-6)
