@@ -154,7 +154,8 @@ def clone_replacing(output: Variable, replacements: Mapping[Variable, Variable])
         if all(new is old for new, old in zip(inputs, apply.inputs, strict=True)):
             continue
         outputs = [Variable(o.type, o.name, o.location) for o in apply.outputs]
-        Apply(apply.op_class, inputs, apply.attributes, outputs, apply.location)
+        # A loop's step is in terms of its own arguments, so it serves the new inputs as well.
+        Apply(apply.op_class, inputs, apply.attributes, outputs, apply.location, regions=apply.regions)
         done.update(zip(apply.outputs, outputs, strict=True))
     return done.get(output, output)
 

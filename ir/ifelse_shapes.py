@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .core import Function
-from .errors import TcCompilationError, TcShapeError
+from .core import CALLABLE_BODY, Function, Operation
+from .errors import TcCompilationError, TcError, TcShapeError
 from .shape_checks import REQUIREMENTS, Requirement
 from .shape_state import ShapeState, location, rule_for
-from .shape_terms import ArgDim, ArgValue, Expr, Term, expr
+from .shape_terms import ArgDim, ArgValue, Expr, Term, expr, is_int_scalar
 
 if TYPE_CHECKING:
     from .ops.ifelse import IfElse
@@ -34,7 +34,37 @@ def branch_state(op: IfElse, index: int) -> tuple[Function, ShapeState]:
     inner = ShapeState(body)
     for inner_op in body.body.ops:
         rule_for(inner_op)(inner_op, inner)
+        _track_fused_scalar(inner_op, inner)
     return body, inner
+
+
+def _track_fused_scalar(op: Operation, state: ShapeState) -> None:
+    """An integer scalar computed from tracked ones stays tracked once fused into a kernel (the
+    backend plans a branch again after fusion: a scan's step count cast to i64 is then a
+    kernel.elementwise): the kernel body's own rules give its term over the kernel's operands."""
+    if not op.regions or op.has_trait(CALLABLE_BODY) or len(op.results) != 1:
+        return
+    if not is_int_scalar(op.results[0].type) or not all(v in state.scalars for v in op.operands):
+        return
+    block = op.regions[0].block
+    kernel = ShapeState(Function("kernel", block))
+    try:
+        for inner in block.ops[:-1]:
+            rule_for(inner)(inner, kernel)
+    except TcError:
+        return
+    yielded = block.ops[-1].operands if block.ops else []
+    term = kernel.scalars.get(yielded[0]) if len(yielded) == 1 else None
+    if term is not None:
+        state.scalars[op.results[0]] = _substitute(term, [state.scalars[v] for v in op.operands])
+
+
+def _substitute(term: Term, args: list[Term]) -> Term:
+    if isinstance(term, ArgValue) and term.index is None:
+        return args[term.arg]
+    if isinstance(term, Expr):
+        return expr(term.kind, *(None if a is None else _substitute(a, args) for a in term.args))
+    return term
 
 
 def result_shape(

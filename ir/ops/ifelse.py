@@ -51,10 +51,6 @@ class IfElse(Operation):
     num_regions = 2
     arity = at_least(1)
 
-    @property
-    def branches(self) -> list[Region]:
-        return self.regions
-
     @classmethod
     def infer_types(
         cls,
