@@ -65,9 +65,16 @@ def scan(
     return_list: bool = False,
 ) -> tuple[Any, OrderedDict[SharedVariable, Variable]]:
     """Theano's `scan`: returns `(outputs, updates)`; see the module docstring."""
-    if truncate_gradient != -1:
+    if (
+        isinstance(truncate_gradient, bool)
+        or not isinstance(truncate_gradient, int)
+        or truncate_gradient < -1
+    ):
         raise TcValueError(
-            located("scan: truncate_gradient is not supported yet (only -1, the full gradient)")
+            located(
+                "scan: truncate_gradient must be -1 (the full gradient) or a number of steps k >= 0, "
+                f"found {truncate_gradient!r}"
+            )
         )
     seqs = [_sequence(s, index) for index, s in enumerate(_as_list(sequences))]
     infos = _as_list(outputs_info)
@@ -95,7 +102,7 @@ def scan(
         )
     if not infos:
         states = [None] * len(outputs)
-    return _build(seq_args, steps, rows, states, outputs, inner_updates, return_list)
+    return _build(seq_args, steps, rows, states, outputs, inner_updates, return_list, truncate_gradient)
 
 
 # -- arguments ------------------------------------------------------------------------------
@@ -207,6 +214,7 @@ def _build(
     outputs: list[Variable],
     inner_updates: list[tuple[SharedVariable, Variable]],
     return_list: bool,
+    truncate_gradient: int,
 ) -> tuple[Any, OrderedDict[SharedVariable, Variable]]:
     recurrent = [(s, out) for s, out in zip(states, outputs, strict=True) if s is not None]
     plain = [out for s, out in zip(states, outputs, strict=True) if s is None]
@@ -236,6 +244,7 @@ def _build(
         "sequences": len(rows),
         "taps": tuple(taps),
         "tap_counts": tuple(len(s.taps) for s in all_states),
+        "truncate_gradient": truncate_gradient,
     }
     operands = [steps, *rows, *(s.init for s in all_states), *nonsequences]
     result_types = [TensorType(s.row.dtype, (None, *s.row.shape)) for s in all_states]

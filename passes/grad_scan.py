@@ -90,8 +90,9 @@ def scan_gradient(op: Scan, builder: Builder, output_grads: list[Value | None]) 
         _zero_row(builder, builder.dimshuffle(parts.nonseqs[p], [-1, *range(parts.nonseqs[p].type.rank)]))
         for p in parts.float_nonseqs
     ]
-    back_seqs = [*parts.seqs, *tap_rows, *cotangents]
-    back_operands = [op.operands[0], *back_seqs, *carries, *accumulators, *parts.nonseqs]
+    window = _window(builder, op)
+    back_seqs = [_from_row(builder, v, window.start) for v in (*parts.seqs, *tap_rows, *cotangents)]
+    back_operands = [window.steps, *back_seqs, *carries, *accumulators, *parts.nonseqs]
     carried = len(carries) + len(accumulators)
     attributes = {"sequences": len(back_seqs), "taps": (-1,) * carried, "tap_counts": (1,) * carried}
     attributes["reverse"] = not op.reverse
@@ -106,7 +107,34 @@ def scan_gradient(op: Scan, builder: Builder, output_grads: list[Value | None]) 
     )
     _backward_step(parts, block, args)
     backward = builder.insert(Scan.create(back_operands, attributes, [Region([block])]))
-    return _operand_gradients(builder, parts, backward.results, carries, accumulators)
+    return _operand_gradients(builder, parts, backward.results, carries, accumulators, window)
+
+
+@dataclass
+class _Window:
+    """The forward steps the gradient goes back through: `steps` of them from row `start`, and
+    whether that reaches the initial values (`complete`: None when always)."""
+
+    steps: Value
+    start: Value | None
+    complete: Value | None
+
+
+def _window(builder: Builder, op: Scan) -> _Window:
+    n = op.operands[0]
+    if op.truncate_gradient < 0:
+        return _Window(n, None, None)
+    k = builder.constant(op.truncate_gradient, n.type.dtype)
+    steps = builder.op("tx.minimum", n, k)
+    # The last steps run: the last rows, or the first ones for a reverse scan.
+    start = None if op.reverse else builder.op("tx.sub", n, steps)
+    return _Window(steps, start, builder.op("tx.le", n, k))
+
+
+def _from_row(builder: Builder, value: Value, start: Value | None) -> Value:
+    if start is None:
+        return value
+    return builder.op("tx.subtensor", value, start, spec=("$:",))
 
 
 def _backward_step(parts: _Parts, block: Block, args: _Args) -> None:
@@ -165,7 +193,12 @@ def _new_carries(
 
 
 def _operand_gradients(
-    builder: Builder, parts: _Parts, results: list[Value], carries: list[Value], accumulators: list[Value]
+    builder: Builder,
+    parts: _Parts,
+    results: list[Value],
+    carries: list[Value],
+    accumulators: list[Value],
+    window: _Window,
 ) -> list[Value | None]:
     """The forward operands' gradients from the backward scan's final carries, accumulators and
     stacked sequence gradients."""
@@ -181,12 +214,15 @@ def _operand_gradients(
             _final(builder, carry_results[base + j], carries[base + j], op.reverse)
             for j in range(layout.lookback(k))
         ]
-        grads[layout.first_init + k] = builder.retype(_stack(builder, rows), parts.inits[k].type)
+        init_grad = _stack(builder, rows)
+        if window.complete is not None:  # truncated before the first step: nothing reaches it
+            init_grad = builder.op("tx.select", window.complete, init_grad, builder.fill(init_grad, 0.0))
+        grads[layout.first_init + k] = builder.retype(init_grad, parts.inits[k].type)
     for position, p in enumerate(parts.float_nonseqs):
         final = _final(builder, acc_results[position], accumulators[position], op.reverse)
         grads[layout.first_nonsequence + p] = builder.retype(final, parts.nonseqs[p].type)
     for k in parts.float_seqs:
-        grads[1 + k] = _pad(builder, next(outs), parts.seqs[k], op.operands[0])
+        grads[1 + k] = _pad(builder, next(outs), parts.seqs[k], window)
     return grads
 
 
@@ -229,10 +265,15 @@ def _stack(builder: Builder, rows: list[Value]) -> Value:
     return expanded[0] if len(expanded) == 1 else builder.op("tx.concatenate", *expanded, axis=0)
 
 
-def _pad(builder: Builder, rows: Value, sequence: Value, steps: Value) -> Value:
-    """The n rows' gradient placed into zeros shaped like the sequence (it may have more rows)."""
+def _pad(builder: Builder, rows: Value, sequence: Value, window: _Window) -> Value:
+    """The window's rows of gradient placed into zeros shaped like the sequence (it may have
+    more rows than the scan runs steps, and truncation leaves the first rows at zero)."""
     zeros = builder.fill(sequence, 0.0)
-    grad = builder.op("tx.inc_subtensor", zeros, rows, steps, spec=(":$",), set=True)
+    if window.start is None:
+        grad = builder.op("tx.inc_subtensor", zeros, rows, window.steps, spec=(":$",), set=True)
+    else:
+        stop = builder.op("tx.add", window.start, window.steps)
+        grad = builder.op("tx.inc_subtensor", zeros, rows, window.start, stop, spec=("$:$",), set=True)
     return builder.retype(grad, sequence.type)
 
 

@@ -261,3 +261,26 @@ def test_second_order_gradient_through_a_scan() -> None:
     w, h = RNG.standard_normal((3, 3)) * 0.5, RNG.standard_normal(3)
     expected = _numeric(lambda w: float((first(w, h) ** 2).sum()), [w], 0, eps=1e-5)
     np.testing.assert_allclose(hessian_term(w, h), expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("k", [-1, 0, 2, 10])
+def test_truncate_gradient_backpropagates_through_the_last_k_steps(k: int) -> None:
+    X, h0, W = T.matrix("X"), T.vector("h0"), T.matrix("W")
+    hs, _ = tc.scan(
+        lambda x, h, W: T.tanh(x + T.dot(h, W)),
+        sequences=X, outputs_info=h0, non_sequences=W, truncate_gradient=k,
+    )  # fmt: skip
+    f = tc.function([X, h0, W], T.grad(hs[-1].sum(), [X, h0, W]))
+    x, h, w = RNG.standard_normal((5, 3)), RNG.standard_normal(3), RNG.standard_normal((3, 3)) * 0.5
+    states = [h]
+    for row in x:
+        states.append(np.tanh(row + states[-1] @ w))
+    back, gx, gw = np.ones(3), np.zeros_like(x), np.zeros_like(w)
+    steps = 5 if k < 0 else min(5, k)
+    for t in range(4, 4 - steps, -1):
+        da = back * (1 - states[t + 1] ** 2)
+        gx[t], back = da, da @ w.T
+        gw += np.outer(states[t], da)
+    expected = [gx, back if steps == 5 else np.zeros(3), gw]
+    for found, want in zip(f(x, h, w), expected, strict=True):
+        np.testing.assert_allclose(found, want, rtol=1e-10, atol=1e-12)

@@ -24,6 +24,9 @@ outputs that are not fed back. Results: each state's values of the n steps,
 then each other output's, stacked along a new axis 0 (the initial rows are not
 part of them, as in Theano).
 
+`truncate_gradient = k` (k >= 0) limits the gradient to the last k steps run (Theano's
+truncated backpropagation through time); -1, the default, is the full gradient.
+
 `reverse`: the steps run from t = n - 1 down to 0, row t of every sequence and
 result belonging to step t; a state (one tap, -1) then starts from its initial
 row at t = n - 1 and step t reads the value of step t + 1. The gradient of a
@@ -100,6 +103,8 @@ class Scan(Operation):
     taps = attr(tuple, convert=int_tuple)
     tap_counts = attr(tuple, convert=int_tuple)
     reverse = attr(bool, default=False)
+    # Backpropagate through the last k steps only (Theano's truncate_gradient); -1: all of them.
+    truncate_gradient = attr(int, default=-1)
 
     @property
     def layout(self) -> ScanLayout:
