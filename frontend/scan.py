@@ -183,8 +183,24 @@ def _name(variable: Variable, suffix: str) -> str | None:
     return f"{variable.name}[{suffix}]" if variable.name else None
 
 
+class until:  # noqa: N801 (Theano's name: `theano.scan_module.until`)
+    """Theano's early exit of a scan step: `return h, until(T.lt(h, eps))`. Not supported yet:
+    a scan's results would have a length known only after the loop ran."""
+
+    def __init__(self, condition: Any) -> None:
+        self.condition = condition
+
+
 def _split_return(returned: Any) -> tuple[list[Variable], list[tuple[SharedVariable, Variable]]]:
     """Theano's step results: outputs, an updates dict, or a tuple of both (either order)."""
+    parts = returned if isinstance(returned, (tuple, list)) else [returned]
+    if any(isinstance(part, until) for part in parts):
+        raise TcValueError(
+            located(
+                "scan: until (an early exit) is not supported yet: the results' length would be known "
+                "only after the loop ran; run n_steps steps and mask the rest (T.switch) instead"
+            )
+        )
     outputs: list[Any] = []
     updates: list[tuple[SharedVariable, Variable]] = []
     parts = list(returned) if isinstance(returned, tuple) else [returned]

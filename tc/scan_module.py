@@ -1,5 +1,5 @@
-"""`tc.scan_module`: where Theano code finds `scan` (`theano.scan_module.scan`)."""
+"""`tc.scan_module`: where Theano code finds `scan` and `until` (`theano.scan_module`)."""
 
-from tc.frontend.scan import scan
+from tc.frontend.scan import scan, until
 
-__all__ = ["scan"]
+__all__ = ["scan", "until"]
