@@ -19,21 +19,17 @@ len - (M - m) steps (the fewest over all sequences) unless `n_steps` says.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ir.core import Block, Region
+from ..ir.core import Region
 from ..ir.dtypes import DType
 from ..ir.errors import TcTypeError, TcValueError
-from ..ir.ops import random as rnd
-from ..ir.ops.grad import Grad
-from ..ir.ops.indexing import Gather
 from ..ir.ops.scan import Scan
-from ..ir.ops.shape import Subtensor
-from ..ir.ops.shape_spec import OPERAND, IndexEntry, SliceEntry, parse_spec
 from ..ir.types import TensorType
-from .graph import Apply, Constant, Variable, as_tensor_variable, cast_to, located, user_location
+from .graph import Apply, Variable, as_tensor_variable, cast_to, located, user_location
+from .scan_body import carried_shared, checked_indexing, free_variables, retype_returned
 from .shared import SharedVariable
 
 
@@ -203,7 +199,7 @@ def _split_return(returned: Any) -> tuple[list[Variable], list[tuple[SharedVaria
         )
     outputs: list[Any] = []
     updates: list[tuple[SharedVariable, Variable]] = []
-    parts = list(returned) if isinstance(returned, tuple) else [returned]
+    parts = list(returned) if isinstance(returned, tuple) else [returned]  # a list is the outputs
     if len(parts) == 2 and isinstance(parts[0], dict) != isinstance(parts[1], dict):
         parts = [parts[1], parts[0]] if isinstance(parts[0], dict) else parts
         outputs, updates = _as_list(parts[0]), list(parts[1].items())
@@ -237,7 +233,7 @@ def _build(
     for state, out in recurrent:
         _check_state_output(state, out)
     # Shared variables the step updates, and random streams it draws from, are carried.
-    carried = _carried_shared(outputs, inner_updates)
+    carried = carried_shared(outputs, inner_updates)
     internal = []
     for variable, next_value in carried:
         init = variable.dimshuffle("x", *range(variable.ndim))
@@ -247,7 +243,7 @@ def _build(
     step_outputs = [out for _, out in recurrent] + [v for _, v in internal] + plain
     placeholders = sequence_args + [p for s in all_states for p in s.placeholders]
     carried_roots = [s.shared for s, _ in internal if s.shared is not None]
-    captured = _free_variables(step_outputs, placeholders + carried_roots)
+    captured = free_variables(step_outputs, placeholders + carried_roots)
     nonsequences = captured
     capture_args = [Variable(v.type, name=v.name) for v in captured]
     bound: dict[Variable, Variable] = dict(zip(captured, capture_args, strict=True))
@@ -273,8 +269,8 @@ def _build(
         from .lower import lower_body
 
         block = lower_body("scan", inputs, step_outputs, bound)
-        _retype_returned(block, expected)
-        _checked_indexing(block, len(placeholders))
+        retype_returned(block, expected)
+        checked_indexing(block, len(placeholders))
         return [Region([block])]
 
     Apply(Scan, operands, attributes, results, location, regions=regions)
@@ -301,117 +297,3 @@ def _check_state_output(state: _State, out: Variable) -> None:
                 "(cast the initial value or the output)"
             )
         )
-
-
-def _retype_returned(block: Any, expected: list[TensorType]) -> None:
-    """Returned values typed exactly as the states' rows: a step may know more (or fewer) static
-    sizes than the initial value (checked before the call)."""
-    from ..ir.ops.elementwise import Cast
-
-    ret = block.terminator
-    for index, (value, target) in enumerate(zip(ret.operands, expected, strict=True)):
-        if value.type != target:
-            cast = block.insert_before(ret, Cast([value], [target]))
-            ret.set_operand(index, cast.result)
-
-
-def _checked_indexing(block: Block, varying_args: int) -> None:
-    """`x[i]` with `i` from a sequence or a state changes every step, so the shape plan cannot
-    check it before the call: it becomes a tx.gather, whose index the generated code checks."""
-    varying = set(block.args[:varying_args])
-    for op in block.ops:
-        if type(op) is Subtensor and any(v in varying for v in op.operands[1:]):
-            entries = parse_spec(op.spec)
-            leading = [e for e in entries if isinstance(e, IndexEntry)]
-            rest = entries[len(leading) :]
-            if (
-                entries[: len(leading)] == leading
-                and all(e.index == OPERAND for e in leading)
-                and all(isinstance(e, SliceEntry) and e.is_full for e in rest)
-            ):
-                gather = block.insert_before(op, Gather.create(op.operands, location=op.location))
-                op.results[0].replace_all_uses_with(gather.results[0])
-                op.erase()
-                op = gather
-        if any(v in varying for v in op.operands):
-            varying.update(op.results)
-
-
-def _carried_shared(
-    outputs: list[Variable], updates: list[tuple[SharedVariable, Variable]]
-) -> list[tuple[SharedVariable, Variable]]:
-    """(shared variable, its value after a step): the step's updates, and each random stream
-    drawn inside the step (advanced by its default update)."""
-    carried = list(updates)
-    known = {id(s) for s, _ in carried}
-    for apply in _applies(outputs + [v for _, v in updates]):
-        if issubclass(apply.op_class, rnd.RandomOp):
-            state = apply.inputs[0]
-            if (
-                isinstance(state, SharedVariable)
-                and id(state) not in known
-                and state.default_update is not None
-            ):
-                carried.append((state, state.default_update))
-                known.add(id(state))
-    return carried
-
-
-def _applies(roots: Sequence[Variable]) -> list[Apply]:
-    seen: set[int] = set()
-    found: list[Apply] = []
-    stack = [v.owner for v in roots if v.owner is not None]
-    while stack:
-        apply = stack.pop()
-        if id(apply) in seen:
-            continue
-        seen.add(id(apply))
-        found.append(apply)
-        stack.extend(v.owner for v in apply.inputs if v.owner is not None)
-    return found
-
-
-def _free_variables(outputs: Sequence[Variable], placeholders: Sequence[Variable]) -> list[Variable]:
-    """Variables the step reads from outside: not computed from the placeholders, not constants.
-
-    They are computed once, before the loop, and passed in (loop-invariant code stays out),
-    except what a T.grad inside the step differentiates through: whatever depends on a
-    variable it differentiates by is computed in the step, so the path stays visible."""
-    inside: dict[int, bool] = {id(p): True for p in placeholders}
-    # Variables a T.grad in the step differentiates by: passed in, but what uses them is not.
-    wrt = {id(w) for apply in _applies(outputs) if apply.op_class is Grad for w in apply.inputs[1:]}
-
-    def depends(variable: Variable) -> bool:
-        # Iterative post-order, so deep step graphs do not hit the recursion limit.
-        stack = [variable]
-        while stack:
-            v = stack[-1]
-            if id(v) in inside:
-                stack.pop()
-                continue
-            pending = [u for u in (v.owner.inputs if v.owner else []) if id(u) not in inside]
-            if pending:
-                stack.extend(pending)
-                continue
-            draws = v.owner is not None and issubclass(v.owner.op_class, rnd.RandomOp)
-            inputs = v.owner.inputs if v.owner else []
-            inside[id(v)] = draws or any(inside[id(u)] or id(u) in wrt for u in inputs)
-            stack.pop()
-        return inside[id(variable)]
-
-    free: dict[int, Variable] = {}
-    stack = list(outputs)
-    visited: set[int] = set()
-    while stack:
-        v = stack.pop()
-        if id(v) in visited or v in placeholders:
-            continue
-        visited.add(id(v))
-        if isinstance(v, Constant) and not isinstance(v, SharedVariable):
-            continue
-        if not depends(v):
-            free[id(v)] = v
-            continue
-        if v.owner is not None:
-            stack.extend(v.owner.inputs)
-    return list(free.values())
