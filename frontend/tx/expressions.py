@@ -196,6 +196,14 @@ class ExpressionLowering:
         finally:
             self.depth -= 1
 
+    def expr_conditional(self, node: lark.Tree) -> Any:
+        """`a if c else b`: tc.ifelse, lazy (only the branch `c` picks runs)."""
+        from ..ifelse import ifelse
+
+        then_node, _, cond_node, _, else_node = node.children
+        cond = self.as_variable(cond_node, self.expr(cond_node))
+        return self.call_builder(node, ifelse, cond, self.expr(then_node), self.expr(else_node))
+
     def expr_int(self, node: lark.Tree) -> int:
         try:
             return int(node.children[0])

@@ -1,4 +1,5 @@
-"""Loops in .tx: `scan` with a named step function (examples/rnn.tx), against numpy."""
+"""Control flow in .tx: `scan` with a named step function (examples/rnn.tx) and the lazy
+`a if c else b`, against numpy."""
 
 from __future__ import annotations
 
@@ -103,3 +104,35 @@ fn run(xs: f64[?, ?]) -> f64[?, ?] {
 }
 """,
         )
+
+
+def test_conditional_expression_is_lazy(tmp_path: Path) -> None:
+    m = compile_text(
+        tmp_path,
+        """
+fn pick(a: f64, b: f64, x: f64[?], i: i64) -> f64 {
+    return x[i] if i < 3 else a + b
+}
+fn clipped(x: f64[?]) -> f64[?] {
+    let m = max(x)
+    return x / m if m > 1.0 else x
+}
+""",
+    )
+    assert m.pick(1.0, 2.0, np.arange(3.0), 1) == 1.0
+    assert m.pick(1.0, 2.0, np.arange(3.0), 7) == 3.0  # x[7] is never read
+    np.testing.assert_allclose(m.clipped(np.array([1.0, 4.0])), [0.25, 1.0])
+    np.testing.assert_allclose(m.clipped(np.array([0.5, 0.25])), [0.5, 0.25])
+
+
+def test_conditional_branches_of_different_ranks_are_a_located_error(tmp_path: Path) -> None:
+    with pytest.raises(tc.TcError, match="model.tx:3:") as info:
+        compile_text(
+            tmp_path,
+            """
+fn bad(x: f64[?], c: bool) -> f64[?] {
+    return x if c else sum(x)
+}
+""",
+        )
+    assert "rank" in str(info.value)
