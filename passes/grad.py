@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..ir import Function, Operation, TensorType, Value
 from ..ir.builder import Builder
+from ..ir.clone import clone_ops
+from ..ir.core import Block
 from ..ir.errors import TcGradientError
 from ..ir.ops.grad import Grad, StopGradient
 from ..ir.ops.ifelse import IfElse
@@ -63,45 +66,14 @@ def expand_grad(grad: Grad) -> None:
     before = block.ops[: block.ops.index(grad)]
     builder = Builder(block, anchor=grad)
 
-    # Values that depend on some w, and values the cost depends on: their
-    # intersection is where gradients flow.
-    depends: set[Value] = set(wrt)
-    for op in before:
-        if any(v in depends for v in op.operands):
-            depends.update(op.results)
-    needed: set[Value] = {cost}
-    for op in reversed(before):
-        if isinstance(op, StopGradient) and op.kind != "zero":
-            continue  # the cost does not depend on its operand as far as gradients go
-        if any(r in needed for r in op.results):
-            needed.update(op.operands)
-    on_path = depends & needed
-
-    contributions: dict[Value, list[Value]] = {cost: [builder.constant(1.0, cost.type.dtype)]}
-    for op in reversed(before):
-        if not any(r in contributions for r in op.results):
-            continue
-        if not any(v in on_path for v in op.operands):
-            continue
-        output_grads = [_total(builder, contributions.pop(r, [])) for r in op.results]
-        for operand, operand_grad in zip(op.operands, _operand_grads(op, builder, output_grads), strict=True):
-            if operand_grad is None or operand not in on_path:
-                continue
-            if operand_grad.type != operand.type and _compatible(operand_grad.type, operand.type):
-                # A rule knew more or fewer static sizes than the operand's type says.
-                operand_grad = builder.retype(operand_grad, operand.type)
-            if operand_grad.type != operand.type:
-                raise TcGradientError(
-                    f"internal error: the gradient rule of {op.name} at {op.location} gave "
-                    f"{operand_grad.type} for an operand of type {operand.type}"
-                )
-            contributions.setdefault(operand, []).append(operand_grad)
+    seeds = {cost: builder.constant(1.0, cost.type.dtype)}
+    flowed = backpropagate(before, seeds, wrt, builder)
 
     policy = grad.disconnected
     results: list[Value] = []
     for index, w in enumerate(wrt):
-        total = _total(builder, contributions.get(w, []))
-        if w not in needed:
+        total = flowed.totals.get(w)
+        if w not in flowed.connected:
             _disconnected(grad, index, w, policy)
         results.append(total if total is not None else builder.fill(w, 0.0))
     for result, value in zip(grad.results, results, strict=True):
@@ -169,17 +141,29 @@ def _disconnected(grad: Grad, index: int, w: Value, policy: str) -> None:
         warnings.warn(message, stacklevel=2)
 
 
+@dataclass
+class Backpropagated:
+    """The total cotangent of each source one reached, and every value the seeds depend on
+    through a path gradients take (a source outside it is disconnected)."""
+
+    totals: dict[Value, Value]
+    connected: set[Value]
+
+
 def backpropagate(
     ops: Sequence[Operation], seeds: dict[Value, Value], sources: Sequence[Value], builder: Builder
-) -> dict[Value, Value]:
+) -> Backpropagated:
     """Reverse mode through `ops` (in program order) from the cotangents `seeds` of some of their
-    values: the total cotangent of each of `sources` that one reaches (a scan's step body)."""
+    values, each op's vector-Jacobian product built by `builder`. Only ops on a path from a source
+    to a seed are differentiated."""
     depends: set[Value] = set(sources)
     for op in ops:
         if any(v in depends for v in op.operands):
             depends.update(op.results)
     needed: set[Value] = set(seeds)
     for op in reversed(ops):
+        if isinstance(op, StopGradient) and op.kind != "zero":
+            continue  # the seeds do not depend on its operand as far as gradients go
         if any(r in needed for r in op.results):
             needed.update(op.operands)
     on_path = depends & needed
@@ -192,7 +176,34 @@ def backpropagate(
             if operand_grad is None or operand not in on_path:
                 continue
             if operand_grad.type != operand.type and _compatible(operand_grad.type, operand.type):
+                # A rule knew more or fewer static sizes than the operand's type says.
                 operand_grad = builder.retype(operand_grad, operand.type)
+            if operand_grad.type != operand.type:
+                raise TcGradientError(
+                    f"internal error: the gradient rule of {op.name} at {op.location} gave "
+                    f"{operand_grad.type} for an operand of type {operand.type}"
+                )
             contributions.setdefault(operand, []).append(operand_grad)
     totals = {s: _total(builder, contributions.get(s, [])) for s in sources}
-    return {s: t for s, t in totals.items() if t is not None}
+    return Backpropagated({s: t for s, t in totals.items() if t is not None}, needed)
+
+
+def backpropagate_body(
+    body: Block,
+    step: Builder,
+    mapping: dict[Value, Value],
+    seeds: dict[int, list[Value]],
+    sources: list[Value],
+) -> dict[Value, Value]:
+    """A region's body copied by `step` into its block (the body's arguments read as `mapping`
+    says), then backpropagated from cotangents of its returned values, by position: the totals
+    `backpropagate` gives for `sources` (a loop's or a branch's gradient)."""
+    copies = clone_ops(body.ops[:-1], mapping)
+    for copy in copies:
+        step.insert(copy)
+    returned = [mapping.get(v, v) for v in body.ops[-1].operands]
+    by_value: dict[Value, list[Value]] = {}
+    for position, parts in seeds.items():
+        by_value.setdefault(returned[position], []).extend(parts)
+    totals = {v: step.retype(_total(step, parts), v.type) for v, parts in by_value.items() if parts}
+    return backpropagate(copies, totals, sources, step).totals

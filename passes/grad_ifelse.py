@@ -13,9 +13,8 @@ where that branch does not read it. The condition and integer operands get no gr
 
 from __future__ import annotations
 
-from ..ir import Operation, Value
+from ..ir import Value
 from ..ir.builder import Builder
-from ..ir.clone import clone_ops
 from ..ir.core import Block, Region
 from ..ir.ops.builtin import Return
 from ..ir.ops.ifelse import IfElse
@@ -48,7 +47,7 @@ def _backward_branch(
 ) -> Block:
     """The branch copied into a new block (arguments: the captured values, then the results'
     cotangents), backpropagated; it returns each float captured value's cotangent."""
-    from .grad import backpropagate
+    from .grad import backpropagate_body
 
     forward = region.block
     block = Block([v.type for v in captured] + [g.type for g in cotangents if g is not None])
@@ -56,30 +55,11 @@ def _backward_branch(
     seeds_in = block.args[len(captured) :]
     mapping: dict[Value, Value] = dict(zip(forward.args, args, strict=True))
     step = Builder(block)
-    copies = clone_ops(forward.ops[:-1], mapping)
-    for copy in copies:
-        step.insert(copy)
-    returned = [mapping.get(v, v) for v in forward.terminator.operands]  # type: ignore[union-attr]
-    seeds: dict[Value, list[Value]] = {}
-    for position, k in enumerate(seeded):
-        seed = step.retype(seeds_in[position], returned[k].type)
-        seeds.setdefault(returned[k], []).append(seed)
-    sources = [args[p] for p in floats]
-    grads = backpropagate(copies, {v: _sum(step, parts) for v, parts in seeds.items()}, sources, step)
+    seeds = {k: [seeds_in[position]] for position, k in enumerate(seeded)}
+    grads = backpropagate_body(forward, step, mapping, seeds, [args[p] for p in floats])
     yielded = []
     for p in floats:
         d = grads.get(args[p])
         yielded.append(step.retype(d, args[p].type) if d is not None else step.fill(args[p], 0.0))
-    step.insert(_return(yielded))
+    step.insert(Return.create(yielded))
     return block
-
-
-def _sum(builder: Builder, parts: list[Value]) -> Value:
-    total = parts[0]
-    for part in parts[1:]:
-        total = builder.op("tx.add", total, part)
-    return total
-
-
-def _return(values: list[Value]) -> Operation:
-    return Return.create(values)

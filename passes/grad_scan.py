@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Operation, Value
+from ..ir import Value
 from ..ir.builder import Builder
-from ..ir.clone import clone_ops
 from ..ir.core import Block, Region
+from ..ir.ops.builtin import Return
 from ..ir.ops.scan import Scan, ScanLayout, argument_types
 
 
@@ -139,7 +139,7 @@ def _from_row(builder: Builder, value: Value, start: Value | None) -> Value:
 
 def _backward_step(parts: _Parts, block: Block, args: _Args) -> None:
     """The forward step copied into `block`, then backpropagated from its outputs' cotangents."""
-    from .grad import backpropagate
+    from .grad import backpropagate_body
 
     layout, forward = parts.layout, parts.op.body.block
     fwd_args = forward.args
@@ -148,20 +148,15 @@ def _backward_step(parts: _Parts, block: Block, args: _Args) -> None:
     mapping.update(zip(fwd_args[n_seqs : n_seqs + n_taps], args.taps, strict=True))
     mapping.update(zip(fwd_args[n_seqs + n_taps :], args.nonseqs, strict=True))
     step = Builder(block)
-    copies = clone_ops(forward.ops[:-1], mapping)
-    for copy in copies:
-        step.insert(copy)
-    returned = [mapping.get(v, v) for v in forward.terminator.operands]  # type: ignore[union-attr]
     # The cotangent of each step output: its row's own, plus (a state) the taps of later steps.
     carry_of = _carry_positions(layout, parts.floats)
-    seeds: dict[Value, list[Value]] = {}
-    for index, value in enumerate(returned):
+    seeds: dict[int, list[Value]] = {}
+    for index, value in enumerate(forward.terminator.operands):  # type: ignore[union-attr]
         if value.type.dtype.is_float:
-            seeds.setdefault(value, []).append(args.cotangents[index])
+            seeds[index] = [args.cotangents[index]]
             if index in carry_of:
-                seeds[value].append(args.carries[carry_of[index] + layout.lookback(index) - 1])
-    sources = [*args.seqs, *args.taps, *args.nonseqs]
-    grads = backpropagate(copies, {v: _sum(step, p) for v, p in seeds.items()}, sources, step)
+                seeds[index].append(args.carries[carry_of[index] + layout.lookback(index) - 1])
+    grads = backpropagate_body(forward, step, mapping, seeds, [*args.seqs, *args.taps, *args.nonseqs])
     yielded = _new_carries(step, parts, args, grads, carry_of)
     for position, p in enumerate(parts.float_nonseqs):
         d, acc = grads.get(args.nonseqs[p]), args.accumulators[position]
@@ -169,7 +164,7 @@ def _backward_step(parts: _Parts, block: Block, args: _Args) -> None:
     for k in parts.float_seqs:
         d = grads.get(args.seqs[k])
         yielded.append(step.retype(d, args.seqs[k].type) if d is not None else step.fill(args.seqs[k], 0.0))
-    step.insert(_return(yielded))
+    step.insert(Return.create(yielded))
 
 
 def _new_carries(
@@ -282,9 +277,3 @@ def _sum(builder: Builder, parts: list[Value]) -> Value:
     for part in parts[1:]:
         total = builder.op("tx.add", total, part)
     return total
-
-
-def _return(values: list[Value]) -> Operation:
-    from ..ir.ops.builtin import Return
-
-    return Return.create(values)
