@@ -26,10 +26,9 @@ from ..ir.core import Block, Region
 from ..ir.errors import TcShapeError, TcTypeError, TcValueError
 from ..ir.ops import random as rnd
 from ..ir.ops.ifelse import IfElse, join_types
-from ..ir.ops.indexing import Gather
 from ..ir.ops.shape import Subtensor
-from ..ir.ops.shape_spec import OPERAND, IndexEntry, SliceEntry, parse_spec
 from .graph import Apply, Constant, Variable, as_tensor_variable, located, user_location
+from .scan_body import index_as_gather
 from .shared import SharedVariable
 
 
@@ -144,18 +143,5 @@ def _checked_indexing(block: Block) -> None:
     """`x[i]` with `i` a variable: a tx.gather, whose index the native code checks when the
     branch runs (the shape plan would check it before the call, whichever branch runs)."""
     for op in block.ops:
-        if type(op) is not Subtensor or len(op.operands) < 2:
-            continue
-        entries = parse_spec(op.spec)
-        leading = [e for e in entries if isinstance(e, IndexEntry)]
-        rest = entries[len(leading) :]
-        if (
-            leading
-            and entries[: len(leading)] == leading
-            and all(e.index == OPERAND for e in leading)
-            and len(leading) == len(op.operands) - 1
-            and all(isinstance(e, SliceEntry) and e.is_full for e in rest)
-        ):
-            gather = block.insert_before(op, Gather.create(op.operands, location=op.location))
-            op.results[0].replace_all_uses_with(gather.results[0])
-            op.erase()
+        if type(op) is Subtensor and len(op.operands) >= 2:
+            index_as_gather(block, op)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..ir.core import Block
+from ..ir.core import Block, Operation
 from ..ir.ops import random as rnd
 from ..ir.ops.elementwise import Cast
 from ..ir.ops.grad import Grad
@@ -42,20 +42,28 @@ def checked_indexing(block: Block, varying_args: int) -> None:
     varying = set(block.args[:varying_args])
     for op in block.ops:
         if type(op) is Subtensor and any(v in varying for v in op.operands[1:]):
-            entries = parse_spec(op.spec)
-            leading = [e for e in entries if isinstance(e, IndexEntry)]
-            rest = entries[len(leading) :]
-            if (
-                entries[: len(leading)] == leading
-                and all(e.index == OPERAND for e in leading)
-                and all(isinstance(e, SliceEntry) and e.is_full for e in rest)
-            ):
-                gather = block.insert_before(op, Gather.create(op.operands, location=op.location))
-                op.results[0].replace_all_uses_with(gather.results[0])
-                op.erase()
-                op = gather
+            op = index_as_gather(block, op) or op
         if any(v in varying for v in op.operands):
             varying.update(op.results)
+
+
+def index_as_gather(block: Block, op: Subtensor) -> Operation | None:
+    """`x[i, j]` (integer operands, then whole axes) replaced by the tx.gather that computes it
+    with its indices checked by the generated code; None for other subtensors."""
+    entries = parse_spec(op.spec)
+    leading = [e for e in entries if isinstance(e, IndexEntry)]
+    rest = entries[len(leading) :]
+    if not (
+        leading
+        and entries[: len(leading)] == leading
+        and all(e.index == OPERAND for e in leading)
+        and all(isinstance(e, SliceEntry) and e.is_full for e in rest)
+    ):
+        return None
+    gather = block.insert_before(op, Gather.create(op.operands, location=op.location))
+    op.results[0].replace_all_uses_with(gather.results[0])
+    op.erase()
+    return gather
 
 
 def carried_shared(
