@@ -31,22 +31,15 @@ if TYPE_CHECKING:
 Slot = tuple[ll.Value, list[ll.Value], list[ll.Value]]  # pointer, shape, byte strides
 Lowering = Callable[["LoweringContext", Any], None]
 LOWERINGS: dict[type[Operation], Lowering] = {}
-# Ops whose results are fresh buffers, which may be the caller's result or store slots.
-FRESH_RESULTS: set[type[Operation]] = set()
 
 
-def lowering(*classes: type[Operation], fresh: bool = False) -> Callable[[Lowering], Lowering]:
-    """Register the CPU lowering of `classes` (keyed by op class, no isinstance chain).
-
-    `fresh`: the op writes its results into new buffers, so the planner may hand
-    it an output slot to write into directly.
-    """
+def lowering(*classes: type[Operation]) -> Callable[[Lowering], Lowering]:
+    """Register the CPU lowering of `classes` (keyed by op class, no isinstance chain). An op
+    of the FRESH trait must write its results where `ctx.destination` says (plan-buffers)."""
 
     def register(entry: Lowering) -> Lowering:
         for cls in classes:
             LOWERINGS[cls] = entry
-            if fresh:
-                FRESH_RESULTS.add(cls)
         return entry
 
     return register

@@ -232,7 +232,7 @@ def _scratch(ctx: LoweringContext, op: Conv2D, g: _Geometry, chunks: _Chunks, ro
     return ctx.allocate(op.results[0].type.dtype, [rows, chunks.size, g.positions(ctx.builder)])
 
 
-@lowering(Conv2D, fresh=True)
+@lowering(Conv2D)
 def _conv2d(ctx: LoweringContext, op: Conv2D) -> None:
     b = ctx.builder
     x, w = (ctx.arrays[v] for v in op.operands)
@@ -268,7 +268,7 @@ def _forward(
             emit_pack(b, _block(b, product_, y, k, g, row), _image(b, y, n).pointer)
 
 
-@lowering(Conv2DGradInput, fresh=True)
+@lowering(Conv2DGradInput)
 def _conv2d_grad_input(ctx: LoweringContext, op: Conv2DGradInput) -> None:
     b = ctx.builder
     x, w, gy = (ctx.arrays[v] for v in op.operands)
@@ -313,7 +313,7 @@ def _gather_gradients(
         emit_pack(b, _image(b, gy, n), target.pointer, target.strides)
 
 
-@lowering(Conv2DGradFilters, fresh=True)
+@lowering(Conv2DGradFilters)
 def _conv2d_grad_filters(ctx: LoweringContext, op: Conv2DGradFilters) -> None:
     b = ctx.builder
     x, w, gy = (ctx.arrays[v] for v in op.operands)

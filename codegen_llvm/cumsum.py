@@ -20,7 +20,7 @@ from .loops import ArrayRef
 from .types import I64, load_element, register_type, store_element
 
 
-@lowering(CumSum, fresh=True)
+@lowering(CumSum)
 def _cumsum(ctx: LoweringContext, op: CumSum) -> None:
     ctx.result_buffers(op, list(ctx.arrays[op.operands[0]].shape))
     ctx.defer(_emit, ctx, op)

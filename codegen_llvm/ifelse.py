@@ -20,7 +20,7 @@ from .terms import emit_term
 from .types import load_element
 
 
-@lowering(IfElse, fresh=True)
+@lowering(IfElse)
 def _ifelse(ctx: LoweringContext, op: IfElse) -> None:
     branches = [
         lower_body(ctx, region.block, label, op) for label, region in zip(BRANCHES, op.regions, strict=True)

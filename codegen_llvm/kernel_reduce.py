@@ -20,7 +20,7 @@ from .reduce_walk import Compute, Member
 from .scalar import ScalarEmitter
 
 
-@lowering(KernelReduce, fresh=True)
+@lowering(KernelReduce)
 def _kernel_reduce(ctx: LoweringContext, op: KernelReduce) -> None:
     space_type = op.source_type
     space = kernel_extent(ctx, op, space_type.shape)

@@ -67,7 +67,7 @@ def lower_function(convention: CallingConvention, function: Function, module: ll
         ctx.arrays[arg] = ArrayRef(arg.type.dtype, *slot, arg.type.shape)
     outputs = slots[len(function.args) : convention.first_global_slot]
     store_slots = slots[convention.first_store_slot :]
-    ctx.plan = plan_buffers(convention, outputs, store_slots)
+    ctx.plan = plan_buffers(function, convention, outputs, store_slots)
 
     # First every buffer and size, so that nothing can fail once a shared
     # buffer may have been written in place; then the loops.

@@ -129,7 +129,7 @@ def _dimshuffle(ctx: LoweringContext, op: DimShuffle) -> None:
 # -- elementwise kernels ---------------------------------------------------------------------
 
 
-@lowering(KernelElementwise, fresh=True)
+@lowering(KernelElementwise)
 def _kernel(ctx: LoweringContext, op: KernelElementwise) -> None:
     assert ctx.plan is not None
     early = ctx.shape_ops.compute_early(op)  # a scalar that sizes or indexes
@@ -180,14 +180,14 @@ def _emit_kernel(ctx: LoweringContext, op: KernelElementwise, extent: list[ll.Va
 # -- linear algebra --------------------------------------------------------------------------
 
 
-@lowering(Dot, fresh=True)
+@lowering(Dot)
 def _dot(ctx: LoweringContext, op: Dot) -> None:
     a, b = ctx.arrays[op.operands[0]], ctx.arrays[op.operands[1]]
     ctx.result_buffers(op, a.shape[:-1] + b.shape[1:])
     ctx.defer(emit_dot, ctx.builder, a, b, ctx.arrays[op.results[0]].pointer)
 
 
-@lowering(BatchedDot, fresh=True)
+@lowering(BatchedDot)
 def _batched_dot(ctx: LoweringContext, op: BatchedDot) -> None:
     a, b = ctx.arrays[op.operands[0]], ctx.arrays[op.operands[1]]
     ctx.result_buffers(op, [a.shape[0], a.shape[1], b.shape[2]])
@@ -197,7 +197,7 @@ def _batched_dot(ctx: LoweringContext, op: BatchedDot) -> None:
 # -- reductions ------------------------------------------------------------------------------
 
 
-@lowering(Reduce, fresh=True)
+@lowering(Reduce)
 def _reduce(ctx: LoweringContext, op: Reduce) -> None:
     source = ctx.arrays[op.operands[0]]
     extent = reduced_extent(source.shape, op.axes, op.keepdims)
@@ -238,13 +238,13 @@ def _emit_reduce(ctx: LoweringContext, op: Reduce, extent: list[ll.Value], scrat
 # -- gather and scatter-add ------------------------------------------------------------------
 
 
-@lowering(Gather, fresh=True)
+@lowering(Gather)
 def _gather(ctx: LoweringContext, op: Gather) -> None:
     ctx.result_buffers(op, indexing_extent(op, ctx.arrays))
     ctx.defer(_emit_indexing, ctx, op, emit_gather)
 
 
-@lowering(ScatterAdd, fresh=True)
+@lowering(ScatterAdd)
 def _scatter_add(ctx: LoweringContext, op: ScatterAdd) -> None:
     ctx.result_buffers(op, list(ctx.arrays[op.operands[0]].shape))
     ctx.defer(_emit_indexing, ctx, op, emit_scatter_add)
@@ -258,14 +258,14 @@ def _emit_indexing(ctx: LoweringContext, op: Gather | ScatterAdd, emit: Callable
 # -- random draws ----------------------------------------------------------------------------
 
 
-@lowering(RandomUniform, RandomNormal, RandomIntegers, RandomBinomial, fresh=True)
+@lowering(RandomUniform, RandomNormal, RandomIntegers, RandomBinomial)
 def _random(ctx: LoweringContext, op: RandomOp) -> None:
     extent = _random_extent(ctx, op)
     ctx.result_buffers(op, extent)
     ctx.defer(_emit_random, ctx, op, extent)
 
 
-@lowering(RandomPermutation, fresh=True)
+@lowering(RandomPermutation)
 def _random_permutation(ctx: LoweringContext, op: RandomPermutation) -> None:
     ctx.result_buffers(op, _random_extent(ctx, op))
     # the whole population is shuffled
@@ -274,7 +274,7 @@ def _random_permutation(ctx: LoweringContext, op: RandomPermutation) -> None:
     ctx.defer(emit_permutation, ctx.builder, op, state, output, ctx.scratch[op])
 
 
-@lowering(RandomChoice, fresh=True)
+@lowering(RandomChoice)
 def _random_choice(ctx: LoweringContext, op: RandomChoice) -> None:
     ctx.result_buffers(op, _random_extent(ctx, op))
     # indices or running sums, one per value

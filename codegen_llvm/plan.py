@@ -1,18 +1,11 @@
-"""The CPU backend's buffer plan: where each result lives before any code is emitted.
+"""The CPU backend's buffer plan: where each result lives, as the plan-buffers pass decided.
 
-All of the lowering's planning decisions are made here, in one place, and the
-lowering entries (lowerings.py, shape_ops.py) only follow them:
-
-- which results are computed straight into the caller's result slots or the
-  store slots of shared variables (`destination`), instead of a temporary
-  that is copied at the end.
-
-Which kernels are computed inside the reductions that consume them, and which
-reductions share a walk over their operands, is no longer decided here: `fuse`
-records it in the IR as `kernel.reduce` ops, which the lowering follows.
-
-This module is what a later `plan-buffers` pass (an IR pass that records the
-same decisions as attributes, for every backend) will replace.
+The pass records, in the IR, which results are computed straight into the caller's result
+slots or the store slots of shared variables (`into = ["result 0", "store @W"]`); this
+module turns those names into the slots' pointers (`destination`), and lists every result
+and stored value with its slot (`targets`), so that what was not computed in place is
+copied at the end. Which kernels are computed inside the reductions that consume them, and
+which reductions share a walk, is in the IR too (`kernel.reduce`, formed by `fuse`).
 """
 
 from __future__ import annotations
@@ -21,9 +14,9 @@ from dataclasses import dataclass
 
 from llvmlite import ir as ll
 
-from ..ir import Value
+from ..ir import Function, Value
 from ..ir.calling import CallingConvention
-from .context import FRESH_RESULTS, Slot
+from .context import Slot
 
 
 @dataclass
@@ -35,14 +28,19 @@ class BufferPlan:
     stored: set[Value]  # the values written to shared variables
 
 
-def plan_buffers(convention: CallingConvention, outputs: list[Slot], store_slots: list[Slot]) -> BufferPlan:
-    """The buffer plan of a function of calling convention `convention`."""
-    # A result that is returned or stored is computed straight into its slot.
+def plan_buffers(
+    function: Function, convention: CallingConvention, outputs: list[Slot], store_slots: list[Slot]
+) -> BufferPlan:
+    """The buffer plan of `function`, from the `into` attributes of its ops."""
+    slots = {f"result {k}": slot for k, slot in enumerate(outputs)}
+    stores = zip(convention.stores, store_slots, strict=True)
+    slots.update({f"store @{op.symbol}": slot for op, slot in stores})
     destination: dict[Value, ll.Value] = {}
+    for op in function.body.ops:
+        for result, place in zip(op.results, op.attributes.get("into", ()), strict=False):
+            if place:
+                destination[result] = slots[place][0]
     targets = [(v, s) for v, s in zip(convention.results, outputs, strict=True)]
     targets += [(op.operands[0], s) for op, s in zip(convention.stores, store_slots, strict=True)]
-    for value, slot in targets:
-        if type(value.owner) in FRESH_RESULTS:
-            destination.setdefault(value, slot[0])
     stored = {op.operands[0] for op in convention.stores}
     return BufferPlan(destination, targets, stored)

@@ -124,7 +124,7 @@ def _spatial(b: ll.IRBuilder, array: ArrayRef, pointer: ll.Value, r: ll.Value, c
     return b.gep(pointer, [offset])
 
 
-@lowering(Pool2D, fresh=True)
+@lowering(Pool2D)
 def _pool(ctx: LoweringContext, op: Pool2D) -> None:
     b = ctx.builder
     x = ctx.arrays[op.operands[0]]
@@ -161,7 +161,7 @@ def _emit_pool(b: ll.IRBuilder, op: Pool2D, x: ArrayRef, y: ArrayRef, out: tuple
     _leading(b, [x, y], 0, [x.pointer, y.pointer], per_slice)
 
 
-@lowering(Pool2DGrad, fresh=True)
+@lowering(Pool2DGrad)
 def _pool_grad(ctx: LoweringContext, op: Pool2DGrad) -> None:
     b = ctx.builder
     x, g = (ctx.arrays[v] for v in op.operands)

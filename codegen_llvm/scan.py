@@ -24,7 +24,7 @@ from .terms import emit_term
 from .types import I8_PTR, I64
 
 
-@lowering(Scan, fresh=True)
+@lowering(Scan)
 def _scan(ctx: LoweringContext, op: Scan) -> None:
     n = ctx.shape_ops.scalar(op, op.operands[0])
     step = lower_body(ctx, op.body.block, "step", op)

@@ -371,7 +371,7 @@ def _reshape(ctx: LoweringContext, op: Reshape) -> None:
     ctx.arrays[op.results[0]] = ctx.shape_ops.reshape(op)
 
 
-@lowering(IncSubtensor, fresh=True)
+@lowering(IncSubtensor)
 def _inc_subtensor(ctx: LoweringContext, op: IncSubtensor) -> None:
     source = ctx.arrays[op.operands[0]]
     ctx.result_buffers(op, list(source.shape))
@@ -380,7 +380,7 @@ def _inc_subtensor(ctx: LoweringContext, op: IncSubtensor) -> None:
     ctx.defer(ctx.shape_ops.inc_subtensor, op, region)
 
 
-@lowering(Concatenate, fresh=True)
+@lowering(Concatenate)
 def _concatenate(ctx: LoweringContext, op: Concatenate) -> None:
     parts = [ctx.arrays[v] for v in op.operands]
     extent = list(parts[0].shape)
@@ -390,14 +390,14 @@ def _concatenate(ctx: LoweringContext, op: Concatenate) -> None:
     ctx.defer(ctx.shape_ops.concatenate, op, parts)
 
 
-@lowering(Alloc, fresh=True)
+@lowering(Alloc)
 def _alloc(ctx: LoweringContext, op: Alloc) -> None:
     extent = ctx.shape_ops.alloc_extent(op)
     ctx.result_buffers(op, extent)
     ctx.defer(ctx.shape_ops.alloc, op, extent)
 
 
-@lowering(Arange, fresh=True)
+@lowering(Arange)
 def _arange(ctx: LoweringContext, op: Arange) -> None:
     start, stop, step, count = ctx.shape_ops.range(op)
     ctx.result_buffers(op, [count])

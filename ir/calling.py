@@ -8,18 +8,17 @@ A compiled function's entry point takes one array slot per
 4. store, in program order (where the new value is written).
 
 A store may be given the global's own buffer as its destination (an update
-in place, one pass over the data) when `in_place_stores` allows it and the
-shapes agree at run time; otherwise a fresh buffer that the runtime swaps in
-after the call succeeds.
+in place, one pass over the data) when the plan-buffers pass marked it
+`in_place` and the shapes agree at run time; otherwise a fresh buffer that the
+runtime swaps in after the call succeeds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .core import CALLABLE_BODY, Function, Module, Value
-from .ops.indexing import CHECKS_INDICES
-from .ops.state import GlobalAccess, Load, Store
+from .core import Function, Module, Value
+from .ops.state import GlobalAccess, Store
 from .types import TensorType
 
 
@@ -57,37 +56,3 @@ def calling_convention(module: Module, function: Function) -> CallingConvention:
         stores=tuple(op for op in function.body.ops if isinstance(op, Store)),
         global_types={g.name: g.type for g in module.globals},
     )
-
-
-def in_place_stores(function: Function) -> set[int]:
-    """Stores (by index) whose value may be computed straight into the global's buffer.
-
-    Safe when a fused kernel is the only reader of the global and the stored
-    value is one of its results used by nothing else: every element is read
-    and written at the same index, and nothing reads the old value afterwards.
-    The kernel must also run after every op that can still fail on its operands'
-    values (an index check), so that a failed call leaves the global unchanged.
-    """
-    loads = {op.symbol: op for op in function.body.ops if isinstance(op, Load)}
-    allowed: set[int] = set()
-    stores = [op for op in function.body.ops if isinstance(op, Store)]
-    order = {op: position for position, op in enumerate(function.body.ops)}
-    # A loop can fail in any step (an index, a temporary), so it counts as a check.
-    can_fail = [
-        order[op] for op in function.body.ops if op.has_trait(CHECKS_INDICES) or op.has_trait(CALLABLE_BODY)
-    ]
-    last_check = max(can_fail, default=-1)
-    for index, store in enumerate(stores):
-        value = store.operands[0]
-        kernel = value.owner
-        load = loads.get(store.symbol)
-        if kernel is None or kernel.name != "kernel.elementwise" or len(value.uses) != 1:
-            continue
-        if order.get(kernel, -1) < last_check:
-            continue
-        readers = {use.op for result in load.results for use in result.uses} if load else set()
-        if readers <= {kernel} and value.type.shape == (
-            load.results[0].type.shape if load else value.type.shape
-        ):
-            allowed.add(index)
-    return allowed

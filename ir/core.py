@@ -32,6 +32,9 @@ TERMINATOR = "terminator"
 # The op's regions are function bodies (a block ending in `return`, isolated from above):
 # passes run on them as on functions, and backends lower them as functions (tx.scan).
 CALLABLE_BODY = "callable_body"
+# The op writes its results into new C-contiguous buffers, never views of its operands, so a
+# result may be computed straight into a caller's output slot (the plan-buffers pass).
+FRESH = "fresh"
 
 OP_REGISTRY: dict[str, type[Operation]] = {}
 

@@ -32,9 +32,9 @@ from tc.ir import (
     parse_module,
     print_module,
 )
-from tc.ir.calling import calling_convention, in_place_stores
+from tc.ir.calling import calling_convention
 from tc.ir.shapes import ShapePlan
-from tc.passes import PassManager, parse_pipeline
+from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE, PassManager, parse_pipeline
 from tc.runtime import CompiledFunction, InputSpec
 from tc.runtime.blas import blas_routines
 from tc.runtime.cache import CompileCache, cache_directory, cache_key
@@ -44,20 +44,6 @@ from tc.runtime.shared import SharedBuffer
 from . import compile_log
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
-
-# Shape checks are derived before fusion, so an error names the user's op, not a kernel.
-# expand-nnet comes before them too: the max inside a softmax needs a non-empty axis.
-OPTIMIZE = (
-    "stabilize",
-    "grad",
-    "substitute-givens",
-    "canonicalize",
-    "cse",
-    "canonicalize",
-    "expand-nnet",
-    "cse",
-)
-LOWER = ("fuse", "cse")
 
 Pairs = Mapping[Variable, object] | Sequence[tuple[Variable, object]] | None
 
@@ -278,14 +264,14 @@ def optimize_module(
     """
     with compile_log.stage("passes"):
         stages = {"tir": print_module(module)}
-        PassManager(parse_pipeline(OPTIMIZE)).run(module)
+        PassManager(parse_pipeline(OPTIMIZE_PIPELINE)).run(module)
         for function in module.functions:
             _check_unused_inputs(function, on_unused_input)
     with compile_log.stage("shape plans"):
         plans = {f.name: shape_plan(module, f) for f in module.functions}
     with compile_log.stage("passes"):
         stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
-        PassManager(parse_pipeline(LOWER)).run(module)
+        PassManager(parse_pipeline(LOWER_PIPELINE)).run(module)
         stages["tir-opt"] = print_module(module)
     return stages, plans
 
@@ -325,10 +311,10 @@ def make_functions(
     for function in module.functions:
         name = function.name
         convention = calling_convention(module, function)
-        in_place = in_place_stores(function)
+        # plan-buffers decided which updates may write the shared buffer itself.
         stores = [
-            (convention.globals.index(op.symbol), index in in_place)
-            for index, op in enumerate(convention.stores)
+            (convention.globals.index(op.symbol), op.attributes.get("in_place") is True)
+            for op in convention.stores
         ]
         compiled[name] = CompiledFunction(
             name,

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import logistic_sgd  # noqa: E402
 import mlp  # noqa: E402
+import rnn  # noqa: E402
 from training import train  # noqa: E402
 
 import tc  # noqa: E402
@@ -156,3 +157,23 @@ def test_example_options_are_checked_before_training(arguments: list[str], messa
     )
     assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
+
+
+def test_elman_rnn_through_scan_matches_numpy_and_learns() -> None:
+    """examples/rnn.py with small sizes: the cost is numpy's, and SGD through the scan lowers it."""
+    train_set = rnn.sine_data(64, 20, 0.2, 1, "float64")
+    valid_set = rnn.sine_data(32, 20, 0.2, 2, "float64")
+    model = rnn.build(train_set, valid_set, n_hidden=16, learning_rate=0.2, batch_size=8, dtype="float64")
+    W_y = np.random.default_rng(3).normal(scale=0.3, size=(16, 1))
+    model.rnn.W_y.set_value(W_y)
+    p = {param.name: param.get_value() for param in model.rnn.params}
+    x, y = valid_set
+    h, predictions = np.zeros((32, 16)), []
+    for x_t in x:
+        h = np.tanh(x_t @ p["W_x"] + h @ p["W_h"] + p["b_h"])
+        predictions.append(h @ p["W_y"] + p["b_y"])
+    np.testing.assert_allclose(model.validate(), np.mean((np.array(predictions) - y) ** 2), rtol=1e-12)
+    history = rnn.train(model, n_epochs=4, quiet=True)
+    assert history.train[-1] < history.train[0]
+    assert history.validation[-1] < 0.5 * history.validation[0]
+    assert history.validation[-1] < float(np.mean((x - y) ** 2))  # beats repeating the noisy input

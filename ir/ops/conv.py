@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..attributes import Attribute, attr, int_tuple
-from ..core import PURE, Operation, Region
+from ..core import FRESH, PURE, Operation, Region
 from ..errors import TcShapeError, TcTypeError
 from ..types import TensorType
 
@@ -136,7 +136,7 @@ def conv_output_terms(op: Operation, state: ShapeState, x: SymbolicShape, w: Sym
 
 
 class _ConvFamily(Operation):
-    traits = frozenset({PURE})
+    traits = frozenset({PURE, FRESH})
     stride = attr(tuple, convert=int_tuple, default=(1, 1))
     padding = attr(tuple, convert=int_tuple, default=(0, 0))
     dilation = attr(tuple, convert=int_tuple, default=(1, 1))

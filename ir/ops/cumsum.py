@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..attributes import Attribute, attr
-from ..core import PURE, SAME_SHAPE, Operation, Region
+from ..core import FRESH, PURE, SAME_SHAPE, Operation, Region
 from ..errors import TcTypeError
 from ..types import TensorType
 from .reduce import reduce_dtype
@@ -30,7 +30,7 @@ class CumSum(Operation):
     bool and integers accumulate in int64."""
 
     name = "tx.cumsum"
-    traits = frozenset({PURE, SAME_SHAPE})
+    traits = frozenset({PURE, SAME_SHAPE, FRESH})
     arity = 1
     axis = attr(int, axis_of=0)
     frontend_name = "cumsum"

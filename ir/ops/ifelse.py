@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import ifelse_shapes  # noqa: F401  (registers the requirement the shape rule uses)
 from ..attributes import Attribute
-from ..core import CALLABLE_BODY, PURE, Operation, Region, at_least
+from ..core import CALLABLE_BODY, FRESH, PURE, Operation, Region, at_least
 from ..errors import TcTypeError, TcVerificationError
 from ..types import TensorType
 
@@ -47,7 +47,7 @@ class IfElse(Operation):
     """Run the then or the else region on the captured operands; see the module docstring."""
 
     name = "tx.ifelse"
-    traits = frozenset({PURE, CALLABLE_BODY})
+    traits = frozenset({PURE, CALLABLE_BODY, FRESH})
     num_regions = 2
     arity = at_least(1)
 

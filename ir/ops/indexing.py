@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..attributes import Attribute
-from ..core import CALLABLE_BODY, PURE, Function, Operation, Region, at_least
+from ..core import CALLABLE_BODY, FRESH, PURE, Function, Operation, Region, at_least
 from ..errors import TcIndexError, TcTypeError
 from ..types import Dim, TensorType, broadcast_shapes
 
@@ -87,7 +87,7 @@ def index_error_message(op: Operation, axis: int, size: int, index: int | None) 
 
 class Gather(Operation):
     name = "tx.gather"
-    traits = frozenset({PURE, CHECKS_INDICES})
+    traits = frozenset({PURE, CHECKS_INDICES, FRESH})
     arity = at_least(1)  # the source, then one index array per leading axis
 
     @classmethod
@@ -125,7 +125,7 @@ class Gather(Operation):
 
 class ScatterAdd(Operation):
     name = "tx.scatter_add"
-    traits = frozenset({PURE, CHECKS_INDICES})
+    traits = frozenset({PURE, CHECKS_INDICES, FRESH})
     arity = at_least(3)  # the base, the updates, then the index arrays
 
     @classmethod

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..attributes import Attribute, attr, int_tuple, str_tuple
-from ..core import ELEMENTWISE, PURE, TERMINATOR, NoResults, Operation, Region
+from ..core import ELEMENTWISE, FRESH, PURE, TERMINATOR, NoResults, Operation, Region
 from ..errors import TcTypeError, TcVerificationError
 from ..types import TensorType, broadcast_shapes
 from .reduce import NEEDS_ELEMENTS, reduce_array, reduced_type
@@ -87,7 +87,7 @@ def _run_body(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:
 
 class KernelElementwise(Operation):
     name = "kernel.elementwise"
-    traits = frozenset({PURE, ELEMENTWISE})
+    traits = frozenset({PURE, ELEMENTWISE, FRESH})
     num_regions = 1
 
     @classmethod
@@ -113,7 +113,7 @@ class KernelElementwise(Operation):
 
 class KernelReduce(Operation):
     name = "kernel.reduce"
-    traits = frozenset({PURE})
+    traits = frozenset({PURE, FRESH})
     num_regions = 1
     kinds = attr(tuple, convert=str_tuple)
     axes = attr(tuple, convert=int_tuple)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..attributes import Attribute
-from ..core import PURE, Operation, Region
+from ..core import FRESH, PURE, Operation, Region
 from ..errors import TcShapeError, TcTypeError
 from ..types import TensorType
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 class Dot(Operation):
     name = "tx.dot"
-    traits = frozenset({PURE})
+    traits = frozenset({PURE, FRESH})
     arity = 2
 
     @classmethod
@@ -97,7 +97,7 @@ class BatchedDot(Operation):
     """
 
     name = "tx.batched_dot"
-    traits = frozenset({PURE})
+    traits = frozenset({PURE, FRESH})
     arity = 2
 
     @classmethod

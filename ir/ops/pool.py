@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..attributes import Attribute, attr, int_tuple
-from ..core import PURE, Operation, Region
+from ..core import FRESH, PURE, Operation, Region
 from ..errors import TcGradientError, TcShapeError, TcTypeError, TcValueError
 from ..types import TensorType
 
@@ -93,7 +93,7 @@ def pool_output_type(name: str, x: TensorType, attributes: dict[str, Attribute])
 
 
 class _PoolFamily(Operation):
-    traits = frozenset({PURE})
+    traits = frozenset({PURE, FRESH})
     ws = attr(tuple, convert=int_tuple)
     stride = attr(tuple, convert=int_tuple)
     padding = attr(tuple, convert=int_tuple, default=(0, 0))

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..attributes import Attribute, attr
-from ..core import Operation, Region, Value, between
+from ..core import FRESH, Operation, Region, Value, between
 from ..dtypes import DType
 from ..errors import TcTypeError
 from ..types import TensorType
@@ -99,6 +99,7 @@ class RandomOp(Operation):
     trailing int64 vector operand gives the run-time size (e.g. `tx.shape %x`).
     """
 
+    traits = frozenset({FRESH})  # not PURE: two draws of one stream differ
     num_params = 2
     result_kinds: frozenset[str] = frozenset({"f"})
     arity = between(3, 4)  # the state, num_params parameters, the size if any

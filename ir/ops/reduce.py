@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..attributes import Attribute, attr, int_tuple
-from ..core import PURE, Operation, Region
+from ..core import FRESH, PURE, Operation, Region
 from ..dtypes import DType
 from ..errors import TcTypeError
 from ..types import TensorType
@@ -84,7 +84,7 @@ def reduce_array(x: np.ndarray, kind: str, axes: tuple[int, ...], keepdims: bool
 
 class Reduce(Operation):
     name = "tx.reduce"
-    traits = frozenset({PURE})
+    traits = frozenset({PURE, FRESH})
     arity = 1
     kind = attr(str)
     axes = attr(tuple, convert=int_tuple)

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..attributes import Attribute, attr, int_tuple
-from ..core import CALLABLE_BODY, PURE, Operation, Region
+from ..core import CALLABLE_BODY, FRESH, PURE, Operation, Region
 from ..dtypes import DType
 from ..errors import TcTypeError, TcVerificationError
 from ..types import TensorType
@@ -97,7 +97,7 @@ class Scan(Operation):
     """A loop of `n` steps; see the module docstring for operands, region and results."""
 
     name = "tx.scan"
-    traits = frozenset({PURE, CALLABLE_BODY})
+    traits = frozenset({PURE, CALLABLE_BODY, FRESH})
     num_regions = 1
     sequences = attr(int)
     taps = attr(tuple, convert=int_tuple)

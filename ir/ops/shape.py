@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..attributes import Attribute, attr
-from ..core import PURE, Operation, Region, at_least
+from ..core import FRESH, PURE, Operation, Region, at_least
 from ..dtypes import DType
 from ..errors import TcTypeError, TcValueError
 from ..types import TensorType
@@ -121,7 +121,7 @@ class Subtensor(_SpecOp):
 
 class IncSubtensor(_SpecOp):
     name = "tx.inc_subtensor"
-    traits = frozenset({PURE})
+    traits = frozenset({PURE, FRESH})
     arity = at_least(2)  # the tensor, the values, then the spec's scalar operands
     set = attr(bool)
 
@@ -261,7 +261,7 @@ def static_or_operand_shape(builder: Builder, x: Value) -> tuple[tuple[int | str
 
 class Concatenate(Operation):
     name = "tx.concatenate"
-    traits = frozenset({PURE})
+    traits = frozenset({PURE, FRESH})
     arity = at_least(1)
     axis = attr(int)
 
@@ -332,7 +332,7 @@ def _as_i64(builder: Builder, *values: int | Value) -> list[Value]:
 
 class Arange(Operation):
     name = "tx.arange"
-    traits = frozenset({PURE})
+    traits = frozenset({PURE, FRESH})
     arity = 3  # start, stop, step
     dtype = attr(str, convert=DType)
 
@@ -365,7 +365,7 @@ class Arange(Operation):
 
 class Alloc(Operation):
     name = "tx.alloc"
-    traits = frozenset({PURE})
+    traits = frozenset({PURE, FRESH})
     arity = at_least(1)  # the value, then the shape's scalar operands
     shape = attr(tuple)
 

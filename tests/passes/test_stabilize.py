@@ -26,13 +26,13 @@ LOGITS = np.array([-1000.0, -30.0, -1.0, 0.0, 1e-3, 2.0, 40.0, 1000.0])
 def both(inputs: Sequence[Variable], outputs: Sequence[Variable], args: Sequence[np.ndarray]) -> tuple:
     """(stabilized results, naive results) of the same graph."""
     stable = tc.function(list(inputs), list(outputs))(*args)
-    naive_optimize = tuple(p for p in compile_module.OPTIMIZE if p != "stabilize")
-    saved = compile_module.OPTIMIZE
-    compile_module.OPTIMIZE = naive_optimize
+    naive_optimize = tuple(p for p in compile_module.OPTIMIZE_PIPELINE if p != "stabilize")
+    saved = compile_module.OPTIMIZE_PIPELINE
+    compile_module.OPTIMIZE_PIPELINE = naive_optimize
     try:
         naive = tc.function(list(inputs), list(outputs))(*args)
     finally:
-        compile_module.OPTIMIZE = saved
+        compile_module.OPTIMIZE_PIPELINE = saved
     return stable, naive
 
 
@@ -42,7 +42,7 @@ def softplus(a: np.ndarray) -> np.ndarray:
 
 def test_stabilize_runs_first_in_the_pipeline() -> None:
     assert "stabilize" in PASS_REGISTRY and "expand-nnet" in PASS_REGISTRY
-    assert compile_module.OPTIMIZE[0] == "stabilize"
+    assert compile_module.OPTIMIZE_PIPELINE[0] == "stabilize"
     x = T.dmatrix("x")
     stages, _ = compile_module.optimize_module(build_function_ir("f", [x], [T.nnet.softmax(x)]))
     assert "tx.softmax" in stages["tir"] and "tx.softmax" not in stages["tir-opt"]
