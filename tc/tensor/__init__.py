@@ -16,6 +16,7 @@ from ..frontend.linalg import tensordot  # noqa: F401
 from ..frontend.shape_ops import concatenate, flatten, inc_subtensor, reshape, set_subtensor, stack  # noqa: F401
 from ..frontend.tensor import *  # noqa: F403
 from ..frontend.tensor import __all__ as _tensor_all
+from . import shared_randomstreams  # noqa: E402,F401  (T.shared_randomstreams, as Theano's)
 
 if TYPE_CHECKING:
     from collections.abc import Callable

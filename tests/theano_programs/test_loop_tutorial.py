@@ -207,11 +207,6 @@ def test_draw_sized_by_a_tuple_of_symbolic_lengths() -> None:
     assert f(np.ones((2, 3))).shape == (3,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tc bug: `import tc.tensor as T` does not make T.shared_randomstreams available "
-    "(AttributeError: module 'tc.tensor' has no attribute 'shared_randomstreams'); Theano's does",
-)
 def test_tensor_namespace_has_shared_randomstreams() -> None:
     """`import theano.tensor as T; T.shared_randomstreams.RandomStreams(1234)` as on the page."""
     code = "import tc.tensor as T; T.shared_randomstreams.RandomStreams(1234)"

@@ -233,12 +233,6 @@ def test_lstm_dropout_layer_forward() -> None:
     np.testing.assert_allclose(f_pred_prob(xv, mv), _numpy_model(params, xv, mv, 0.5)[0], rtol=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tc bug: T.grad through lstm.py's dropout_layer, h * trng.binomial(h.shape, ...), raises "
-    "TcGradientError 'tx.random_binomial ... is not differentiable, and the cost depends on the variables "
-    "to differentiate by through it' although the draw depends on h only through its shape",
-)
 def test_lstm_gradient_through_dropout_layer() -> None:
     params, tparams, (x, mask, y, _, cost), (xv, mv, yv) = _dropout_model(0.0)
     grads = tensor.grad(cost, wrt=list(tparams.values()))
@@ -246,7 +240,6 @@ def test_lstm_gradient_through_dropout_layer() -> None:
     assert got.shape == (DIM, YDIM)
 
 
-@pytest.mark.xfail(strict=True, reason="tc bug: as above, the smallest case (no scan)")
 def test_minimal_gradient_through_dropout_mask_sized_by_shape() -> None:
     W = tc.shared(np.ones((3, 3)))
     x = tensor.matrix("x")
