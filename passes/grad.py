@@ -166,7 +166,9 @@ def backpropagate(
             continue  # the seeds do not depend on its operand as far as gradients go
         if any(r in needed for r in op.results):
             needed.update(op.operands)
-    on_path = depends & needed
+    # Gradients flow through floats only: an integer on the way (a shape, a size, an index)
+    # carries none, so a draw sized by `h.shape` is not differentiated through.
+    on_path = {v for v in depends & needed if v.type.dtype.is_float}
     contributions: dict[Value, list[Value]] = {v: [g] for v, g in seeds.items()}
     for op in reversed(ops):
         if not any(r in contributions for r in op.results) or not any(v in on_path for v in op.operands):

@@ -36,7 +36,6 @@ Conversions (exact, no fused multiply-add, so every backend agrees bit for bit):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,9 +44,6 @@ from ..core import FRESH, Operation, Region, Value, between
 from ..dtypes import DType
 from ..errors import TcTypeError
 from ..types import TensorType
-
-if TYPE_CHECKING:
-    from ..builder import Builder
 
 PHILOX_M0, PHILOX_M1 = 0xD2511F53, 0xCD9E8D57
 PHILOX_W0, PHILOX_W1 = 0x9E3779B9, 0xBB67AE85
@@ -158,11 +154,6 @@ class RandomOp(Operation):
 
     def sample(self, state: np.ndarray, params: list[np.ndarray], count: int, dtype: DType) -> np.ndarray:
         raise NotImplementedError
-
-    def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
-        """No gradient reaches the stream, the parameters or the size: a draw is a constant of
-        the graph as far as gradients go (a dropout mask sized by `h.shape`, as in Theano)."""
-        return [None] * len(self.operands)
 
 
 class RandomUniform(RandomOp):

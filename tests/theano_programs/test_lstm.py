@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import numpy as np
-import pytest
 
 import tc
 import tc.tensor as tensor
