@@ -98,7 +98,8 @@ def scan(
         )
     if not infos:
         states = [None] * len(outputs)
-    return _build(seq_args, steps, rows, states, outputs, inner_updates, return_list, truncate_gradient)
+    step = _Step(seq_args, nonseqs, outputs, inner_updates)
+    return _build(step, steps, rows, states, return_list, truncate_gradient)
 
 
 # -- arguments ------------------------------------------------------------------------------
@@ -218,22 +219,32 @@ def _split_return(returned: Any) -> tuple[list[Variable], list[tuple[SharedVaria
 # -- the op -----------------------------------------------------------------------------------
 
 
+@dataclass
+class _Step:
+    """What the step function saw and built: the placeholders of the sequences' rows, the
+    non-sequences it was handed, its outputs and its updates."""
+
+    sequence_args: list[Variable]
+    nonsequences: list[Variable]
+    outputs: list[Variable]
+    updates: list[tuple[SharedVariable, Variable]]
+
+
 def _build(
-    sequence_args: list[Variable],
+    step: _Step,
     steps: Variable,
     rows: list[Variable],
     states: list[_State | None],
-    outputs: list[Variable],
-    inner_updates: list[tuple[SharedVariable, Variable]],
     return_list: bool,
     truncate_gradient: int,
 ) -> tuple[Any, OrderedDict[SharedVariable, Variable]]:
+    sequence_args, outputs = step.sequence_args, step.outputs
     recurrent = [(s, out) for s, out in zip(states, outputs, strict=True) if s is not None]
     plain = [out for s, out in zip(states, outputs, strict=True) if s is None]
     for state, out in recurrent:
         _check_state_output(state, out)
     # Shared variables the step updates, and random streams it draws from, are carried.
-    carried = carried_shared(outputs, inner_updates)
+    carried = carried_shared(outputs, step.updates, step.nonsequences)
     internal = []
     for variable, next_value in carried:
         init = variable.dimshuffle("x", *range(variable.ndim))
@@ -243,7 +254,7 @@ def _build(
     step_outputs = [out for _, out in recurrent] + [v for _, v in internal] + plain
     placeholders = sequence_args + [p for s in all_states for p in s.placeholders]
     carried_roots = [s.shared for s, _ in internal if s.shared is not None]
-    captured = free_variables(step_outputs, placeholders + carried_roots)
+    captured = free_variables(step_outputs, placeholders + carried_roots, step.nonsequences)
     nonsequences = captured
     capture_args = [Variable(v.type, name=v.name) for v in captured]
     bound: dict[Variable, Variable] = dict(zip(captured, capture_args, strict=True))

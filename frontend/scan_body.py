@@ -67,13 +67,14 @@ def index_as_gather(block: Block, op: Subtensor) -> Operation | None:
 
 
 def carried_shared(
-    outputs: list[Variable], updates: list[tuple[SharedVariable, Variable]]
+    outputs: list[Variable], updates: list[tuple[SharedVariable, Variable]], nonsequences: list[Variable]
 ) -> list[tuple[SharedVariable, Variable]]:
     """(shared variable, its value after a step): the step's updates, and each random stream
-    drawn inside the step (advanced by its default update)."""
+    drawn inside the step (advanced by its default update). As in Theano, a draw the step
+    reads is inside it, drawn anew at every step, unless it comes in as a non-sequence."""
     carried = list(updates)
     known = {id(s) for s, _ in carried}
-    for apply in _applies(outputs + [v for _, v in updates]):
+    for apply in _applies(outputs + [v for _, v in updates], nonsequences):
         if issubclass(apply.op_class, rnd.RandomOp):
             state = apply.inputs[0]
             if (
@@ -86,8 +87,21 @@ def carried_shared(
     return carried
 
 
-def _applies(roots: Sequence[Variable]) -> list[Apply]:
-    seen: set[int] = set()
+def _ancestors(root: Variable) -> list[Variable]:
+    """`root` and every variable it is computed from."""
+    seen: dict[int, Variable] = {}
+    stack = [root]
+    while stack:
+        v = stack.pop()
+        if id(v) not in seen:
+            seen[id(v)] = v
+            stack.extend(v.owner.inputs if v.owner is not None else [])
+    return list(seen.values())
+
+
+def _applies(roots: Sequence[Variable], boundary: Sequence[Variable] = ()) -> list[Apply]:
+    """The applies `roots` are computed by, not looking past the `boundary` variables."""
+    seen: set[int] = {id(v.owner) for v in boundary if v.owner is not None}
     found: list[Apply] = []
     stack = [v.owner for v in roots if v.owner is not None]
     while stack:
@@ -100,7 +114,9 @@ def _applies(roots: Sequence[Variable]) -> list[Apply]:
     return found
 
 
-def free_variables(outputs: Sequence[Variable], placeholders: Sequence[Variable]) -> list[Variable]:
+def free_variables(
+    outputs: Sequence[Variable], placeholders: Sequence[Variable], nonsequences: Sequence[Variable]
+) -> list[Variable]:
     """Variables the step reads from outside: not computed from the placeholders, not constants.
 
     They are computed once, before the loop, and passed in (loop-invariant code stays out),
@@ -109,6 +125,11 @@ def free_variables(outputs: Sequence[Variable], placeholders: Sequence[Variable]
     inside: dict[int, bool] = {id(p): True for p in placeholders}
     # Variables a T.grad in the step differentiates by: passed in, but what uses them is not.
     wrt = {id(w) for apply in _applies(outputs) if apply.op_class is Grad for w in apply.inputs[1:]}
+    # Non-sequences are passed in as they are (a draw among them is drawn once), unless a
+    # T.grad in the step differentiates through them.
+    for v in nonsequences:
+        if not any(id(u) in wrt for u in _ancestors(v)):
+            inside[id(v)] = False
 
     def depends(variable: Variable) -> bool:
         # Iterative post-order, so deep step graphs do not hit the recursion limit.

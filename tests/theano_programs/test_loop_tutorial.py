@@ -228,11 +228,6 @@ def test_binomial_mask_drawn_in_the_step() -> None:
     assert 0.3 < mask.mean() < 0.7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tc bug: a random variable passed as non_sequences is still redrawn at every step; "
-    "loop.txt: pass it as non_sequences so that it is not updated through the loop",
-)
 def test_binomial_mask_as_non_sequence_is_drawn_once() -> None:
     X, W = T.matrix("X"), T.matrix("W")
     d = RandomStreams(99).binomial(size=(3,), p=0.5, dtype="float64")
