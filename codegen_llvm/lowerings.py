@@ -291,16 +291,14 @@ def _emit_choice(ctx: LoweringContext, op: RandomChoice) -> None:
 
 def _random_extent(ctx: LoweringContext, op: RandomOp) -> list[ll.Value]:
     """Each dimension of a draw: from the result type, or read from the size operand."""
-    b = ctx.builder
-    size = ctx.arrays[op.size_operand] if op.size_operand is not None else None
+    size = op.size_operand
     extent: list[ll.Value] = []
     for axis, dim in enumerate(op.results[0].type.shape):
         if dim is not None:
             extent.append(I64(dim))
             continue
         assert size is not None  # the verifier guarantees one where a dimension is `?`
-        address = b.gep(b.bitcast(size.pointer, I8_PTR), [b.mul(I64(axis), size.strides[0])])
-        extent.append(b.load(b.bitcast(address, I64.as_pointer())))
+        extent.append(ctx.shape_ops.vector_entry(op, size, axis))
     return extent
 
 

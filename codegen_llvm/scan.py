@@ -55,9 +55,12 @@ def _row_extents(
         return ctx.arrays[op.operands[operand]].shape[axis + offset]
 
     def arg_value(arg: int, index: int | None) -> ll.Value:
-        # ir/scan_shapes.py has refused sizes read from anything but non-sequence scalars.
+        # ir/scan_shapes.py has refused sizes read from anything but non-sequence integers.
         operand, _ = sources[arg]
-        return ctx.shape_ops.scalar(op, op.operands[operand])
+        value = op.operands[operand]
+        if index is None:
+            return ctx.shape_ops.scalar(op, value)
+        return ctx.shape_ops.vector_entry(op, value, index)
 
     return [
         [emit_term(b, term, arg_dim, arg_value) for term in state.shapes[value]]

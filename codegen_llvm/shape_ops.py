@@ -74,6 +74,17 @@ class ShapeOpLowering:
         self.early.add(op)
         return True
 
+    def concatenate_early(self, op: Concatenate) -> bool:
+        """Whether a join is an integer vector of available values (T.stack of sizes), to be
+        computed now, while buffers are laid out, so that a size may read it."""
+        result = op.results[0].type
+        if result.rank != 1 or not result.dtype.is_integer:
+            return False
+        if not all(self.available(v) for v in op.operands):
+            return False
+        self.early.add(op)
+        return True
+
     def scalar(self, op: Operation, value: Value) -> ll.Value:
         """An integer scalar operand, as i64, read now."""
         if not self.available(value):
@@ -87,6 +98,21 @@ class ShapeOpLowering:
         if bits == 64:
             return raw
         return self.builder.sext(raw, I64) if arr.dtype.is_signed else self.builder.zext(raw, I64)
+
+    def vector_entry(self, op: Operation, value: Value, index: int) -> ll.Value:
+        """Entry `index` of an integer vector operand (a shape), as i64, read now."""
+        if not self.available(value):
+            raise TcCompilationError(
+                f"'{op.name}' at {op.location}: a size must come from integer inputs, shapes and constants"
+            )
+        arr = self.ctx.arrays[value]
+        b = self.builder
+        address = b.gep(b.bitcast(arr.pointer, I8_PTR), [b.mul(I64(index), arr.strides[0])])
+        raw = load_element(b, arr.dtype, address)
+        bits = arr.dtype.itemsize * 8
+        if bits == 64:
+            return raw
+        return b.sext(raw, I64) if arr.dtype.is_signed else b.zext(raw, I64)
 
     # -- lowering: the entries below call these -----------------------------------------------
 
@@ -386,8 +412,13 @@ def _concatenate(ctx: LoweringContext, op: Concatenate) -> None:
     extent = list(parts[0].shape)
     for part in parts[1:]:
         extent[op.axis] = ctx.builder.add(extent[op.axis], part.shape[op.axis])
-    ctx.result_buffers(op, extent)
-    ctx.defer(ctx.shape_ops.concatenate, op, parts)
+    if ctx.shape_ops.concatenate_early(op):
+        ctx.destination.pop(op.results[0], None)  # laid out now: never a shared buffer itself
+        ctx.result_buffers(op, extent)
+        ctx.shape_ops.concatenate(op, parts)
+    else:
+        ctx.result_buffers(op, extent)
+        ctx.defer(ctx.shape_ops.concatenate, op, parts)
 
 
 @lowering(Alloc)

@@ -50,7 +50,14 @@ def scan_shape_rule(op: Scan, state: ShapeState) -> None:
             return operand_shapes[operand][term.axis + offset]
         if isinstance(term, ArgValue):
             operand, offset = sources[term.arg]
-            found = state.scalars.get(op.operands[operand]) if offset == 0 and term.index is None else None
+            value = op.operands[operand]
+            if offset != 0:  # a sequence's entry or a state: it changes from step to step
+                raise _Varying
+            if term.index is None:
+                found = state.scalars.get(value)
+            else:
+                entries = state.values.get(value)
+                found = entries[term.index] if entries is not None else None
             if found is None:
                 raise _Varying
             return found

@@ -93,6 +93,10 @@ def _static(op: Operation, state: ShapeState) -> None:
 def _dimshuffle(op: DimShuffle, state: ShapeState) -> None:
     source = state.shapes[op.operands[0]]
     state.shapes[op.results[0]] = tuple(1 if p == -1 else source[p] for p in op.pattern)
+    # An integer scalar made a one-entry vector keeps its value (T.stack of sizes).
+    scalar = state.scalars.get(op.operands[0])
+    if scalar is not None and tuple(op.pattern) == (-1,):
+        state.values[op.results[0]] = (scalar,)
 
 
 @shape_rule(Dot)

@@ -48,6 +48,12 @@ class ShapeState:
         self.vector_args: dict[Value, int] = {
             arg: index for index, arg in enumerate(args) if is_int_vector(arg.type)
         }
+        # An integer vector argument of known length is a size too, entry by entry (a loop's
+        # step reading the shape of a value from outside).
+        for arg, index in self.vector_args.items():
+            length = arg.type.shape[0]
+            if length is not None:
+                self.values[arg] = tuple(ArgValue(index, k) for k in range(length))
         self.constraints: list[Constraint] = []
         self.bounds: list[Bound] = []
         self.requirements: list[Requirement] = []

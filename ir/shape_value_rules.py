@@ -139,6 +139,10 @@ def _concatenate(op: Concatenate, state: ShapeState) -> None:
         joined if k == op.axis else next((p[k] for p in parts if isinstance(p[k], int)), parts[0][k])
         for k in range(len(parts[0]))
     )
+    # Integer vectors whose entries are known (T.stack([x.shape[1], n])) join into one.
+    entries = [state.values.get(v) for v in op.operands]
+    if len(parts[0]) == 1 and all(e is not None for e in entries):
+        state.values[op.results[0]] = tuple(t for e in entries for t in e)  # type: ignore[union-attr]
 
 
 @shape_rule(Arange)

@@ -61,14 +61,25 @@ def _symbolic_size(size: Variable) -> tuple[tuple[None, ...], Variable]:
     return (None,) * size.type.shape[0], cast_to(size, DType.I64)
 
 
+def _size_vector(size: tuple[object, ...] | list[object]) -> Variable:
+    """A size of symbolic lengths and integers, `(W.shape[1], 3)`, as one int64 vector."""
+    from tc.frontend.shape_ops import stack
+
+    entries = []
+    for dim in size:
+        entry = as_tensor_variable(dim)
+        if entry.type.rank != 0 or not entry.type.dtype.is_integer:
+            raise TcTypeError(f"each entry of a size must be an integer scalar, found {entry.type}")
+        entries.append(cast_to(entry, DType.I64))
+    return stack(entries)
+
+
 def _check_size(size: object) -> tuple[int, ...]:
     shape = (size,) if isinstance(size, (int, np.integer)) else size
     if not isinstance(shape, (tuple, list)):
         raise TcTypeError(f"size must be an int, a tuple of ints or a shape like x.shape, found {size!r}")
     result = []
     for dim in shape:
-        if isinstance(dim, Variable):
-            raise TcTypeError("a size mixing integers and symbolic values is not supported yet; use x.shape")
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 0:
             raise TcValueError(f"size must be non-negative integers, found {size!r}")
         result.append(int(dim))
@@ -115,6 +126,8 @@ class RandomStreams:
         attributes: dict | None = None,
     ) -> Variable:
         operands = [*params]
+        if isinstance(size, (tuple, list)) and any(isinstance(d, Variable) for d in size):
+            size = _size_vector(size)
         if isinstance(size, Variable):
             shape, size_vector = _symbolic_size(size)
             operands.append(size_vector)

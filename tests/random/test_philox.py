@@ -267,12 +267,19 @@ def test_dropout_mask_with_the_inputs_shape() -> None:
     assert set(np.unique(out).tolist()) == {0.0, 2.0} and abs((out == 2.0).mean() - 0.5) < 0.01
 
 
+def test_size_of_symbolic_lengths_and_integers() -> None:
+    n = tc.tensor.lscalar("n")
+    f = tc.function([n], RandomStreams(1).uniform((n, 3)))
+    assert f(4).shape == (4, 3)
+    assert f(0).shape == (0, 3)
+
+
 def test_bad_symbolic_sizes() -> None:
     srng = RandomStreams(1)
     with pytest.raises(tc.TcTypeError, match="integer vector of known length"):
         srng.uniform(tc.tensor.dvector("v"))
-    with pytest.raises(tc.TcTypeError, match="mixing integers and symbolic"):
-        srng.uniform((tc.tensor.lscalar("n"), 3))
+    with pytest.raises(tc.TcTypeError, match="each entry of a size must be an integer scalar"):
+        srng.uniform((tc.tensor.dscalar("n"), 3))
     x = tc.tensor.dmatrix("x")
     with pytest.raises(tc.TcCompilationError, match="size must be a shape"):
         tc.function([x], srng.uniform(x.shape * 2))

@@ -164,11 +164,6 @@ def _bnoise(size_of: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return compute_with_bnoise(x, w, b), compute_with_bnoise(x, w, b), np.tanh(x.dot(w) + b)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tc bug: a random draw read by a scan step whose size is the shape of an outer variable "
-    "(W[1].shape) fails to compile: 'a run-time size must be a shape (x.shape) or a constant'",
-)
 def test_binomial_mask_as_on_the_page() -> None:
     got, again, full = _bnoise("W[1]")
     assert np.isin(got / full, [0.0, 1.0]).all()
@@ -183,11 +178,6 @@ def test_binomial_mask_drawn_outside_is_redrawn_each_step() -> None:
     assert not np.array_equal(again, got)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tc bug: srng.uniform(size=b.shape) inside a scan step, b an outer vector, fails to compile: "
-    "'a run-time size must be a shape (x.shape) or a constant'",
-)
 def test_minimal_draw_in_step_sized_by_outer_shape() -> None:
     X, b = T.matrix("X"), T.vector("b")
     out, updates = tc.scan(lambda v: v * RandomStreams(1).uniform(size=b.shape), sequences=X)
@@ -195,12 +185,6 @@ def test_minimal_draw_in_step_sized_by_outer_shape() -> None:
     assert f(np.ones((3, 2)), np.ones(2)).shape == (3, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tc gap: a size given as a tuple of symbolic lengths, srng.uniform(size=(W.shape[1],)), raises "
-    "TcTypeError 'a size mixing integers and symbolic values is not supported yet; use x.shape' "
-    "(the message is wrong too: nothing here is an integer)",
-)
 def test_draw_sized_by_a_tuple_of_symbolic_lengths() -> None:
     W = T.matrix("W")
     f = tc.function([W], RandomStreams(1).uniform(size=(W.shape[1],)))
