@@ -30,8 +30,16 @@ def _scan(ctx: LoweringContext, op: Scan) -> None:
     step = lower_body(ctx, op.body.block, "step", op)
     sources = _sources(op.layout)
     rows = _row_extents(ctx, op, step.function, sources)
-    fresh_results(ctx, op, [[n, *row] for row in rows])
-    ctx.defer(_emit_loop, ctx, op, step, sources, n)
+    last_only = set(op.last_only)
+    fresh_results(ctx, op, [row if k in last_only else [n, *row] for k, row in enumerate(rows)])
+    # A state kept for its last value alternates between its result and one spare row.
+    spares = {k: _spare_row(ctx, ctx.arrays[op.results[k]]) for k in op.last_only}
+    ctx.defer(_emit_loop, ctx, op, step, sources, n, spares)
+
+
+def _spare_row(ctx: LoweringContext, result: ArrayRef) -> ArrayRef:
+    pointer = ctx.allocate(result.dtype, result.shape)
+    return ArrayRef(result.dtype, pointer, result.shape, result.strides, result.static_shape)
 
 
 def _sources(layout: ScanLayout) -> list[tuple[int, int]]:
@@ -69,7 +77,12 @@ def _row_extents(
 
 
 def _emit_loop(
-    ctx: LoweringContext, op: Scan, step: LoweredBody, sources: list[tuple[int, int]], n: ll.Value
+    ctx: LoweringContext,
+    op: Scan,
+    step: LoweredBody,
+    sources: list[tuple[int, int]],
+    n: ll.Value,
+    spares: dict[int, ArrayRef],
 ) -> None:
     b = ctx.builder
     layout = op.layout
@@ -88,11 +101,44 @@ def _emit_loop(
         for k in range(layout.states):
             init, result = operands[layout.first_init + k], results[k]
             for tap in layout.state_taps(k):
-                _put_state(b, frame, arg, init, result, t, tap, n, op.reverse, layout.lookback(k))
+                if k in spares:
+                    _put_previous(b, frame, arg, init, (result, spares[k]), i, n)
+                else:
+                    _put_state(b, frame, arg, init, result, t, tap, n, op.reverse, layout.lookback(k))
                 arg += 1
         for position, result in enumerate(results):
-            frame.put(arguments + position, _row(b, result, t), result.shape[1:], result.strides[1:])
+            if position in spares:  # the last step writes the result itself
+                last = b.icmp_signed("==", b.srem(b.sub(b.sub(n, I64(1)), i), I64(2)), I64(0))
+                target = b.select(last, result.pointer, spares[position].pointer)
+                frame.put(arguments + position, target, result.shape, result.strides)
+            else:
+                frame.put(arguments + position, _row(b, result, t), result.shape[1:], result.strides[1:])
         call_body(ctx, step, frame)
+    for k in spares:  # no steps: the result is the initial row
+        with b.if_then(b.icmp_signed("==", n, I64(0))):
+            init = operands[layout.first_init + k]
+            row = ArrayRef(init.dtype, init.pointer, init.shape[1:], init.strides[1:], init.static_shape[1:])
+            ctx.copy(row, (results[k].pointer, results[k].shape, results[k].strides))
+
+
+def _put_previous(
+    b: ll.IRBuilder,
+    frame: CallFrame,
+    arg: int,
+    init: ArrayRef,
+    buffers: tuple[ArrayRef, ArrayRef],
+    i: ll.Value,
+    n: ll.Value,
+) -> None:
+    """The previous value of a state kept for its last value: the initial row at the first
+    step, then whichever of its two rows the previous step wrote."""
+    result, spare = buffers
+    first = b.icmp_signed("==", i, I64(0))
+    previous_was_result = b.icmp_signed("==", b.srem(b.sub(n, i), I64(2)), I64(0))
+    written = b.select(previous_was_result, result.pointer, spare.pointer)
+    pointer = b.select(first, b.bitcast(init.pointer, I8_PTR), b.bitcast(written, I8_PTR))
+    strides = [b.select(first, s, r) for r, s in zip(result.strides, init.strides[1:], strict=True)]
+    frame.put(arg, pointer, result.shape, strides)
 
 
 def _put_state(

@@ -92,8 +92,13 @@ def scan_shape_rule(op: Scan, state: ShapeState) -> None:
             state.agree(op, [lookback, init[0]])
     lengths = tuple(operand_shapes[1 + k][0] for k in range(layout.sequences))
     state.require(op, "scan_steps", n, lengths)
-    for result, value in zip(op.results, returned, strict=True):
-        state.shapes[result] = (n, *(translate(t) for t in inner.shapes[value]))
+    last_only = set(op.last_only)
+    for k, (result, value) in enumerate(zip(op.results, returned, strict=True)):
+        row = tuple(translate(t) for t in inner.shapes[value])
+        if k in last_only:  # the last value: shaped as the initial row
+            state.shapes[result] = operand_shapes[layout.first_init + k][1:]
+        else:
+            state.shapes[result] = (n, *row)
 
 
 def _guarded(op: Scan, outer: Callable[[Term], Term]) -> Callable[[Term], Term]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from ..ir import Value
 from ..ir.builder import Builder
+from ..ir.clone import clone_block
 from ..ir.core import Block, Region
 from ..ir.ops.builtin import Return
 from ..ir.ops.scan import Scan, ScanLayout, argument_types
@@ -65,7 +66,7 @@ class _Args:
 
     seqs: list[Value]
     taps: list[Value]
-    cotangents: list[Value]
+    cotangents: dict[int, Value]  # by the forward result they are the cotangent of
     carries: list[Value]
     accumulators: list[Value]
     nonseqs: list[Value]
@@ -74,40 +75,65 @@ class _Args:
 def scan_gradient(op: Scan, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
     parts = _Parts.of(op)
     layout = parts.layout
+    last_only = set(op.last_only)
+    # Every value each state took: a state kept for its last value only is recomputed, stacked.
+    stacked = _stacked(builder, op) if last_only else op.results
     # Sequences of the backward scan: the forward sequences, the rows each tap read, and the
-    # results' cotangents; then one carry per state tap row and one accumulator per non-sequence.
+    # stacked results' cotangents; then one carry per state tap row (a last-only state's starts
+    # from its result's cotangent) and one accumulator per non-sequence.
     tap_rows = []
     for k in range(layout.states):
-        history = _history(builder, parts.inits[k], op.results[k], op.reverse)
+        history = _history(builder, parts.inits[k], stacked[k], op.reverse)
         for tap in layout.state_taps(k):
             start = 1 if op.reverse else layout.lookback(k) + tap
             tap_rows.append(history if start == 0 else _rows_from(builder, history, start))
-    cotangents = [
-        g if g is not None else builder.fill(r, 0.0) for r, g in zip(op.results, output_grads, strict=True)
+    cotangents = {
+        r: g if g is not None else builder.fill(result, 0.0)
+        for r, (result, g) in enumerate(zip(op.results, output_grads, strict=True))
+        if r not in last_only
+    }
+    carries = [
+        _carry_start(builder, parts.inits[k], output_grads[k] if k in last_only else None)
+        for k in parts.floats
+        for _ in range(layout.lookback(k))
     ]
-    carries = [_zero_row(builder, parts.inits[k]) for k in parts.floats for _ in range(layout.lookback(k))]
     accumulators = [
         _zero_row(builder, builder.dimshuffle(parts.nonseqs[p], [-1, *range(parts.nonseqs[p].type.rank)]))
         for p in parts.float_nonseqs
     ]
     window = _window(builder, op)
-    back_seqs = [_from_row(builder, v, window.start) for v in (*parts.seqs, *tap_rows, *cotangents)]
+    back_seqs = [_from_row(builder, v, window.start) for v in (*parts.seqs, *tap_rows, *cotangents.values())]
     back_operands = [window.steps, *back_seqs, *carries, *accumulators, *parts.nonseqs]
     carried = len(carries) + len(accumulators)
     attributes = {"sequences": len(back_seqs), "taps": (-1,) * carried, "tap_counts": (1,) * carried}
-    attributes["reverse"] = not op.reverse
+    # Carries and accumulators are needed after the last step only.
+    attributes.update(reverse=not op.reverse, last_only=tuple(range(carried)))
     back_layout = ScanLayout(len(back_seqs), (1,) * carried, (-1,) * carried, len(back_operands))
     block = Block(argument_types(back_layout, [v.type for v in back_operands]))
     arg = iter(block.args)
+    groups = (parts.seqs, tap_rows, cotangents, carries, accumulators, parts.nonseqs)
+    seq_args, tap_args, cot_args, carry_args, acc_args, nonseq_args = ([next(arg) for _ in g] for g in groups)
     args = _Args(
-        *(
-            [next(arg) for _ in group]
-            for group in (parts.seqs, tap_rows, cotangents, carries, accumulators, parts.nonseqs)
-        )
+        seq_args, tap_args, dict(zip(cotangents, cot_args, strict=True)), carry_args, acc_args, nonseq_args
     )
     _backward_step(parts, block, args)
     backward = builder.insert(Scan.create(back_operands, attributes, [Region([block])]))
-    return _operand_gradients(builder, parts, backward.results, carries, accumulators, window)
+    return _operand_gradients(builder, parts, backward.results, len(carries), len(accumulators), window)
+
+
+def _stacked(builder: Builder, op: Scan) -> list[Value]:
+    """The scan's results with every state stacked: a copy of it without `last_only`."""
+    attributes = {key: value for key, value in op.attributes.items() if key not in ("last_only", "into")}
+    copy = Scan.create(op.operands, attributes, [Region([clone_block(op.body.block, {})])])
+    return builder.insert(copy).results
+
+
+def _carry_start(builder: Builder, init: Value, final_cotangent: Value | None) -> Value:
+    """A carry's initial row: zeros, or the cotangent of a last-only state's final value."""
+    if final_cotangent is None:
+        return _zero_row(builder, init)
+    row = builder.dimshuffle(final_cotangent, [-1, *range(final_cotangent.type.rank)])
+    return builder.retype(row, _zero_row(builder, init).type)
 
 
 @dataclass
@@ -153,7 +179,7 @@ def _backward_step(parts: _Parts, block: Block, args: _Args) -> None:
     seeds: dict[int, list[Value]] = {}
     for index, value in enumerate(forward.terminator.operands):  # type: ignore[union-attr]
         if value.type.dtype.is_float:
-            seeds[index] = [args.cotangents[index]]
+            seeds[index] = [args.cotangents[index]] if index in args.cotangents else []
             if index in carry_of:
                 seeds[index].append(args.carries[carry_of[index] + layout.lookback(index) - 1])
     grads = backpropagate_body(forward, step, mapping, seeds, [*args.seqs, *args.taps, *args.nonseqs])
@@ -188,34 +214,24 @@ def _new_carries(
 
 
 def _operand_gradients(
-    builder: Builder,
-    parts: _Parts,
-    results: list[Value],
-    carries: list[Value],
-    accumulators: list[Value],
-    window: _Window,
+    builder: Builder, parts: _Parts, results: list[Value], carries: int, accumulators: int, window: _Window
 ) -> list[Value | None]:
-    """The forward operands' gradients from the backward scan's final carries, accumulators and
-    stacked sequence gradients."""
+    """The forward operands' gradients from the backward scan's final carries and accumulators
+    (its last-only results) and stacked sequence gradients."""
     op, layout = parts.op, parts.layout
     outs = iter(results)
-    carry_results = [next(outs) for _ in carries]
-    acc_results = [next(outs) for _ in accumulators]
+    carry_results = [next(outs) for _ in range(carries)]
+    acc_results = [next(outs) for _ in range(accumulators)]
     grads: list[Value | None] = [None] * len(op.operands)
     carry_of = _carry_positions(layout, parts.floats)
     for k in parts.floats:
-        base = carry_of[k]
-        rows = [
-            _final(builder, carry_results[base + j], carries[base + j], op.reverse)
-            for j in range(layout.lookback(k))
-        ]
+        rows = [carry_results[carry_of[k] + j] for j in range(layout.lookback(k))]
         init_grad = _stack(builder, rows)
         if window.complete is not None:  # truncated before the first step: nothing reaches it
             init_grad = builder.op("tx.select", window.complete, init_grad, builder.fill(init_grad, 0.0))
         grads[layout.first_init + k] = builder.retype(init_grad, parts.inits[k].type)
     for position, p in enumerate(parts.float_nonseqs):
-        final = _final(builder, acc_results[position], accumulators[position], op.reverse)
-        grads[layout.first_nonsequence + p] = builder.retype(final, parts.nonseqs[p].type)
+        grads[layout.first_nonsequence + p] = builder.retype(acc_results[position], parts.nonseqs[p].type)
     for k in parts.float_seqs:
         grads[1 + k] = _pad(builder, next(outs), parts.seqs[k], window)
     return grads
@@ -244,15 +260,6 @@ def _rows_from(builder: Builder, value: Value, start: int) -> Value:
 def _zero_row(builder: Builder, rows: Value) -> Value:
     """Zeros shaped like one row of `rows`, as a one-row initial value."""
     return builder.fill(builder.op("tx.subtensor", rows, spec=("0:1",)), 0.0)
-
-
-def _final(builder: Builder, stacked: Value, init: Value, reverse_forward: bool) -> Value:
-    """A carried value after the backward scan's last step (its initial row when it ran none)."""
-    if reverse_forward:  # the backward scan ran forwards: its last step is row n - 1
-        rows = builder.op("tx.concatenate", init, stacked, axis=0)
-        return builder.op("tx.subtensor", rows, spec=("-1",))
-    rows = builder.op("tx.concatenate", stacked, init, axis=0)
-    return builder.op("tx.subtensor", rows, spec=("0",))
 
 
 def _stack(builder: Builder, rows: list[Value]) -> Value:

@@ -27,6 +27,10 @@ part of them, as in Theano).
 `truncate_gradient = k` (k >= 0) limits the gradient to the last k steps run (Theano's
 truncated backpropagation through time); -1, the default, is the full gradient.
 
+`last_only = [k, ...]`: those states' results are their value after the last step (the
+initial row when there are no steps), not every step's values stacked; such a state takes
+only tap -1, and the loop keeps two rows of it, not n.
+
 `reverse`: the steps run from t = n - 1 down to 0, row t of every sequence and
 result belonging to step t; a state (one tap, -1) then starts from its initial
 row at t = n - 1 and step t reads the value of step t + 1. The gradient of a
@@ -105,6 +109,8 @@ class Scan(Operation):
     reverse = attr(bool, default=False)
     # Backpropagate through the last k steps only (Theano's truncate_gradient); -1: all of them.
     truncate_gradient = attr(int, default=-1)
+    # States whose result is their last value only (double-buffered, not stacked).
+    last_only = attr(tuple, convert=int_tuple, default=())
 
     @property
     def layout(self) -> ScanLayout:
@@ -132,7 +138,9 @@ class Scan(Operation):
         # A state's values have its initial rows' type; another output's, what the step returns.
         inits = operand_types[layout.first_init : layout.first_nonsequence]
         rows = [_row(t) for t in inits] + returned[layout.states :]
-        return [TensorType(t.dtype, (None, *t.shape)) for t in rows]
+        last = attributes.get("last_only", ())
+        last_only = set(last) if isinstance(last, tuple) else set()
+        return [t if k in last_only else TensorType(t.dtype, (None, *t.shape)) for k, t in enumerate(rows)]
 
     def verify_op(self) -> None:
         layout = self.layout
@@ -155,6 +163,11 @@ class Scan(Operation):
                 )
         if self.reverse and any(t != -1 for t in layout.taps):
             raise TcVerificationError(f"{self.name}: a reverse scan's states take only tap -1")
+        for k in self.last_only:
+            if not 0 <= k < layout.states or layout.state_taps(k) != (-1,):
+                raise TcVerificationError(
+                    f"{self.name}: last_only names state #{k}, which must exist and take only tap -1"
+                )
         for inner in block.ops:
             if inner.name in ("tx.load", "tx.store", "tx.given"):
                 raise TcVerificationError(
@@ -192,7 +205,11 @@ class Scan(Operation):
         if self.reverse:
             for column in stacked:
                 column.reverse()
-        return [_stack(column, result.type) for column, result in zip(stacked, self.results, strict=True)]
+        last_only = set(self.last_only)
+        results = [_stack(column, result.type) for column, result in zip(stacked, self.results, strict=True)]
+        for k in last_only:  # the value after the last step (the initial row without steps)
+            results[k] = np.asarray(history[k][-1], self.results[k].type.dtype.numpy)
+        return results
 
     def shape_rule(self, state: ShapeState) -> None:
         from ..scan_shapes import scan_shape_rule
