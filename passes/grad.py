@@ -196,10 +196,13 @@ def backpropagate_body(
     mapping: dict[Value, Value],
     seeds: dict[int, list[Value]],
     sources: list[Value],
+    known: dict[int, Value] | None = None,
 ) -> dict[Value, Value]:
     """A region's body copied by `step` into its block (the body's arguments read as `mapping`
     says), then backpropagated from cotangents of its returned values, by position: the totals
-    `backpropagate` gives for `sources` (a loop's or a branch's gradient)."""
+    `backpropagate` gives for `sources` (a loop's or a branch's gradient). `known[k]` is the
+    value returned value k had (kept by the forward loop): the gradient reads it instead of
+    the copy, whose computation is then dead unless something else needs it."""
     copies = clone_ops(body.ops[:-1], mapping)
     for copy in copies:
         step.insert(copy)
@@ -208,4 +211,9 @@ def backpropagate_body(
     for position, parts in seeds.items():
         by_value.setdefault(returned[position], []).extend(parts)
     totals = {v: step.retype(_total(step, parts), v.type) for v, parts in by_value.items() if parts}
-    return backpropagate(copies, totals, sources, step).totals
+    grads = backpropagate(copies, totals, sources, step).totals
+    for position, value in (known or {}).items():
+        copy = returned[position]
+        if copy.owner is not None and copy.owner in copies:
+            copy.replace_all_uses_with(step.retype(value, copy.type))
+    return grads

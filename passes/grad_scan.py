@@ -67,6 +67,7 @@ class _Args:
     seqs: list[Value]
     taps: list[Value]
     cotangents: dict[int, Value]  # by the forward result they are the cotangent of
+    outputs: list[Value]  # each forward result's row of this step
     carries: list[Value]
     accumulators: list[Value]
     nonseqs: list[Value]
@@ -102,7 +103,9 @@ def scan_gradient(op: Scan, builder: Builder, output_grads: list[Value | None]) 
         for p in parts.float_nonseqs
     ]
     window = _window(builder, op)
-    back_seqs = [_from_row(builder, v, window.start) for v in (*parts.seqs, *tap_rows, *cotangents.values())]
+    # The forward results too: the gradient reads each step's outputs instead of recomputing them.
+    ahead = (*parts.seqs, *tap_rows, *cotangents.values(), *stacked)
+    back_seqs = [_from_row(builder, v, window.start) for v in ahead]
     back_operands = [window.steps, *back_seqs, *carries, *accumulators, *parts.nonseqs]
     carried = len(carries) + len(accumulators)
     attributes = {"sequences": len(back_seqs), "taps": (-1,) * carried, "tap_counts": (1,) * carried}
@@ -111,11 +114,12 @@ def scan_gradient(op: Scan, builder: Builder, output_grads: list[Value | None]) 
     back_layout = ScanLayout(len(back_seqs), (1,) * carried, (-1,) * carried, len(back_operands))
     block = Block(argument_types(back_layout, [v.type for v in back_operands]))
     arg = iter(block.args)
-    groups = (parts.seqs, tap_rows, cotangents, carries, accumulators, parts.nonseqs)
-    seq_args, tap_args, cot_args, carry_args, acc_args, nonseq_args = ([next(arg) for _ in g] for g in groups)
-    args = _Args(
-        seq_args, tap_args, dict(zip(cotangents, cot_args, strict=True)), carry_args, acc_args, nonseq_args
+    groups = (parts.seqs, tap_rows, cotangents, stacked, carries, accumulators, parts.nonseqs)
+    seq_args, tap_args, cot_args, out_args, carry_args, acc_args, nonseq_args = (
+        [next(arg) for _ in g] for g in groups
     )
+    cot_by_result = dict(zip(cotangents, cot_args, strict=True))
+    args = _Args(seq_args, tap_args, cot_by_result, out_args, carry_args, acc_args, nonseq_args)
     _backward_step(parts, block, args)
     backward = builder.insert(Scan.create(back_operands, attributes, [Region([block])]))
     return _operand_gradients(builder, parts, backward.results, len(carries), len(accumulators), window)
@@ -182,7 +186,8 @@ def _backward_step(parts: _Parts, block: Block, args: _Args) -> None:
             seeds[index] = [args.cotangents[index]] if index in args.cotangents else []
             if index in carry_of:
                 seeds[index].append(args.carries[carry_of[index] + layout.lookback(index) - 1])
-    grads = backpropagate_body(forward, step, mapping, seeds, [*args.seqs, *args.taps, *args.nonseqs])
+    sources = [*args.seqs, *args.taps, *args.nonseqs]
+    grads = backpropagate_body(forward, step, mapping, seeds, sources, dict(enumerate(args.outputs)))
     yielded = _new_carries(step, parts, args, grads, carry_of)
     for position, p in enumerate(parts.float_nonseqs):
         d, acc = grads.get(args.nonseqs[p]), args.accumulators[position]
