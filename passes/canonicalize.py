@@ -1,7 +1,7 @@
 """canonicalize: folding, simplification and dead-code elimination to a fixed point.
 
-One worklist run over the union of the fold and simplify patterns, so a
-fold can enable a simplification and back.
+One worklist run over the union of the fold, simplify and loop patterns
+(simplify_loops.py), so a fold can enable a simplification and back.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from .fold import FoldConstantOperands
 from .manager import Pass, register
 from .rewrite import apply_patterns
 from .simplify import SIMPLIFY_PATTERNS
+from .simplify_loops import LOOP_PATTERNS
 
 
 @register
@@ -19,4 +20,4 @@ class Canonicalize(Pass):
     summary = "fold + simplify + dce to a fixed point"
 
     def run_on_function(self, function: Function) -> None:
-        apply_patterns(function, [FoldConstantOperands(), *SIMPLIFY_PATTERNS])
+        apply_patterns(function, [FoldConstantOperands(), *SIMPLIFY_PATTERNS, *LOOP_PATTERNS])
