@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ..ir import Operation, Value
 from ..ir.ops.builtin import Return
+from ..ir.ops.linalg import Dot
 from ..ir.ops.scan import Scan
 from ..ir.ops.shape import Subtensor
 from .rewrite import RewritePattern, Rewriter
@@ -87,4 +88,90 @@ def _rebuild(op: Scan, rewriter: Rewriter, keep: list[int], last_only: tuple[int
     return new
 
 
-LOOP_PATTERNS: list[RewritePattern] = [DropUnusedOutputs(), LastRowOnly()]
+class HoistSequenceProducts(RewritePattern):
+    """`dot(x_t, W)` in a step, x_t a sequence's row and W a non-sequence, is row t of one
+    product `dot(X, W)` computed before the loop: one large product (BLAS at full speed)
+    instead of n small ones, read by the step as a new sequence. A batch of rows (x_t a
+    matrix) is reshaped to a matrix and back."""
+
+    op_names = frozenset({Scan.name})
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        assert isinstance(op, Scan)
+        layout = op.layout
+        args = op.body.block.args
+        rows = {arg: 1 + k for k, arg in enumerate(args[: layout.sequences])}
+        weights = {
+            arg: layout.first_nonsequence + k for k, arg in enumerate(args[layout.first_nonsequence_arg :])
+        }
+        found = [
+            inner
+            for inner in op.body.block.ops
+            if type(inner) is Dot
+            and inner.operands[0] in rows
+            and inner.operands[1] in weights
+            and inner.operands[1].type.rank == 2
+            and inner.operands[0].type.rank in (1, 2)
+        ]
+        if not found:
+            return False
+        products = []
+        for inner in found:
+            sequence = op.operands[rows[inner.operands[0]]]
+            weight = op.operands[weights[inner.operands[1]]]
+            products.append(_outer_product(rewriter, op, sequence, weight))
+        _add_sequences(op, rewriter, products, [inner.results[0] for inner in found])
+        rewriter.erase(op)
+        return True
+
+
+def _outer_product(rewriter: Rewriter, anchor: Operation, sequence: Value, weight: Value) -> Value:
+    """dot of every row of `sequence` (rank 2 or 3) with `weight`, stacked."""
+    from ..ir.builder import Builder
+
+    b = Builder(anchor.parent, anchor=anchor)  # type: ignore[arg-type]
+    if sequence.type.rank == 2:
+        product = b.op("tx.dot", sequence, weight)
+    else:
+        shape = b.op("tx.shape", sequence)
+        steps, batch, inner = (b.op("tx.subtensor", shape, spec=(str(k),)) for k in range(3))
+        del steps
+        flat = b.op("tx.reshape", sequence, inner, shape=(-1, "$"))
+        columns = b.op("tx.subtensor", b.op("tx.shape", weight), spec=("1",))
+        product = b.op("tx.reshape", b.op("tx.dot", flat, weight), batch, columns, shape=(-1, "$", "$"))
+    for op in b.created:
+        rewriter.touched.append(op)
+    return product
+
+
+def _add_sequences(op: Scan, rewriter: Rewriter, sequences: list[Value], replaced: list[Value]) -> Scan:
+    """The scan with `sequences` added after its own; in the step, each `replaced[k]` (a value
+    computed there) becomes the row of sequences[k]. Erasing `op` is the caller's."""
+    from ..ir.clone import clone_ops
+    from ..ir.core import Block, Region
+    from ..ir.ops.scan import ScanLayout, argument_types
+
+    layout = op.layout
+    operands = list(op.operands)
+    operands[1 + layout.sequences : 1 + layout.sequences] = sequences
+    new_layout = ScanLayout(layout.sequences + len(sequences), layout.tap_counts, layout.taps, len(operands))
+    block = Block(argument_types(new_layout, [v.type for v in operands]))
+    old = op.body.block
+    mapping: dict[Value, Value] = dict(zip(old.args[: layout.sequences], block.args, strict=False))
+    added = block.args[layout.sequences : layout.sequences + len(sequences)]
+    mapping.update(zip(old.args[layout.sequences :], block.args[new_layout.sequences :], strict=True))
+    mapping.update(zip(replaced, added, strict=True))
+    for copy in clone_ops([o for o in old.ops if not any(r in replaced for r in o.results)], mapping):
+        block.append(copy)
+    attributes = {**op.attributes, "sequences": new_layout.sequences}
+    attributes.pop("into", None)
+    new = Scan.create(operands, attributes, [Region([block])], location=op.location)
+    rewriter.insert_before(op, new)
+    for result, value in zip(op.results, new.results, strict=True):
+        for use in list(result.uses):
+            rewriter.touched.append(use.op)
+        result.replace_all_uses_with(value)
+    return new
+
+
+LOOP_PATTERNS: list[RewritePattern] = [DropUnusedOutputs(), LastRowOnly(), HoistSequenceProducts()]
