@@ -144,23 +144,39 @@ def _outer_product(rewriter: Rewriter, anchor: Operation, sequence: Value, weigh
     return product
 
 
-def _add_sequences(op: Scan, rewriter: Rewriter, sequences: list[Value], replaced: list[Value]) -> Scan:
-    """The scan with `sequences` added after its own; in the step, each `replaced[k]` (a value
+def _add_sequences(
+    op: Scan,
+    rewriter: Rewriter,
+    sequences: list[Value],
+    replaced: list[Value],
+    dropped: frozenset[int] = frozenset(),
+) -> Scan:
+    """The scan with `sequences` added after its own and the operands `dropped` (sequences and
+    non-sequences the step does not read) removed; in the step, each `replaced[k]` (a value
     computed there) becomes the row of sequences[k]. Erasing `op` is the caller's."""
     from ..ir.clone import clone_ops
     from ..ir.core import Block, Region
     from ..ir.ops.scan import ScanLayout, argument_types
 
-    layout = op.layout
-    operands = list(op.operands)
-    operands[1 + layout.sequences : 1 + layout.sequences] = sequences
-    new_layout = ScanLayout(layout.sequences + len(sequences), layout.tap_counts, layout.taps, len(operands))
-    block = Block(argument_types(new_layout, [v.type for v in operands]))
-    old = op.body.block
-    mapping: dict[Value, Value] = dict(zip(old.args[: layout.sequences], block.args, strict=False))
-    added = block.args[layout.sequences : layout.sequences + len(sequences)]
-    mapping.update(zip(old.args[layout.sequences :], block.args[new_layout.sequences :], strict=True))
-    mapping.update(zip(replaced, added, strict=True))
+    layout, old = op.layout, op.body.block
+    arg_of = _argument_operands(op)  # block argument -> operand index (None: a state tap)
+    keep = [a for a in old.args if arg_of[a] is None or arg_of[a] not in dropped]
+    seqs = [a for a in keep if arg_of[a] is not None and arg_of[a] <= layout.sequences]
+    rest = keep[len(seqs) :]
+    operands = [op.operands[0], *(op.operands[arg_of[a]] for a in seqs), *sequences]  # type: ignore[index]
+    operands += op.operands[layout.first_init : layout.first_nonsequence]
+    operands += [op.operands[arg_of[a]] for a in rest if arg_of[a] is not None]  # type: ignore[index]
+    new_layout = ScanLayout(len(seqs) + len(sequences), layout.tap_counts, layout.taps, len(operands))
+    names = [a.name for a in seqs] + [None] * len(sequences) + [a.name for a in rest]
+    block = Block(argument_types(new_layout, [v.type for v in operands]), names)
+    added = block.args[len(seqs) : new_layout.sequences]
+    mapping: dict[Value, Value] = dict(
+        zip(
+            [*seqs, *replaced, *rest],
+            [*block.args[: len(seqs)], *added, *block.args[new_layout.sequences :]],
+            strict=True,
+        )
+    )
     for copy in clone_ops([o for o in old.ops if not any(r in replaced for r in o.results)], mapping):
         block.append(copy)
     attributes = {**op.attributes, "sequences": new_layout.sequences}
@@ -174,4 +190,35 @@ def _add_sequences(op: Scan, rewriter: Rewriter, sequences: list[Value], replace
     return new
 
 
-LOOP_PATTERNS: list[RewritePattern] = [DropUnusedOutputs(), LastRowOnly(), HoistSequenceProducts()]
+def _argument_operands(op: Scan) -> dict[Value, int | None]:
+    """Each step argument's operand: a sequence's or a non-sequence's index, None for a tap."""
+    layout, args = op.layout, op.body.block.args
+    found: dict[Value, int | None] = {arg: 1 + k for k, arg in enumerate(args[: layout.sequences])}
+    found.update((arg, None) for arg in args[layout.sequences : layout.first_nonsequence_arg])
+    found.update(
+        (arg, layout.first_nonsequence + k) for k, arg in enumerate(args[layout.first_nonsequence_arg :])
+    )
+    return found
+
+
+class DropUnusedArguments(RewritePattern):
+    """A sequence or non-sequence the step does not read is not passed to it."""
+
+    op_names = frozenset({Scan.name})
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        assert isinstance(op, Scan)
+        unused = frozenset(k for arg, k in _argument_operands(op).items() if k is not None and not arg.uses)
+        if not unused:
+            return False
+        _add_sequences(op, rewriter, [], [], unused)
+        rewriter.erase(op)
+        return True
+
+
+LOOP_PATTERNS: list[RewritePattern] = [
+    DropUnusedOutputs(),
+    LastRowOnly(),
+    HoistSequenceProducts(),
+    DropUnusedArguments(),
+]
