@@ -75,12 +75,14 @@ def private_directory(directory: Path) -> Path | None:
 class CompileCache:
     """Object code and its description, by key."""
 
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, suffix: str = "tcobj") -> None:
+        """`suffix`: the kind of entry (object code, or the pass pipeline's IR: tc/pass_cache.py)."""
         self.directory = private_directory(directory) if directory is not None else None
+        self.suffix = suffix
 
     def _path(self, key: str) -> Path:
         assert self.directory is not None
-        return self.directory / key[:2] / f"{key}.tcobj"
+        return self.directory / key[:2] / f"{key}.{self.suffix}"
 
     def get(self, key: str) -> tuple[dict[str, Any], bytes] | None:
         """The header and payload stored under `key`, or None (missing, unreadable, corrupt

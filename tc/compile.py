@@ -6,18 +6,14 @@ The only module that knows every stage; each stage knows only those below it.
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib
 import os
 import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 
 from tc.codegen_llvm import NativeModule, pycall
-from tc.codegen_llvm.lower import EntryPoint, entry_symbol
-from tc.codegen_llvm.objectcode import assembly_of, emit_object, host_target, load_object
+from tc.codegen_llvm.objectcode import assembly_of
 from tc.frontend.config import DEVICES, config
 from tc.frontend.graph import Variable, as_tensor_variable
 from tc.frontend.lower import build_function
@@ -25,7 +21,6 @@ from tc.frontend.shared import SharedVariable, shared_roots
 from tc.ir import (
     Function,
     Module,
-    TcCompilationError,
     TcTypeError,
     TcValueError,
     initial_state,
@@ -37,13 +32,13 @@ from tc.ir.shapes import ShapePlan
 from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE, PassManager, parse_pipeline
 from tc.runtime import CompiledFunction, InputSpec
 from tc.runtime.blas import blas_routines
-from tc.runtime.cache import CompileCache, cache_directory, cache_key
 from tc.runtime.memory import keep_freed_memory
 from tc.runtime.shared import SharedBuffer
 
-from . import compile_log
+from . import compile_log, pass_cache
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
+from .object_cache import native_code
 
 Pairs = Mapping[Variable, object] | Sequence[tuple[Variable, object]] | None
 
@@ -161,51 +156,6 @@ def compile_ir_module(
         return make_functions(module, native, plans, stages, *options)
 
 
-def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> NativeModule:
-    """Native code for the fused `module`, from the compile cache when it is there."""
-    from tc import __version__
-
-    host = host_target()
-    fingerprint = compiler_fingerprint()
-    key = cache_key(
-        optimized_ir, host.triple, host.cpu, host.features, __version__, fingerprint, str(opt_level)
-    )
-    cache = CompileCache(cache_directory())
-    hit = cache.get(key)
-    stages = _cached_stages(hit[0]) if hit is not None else None
-    if hit is not None and stages is not None:
-        # The entry points follow from the module, so a header cannot misdirect a call.
-        entries = {
-            f.name: EntryPoint(entry_symbol(f), calling_convention(module, f).slot_ranks)
-            for f in module.functions
-        }
-        try:
-            with compile_log.stage("load"):
-                loaded = load_object(hit[1], entries, stages)
-            compile_log.note("cache hit")
-            return loaded
-        except TcCompilationError:
-            pass  # object code that fails its check is rebuilt below (and its entry replaced)
-    compile_log.note("cache miss")
-    code = emit_object(module, opt_level)
-    for name, seconds in code.seconds.items():
-        compile_log.record(name, seconds)
-    with compile_log.stage("cache write"):
-        cache.put(key, {"stages": code.stages}, code.data)
-    with compile_log.stage("load"):
-        return load_object(code.data, code.entry_points, code.stages, check=False)
-
-
-def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:
-    """The stages' text in a cache entry's header, or None if the header is not what we write."""
-    stages = header.get("stages")
-    if not isinstance(stages, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in stages.items()
-    ):
-        return None
-    return stages
-
-
 DUMP_STAGES = ("tir", "tir-opt", "llvm", "llvm-opt", "asm")
 
 
@@ -243,17 +193,6 @@ def dump_stages(stages: dict[str, str]) -> None:
         print(f"// ----- {stage} -----\n{stages[stage]}")
 
 
-@functools.lru_cache(maxsize=1)
-def compiler_fingerprint() -> str:
-    """A hash of the code generator's own source, so a changed compiler never reuses old code."""
-    digest = hashlib.sha256()
-    for package in ("codegen_llvm", "codegen_ptx", "ir"):
-        directory = Path(importlib.import_module(f"tc.{package}").__file__).parent  # type: ignore[arg-type]
-        for source in sorted(directory.rglob("*.py")):
-            digest.update(source.read_bytes())
-    return digest.hexdigest()
-
-
 def optimize_module(
     module: Module, on_unused_input: str = "ignore"
 ) -> tuple[dict[str, str], dict[str, ShapePlan]]:
@@ -262,8 +201,20 @@ def optimize_module(
     The shape plans are derived before fusion, so a shape error names the user's
     op rather than a fused kernel.
     """
+    stages = {"tir": print_module(module)}
+    key = pass_cache.key_of(stages["tir"])
+    cached = pass_cache.load(key)
+    if cached is not None:
+        with compile_log.stage("parse"):
+            planned, optimized = parse_module(cached["tir-planned"]), parse_module(cached["tir-opt"])
+        compile_log.note("passes cached")
+        for function in planned.functions:
+            _check_unused_inputs(function, on_unused_input)
+        with compile_log.stage("shape plans"):
+            plans = {f.name: shape_plan(planned, f) for f in planned.functions}
+        module.functions[:] = optimized.functions
+        return {**stages, **cached}, plans
     with compile_log.stage("passes"):
-        stages = {"tir": print_module(module)}
         PassManager(parse_pipeline(OPTIMIZE_PIPELINE)).run(module)
         for function in module.functions:
             _check_unused_inputs(function, on_unused_input)
@@ -273,6 +224,7 @@ def optimize_module(
         stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
         PassManager(parse_pipeline(LOWER_PIPELINE)).run(module)
         stages["tir-opt"] = print_module(module)
+    pass_cache.store(key, stages)
     return stages, plans
 
 

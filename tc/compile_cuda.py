@@ -106,7 +106,7 @@ def _compile(context: CudaContext, llmodule: ll.Module, kernels: list[str], stag
     """The module's PTX for this GPU: from the compile cache, or compiled (and cached)."""
     from tc import __version__
 
-    from .compile import compiler_fingerprint
+    from .object_cache import compiler_fingerprint
 
     architecture = nvptx.architecture_for(context.compute_capability)
     key = cache_key(stages["tir-opt"], nvptx.TRIPLE, architecture, __version__, compiler_fingerprint())

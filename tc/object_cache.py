@@ -1,0 +1,74 @@
+"""Native code from the compile cache: object code keyed by the optimised IR, the host and
+the code generator's own source, loaded without running LLVM when it is there."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+from pathlib import Path
+
+from tc.codegen_llvm import NativeModule
+from tc.codegen_llvm.lower import EntryPoint, entry_symbol
+from tc.codegen_llvm.objectcode import emit_object, host_target, load_object
+from tc.ir import Module, TcCompilationError
+from tc.ir.calling import calling_convention
+from tc.runtime.cache import CompileCache, cache_directory, cache_key
+
+from . import compile_log
+
+
+def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> NativeModule:
+    """Native code for the fused `module`, from the compile cache when it is there."""
+    from tc import __version__
+
+    host = host_target()
+    fingerprint = compiler_fingerprint()
+    key = cache_key(
+        optimized_ir, host.triple, host.cpu, host.features, __version__, fingerprint, str(opt_level)
+    )
+    cache = CompileCache(cache_directory())
+    hit = cache.get(key)
+    stages = _cached_stages(hit[0]) if hit is not None else None
+    if hit is not None and stages is not None:
+        # The entry points follow from the module, so a header cannot misdirect a call.
+        entries = {
+            f.name: EntryPoint(entry_symbol(f), calling_convention(module, f).slot_ranks)
+            for f in module.functions
+        }
+        try:
+            with compile_log.stage("load"):
+                loaded = load_object(hit[1], entries, stages)
+            compile_log.note("cache hit")
+            return loaded
+        except TcCompilationError:
+            pass  # object code that fails its check is rebuilt below (and its entry replaced)
+    compile_log.note("cache miss")
+    code = emit_object(module, opt_level)
+    for name, seconds in code.seconds.items():
+        compile_log.record(name, seconds)
+    with compile_log.stage("cache write"):
+        cache.put(key, {"stages": code.stages}, code.data)
+    with compile_log.stage("load"):
+        return load_object(code.data, code.entry_points, code.stages, check=False)
+
+
+def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:
+    """The stages' text in a cache entry's header, or None if the header is not what we write."""
+    stages = header.get("stages")
+    if not isinstance(stages, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in stages.items()
+    ):
+        return None
+    return stages
+
+
+@functools.lru_cache(maxsize=1)
+def compiler_fingerprint() -> str:
+    """A hash of the code generator's own source, so a changed compiler never reuses old code."""
+    digest = hashlib.sha256()
+    for package in ("codegen_llvm", "codegen_ptx", "ir"):
+        directory = Path(importlib.import_module(f"tc.{package}").__file__).parent  # type: ignore[arg-type]
+        for source in sorted(directory.rglob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
