@@ -12,12 +12,19 @@ Both rebuild the tx.scan around the same step region.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..ir import Operation, Value
+from ..ir.ops.binary import Add, Mul
 from ..ir.ops.builtin import Return
 from ..ir.ops.linalg import Dot
 from ..ir.ops.scan import Scan
 from ..ir.ops.shape import Subtensor
+from ..ir.ops.views import DimShuffle
 from .rewrite import RewritePattern, Rewriter
+
+if TYPE_CHECKING:
+    from ..ir.builder import Builder
 
 
 class DropUnusedOutputs(RewritePattern):
@@ -179,6 +186,7 @@ def _add_sequences(
     )
     for copy in clone_ops([o for o in old.ops if not any(r in replaced for r in o.results)], mapping):
         block.append(copy)
+    rewriter.touched.extend(block.ops)
     attributes = {**op.attributes, "sequences": new_layout.sequences}
     attributes.pop("into", None)
     new = Scan.create(operands, attributes, [Region([block])], location=op.location)
@@ -216,9 +224,140 @@ class DropUnusedArguments(RewritePattern):
         return True
 
 
+class AccumulateAfterLoop(RewritePattern):
+    """A state that only accumulates, `acc' = acc + v` with nothing else reading acc (the
+    gradient of a non-sequence, summed over the steps), is summed after the loop instead: the
+    step returns what v is made of, stacked, and the sum is one reduction or one product. For
+    an outer product a_t d_t^T (a weight's gradient at batch 1) or a_t^T d_t (batched), the
+    sum over t is A^T D: one large BLAS product instead of n small ones, and the loop no longer
+    reads and writes the whole accumulator at every step."""
+
+    op_names = frozenset({Scan.name})
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        assert isinstance(op, Scan)
+        plans = {k: plan for k in op.last_only if (plan := _accumulation(op, k)) is not None}
+        if not plans:
+            return False
+        _sum_after_loop(op, rewriter, plans)
+        rewriter.erase(op)
+        return True
+
+
+def _accumulation(op: Scan, k: int) -> tuple[str, list[Value]] | None:
+    """How state k accumulates: ("outer", [a, d]) for acc + a d^T, ("product", [a, d]) for
+    acc + a^T d, ("sum", [v]) for acc + v with v at most a vector; None otherwise."""
+    layout = op.layout
+    if layout.state_taps(k) != (-1,):
+        return None
+    block = op.body.block
+    arg = block.args[layout.first_state_arg + sum(layout.tap_counts[:k])]
+    value = block.terminator.operands[k]  # type: ignore[union-attr]
+    add = value.owner
+    if type(add) is not Add or len(arg.uses) != 1 or len(value.uses) != 1 or arg not in add.operands:
+        return None
+    v = add.operands[1] if add.operands[0] is arg else add.operands[0]
+    if v is arg or v.type != value.type:
+        return None
+    source = v.owner
+    if type(source) is Mul and all(type(o.owner) is DimShuffle for o in source.operands):
+        left, right = (o.owner for o in source.operands)
+        if left.pattern == (0, -1) and right.pattern == (-1, 0) and left.operands[0].type.rank == 1:
+            return "outer", [left.operands[0], right.operands[0]]
+    if type(source) is Dot and type(source.operands[0].owner) is DimShuffle:
+        transpose = source.operands[0].owner
+        if transpose.pattern == (1, 0) and source.operands[1].type.rank == 2:
+            return "product", [transpose.operands[0], source.operands[1]]
+    if v.type.rank <= 1:
+        return "sum", [v]
+    return None
+
+
+def _sum_after_loop(op: Scan, rewriter: Rewriter, plans: dict[int, tuple[str, list[Value]]]) -> None:
+    """The scan without the accumulating states of `plans`, returning their parts stacked; each
+    accumulator's final value is its initial row plus the sum of its parts, after the loop."""
+    from ..ir.builder import Builder
+    from ..ir.clone import clone_ops
+    from ..ir.core import Block, Region
+    from ..ir.ops.scan import ScanLayout, argument_types
+
+    layout, old = op.layout, op.body.block
+    ret = old.terminator
+    assert ret is not None
+    kept = [k for k in range(layout.states) if k not in plans]
+    state_args, position = [], layout.first_state_arg
+    for count in layout.tap_counts:
+        state_args.append(old.args[position : position + count])
+        position += count
+    inits = op.operands[layout.first_init : layout.first_nonsequence]
+    operands = [*op.operands[: layout.first_init], *(inits[k] for k in kept)]
+    operands += op.operands[layout.first_nonsequence :]
+    taps = tuple(t for k in kept for t in layout.state_taps(k))
+    counts = tuple(layout.tap_counts[k] for k in kept)
+    arguments = [*old.args[: layout.sequences], *(a for k in kept for a in state_args[k])]
+    arguments += old.args[layout.first_nonsequence_arg :]
+    new_layout = ScanLayout(layout.sequences, counts, taps, len(operands))
+    block = Block(argument_types(new_layout, [v.type for v in operands]), [a.name for a in arguments])
+    mapping: dict[Value, Value] = dict(zip(arguments, block.args, strict=True))
+    adds = {ret.operands[k].owner for k in plans}
+    for copy in clone_ops([o for o in old.ops[:-1] if o not in adds], mapping):
+        block.append(copy)
+    # A part that is a sequence's row is that sequence itself (its first n rows): not stacked again.
+    rows_of = {arg: 1 + k for k, arg in enumerate(old.args[: layout.sequences])}
+    # Each part once, however many accumulators use it (a delta feeds a weight's and a bias's).
+    extra = list(dict.fromkeys(v for k in sorted(plans) for v in plans[k][1] if v not in rows_of))
+    returned = [ret.operands[k] for k in kept] + list(ret.operands[layout.states :]) + extra
+    block.append(Return.create([mapping.get(v, v) for v in returned]))
+    rewriter.touched.extend(block.ops)  # what the parts no longer need is dead: revisit it
+    last_only = tuple(kept.index(k) for k in op.last_only if k not in plans)
+    attributes = {**op.attributes, "taps": taps, "tap_counts": counts, "last_only": last_only}
+    attributes.pop("into", None)
+    new = Scan.create(operands, attributes, [Region([block])], location=op.location)
+    rewriter.insert_before(op, new)
+    results = iter(new.results)
+    for old_result in [*(op.results[k] for k in kept), *op.results[layout.states :]]:
+        _replace(rewriter, old_result, next(results))
+    b = Builder(op.parent, anchor=op)  # type: ignore[arg-type]
+    stacked = dict(zip(extra, results, strict=True))
+    for v in {v for k in plans for v in plans[k][1] if v in rows_of}:
+        stacked[v] = b.op("tx.subtensor", op.operands[rows_of[v]], op.operands[0], spec=(":$",))
+    for k in sorted(plans):
+        kind, parts = plans[k]
+        total = _total_of(b, kind, [stacked[v] for v in parts])
+        final = b.op("tx.add", b.op("tx.subtensor", inits[k], spec=("0",)), total)
+        _replace(rewriter, op.results[k], b.retype(final, op.results[k].type))
+    rewriter.touched.extend(b.created)
+
+
+def _total_of(b: Builder, kind: str, stacks: list[Value]) -> Value:
+    """The sum over the steps of what an accumulator added, from its stacked parts."""
+    if kind == "sum":
+        return b.reduce("sum", stacks[0], [0], keepdims=False)
+    a, d = stacks
+    if kind == "product":  # rows of every step's batch together: (n * batch, k)
+        a, d = (
+            b.op("tx.reshape", s, b.op("tx.subtensor", b.op("tx.shape", s), spec=("2",)), shape=(-1, "$"))
+            for s in (a, d)
+        )
+    return b.op("tx.dot", b.dimshuffle(a, [1, 0]), d)
+
+
+def _rows_of_batches(b: Builder, stacked: Value) -> Value:
+    """(n, batch, k) as (n * batch, k)."""
+    columns = b.op("tx.subtensor", b.op("tx.shape", stacked), spec=("2",))
+    return b.op("tx.reshape", stacked, columns, shape=(-1, "$"))
+
+
+def _replace(rewriter: Rewriter, old: Value, new: Value) -> None:
+    for use in list(old.uses):
+        rewriter.touched.append(use.op)
+    old.replace_all_uses_with(new)
+
+
 LOOP_PATTERNS: list[RewritePattern] = [
     DropUnusedOutputs(),
     LastRowOnly(),
     HoistSequenceProducts(),
     DropUnusedArguments(),
+    AccumulateAfterLoop(),
 ]

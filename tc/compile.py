@@ -202,7 +202,7 @@ def optimize_module(
     op rather than a fused kernel.
     """
     stages = {"tir": print_module(module)}
-    key = pass_cache.key_of(stages["tir"])
+    key = pass_cache.key_of(stages["tir"], (*OPTIMIZE_PIPELINE, "|", *LOWER_PIPELINE))
     cached = pass_cache.load(key)
     if cached is not None:
         with compile_log.stage("parse"):

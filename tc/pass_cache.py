@@ -33,10 +33,11 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def key_of(tir: str) -> str:
+def key_of(tir: str, pipeline: tuple[str, ...]) -> str:
+    """The key of running `pipeline` on the module whose text is `tir`."""
     from tc import __version__
 
-    return cache_key("passes", tir, _fingerprint(), __version__)
+    return cache_key("passes", tir, ",".join(pipeline), _fingerprint(), __version__)
 
 
 def load(key: str) -> dict[str, str] | None:
