@@ -24,7 +24,7 @@ from tc.ir.errors import (
 )
 
 # compat, imported for its effect, gives Variable.eval the compiler.
-from . import compat, datasets, gradient, ifelse, printing, scalar, scan_module, tensor  # noqa: F401
+from . import compat, datasets, gradient, ifelse, printing, sandbox, scalar, scan_module, tensor  # noqa: F401
 from .artifact import compile_file, load
 from .compile import function, shared
 from .datasets import TcDataError
@@ -66,6 +66,7 @@ __all__ = [
     "printing",
     "scalar",
     "scan",
+    "sandbox",
     "scan_module",
     "shared",
     "tensor",
