@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tc.frontend import tensor as T
 from tc.frontend.config import config
+from tc.frontend.constructors import alloc, arange
 from tc.frontend.graph import (
     Apply,
     Constant,
@@ -32,7 +34,6 @@ from tc.frontend.shared import SharedVariable
 from tc.ir import DType, TcTypeError, TcValueError, TensorType
 from tc.ir.ops import random as rnd
 
-from . import tensor as T
 from .compile import shared
 
 DEFAULT_SEED = 12345
@@ -220,11 +221,11 @@ class RandomStreams:
             return _with_stream(T.cast(hits, kind.theano_name), unit.rng)
         if isinstance(shape, Variable):  # a run-time size must be a shape: that of a template
             dims = [shape[i] for i in range(rank)]
-            counts: object = T.alloc(np.float64(0.0), most, *dims).shape
+            counts: object = alloc(np.float64(0.0), most, *dims).shape
         else:
             counts = (most, *_check_size(shape))
         unit = self.uniform(counts, 0.0, 1.0, prob.dtype)
-        k = T.arange(most).dimshuffle(0, *["x"] * rank)
+        k = arange(most).dimshuffle(0, *["x"] * rank)
         hits = T.and_(T.lt(unit, prob), T.lt(k, trials))
         return _with_stream(T.cast(T.sum(hits, axis=0), kind.theano_name), unit.rng)
 
