@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
+import convolutional_mlp  # noqa: E402
 import logistic_sgd  # noqa: E402
 import mlp  # noqa: E402
 import rnn  # noqa: E402
@@ -177,3 +178,59 @@ def test_elman_rnn_through_scan_matches_numpy_and_learns() -> None:
     assert history.train[-1] < history.train[0]
     assert history.validation[-1] < 0.5 * history.validation[0]
     assert history.validation[-1] < float(np.mean((x - y) ** 2))  # beats repeating the noisy input
+
+
+def test_lenet_learns_the_synthetic_classes() -> None:
+    """examples/convolutional_mlp.py (20 and 50 5x5 filters, 500 tanh units), two epochs of
+    minibatches of 20; the whole-test-set error, computed in chunks, is the minibatches' mean."""
+    model = convolutional_mlp.build(DATASETS, "float64", batch_size=20)
+    assert model.batches == (60, 30, 30)
+    result = convolutional_mlp.train(model, n_epochs=2, quiet=True)
+    assert result.epochs == 2 and len(result.curve.test) == 2
+    assert result.final_test == pytest.approx(result.curve.test[-1], abs=1e-9)
+    assert result.final_test < 40  # chance is 90%
+
+
+@needs_fashion_mnist
+def test_fashion_mnist_lenet_learns_on_a_tiny_subset() -> None:
+    train_set, valid_set, test_set = load_mnist(None, dtype="float64")
+    sizes = (1000, 500, 500)
+    subsets = tuple((x[:n], y[:n]) for (x, y), n in zip((train_set, valid_set, test_set), sizes, strict=True))
+    model = convolutional_mlp.build(subsets, "float64", batch_size=50)
+    result = convolutional_mlp.train(model, n_epochs=1, quiet=True)
+    assert result.final_test < 60  # chance is 90%
+
+
+@needs_fashion_mnist
+def test_fashion_mnist_lenet_command_line() -> None:
+    """The script itself, on the first 500 images of each set: per-epoch errors, then the summary."""
+    import re
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "convolutional_mlp.py"
+    arguments = ["--subset", "500", "--epochs", "1", "--batch-size", "50", "--quiet"]
+    done = subprocess.run(
+        [sys.executable, str(script), *arguments], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"^epoch 1, 10 minibatches, .* test error \d+\.\d\d%$", done.stdout, re.MULTILINE)
+    final = re.search(r"test error at the end (\d+\.\d+)% \(all test images\)", done.stdout)
+    assert final is not None and float(final.group(1)) < 80, done.stdout  # chance is 90%
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--subset", "100"], "--subset 100 is smaller than one minibatch (--batch-size 500)"),
+        (["--learning-rate", "-1"], "--learning-rate must be positive"),
+    ],
+)
+def test_lenet_options_are_checked_before_training(arguments: list[str], message: str) -> None:
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "convolutional_mlp.py"
+    done = subprocess.run(
+        [sys.executable, str(script), *arguments], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
