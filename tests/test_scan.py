@@ -293,3 +293,31 @@ def test_until_is_refused_with_a_located_error() -> None:
     with pytest.raises(tc.TcValueError, match="until .an early exit. is not supported yet") as info:
         tc.scan(lambda h: (h / 2, until(T.lt(h, 1.0))), outputs_info=x, n_steps=10)
     assert "test_scan.py" in str(info.value)
+
+
+def test_negative_step_count_is_an_error_before_the_call() -> None:
+    x, n = T.vector("x"), T.lscalar("n")
+    out, _ = tc.scan(lambda s: s * 2, outputs_info=x, n_steps=n)
+    f = tc.function([x, n], out)
+    with pytest.raises(tc.TcValueError, match="number of steps must not be negative, found -1"):
+        f(np.ones(2), -1)
+
+
+def test_an_index_out_of_range_in_a_step_fails_cleanly_and_changes_no_state() -> None:
+    """x[i] with i from a sequence is checked by the step's code; the failure is the function's,
+    named with the op, and neither the shared variable nor the random stream moves."""
+    from tc.random import RandomStreams
+
+    table = T.vector("table")
+    idx = T.lvector("idx")
+    total = tc.shared(0.0, name="total")
+    noise = RandomStreams(5).uniform(())
+    picked, updates = tc.scan(lambda i: table[i] + 0 * noise, sequences=idx)
+    f = tc.function([table, idx], picked, updates=[(total, total + picked.sum())])
+    np.testing.assert_allclose(f(np.arange(4.0), [3, 0, -1]), [3.0, 0.0, 3.0])
+    assert total.get_value() == 6.0
+    states = [s.get_value() for s, _ in updates.items()]
+    with pytest.raises(tc.TcIndexError, match="index 4 is out of bounds for axis 0 with size 4"):
+        f(np.arange(4.0), [1, 4])
+    assert total.get_value() == 6.0
+    assert all(np.array_equal(s.get_value(), v) for s, v in zip(updates, states, strict=True))
