@@ -202,18 +202,19 @@ def optimize_module(
     op rather than a fused kernel.
     """
     stages = {"tir": print_module(module)}
-    key = pass_cache.key_of(stages["tir"], (*OPTIMIZE_PIPELINE, "|", *LOWER_PIPELINE))
+    # Keyed and kept with the ops' locations, which error messages name.
+    key = pass_cache.key_of(print_module(module, locations=True), (*OPTIMIZE_PIPELINE, "|", *LOWER_PIPELINE))
     cached = pass_cache.load(key)
     if cached is not None:
         with compile_log.stage("parse"):
-            planned, optimized = parse_module(cached["tir-planned"]), parse_module(cached["tir-opt"])
+            planned, optimized = (parse_module(cached[name]) for name in pass_cache.STAGES)
         compile_log.note("passes cached")
         for function in planned.functions:
             _check_unused_inputs(function, on_unused_input)
         with compile_log.stage("shape plans"):
             plans = {f.name: shape_plan(planned, f) for f in planned.functions}
         module.functions[:] = optimized.functions
-        return {**stages, **cached}, plans
+        return {**stages, "tir-planned": print_module(planned), "tir-opt": print_module(optimized)}, plans
     with compile_log.stage("passes"):
         PassManager(parse_pipeline(OPTIMIZE_PIPELINE)).run(module)
         for function in module.functions:
@@ -222,9 +223,11 @@ def optimize_module(
         plans = {f.name: shape_plan(module, f) for f in module.functions}
     with compile_log.stage("passes"):
         stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
+        planned_located = print_module(module, locations=True)
         PassManager(parse_pipeline(LOWER_PIPELINE)).run(module)
         stages["tir-opt"] = print_module(module)
-    pass_cache.store(key, stages)
+        located = {"tir-planned": planned_located, "tir-opt": print_module(module, locations=True)}
+    pass_cache.store(key, located)
     return stages, plans
 
 

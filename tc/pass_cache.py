@@ -3,7 +3,8 @@
 The optimised IR is a function of the IR the builder made, the passes' and the IR's own
 source and tc's version: under that key the compile cache keeps the two stages a compile
 needs after the passes (`tir-planned`, which the shape plans are derived from, and
-`tir-opt`, which codegen lowers), and this process keeps them in memory too. A hit parses
+`tir-opt`, which codegen lowers), printed with the ops' locations (error messages name the
+user's line) and keyed by the located IR too; this process keeps them in memory as well. A hit parses
 them (milliseconds) instead of running the pipeline (tens of milliseconds for a train step);
 the object code is then found in the cache by the optimised IR, as before.
 """

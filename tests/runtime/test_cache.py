@@ -49,3 +49,19 @@ def test_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     _compile()
     _compile()
     assert jit.compile_count == before + 2 and not list(tmp_path.rglob("*.tcobj"))
+
+
+def test_the_same_graph_built_on_another_line_names_its_own_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass cache is keyed and kept with locations: a cached pipeline never reports the
+    line of the graph that filled it."""
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
+    first = T.dvector("a") + T.dvector("b")  # noqa: F841  (line A)
+    a, b = T.dvector("a"), T.dvector("b")
+    tc.function([first.owner.inputs[0], first.owner.inputs[1]], first)
+    second = a + b  # line B
+    g = tc.function([a, b], second)
+    with pytest.raises(tc.TcShapeError) as info:
+        g(np.ones(2), np.ones(3))
+    assert f"test_cache.py:{second.owner.location.line}" in str(info.value)
