@@ -4,8 +4,16 @@ A loop over every leading index (any layout, read through the strides) holds the
 over the output rows and cols; each output's window is clipped as Theano's Pool.perform
 clips it: rows [max(r*st - pad, 0), min(min(r*st + ws, H + 2*pad) - pad, H)), the
 padded count `min(r*st + ws, H + 2*pad) - r*st` being average_inc_pad's divisor. The
-gradient clears its (fresh, contiguous) result, then adds each window's share: g / divisor,
-or for max g at every element equal to the window's maximum (found in a first pass).
+gradient clears its (fresh, contiguous) result one plane at a time, just before adding
+each window's share to it: g / divisor, or for max g at every element equal to the
+window's maximum.
+
+The windows whole inside the input (all of them, unpadded with ignore_border) take a fast
+path where x's columns are adjacent: per output row, one loop over those outputs whose
+body reads the window's ws[0]*ws[1] elements at offsets known when compiling (unrolled,
+at most MAX_FAST_TAPS), which LLVM vectorises across outputs. It computes what the
+general loops compute, in the same order (max's nan rule, the sum's order, ties in the
+gradient), so results are the same bit for bit.
 """
 
 from __future__ import annotations
@@ -18,10 +26,12 @@ from ..ir import DType
 from ..ir.ops.pool import Pool2D, Pool2DGrad
 from .context import LoweringContext, lowering
 from .control import counted_loop
-from .gemm import emit_zero, entry_alloca, product
+from .conv_runs import emit_fill_run
+from .gemm import entry_alloca
 from .loops import ArrayRef
-from .types import I64, load_element, register_type, store_element
+from .types import I1, I64, load_element, register_type, store_element
 
+MAX_FAST_TAPS = 16  # windows of more elements take the general loops
 Window = tuple[tuple[ll.Value, ll.Value], tuple[ll.Value, ll.Value], ll.Value]  # rows, cols, padded count
 
 
@@ -71,15 +81,75 @@ def _outputs(
     x: ArrayRef,
     out: tuple[ll.Value, ll.Value],
     each: Callable[..., None],
+    fast: Callable[..., None],
 ) -> None:
-    """each(r, c, window) for every output position."""
+    """each(r, c, window) for every output position, but fast(r, (first, stop)) for the
+    outputs c of row r whose windows lie whole inside the input (x's cols adjacent)."""
     rank = len(x.shape)
     rows, cols = x.shape[rank - 2], x.shape[rank - 1]
+    whole_rows, whole_cols = _whole(b, op, rows, out[0], 0), _whole(b, op, cols, out[1], 1)
+    adjacent = b.icmp_signed("==", x.strides[rank - 1], I64(x.dtype.itemsize))
+    usable = I1(op.ws[0] * op.ws[1] <= MAX_FAST_TAPS)
     with counted_loop(b, out[0], "pool.r") as r:
         row_span, row_count = _span(b, op, r, rows, 0)
-        with counted_loop(b, out[1], "pool.c") as c:
-            col_span, col_count = _span(b, op, c, cols, 1)
-            each(r, c, (row_span, col_span, b.mul(row_count, col_count)))
+
+        def clipped(first: ll.Value, stop: ll.Value) -> None:
+            with counted_loop(b, stop, "pool.c", start=first) as c:
+                col_span, col_count = _span(b, op, c, cols, 1)
+                each(r, c, (row_span, col_span, b.mul(row_count, col_count)))
+
+        inside = b.and_(b.icmp_signed(">=", r, whole_rows[0]), b.icmp_signed("<", r, whole_rows[1]))
+        with b.if_else(b.and_(b.and_(inside, adjacent), usable)) as (whole, otherwise):
+            with whole:
+                clipped(I64(0), whole_cols[0])
+                fast(r, whole_cols)
+                clipped(whole_cols[1], out[1])
+            with otherwise:
+                clipped(I64(0), out[1])
+
+
+def _whole(
+    b: ll.IRBuilder, op: Pool2D | Pool2DGrad, size: ll.Value, out: ll.Value, a: int
+) -> tuple[ll.Value, ll.Value]:
+    """The outputs [first, stop) along axis a whose windows lie whole inside the input:
+    r*stride - pad >= 0 and r*stride - pad + ws <= size."""
+    stride, pad, ws = op.stride[a], op.padding[a], op.ws[a]
+    first = I64(-(-pad // stride))
+    room = b.add(size, I64(pad - ws))  # stop = floor(room / stride) + 1, none if room < 0
+    stop = b.select(b.icmp_signed("<", room, I64(0)), I64(0), b.add(b.sdiv(room, I64(stride)), I64(1)))
+    stop = b.select(b.icmp_signed(">", stop, out), out, stop)
+    return first, b.select(b.icmp_signed("<", stop, first), first, stop)
+
+
+def _taps(
+    b: ll.IRBuilder, op: Pool2D | Pool2DGrad, array: ArrayRef, base: ll.Value, r: ll.Value, c: ll.Value
+) -> list[ll.Value]:
+    """The addresses of output (r, c)'s window (whole inside the input) in `array` (x or dx,
+    last stride one element), rows then cols."""
+    rank = len(array.shape)
+    size = I64(array.dtype.itemsize)
+    col = b.sub(b.mul(c, I64(op.stride[1])), I64(op.padding[1]))
+    addresses = []
+    for i in range(op.ws[0]):
+        row = b.add(b.mul(r, I64(op.stride[0])), I64(i - op.padding[0]))
+        start = b.gep(base, [b.mul(row, array.strides[rank - 2])])
+        addresses += [b.gep(start, [b.mul(b.add(col, I64(j)), size)]) for j in range(op.ws[1])]
+    return addresses
+
+
+def _fold(b: ll.IRBuilder, op: Pool2D | Pool2DGrad, dtype: DType, values: list[ll.Value]) -> ll.Value:
+    """The window's maximum (as _window_max) or sum over divisor, of a whole window."""
+    real = register_type(dtype)
+    if op.mode == "max":
+        peak = ll.Constant(real, float("-inf"))
+        for value in values:
+            take = b.or_(b.fcmp_ordered(">", value, peak), b.fcmp_unordered("uno", value, value))
+            peak = b.select(take, value, peak)
+        return peak
+    total = ll.Constant(real, 0.0)
+    for value in values:
+        total = b.fadd(total, value)
+    return total if op.mode == "sum" else b.fdiv(total, ll.Constant(real, float(op.ws[0] * op.ws[1])))
 
 
 def _walk(b: ll.IRBuilder, x: ArrayRef, base: ll.Value, window: Window, visit: Callable) -> None:
@@ -156,7 +226,12 @@ def _emit_pool(b: ll.IRBuilder, op: Pool2D, x: ArrayRef, y: ArrayRef, out: tuple
                 value = value if divisor is None else b.fdiv(value, divisor)
             store_element(b, x.dtype, value, _spatial(b, y, target, r, c))
 
-        _outputs(b, op, x, out, each)
+        def fast(r: ll.Value, span: tuple[ll.Value, ll.Value]) -> None:
+            with counted_loop(b, span[1], "pool.fast", start=span[0]) as c:
+                values = [load_element(b, x.dtype, a) for a in _taps(b, op, x, source, r, c)]
+                store_element(b, x.dtype, _fold(b, op, x.dtype, values), _spatial(b, y, target, r, c))
+
+        _outputs(b, op, x, out, each, fast)
 
     _leading(b, [x, y], 0, [x.pointer, y.pointer], per_slice)
 
@@ -171,11 +246,13 @@ def _pool_grad(ctx: LoweringContext, op: Pool2DGrad) -> None:
 
 def _emit_pool_grad(b: ll.IRBuilder, op: Pool2DGrad, x: ArrayRef, g: ArrayRef, dx: ArrayRef) -> None:
     rank = len(x.shape)
-    emit_zero(b, dx.dtype, dx.pointer, product(b, list(dx.shape)))
     out = (g.shape[rank - 2], g.shape[rank - 1])
+    zero = ll.Constant(register_type(dx.dtype), 0.0)
+    plane = b.mul(dx.shape[rank - 2], dx.shape[rank - 1])
 
     def per_slice(pointers: list[ll.Value]) -> None:
         source, gradient, target = pointers
+        emit_fill_run(b, dx.dtype, target, plane, zero)  # dx is contiguous: clear it plane by plane
 
         def each(r: ll.Value, c: ll.Value, window: Window) -> None:
             share = load_element(b, x.dtype, _spatial(b, g, gradient, r, c))
@@ -195,6 +272,35 @@ def _emit_pool_grad(b: ll.IRBuilder, op: Pool2DGrad, x: ArrayRef, g: ArrayRef, d
                         added = b.select(hit, added, load_element(b, dx.dtype, into))
                     store_element(b, dx.dtype, added, into)
 
-        _outputs(b, op, x, out, each)
+        def fast(r: ll.Value, span: tuple[ll.Value, ll.Value]) -> None:
+            with counted_loop(b, span[1], "poolgrad.fast", start=span[0]) as c:
+                _fast_share(b, op, (x, g, dx), (source, gradient, target), r, c)
+
+        _outputs(b, op, x, out, each, fast)
 
     _leading(b, [x, g, dx], 0, [x.pointer, g.pointer, dx.pointer], per_slice)
+
+
+def _fast_share(
+    b: ll.IRBuilder,
+    op: Pool2DGrad,
+    arrays: tuple[ArrayRef, ArrayRef, ArrayRef],
+    pointers: tuple[ll.Value, ll.Value, ll.Value],
+    r: ll.Value,
+    c: ll.Value,
+) -> None:
+    """Output (r, c)'s share of a whole window added into dx, as the general loop adds it."""
+    x, g, dx = arrays
+    source, gradient, target = pointers
+    real = register_type(x.dtype)
+    values = [load_element(b, x.dtype, a) for a in _taps(b, op, x, source, r, c)]
+    share = load_element(b, x.dtype, _spatial(b, g, gradient, r, c))
+    if op.mode in ("average_inc_pad", "average_exc_pad"):
+        share = b.fdiv(share, ll.Constant(real, float(op.ws[0] * op.ws[1])))
+    peak = _fold(b, op, x.dtype, values) if op.mode == "max" else None
+    for value, into in zip(values, _taps(b, op, dx, target, r, c), strict=True):
+        current = load_element(b, dx.dtype, into)
+        added = b.fadd(current, share)
+        if peak is not None:
+            added = b.select(b.fcmp_ordered("==", value, peak), added, current)
+        store_element(b, dx.dtype, added, into)

@@ -83,6 +83,49 @@ def test_values_match_numpy(dtype: str, case: dict) -> None:
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10)
 
 
+def _settings(w_shape: tuple, case: dict) -> tuple:
+    """(stride, padding, dilation, flip) of a case, for the gradients' references."""
+    dilation = case.get("filter_dilation", (1, 1))
+    span = [(k - 1) * d for k, d in zip(w_shape[2:], dilation, strict=True)]
+    border = case.get("border_mode", "valid")
+    pad = {"valid": (0, 0), "full": tuple(span), "half": tuple((s + 1) // 2 for s in span)}.get(
+        border, border
+    )
+    pad = (pad, pad) if isinstance(pad, int) else pad
+    return case.get("subsample", (1, 1)), pad, dilation, case.get("filter_flip", True)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_rows_longer_than_a_vector(dtype: str, case: dict) -> None:
+    """Output rows of 5 to 21 elements: the vector copies and adds of im2col and col2im
+    (codegen_llvm/conv_runs.py; 8 f32 or 4 f64 lanes), whole vectors and their tails, with
+    the rows of padded taps taken one by one; both gradients against the references."""
+    from tc.ir.ops.conv import conv_grad_filters_reference, conv_grad_input_reference
+
+    x, w, c = (
+        T.tensor(dtype, (None,) * 4, "x"),
+        T.tensor(dtype, (None,) * 4, "w"),
+        T.tensor(dtype, (None,) * 4),
+    )
+    y = T.nnet.conv2d(x, w, **case)
+    f = tc.function([x, w, c], [y, *T.grad(T.sum(y * c), [x, w])])
+    for shapes in [((2, 3, 9, 23), (4, 3, 3, 3)), ((3, 2, 6, 12), (2, 2, 2, 3))]:
+        xv, wv = (RNG.standard_normal(s) for s in shapes)
+        want_y = numpy_conv2d(xv, wv, **case)
+        cv = RNG.standard_normal(want_y.shape)
+        got = f(*(v.astype(dtype) for v in (xv, wv, cv)))
+        settings = _settings(wv.shape, case)
+        want = [
+            want_y,
+            conv_grad_input_reference(xv.shape, wv, cv, *settings),
+            conv_grad_filters_reference(xv, wv.shape, cv, *settings),
+        ]
+        tol = 1e-12 if dtype == "float64" else 2e-5
+        for value, expected in zip(got, want, strict=True):
+            np.testing.assert_allclose(value, expected, rtol=tol, atol=tol * 10 * np.abs(expected).max())
+
+
 def test_static_shapes_layouts_and_empty_batches() -> None:
     x, w = T.tensor("float64", (None, 3, 8, 8), "x"), T.tensor("float64", (5, 3, 3, 3), "w")
     y = T.nnet.conv2d(x, w, border_mode="half", subsample=(2, 2))
