@@ -17,7 +17,7 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import counted_loop
-from .loops import ArrayRef
+from .loops import ArrayRef, emit_elementwise_loop
 from .types import I8, I8_PTR, I32, I64, load_element, register_type, store_element
 
 BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
@@ -103,29 +103,82 @@ def emit_dot(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, output
             b.and_(b.icmp_unsigned("!=", routine, ll.Constant(I8_PTR, None)), fits),
             b.and_(b.or_(a_rm, a_cm), b.or_(b_rm, b_cm)),
         )
+        layouts = ((a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld))
         with b.if_else(usable) as (blas, loops):
             with blas:
-                gemm = functools.partial(
-                    _call_gemm,
-                    b,
-                    dtype,
-                    routine,
-                    a,
-                    m_b,
-                    (a_rm, a_rld, a_cld),
-                    (b_rm, b_rld, b_cld),
-                    m,
-                    n,
-                    k,
-                    output,
-                )
-                _gemv_or(
-                    b, dtype, a, m_b, ((a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld)), (m, n, k), output, gemm
-                )
+                _blas_dot(b, dtype, routine, a, m_b, layouts, (m, n, k), output)
             with loops:
-                _loops(b, dtype, a, m_b, m, n, k, output)
+                packable = b.and_(b.icmp_unsigned("!=", routine, ll.Constant(I8_PTR, None)), fits)
+                with b.if_else(packable) as (pack, naive):
+                    with pack:
+                        _packed_dot(b, dtype, routine, a, m_b, (m, n, k), output)
+                    with naive:
+                        _loops(b, dtype, a, m_b, m, n, k, output)
     else:
         _loops(b, dtype, a, m_b, m, n, k, output)
+
+
+def _blas_dot(
+    b: ll.IRBuilder,
+    dtype: DType,
+    routine: ll.Value,
+    a: _Matrix,
+    m_b: _Matrix,
+    layouts: tuple[tuple[ll.Value, ll.Value, ll.Value], tuple[ll.Value, ll.Value, ll.Value]],
+    sizes: tuple[ll.Value, ll.Value, ll.Value],
+    output: ll.Value,
+) -> None:
+    """The product through BLAS, for operands in a layout BLAS takes: gemv or gemm."""
+    gemm = functools.partial(_call_gemm, b, dtype, routine, a, m_b, *layouts, *sizes, output)
+    _gemv_or(b, dtype, a, m_b, layouts, sizes, output, gemm)
+
+
+def _packed_dot(
+    b: ll.IRBuilder,
+    dtype: DType,
+    routine: ll.Value,
+    a: _Matrix,
+    m_b: _Matrix,
+    sizes: tuple[ll.Value, ll.Value, ll.Value],
+    output: ll.Value,
+) -> None:
+    """Operands in a layout BLAS does not take (a reversed view, broadcast rows) copied into
+    contiguous buffers first: two copies cost far less than the product in plain loops. Where
+    the buffers cannot be allocated, the plain loops."""
+    from .context import IDENTITY
+
+    m, n, k = sizes
+    module = b.module
+    malloc = module.globals.get("malloc") or ll.Function(module, ll.FunctionType(I8_PTR, [I64]), "malloc")
+    free = module.globals.get("free") or ll.Function(module, ll.FunctionType(ll.VoidType(), [I8_PTR]), "free")
+    packed = []
+    for matrix, rows, cols in ((a, m, k), (m_b, k, n)):
+        count = b.mul(rows, cols)
+        size = b.mul(b.select(b.icmp_signed(">", count, I64(0)), count, I64(1)), I64(dtype.itemsize))
+        packed.append((matrix, rows, cols, b.call(malloc, [size])))
+    null = ll.Constant(I8_PTR, None)
+    allocated = b.and_(*(b.icmp_unsigned("!=", p, null) for *_, p in packed))
+    with b.if_else(allocated) as (copy, naive):
+        with copy:
+            contiguous = []
+            for matrix, rows, cols, pointer in packed:
+                source = ArrayRef(dtype, matrix.pointer, [rows, cols], matrix.byte_strides, (None, None))
+                name = module.get_unique_name("dot.pack")
+                emit_elementwise_loop(
+                    b, name, [rows, cols], (None, None), [source], [(dtype, pointer)], IDENTITY
+                )
+                strides = [b.mul(cols, I64(dtype.itemsize)), I64(dtype.itemsize)]
+                contiguous.append(
+                    _Matrix(b, ArrayRef(dtype, pointer, [rows, cols], strides, (None, None)), True)
+                )
+            left, right = contiguous
+            row_major = ll.Constant(ll.IntType(1), 1)
+            layouts = ((row_major, _max(b, k, I64(1)), k), (row_major, _max(b, n, I64(1)), n))
+            _blas_dot(b, dtype, routine, left, right, layouts, sizes, output)
+        with naive:
+            _loops(b, dtype, a, m_b, m, n, k, output)
+    for *_, pointer in packed:
+        b.call(free, [pointer])
 
 
 def emit_batched_dot(builder: ll.IRBuilder, a: ArrayRef, b: ArrayRef, out: ArrayRef) -> None:

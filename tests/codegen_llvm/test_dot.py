@@ -116,3 +116,24 @@ def test_batched_dot_gradient() -> None:
 
     rng = np.random.default_rng(5)
     verify_grad(lambda a, b: T.batched_dot(a, b), [rng.random((3, 2, 4)), rng.random((3, 4, 5))])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_products_of_views_blas_cannot_take_are_packed_first(dtype: str) -> None:
+    """Reversed and strided views (negative strides) are copied into contiguous buffers and
+    multiplied by BLAS; the results are the same products."""
+    X, D, v = T.matrix("X", dtype=dtype), T.matrix("D", dtype=dtype), T.vector("v", dtype=dtype)
+    outputs = [
+        T.dot(X.T, D[::-1]),
+        T.dot(X[::-1], D[:, ::-1].T),
+        T.dot(v[::-1], D.T),
+        T.dot(X[::-2], D.T[:, ::-1]),
+    ]
+    f = tc.function([X, D, v], outputs)
+    rng = np.random.default_rng(5)
+    x, d = rng.standard_normal((7, 5)).astype(dtype), rng.standard_normal((7, 5)).astype(dtype)
+    vv = rng.standard_normal(5).astype(dtype)
+    expected = [x.T @ d[::-1], x[::-1] @ d[:, ::-1].T, vv[::-1] @ d.T, x[::-2] @ d.T[:, ::-1]]
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    for found, want in zip(f(x, d, vv), expected, strict=True):
+        np.testing.assert_allclose(found, want, rtol=tolerance, atol=tolerance)
