@@ -151,13 +151,22 @@ def _packed_dot(
     module = b.module
     malloc = module.globals.get("malloc") or ll.Function(module, ll.FunctionType(I8_PTR, [I64]), "malloc")
     free = module.globals.get("free") or ll.Function(module, ll.FunctionType(ll.VoidType(), [I8_PTR]), "free")
-    packed = []
+    packed, fitting = [], []
     for matrix, rows, cols in ((a, m, k), (m_b, k, n)):
-        count = b.mul(rows, cols)
-        size = b.mul(b.select(b.icmp_signed(">", count, I64(0)), count, I64(1)), I64(dtype.itemsize))
-        packed.append((matrix, rows, cols, b.call(malloc, [size])))
+        # A byte count past 2**63 (a huge broadcast view) would wrap to a small buffer: ask
+        # for nothing then, and take the plain loops.
+        count = b.smul_with_overflow(rows, cols)
+        bytes_ = b.smul_with_overflow(b.extract_value(count, 0), I64(dtype.itemsize))
+        wraps = b.or_(b.extract_value(count, 1), b.extract_value(bytes_, 1))
+        size = b.select(
+            b.icmp_signed(">", b.extract_value(bytes_, 0), I64(0)), b.extract_value(bytes_, 0), I64(1)
+        )
+        pointer = b.call(malloc, [b.select(wraps, I64(1), size)])
+        packed.append((matrix, rows, cols, pointer))
+        fitting.append(b.not_(wraps))
     null = ll.Constant(I8_PTR, None)
     allocated = b.and_(*(b.icmp_unsigned("!=", p, null) for *_, p in packed))
+    allocated = b.and_(allocated, b.and_(*fitting))
     with b.if_else(allocated) as (copy, naive):
         with copy:
             contiguous = []

@@ -48,7 +48,7 @@ import numpy as np
 from ..attributes import Attribute, attr, int_tuple
 from ..core import CALLABLE_BODY, FRESH, PURE, Operation, Region
 from ..dtypes import DType
-from ..errors import TcTypeError, TcVerificationError
+from ..errors import TcShapeError, TcTypeError, TcValueError, TcVerificationError
 from ..types import TensorType
 
 if TYPE_CHECKING:
@@ -179,13 +179,13 @@ class Scan(Operation):
 
         layout = self.layout
         n = int(operands[0])
-        if n < 0:
-            raise TcVerificationError(
-                f"{self.name} at {self.location}: the number of steps is negative ({n})"
+        if n < 0:  # the shape plan's messages (ir/shape_checks.py), for the interpreter too
+            raise TcValueError(
+                f"{self.name} at {self.location}: the number of steps must not be negative, found {n}"
             )
         for k in range(layout.sequences):
             if len(operands[1 + k]) < n:
-                raise TcVerificationError(
+                raise TcShapeError(
                     f"{self.name} at {self.location}: sequence #{k} has {len(operands[1 + k])} rows "
                     f"but the scan runs {n} steps"
                 )
