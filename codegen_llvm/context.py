@@ -62,6 +62,8 @@ class LoweringContext:
     scratch: dict[Operation, ll.Value] = field(default_factory=dict)  # an op's extra buffer
     temporaries: list[ll.Value] = field(default_factory=list)  # freed at the end
     plan: BufferPlan | None = None  # set once the function is planned (plan.py)
+    # Where in `dims` each result slot's first dimension was read (by the slot's pointer).
+    first_dims: dict[ll.Value, ll.Value] = field(default_factory=dict)
     shape_ops: ShapeOpLowering = field(init=False)  # sizes and views read while laying out
 
     def __post_init__(self) -> None:
@@ -78,6 +80,11 @@ class LoweringContext:
     def defer(self, emit: Callable[..., None], *args: Any) -> None:
         """Run `emit(*args)` once every buffer is laid out."""
         self.loops.append(functools.partial(emit, *args))
+
+    def report_rows(self, slot: Slot, rows: ll.Value) -> None:
+        """Tell the caller that the result in `slot` has `rows` rows, fewer than it allocated
+        (tx.head): written over the first dimension it passed in `dims`."""
+        self.builder.store(rows, self.first_dims[slot[0]])
 
     def unique_name(self, base: str) -> str:
         """A fresh name for a generated function: `<function>.<base>`, numbered."""

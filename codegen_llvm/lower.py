@@ -7,7 +7,9 @@ order, then its results. `dims` holds, slot after slot, the slot's shape
 then its byte strides (rank values each; nothing for a scalar). Result
 slots are C-contiguous buffers the caller allocated with the shapes of
 `ir.shapes`. The caller has checked every shape before the call, so the
-code never reads out of bounds. Returns 0, or 1 when a temporary buffer
+code never reads out of bounds. A result of unplanned length (tx.head) has
+the upper bound allocated; the code writes the rows it filled over the
+result's first dimension in `dims`. Returns 0, or 1 when a temporary buffer
 could not be allocated, or 2 + n when index check n failed (a gather or
 scatter-add index outside its axis: `ir.ops.indexing.index_checks`); then
 the bad index and the axis size are written to `dims` just past the last
@@ -66,6 +68,9 @@ def lower_function(convention: CallingConvention, function: Function, module: ll
     for arg, slot in zip(function.args, slots, strict=False):
         ctx.arrays[arg] = ArrayRef(arg.type.dtype, *slot, arg.type.shape)
     outputs = slots[len(function.args) : convention.first_global_slot]
+    for index in range(len(function.args), convention.first_global_slot):
+        if ranks[index]:  # where a result's first dimension is in `dims` (ctx.report_rows)
+            ctx.first_dims[slots[index][0]] = builder.gep(dims, [I64(2 * sum(ranks[:index]))])
     store_slots = slots[convention.first_store_slot :]
     ctx.plan = plan_buffers(function, convention, outputs, store_slots)
 

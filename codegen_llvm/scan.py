@@ -18,10 +18,10 @@ from ..ir.ops.scan import Scan, ScanLayout
 from ..ir.shape_state import ShapeState, rule_for
 from .bodies import CallFrame, LoweredBody, call_body, fresh_results, lower_body
 from .context import LoweringContext, lowering
-from .control import counted_loop
+from .control import exitable_loop
 from .loops import ArrayRef
 from .terms import emit_term
-from .types import I8_PTR, I64
+from .types import I8, I8_PTR, I64
 
 
 @lowering(Scan)
@@ -31,7 +31,10 @@ def _scan(ctx: LoweringContext, op: Scan) -> None:
     sources = _sources(op.layout)
     rows = _row_extents(ctx, op, step.function, sources)
     last_only = set(op.last_only)
-    fresh_results(ctx, op, [row if k in last_only else [n, *row] for k, row in enumerate(rows)])
+    extents = [row if k in last_only else [n, *row] for k, row in enumerate(rows)]
+    if op.until:  # the number of steps run, where the step returns its stop condition
+        extents[-1] = []
+    fresh_results(ctx, op, extents)
     # A state kept for its last value alternates between its result and one spare row.
     spares = {k: _spare_row(ctx, ctx.arrays[op.results[k]]) for k in op.last_only}
     ctx.defer(_emit_loop, ctx, op, step, sources, n, spares)
@@ -92,7 +95,12 @@ def _emit_loop(
     arguments = len(sources)
     for arg in range(layout.first_nonsequence_arg, arguments):
         frame.put_array(arg, operands[sources[arg][0]])
-    with counted_loop(b, n, "scan") as i:
+    if op.until:  # the step writes its stop condition here; the loop counts the steps run
+        stop = b.alloca(I8, name="scan.stop")
+        count = b.bitcast(results.pop().pointer, I64.as_pointer())
+        b.store(n, count)
+        frame.put(arguments + len(results), stop, [], [])
+    with exitable_loop(b, n, "scan") as (i, exit_if):
         t = b.sub(b.sub(n, I64(1)), i) if op.reverse else i
         for k in range(layout.sequences):
             seq = operands[1 + k]
@@ -114,6 +122,11 @@ def _emit_loop(
             else:
                 frame.put(arguments + position, _row(b, result, t), result.shape[1:], result.strides[1:])
         call_body(ctx, step, frame)
+        if op.until:
+            stopped = b.icmp_unsigned("!=", b.load(stop), I8(0))
+            with b.if_then(stopped):
+                b.store(b.add(i, I64(1)), count)
+            exit_if(stopped)
     for k in spares:  # no steps: the result is the initial row
         with b.if_then(b.icmp_signed("==", n, I64(0))):
             init = operands[layout.first_init + k]

@@ -20,10 +20,13 @@ from ..ir.errors import TcIndexError, TcTypeError
 from ..ir.ops.indexing import Gather
 from ..ir.ops.shape import OPERAND, Subtensor
 from .graph import Constant, Variable, located, make_apply
+from .until_rows import index_head, is_head
 
 
 def getitem(x: Variable, key: Any) -> Variable:
     """`x[key]` with numpy's basic-indexing semantics (advanced indices delegated)."""
+    if is_head(x):  # a scan's rows whose number is known after the loop (until_rows.py)
+        return index_head(x, key)
     items = key if isinstance(key, tuple) else (key,)
     if any(_is_advanced(k) for k in items):
         try:

@@ -31,6 +31,7 @@ from ..ir.types import TensorType
 from .graph import Apply, Variable, as_tensor_variable, cast_to, located, user_location
 from .scan_body import carried_shared, checked_indexing, free_variables, retype_returned
 from .shared import SharedVariable
+from .until_rows import head_rows
 
 
 @dataclass
@@ -89,7 +90,7 @@ def scan(
     nonseq_args = nonseqs
     state_args = [p for s in states if s is not None for p in s.placeholders]
     returned = fn(*seq_args, *state_args, *nonseq_args)
-    outputs, inner_updates = _split_return(returned)
+    outputs, inner_updates, stop = _split_return(returned)
     if infos and len(outputs) != len(infos):
         raise TcValueError(
             located(
@@ -98,7 +99,7 @@ def scan(
         )
     if not infos:
         states = [None] * len(outputs)
-    step = _Step(seq_args, nonseqs, outputs, inner_updates)
+    step = _Step(seq_args, nonseqs, outputs, inner_updates, stop)
     return _build(step, steps, rows, states, return_list, truncate_gradient)
 
 
@@ -181,23 +182,30 @@ def _name(variable: Variable, suffix: str) -> str | None:
 
 
 class until:  # noqa: N801 (Theano's name: `theano.scan_module.until`)
-    """Theano's early exit of a scan step: `return h, until(T.lt(h, eps))`. Not supported yet:
-    a scan's results would have a length known only after the loop ran."""
+    """Theano's early exit of a scan step, returned last: `return h * 2, until(h * 2 > limit)`.
+    The scan stops after the first step whose condition holds (or after n_steps); its
+    results have one row per step run, a length known only once the loop ran: they can be
+    a function's results, or indexed with an integer (`values[-1]`)."""
 
     def __init__(self, condition: Any) -> None:
-        self.condition = condition
+        self.condition = as_tensor_variable(condition)
+        if self.condition.ndim != 0:
+            raise TcTypeError(located(f"scan: until takes a scalar condition, found {self.condition.type}"))
 
 
-def _split_return(returned: Any) -> tuple[list[Variable], list[tuple[SharedVariable, Variable]]]:
-    """Theano's step results: outputs, an updates dict, or a tuple of both (either order)."""
-    parts = returned if isinstance(returned, (tuple, list)) else [returned]
+def _split_return(
+    returned: Any,
+) -> tuple[list[Variable], list[tuple[SharedVariable, Variable]], Variable | None]:
+    """Theano's step results: outputs, an updates dict, or a tuple of both (either order),
+    with an `until` last; the stop condition, as bool, is the third result (None without)."""
+    parts = list(returned) if isinstance(returned, (tuple, list)) else [returned]
+    stop = None
+    if parts and isinstance(parts[-1], until):
+        condition = parts.pop().condition
+        stop = condition if condition.type.dtype is DType.BOOL else cast_to(condition, DType.BOOL)
+        returned = parts[0] if len(parts) == 1 else tuple(parts)
     if any(isinstance(part, until) for part in parts):
-        raise TcValueError(
-            located(
-                "scan: until (an early exit) is not supported yet: the results' length would be known "
-                "only after the loop ran; run n_steps steps and mask the rest (T.switch) instead"
-            )
-        )
+        raise TcValueError(located("scan: the step must return its until(...) last"))
     outputs: list[Any] = []
     updates: list[tuple[SharedVariable, Variable]] = []
     parts = list(returned) if isinstance(returned, tuple) else [returned]  # a list is the outputs
@@ -213,7 +221,8 @@ def _split_return(returned: Any) -> tuple[list[Variable], list[tuple[SharedVaria
     for target, _ in updates:
         if not isinstance(target, SharedVariable):
             raise TcTypeError(located(f"scan: the step updates {target!r}, which is not a shared variable"))
-    return [as_tensor_variable(v) for v in outputs], [(s, as_tensor_variable(v)) for s, v in updates]
+    outputs = [as_tensor_variable(v) for v in outputs]
+    return outputs, [(s, as_tensor_variable(v)) for s, v in updates], stop
 
 
 # -- the op -----------------------------------------------------------------------------------
@@ -228,6 +237,7 @@ class _Step:
     nonsequences: list[Variable]
     outputs: list[Variable]
     updates: list[tuple[SharedVariable, Variable]]
+    stop: Variable | None  # until's condition, as bool
 
 
 def _build(
@@ -252,6 +262,8 @@ def _build(
         internal.append((_State(init, [-1], variable.type, None, [placeholder], variable), next_value))
     all_states = [s for s, _ in recurrent] + [s for s, _ in internal]
     step_outputs = [out for _, out in recurrent] + [v for _, v in internal] + plain
+    if step.stop is not None:
+        step_outputs.append(step.stop)
     placeholders = sequence_args + [p for s in all_states for p in s.placeholders]
     carried_roots = [s.shared for s, _ in internal if s.shared is not None]
     captured = free_variables(step_outputs, placeholders + carried_roots, step.nonsequences)
@@ -268,13 +280,18 @@ def _build(
         "taps": tuple(taps),
         "tap_counts": tuple(len(s.taps) for s in all_states),
         "truncate_gradient": truncate_gradient,
+        "until": step.stop is not None,
     }
     operands = [steps, *rows, *(s.init for s in all_states), *nonsequences]
     result_types = [TensorType(s.row.dtype, (None, *s.row.shape)) for s in all_states]
     result_types += [TensorType(v.type.dtype, (None, *v.type.shape)) for v in plain]
+    if step.stop is not None:  # the number of steps run
+        result_types.append(TensorType(DType.I64, ()))
     location = user_location()
     results = [Variable(t, location=location) for t in result_types]
     expected = [s.row for s in all_states] + [v.type for v in plain]
+    if step.stop is not None:
+        expected.append(step.stop.type)
 
     def regions() -> list[Region]:
         from .lower import lower_body
@@ -285,6 +302,8 @@ def _build(
         return [Region([block])]
 
     Apply(Scan, operands, attributes, results, location, regions=regions)
+    if step.stop is not None:
+        results = [head_rows(r, results[-1]) for r in results[:-1]]
     stacked = results[: len(recurrent)]
     finals = results[len(recurrent) : len(all_states)]
     others = iter(results[len(all_states) :])

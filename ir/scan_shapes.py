@@ -97,6 +97,8 @@ def scan_shape_rule(op: Scan, state: ShapeState) -> None:
         row = tuple(translate(t) for t in inner.shapes[value])
         if k in last_only:  # the last value: shaped as the initial row
             state.shapes[result] = operand_shapes[layout.first_init + k][1:]
+        elif op.until and k == len(returned) - 1:  # the number of steps run
+            state.shapes[result] = ()
         else:
             state.shapes[result] = (n, *row)
 

@@ -29,6 +29,7 @@ from ..ir import Value
 from ..ir.builder import Builder
 from ..ir.clone import clone_block
 from ..ir.core import Block, Region
+from ..ir.errors import TcGradientError
 from ..ir.ops.builtin import Return
 from ..ir.ops.scan import Scan, ScanLayout, argument_types
 
@@ -74,6 +75,11 @@ class _Args:
 
 
 def scan_gradient(op: Scan, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
+    if op.until:  # the backward loop would run a number of steps known only after the forward one
+        raise TcGradientError(
+            f"'{op.name}' at {op.location}: the gradient of a scan with until (an early exit) is not "
+            "supported; run n_steps steps and keep the rows past the stop unchanged with T.switch"
+        )
     parts = _Parts.of(op)
     layout = parts.layout
     last_only = set(op.last_only)

@@ -33,7 +33,9 @@ class DropUnusedOutputs(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
         assert isinstance(op, Scan)
         states = op.layout.states
-        unused = [k for k in range(states, len(op.results)) if not op.results[k].uses]
+        # until's step count stays with its stop condition: without it the loop runs n steps.
+        outputs = len(op.results) - (1 if op.until else 0)
+        unused = [k for k in range(states, outputs) if not op.results[k].uses]
         if not unused:
             return False
         keep = [k for k in range(len(op.results)) if k not in unused]
@@ -47,6 +49,8 @@ class LastRowOnly(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
         assert isinstance(op, Scan)
+        if op.until:  # a scan that may stop early keeps every row (ir/ops/scan.py)
+            return False
         layout = op.layout
         found = [
             k

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..ir import Function, Operation, TcValueError, TensorType
 from ..ir.errors import TcIndexError, TcMemoryError
+from ..ir.ops.head import trimmed_results
 from ..ir.ops.indexing import FIRST_INDEX_STATUS, index_checks
 from ..ir.ops.views import DimShuffle
 from ..ir.shapes import ShapePlan
@@ -82,6 +83,11 @@ class CompiledFunction:
         self._data_type = ctypes.c_void_p * slots
         # Checked indices report through `dims`, which the scalar paths do not size for it.
         self._index_checks = index_checks(ir_functions["tir-opt"]) if "tir-opt" in ir_functions else []
+        # Results of a length known after the call (tx.head): their position, and where in
+        # `dims` the native code writes the rows it filled.
+        ranks = [s.type.rank for s in inputs] + [t.rank for t in output_types]
+        trimmed = trimmed_results(ir_functions["tir-opt"]) if "tir-opt" in ir_functions else []
+        self._trims = [(k, 2 * sum(ranks[: len(inputs) + k])) for k in trimmed]
         self._fast = (
             None
             if native is None
@@ -95,7 +101,7 @@ class CompiledFunction:
                 single_output,
             )
         )
-        if self._index_checks or shape_plan.has_checks or shape_plan.uses_values:
+        if self._index_checks or self._trims or shape_plan.has_checks or shape_plan.uses_values:
             self._fast = None  # the plan's checks (an index in range) run on the general path only
         # None: the Python path. Not `self._call`: a bound method stored on `self` is a
         # reference cycle, and a function in a cycle (with its native code, which the
@@ -191,6 +197,8 @@ class CompiledFunction:
                 f"function '{self.name}' could not allocate a temporary buffer "
                 f"(its size overflows 64 bits or memory is exhausted); no shared variable was changed"
             )
+        for k, first_dim in self._trims:
+            outputs[k] = outputs[k][: dims_array[first_dim]]
         if self._keep_updates:
             for (buffer_index, _), new in zip(self._stores, destinations, strict=True):
                 self._shared[buffer_index].value = new

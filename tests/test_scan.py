@@ -286,15 +286,6 @@ def test_truncate_gradient_backpropagates_through_the_last_k_steps(k: int) -> No
         np.testing.assert_allclose(found, want, rtol=1e-10, atol=1e-12)
 
 
-def test_until_is_refused_with_a_located_error() -> None:
-    from tc.scan_module import until
-
-    x = T.scalar("x")
-    with pytest.raises(tc.TcValueError, match="until .an early exit. is not supported yet") as info:
-        tc.scan(lambda h: (h / 2, until(T.lt(h, 1.0))), outputs_info=x, n_steps=10)
-    assert "test_scan.py" in str(info.value)
-
-
 def test_negative_step_count_is_an_error_before_the_call() -> None:
     x, n = T.vector("x"), T.lscalar("n")
     out, _ = tc.scan(lambda s: s * 2, outputs_info=x, n_steps=n)

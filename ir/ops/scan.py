@@ -31,6 +31,12 @@ truncated backpropagation through time); -1, the default, is the full gradient.
 initial row when there are no steps), not every step's values stacked; such a state takes
 only tap -1, and the loop keeps two rows of it, not n.
 
+`until`: Theano's early exit (`theano.scan_module.until`). The step returns, last, a bool
+scalar; the loop stops after the first step that returns true. The scan then has one more
+result, last: `count`, a tensor<i64>, the number of steps run (n when none said stop). The
+stacked results keep n rows, of which the first `count` are the steps' values (the rest are
+unspecified): `tx.head` (ir/ops/head.py) takes those rows as a function's result.
+
 `reverse`: the steps run from t = n - 1 down to 0, row t of every sequence and
 result belonging to step t; a state (one tap, -1) then starts from its initial
 row at t = n - 1 and step t reads the value of step t + 1. The gradient of a
@@ -111,6 +117,8 @@ class Scan(Operation):
     truncate_gradient = attr(int, default=-1)
     # States whose result is their last value only (double-buffered, not stacked).
     last_only = attr(tuple, convert=int_tuple, default=())
+    # The step returns a stop condition last; the scan returns the number of steps run last.
+    until = attr(bool, default=False)
 
     @property
     def layout(self) -> ScanLayout:
@@ -131,6 +139,15 @@ class Scan(Operation):
         if not regions or regions[0].block.terminator is None:
             raise TcVerificationError(f"{cls.name}: the step body must end in return")
         returned = [v.type for v in regions[0].block.terminator.operands]
+        until = attributes.get("until") is True
+        if until:
+            if not returned or returned[-1] != TensorType(DType.BOOL, ()):
+                found = returned[-1] if returned else "nothing"
+                raise TcTypeError(
+                    f"{cls.name}: with until, the step must return its stop condition last, a "
+                    f"tensor<bool>; found {found}"
+                )
+            returned = returned[:-1]
         if len(returned) < layout.states:
             raise TcTypeError(
                 f"{cls.name}: the step returns {len(returned)} value(s) but there are {layout.states} states"
@@ -140,7 +157,8 @@ class Scan(Operation):
         rows = [_row(t) for t in inits] + returned[layout.states :]
         last = attributes.get("last_only", ())
         last_only = set(last) if isinstance(last, tuple) else set()
-        return [t if k in last_only else TensorType(t.dtype, (None, *t.shape)) for k, t in enumerate(rows)]
+        results = [t if k in last_only else TensorType(t.dtype, (None, *t.shape)) for k, t in enumerate(rows)]
+        return results + [TensorType(DType.I64, ())] if until else results
 
     def verify_op(self) -> None:
         layout = self.layout
@@ -161,6 +179,8 @@ class Scan(Operation):
                     f"{self.name}: the step returns {returned[k]} for state #{k}, whose initial value "
                     f"has rows of {state}; a state must keep its type"
                 )
+        if self.until and (self.reverse or self.last_only):
+            raise TcVerificationError(f"{self.name}: a scan with until runs forwards and stacks every state")
         if self.reverse and any(t != -1 for t in layout.taps):
             raise TcVerificationError(f"{self.name}: a reverse scan's states take only tap -1")
         for k in self.last_only:
@@ -193,6 +213,7 @@ class Scan(Operation):
         nonsequences = operands[layout.first_nonsequence :]
         stacked: list[list[np.ndarray]] = [[] for _ in self.results]
         steps = range(n - 1, -1, -1) if self.reverse else range(n)
+        count = n
         for t in steps:
             args = [np.asarray(operands[1 + k][t]) for k in range(layout.sequences)]
             for k in range(layout.states):
@@ -202,11 +223,21 @@ class Scan(Operation):
                 history[k].append(np.asarray(outs[k]))
             for column, out in zip(stacked, outs, strict=True):
                 column.append(np.asarray(out))
+            if self.until and bool(outs[-1]):
+                count = t + 1
+                break
+        if self.until:  # n rows, as native code allocates them: those past `count` are zeros
+            stacked.pop()
+            for column in stacked:
+                column += [np.zeros_like(column[0])] * (n - count)
         if self.reverse:
             for column in stacked:
                 column.reverse()
         last_only = set(self.last_only)
-        results = [_stack(column, result.type) for column, result in zip(stacked, self.results, strict=True)]
+        stacked_results = self.results[:-1] if self.until else self.results
+        results = [_stack(c, r.type) for c, r in zip(stacked, stacked_results, strict=True)]
+        if self.until:
+            results.append(np.int64(count))
         for k in last_only:  # the value after the last step (the initial row without steps)
             results[k] = np.asarray(history[k][-1], self.results[k].type.dtype.numpy)
         return results
