@@ -19,14 +19,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import llvmlite.binding as llvm
-from llvmlite import ir as ll
 from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ..ir import Module, TcCompilationError
 from ..ir.calling import calling_convention
-from .linalg import BLAS_GLOBALS, GEMV_GLOBALS
-from .lower import EntryPoint, lower_function
-from .parallel import THREADS_GLOBAL
+from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, THREADS_GLOBAL, EntryPoint
 
 LLVM_LOCK = threading.RLock()  # LLVM's pass managers and MCJIT are not thread-safe
 
@@ -116,6 +113,10 @@ def lower_and_optimize(
     and the text of the `llvm` and `llvm-opt` stages; `seconds` receives the time of
     `llvm-ir` (lowering, parsing, verifying) and `llvm-o3`.
     """
+    from llvmlite import ir as ll
+
+    from .lower import lower_function  # the lowering, only when code is made (not loaded)
+
     started = time.perf_counter()
     llmod = ll.Module(name="tc")
     llmod.triple = tm.triple

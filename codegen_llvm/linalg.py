@@ -18,12 +18,8 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .loops import ArrayRef, emit_elementwise_loop
+from .symbols import BLAS_GLOBALS, GEMV_GLOBALS
 from .types import I8, I8_PTR, I32, I64, load_element, register_type, store_element
-
-BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
-# Matrix-vector products (a step of a recurrent network at batch 1) go to gemv: gemm's
-# packing costs several microseconds on a 128 x 128 product that gemv does in one.
-GEMV_GLOBALS = {DType.F64: "tc_blas_dgemv", DType.F32: "tc_blas_sgemv"}
 
 
 def _blas_pointer(module: ll.Module, dtype: DType, table: dict[DType, str] = BLAS_GLOBALS) -> ll.Value:

@@ -18,7 +18,10 @@ stride, so `dims` has two entries more than the shapes and strides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import importlib
+import pkgutil
+from pathlib import Path
 
 from llvmlite import ir as ll
 
@@ -30,24 +33,14 @@ from .indexing import IndexFailure
 from .loops import ArrayRef
 from .plan import plan_buffers
 from .scalar import MathLibrary
+from .symbols import EntryPoint, entry_symbol
 from .types import I8_PTR, I32, I64, mark_not_captured
-
-
-@dataclass(frozen=True)
-class EntryPoint:
-    """What the runtime needs to call the lowered function."""
-
-    symbol: str
-    slot_ranks: tuple[int, ...]  # arguments then results
-
-
-def entry_symbol(function: Function) -> str:
-    return f"tc_{function.name}"
 
 
 def lower_function(convention: CallingConvention, function: Function, module: ll.Module) -> EntryPoint:
     """Plan the function's buffers (plan.py), lower each op through its registered entry
     (`LOWERINGS`), run the deferred loops, then copy what the plan did not place and free."""
+    register_lowerings()
     ranks = convention.slot_ranks
     symbol = entry_symbol(function)
     fn = ll.Function(module, ll.FunctionType(I32, [I8_PTR.as_pointer(), I64.as_pointer()]), symbol)
@@ -88,6 +81,14 @@ def lower_function(convention: CallingConvention, function: Function, module: ll
         loop()
     _finish(ctx)
     return EntryPoint(symbol, ranks)
+
+
+@functools.cache
+def register_lowerings() -> None:
+    """Import every module of the package, registering its `@lowering` entries: done before
+    the first lowering, not on import, so that loading cached code imports none of them."""
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        importlib.import_module(f"{__package__}.{module.name}")
 
 
 def _finish(ctx: LoweringContext) -> None:

@@ -23,7 +23,7 @@ from ..ir import Module, TcCompilationError
 from . import jit
 from .elfcheck import check_object
 from .jit import NativeModule, default_num_threads, host_target_machine
-from .lower import EntryPoint
+from .symbols import EntryPoint
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from __future__ import annotations
 from llvmlite import ir as ll
 
 from .control import counted_loop
+from .symbols import THREADS_GLOBAL
 from .types import I1, I8, I8_PTR, I32, I64
 
 GRAIN = 1 << 18  # elements per thread below which a new thread (tens of microseconds, and a core
 # that BLAS's own threads may be spinning on) does not pay
 MAX_THREADS = 64
-THREADS_GLOBAL = "tc_num_threads"  # set by the runtime after loading the code
 
 JOB_TYPE = ll.FunctionType(I1, [I8_PTR.as_pointer(), I64, I64])
 # { job, args, begin, end, result }

@@ -35,7 +35,8 @@ from .errors import (
     TcVerificationError,
 )
 from .interpreter import initial_state, run, run_function
-from .parser import parse_module, parse_type
+from .parse_literals import parse_type
+from .parser import parse_module
 from .printer import print_function, print_module
 from .types import TensorType, broadcast_shapes
 from .verifier import verify_function, verify_module

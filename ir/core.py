@@ -81,6 +81,15 @@ class Location:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+@dataclass(frozen=True)
+class TextPosition(Location):
+    """Where an op stands in the IR text it was parsed from (it had no `loc(...)`).
+
+    Errors show it like any location; the printer leaves it out, since the
+    text it points into is the text being printed.
+    """
+
+
 class Value:
     """An SSA value: defined once, knows its uses."""
 

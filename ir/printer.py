@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 from .attributes import DenseAttr, SymbolRef, format_attribute
-from .core import Block, Function, Global, Location, Module, Operation, Value
-from .parser import TextPosition
+from .core import Block, Function, Global, Location, Module, Operation, TextPosition, Value
 
 _NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -25,7 +25,6 @@ from tc.ir.errors import (
 
 # compat, imported for its effect, gives Variable.eval the compiler.
 from . import compat, datasets, gradient, ifelse, printing, sandbox, scalar, scan_module, tensor  # noqa: F401
-from .artifact import compile_file, load
 from .compile import function, shared
 from .datasets import TcDataError
 from .frontend.scan import scan
@@ -35,6 +34,18 @@ from .mode import Mode
 from .printing import pp
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """`tc.load` and `tc.compile_file` import the artifact machinery (and the .tx parser) only
+    when first used, so that `import tc` stays light."""
+    if name in ("compile_file", "load"):
+        from . import artifact
+
+        return getattr(artifact, name)
+    raise AttributeError(f"module 'tc' has no attribute {name!r}")
+
+
 DeviceError = TcDeviceError  # the name the GPU documentation uses
 
 __all__ = [

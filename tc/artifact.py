@@ -47,8 +47,8 @@ from .artifact_manifest import (
 )
 from .codegen_llvm import entry_symbol
 from .codegen_llvm.elfcheck import ObjectCodeError
-from .codegen_llvm.lower import EntryPoint
 from .codegen_llvm.objectcode import emit_object, load_object
+from .codegen_llvm.symbols import EntryPoint
 from .compile import default_updates, make_functions, native_code, optimize_module, shape_plan, shared
 from .frontend.lower import build_function
 from .frontend.shared import SharedVariable

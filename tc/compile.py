@@ -11,9 +11,8 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from tc.codegen_llvm import NativeModule, pycall
-from tc.codegen_llvm.objectcode import assembly_of
 from tc.frontend.config import DEVICES, config
 from tc.frontend.graph import Variable, as_tensor_variable
 from tc.frontend.lower import build_function
@@ -21,6 +20,7 @@ from tc.frontend.shared import SharedVariable, shared_roots
 from tc.ir import (
     Function,
     Module,
+    TcError,
     TcTypeError,
     TcValueError,
     initial_state,
@@ -28,6 +28,7 @@ from tc.ir import (
     print_module,
 )
 from tc.ir.calling import calling_convention
+from tc.ir.flat import freeze
 from tc.ir.shapes import ShapePlan
 from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE, PassManager, parse_pipeline
 from tc.runtime import CompiledFunction, InputSpec
@@ -39,6 +40,9 @@ from . import compile_log, pass_cache
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
 from .object_cache import native_code
+
+if TYPE_CHECKING:
+    from tc.codegen_llvm import NativeModule
 
 Pairs = Mapping[Variable, object] | Sequence[tuple[Variable, object]] | None
 
@@ -165,6 +169,8 @@ class StageTexts(dict[str, str]):
 
     def __missing__(self, stage: str) -> str:
         if stage == "asm" and super().__contains__("llvm-opt"):
+            from tc.codegen_llvm.objectcode import assembly_of
+
             self["asm"] = text = assembly_of(self["llvm-opt"])
             return text
         raise KeyError(stage)
@@ -204,17 +210,16 @@ def optimize_module(
     stages = {"tir": print_module(module)}
     # Keyed and kept with the ops' locations, which error messages name.
     key = pass_cache.key_of(print_module(module, locations=True), (*OPTIMIZE_PIPELINE, "|", *LOWER_PIPELINE))
-    cached = pass_cache.load(key)
+    cached = _cached_pipeline(key)
     if cached is not None:
-        with compile_log.stage("parse"):
-            planned, optimized = (parse_module(cached[name]) for name in pass_cache.STAGES)
+        (planned, optimized), texts = cached
         compile_log.note("passes cached")
         for function in planned.functions:
             _check_unused_inputs(function, on_unused_input)
         with compile_log.stage("shape plans"):
             plans = {f.name: shape_plan(planned, f) for f in planned.functions}
         module.functions[:] = optimized.functions
-        return {**stages, "tir-planned": print_module(planned), "tir-opt": print_module(optimized)}, plans
+        return {**stages, **texts}, plans
     with compile_log.stage("passes"):
         PassManager(parse_pipeline(OPTIMIZE_PIPELINE)).run(module)
         for function in module.functions:
@@ -223,12 +228,23 @@ def optimize_module(
         plans = {f.name: shape_plan(module, f) for f in module.functions}
     with compile_log.stage("passes"):
         stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
-        planned_located = print_module(module, locations=True)
+        planned = freeze(module)
         PassManager(parse_pipeline(LOWER_PIPELINE)).run(module)
         stages["tir-opt"] = print_module(module)
-        located = {"tir-planned": planned_located, "tir-opt": print_module(module, locations=True)}
-    pass_cache.store(key, located)
+    pass_cache.store(key, stages, planned, module)
     return stages, plans
+
+
+def _cached_pipeline(key: str) -> tuple[tuple[Module, Module], dict[str, str]] | None:
+    """The planned and optimised modules and their texts, if the pass cache has them."""
+    cached = pass_cache.load(key)
+    if cached is None:
+        return None
+    try:
+        with compile_log.stage("thaw"):
+            return cached.modules(), cached.texts
+    except TcError:
+        return None  # a damaged entry: the pipeline runs again and replaces it
 
 
 def shape_plan(module: Module, function: Function) -> ShapePlan:
@@ -289,16 +305,24 @@ def make_functions(
         )
         recipe = pickle_recipe(name, convention.globals, native_entries, compiled_by)
         compiled[name].enable_pickling(rebuild_function, recipe)
-        if native_entries and compiled[name].is_stateless_scalar and pycall.supported():
-            address, engine = pycall.compile_fastcall(
-                native.addresses[name],
-                [a.type.dtype for a in function.args],
-                [t.dtype for t in function.result_types],
-                compiled[name]._single,
-            )
-            compiled[name].use_native_entry(address, engine)
+        if native_entries and compiled[name].is_stateless_scalar:
+            _use_fastcall_entry(compiled[name], function, native.addresses[name])
     compile_log.record("functions", time.perf_counter() - started)
     return compiled
+
+
+def _use_fastcall_entry(compiled: CompiledFunction, function: Function, address: int) -> None:
+    """Calls of a stateless scalar function go straight to native code (codegen_llvm/pycall)."""
+    from tc.codegen_llvm import pycall
+
+    if pycall.supported():
+        entry, engine = pycall.compile_fastcall(
+            address,
+            [a.type.dtype for a in function.args],
+            [t.dtype for t in function.result_types],
+            compiled._single,
+        )
+        compiled.use_native_entry(entry, engine)
 
 
 class _IRStages(Mapping[str, Function]):

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
+import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tc.codegen_llvm import NativeModule
-from tc.codegen_llvm.lower import EntryPoint, entry_symbol
-from tc.codegen_llvm.objectcode import emit_object, host_target, load_object
 from tc.ir import Module, TcCompilationError
 from tc.ir.calling import calling_convention
 from tc.runtime.cache import CompileCache, cache_directory, cache_key
 
 from . import compile_log
 
+if TYPE_CHECKING:
+    from tc.codegen_llvm import NativeModule
+
 
 def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> NativeModule:
     """Native code for the fused `module`, from the compile cache when it is there."""
     from tc import __version__
+    from tc.codegen_llvm.objectcode import emit_object, host_target, load_object
+    from tc.codegen_llvm.symbols import EntryPoint, entry_symbol
 
     host = host_target()
     fingerprint = compiler_fingerprint()
@@ -68,7 +71,9 @@ def compiler_fingerprint() -> str:
     """A hash of the code generator's own source, so a changed compiler never reuses old code."""
     digest = hashlib.sha256()
     for package in ("codegen_llvm", "codegen_ptx", "ir"):
-        directory = Path(importlib.import_module(f"tc.{package}").__file__).parent  # type: ignore[arg-type]
+        spec = importlib.util.find_spec(f"tc.{package}")  # found, not imported
+        assert spec is not None and spec.origin is not None
+        directory = Path(spec.origin).parent
         for source in sorted(directory.rglob("*.py")):
             digest.update(source.read_bytes())
     return digest.hexdigest()

@@ -22,6 +22,7 @@ import tc
 import tc.tensor as T
 from tc.artifact import build_file
 from tc.codegen_llvm.context import LOWERINGS
+from tc.codegen_llvm.lower import register_lowerings
 from tc.codegen_llvm.scalar import scalar_emitter
 from tc.frontend.elemwise import GENERATED
 from tc.frontend.generated import GENERATED_OPS
@@ -29,6 +30,8 @@ from tc.frontend.lower import build_function_ir
 from tc.frontend.tx.builtins import FUNCTIONS
 from tc.ir import OP_REGISTRY, DType, Operation, run_function
 from tc.ir.ops.elementwise import ElementwiseOp, cast_reference
+
+register_lowerings()  # the registry is filled before the first lowering, not on import
 
 ELEMENTWISE = sorted(
     (cls for cls in OP_REGISTRY.values() if issubclass(cls, ElementwiseOp)), key=lambda c: c.name

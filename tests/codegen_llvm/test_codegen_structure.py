@@ -13,6 +13,7 @@ import pytest
 
 import tc.codegen_llvm.lower  # noqa: F401  (registers every entry)
 from tc.codegen_llvm.context import LOWERINGS
+from tc.codegen_llvm.lower import register_lowerings
 from tc.ir import OP_REGISTRY, Operation
 from tc.ir.ops.builtin import Constant, Return, Shape, Size
 from tc.ir.ops.elementwise_base import ElementwiseOp
@@ -24,6 +25,8 @@ from tc.ir.ops.reduce import Reduce
 from tc.ir.ops.shape import Alloc, Arange, Concatenate, IncSubtensor, Reshape, Subtensor
 from tc.ir.ops.state import Load, Store
 from tc.ir.ops.views import DimShuffle
+
+register_lowerings()  # the registry is filled before the first lowering, not on import
 
 CODEGEN = Path(tc.codegen_llvm.lower.__file__).parent
 

@@ -1,0 +1,27 @@
+"""The names that generated code and the runtime agree on: entry points and the globals the
+runtime fills after loading (BLAS routines, the thread count). A module of its own so that
+loading cached object code imports none of the lowering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir import DType, Function
+
+BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
+# Matrix-vector products (a step of a recurrent network at batch 1) go to gemv: gemm's
+# packing costs several microseconds on a 128 x 128 product that gemv does in one.
+GEMV_GLOBALS = {DType.F64: "tc_blas_dgemv", DType.F32: "tc_blas_sgemv"}
+THREADS_GLOBAL = "tc_num_threads"  # how many threads large flat loops may use
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """What the runtime needs to call the lowered function."""
+
+    symbol: str
+    slot_ranks: tuple[int, ...]  # arguments then results
+
+
+def entry_symbol(function: Function) -> str:
+    return f"tc_{function.name}"

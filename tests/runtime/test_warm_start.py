@@ -1,0 +1,79 @@
+"""What a process loads: `import tc` stays light, and a warm compile in a new process
+rebuilds the optimised IR from flat records and loads object code, importing no parser, no
+lowering module and running no pass or LLVM step."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tc
+from tc import tensor as T
+from tc.frontend.lower import build_function_ir
+from tc.ir import TcError, print_module
+from tc.ir.flat import freeze, thaw
+
+_HEAVY = ("llvmlite", "lark", "networkx", "scipy", "tc.codegen_llvm.lowerings", "tc.ir.text_reader")
+
+_PROGRAM = """
+import json, sys
+import numpy as np
+import tc, tc.tensor as T
+import tc.passes.manager as manager
+loaded_by_import = sorted(m for m in {heavy!r} if m in sys.modules)
+runs = []
+original = manager.PassManager.run
+manager.PassManager.run = lambda self, module: (runs.append(1), original(self, module))[1]
+x, W = T.matrix("x"), tc.shared(np.eye(3), name="W")
+f = tc.function([x], T.tanh(T.dot(x, W)).sum(axis=1), updates=[(W, W * 0.5)])
+out = f(np.ones((2, 3)))
+import tc.codegen_llvm.jit as jit
+print(json.dumps({{
+    "import": loaded_by_import,
+    "after_compile": sorted(m for m in {heavy!r} if m in sys.modules),
+    "passes": len(runs), "llvm": jit.compile_count, "out": out.tolist(),
+}}))
+"""
+
+
+def _run(cache: Path) -> dict[str, object]:
+    env = dict(os.environ, TC_CACHE_DIR=str(cache))
+    program = _PROGRAM.format(heavy=_HEAVY)
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_import_is_light_and_a_warm_compile_parses_lowers_and_optimises_nothing(tmp_path: Path) -> None:
+    cold = _run(tmp_path)
+    assert cold["import"] == []
+    assert cold["passes"] and cold["llvm"] == 1
+    warm = _run(tmp_path)
+    assert warm["import"] == []
+    assert warm["passes"] == 0 and warm["llvm"] == 0
+    # Loading needs llvmlite (MCJIT) and BLAS (scipy's OpenBLAS, found without importing scipy).
+    assert warm["after_compile"] == ["llvmlite"]
+    assert warm["out"] == cold["out"]
+    np.testing.assert_allclose(warm["out"], np.tanh(np.ones((2, 3))).sum(axis=1))
+
+
+def test_flat_records_rebuild_the_module_as_it_prints() -> None:
+    x, h0 = T.matrix("x"), T.vector("h0")
+    hs, _ = tc.scan(lambda r, h: T.tanh(r + h), sequences=x, outputs_info=h0)
+    built = build_function_ir("f", [x, h0], [hs, T.grad(hs.sum(), h0)])  # a region, locations
+    again = thaw(freeze(built))
+    assert print_module(again, locations=True) == print_module(built, locations=True)
+
+
+def test_damaged_records_are_a_tc_error() -> None:
+    x = T.dvector("x")
+    data = freeze(build_function_ir("f", [x], [T.exp(x)]))
+    with pytest.raises(TcError, match="not a saved module"):
+        thaw(data[: len(data) // 2])
