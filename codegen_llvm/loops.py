@@ -112,21 +112,21 @@ def _launch(
     pointers: Sequence[ll.Value],
     total: ll.Value,
     body: KernelBody,
-    columns: ll.Value | None = None,
+    extra: Sequence[ll.Value] = (),
 ) -> None:
     """Run the loop over [0, total) on the cores with the fast body; if any element asks
     for exact math, run the whole range again with the exact body on this thread.
 
-    `make_loop(name, body)` builds the loop function (`kind` flat, or rows of `columns`)."""
+    `make_loop(name, body)` builds the loop function (`kind` flat, or rows: then `extra` is
+    the row length and the column operands' periods, its arguments before the pointers)."""
     module = builder.module
-    extra = [columns] if columns is not None else []
     fast = make_loop(f"{name}.{kind}", body.fast)
-    job = _job_function(module, f"{name}.job", fast, len(pointers), with_columns=columns is not None)
+    job = _job_function(module, f"{name}.job", fast, len(pointers), extras=len(extra))
     args = builder.alloca(I8_PTR, size=I32(len(pointers) + len(extra)))
     for index, pointer in enumerate(pointers):
         builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
-    for value in extra:
-        builder.store(builder.inttoptr(value, I8_PTR), builder.gep(args, [I32(len(pointers))]))
+    for index, value in enumerate(extra, start=len(pointers)):
+        builder.store(builder.inttoptr(value, I8_PTR), builder.gep(args, [I32(index)]))
     inexact = builder.call(parallel_for(module), [job, args, total])
     if body.has_fallback:
         exact = make_loop(f"{name}.exact", lambda b, values: (body.exact(b, values), None))
@@ -139,7 +139,8 @@ def _launch(
 def _row_split(strides: Sequence[Sequence[ll.Value | None]]) -> int | None:
     """An axis k splitting the space into rows (axes < k) and columns (axes >= k) such that
     each operand is full, a scalar, a row (broadcast along the rows: a bias) or a column
-    (broadcast along the columns: a per-row maximum), or None."""
+    (one value per row, a per-row maximum, or per trailing row axes: an NCHW per-channel
+    bias, constant over H, W and N), or None."""
     rank = len(strides[0]) if strides else 0
     for k in range(1, rank):
         if all(_kind(s, k) is not None for s in strides):
@@ -155,9 +156,16 @@ def _kind(strides: Sequence[ll.Value | None], k: int) -> str | None:
         return "scalar"
     if all(x is None for x in rows) and all(x is not None for x in columns):
         return "row"
-    if all(x is not None for x in rows) and all(x is None for x in columns):
+    if all(x is None for x in columns) and _varying_suffix(rows) is not None:
         return "column"
     return None
+
+
+def _varying_suffix(rows: Sequence[ll.Value | None]) -> int | None:
+    """Where the row axes an operand varies along start, if they are the last ones (it is
+    broadcast along the ones before: row r reads entry r % (their rows)); else None."""
+    first = next((a for a, x in enumerate(rows) if x is not None), len(rows))
+    return first if all(x is not None for x in rows[first:]) else None
 
 
 def _rows_or_nest(
@@ -174,11 +182,20 @@ def _rows_or_nest(
     spread over the cores by element ranges; any other layout takes the strided nest."""
     kinds = [_kind(s, split) for s in strides]
     ok: ll.Value = I1(1)
+    periods: list[ll.Value] = []  # per column operand: the rows after which its values repeat
     for operand, op_strides, kind in zip(operands, strides, kinds, strict=True):
         if kind == "scalar":
             continue
-        spans = {"full": range(len(extent)), "row": range(split, len(extent)), "column": range(split)}
-        axes = spans[str(kind)]
+        if kind == "column":
+            first = _varying_suffix(op_strides[:split])
+            assert first is not None
+            axes = range(first, split)
+            period: ll.Value = I64(1)
+            for axis in axes:
+                period = builder.mul(period, extent[axis])
+            periods.append(period)
+        else:
+            axes = range(len(extent)) if kind == "full" else range(split, len(extent))
         ok = builder.and_(
             ok, _contiguous_over(builder, extent, op_strides, list(axes), operand.dtype.itemsize)
         )
@@ -201,7 +218,7 @@ def _rows_or_nest(
     def rows_loop(loop_name: str, loop_body: FastBody) -> ll.Function:
         return _rows_function(module, loop_name, dtypes, kinds, len(outputs), loop_body)
 
-    _launch(builder, name, "rows", rows_loop, pointers, total, body, columns)
+    _launch(builder, name, "rows", rows_loop, pointers, total, body, [columns, *periods])
     builder.branch(after)
 
     builder.position_at_end(nest_block)
@@ -237,20 +254,24 @@ def _rows_function(
     num_outputs: int,
     body: FastBody,
 ) -> ll.Function:
-    """i1 name(i64 begin, i64 end, i64 columns, T0* noalias, ...): elements [begin, end) of a
-    rows x columns space, row by row, each row's run a vectorisable loop."""
+    """i1 name(i64 begin, i64 end, i64 columns, i64 period, ..., T0* noalias, ...): elements
+    [begin, end) of a rows x columns space, row by row, each row's run a vectorisable loop;
+    column operand k (one value per row) reads entry r % period_k at row r."""
     pointer_types = [memory_type(d).as_pointer() for d in dtypes]
-    fn = ll.Function(
-        module, ll.FunctionType(I1, [I64, I64, I64, *pointer_types]), module.get_unique_name(name)
-    )
+    num_periods = sum(k == "column" for k in kinds)
+    signature = ll.FunctionType(I1, [I64, I64, I64, *[I64] * num_periods, *pointer_types])
+    fn = ll.Function(module, signature, module.get_unique_name(name))
     fn.linkage = "internal"
-    begin, end, columns, *pointers = fn.args
+    begin, end, columns = fn.args[:3]
+    periods = iter(fn.args[3 : 3 + num_periods])
+    pointers = fn.args[3 + num_periods :]
     for p in pointers:
         p.add_attribute("noalias")
         mark_not_captured(p)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     num_inputs = len(dtypes) - num_outputs
     inputs = list(zip(dtypes[:num_inputs], pointers[:num_inputs], kinds, strict=True))
+    period_of = [next(periods) if k == "column" else None for k in kinds]
     scalars = [load_element(b, d, p) if k == "scalar" else None for d, p, k in inputs]
     flag = b.alloca(I1)
     b.store(I1(0), flag)
@@ -265,7 +286,8 @@ def _rows_function(
         hi = b.sub(end, row_start)
         hi = b.select(b.icmp_signed("<", hi, columns), hi, columns)
         per_row = [
-            load_element(b, d, b.gep(p, [r])) if k == "column" else None for d, p, k in inputs
+            load_element(b, d, b.gep(p, [b.urem(r, period)])) if period is not None else None
+            for (d, p, _), period in zip(inputs, period_of, strict=True)
         ]  # loaded once per row
         with counted_loop(b, hi, "column", start=lo) as j:
             flat = b.add(row_start, j)
@@ -325,17 +347,17 @@ def _flat_function(
 
 
 def _job_function(
-    module: ll.Module, name: str, flat: ll.Function, count: int, with_columns: bool = False
+    module: ll.Module, name: str, flat: ll.Function, count: int, extras: int = 0
 ) -> ll.Function:
     """The (args, begin, end) signature tc_parallel_for calls, unpacking the pointers
-    (and, for a rows function, the row length stored after them)."""
+    (and, for a rows function, the `extras` integers stored after them)."""
     fn = ll.Function(module, JOB_TYPE, module.get_unique_name(name))
     fn.linkage = "internal"
     args, begin, end = fn.args
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    first = 3 if with_columns else 2
+    first = 2 + extras
     pointers = [b.bitcast(b.load(b.gep(args, [I32(i)])), flat.args[first + i].type) for i in range(count)]
-    extra = [b.ptrtoint(b.load(b.gep(args, [I32(count)])), I64)] if with_columns else []
+    extra = [b.ptrtoint(b.load(b.gep(args, [I32(count + i)])), I64) for i in range(extras)]
     b.ret(b.call(flat, [begin, end, *extra, *pointers]))
     return fn
 

@@ -1,4 +1,5 @@
-"""Kernels over rows x columns: a bias row or a per-row column broadcast against a matrix.
+"""Kernels over rows x columns: a bias row or a per-row column broadcast against a matrix,
+or a value per trailing row axes (an NCHW per-channel bias: rows (N, C), columns (H, W)).
 
 They run a vectorised loop per row (spread over threads by element ranges);
 any other layout takes the strided nest. Both must equal numpy.
@@ -35,6 +36,24 @@ def test_three_axes_and_non_contiguous_operands() -> None:
     np.testing.assert_allclose(f(a[:, :, ::-1], r.T.copy().T), np.exp(a[:, :, ::-1]) * r, rtol=1e-14)
     b = RNG.normal(size=(8, 7)).T
     np.testing.assert_allclose(f(a, b), np.exp(a) * b, rtol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(7, 5, 3, 4), (1, 1, 1, 1), (2, 3, 0, 4), (50, 20, 12, 12)])
+def test_per_channel_bias_and_other_trailing_row_operands(shape: tuple[int, ...]) -> None:
+    x, b, m = T.ftensor4("x"), T.fvector("b"), T.fmatrix("m")
+    bias = b.dimshuffle("x", 0, "x", "x")  # varies along C only
+    plane = m.dimshuffle("x", 0, 1, "x")  # along C and H, broadcast along N and W
+    f = tc.function([x, b, m], [T.tanh(x + bias), x * plane - bias])
+    assert "kernel.rows" in f.dump("llvm")  # vectorised rows, not the strided nest
+    a = RNG.normal(size=shape).astype(np.float32)
+    vb, vm = RNG.normal(size=shape[1]).astype(np.float32), RNG.normal(size=shape[1:3]).astype(np.float32)
+    want = [np.tanh(a + vb[None, :, None, None]), a * vm[None, :, :, None] - vb[None, :, None, None]]
+    for got, expected in zip(f(a, vb, vm), want, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=3e-6, atol=1e-6)
+    # a reversed view of the input takes the strided nest, with the same numbers
+    flipped = a[:, :, ::-1]
+    got = f(flipped, vb, vm[:, ::-1].copy())[0]
+    np.testing.assert_allclose(got, np.tanh(flipped + vb[None, :, None, None]), rtol=3e-6, atol=1e-6)
 
 
 def test_huge_trig_arguments_fall_back_to_exact_math() -> None:
