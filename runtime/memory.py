@@ -6,7 +6,8 @@ kernel when they are freed, and trims the heap's top above its trim
 threshold, so the next call's blocks of the same size arrive as fresh pages
 that fault one by one: for a training step on a 784x500 layer that doubled
 the step's time. Raising both thresholds once keeps those blocks for reuse,
-as the allocators of JAX and PyTorch do. `TC_MALLOC_TUNING=0` leaves glibc's
+as the allocators of JAX and PyTorch do: the process may keep up to
+TRIM_THRESHOLD of freed memory. `TC_MALLOC_TUNING=0` leaves glibc's
 defaults alone; elsewhere than glibc this does nothing.
 """
 
@@ -19,10 +20,15 @@ import sys
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-TRIM_THRESHOLD = 128 << 20  # free memory kept at the heap's top before it is returned
-# Larger blocks still come from mmap: with 32 MiB, elementwise work on 32 MiB arrays
-# beside numpy's own temporaries measured 3x slower (bench/elementwise.py).
-MMAP_THRESHOLD = 16 << 20
+# Free memory kept at the heap's top before it is returned. It must hold a call's
+# temporaries: at 128 MiB, LeNet's train step (batch 500) gave its blocks back and faulted
+# them in again on every call (81 ms a step; 68 ms at 512 MiB, measured 2026-11-30).
+TRIM_THRESHOLD = 512 << 20
+# Blocks up to 64 MiB come from the heap (and are reused); larger ones from mmap. At 16 MiB
+# the LeNet step's 23 MiB activations and the 32 MiB arrays of bench/elementwise.py came
+# back as fresh pages each call (the activation 10.5 -> 4.1 ms at 64 MiB, numpy's own
+# tanh 7.8 -> 5.4 ms in the same process).
+MMAP_THRESHOLD = 64 << 20
 
 
 @functools.lru_cache(maxsize=1)
