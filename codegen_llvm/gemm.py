@@ -16,9 +16,9 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import counted_loop
-from .linalg import BLAS_GLOBALS
 from .loops import ArrayRef
-from .types import I8, I8_PTR, I32, I64, load_element, register_type, store_element
+from .symbols import BLAS_GLOBALS, BLAS_INT
+from .types import I8, I8_PTR, I64, load_element, register_type, store_element
 
 
 @dataclass
@@ -90,7 +90,7 @@ def _call(
         return place
 
     def integer(value: ll.Value) -> ll.Value:
-        return slot(b.trunc(_at_least_1(b, value), I32), I32)
+        return slot(_at_least_1(b, value), BLAS_INT)
 
     # a row-major op(A) (m x k) is the column-major A^T: 'N' when not transposed, leading
     # dimension its stored row length (k, or m when stored transposed)

@@ -18,8 +18,8 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .loops import ArrayRef, emit_elementwise_loop
-from .symbols import BLAS_GLOBALS, GEMV_GLOBALS
-from .types import I8, I8_PTR, I32, I64, load_element, register_type, store_element
+from .symbols import BLAS_GLOBALS, BLAS_INT, GEMV_GLOBALS
+from .types import I8, I8_PTR, I64, load_element, register_type, store_element
 
 
 def _blas_pointer(module: ll.Module, dtype: DType, table: dict[DType, str] = BLAS_GLOBALS) -> ll.Value:
@@ -255,7 +255,7 @@ def _call_gemv(
         return slot
 
     def integer(value: ll.Value) -> ll.Value:
-        return by_reference(b.trunc(value, I32), I32)
+        return by_reference(value, BLAS_INT)
 
     args = [
         by_reference(trans, I8),
@@ -295,8 +295,8 @@ def _call_gemm(
         return slot
 
     def integer(value: ll.Value) -> ll.Value:
-        slot = b.alloca(I32)
-        b.store(b.trunc(value, I32), slot)
+        slot = b.alloca(BLAS_INT)
+        b.store(value, slot)
         return slot
 
     def scalar(value: float) -> ll.Value:

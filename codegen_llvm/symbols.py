@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llvmlite import ir as ll
+
 from ..ir import DType, Function
 
 BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
@@ -13,6 +15,11 @@ BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
 # packing costs several microseconds on a 128 x 128 product that gemv does in one.
 GEMV_GLOBALS = {DType.F64: "tc_blas_dgemv", DType.F32: "tc_blas_sgemv"}
 THREADS_GLOBAL = "tc_num_threads"  # how many threads large flat loops may use
+# BLAS's integer arguments (passed by reference, Fortran style) are stored as 64-bit
+# integers: an ILP64 BLAS (numpy's OpenBLAS) reads all eight bytes, an LP64 one (scipy's)
+# the first four, which on a little-endian machine are the same number while it fits in 32
+# bits (the calls check m, n, k < 2^31 and fall back to loops otherwise).
+BLAS_INT = ll.IntType(64)
 
 
 @dataclass(frozen=True)

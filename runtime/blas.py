@@ -1,15 +1,21 @@
-"""The BLAS that matrix products call: the OpenBLAS scipy ships, found without a compiler.
+"""The BLAS that matrix products call: an OpenBLAS the installed wheels ship, found without a
+compiler.
 
 The addresses of its Fortran routines are handed to the generated code (see
-codegen_llvm/linalg.py). Two ways to find them, the fast one first:
+codegen_llvm/linalg.py), which passes integers as 64 bits, so an ILP64 or an LP64 library
+serves (codegen_llvm/symbols.py: BLAS_INT). In order of preference:
 
-- scipy's wheels bundle `scipy.libs/libscipy_openblas-*.so`, whose LP64 routines are
-  exported as `scipy_sgemm_` and so on: loading it with ctypes takes milliseconds, where
-  importing scipy.linalg takes 0.1-0.2 s (most of a warm compile's time);
-- otherwise `scipy.linalg.cython_blas`, which exports the routines of whatever BLAS scipy
-  was built with as PyCapsules.
+- numpy's own OpenBLAS (`numpy.libs/libscipy_openblas64_-*.so`, ILP64, routines named
+  `scipy_sgemm_64_`; numpy 1.x: `libopenblas64_*.so`, `sgemm_64_`): the library numpy's own
+  products already loaded, so tc and numpy share one pool of BLAS threads. Two pools on the
+  same cores spin against each other: a 32x128x128 sgemm measured 6 us alone and 12-16 us
+  once the other library's threads had run;
+- scipy's bundled `scipy.libs/libscipy_openblas-*.so` (LP64, `scipy_sgemm_`); loading it
+  with ctypes takes milliseconds where importing scipy.linalg takes 0.1-0.2 s;
+- `scipy.linalg.cython_blas`, which exports the routines of whatever BLAS scipy was built
+  with as PyCapsules.
 
-Without scipy, products run in tc's own loops.
+Without any of them, products run in tc's own loops.
 """
 
 from __future__ import annotations
@@ -25,29 +31,38 @@ _ROUTINES = {
     "tc_blas_dgemv": "dgemv",
     "tc_blas_sgemv": "sgemv",
 }
+# (package whose wheel bundles the library, its file pattern, the symbols' prefix and suffix)
+_BUNDLED = [
+    ("numpy", "libscipy_openblas64_-*.so", "scipy_", "_64_"),
+    ("numpy", "libopenblas64_*.so", "", "_64_"),
+    ("scipy", "libscipy_openblas-*.so", "scipy_", "_"),
+]
 
 
 @lru_cache(maxsize=1)
 def blas_routines() -> dict[str, int]:
-    """Global name -> address of each BLAS routine the code may call ({} without scipy)."""
-    return _bundled_openblas() or _cython_blas()
+    """Global name -> address of each BLAS routine the code may call ({} without one)."""
+    for package, pattern, prefix, suffix in _BUNDLED:
+        found = _bundled_openblas(package, pattern, prefix, suffix)
+        if found:
+            return found
+    return _cython_blas()
 
 
-def _bundled_openblas() -> dict[str, int]:
-    """The routines of the OpenBLAS a scipy wheel bundles, without importing scipy."""
-    spec = importlib.util.find_spec("scipy")
+def _bundled_openblas(package: str, pattern: str, prefix: str, suffix: str) -> dict[str, int]:
+    """The routines of the OpenBLAS a wheel of `package` bundles in `<package>.libs`, without
+    importing more of the package than the caller has."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return {}
-    libs = Path(next(iter(spec.submodule_search_locations))).parent / "scipy.libs"
-    # The LP64 build only (32-bit integers, as the generated calls pass them); an ILP64
-    # build is named libscipy_openblas64_ and its symbols end in 64_.
-    found = sorted(libs.glob("libscipy_openblas-*.so"))
+    libs = Path(next(iter(spec.submodule_search_locations))).parent / f"{package}.libs"
+    found = sorted(libs.glob(pattern))
     if len(found) != 1:
         return {}
     try:
         library = ctypes.CDLL(str(found[0]))
         return {
-            symbol: ctypes.cast(getattr(library, f"scipy_{name}_"), ctypes.c_void_p).value or 0
+            symbol: ctypes.cast(getattr(library, f"{prefix}{name}{suffix}"), ctypes.c_void_p).value or 0
             for symbol, name in _ROUTINES.items()
         }
     except (OSError, AttributeError):
