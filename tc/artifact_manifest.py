@@ -21,7 +21,7 @@ from .frontend.shared import SharedVariable
 from .ir import Module, TcValueError
 
 FORMAT = "tc-artifact"
-FORMAT_VERSION = 2  # 2: the IR the shape plans come from ("tir-planned")
+FORMAT_VERSION = 3  # 2: the IR the shape plans come from ("tir-planned"); 3: BLAS integers in 64 bits
 
 
 class ArtifactError(TcValueError):
