@@ -33,7 +33,7 @@ def edit_manifest(path: Path, change: Callable[[dict], None]) -> None:
 
 def test_manifest_describes_the_module(built: Path) -> None:
     manifest = json.loads((built / "manifest.json").read_text())
-    assert manifest["format_version"] == 2 and manifest["tc_version"] == tc.__version__
+    assert manifest["format_version"] == 3 and manifest["tc_version"] == tc.__version__
     functions = {f["name"]: f for f in manifest["functions"]}
     assert functions["accumulator"]["inputs"] == [{"name": "inc", "type": "tensor<i32>"}]
     assert functions["accumulator"]["outputs"] == ["tensor<i64>"]
