@@ -94,4 +94,4 @@ def fresh_results(ctx: LoweringContext, op: Operation, extents: list[list[ll.Val
         if pointer is None:
             pointer = ctx.allocate(result.type.dtype, extent)
         strides = contiguous_strides(ctx.builder, extent, result.type.dtype.itemsize)
-        ctx.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, result.type.shape)
+        ctx.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, result.type.shape, True)

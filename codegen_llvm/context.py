@@ -99,7 +99,7 @@ class LoweringContext:
             if pointer is None:
                 pointer = self.allocate(result.type.dtype, extent)
             strides = contiguous_strides(b, extent, result.type.dtype.itemsize)
-            self.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, static)
+            self.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, static, True)
 
     def allocate_scratch(self, op: Operation, dtype: DType, extent: list[ll.Value]) -> None:
         """A temporary beside `op`'s results, as `scratch[op]`."""

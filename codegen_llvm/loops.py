@@ -9,7 +9,8 @@ two ways, chosen at run time:
   if any element reports that the fast math was not accurate for it (sin of
   a huge argument), the whole range is recomputed with the *exact* body.
 - strided: any layout (transposed, sliced, negative strides) and partial
-  broadcasting, one thread, the exact body.
+  broadcasting: a loop nest in its own function, spread over the cores by rows
+  of the first axis, with the same fast body and exact fallback.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from .control import counted_loop
 from .parallel import JOB_TYPE, parallel_for
 from .types import I1, I8_PTR, I32, I64, load_element, mark_not_captured, memory_type, store_element
 
+# A strided nest walks its last two axes in tiles of so many rows and columns: a transposed
+# operand is read down a tile's columns while its lines and pages are still cached.
+ROW_TILE, COLUMN_TILE = 32, 128
+
 
 @dataclass
 class ArrayRef:
@@ -34,6 +39,9 @@ class ArrayRef:
     shape: list[ll.Value]
     strides: list[ll.Value]
     static_shape: tuple[int | None, ...]
+    # C-contiguous by construction (a buffer this code allocated): kernels over such operands
+    # need no run-time layout check and no strided fallback.
+    contiguous: bool = False
 
 
 # values -> (results, needs_exact flag or None)
@@ -74,17 +82,38 @@ def emit_elementwise_loop(
     if not all(f or s for f, s in zip(is_full, is_scalar, strict=True)):
         split = _row_split(strides)
         if split is None:  # broadcasting that is neither rows nor columns: the strided nest
-            _strided_nest(builder, extent, operands, strides, outputs, body.exact, rank)
+            _strided(builder, name, extent, operands, strides, outputs, body)
             return
         _rows_or_nest(builder, name, extent, operands, strides, outputs, body, split)
         return
     full = [op for op, f in zip(operands, is_full, strict=True) if f]
+    if all(op.contiguous for op in full):
+        _flat(builder, name, extent, operands, is_scalar, outputs, body)
+        return
     flat_block = builder.append_basic_block("flat")
     nest_block = builder.append_basic_block("strided")
     after = builder.append_basic_block("after")
     builder.cbranch(_all_contiguous(builder, extent, full), flat_block, nest_block)
 
     builder.position_at_end(flat_block)
+    _flat(builder, name, extent, operands, is_scalar, outputs, body)
+    builder.branch(after)
+
+    builder.position_at_end(nest_block)
+    _strided(builder, f"{name}.strided", extent, operands, strides, outputs, body)
+    builder.branch(after)
+    builder.position_at_end(after)
+
+
+def _flat(
+    builder: ll.IRBuilder,
+    name: str,
+    extent: Sequence[ll.Value],
+    operands: Sequence[ArrayRef],
+    is_scalar: Sequence[bool],
+    outputs: Sequence[tuple[DType, ll.Value]],
+    body: KernelBody,
+) -> None:
     total: ll.Value = I64(1)
     for dim in extent:
         total = builder.mul(total, dim)
@@ -96,12 +125,6 @@ def emit_elementwise_loop(
         return _flat_function(module, loop_name, dtypes, is_scalar, len(outputs), loop_body)
 
     _launch(builder, name, "flat", flat_loop, pointers, total, body)
-    builder.branch(after)
-
-    builder.position_at_end(nest_block)
-    _strided_nest(builder, extent, operands, strides, outputs, body.exact, rank)
-    builder.branch(after)
-    builder.position_at_end(after)
 
 
 def _launch(
@@ -199,10 +222,14 @@ def _rows_or_nest(
         ok = builder.and_(
             ok, _contiguous_over(builder, extent, op_strides, list(axes), operand.dtype.itemsize)
         )
+    by_construction = all(op.contiguous for op, kind in zip(operands, kinds, strict=True) if kind != "scalar")
     rows_block = builder.append_basic_block("rows")
-    nest_block = builder.append_basic_block("strided")
+    nest_block = None if by_construction else builder.append_basic_block("strided")
     after = builder.append_basic_block("after")
-    builder.cbranch(ok, rows_block, nest_block)
+    if nest_block is None:  # every operand's layout is known: no check, no strided fallback
+        builder.branch(rows_block)
+    else:
+        builder.cbranch(ok, rows_block, nest_block)
 
     builder.position_at_end(rows_block)
     total: ll.Value = I64(1)
@@ -221,9 +248,10 @@ def _rows_or_nest(
     _launch(builder, name, "rows", rows_loop, pointers, total, body, [columns, *periods])
     builder.branch(after)
 
-    builder.position_at_end(nest_block)
-    _strided_nest(builder, extent, operands, strides, outputs, body.exact, len(extent))
-    builder.branch(after)
+    if nest_block is not None:
+        builder.position_at_end(nest_block)
+        _strided(builder, f"{name}.strided", extent, operands, strides, outputs, body)
+        builder.branch(after)
     builder.position_at_end(after)
 
 
@@ -389,28 +417,122 @@ def _all_contiguous(
     return ok
 
 
-def _strided_nest(
+def _strided(
     builder: ll.IRBuilder,
+    name: str,
     extent: Sequence[ll.Value],
     operands: Sequence[ArrayRef],
     strides: Sequence[Sequence[ll.Value | None]],
     outputs: Sequence[tuple[DType, ll.Value]],
-    body: ExactBody,
-    rank: int,
+    body: KernelBody,
 ) -> None:
-    typed_out = [builder.bitcast(ptr, memory_type(d).as_pointer()) for d, ptr in outputs]
+    """Any layout (transposed, sliced, reversed, broadcast in the middle): a loop nest in its
+    own function, spread over the cores by rows of axis 0, with the fast body (and the whole
+    nest again with the exact one if an element asks)."""
+    module = builder.module
+    rank = len(extent)
+    pattern = [[s is not None for s in op_strides] for op_strides in strides]
+    dtypes = [op.dtype for op in operands] + [d for d, _ in outputs]
+    pointers = [builder.bitcast(op.pointer, I8_PTR) for op in operands] + [p for _, p in outputs]
+    steps = [s for op_strides in strides for s in op_strides if s is not None]
+    total: ll.Value = I64(1)
+    for dim in extent:
+        total = builder.mul(total, dim)
 
-    def level(axis: int, pointers: list[ll.Value], linear: ll.Value) -> None:
-        if axis == rank:
-            values = [load_element(builder, op.dtype, p) for op, p in zip(operands, pointers, strict=True)]
-            for (dtype, _), ptr, value in zip(outputs, typed_out, body(builder, values), strict=True):
-                store_element(builder, dtype, value, builder.gep(ptr, [linear]))
+    def nest_loop(loop_name: str, loop_body: FastBody) -> ll.Function:
+        return _nest_function(module, loop_name, dtypes, pattern, len(outputs), rank, loop_body)
+
+    _launch(builder, name, "nest", nest_loop, pointers, total, body, [*extent, *steps])
+
+
+def _nest_function(
+    module: ll.Module,
+    name: str,
+    dtypes: Sequence[DType],
+    pattern: Sequence[Sequence[bool]],
+    num_outputs: int,
+    rank: int,
+    body: FastBody,
+) -> ll.Function:
+    """i1 name(i64 begin, i64 end, i64 extent..., i64 stride..., T0* noalias, ...): the rows
+    of axis 0 whose first element is in [begin, end), each a nest over the other axes;
+    operand k moves by its byte strides (those `pattern[k]` marks; the others are
+    broadcast), outputs are C-contiguous."""
+    steps = sum(map(sum, pattern))
+    pointer_types = [I8_PTR] * (len(dtypes) - num_outputs) + [
+        memory_type(d).as_pointer() for d in dtypes[-num_outputs:]
+    ]
+    signature = ll.FunctionType(I1, [I64, I64, *[I64] * (rank + steps), *pointer_types])
+    fn = ll.Function(module, signature, module.get_unique_name(name))
+    fn.linkage = "internal"
+    begin, end = fn.args[:2]
+    extent = list(fn.args[2 : 2 + rank])
+    given = iter(fn.args[2 + rank : 2 + rank + steps])
+    strides = [[next(given) if moves else None for moves in op_pattern] for op_pattern in pattern]
+    pointers = list(fn.args[2 + rank + steps :])
+    for p in pointers:
+        p.add_attribute("noalias")
+        mark_not_captured(p)
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    num_inputs = len(dtypes) - num_outputs
+    flag = b.alloca(I1)
+    b.store(I1(0), flag)
+    inner: ll.Value = I64(1)
+    for dim in extent[1:]:
+        inner = b.mul(inner, dim)
+    inner = b.select(b.icmp_signed("==", inner, I64(0)), I64(1), inner)  # no elements: no rows
+    first_row = b.sdiv(b.add(begin, b.sub(inner, I64(1))), inner)
+    last_row = b.sdiv(b.add(end, b.sub(inner, I64(1))), inner)
+
+    def level(axis: int, moved: list[ll.Value], linear: ll.Value, start: ll.Value | None = None) -> None:
+        if axis == rank - 2:  # the last two axes in tiles: a transposed read stays in cache and TLB
+            tiles(
+                moved, linear, start if start is not None else I64(0), last_row if axis == 0 else extent[axis]
+            )
             return
-        with counted_loop(builder, extent[axis], f"axis{axis}") as i:
-            moved = [
-                p if s[axis] is None else builder.gep(p, [builder.mul(i, s[axis])])
-                for p, s in zip(pointers, strides, strict=True)
+        if axis == rank:
+            values = [load_element(b, d, p) for d, p in zip(dtypes[:num_inputs], moved, strict=True)]
+            results, inexact = body(b, values)
+            for d, p, value in zip(dtypes[num_inputs:], pointers[num_inputs:], results, strict=True):
+                store_element(b, d, value, b.gep(p, [linear]))
+            if inexact is not None:
+                b.store(b.or_(b.load(flag), inexact), flag)
+            return
+        count = last_row if axis == 0 else extent[axis]
+        with counted_loop(b, count, f"axis{axis}", start=start) as i:
+            inner_pointers = [
+                p if s[axis] is None else b.gep(p, [b.mul(i, s[axis])])
+                for p, s in zip(moved, strides, strict=True)
             ]
-            level(axis + 1, moved, builder.add(builder.mul(linear, extent[axis]), i))
+            level(axis + 1, inner_pointers, b.add(b.mul(linear, extent[axis]), i))
 
-    level(0, [builder.bitcast(op.pointer, I8_PTR) for op in operands], I64(0))
+    def tiles(moved: list[ll.Value], linear: ll.Value, low: ll.Value, high: ll.Value) -> None:
+        rows_axis, columns_axis = rank - 2, rank - 1
+        row_tiles = b.sdiv(b.add(b.sub(high, low), I64(ROW_TILE - 1)), I64(ROW_TILE))
+        column_tiles = b.sdiv(b.add(extent[columns_axis], I64(COLUMN_TILE - 1)), I64(COLUMN_TILE))
+        with counted_loop(b, row_tiles, "tile.rows") as tile_row:
+            first = b.add(low, b.mul(tile_row, I64(ROW_TILE)))
+            rows_end = _minimum(b, b.add(first, I64(ROW_TILE)), high)
+            with counted_loop(b, column_tiles, "tile.columns") as tile_column:
+                first_column = b.mul(tile_column, I64(COLUMN_TILE))
+                columns_end = _minimum(b, b.add(first_column, I64(COLUMN_TILE)), extent[columns_axis])
+                with counted_loop(b, rows_end, "tile.row", start=first) as i:
+                    row = [
+                        p if s[rows_axis] is None else b.gep(p, [b.mul(i, s[rows_axis])])
+                        for p, s in zip(moved, strides, strict=True)
+                    ]
+                    row_linear = b.add(b.mul(linear, extent[rows_axis]), i)
+                    with counted_loop(b, columns_end, "tile.column", start=first_column) as j:
+                        element = [
+                            p if s[columns_axis] is None else b.gep(p, [b.mul(j, s[columns_axis])])
+                            for p, s in zip(row, strides, strict=True)
+                        ]
+                        level(rank, element, b.add(b.mul(row_linear, extent[columns_axis]), j))
+
+    level(0, pointers[:num_inputs], I64(0), first_row)
+    b.ret(b.load(flag))
+    return fn
+
+
+def _minimum(b: ll.IRBuilder, x: ll.Value, y: ll.Value) -> ll.Value:
+    return b.select(b.icmp_signed("<", x, y), x, y)

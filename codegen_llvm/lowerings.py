@@ -92,7 +92,8 @@ def _size(ctx: LoweringContext, op: Size) -> None:
 def _load(ctx: LoweringContext, op: Load) -> None:
     glob = ctx.global_slots[op.symbol]
     result = op.results[0]
-    ctx.arrays[result] = ArrayRef(result.type.dtype, *glob, result.type.shape)
+    # A shared variable's value is always C-contiguous (runtime/shared.py makes it so).
+    ctx.arrays[result] = ArrayRef(result.type.dtype, *glob, result.type.shape, True)
 
 
 @lowering(Store, Return)

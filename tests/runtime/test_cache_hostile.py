@@ -118,7 +118,7 @@ def object_code() -> bytes:
         os.environ["TC_CACHE_DIR"], previous = directory, os.environ["TC_CACHE_DIR"]
         try:
             x = T.dvector("x")
-            tc.function([x], T.tanh(x) * 3)
+            tc.function([x], T.sin(x) * 3)  # libm's sin: the exact fallback of huge arguments
             (entry,) = Path(directory).rglob("*.tcobj")
             return entry.read_bytes().split(b"\n", 1)[1]
         finally:
@@ -173,9 +173,9 @@ def test_every_section_and_relocation_is_checked(object_code: bytes) -> None:
 
 
 def test_a_symbol_the_process_lacks_fails_the_check(object_code: bytes) -> None:
-    assert b"tanh\0" in object_code
-    with pytest.raises(ObjectCodeError, match="tanx"):
-        check_object(object_code.replace(b"tanh\0", b"tanx\0"), ["tc_f"])
+    assert b"sin\0" in object_code
+    with pytest.raises(ObjectCodeError, match="sxn"):
+        check_object(object_code.replace(b"sin\0", b"sxn\0"), ["tc_f"])
 
 
 def test_a_missing_entry_point_fails_the_check(object_code: bytes) -> None:
