@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from llvmlite import ir as ll
 
 from ..ir import DType, Function, Operation, Value
-from .loops import ArrayRef, KernelBody, emit_elementwise_loop
+from .jobs import KernelBody
+from .loops import ArrayRef, emit_elementwise_loop
 from .scalar import MathLibrary
 from .types import I1, I8_PTR, I64
 

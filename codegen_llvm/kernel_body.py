@@ -13,7 +13,7 @@ from llvmlite import ir as ll
 from ..ir import Operation, TcCompilationError, Value
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise, KernelReduce, Yield
-from .loops import KernelBody
+from .jobs import KernelBody
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback
 from .types import register_type
 

@@ -12,8 +12,9 @@ from llvmlite import ir as ll
 
 from ..ir.ops.kernel import KernelReduce
 from .context import LoweringContext, lowering
+from .jobs import KernelBody
 from .kernel_body import kernel_body
-from .loops import KernelBody, broadcast_strides
+from .loops import broadcast_strides
 from .lowerings import kernel_extent, reduced_extent, reduction_scratch
 from .reduce import emit_reductions
 from .reduce_walk import Compute, Member

@@ -15,19 +15,16 @@ two ways, chosen at run time:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import counted_loop
-from .parallel import JOB_TYPE, parallel_for
-from .types import I1, I8_PTR, I32, I64, load_element, mark_not_captured, memory_type, store_element
-
-# A strided nest walks its last two axes in tiles of so many rows and columns: a transposed
-# operand is read down a tile's columns while its lines and pages are still cached.
-ROW_TILE, COLUMN_TILE = 32, 128
+from .jobs import FastBody, KernelBody, launch
+from .strided import strided_loop
+from .types import I1, I8_PTR, I64, load_element, mark_not_captured, memory_type, store_element
 
 
 @dataclass
@@ -42,18 +39,6 @@ class ArrayRef:
     # C-contiguous by construction (a buffer this code allocated): kernels over such operands
     # need no run-time layout check and no strided fallback.
     contiguous: bool = False
-
-
-# values -> (results, needs_exact flag or None)
-FastBody = Callable[[ll.IRBuilder, list[ll.Value]], tuple[list[ll.Value], ll.Value | None]]
-ExactBody = Callable[[ll.IRBuilder, list[ll.Value]], list[ll.Value]]
-
-
-@dataclass
-class KernelBody:
-    fast: FastBody
-    exact: ExactBody
-    has_fallback: bool  # whether `fast` can ask for the exact body
 
 
 def emit_elementwise_loop(
@@ -82,7 +67,7 @@ def emit_elementwise_loop(
     if not all(f or s for f, s in zip(is_full, is_scalar, strict=True)):
         split = _row_split(strides)
         if split is None:  # broadcasting that is neither rows nor columns: the strided nest
-            _strided(builder, name, extent, operands, strides, outputs, body)
+            strided_loop(builder, name, extent, operands, strides, outputs, body)
             return
         _rows_or_nest(builder, name, extent, operands, strides, outputs, body, split)
         return
@@ -100,7 +85,7 @@ def emit_elementwise_loop(
     builder.branch(after)
 
     builder.position_at_end(nest_block)
-    _strided(builder, f"{name}.strided", extent, operands, strides, outputs, body)
+    strided_loop(builder, f"{name}.strided", extent, operands, strides, outputs, body)
     builder.branch(after)
     builder.position_at_end(after)
 
@@ -124,39 +109,7 @@ def _flat(
     def flat_loop(loop_name: str, loop_body: FastBody) -> ll.Function:
         return _flat_function(module, loop_name, dtypes, is_scalar, len(outputs), loop_body)
 
-    _launch(builder, name, "flat", flat_loop, pointers, total, body)
-
-
-def _launch(
-    builder: ll.IRBuilder,
-    name: str,
-    kind: str,
-    make_loop: Callable[[str, FastBody], ll.Function],
-    pointers: Sequence[ll.Value],
-    total: ll.Value,
-    body: KernelBody,
-    extra: Sequence[ll.Value] = (),
-) -> None:
-    """Run the loop over [0, total) on the cores with the fast body; if any element asks
-    for exact math, run the whole range again with the exact body on this thread.
-
-    `make_loop(name, body)` builds the loop function (`kind` flat, or rows: then `extra` is
-    the row length and the column operands' periods, its arguments before the pointers)."""
-    module = builder.module
-    fast = make_loop(f"{name}.{kind}", body.fast)
-    job = _job_function(module, f"{name}.job", fast, len(pointers), extras=len(extra))
-    args = builder.alloca(I8_PTR, size=I32(len(pointers) + len(extra)))
-    for index, pointer in enumerate(pointers):
-        builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
-    for index, value in enumerate(extra, start=len(pointers)):
-        builder.store(builder.inttoptr(value, I8_PTR), builder.gep(args, [I32(index)]))
-    inexact = builder.call(parallel_for(module), [job, args, total])
-    if body.has_fallback:
-        exact = make_loop(f"{name}.exact", lambda b, values: (body.exact(b, values), None))
-        with builder.if_then(inexact, likely=False):
-            loop_pointers = exact.args[2 + len(extra) :]
-            typed = [builder.bitcast(p, arg.type) for p, arg in zip(pointers, loop_pointers, strict=True)]
-            builder.call(exact, [I64(0), total, *extra, *typed])
+    launch(builder, name, "flat", flat_loop, pointers, total, body)
 
 
 def _row_split(strides: Sequence[Sequence[ll.Value | None]]) -> int | None:
@@ -245,12 +198,12 @@ def _rows_or_nest(
     def rows_loop(loop_name: str, loop_body: FastBody) -> ll.Function:
         return _rows_function(module, loop_name, dtypes, kinds, len(outputs), loop_body)
 
-    _launch(builder, name, "rows", rows_loop, pointers, total, body, [columns, *periods])
+    launch(builder, name, "rows", rows_loop, pointers, total, body, [columns, *periods])
     builder.branch(after)
 
     if nest_block is not None:
         builder.position_at_end(nest_block)
-        _strided(builder, f"{name}.strided", extent, operands, strides, outputs, body)
+        strided_loop(builder, f"{name}.strided", extent, operands, strides, outputs, body)
         builder.branch(after)
     builder.position_at_end(after)
 
@@ -374,22 +327,6 @@ def _flat_function(
     return fn
 
 
-def _job_function(
-    module: ll.Module, name: str, flat: ll.Function, count: int, extras: int = 0
-) -> ll.Function:
-    """The (args, begin, end) signature tc_parallel_for calls, unpacking the pointers
-    (and, for a rows function, the `extras` integers stored after them)."""
-    fn = ll.Function(module, JOB_TYPE, module.get_unique_name(name))
-    fn.linkage = "internal"
-    args, begin, end = fn.args
-    b = ll.IRBuilder(fn.append_basic_block("entry"))
-    first = 2 + extras
-    pointers = [b.bitcast(b.load(b.gep(args, [I32(i)])), flat.args[first + i].type) for i in range(count)]
-    extra = [b.ptrtoint(b.load(b.gep(args, [I32(count + i)])), I64) for i in range(extras)]
-    b.ret(b.call(flat, [begin, end, *extra, *pointers]))
-    return fn
-
-
 def broadcast_strides(op: ArrayRef, static_extent: Sequence[int | None]) -> list[ll.Value | None]:
     """Per iteration axis: the operand's byte stride, or None where it is broadcast."""
     rank, offset = len(static_extent), len(static_extent) - len(op.shape)
@@ -415,124 +352,3 @@ def _all_contiguous(
             ok = builder.and_(ok, builder.or_(size_one, matches))
             expected = builder.mul(expected, extent[axis])
     return ok
-
-
-def _strided(
-    builder: ll.IRBuilder,
-    name: str,
-    extent: Sequence[ll.Value],
-    operands: Sequence[ArrayRef],
-    strides: Sequence[Sequence[ll.Value | None]],
-    outputs: Sequence[tuple[DType, ll.Value]],
-    body: KernelBody,
-) -> None:
-    """Any layout (transposed, sliced, reversed, broadcast in the middle): a loop nest in its
-    own function, spread over the cores by rows of axis 0, with the fast body (and the whole
-    nest again with the exact one if an element asks)."""
-    module = builder.module
-    rank = len(extent)
-    pattern = [[s is not None for s in op_strides] for op_strides in strides]
-    dtypes = [op.dtype for op in operands] + [d for d, _ in outputs]
-    pointers = [builder.bitcast(op.pointer, I8_PTR) for op in operands] + [p for _, p in outputs]
-    steps = [s for op_strides in strides for s in op_strides if s is not None]
-    total: ll.Value = I64(1)
-    for dim in extent:
-        total = builder.mul(total, dim)
-
-    def nest_loop(loop_name: str, loop_body: FastBody) -> ll.Function:
-        return _nest_function(module, loop_name, dtypes, pattern, len(outputs), rank, loop_body)
-
-    _launch(builder, name, "nest", nest_loop, pointers, total, body, [*extent, *steps])
-
-
-def _nest_function(
-    module: ll.Module,
-    name: str,
-    dtypes: Sequence[DType],
-    pattern: Sequence[Sequence[bool]],
-    num_outputs: int,
-    rank: int,
-    body: FastBody,
-) -> ll.Function:
-    """i1 name(i64 begin, i64 end, i64 extent..., i64 stride..., T0* noalias, ...): the rows
-    of axis 0 whose first element is in [begin, end), each a nest over the other axes;
-    operand k moves by its byte strides (those `pattern[k]` marks; the others are
-    broadcast), outputs are C-contiguous."""
-    steps = sum(map(sum, pattern))
-    pointer_types = [I8_PTR] * (len(dtypes) - num_outputs) + [
-        memory_type(d).as_pointer() for d in dtypes[-num_outputs:]
-    ]
-    signature = ll.FunctionType(I1, [I64, I64, *[I64] * (rank + steps), *pointer_types])
-    fn = ll.Function(module, signature, module.get_unique_name(name))
-    fn.linkage = "internal"
-    begin, end = fn.args[:2]
-    extent = list(fn.args[2 : 2 + rank])
-    given = iter(fn.args[2 + rank : 2 + rank + steps])
-    strides = [[next(given) if moves else None for moves in op_pattern] for op_pattern in pattern]
-    pointers = list(fn.args[2 + rank + steps :])
-    for p in pointers:
-        p.add_attribute("noalias")
-        mark_not_captured(p)
-    b = ll.IRBuilder(fn.append_basic_block("entry"))
-    num_inputs = len(dtypes) - num_outputs
-    flag = b.alloca(I1)
-    b.store(I1(0), flag)
-    inner: ll.Value = I64(1)
-    for dim in extent[1:]:
-        inner = b.mul(inner, dim)
-    inner = b.select(b.icmp_signed("==", inner, I64(0)), I64(1), inner)  # no elements: no rows
-    first_row = b.sdiv(b.add(begin, b.sub(inner, I64(1))), inner)
-    last_row = b.sdiv(b.add(end, b.sub(inner, I64(1))), inner)
-
-    def level(axis: int, moved: list[ll.Value], linear: ll.Value, start: ll.Value | None = None) -> None:
-        if axis == rank - 2:  # the last two axes in tiles: a transposed read stays in cache and TLB
-            tiles(
-                moved, linear, start if start is not None else I64(0), last_row if axis == 0 else extent[axis]
-            )
-            return
-        if axis == rank:
-            values = [load_element(b, d, p) for d, p in zip(dtypes[:num_inputs], moved, strict=True)]
-            results, inexact = body(b, values)
-            for d, p, value in zip(dtypes[num_inputs:], pointers[num_inputs:], results, strict=True):
-                store_element(b, d, value, b.gep(p, [linear]))
-            if inexact is not None:
-                b.store(b.or_(b.load(flag), inexact), flag)
-            return
-        count = last_row if axis == 0 else extent[axis]
-        with counted_loop(b, count, f"axis{axis}", start=start) as i:
-            inner_pointers = [
-                p if s[axis] is None else b.gep(p, [b.mul(i, s[axis])])
-                for p, s in zip(moved, strides, strict=True)
-            ]
-            level(axis + 1, inner_pointers, b.add(b.mul(linear, extent[axis]), i))
-
-    def tiles(moved: list[ll.Value], linear: ll.Value, low: ll.Value, high: ll.Value) -> None:
-        rows_axis, columns_axis = rank - 2, rank - 1
-        row_tiles = b.sdiv(b.add(b.sub(high, low), I64(ROW_TILE - 1)), I64(ROW_TILE))
-        column_tiles = b.sdiv(b.add(extent[columns_axis], I64(COLUMN_TILE - 1)), I64(COLUMN_TILE))
-        with counted_loop(b, row_tiles, "tile.rows") as tile_row:
-            first = b.add(low, b.mul(tile_row, I64(ROW_TILE)))
-            rows_end = _minimum(b, b.add(first, I64(ROW_TILE)), high)
-            with counted_loop(b, column_tiles, "tile.columns") as tile_column:
-                first_column = b.mul(tile_column, I64(COLUMN_TILE))
-                columns_end = _minimum(b, b.add(first_column, I64(COLUMN_TILE)), extent[columns_axis])
-                with counted_loop(b, rows_end, "tile.row", start=first) as i:
-                    row = [
-                        p if s[rows_axis] is None else b.gep(p, [b.mul(i, s[rows_axis])])
-                        for p, s in zip(moved, strides, strict=True)
-                    ]
-                    row_linear = b.add(b.mul(linear, extent[rows_axis]), i)
-                    with counted_loop(b, columns_end, "tile.column", start=first_column) as j:
-                        element = [
-                            p if s[columns_axis] is None else b.gep(p, [b.mul(j, s[columns_axis])])
-                            for p, s in zip(row, strides, strict=True)
-                        ]
-                        level(rank, element, b.add(b.mul(row_linear, extent[columns_axis]), j))
-
-    level(0, pointers[:num_inputs], I64(0), first_row)
-    b.ret(b.load(flag))
-    return fn
-
-
-def _minimum(b: ll.IRBuilder, x: ll.Value, y: ll.Value) -> ll.Value:
-    return b.select(b.icmp_signed("<", x, y), x, y)

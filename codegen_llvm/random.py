@@ -15,7 +15,8 @@ from llvmlite import ir as ll
 from ..ir import DType, TcCompilationError
 from ..ir.ops import random as rnd
 from .control import counted_loop
-from .loops import ArrayRef, _job_function
+from .jobs import job_function
+from .loops import ArrayRef
 from .parallel import parallel_for
 from .scalar import VECTOR_MATH, MathLibrary
 from .types import F32, F64, I1, I8_PTR, I32, I64, load_element, memory_type, register_type, store_element
@@ -197,7 +198,7 @@ def emit_random(
     # The state's two words may be strided (a view); pass pointers to each.
     second = builder.gep(builder.bitcast(state.pointer, I8_PTR), [state.strides[0]])
     pointers = [state.pointer, second, *[p.pointer for p in params], output]
-    job = _job_function(module, f"{name}.job", fn, len(pointers))
+    job = job_function(module, f"{name}.job", fn, len(pointers))
     args = builder.alloca(I8_PTR, size=I32(len(pointers)))
     for index, pointer in enumerate(pointers):
         builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))

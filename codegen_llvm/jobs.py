@@ -1,0 +1,74 @@
+"""Kernel bodies and how a loop over [0, total) runs on the cores.
+
+A loop function takes (begin, end, extra integers..., pointers...) and returns whether an
+element asked for exact math; `job_function` wraps it in the (args, begin, end) signature
+`tc_parallel_for` calls, and `launch` runs it over the cores with the fast body, then the
+whole range again on this thread with the exact body if any element asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from llvmlite import ir as ll
+
+from .parallel import JOB_TYPE, parallel_for
+from .types import I8_PTR, I32, I64
+
+# values -> (results, needs_exact flag or None)
+FastBody = Callable[[ll.IRBuilder, list[ll.Value]], tuple[list[ll.Value], ll.Value | None]]
+ExactBody = Callable[[ll.IRBuilder, list[ll.Value]], list[ll.Value]]
+
+
+@dataclass
+class KernelBody:
+    fast: FastBody
+    exact: ExactBody
+    has_fallback: bool  # whether `fast` can ask for the exact body
+
+
+def launch(
+    builder: ll.IRBuilder,
+    name: str,
+    kind: str,
+    make_loop: Callable[[str, FastBody], ll.Function],
+    pointers: Sequence[ll.Value],
+    total: ll.Value,
+    body: KernelBody,
+    extra: Sequence[ll.Value] = (),
+) -> None:
+    """Run the loop over [0, total) on the cores with the fast body; if any element asks
+    for exact math, run the whole range again with the exact body on this thread.
+
+    `make_loop(name, body)` builds the loop function (`kind` flat, or rows: then `extra` is
+    the row length and the column operands' periods, its arguments before the pointers)."""
+    module = builder.module
+    fast = make_loop(f"{name}.{kind}", body.fast)
+    job = job_function(module, f"{name}.job", fast, len(pointers), extras=len(extra))
+    args = builder.alloca(I8_PTR, size=I32(len(pointers) + len(extra)))
+    for index, pointer in enumerate(pointers):
+        builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
+    for index, value in enumerate(extra, start=len(pointers)):
+        builder.store(builder.inttoptr(value, I8_PTR), builder.gep(args, [I32(index)]))
+    inexact = builder.call(parallel_for(module), [job, args, total])
+    if body.has_fallback:
+        exact = make_loop(f"{name}.exact", lambda b, values: (body.exact(b, values), None))
+        with builder.if_then(inexact, likely=False):
+            loop_pointers = exact.args[2 + len(extra) :]
+            typed = [builder.bitcast(p, arg.type) for p, arg in zip(pointers, loop_pointers, strict=True)]
+            builder.call(exact, [I64(0), total, *extra, *typed])
+
+
+def job_function(module: ll.Module, name: str, flat: ll.Function, count: int, extras: int = 0) -> ll.Function:
+    """The (args, begin, end) signature tc_parallel_for calls, unpacking the pointers
+    (and, for a rows function, the `extras` integers stored after them)."""
+    fn = ll.Function(module, JOB_TYPE, module.get_unique_name(name))
+    fn.linkage = "internal"
+    args, begin, end = fn.args
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    first = 2 + extras
+    pointers = [b.bitcast(b.load(b.gep(args, [I32(i)])), flat.args[first + i].type) for i in range(count)]
+    extra = [b.ptrtoint(b.load(b.gep(args, [I32(count + i)])), I64) for i in range(extras)]
+    b.ret(b.call(flat, [begin, end, *extra, *pointers]))
+    return fn
