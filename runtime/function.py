@@ -107,6 +107,9 @@ class CompiledFunction:
         # reference cycle, and a function in a cycle (with its native code, which the
         # collector cannot see) lives until the next full collection, not its last use.
         self._entry: Callable[..., object] | None = None
+        # A native entry still to be made (defer_native_entry): made after so many calls.
+        self._tier_up: Callable[[CompiledFunction], None] | None = None
+        self._calls_before_tier_up = 0
 
     @property
     def __call__(self) -> Callable[..., object]:
@@ -125,6 +128,11 @@ class CompiledFunction:
         checked = self._index_checks or plan.has_checks or plan.uses_values
         return not self._shared and not checked and not any(ranks)
 
+    def defer_native_entry(self, make: Callable[[CompiledFunction], None], after_calls: int) -> None:
+        """Call `make(self)` (which installs a native entry) at the `after_calls`-th call: making
+        one costs about 10 ms of LLVM, which a function called a few times never earns back."""
+        self._tier_up, self._calls_before_tier_up = make, after_calls
+
     def use_native_entry(self, address: int, owner: object) -> None:
         """Route calls to a METH_FASTCALL function at `address` (see codegen_llvm.pycall),
         which hands anything it does not take to the Python path."""
@@ -140,6 +148,11 @@ class CompiledFunction:
         self._entry = function
 
     def _call(self, *args: object, **kwargs: object) -> np.ndarray | list[np.ndarray]:
+        if self._tier_up is not None:
+            self._calls_before_tier_up -= 1
+            if self._calls_before_tier_up <= 0:
+                make, self._tier_up = self._tier_up, None
+                make(self)  # later calls take the native entry
         fast = self._fast
         if fast is not None and not kwargs:
             result = fast(args)

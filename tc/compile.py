@@ -306,9 +306,16 @@ def make_functions(
         recipe = pickle_recipe(name, convention.globals, native_entries, compiled_by)
         compiled[name].enable_pickling(rebuild_function, recipe)
         if native_entries and compiled[name].is_stateless_scalar:
-            _use_fastcall_entry(compiled[name], function, native.addresses[name])
+            make_entry = functools.partial(
+                _use_fastcall_entry, function=function, address=native.addresses[name]
+            )
+            compiled[name].defer_native_entry(make_entry, NATIVE_ENTRY_AFTER_CALLS)
     compile_log.record("functions", time.perf_counter() - started)
     return compiled
+
+
+# Calls through the Python path before a stateless scalar function gets its native entry.
+NATIVE_ENTRY_AFTER_CALLS = 16
 
 
 def _use_fastcall_entry(compiled: CompiledFunction, function: Function, address: int) -> None:

@@ -11,6 +11,7 @@ import pytest
 import tc
 from tc import tensor as T
 from tc.codegen_llvm import pycall
+from tc.compile import NATIVE_ENTRY_AFTER_CALLS
 
 pytestmark = pytest.mark.skipif(not pycall.supported(), reason="needs a regular CPython build")
 
@@ -25,7 +26,11 @@ def mixed():  # type: ignore[no-untyped-def]
         T.fscalar("f"),
     )
     fn = tc.function([d, i, b, u, f], [d * 2, i + 1, T.invert(b), u + 1, f * 2])
-    assert fn._entry is not fn._call  # the native entry is installed
+    for _ in range(NATIVE_ENTRY_AFTER_CALLS - 1):
+        fn(0.5, 3, True, 7, np.float32(1.5))
+    assert fn._entry is None  # not yet: a function called a few times never pays for LLVM
+    fn(0.5, 3, True, 7, np.float32(1.5))
+    assert fn._entry is not None  # the native entry is installed
     return fn
 
 
