@@ -81,7 +81,39 @@ def _max(b: ll.IRBuilder, x: ll.Value, y: ll.Value) -> ll.Value:
 
 
 def emit_dot(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, output: ll.Value) -> None:
-    """output (contiguous, row-major) = a . b"""
+    """output (contiguous, row-major) = a . b: a call to the module's one product function of
+    the dtype (the layout checks, gemv or gemm, packing, plain loops: generated once, not at
+    every product, which LLVM would otherwise optimise nine times over in a train step)."""
+    b = builder
+    a, m_b = _Matrix(b, a_array, as_row=True), _Matrix(b, b_array, as_row=False)
+    arguments = []
+    for matrix in (a, m_b):
+        arguments += [b.bitcast(matrix.pointer, I8_PTR), matrix.rows, matrix.cols, *matrix.byte_strides]
+    b.call(_dot_function(b.module, a_array.dtype), [*arguments, b.bitcast(output, I8_PTR)])
+
+
+def _dot_function(module: ll.Module, dtype: DType) -> ll.Function:
+    """void tc_dot_<dtype>(a, rows, cols, row stride, col stride (bytes), the same of b, out)."""
+    name = f"tc_dot_{dtype.value}"
+    existing = module.globals.get(name)
+    if isinstance(existing, ll.Function):
+        return existing
+    matrix = [I8_PTR, I64, I64, I64, I64]
+    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), [*matrix, *matrix, I8_PTR]), name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    a_args, b_args, output = fn.args[:5], fn.args[5:10], fn.args[10]
+    operands = [
+        ArrayRef(dtype, p, [rows, cols], [rs, cs], (None, None)) for p, rows, cols, rs, cs in (a_args, b_args)
+    ]
+    _emit_dot_body(b, operands[0], operands[1], output)
+    b.ret_void()
+    return fn
+
+
+def _emit_dot_body(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, output: ll.Value) -> None:
+    """output (contiguous, row-major) = a . b, for 2-d operands."""
     b = builder
     dtype = a_array.dtype
     a = _Matrix(b, a_array, as_row=True)
