@@ -3,7 +3,8 @@
 Every other size is planned before the call (ir/shapes.py), so such results are `tx.head`s
 of the scan's full n-row results (ir/ops/head.py): a function may return them (the caller
 cuts them to length), and `values[k]` with one integer index reads row k of the full result,
-counted from the end (k < 0) from the number of steps run, as Theano's `values[-1]`.
+counted from the end (k < 0) from the number of steps run, as Theano's `values[-1]`; a row
+the scan did not run is an index error, reported at the full result's length.
 Computing with the rows otherwise is refused when the function is compiled.
 """
 
@@ -42,4 +43,8 @@ def index_head(x: Variable, key: Any) -> Variable:
             )
         )
     index = cast_to(index, DType.I64)
-    return full[switch(GENERATED["lt"](index, 0), count + index, index)]
+    row = switch(GENERATED["lt"](index, 0), count + index, index)
+    # Rows from `count` on were never written: an index there (or before the first row) reads
+    # row n instead, one past the full result, which the gather reports as out of bounds.
+    inside = GENERATED["and_"](GENERATED["ge"](row, 0), GENERATED["lt"](row, count))
+    return full[switch(inside, row, full.shape[0])]

@@ -48,7 +48,8 @@ def test_sequences_states_and_plain_outputs_stop_together() -> None:
         return [total, x_t * 2], until(total > lim)
 
     (sums, doubles), _ = tc.scan(step, sequences=x, outputs_info=[T.constant(0.0), None], non_sequences=limit)
-    f = tc.function([x, limit], [sums, doubles, sums[-1], doubles[0], sums[-2]])
+    f = tc.function([x, limit], [sums, doubles, sums[-1], doubles[0]])
+    before_last = tc.function([x, limit], sums[-2])
     for xs, lim in [(np.arange(10.0), 10.0), (np.arange(4.0), 100.0), (np.array([50.0, 1.0]), 1.0)]:
         want_sums, want_doubles = _running_sum(xs, lim)
         got = f(xs, lim)
@@ -56,7 +57,10 @@ def test_sequences_states_and_plain_outputs_stop_together() -> None:
         np.testing.assert_array_equal(got[1], want_doubles)
         assert (got[2], got[3]) == (want_sums[-1], want_doubles[0])
         if len(want_sums) > 1:
-            assert got[4] == want_sums[-2]
+            assert before_last(xs, lim) == want_sums[-2]
+        else:
+            with pytest.raises(tc.TcIndexError):
+                before_last(xs, lim)
     empty = tc.function([x, limit], [sums, doubles])(np.zeros(0), 1.0)
     assert [a.shape for a in empty] == [(0,), (0,)]
 
@@ -113,9 +117,21 @@ def test_a_failed_call_changes_no_shared_variable() -> None:
     sums, updates = tc.scan(step, sequences=x, outputs_info=T.constant(0.0))
     f = tc.function([x], sums[-1], updates=updates)
     assert f(np.ones(5)) == 3.0 and count.get_value() == 3
-    with pytest.raises(tc.TcIndexError, match="index -1 is out of bounds for axis 0 with size 0"):
+    with pytest.raises(tc.TcIndexError, match="out of bounds for axis 0 with size 0"):
         f(np.zeros(0))  # no step ran: there is no last row
     assert count.get_value() == 3
+
+
+@pytest.mark.parametrize("index", [3, 7, -4, -10])
+def test_a_row_the_scan_did_not_run_is_an_index_error_not_garbage(index: int) -> None:
+    limit = T.dscalar("limit")
+    values = _powers_of_two(limit)  # 1024 rows allocated, 3 run for a limit of 5
+    f = tc.function([limit], values[index])
+    assert tc.function([limit], values)(5.0).tolist() == [2.0, 4.0, 8.0]
+    with pytest.raises(tc.TcIndexError, match="out of bounds") as info:
+        f(5.0)
+    assert "test_scan_until.py" in str(info.value)
+    assert f(1e300) == (2.0 ** (index + 1) if index >= 0 else 2.0 ** (997 + index + 1))
 
 
 def test_computing_with_the_rows_is_refused_where_the_user_wrote_it() -> None:
