@@ -22,7 +22,9 @@ turns the cache off.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -161,6 +163,19 @@ def _read_regular_file(path: Path) -> bytes | None:
         os.close(descriptor)
     discard(path)
     return None
+
+
+@functools.cache
+def source_digest(*packages: str) -> str:
+    """A hash of the Python source of tc's `packages` (found, not imported), so that a cache
+    entry made by other code is never reused."""
+    digest = hashlib.sha256()
+    for package in packages:
+        spec = importlib.util.find_spec(f"tc.{package}")
+        assert spec is not None and spec.origin is not None
+        for source in sorted(Path(spec.origin).parent.rglob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 def cache_key(*parts: str) -> str:

@@ -3,15 +3,11 @@ the code generator's own source, loaded without running LLVM when it is there.""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib.util
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tc.ir import Module, TcCompilationError
 from tc.ir.calling import calling_convention
-from tc.runtime.cache import CompileCache, cache_directory, cache_key
+from tc.runtime.cache import CompileCache, cache_directory, cache_key, source_digest
 
 from . import compile_log
 
@@ -66,14 +62,6 @@ def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:
     return stages
 
 
-@functools.lru_cache(maxsize=1)
 def compiler_fingerprint() -> str:
     """A hash of the code generator's own source, so a changed compiler never reuses old code."""
-    digest = hashlib.sha256()
-    for package in ("codegen_llvm", "codegen_ptx", "ir"):
-        spec = importlib.util.find_spec(f"tc.{package}")  # found, not imported
-        assert spec is not None and spec.origin is not None
-        directory = Path(spec.origin).parent
-        for source in sorted(directory.rglob("*.py")):
-            digest.update(source.read_bytes())
-    return digest.hexdigest()
+    return source_digest("codegen_llvm", "codegen_ptx", "ir")

@@ -12,15 +12,11 @@ modules (about a millisecond for a train step, no parser) instead of running the
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 from tc.ir import Module
 from tc.ir.flat import freeze, thaw
-from tc.runtime.cache import CompileCache, cache_directory, cache_key
+from tc.runtime.cache import CompileCache, cache_directory, cache_key, source_digest
 
 STAGES = ("tir-planned", "tir-opt")
 
@@ -43,23 +39,11 @@ _MEMORY: dict[str, Pipelined] = {}
 _MEMORY_LIMIT = 256  # entries; the oldest goes first
 
 
-@lru_cache(maxsize=1)
-def _fingerprint() -> str:
-    """A hash of the passes' and the IR's source: a changed pipeline never reuses old results."""
-    digest = hashlib.sha256()
-    for package in ("passes", "ir"):
-        spec = importlib.util.find_spec(f"tc.{package}")  # found, not imported
-        assert spec is not None and spec.origin is not None
-        for source in sorted(Path(spec.origin).parent.rglob("*.py")):
-            digest.update(source.read_bytes())
-    return digest.hexdigest()
-
-
 def key_of(tir: str, pipeline: tuple[str, ...]) -> str:
     """The key of running `pipeline` on the module whose located text is `tir`."""
     from tc import __version__
 
-    return cache_key("passes", tir, ",".join(pipeline), _fingerprint(), __version__)
+    return cache_key("passes", tir, ",".join(pipeline), source_digest("passes", "ir"), __version__)
 
 
 def load(key: str) -> Pipelined | None:
