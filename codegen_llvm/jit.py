@@ -23,7 +23,7 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ..ir import Module, TcCompilationError
 from ..ir.calling import calling_convention
-from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, THREADS_GLOBAL, EntryPoint
+from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, POOL_GLOBAL, THREADS_GLOBAL, EntryPoint
 
 LLVM_LOCK = threading.RLock()  # LLVM's pass managers and MCJIT are not thread-safe
 
@@ -79,6 +79,13 @@ class NativeModule:
         address = self.engine.get_global_value_address(THREADS_GLOBAL)
         if address:
             ctypes.c_int64.from_address(address).value = max(1, int(count))
+
+    def set_pool(self, address: Callable[[], int]) -> None:
+        """Give code with parallel loops the process's thread pool (thread_pool.py): `address`
+        is called only when the code has such a loop."""
+        slot = self.engine.get_global_value_address(POOL_GLOBAL)
+        if slot:
+            ctypes.c_void_p.from_address(slot).value = address() or None
 
     def set_blas(self, routines: Callable[[], dict[str, int]]) -> None:
         """Give the code the addresses of BLAS routines (by global name, see linalg.py).

@@ -18,8 +18,11 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .loops import ArrayRef, emit_elementwise_loop
+from .small_gemm import SMALL_ROWS, small_gemm_function, tile_columns
 from .symbols import BLAS_GLOBALS, BLAS_INT, GEMV_GLOBALS
 from .types import I8, I8_PTR, I64, load_element, register_type, store_element
+
+SMALL_SIDE = 64  # m or k at most this: tc's own kernel (small_gemm.py)
 
 
 def _blas_pointer(module: ll.Module, dtype: DType, table: dict[DType, str] = BLAS_GLOBALS) -> ll.Value:
@@ -134,7 +137,15 @@ def _emit_dot_body(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, 
         layouts = ((a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld))
         with b.if_else(usable) as (blas, loops):
             with blas:
-                _blas_dot(b, dtype, routine, a, m_b, layouts, (m, n, k), output)
+                done = b.alloca(ll.IntType(1))
+                b.store(ll.Constant(ll.IntType(1), 0), done)
+                with b.if_then(_small_gemm_suits(b, dtype, a, m_b)):
+                    arguments = [b.bitcast(a.pointer, I8_PTR), *a.byte_strides]
+                    arguments += [b.bitcast(m_b.pointer, I8_PTR), m_b.byte_strides[0]]
+                    arguments += [b.bitcast(output, I8_PTR), m, n, k]
+                    b.store(b.call(small_gemm_function(b.module, dtype), arguments), done)
+                with b.if_then(b.not_(b.load(done))):  # not suited, or no memory for its copy of A
+                    _blas_dot(b, dtype, routine, a, m_b, layouts, (m, n, k), output)
             with loops:
                 packable = b.and_(b.icmp_unsigned("!=", routine, ll.Constant(I8_PTR, None)), fits)
                 with b.if_else(packable) as (pack, naive):
@@ -144,6 +155,21 @@ def _emit_dot_body(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, 
                         _loops(b, dtype, a, m_b, m, n, k, output)
     else:
         _loops(b, dtype, a, m_b, m, n, k, output)
+
+
+def _small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: _Matrix, m_b: _Matrix) -> ll.Value:
+    """Whether tc's own kernel (small_gemm.py) beats BLAS here (bench/gemm.py): B's rows
+    contiguous, at least one tile of columns and of rows, and a small side (m or k) that
+    makes BLAS's packing cost as much as the arithmetic."""
+    m, k, n = a.rows, a.cols, m_b.cols
+    limit = I64(SMALL_SIDE)
+    small = b.or_(b.icmp_signed("<=", m, limit), b.icmp_signed("<=", k, limit))
+    fits = b.and_(b.icmp_signed(">=", n, I64(tile_columns(dtype))), b.icmp_signed(">=", m, I64(SMALL_ROWS)))
+    unit = b.icmp_signed("==", m_b.col_stride, I64(1))
+    # B's rows a multiple of 1 KiB apart all fall into a few sets of the L1 cache, which
+    # then evicts the column block before the next row block reads it again: BLAS packs B.
+    spread = b.icmp_signed("!=", b.and_(m_b.byte_strides[0], I64(1023)), I64(0))
+    return b.and_(b.and_(small, fits), b.and_(unit, spread))
 
 
 def _blas_dot(

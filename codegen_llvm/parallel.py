@@ -1,16 +1,17 @@
-"""Spread a flat loop over the host's cores with pthreads, from generated code.
+"""Spread a loop over the host's cores, from generated code.
 
 `parallel_for(module)` defines (once per module)
 
     i1 tc_parallel_for(i1 (i8**, i64, i64)* job, i8** args, i64 n)
 
-which splits [0, n) into one contiguous chunk per thread (a multiple of 64
-elements, so vector loops stay aligned to chunk starts), runs chunk 0 on the
-calling thread and the others on new threads, joins them and ORs the jobs'
-results. Below GRAIN elements per thread it stays on one thread: a thread
-costs tens of microseconds. Each element is computed by the same
-instructions whatever the split, so results never depend on the thread
-count. If a thread cannot be created its chunk runs on the caller.
+which splits [0, n) into one contiguous chunk per thread (a multiple of 64 elements, so
+vector loops stay aligned to chunk starts) and runs them on the process's thread pool
+(thread_pool.py, reached through the global POOL_GLOBAL the loader fills), chunk 0 on the
+calling thread, and ORs the jobs' results. Below GRAIN elements per thread it stays on one
+thread. Without a pool (POOL_GLOBAL null) every chunk runs on the calling thread. Each
+element is computed by the same instructions whatever the split, so results never depend on
+the thread count. `parallel_for(module, units=True)` is the same over work items the caller
+has sized (tiles of a product): one item per thread at least, chunks of any length.
 """
 
 from __future__ import annotations
@@ -18,36 +19,37 @@ from __future__ import annotations
 from llvmlite import ir as ll
 
 from .control import counted_loop
-from .symbols import THREADS_GLOBAL
-from .types import I1, I8, I8_PTR, I32, I64
+from .symbols import POOL_GLOBAL, THREADS_GLOBAL
+from .types import I1, I8_PTR, I32, I64
 
-GRAIN = 1 << 18  # elements per thread below which a new thread (tens of microseconds, and a core
-# that BLAS's own threads may be spinning on) does not pay
+GRAIN = 1 << 15  # elements per thread below which a second thread (a few microseconds) does not pay
 MAX_THREADS = 64
 
 JOB_TYPE = ll.FunctionType(I1, [I8_PTR.as_pointer(), I64, I64])
-# { job, args, begin, end, result }
-TASK_TYPE = ll.LiteralStructType([JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64, I64, I8])
+# i1 tc_pool_run(job, args, i64* bounds, i64 count): thread_pool.py
+POOL_RUN_TYPE = ll.FunctionType(I1, [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64.as_pointer(), I64])
 
 
-def parallel_for(module: ll.Module) -> ll.Function:
-    existing = module.globals.get("tc_parallel_for")
+def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
+    """tc_parallel_for over elements (at least GRAIN per thread, chunks a multiple of 64), or,
+    with `units`, tc_parallel_units over work items the caller has sized (a tile of a
+    product): one thread per item at most, chunks of any length."""
+    name = "tc_parallel_units" if units else "tc_parallel_for"
+    existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
         return existing
-    threads = ll.GlobalVariable(module, I64, THREADS_GLOBAL)
-    threads.initializer = I64(1)
-    worker = _worker(module)
-    fn = ll.Function(
-        module, ll.FunctionType(I1, [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64]), "tc_parallel_for"
-    )
+    grain, align = (1, 1) if units else (GRAIN, 64)
+    threads, pool = _global(module, THREADS_GLOBAL, I64, I64(1)), _global(module, POOL_GLOBAL, I8_PTR, None)
+    fn = ll.Function(module, ll.FunctionType(I1, [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64]), name)
     fn.linkage = "internal"
     job, args, n = fn.args
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     wanted = b.load(threads)
-    by_size = b.sdiv(n, I64(GRAIN))
+    by_size = b.sdiv(n, I64(grain))
     count = b.select(b.icmp_signed("<", wanted, by_size), wanted, by_size)
     count = b.select(b.icmp_signed(">", count, I64(MAX_THREADS)), I64(MAX_THREADS), count)
-    single = b.icmp_signed("<=", count, I64(1))
+    run = b.load(pool)
+    single = b.or_(b.icmp_signed("<=", count, I64(1)), b.icmp_unsigned("==", run, ll.Constant(I8_PTR, None)))
     serial_block = fn.append_basic_block("serial")
     threaded_block = fn.append_basic_block("threaded")
     b.cbranch(single, serial_block, threaded_block)
@@ -56,59 +58,23 @@ def parallel_for(module: ll.Module) -> ll.Function:
     b.ret(b.call(job, [args, I64(0), n]))
 
     b.position_at_end(threaded_block)
-    tasks = b.alloca(TASK_TYPE, size=I32(MAX_THREADS), name="tasks")
-    tids = b.alloca(I64, size=I32(MAX_THREADS), name="tids")
-    started = b.alloca(I8, size=I32(MAX_THREADS), name="started")
-    # chunk = round_up(ceil(n / count), 64)
+    bounds = b.alloca(I64, size=I32(MAX_THREADS + 1), name="bounds")
+    # chunk = round_up(ceil(n / count), align); bounds[t] = min(t * chunk, n)
     chunk = b.sdiv(b.add(n, b.sub(count, I64(1))), count)
-    chunk = b.and_(b.add(chunk, I64(63)), I64(~63))
-    pthread_create = _declare(module, "pthread_create", I32, [I64.as_pointer(), I8_PTR, worker.type, I8_PTR])
-    pthread_join = _declare(module, "pthread_join", I32, [I64, I8_PTR.as_pointer()])
-    with counted_loop(b, b.sub(count, I64(1)), "spawn") as i:
-        t = b.add(i, I64(1))
-        begin = _min(b, b.mul(t, chunk), n)
-        end = _min(b, b.add(begin, chunk), n)
-        task = b.gep(tasks, [t])
-        for index, value in enumerate([job, args, begin, end, I8(0)]):
-            b.store(value, b.gep(task, [I32(0), I32(index)]))
-        rc = b.call(
-            pthread_create, [b.gep(tids, [t]), ll.Constant(I8_PTR, None), worker, b.bitcast(task, I8_PTR)]
-        )
-        ok = b.icmp_signed("==", rc, I32(0))
-        b.store(b.zext(ok, I8), b.gep(started, [t]))
-        with b.if_then(b.not_(ok)):
-            b.call(worker, [b.bitcast(task, I8_PTR)])  # no thread: do its share here
-    first = b.call(job, [args, I64(0), _min(b, chunk, n)])
-    result = b.alloca(I1)
-    b.store(first, result)
-    with counted_loop(b, b.sub(count, I64(1)), "join") as i:
-        t = b.add(i, I64(1))
-        was_started = b.icmp_unsigned("!=", b.load(b.gep(started, [t])), I8(0))
-        with b.if_then(was_started):
-            b.call(pthread_join, [b.load(b.gep(tids, [t])), ll.Constant(I8_PTR.as_pointer(), None)])
-        flag = b.load(b.gep(tasks, [t, I32(4)]))
-        b.store(b.or_(b.load(result), b.icmp_unsigned("!=", flag, I8(0))), result)
-    b.ret(b.load(result))
+    chunk = b.and_(b.add(chunk, I64(align - 1)), I64(~(align - 1)))
+    with counted_loop(b, b.add(count, I64(1)), "bounds") as t:
+        b.store(_min(b, b.mul(t, chunk), n), b.gep(bounds, [t]))
+    b.ret(b.call(b.bitcast(run, POOL_RUN_TYPE.as_pointer()), [job, args, bounds, count]))
     return fn
 
 
-def _worker(module: ll.Module) -> ll.Function:
-    fn = ll.Function(module, ll.FunctionType(I8_PTR, [I8_PTR]), "tc_parallel_worker")
-    fn.linkage = "internal"
-    b = ll.IRBuilder(fn.append_basic_block("entry"))
-    task = b.bitcast(fn.args[0], TASK_TYPE.as_pointer())
-    job, args, begin, end = (b.load(b.gep(task, [I32(0), I32(i)])) for i in range(4))
-    flag = b.call(job, [args, begin, end])
-    b.store(b.zext(flag, I8), b.gep(task, [I32(0), I32(4)]))
-    b.ret(ll.Constant(I8_PTR, None))
-    return fn
-
-
-def _declare(module: ll.Module, name: str, ret: ll.Type, args: list[ll.Type]) -> ll.Function:
+def _global(module: ll.Module, name: str, kind: ll.Type, value: ll.Constant | None) -> ll.GlobalVariable:
     existing = module.globals.get(name)
-    if isinstance(existing, ll.Function):
-        return existing
-    return ll.Function(module, ll.FunctionType(ret, args), name)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    glob = ll.GlobalVariable(module, kind, name)
+    glob.initializer = value if value is not None else ll.Constant(kind, None)
+    return glob
 
 
 def _min(b: ll.IRBuilder, x: ll.Value, y: ll.Value) -> ll.Value:

@@ -15,6 +15,7 @@ BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
 # packing costs several microseconds on a 128 x 128 product that gemv does in one.
 GEMV_GLOBALS = {DType.F64: "tc_blas_dgemv", DType.F32: "tc_blas_sgemv"}
 THREADS_GLOBAL = "tc_num_threads"  # how many threads large flat loops may use
+POOL_GLOBAL = "tc_pool"  # the process's thread pool: tc_pool_run's address (thread_pool.py)
 # BLAS's integer arguments (passed by reference, Fortran style) are stored as 64-bit
 # integers: an ILP64 BLAS (numpy's OpenBLAS) reads all eight bytes, an LP64 one (scipy's)
 # the first four, which on a little-endian machine are the same number while it fits in 32

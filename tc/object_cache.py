@@ -3,6 +3,7 @@ the code generator's own source, loaded without running LLVM when it is there.""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from tc.ir import Module, TcCompilationError
@@ -50,6 +51,38 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> Native
         cache.put(key, {"stages": code.stages}, code.data)
     with compile_log.stage("load"):
         return load_object(code.data, code.entry_points, code.stages, check=False)
+
+
+@functools.cache
+def thread_pool_address() -> int:
+    """The address of the process's thread pool (codegen_llvm/thread_pool.py), 0 where the
+    host has none: its object code from the compile cache when it is there. Loaded once and
+    never freed, since its workers run its code until the process ends."""
+    from tc import __version__
+    from tc.codegen_llvm.objectcode import host_target, load_object
+    from tc.codegen_llvm.symbols import EntryPoint
+    from tc.codegen_llvm.thread_pool import POOL_FUNCTION, pool_object, supported
+
+    host = host_target()
+    if not supported(host.triple):
+        return 0
+    key = cache_key("thread pool", host.triple, host.cpu, host.features, __version__, compiler_fingerprint())
+    cache = CompileCache(cache_directory(), suffix="tcpool")
+    entries = {"pool": EntryPoint(POOL_FUNCTION, ())}
+    hit = cache.get(key)
+    if hit is not None:
+        try:
+            _POOL.append(load_object(hit[1], entries, {}))
+            return _POOL[-1].addresses["pool"]
+        except TcCompilationError:
+            pass  # rebuilt below
+    data = pool_object(host.triple)
+    cache.put(key, {"stages": {}}, data)
+    _POOL.append(load_object(data, entries, {}, check=False))
+    return _POOL[-1].addresses["pool"]
+
+
+_POOL: list[NativeModule] = []  # the pool's code: never freed
 
 
 def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:

@@ -1,0 +1,252 @@
+"""tc's own product kernel for the shapes BLAS does badly: one side of the product small.
+
+C (m x n, C-contiguous) = A (m x k, any strides) . B (k x n, unit stride along n), float32 or
+float64. With m = 20 (a minibatch) BLAS packs all of B on every call, which costs as much as
+the arithmetic, and splits the work over its threads along m, where there is little to split;
+with k = 20 (a weight gradient) it packs all of A. Here nothing is packed:
+
+- C is cut into tiles of MR rows x NR = 2 vectors of columns. One tile keeps its 2·MR
+  accumulators in registers while it walks k: per step it loads two vectors of B's row, and
+  broadcasts one element of A per row into a fused multiply-add.
+- A column block of B (k x NR) is walked once per row block; it stays in L2 between them.
+- The tiles of one column block run on one thread; column blocks are spread over the cores
+  (tc_parallel_units) when the product is large enough to pay for the threads.
+- Edges: the last row block starts at m - MR (and the last column block at n - NR), so it
+  overlaps the one before and computes some elements twice, to the same bits (each element
+  is the same sequence of FMAs over k whichever tile computes it). Products with n < NR,
+  and row counts below the smallest tile, take the other paths (BLAS).
+
+Each element is sum_p a[i,p] * b[p,j] accumulated in order p = 0..k-1 with FMAs, so results
+do not depend on the tiling or on the thread count.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from llvmlite import ir as ll
+
+from ..ir import DType
+from .control import counted_loop
+from .parallel import JOB_TYPE, parallel_for
+from .symbols import THREADS_GLOBAL
+from .types import I1, I8_PTR, I32, I64, load_element, register_type, store_element
+
+# Below this many multiply-adds (measured: 8M lose, 33M gain 1.3x) a second thread (its creation
+# costs about 35 microseconds) does not pay.
+THREADED_MACS = 1 << 20
+SMALL_ROWS = 4  # the row block for products with fewer rows than MR
+
+
+@lru_cache(maxsize=1)
+def vector_bytes() -> int:
+    """64 where the host has AVX-512 (32 vector registers), else 32 (AVX2: 16 registers)."""
+    from .jit import host_features
+
+    return 64 if "+avx512f" in host_features().split(",") else 32
+
+
+def lanes(dtype: DType) -> int:
+    return vector_bytes() // dtype.itemsize
+
+
+def tile_rows() -> int:
+    """MR: 2·MR accumulators plus two vectors of B and one broadcast fit in the registers."""
+    return 8 if vector_bytes() == 64 else 6
+
+
+def tile_columns(dtype: DType) -> int:
+    return 2 * lanes(dtype)
+
+
+def small_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
+    """i1 tc_small_gemm_<dtype>(a, a row stride, a col stride (bytes), b, b row stride
+    (bytes), c, m, n, k): C = A . B for n >= NR and m >= SMALL_ROWS; false (nothing done)
+    when the packed copy of A cannot be allocated."""
+    name = f"tc_small_gemm_{dtype.value}"
+    existing = module.globals.get(name)
+    if isinstance(existing, ll.Function):
+        return existing
+    arguments = [I8_PTR, I64, I64, I8_PTR, I64, I8_PTR, I64, I64, I64]
+    fn = ll.Function(module, ll.FunctionType(I1, arguments), name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    a, rsa, csa, bp, ldb, c, m, n, k = fn.args
+    size = I64(dtype.itemsize)
+    rows = b.select(b.icmp_signed(">=", m, I64(tile_rows())), I64(tile_rows()), I64(SMALL_ROWS))
+    row_blocks = b.sdiv(b.add(m, b.sub(rows, I64(1))), rows)
+    bytes_ = b.mul(b.mul(b.mul(row_blocks, rows), _at_least_1(b, k)), size)
+    packed = b.call(_declare(module, "malloc", I8_PTR, [I64]), [bytes_])
+    allocated = b.icmp_unsigned("!=", packed, ll.Constant(I8_PTR, None))
+    with b.if_then(allocated):
+        _pack(b, dtype, (a, rsa, csa), packed, (m, k, rows, row_blocks))
+        values = [packed, bp, ldb, c, m, n, k, rows]
+        args = b.alloca(I8_PTR, size=I32(len(values)))
+        for index, value in enumerate(values):
+            slot = b.gep(args, [I32(index)])
+            b.store(value if value.type == I8_PTR else b.inttoptr(value, I8_PTR), slot)
+        job = _job(module, dtype)
+        blocks = b.sdiv(n, I64(tile_columns(dtype)))  # the last one also takes the overlapping tail
+        many = b.icmp_signed(">=", b.mul(b.mul(m, n), k), I64(THREADED_MACS))
+        threads = module.globals.get(THREADS_GLOBAL)
+        if threads is not None:
+            many = b.and_(many, b.icmp_signed(">", b.load(threads), I64(1)))
+        with b.if_else(many) as (threaded, serial):
+            with threaded:
+                b.call(parallel_for(module, units=True), [job, args, blocks])
+            with serial:
+                b.call(job, [args, I64(0), blocks])
+        b.call(_declare(module, "free", ll.VoidType(), [I8_PTR]), [packed])
+    b.ret(allocated)
+    return fn
+
+
+def _pack(b: ll.IRBuilder, dtype: DType, a: tuple, packed: ll.Value, sizes: tuple) -> None:  # type: ignore[type-arg]
+    """packed[block][p][r] = A[first row of block + r, p]: the broadcasts of one step of a
+    tile next to each other, at offsets known when compiling."""
+    pointer, rsa, csa = a
+    m, k, rows, row_blocks = sizes
+    size = I64(dtype.itemsize)
+    with counted_loop(b, row_blocks, "pack.block") as block:
+        first = _first_row(b, block, rows, m)
+        source = b.gep(pointer, [b.mul(first, rsa)])
+        target = b.gep(packed, [b.mul(b.mul(b.mul(block, k), rows), size)])
+        with counted_loop(b, k, "pack.p") as p:
+            column = b.gep(source, [b.mul(p, csa)])
+            step = b.gep(target, [b.mul(b.mul(p, rows), size)])
+            with counted_loop(b, rows, "pack.r") as r:
+                value = load_element(b, dtype, b.gep(column, [b.mul(r, rsa)]))
+                store_element(b, dtype, value, b.gep(step, [b.mul(r, size)]))
+
+
+def _first_row(b: ll.IRBuilder, block: ll.Value, rows: ll.Value, m: ll.Value) -> ll.Value:
+    """Row blocks start every `rows` rows, except the last, which ends at m (m >= rows)."""
+    start = b.mul(block, rows)
+    last = b.sub(m, rows)
+    return b.select(b.icmp_signed("<", start, last), start, last)
+
+
+def _job(module: ll.Module, dtype: DType) -> ll.Function:
+    """The column blocks [begin, end): every row block of each."""
+    fn = ll.Function(module, JOB_TYPE, module.get_unique_name(f"small_gemm.{dtype.value}.job"))
+    fn.linkage = "internal"
+    args, begin, end = fn.args
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    loaded = [b.load(b.gep(args, [I32(i)])) for i in range(8)]
+    packed, bp, c = loaded[0], loaded[1], loaded[3]
+    ldb, m, n, k, rows = (b.ptrtoint(loaded[i], I64) for i in (2, 4, 5, 6, 7))
+    size = I64(dtype.itemsize)
+    nr = tile_columns(dtype)
+    ldc = b.mul(n, size)
+    row_blocks = b.sdiv(b.add(m, b.sub(rows, I64(1))), rows)
+    last = b.sub(b.sdiv(n, I64(nr)), I64(1))
+    tail = b.sub(n, I64(nr))
+    has_tail = b.icmp_signed("!=", b.srem(n, I64(nr)), I64(0))
+    big = b.icmp_signed("==", rows, I64(tile_rows()))
+    tiles = (_tile(module, dtype, tile_rows()), _tile(module, dtype, SMALL_ROWS))
+    with counted_loop(b, end, "block", start=begin) as block:
+        # the last block also computes the columns past the full blocks, as one more tile
+        # ending at n
+        for column, guard in (
+            (b.mul(block, I64(nr)), ll.Constant(I1, 1)),
+            (tail, b.and_(has_tail, b.icmp_signed("==", block, last))),
+        ):
+            with b.if_then(guard):
+                b_block = b.gep(bp, [b.mul(column, size)])
+                c_block = b.gep(c, [b.mul(column, size)])
+                with counted_loop(b, row_blocks, "rows") as i:
+                    a_block = b.gep(packed, [b.mul(b.mul(b.mul(i, k), rows), size)])
+                    c_rows = b.gep(c_block, [b.mul(_first_row(b, i, rows, m), ldc)])
+                    operands = [a_block, b_block, ldb, c_rows, ldc, k]
+                    with b.if_else(big) as (large, few):
+                        with large:
+                            b.call(tiles[0], operands)
+                        with few:
+                            b.call(tiles[1], operands)
+    b.ret(ll.Constant(I1, 0))
+    return fn
+
+
+def _declare(module: ll.Module, name: str, ret: ll.Type, args: list[ll.Type]) -> ll.Function:
+    existing = module.globals.get(name)
+    if isinstance(existing, ll.Function):
+        return existing
+    return ll.Function(module, ll.FunctionType(ret, args), name)
+
+
+def _at_least_1(b: ll.IRBuilder, value: ll.Value) -> ll.Value:
+    return b.select(b.icmp_signed(">", value, I64(1)), value, I64(1))
+
+
+def _tile(module: ll.Module, dtype: DType, rows: int) -> ll.Function:
+    """C[0:rows, 0:NR] = A[0:rows, :] . B[:, 0:NR] with the accumulators in registers."""
+    name = f"small_gemm.{dtype.value}.tile{rows}"
+    existing = module.globals.get(name)
+    if isinstance(existing, ll.Function):
+        return existing
+    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), [I8_PTR, I8_PTR, I64, I8_PTR, I64, I64]), name)
+    fn.linkage = "internal"
+    a, bp, ldb, c, ldc, k = fn.args
+    for pointer in (a, bp, c):
+        pointer.add_attribute("nocapture")
+    c.add_attribute("noalias")
+    real = register_type(dtype)
+    width = lanes(dtype)
+    vector = ll.VectorType(real, width)
+    halves = 2
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    zero = ll.Constant(vector, [ll.Constant(real, 0.0)] * width)
+    suffix = f"v{width}{'f64' if dtype is DType.F64 else 'f32'}"
+    fma = module.globals.get(f"llvm.fmuladd.{suffix}") or ll.Function(
+        module, ll.FunctionType(vector, [vector] * 3), f"llvm.fmuladd.{suffix}"
+    )
+    entry = b.block
+    loop = fn.append_basic_block("k")
+    done = fn.append_basic_block("store")
+    b.cbranch(b.icmp_signed(">", k, I64(0)), loop, done)
+
+    b.position_at_end(loop)
+    p = b.phi(I64, "p")
+    p.add_incoming(I64(0), entry)
+    accumulators = [[b.phi(vector) for _ in range(halves)] for _ in range(rows)]
+    for row in accumulators:
+        for acc in row:
+            acc.add_incoming(zero, entry)
+    b_row = b.gep(bp, [b.mul(p, ldb)])
+    b_vectors = []
+    for h in range(halves):
+        address = b.bitcast(b.gep(b_row, [I64(h * width * dtype.itemsize)]), vector.as_pointer())
+        b_vectors.append(b.load(address, align=dtype.itemsize))
+    a_step = b.gep(a, [b.mul(p, I64(rows * dtype.itemsize))])
+    updated = []
+    undefined = ll.Constant(vector, ll.Undefined)
+    splat_mask = ll.Constant(ll.VectorType(I32, width), [I32(0)] * width)
+    for r, row in enumerate(accumulators):
+        address = b.bitcast(b.gep(a_step, [I64(r * dtype.itemsize)]), real.as_pointer())
+        scalar = b.load(address, align=dtype.itemsize)
+        splat = b.shuffle_vector(b.insert_element(undefined, scalar, I32(0)), undefined, splat_mask)
+        updated.append([b.call(fma, [splat, b_vectors[h], acc]) for h, acc in enumerate(row)])
+    following = b.add(p, I64(1), flags=["nsw"])
+    p.add_incoming(following, loop)
+    for row, values in zip(accumulators, updated, strict=True):
+        for acc, value in zip(row, values, strict=True):
+            acc.add_incoming(value, loop)
+    b.cbranch(b.icmp_signed("<", following, k), loop, done)
+
+    b.position_at_end(done)
+    results = []
+    for r in range(rows):
+        for h in range(halves):
+            value = b.phi(vector)
+            value.add_incoming(zero, entry)
+            value.add_incoming(updated[r][h], loop)
+            results.append(value)
+    for r in range(rows):
+        c_row = b.gep(c, [b.mul(I64(r), ldc)])
+        for h in range(halves):
+            value = results[r * halves + h]
+            target = b.bitcast(b.gep(c_row, [I64(h * width * dtype.itemsize)]), vector.as_pointer())
+            b.store(value, target, align=dtype.itemsize)
+    b.ret_void()
+    return fn

@@ -1,0 +1,94 @@
+"""tc's own kernel for products with a small side (codegen_llvm/small_gemm.py): every edge of
+its tiling, A in any layout, B with a row stride, threads, and when BLAS is kept instead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tc
+from tc import tensor as T
+from tc.codegen_llvm.small_gemm import SMALL_ROWS, tile_columns, tile_rows
+
+RNG = np.random.default_rng(7)
+
+
+def _product(dtype: str):  # type: ignore[no-untyped-def]
+    a, b = T.matrix("a", dtype=dtype), T.matrix("b", dtype=dtype)
+    return tc.function([a, b], T.dot(a, b))
+
+
+def _exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a.astype(np.float64) @ b.astype(np.float64)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_tile_edge_matches_numpy(dtype: str) -> None:
+    from tc.ir import DType
+
+    f = _product(dtype)
+    assert "tc_small_gemm" in f.dump("llvm")
+    nr, mr = tile_columns(DType.F32 if dtype == "float32" else DType.F64), tile_rows()
+    rows = [SMALL_ROWS, SMALL_ROWS + 1, mr - 1, mr, mr + 1, 2 * mr + 3, 20]
+    columns = [nr, nr + 1, 2 * nr - 1, 3 * nr, 500]
+    tolerance = 1e-5 if dtype == "float32" else 1e-13
+    for m in rows:
+        for n in columns:
+            for k in (0, 1, 7, 130):
+                a = RNG.standard_normal((m, k)).astype(dtype)
+                b = RNG.standard_normal((k, n)).astype(dtype)
+                got = f(a, b)
+                assert got.shape == (m, n) and got.dtype == np.dtype(dtype)
+                np.testing.assert_allclose(got, _exact(a, b), rtol=tolerance, atol=tolerance * (k + 1))
+
+
+@pytest.mark.parametrize("layout", ["transposed", "strided", "reversed"])
+def test_a_in_any_layout_and_b_with_a_row_stride(layout: str) -> None:
+    f = _product("float64")
+    base = RNG.standard_normal((60, 40))
+    a = {"transposed": base.T[:, :50], "strided": base[::3, ::2], "reversed": base[::-1, ::-1]}[layout]
+    wide = RNG.standard_normal((a.shape[1], 200))
+    b = wide[:, 10:110]  # rows 200 elements apart, columns contiguous
+    np.testing.assert_allclose(f(a, b), a @ b, rtol=1e-13, atol=1e-12)
+
+
+def test_the_result_does_not_depend_on_the_thread_count() -> None:
+    f = _product("float32")
+    a = RNG.standard_normal((40, 3000)).astype(np.float32)  # 40 x 3000 x 600: threaded
+    b = RNG.standard_normal((3000, 600)).astype(np.float32)
+    native = f._code_owner
+    try:
+        native.set_num_threads(1)
+        one = f(a, b)
+        native.set_num_threads(2)
+        two = f(a, b)
+    finally:
+        native.set_num_threads(2)
+    assert one.tobytes() == two.tobytes()
+    np.testing.assert_allclose(one, _exact(a, b), rtol=1e-4, atol=1e-3)
+
+
+def test_each_element_is_one_fma_chain_over_k() -> None:
+    """A row of A and a column of B give the same bits wherever the tiling puts them: the
+    overlapping last tiles recompute elements to exactly the values of the tile before."""
+    f = _product("float64")
+    a = RNG.standard_normal((19, 33))
+    b = RNG.standard_normal((33, 45))
+    whole = f(a, b)
+    for i in (0, 9, 18):
+        single = f(np.repeat(a[i : i + 1], SMALL_ROWS, axis=0), b)[0]
+        assert single.tobytes() == whole[i].tobytes()
+
+
+def test_shapes_it_does_not_suit_go_to_blas_and_stay_right() -> None:
+    f = _product("float32")
+    cases = [
+        (RNG.standard_normal((20, 30)), RNG.standard_normal((30, 5))),  # n below one tile
+        (RNG.standard_normal((2, 30)), RNG.standard_normal((30, 64))),  # m below SMALL_ROWS
+        (RNG.standard_normal((200, 200)), RNG.standard_normal((200, 200))),  # no small side
+        (RNG.standard_normal((20, 30)), RNG.standard_normal((64, 30)).T),  # B transposed
+        (RNG.standard_normal((20, 30)), RNG.standard_normal((30, 256))),  # rows 1 KiB apart
+    ]
+    for a, b in cases:
+        a, b = a.astype(np.float32), b.astype(np.float32)
+        np.testing.assert_allclose(f(a, b), _exact(a, b), rtol=1e-4, atol=1e-4)
