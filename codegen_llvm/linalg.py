@@ -18,7 +18,8 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .loops import ArrayRef, emit_elementwise_loop
-from .small_gemm import SMALL_ROWS, small_gemm_function, tile_columns
+from .narrow_gemm import narrow_gemm_function
+from .small_gemm import SMALL_ROWS, small_gemm_function, tile_columns, tile_rows
 from .symbols import BLAS_GLOBALS, BLAS_INT, GEMV_GLOBALS
 from .types import I8, I8_PTR, I64, load_element, register_type, store_element
 
@@ -139,11 +140,16 @@ def _emit_dot_body(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, 
             with blas:
                 done = b.alloca(ll.IntType(1))
                 b.store(ll.Constant(ll.IntType(1), 0), done)
-                with b.if_then(_small_gemm_suits(b, dtype, a, m_b)):
-                    arguments = [b.bitcast(a.pointer, I8_PTR), *a.byte_strides]
-                    arguments += [b.bitcast(m_b.pointer, I8_PTR), m_b.byte_strides[0]]
-                    arguments += [b.bitcast(output, I8_PTR), m, n, k]
-                    b.store(b.call(small_gemm_function(b.module, dtype), arguments), done)
+                arguments = [b.bitcast(a.pointer, I8_PTR), *a.byte_strides]
+                arguments += [b.bitcast(m_b.pointer, I8_PTR), m_b.byte_strides[0]]
+                arguments += [b.bitcast(output, I8_PTR), m, n, k]
+                with b.if_else(_small_gemm_suits(b, dtype, a, m_b)) as (small, other):
+                    with small:
+                        b.store(b.call(small_gemm_function(b.module, dtype), arguments), done)
+                    with other:
+                        with b.if_then(_narrow_gemm_suits(b, dtype, a, m_b)):
+                            b.call(narrow_gemm_function(b.module, dtype), arguments)
+                            b.store(ll.Constant(ll.IntType(1), 1), done)
                 with b.if_then(b.not_(b.load(done))):  # not suited, or no memory for its copy of A
                     _blas_dot(b, dtype, routine, a, m_b, layouts, (m, n, k), output)
             with loops:
@@ -170,6 +176,15 @@ def _small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: _Matrix, m_b: _Matrix) -
     # then evicts the column block before the next row block reads it again: BLAS packs B.
     spread = b.icmp_signed("!=", b.and_(m_b.byte_strides[0], I64(1023)), I64(0))
     return b.and_(b.and_(small, fits), b.and_(unit, spread))
+
+
+def _narrow_gemm_suits(b: ll.IRBuilder, dtype: DType, a: _Matrix, m_b: _Matrix) -> ll.Value:
+    """Whether the result is narrower than small_gemm's tile (narrow_gemm.py): 0 < n < NR,
+    at least MR rows, B's rows contiguous (or one column)."""
+    m, n = a.rows, m_b.cols
+    narrow = b.and_(b.icmp_signed(">", n, I64(0)), b.icmp_signed("<", n, I64(tile_columns(dtype))))
+    unit = b.or_(b.icmp_signed("==", m_b.col_stride, I64(1)), b.icmp_signed("==", n, I64(1)))
+    return b.and_(b.and_(narrow, unit), b.icmp_signed(">=", m, I64(tile_rows())))
 
 
 def _blas_dot(

@@ -180,7 +180,7 @@ def _at_least_1(b: ll.IRBuilder, value: ll.Value) -> ll.Value:
 
 
 def _tile(module: ll.Module, dtype: DType, rows: int) -> ll.Function:
-    """C[0:rows, 0:NR] = A[0:rows, :] . B[:, 0:NR] with the accumulators in registers."""
+    """C[0:rows, 0:NR] = A[0:rows, :] . B[:, 0:NR], A packed (step p's `rows` values adjacent)."""
     name = f"small_gemm.{dtype.value}.tile{rows}"
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
@@ -191,11 +191,38 @@ def _tile(module: ll.Module, dtype: DType, rows: int) -> ll.Function:
     for pointer in (a, bp, c):
         pointer.add_attribute("nocapture")
     c.add_attribute("noalias")
+    size, width = dtype.itemsize, lanes(dtype)
+    vector = ll.VectorType(register_type(dtype), width)
+
+    def a_address(b: ll.IRBuilder, p: ll.Value, r: int) -> ll.Value:
+        return b.gep(a, [b.add(b.mul(p, I64(rows * size)), I64(r * size))])
+
+    def load_b(b: ll.IRBuilder, p: ll.Value, h: int) -> ll.Value:
+        address = b.gep(b.gep(bp, [b.mul(p, ldb)]), [I64(h * width * size)])
+        return b.load(b.bitcast(address, vector.as_pointer()), align=size)
+
+    def store_c(b: ll.IRBuilder, r: int, h: int, value: ll.Value) -> None:
+        address = b.gep(b.gep(c, [b.mul(I64(r), ldc)]), [I64(h * width * size)])
+        b.store(value, b.bitcast(address, vector.as_pointer()), align=size)
+
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    emit_fma_tile(b, dtype, (rows, 2), k, (a_address, load_b, store_c))
+    b.ret_void()
+    return fn
+
+
+def emit_fma_tile(b: ll.IRBuilder, dtype: DType, shape: tuple[int, int], k: ll.Value, access: tuple) -> None:  # type: ignore[type-arg]
+    """The register tile: acc[r][h] = sum over p < k of A[r, p] * B[p, vector h], then stored.
+
+    `shape` is (rows, vectors); `access` is (a_address(b, p, r): the address of A[r, p],
+    load_b(b, p, h): vector h of B's row p, store_c(b, r, h, value)). The accumulators are
+    phis, so they live in registers across the loop."""
+    rows, vectors = shape
+    a_address, load_b, store_c = access
     real = register_type(dtype)
     width = lanes(dtype)
     vector = ll.VectorType(real, width)
-    halves = 2
-    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    module, fn = b.module, b.function
     zero = ll.Constant(vector, [ll.Constant(real, 0.0)] * width)
     suffix = f"v{width}{'f64' if dtype is DType.F64 else 'f32'}"
     fma = module.globals.get(f"llvm.fmuladd.{suffix}") or ll.Function(
@@ -209,22 +236,16 @@ def _tile(module: ll.Module, dtype: DType, rows: int) -> ll.Function:
     b.position_at_end(loop)
     p = b.phi(I64, "p")
     p.add_incoming(I64(0), entry)
-    accumulators = [[b.phi(vector) for _ in range(halves)] for _ in range(rows)]
+    accumulators = [[b.phi(vector) for _ in range(vectors)] for _ in range(rows)]
     for row in accumulators:
         for acc in row:
             acc.add_incoming(zero, entry)
-    b_row = b.gep(bp, [b.mul(p, ldb)])
-    b_vectors = []
-    for h in range(halves):
-        address = b.bitcast(b.gep(b_row, [I64(h * width * dtype.itemsize)]), vector.as_pointer())
-        b_vectors.append(b.load(address, align=dtype.itemsize))
-    a_step = b.gep(a, [b.mul(p, I64(rows * dtype.itemsize))])
+    b_vectors = [load_b(b, p, h) for h in range(vectors)]
     updated = []
     undefined = ll.Constant(vector, ll.Undefined)
     splat_mask = ll.Constant(ll.VectorType(I32, width), [I32(0)] * width)
     for r, row in enumerate(accumulators):
-        address = b.bitcast(b.gep(a_step, [I64(r * dtype.itemsize)]), real.as_pointer())
-        scalar = b.load(address, align=dtype.itemsize)
+        scalar = b.load(b.bitcast(a_address(b, p, r), real.as_pointer()), align=dtype.itemsize)
         splat = b.shuffle_vector(b.insert_element(undefined, scalar, I32(0)), undefined, splat_mask)
         updated.append([b.call(fma, [splat, b_vectors[h], acc]) for h, acc in enumerate(row)])
     following = b.add(p, I64(1), flags=["nsw"])
@@ -237,16 +258,11 @@ def _tile(module: ll.Module, dtype: DType, rows: int) -> ll.Function:
     b.position_at_end(done)
     results = []
     for r in range(rows):
-        for h in range(halves):
+        for h in range(vectors):
             value = b.phi(vector)
             value.add_incoming(zero, entry)
             value.add_incoming(updated[r][h], loop)
             results.append(value)
     for r in range(rows):
-        c_row = b.gep(c, [b.mul(I64(r), ldc)])
-        for h in range(halves):
-            value = results[r * halves + h]
-            target = b.bitcast(b.gep(c_row, [I64(h * width * dtype.itemsize)]), vector.as_pointer())
-            b.store(value, target, align=dtype.itemsize)
-    b.ret_void()
-    return fn
+        for h in range(vectors):
+            store_c(b, r, h, results[r * vectors + h])

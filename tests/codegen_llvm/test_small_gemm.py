@@ -1,5 +1,6 @@
-"""tc's own kernel for products with a small side (codegen_llvm/small_gemm.py): every edge of
-its tiling, A in any layout, B with a row stride, threads, and when BLAS is kept instead."""
+"""tc's own kernels for products with a small side (codegen_llvm/small_gemm.py) and for narrow
+results (narrow_gemm.py): every edge of their tiling, A in any layout, B with a row stride,
+threads, and the shapes left to BLAS."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def test_each_element_is_one_fma_chain_over_k() -> None:
 def test_shapes_it_does_not_suit_go_to_blas_and_stay_right() -> None:
     f = _product("float32")
     cases = [
-        (RNG.standard_normal((20, 30)), RNG.standard_normal((30, 5))),  # n below one tile
+        (RNG.standard_normal((5, 30)), RNG.standard_normal((30, 5))),  # narrow, m below MR
         (RNG.standard_normal((2, 30)), RNG.standard_normal((30, 64))),  # m below SMALL_ROWS
         (RNG.standard_normal((200, 200)), RNG.standard_normal((200, 200))),  # no small side
         (RNG.standard_normal((20, 30)), RNG.standard_normal((64, 30)).T),  # B transposed
@@ -92,3 +93,31 @@ def test_shapes_it_does_not_suit_go_to_blas_and_stay_right() -> None:
     for a, b in cases:
         a, b = a.astype(np.float32), b.astype(np.float32)
         np.testing.assert_allclose(f(a, b), _exact(a, b), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_narrow_results_match_numpy(dtype: str) -> None:
+    from tc.ir import DType
+
+    f = _product(dtype)
+    assert "tc_narrow_gemm" in f.dump("llvm")
+    nr, mr = tile_columns(DType.F32 if dtype == "float32" else DType.F64), tile_rows()
+    tolerance = 1e-5 if dtype == "float32" else 1e-13
+    for m in (mr, mr + 1, 3 * mr - 1, 600):
+        for n in sorted({1, 2, nr // 2 - 1, nr // 2, nr // 2 + 1, nr - 1}):
+            for k in (0, 1, 9, 300):
+                a = RNG.standard_normal((m, k)).astype(dtype)
+                b = RNG.standard_normal((k, n)).astype(dtype)
+                got = f(a, b)
+                assert got.shape == (m, n)
+                np.testing.assert_allclose(got, _exact(a, b), rtol=tolerance, atol=tolerance * (k + 1))
+
+
+def test_narrow_results_with_a_transposed_and_b_a_column_view() -> None:
+    """The logistic-regression gradient x^T d: A's rows adjacent, its columns far apart."""
+    f = _product("float64")
+    x = RNG.standard_normal((600, 784))
+    d = RNG.standard_normal((600, 30))[:, 3:13]
+    np.testing.assert_allclose(f(x.T, d), x.T @ d, rtol=1e-12, atol=1e-11)
+    column = RNG.standard_normal((4, 784)).T[:, 2:3]  # one column of a transposed matrix
+    np.testing.assert_allclose(f(x, column), x @ column, rtol=1e-12, atol=1e-11)

@@ -1,0 +1,148 @@
+"""tc's own product kernel for narrow results: C (m x n) = A (m x k) . B (k x n) with n below one
+tile of small_gemm.py (n < 2 vectors: a 10-class output layer and its weight gradient).
+
+BLAS packs all of A for such a product (m x k values copied, for only n multiply-adds each),
+which costs as much as the arithmetic. Here A is read in place: a tile of MR rows keeps one
+or two vectors of accumulators per row, and per step p broadcasts A[r, p] of each row into
+FMAs with B's row p, loaded under a mask of the n columns (as are C's stores). Row blocks
+(the last one overlapping the one before, to the same bits) are spread over the cores.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir as ll
+
+from ..ir import DType
+from .control import counted_loop
+from .parallel import JOB_TYPE, parallel_for
+from .small_gemm import THREADED_MACS, emit_fma_tile, lanes, tile_rows
+from .symbols import THREADS_GLOBAL
+from .types import I1, I8_PTR, I32, I64, register_type
+
+_ARGUMENTS = [I8_PTR, I64, I64, I8_PTR, I64, I8_PTR, I64, I64, I64]  # a, rsa, csa, b, ldb, c, m, n, k
+
+
+def narrow_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
+    """void tc_narrow_gemm_<dtype>(a, a row stride, a col stride (bytes), b, b row stride
+    (bytes), c, m, n, k): C = A . B for 0 < n < 2 vectors and m >= MR."""
+    name = f"tc_narrow_gemm_{dtype.value}"
+    existing = module.globals.get(name)
+    if isinstance(existing, ll.Function):
+        return existing
+    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), _ARGUMENTS), name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    m, n, k = fn.args[6:]
+    args = b.alloca(I8_PTR, size=I32(len(_ARGUMENTS)))
+    for index, value in enumerate(fn.args):
+        slot = b.gep(args, [I32(index)])
+        b.store(value if value.type == I8_PTR else b.inttoptr(value, I8_PTR), slot)
+    blocks = b.sdiv(b.add(m, I64(tile_rows() - 1)), I64(tile_rows()))
+    job = _job(module, dtype)
+    many = b.icmp_signed(">=", b.mul(b.mul(m, n), k), I64(THREADED_MACS))
+    threads = module.globals.get(THREADS_GLOBAL)
+    if threads is not None:
+        many = b.and_(many, b.icmp_signed(">", b.load(threads), I64(1)))
+    with b.if_else(many) as (threaded, serial):
+        with threaded:
+            b.call(parallel_for(module, units=True), [job, args, blocks])
+        with serial:
+            b.call(job, [args, I64(0), blocks])
+    b.ret_void()
+    return fn
+
+
+def _job(module: ll.Module, dtype: DType) -> ll.Function:
+    """Row blocks [begin, end) of MR rows, the last one ending at m."""
+    fn = ll.Function(module, JOB_TYPE, module.get_unique_name(f"narrow_gemm.{dtype.value}.job"))
+    fn.linkage = "internal"
+    args, begin, end = fn.args
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    loaded = [b.load(b.gep(args, [I32(i)])) for i in range(len(_ARGUMENTS))]
+    a, bp, c = loaded[0], loaded[3], loaded[5]
+    rsa, csa, ldb, m, n, k = (b.ptrtoint(loaded[i], I64) for i in (1, 2, 4, 6, 7, 8))
+    rows = tile_rows()
+    ldc = b.mul(n, I64(dtype.itemsize))
+    one_vector = b.icmp_signed("<=", n, I64(lanes(dtype)))
+    tiles = (_tile(module, dtype, 1), _tile(module, dtype, 2))
+    with counted_loop(b, end, "rows", start=begin) as block:
+        first = b.mul(block, I64(rows))
+        last = b.sub(m, I64(rows))
+        first = b.select(b.icmp_signed("<", first, last), first, last)
+        operands = [
+            b.gep(a, [b.mul(first, rsa)]),
+            rsa,
+            csa,
+            bp,
+            ldb,
+            b.gep(c, [b.mul(first, ldc)]),
+            ldc,
+            k,
+            n,
+        ]
+        with b.if_else(one_vector) as (single, double):
+            with single:
+                b.call(tiles[0], operands)
+            with double:
+                b.call(tiles[1], operands)
+    b.ret(ll.Constant(I1, 0))
+    return fn
+
+
+def _masked(module: ll.Module, dtype: DType, kind: str) -> ll.Function:
+    """llvm.masked.load / llvm.masked.store of one vector."""
+    width = lanes(dtype)
+    vector = ll.VectorType(register_type(dtype), width)
+    mask = ll.VectorType(I1, width)
+    name = f"llvm.masked.{kind}.v{width}{'f64' if dtype is DType.F64 else 'f32'}.p0"
+    existing = module.globals.get(name)
+    if isinstance(existing, ll.Function):
+        return existing
+    if kind == "load":
+        return ll.Function(module, ll.FunctionType(vector, [vector.as_pointer(), I32, mask, vector]), name)
+    return ll.Function(module, ll.FunctionType(ll.VoidType(), [vector, vector.as_pointer(), I32, mask]), name)
+
+
+def _tile(module: ll.Module, dtype: DType, vectors: int) -> ll.Function:
+    """C[0:MR, 0:n] = A[0:MR, :] . B[:, 0:n] with `vectors` masked vectors per row."""
+    name = f"narrow_gemm.{dtype.value}.tile{vectors}"
+    existing = module.globals.get(name)
+    if isinstance(existing, ll.Function):
+        return existing
+    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), [*_ARGUMENTS[:7], I64, I64]), name)
+    fn.linkage = "internal"
+    a, rsa, csa, bp, ldb, c, ldc, k, n = fn.args
+    for pointer in (a, bp, c):
+        pointer.add_attribute("nocapture")
+    c.add_attribute("noalias")
+    size, width = dtype.itemsize, lanes(dtype)
+    vector = ll.VectorType(register_type(dtype), width)
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    index = ll.Constant(ll.VectorType(I64, width), [I64(i) for i in range(width)])
+    masks = []
+    for h in range(vectors):
+        limit = b.sub(n, I64(h * width))
+        splat = b.shuffle_vector(
+            b.insert_element(ll.Constant(ll.VectorType(I64, width), ll.Undefined), limit, I32(0)),
+            ll.Constant(ll.VectorType(I64, width), ll.Undefined),
+            ll.Constant(ll.VectorType(I32, width), [I32(0)] * width),
+        )
+        masks.append(b.icmp_signed("<", index, splat))
+    masked_load, masked_store = _masked(module, dtype, "load"), _masked(module, dtype, "store")
+    zero = ll.Constant(vector, [ll.Constant(register_type(dtype), 0.0)] * width)
+
+    def a_address(b: ll.IRBuilder, p: ll.Value, r: int) -> ll.Value:
+        return b.gep(a, [b.add(b.mul(I64(r), rsa), b.mul(p, csa))])
+
+    def load_b(b: ll.IRBuilder, p: ll.Value, h: int) -> ll.Value:
+        address = b.gep(b.gep(bp, [b.mul(p, ldb)]), [I64(h * width * size)])
+        return b.call(masked_load, [b.bitcast(address, vector.as_pointer()), I32(size), masks[h], zero])
+
+    def store_c(b: ll.IRBuilder, r: int, h: int, value: ll.Value) -> None:
+        address = b.gep(b.gep(c, [b.mul(I64(r), ldc)]), [I64(h * width * size)])
+        b.call(masked_store, [value, b.bitcast(address, vector.as_pointer()), I32(size), masks[h]])
+
+    emit_fma_tile(b, dtype, (tile_rows(), vectors), k, (a_address, load_b, store_c))
+    b.ret_void()
+    return fn
