@@ -179,11 +179,12 @@ def _small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: _Matrix, m_b: _Matrix) -
 
 
 def _narrow_gemm_suits(b: ll.IRBuilder, dtype: DType, a: _Matrix, m_b: _Matrix) -> ll.Value:
-    """Whether the result is narrower than small_gemm's tile (narrow_gemm.py): 0 < n < NR,
-    at least MR rows, B's rows contiguous (or one column)."""
+    """Whether the result is narrower than small_gemm's tile (narrow_gemm.py): 1 < n < NR,
+    at least MR rows, B's rows contiguous. (One column is gemv's: it vectorises along k,
+    where this kernel would fill one lane of each vector.)"""
     m, n = a.rows, m_b.cols
-    narrow = b.and_(b.icmp_signed(">", n, I64(0)), b.icmp_signed("<", n, I64(tile_columns(dtype))))
-    unit = b.or_(b.icmp_signed("==", m_b.col_stride, I64(1)), b.icmp_signed("==", n, I64(1)))
+    narrow = b.and_(b.icmp_signed(">", n, I64(1)), b.icmp_signed("<", n, I64(tile_columns(dtype))))
+    unit = b.icmp_signed("==", m_b.col_stride, I64(1))
     return b.and_(b.and_(narrow, unit), b.icmp_signed(">=", m, I64(tile_rows())))
 
 

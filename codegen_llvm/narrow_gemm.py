@@ -24,7 +24,8 @@ _ARGUMENTS = [I8_PTR, I64, I64, I8_PTR, I64, I8_PTR, I64, I64, I64]  # a, rsa, c
 
 def narrow_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
     """void tc_narrow_gemm_<dtype>(a, a row stride, a col stride (bytes), b, b row stride
-    (bytes), c, m, n, k): C = A . B for 0 < n < 2 vectors and m >= MR."""
+    (bytes), c, m, n, k): C = A . B for 0 < n < 2 vectors and m >= MR (linalg.py sends it
+    1 < n: one column is gemv's)."""
     name = f"tc_narrow_gemm_{dtype.value}"
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
