@@ -23,7 +23,7 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ..ir import Module, TcCompilationError
 from ..ir.calling import calling_convention
-from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, POOL_GLOBAL, THREADS_GLOBAL, EntryPoint
+from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, LIBRARY_GLOBALS, THREADS_GLOBAL, EntryPoint
 
 LLVM_LOCK = threading.RLock()  # LLVM's pass managers and MCJIT are not thread-safe
 
@@ -80,12 +80,15 @@ class NativeModule:
         if address:
             ctypes.c_int64.from_address(address).value = max(1, int(count))
 
-    def set_pool(self, address: Callable[[], int]) -> None:
-        """Give code with parallel loops the process's thread pool (thread_pool.py): `address`
-        is called only when the code has such a loop."""
-        slot = self.engine.get_global_value_address(POOL_GLOBAL)
-        if slot:
-            ctypes.c_void_p.from_address(slot).value = address() or None
+    def set_library(self, addresses: Callable[[list[str]], dict[str, int]]) -> None:
+        """Give the code the support library's functions it calls (support.py: the thread
+        pool, the product kernels). `addresses(names)` is called only when it calls any."""
+        slots = {name: self.engine.get_global_value_address(glob) for name, glob in LIBRARY_GLOBALS.items()}
+        slots = {name: slot for name, slot in slots.items() if slot}
+        if slots:
+            library = addresses(list(slots))
+            for name, slot in slots.items():
+                ctypes.c_void_p.from_address(slot).value = library.get(name) or None
 
     def set_blas(self, routines: Callable[[], dict[str, int]]) -> None:
         """Give the code the addresses of BLAS routines (by global name, see linalg.py).

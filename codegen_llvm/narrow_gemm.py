@@ -15,39 +15,35 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .parallel import JOB_TYPE, parallel_for
-from .small_gemm import THREADED_MACS, emit_fma_tile, lanes, tile_rows
-from .symbols import THREADS_GLOBAL
+from .small_gemm import GEMM_ARGUMENTS, THREADED_MACS, emit_fma_tile, lanes, tile_rows
 from .types import I1, I8_PTR, I32, I64, register_type
 
-_ARGUMENTS = [I8_PTR, I64, I64, I8_PTR, I64, I8_PTR, I64, I64, I64]  # a, rsa, csa, b, ldb, c, m, n, k
+_ARGUMENTS = GEMM_ARGUMENTS[:-1]  # the job's: all but the thread count
+NARROW_GEMM_TYPE = ll.FunctionType(ll.VoidType(), GEMM_ARGUMENTS)
 
 
 def narrow_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
     """void tc_narrow_gemm_<dtype>(a, a row stride, a col stride (bytes), b, b row stride
-    (bytes), c, m, n, k): C = A . B for 0 < n < 2 vectors and m >= MR (linalg.py sends it
+    (bytes), c, m, n, k, threads): C = A . B for 0 < n < 2 vectors and m >= MR (linalg.py sends it
     1 < n: one column is gemv's)."""
     name = f"tc_narrow_gemm_{dtype.value}"
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
         return existing
-    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), _ARGUMENTS), name)
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
+    fn = ll.Function(module, NARROW_GEMM_TYPE, name)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    m, n, k = fn.args[6:]
+    m, n, k, threads = fn.args[6:]
     args = b.alloca(I8_PTR, size=I32(len(_ARGUMENTS)))
-    for index, value in enumerate(fn.args):
+    for index, value in enumerate(fn.args[: len(_ARGUMENTS)]):
         slot = b.gep(args, [I32(index)])
         b.store(value if value.type == I8_PTR else b.inttoptr(value, I8_PTR), slot)
     blocks = b.sdiv(b.add(m, I64(tile_rows() - 1)), I64(tile_rows()))
     job = _job(module, dtype)
     many = b.icmp_signed(">=", b.mul(b.mul(m, n), k), I64(THREADED_MACS))
-    threads = module.globals.get(THREADS_GLOBAL)
-    if threads is not None:
-        many = b.and_(many, b.icmp_signed(">", b.load(threads), I64(1)))
+    many = b.and_(many, b.icmp_signed(">", threads, I64(1)))
     with b.if_else(many) as (threaded, serial):
         with threaded:
-            b.call(parallel_for(module, units=True), [job, args, blocks])
+            b.call(parallel_for(module, units=True), [job, args, blocks, threads])
         with serial:
             b.call(job, [args, I64(0), blocks])
     b.ret_void()

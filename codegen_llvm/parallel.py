@@ -31,20 +31,25 @@ POOL_RUN_TYPE = ll.FunctionType(I1, [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(),
 
 
 def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
-    """tc_parallel_for over elements (at least GRAIN per thread, chunks a multiple of 64), or,
-    with `units`, tc_parallel_units over work items the caller has sized (a tile of a
-    product): one thread per item at most, chunks of any length."""
+    """tc_parallel_for over elements (at least GRAIN per thread, chunks a multiple of 64, as
+    many threads as the module's THREADS_GLOBAL), or, with `units`,
+
+        i1 tc_parallel_units(job, args, i64 n, i64 threads)
+
+    over work items the caller has sized (tiles of a product) on at most `threads` threads:
+    one item per thread at least, chunks of any length."""
     name = "tc_parallel_units" if units else "tc_parallel_for"
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
         return existing
     grain, align = (1, 1) if units else (GRAIN, 64)
-    threads, pool = _global(module, THREADS_GLOBAL, I64, I64(1)), _global(module, POOL_GLOBAL, I8_PTR, None)
-    fn = ll.Function(module, ll.FunctionType(I1, [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64]), name)
+    pool = _global(module, POOL_GLOBAL, I8_PTR, None)
+    parameters = [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64] + ([I64] if units else [])
+    fn = ll.Function(module, ll.FunctionType(I1, parameters), name)
     fn.linkage = "internal"
-    job, args, n = fn.args
+    job, args, n = fn.args[:3]
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    wanted = b.load(threads)
+    wanted = fn.args[3] if units else b.load(_global(module, THREADS_GLOBAL, I64, I64(1)))
     by_size = b.sdiv(n, I64(grain))
     count = b.select(b.icmp_signed("<", wanted, by_size), wanted, by_size)
     count = b.select(b.icmp_signed(">", count, I64(MAX_THREADS)), I64(MAX_THREADS), count)

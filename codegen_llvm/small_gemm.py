@@ -29,8 +29,11 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .parallel import JOB_TYPE, parallel_for
-from .symbols import THREADS_GLOBAL
 from .types import I1, I8_PTR, I32, I64, load_element, register_type, store_element
+
+# a, a row stride, a col stride (bytes), b, b row stride (bytes), c, m, n, k, threads
+GEMM_ARGUMENTS = [I8_PTR, I64, I64, I8_PTR, I64, I8_PTR, I64, I64, I64, I64]
+SMALL_GEMM_TYPE = ll.FunctionType(I1, GEMM_ARGUMENTS)
 
 # Below this many multiply-adds (measured: 8M lose, 33M gain 1.3x) a second thread (its creation
 # costs about 35 microseconds) does not pay.
@@ -61,18 +64,15 @@ def tile_columns(dtype: DType) -> int:
 
 def small_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
     """i1 tc_small_gemm_<dtype>(a, a row stride, a col stride (bytes), b, b row stride
-    (bytes), c, m, n, k): C = A . B for n >= NR and m >= SMALL_ROWS; false (nothing done)
-    when the packed copy of A cannot be allocated."""
+    (bytes), c, m, n, k, threads): C = A . B for n >= NR and m >= SMALL_ROWS on at most
+    `threads` threads; false (nothing done) when the packed copy of A cannot be allocated."""
     name = f"tc_small_gemm_{dtype.value}"
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
         return existing
-    arguments = [I8_PTR, I64, I64, I8_PTR, I64, I8_PTR, I64, I64, I64]
-    fn = ll.Function(module, ll.FunctionType(I1, arguments), name)
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
+    fn = ll.Function(module, SMALL_GEMM_TYPE, name)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    a, rsa, csa, bp, ldb, c, m, n, k = fn.args
+    a, rsa, csa, bp, ldb, c, m, n, k, threads = fn.args
     size = I64(dtype.itemsize)
     rows = b.select(b.icmp_signed(">=", m, I64(tile_rows())), I64(tile_rows()), I64(SMALL_ROWS))
     row_blocks = b.sdiv(b.add(m, b.sub(rows, I64(1))), rows)
@@ -89,12 +89,10 @@ def small_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
         job = _job(module, dtype)
         blocks = b.sdiv(n, I64(tile_columns(dtype)))  # the last one also takes the overlapping tail
         many = b.icmp_signed(">=", b.mul(b.mul(m, n), k), I64(THREADED_MACS))
-        threads = module.globals.get(THREADS_GLOBAL)
-        if threads is not None:
-            many = b.and_(many, b.icmp_signed(">", b.load(threads), I64(1)))
+        many = b.and_(many, b.icmp_signed(">", threads, I64(1)))
         with b.if_else(many) as (threaded, serial):
             with threaded:
-                b.call(parallel_for(module, units=True), [job, args, blocks])
+                b.call(parallel_for(module, units=True), [job, args, blocks, threads])
             with serial:
                 b.call(job, [args, I64(0), blocks])
         b.call(_declare(module, "free", ll.VoidType(), [I8_PTR]), [packed])

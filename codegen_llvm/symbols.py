@@ -16,6 +16,20 @@ BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
 GEMV_GLOBALS = {DType.F64: "tc_blas_dgemv", DType.F32: "tc_blas_sgemv"}
 THREADS_GLOBAL = "tc_num_threads"  # how many threads large flat loops may use
 POOL_GLOBAL = "tc_pool"  # the process's thread pool: tc_pool_run's address (thread_pool.py)
+# The support library's functions (support.py), by name, and the global holding each one's
+# address in a module that calls it.
+LIBRARY_GLOBALS = {"tc_pool_run": POOL_GLOBAL} | {
+    f"tc_{kind}_{dtype}": f"tc_lib.{kind}_{dtype}"
+    for kind in ("small_gemm", "narrow_gemm")
+    for dtype in ("f32", "f64")
+}
+
+
+def library_part(name: str) -> str:
+    """The part of the support library that defines `name`: "pool", "f32" or "f64"."""
+    return "pool" if name == "tc_pool_run" else name.rsplit("_", 1)[1]
+
+
 # BLAS's integer arguments (passed by reference, Fortran style) are stored as 64-bit
 # integers: an ILP64 BLAS (numpy's OpenBLAS) reads all eight bytes, an LP64 one (scipy's)
 # the first four, which on a little-endian machine are the same number while it fits in 32

@@ -3,9 +3,10 @@
 Creating a thread and joining it costs about 35 microseconds here, as much as a whole
 20 x 784 x 500 product; the pool's workers instead wait between loops, first spinning for a
 little while (loops follow each other within microseconds in a train step), then asleep on a
-futex, costing nothing. Its code is compiled once per process into a module that is never
-freed (a worker's instructions must outlive every compiled function), and each loaded module
-gets its address in the global POOL_GLOBAL (see parallel.py, which calls it):
+futex, costing nothing. Its code is part of the support library (support.py), compiled once per
+process into a module that is never freed (a worker's instructions must outlive every
+compiled function); each loaded module gets its address in the global POOL_GLOBAL (see
+parallel.py, which calls it):
 
     i1 tc_pool_run(i1 (i8**, i64, i64)* job, i8** args, i64* bounds, i64 count)
 
@@ -15,7 +16,7 @@ asleep or not scheduled leaves its share to whoever runs: a busy machine is neve
 one thread. One loop runs on the pool at a time: a caller that finds it busy (another Python
 thread inside tc) runs its chunks itself. After a fork the child starts workers of its own.
 
-Linux only (futex); elsewhere POOL_GLOBAL stays null and loops run on the calling thread.
+Linux only (futex); elsewhere tc_pool_run runs every chunk on the calling thread.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 
 from llvmlite import ir as ll
 
+from .control import counted_loop
 from .parallel import JOB_TYPE
 from .types import I1, I8, I8_PTR, I32, I64
 
@@ -66,13 +68,26 @@ class _Globals:
         self.count = variable("count", I64)
 
 
-def build_pool_module(triple: str) -> ll.Module:
-    module = ll.Module(name="tc_thread_pool")
-    module.triple = triple
+def add_pool(module: ll.Module, triple: str) -> ll.Function:
+    """Define tc_pool_run in `module` (the support library); on a host without futexes, one
+    that runs every chunk on the calling thread."""
+    if not supported(triple):
+        return _serial_run(module)
     state = _Globals(module)
     worker = _worker(module, state, triple)
-    _run(module, state, worker, triple)
-    return module
+    return _run(module, state, worker, triple)
+
+
+def _serial_run(module: ll.Module) -> ll.Function:
+    fn = ll.Function(module, RUN_TYPE, POOL_FUNCTION)
+    job, args, bounds, count = fn.args
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    result = b.alloca(I1)
+    b.store(ll.Constant(I1, 0), result)
+    with counted_loop(b, count, "pool.serial") as t:
+        b.store(b.or_(b.load(result), _run_chunk(b, job, args, bounds, t)), result)
+    b.ret(b.load(result))
+    return fn
 
 
 def _declare(module: ll.Module, name: str, ret: ll.Type, args: list[ll.Type], var_arg: bool = False):  # type: ignore[no-untyped-def]
@@ -181,8 +196,6 @@ def _run(module: ll.Module, state: _Globals, worker: ll.Function, triple: str) -
     b.store(ll.Constant(I1, 0), result)
 
     def serial(first: ll.Value) -> None:
-        from .control import counted_loop
-
         with counted_loop(b, count, "pool.serial", start=first) as t:
             b.store(b.or_(b.load(result), _run_chunk(b, job, args, bounds, t)), result)
 
@@ -267,16 +280,3 @@ def _start_workers(b: ll.IRBuilder, state: _Globals, worker: ll.Function, wanted
         b.store(b.add(have, I64(1)), state.workers)
     b.cbranch(created, check, done)
     b.position_at_end(done)
-
-
-def pool_object(triple: str) -> bytes:
-    """The pool's object code for the host (`triple` must be supported)."""
-    import llvmlite.binding as llvm
-
-    from .jit import LLVM_LOCK, host_target_machine
-
-    tm = host_target_machine()
-    with LLVM_LOCK:
-        parsed = llvm.parse_assembly(str(build_pool_module(triple)))
-        parsed.verify()
-        return bytes(tm.emit_object(parsed))

@@ -39,7 +39,7 @@ from tc.runtime.shared import SharedBuffer
 from . import compile_log, pass_cache
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
-from .object_cache import native_code, thread_pool_address
+from .object_cache import native_code, support_library
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
@@ -270,7 +270,7 @@ def make_functions(
     """
     with compile_log.stage("blas"):  # finding BLAS imports scipy, once, when there is a product
         native.set_blas(blas_routines)
-    native.set_pool(thread_pool_address)
+    native.set_library(support_library)
     keep_freed_memory()
     started = time.perf_counter()
     buffers = dict(shared_buffers or {})

@@ -53,36 +53,51 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> Native
         return load_object(code.data, code.entry_points, code.stages, check=False)
 
 
+def support_library(names: list[str] | None = None) -> dict[str, int]:
+    """The addresses of the support library's functions `names` (all when None) in this
+    process (codegen_llvm/support.py: the thread pool, the product kernels)."""
+    from tc.codegen_llvm.symbols import LIBRARY_GLOBALS, library_part
+
+    addresses: dict[str, int] = {}
+    for part in sorted({library_part(name) for name in names or LIBRARY_GLOBALS}):
+        addresses |= _library_part(part)
+    return addresses
+
+
 @functools.cache
-def thread_pool_address() -> int:
-    """The address of the process's thread pool (codegen_llvm/thread_pool.py), 0 where the
-    host has none: its object code from the compile cache when it is there. Loaded once and
-    never freed, since its workers run its code until the process ends."""
+def _library_part(part: str) -> dict[str, int]:
+    """One part of the support library: its object code from the compile cache when it is
+    there, else compiled. Loaded once and never freed, since the pool's workers run its code
+    until the process ends."""
     from tc import __version__
     from tc.codegen_llvm.objectcode import host_target, load_object
-    from tc.codegen_llvm.symbols import EntryPoint
-    from tc.codegen_llvm.thread_pool import POOL_FUNCTION, pool_object, supported
+    from tc.codegen_llvm.symbols import LIBRARY_GLOBALS, EntryPoint, library_part
 
     host = host_target()
-    if not supported(host.triple):
-        return 0
-    key = cache_key("thread pool", host.triple, host.cpu, host.features, __version__, compiler_fingerprint())
-    cache = CompileCache(cache_directory(), suffix="tcpool")
-    entries = {"pool": EntryPoint(POOL_FUNCTION, ())}
+    fingerprint = compiler_fingerprint()
+    key = cache_key("support library", part, host.triple, host.cpu, host.features, __version__, fingerprint)
+    cache = CompileCache(cache_directory(), suffix="tclib")
+    entries = {name: EntryPoint(name, ()) for name in LIBRARY_GLOBALS if library_part(name) == part}
     hit = cache.get(key)
+    loaded = None
     if hit is not None:
         try:
-            _POOL.append(load_object(hit[1], entries, {}))
-            return _POOL[-1].addresses["pool"]
+            loaded = load_object(hit[1], entries, {})
         except TcCompilationError:
             pass  # rebuilt below
-    data = pool_object(host.triple)
-    cache.put(key, {"stages": {}}, data)
-    _POOL.append(load_object(data, entries, {}, check=False))
-    return _POOL[-1].addresses["pool"]
+    if loaded is None:
+        from tc.codegen_llvm.support import support_object
+
+        with compile_log.stage("support library"):
+            data = support_object(host.triple, part)
+        cache.put(key, {"stages": {}}, data)
+        loaded = load_object(data, entries, {}, check=False)
+    loaded.set_library(support_library)  # the kernels' parallel loops: the pool
+    _LIBRARY.append(loaded)
+    return dict(loaded.addresses)
 
 
-_POOL: list[NativeModule] = []  # the pool's code: never freed
+_LIBRARY: list[NativeModule] = []  # the library's code: never freed
 
 
 def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:

@@ -1,5 +1,6 @@
-"""The process's thread pool (codegen_llvm/thread_pool.py): every loaded module with a
-parallel loop shares it, concurrent callers and forked children get right results."""
+"""The process's thread pool (codegen_llvm/thread_pool.py, in the support library): every
+loaded module with a parallel loop shares it, concurrent callers and forked children get
+right results."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tc import tensor as T
 from tc.codegen_llvm.parallel import GRAIN
 from tc.codegen_llvm.symbols import POOL_GLOBAL
 from tc.codegen_llvm.thread_pool import supported
-from tc.object_cache import thread_pool_address
+from tc.object_cache import support_library
 
 SIZE = 8 * GRAIN  # several chunks per thread
 
@@ -39,7 +40,7 @@ def test_modules_with_parallel_loops_share_one_pool() -> None:
     if not supported(host):
         pytest.skip("no thread pool on this platform")
     first, second = _kernel(), tc.function([y := T.fvector("y")], T.sin(y) + 1)
-    assert _pool_slot(first) == _pool_slot(second) == thread_pool_address() != 0
+    assert _pool_slot(first) == _pool_slot(second) == support_library()["tc_pool_run"] != 0
 
 
 def test_results_do_not_depend_on_the_thread_count() -> None:

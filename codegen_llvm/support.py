@@ -1,0 +1,72 @@
+"""The support library: native code every compiled module calls, compiled once per process.
+
+It holds the thread pool (thread_pool.py) and tc's own product kernels (small_gemm.py,
+narrow_gemm.py) for float32 and float64. They do not depend on the function being compiled,
+so compiling them into every module (about 0.15 s of LLVM) would be waste: the runtime
+compiles each part (the pool; the kernels of one dtype) the first time a loaded module needs
+it, or loads it from the compile cache, never frees it (the pool's workers run its code),
+and writes its functions' addresses into each loaded module's globals named in
+LIBRARY_GLOBALS, as it does for BLAS. A module reaches a kernel through `library_function`.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir as ll
+
+from ..ir import DType
+from .narrow_gemm import NARROW_GEMM_TYPE, narrow_gemm_function
+from .small_gemm import SMALL_GEMM_TYPE, small_gemm_function
+from .symbols import LIBRARY_GLOBALS
+from .thread_pool import RUN_TYPE, add_pool
+from .types import I8_PTR
+
+KERNELS = {
+    "small_gemm": (SMALL_GEMM_TYPE, small_gemm_function),
+    "narrow_gemm": (NARROW_GEMM_TYPE, narrow_gemm_function),
+}
+TYPES = {"tc_pool_run": RUN_TYPE} | {
+    f"tc_{kind}_{dtype.value}": kernel_type
+    for kind, (kernel_type, _) in KERNELS.items()
+    for dtype in (DType.F32, DType.F64)
+}
+
+
+def build_support_module(triple: str, part: str) -> ll.Module:
+    """One part of the library (symbols.library_part): "pool", or the kernels of one dtype
+    ("f32", "f64"), whose parallel loops reach the pool through their POOL_GLOBAL."""
+    module = ll.Module(name=f"tc_support_{part}")
+    module.triple = triple
+    if part == "pool":
+        add_pool(module, triple)
+        return module
+    dtype = {"f32": DType.F32, "f64": DType.F64}[part]
+    for _, make in KERNELS.values():
+        make(module, dtype)
+    return module
+
+
+def library_function(module: ll.Module, b: ll.IRBuilder, name: str) -> tuple[ll.Value, ll.Value]:
+    """(the library function `name` as a callable pointer, whether it is there (non-null)),
+    through the module's global for it, which the runtime fills after loading."""
+    global_name = LIBRARY_GLOBALS[name]
+    glob = module.globals.get(global_name)
+    if glob is None:
+        glob = ll.GlobalVariable(module, I8_PTR, global_name)
+        glob.initializer = ll.Constant(I8_PTR, None)
+    pointer = b.load(glob)
+    present = b.icmp_unsigned("!=", pointer, ll.Constant(I8_PTR, None))
+    return b.bitcast(pointer, TYPES[name].as_pointer()), present
+
+
+def support_object(triple: str, part: str) -> bytes:
+    """The object code of one part of the library for the host."""
+    import llvmlite.binding as llvm
+
+    from .jit import LLVM_LOCK, host_target_machine, run_default_pipeline
+
+    tm = host_target_machine()
+    with LLVM_LOCK:
+        parsed = llvm.parse_assembly(str(build_support_module(triple, part)))
+        parsed.verify()
+        run_default_pipeline(parsed, tm, 3)
+        return bytes(tm.emit_object(parsed))
