@@ -14,9 +14,9 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import counted_loop
-from .parallel import JOB_TYPE, parallel_for
-from .small_gemm import GEMM_ARGUMENTS, THREADED_MACS, emit_fma_tile, lanes, tile_rows
-from .types import I1, I8_PTR, I32, I64, register_type
+from .parallel import JOB_TYPE
+from .small_gemm import GEMM_ARGUMENTS, emit_fma_tile, lanes, run_blocks, tile_rows
+from .types import I1, I32, I64, register_type
 
 _ARGUMENTS = GEMM_ARGUMENTS[:-1]  # the job's: all but the thread count
 NARROW_GEMM_TYPE = ll.FunctionType(ll.VoidType(), GEMM_ARGUMENTS)
@@ -33,19 +33,9 @@ def narrow_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
     fn = ll.Function(module, NARROW_GEMM_TYPE, name)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     m, n, k, threads = fn.args[6:]
-    args = b.alloca(I8_PTR, size=I32(len(_ARGUMENTS)))
-    for index, value in enumerate(fn.args[: len(_ARGUMENTS)]):
-        slot = b.gep(args, [I32(index)])
-        b.store(value if value.type == I8_PTR else b.inttoptr(value, I8_PTR), slot)
     blocks = b.sdiv(b.add(m, I64(tile_rows() - 1)), I64(tile_rows()))
-    job = _job(module, dtype)
-    many = b.icmp_signed(">=", b.mul(b.mul(m, n), k), I64(THREADED_MACS))
-    many = b.and_(many, b.icmp_signed(">", threads, I64(1)))
-    with b.if_else(many) as (threaded, serial):
-        with threaded:
-            b.call(parallel_for(module, units=True), [job, args, blocks, threads])
-        with serial:
-            b.call(job, [args, I64(0), blocks])
+    values = list(fn.args[: len(_ARGUMENTS)])
+    run_blocks(b, _job(module, dtype), values, blocks, (b.mul(b.mul(m, n), k), threads))
     b.ret_void()
     return fn
 

@@ -24,10 +24,11 @@ from .types import I1, I8_PTR, I32, I64
 
 GRAIN = 1 << 15  # elements per thread below which a second thread (a few microseconds) does not pay
 MAX_THREADS = 64
+CHUNKS_PER_THREAD = 4  # for work items (tiles of a product)
 
 JOB_TYPE = ll.FunctionType(I1, [I8_PTR.as_pointer(), I64, I64])
-# i1 tc_pool_run(job, args, i64* bounds, i64 count): thread_pool.py
-POOL_RUN_TYPE = ll.FunctionType(I1, [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64.as_pointer(), I64])
+# i1 tc_pool_run(job, args, i64* bounds, i64 chunks, i64 threads): thread_pool.py
+POOL_RUN_TYPE = ll.FunctionType(I1, [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64.as_pointer(), I64, I64])
 
 
 def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
@@ -63,13 +64,16 @@ def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
     b.ret(b.call(job, [args, I64(0), n]))
 
     b.position_at_end(threaded_block)
-    bounds = b.alloca(I64, size=I32(MAX_THREADS + 1), name="bounds")
-    # chunk = round_up(ceil(n / count), align); bounds[t] = min(t * chunk, n)
-    chunk = b.sdiv(b.add(n, b.sub(count, I64(1))), count)
+    bounds = b.alloca(I64, size=I32(CHUNKS_PER_THREAD * MAX_THREADS + 1), name="bounds")
+    # Work items are cut finer than one chunk per thread: a thread that loses its core for a
+    # while (to another process, or to BLAS's spinning threads) then holds up little.
+    chunks = _min(b, n, b.mul(count, I64(CHUNKS_PER_THREAD))) if units else count
+    # chunk = round_up(ceil(n / chunks), align); bounds[t] = min(t * chunk, n)
+    chunk = b.sdiv(b.add(n, b.sub(chunks, I64(1))), chunks)
     chunk = b.and_(b.add(chunk, I64(align - 1)), I64(~(align - 1)))
-    with counted_loop(b, b.add(count, I64(1)), "bounds") as t:
+    with counted_loop(b, b.add(chunks, I64(1)), "bounds") as t:
         b.store(_min(b, b.mul(t, chunk), n), b.gep(bounds, [t]))
-    b.ret(b.call(b.bitcast(run, POOL_RUN_TYPE.as_pointer()), [job, args, bounds, count]))
+    b.ret(b.call(b.bitcast(run, POOL_RUN_TYPE.as_pointer()), [job, args, bounds, chunks, count]))
     return fn
 
 

@@ -81,23 +81,28 @@ def small_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
     allocated = b.icmp_unsigned("!=", packed, ll.Constant(I8_PTR, None))
     with b.if_then(allocated):
         _pack(b, dtype, (a, rsa, csa), packed, (m, k, rows, row_blocks))
-        values = [packed, bp, ldb, c, m, n, k, rows]
-        args = b.alloca(I8_PTR, size=I32(len(values)))
-        for index, value in enumerate(values):
-            slot = b.gep(args, [I32(index)])
-            b.store(value if value.type == I8_PTR else b.inttoptr(value, I8_PTR), slot)
-        job = _job(module, dtype)
         blocks = b.sdiv(n, I64(tile_columns(dtype)))  # the last one also takes the overlapping tail
-        many = b.icmp_signed(">=", b.mul(b.mul(m, n), k), I64(THREADED_MACS))
-        many = b.and_(many, b.icmp_signed(">", threads, I64(1)))
-        with b.if_else(many) as (threaded, serial):
-            with threaded:
-                b.call(parallel_for(module, units=True), [job, args, blocks, threads])
-            with serial:
-                b.call(job, [args, I64(0), blocks])
+        values = [packed, bp, ldb, c, m, n, k, rows]
+        run_blocks(b, _job(module, dtype), values, blocks, (b.mul(b.mul(m, n), k), threads))
         b.call(_declare(module, "free", ll.VoidType(), [I8_PTR]), [packed])
     b.ret(allocated)
     return fn
+
+
+def run_blocks(b: ll.IRBuilder, job: ll.Function, values: list, blocks: ll.Value, work: tuple) -> None:  # type: ignore[type-arg]
+    """job(values, 0, blocks), spread over the pool when the product's multiply-adds (work:
+    (count, threads)) pay for a second thread."""
+    macs, threads = work
+    args = b.alloca(I8_PTR, size=I32(len(values)))
+    for index, value in enumerate(values):
+        slot = b.gep(args, [I32(index)])
+        b.store(value if value.type == I8_PTR else b.inttoptr(value, I8_PTR), slot)
+    many = b.and_(b.icmp_signed(">=", macs, I64(THREADED_MACS)), b.icmp_signed(">", threads, I64(1)))
+    with b.if_else(many) as (threaded, serial):
+        with threaded:
+            b.call(parallel_for(b.module, units=True), [job, args, blocks, threads])
+        with serial:
+            b.call(job, [args, I64(0), blocks])
 
 
 def _pack(b: ll.IRBuilder, dtype: DType, a: tuple, packed: ll.Value, sizes: tuple) -> None:  # type: ignore[type-arg]

@@ -8,13 +8,15 @@ process into a module that is never freed (a worker's instructions must outlive 
 compiled function); each loaded module gets its address in the global POOL_GLOBAL (see
 parallel.py, which calls it):
 
-    i1 tc_pool_run(i1 (i8**, i64, i64)* job, i8** args, i64* bounds, i64 count)
+    i1 tc_pool_run(i1 (i8**, i64, i64)* job, i8** args, i64* bounds, i64 count,
+                   i64 threads)
 
-runs job(args, bounds[t], bounds[t + 1]) for every t < count and returns the OR of the
-results. The caller and the workers claim chunks from one atomic counter, so a worker that is
-asleep or not scheduled leaves its share to whoever runs: a busy machine is never slower than
-one thread. One loop runs on the pool at a time: a caller that finds it busy (another Python
-thread inside tc) runs its chunks itself. After a fork the child starts workers of its own.
+runs job(args, bounds[t], bounds[t + 1]) for every t < count on at most `threads` threads
+and returns the OR of the results. The caller and the workers claim chunks from one atomic
+counter, so a worker that is asleep or not scheduled leaves its share to whoever runs: a
+busy machine is never slower than one thread. One loop runs on the pool at a time: a caller
+that finds it busy (another Python thread inside tc) runs its chunks itself. After a fork
+the child starts workers of its own.
 
 Linux only (futex); elsewhere tc_pool_run runs every chunk on the calling thread.
 """
@@ -27,6 +29,7 @@ from llvmlite import ir as ll
 
 from .control import counted_loop
 from .parallel import JOB_TYPE
+from .parallel import POOL_RUN_TYPE as RUN_TYPE
 from .types import I1, I8, I8_PTR, I32, I64
 
 POOL_FUNCTION = "tc_pool_run"
@@ -34,8 +37,6 @@ SPINS = 1 << 14  # pauses a worker spins before sleeping: on the order of 100 mi
 MAX_WORKERS = 63
 _FUTEX_WAIT_PRIVATE, _FUTEX_WAKE_PRIVATE = 128, 129
 _FUTEX_SYSCALL = {"x86_64": 202, "aarch64": 98}
-
-RUN_TYPE = ll.FunctionType(I1, [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64.as_pointer(), I64])
 
 
 def _architecture(triple: str) -> str:
@@ -80,7 +81,7 @@ def add_pool(module: ll.Module, triple: str) -> ll.Function:
 
 def _serial_run(module: ll.Module) -> ll.Function:
     fn = ll.Function(module, RUN_TYPE, POOL_FUNCTION)
-    job, args, bounds, count = fn.args
+    job, args, bounds, count, _ = fn.args
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     result = b.alloca(I1)
     b.store(ll.Constant(I1, 0), result)
@@ -190,7 +191,7 @@ def _claim_chunks(b: ll.IRBuilder, state: _Globals, loop: tuple, generation: ll.
 
 def _run(module: ll.Module, state: _Globals, worker: ll.Function, triple: str) -> ll.Function:
     fn = ll.Function(module, RUN_TYPE, POOL_FUNCTION)
-    job, args, bounds, count = fn.args
+    job, args, bounds, count, threads = fn.args
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     result = b.alloca(I1)
     b.store(ll.Constant(I1, 0), result)
@@ -204,7 +205,7 @@ def _run(module: ll.Module, state: _Globals, worker: ll.Function, triple: str) -
         with busy:
             serial(I64(0))
         with owned:
-            _start_workers(b, state, worker, b.sub(count, I64(1)))
+            _start_workers(b, state, worker, b.sub(threads, I64(1)))
             b.store(job, state.job)
             b.store(args, state.args)
             b.store(bounds, state.bounds)
