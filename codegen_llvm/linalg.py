@@ -18,6 +18,7 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .loops import ArrayRef, emit_elementwise_loop
+from .parallel import module_global
 from .small_gemm import SMALL_ROWS, tile_columns, tile_rows
 from .support import library_function
 from .symbols import BLAS_GLOBALS, BLAS_INT, GEMV_GLOBALS, THREADS_GLOBAL
@@ -142,9 +143,15 @@ def _emit_dot_body(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, 
                 b.store(ll.Constant(ll.IntType(1), 0), done)
                 arguments = [b.bitcast(a.pointer, I8_PTR), *a.byte_strides]
                 arguments += [b.bitcast(m_b.pointer, I8_PTR), m_b.byte_strides[0]]
-                arguments += [b.bitcast(output, I8_PTR), m, n, k, b.load(_threads(b.module))]
-                small_gemm, has_small = library_function(b.module, b, f"tc_small_gemm_{dtype.value}")
-                narrow_gemm, has_narrow = library_function(b.module, b, f"tc_narrow_gemm_{dtype.value}")
+                arguments += [
+                    b.bitcast(output, I8_PTR),
+                    m,
+                    n,
+                    k,
+                    b.load(module_global(b.module, THREADS_GLOBAL, I64, I64(1))),
+                ]
+                small_gemm, has_small = library_function(b, f"tc_small_gemm_{dtype.value}")
+                narrow_gemm, has_narrow = library_function(b, f"tc_narrow_gemm_{dtype.value}")
                 small = b.and_(has_small, _small_gemm_suits(b, dtype, a, m_b))
                 with b.if_else(small) as (own, other):
                     with own:
@@ -179,14 +186,6 @@ def _small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: _Matrix, m_b: _Matrix) -
     # then evicts the column block before the next row block reads it again: BLAS packs B.
     spread = b.icmp_signed("!=", b.and_(m_b.byte_strides[0], I64(1023)), I64(0))
     return b.and_(b.and_(small, fits), b.and_(unit, spread))
-
-
-def _threads(module: ll.Module) -> ll.GlobalVariable:
-    glob = module.globals.get(THREADS_GLOBAL)
-    if glob is None:
-        glob = ll.GlobalVariable(module, I64, THREADS_GLOBAL)
-        glob.initializer = I64(1)
-    return glob  # type: ignore[no-any-return]
 
 
 def _narrow_gemm_suits(b: ll.IRBuilder, dtype: DType, a: _Matrix, m_b: _Matrix) -> ll.Value:

@@ -44,13 +44,13 @@ def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
     if isinstance(existing, ll.Function):
         return existing
     grain, align = (1, 1) if units else (GRAIN, 64)
-    pool = _global(module, POOL_GLOBAL, I8_PTR, None)
+    pool = module_global(module, POOL_GLOBAL, I8_PTR, None)
     parameters = [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64] + ([I64] if units else [])
     fn = ll.Function(module, ll.FunctionType(I1, parameters), name)
     fn.linkage = "internal"
     job, args, n = fn.args[:3]
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    wanted = fn.args[3] if units else b.load(_global(module, THREADS_GLOBAL, I64, I64(1)))
+    wanted = fn.args[3] if units else b.load(module_global(module, THREADS_GLOBAL, I64, I64(1)))
     by_size = b.sdiv(n, I64(grain))
     count = b.select(b.icmp_signed("<", wanted, by_size), wanted, by_size)
     count = b.select(b.icmp_signed(">", count, I64(MAX_THREADS)), I64(MAX_THREADS), count)
@@ -77,7 +77,10 @@ def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
     return fn
 
 
-def _global(module: ll.Module, name: str, kind: ll.Type, value: ll.Constant | None) -> ll.GlobalVariable:
+def module_global(
+    module: ll.Module, name: str, kind: ll.Type, value: ll.Constant | None
+) -> ll.GlobalVariable:
+    """The module's global `name`, made (with `value`, or zero) if it has none yet."""
     existing = module.globals.get(name)
     if existing is not None:
         return existing  # type: ignore[no-any-return]

@@ -15,6 +15,7 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .narrow_gemm import NARROW_GEMM_TYPE, narrow_gemm_function
+from .parallel import module_global
 from .small_gemm import SMALL_GEMM_TYPE, small_gemm_function
 from .symbols import LIBRARY_GLOBALS
 from .thread_pool import RUN_TYPE, add_pool
@@ -45,14 +46,10 @@ def build_support_module(triple: str, part: str) -> ll.Module:
     return module
 
 
-def library_function(module: ll.Module, b: ll.IRBuilder, name: str) -> tuple[ll.Value, ll.Value]:
+def library_function(b: ll.IRBuilder, name: str) -> tuple[ll.Value, ll.Value]:
     """(the library function `name` as a callable pointer, whether it is there (non-null)),
     through the module's global for it, which the runtime fills after loading."""
-    global_name = LIBRARY_GLOBALS[name]
-    glob = module.globals.get(global_name)
-    if glob is None:
-        glob = ll.GlobalVariable(module, I8_PTR, global_name)
-        glob.initializer = ll.Constant(I8_PTR, None)
+    glob = module_global(b.module, LIBRARY_GLOBALS[name], I8_PTR, None)
     pointer = b.load(glob)
     present = b.icmp_unsigned("!=", pointer, ll.Constant(I8_PTR, None))
     return b.bitcast(pointer, TYPES[name].as_pointer()), present
