@@ -16,7 +16,7 @@ from ..ir import DType
 from .control import counted_loop
 from .parallel import JOB_TYPE
 from .small_gemm import GEMM_ARGUMENTS, emit_fma_tile, lanes, run_blocks, tile_rows
-from .types import I1, I32, I64, register_type
+from .types import I1, I32, I64, mark_not_captured, register_type
 
 _ARGUMENTS = GEMM_ARGUMENTS[:-1]  # the job's: all but the thread count
 NARROW_GEMM_TYPE = ll.FunctionType(ll.VoidType(), GEMM_ARGUMENTS)
@@ -101,7 +101,7 @@ def _tile(module: ll.Module, dtype: DType, vectors: int) -> ll.Function:
     fn.linkage = "internal"
     a, rsa, csa, bp, ldb, c, ldc, k, n = fn.args
     for pointer in (a, bp, c):
-        pointer.add_attribute("nocapture")
+        mark_not_captured(pointer)
     c.add_attribute("noalias")
     size, width = dtype.itemsize, lanes(dtype)
     vector = ll.VectorType(register_type(dtype), width)

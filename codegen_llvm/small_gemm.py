@@ -29,7 +29,7 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .parallel import JOB_TYPE, parallel_for
-from .types import I1, I8_PTR, I32, I64, load_element, register_type, store_element
+from .types import I1, I8_PTR, I32, I64, load_element, mark_not_captured, register_type, store_element
 
 # a, a row stride, a col stride (bytes), b, b row stride (bytes), c, m, n, k, threads
 GEMM_ARGUMENTS = [I8_PTR, I64, I64, I8_PTR, I64, I8_PTR, I64, I64, I64, I64]
@@ -192,7 +192,7 @@ def _tile(module: ll.Module, dtype: DType, rows: int) -> ll.Function:
     fn.linkage = "internal"
     a, bp, ldb, c, ldc, k = fn.args
     for pointer in (a, bp, c):
-        pointer.add_attribute("nocapture")
+        mark_not_captured(pointer)
     c.add_attribute("noalias")
     size, width = dtype.itemsize, lanes(dtype)
     vector = ll.VectorType(register_type(dtype), width)
