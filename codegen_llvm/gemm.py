@@ -90,7 +90,7 @@ def _call(
         return place
 
     def integer(value: ll.Value) -> ll.Value:
-        return slot(_at_least_1(b, value), BLAS_INT)
+        return slot(at_least_1(b, value), BLAS_INT)
 
     # a row-major op(A) (m x k) is the column-major A^T: 'N' when not transposed, leading
     # dimension its stored row length (k, or m when stored transposed)
@@ -122,7 +122,7 @@ def entry_alloca(b: ll.IRBuilder, kind: ll.Type) -> ll.Value:
         return b.alloca(kind)
 
 
-def _at_least_1(b: ll.IRBuilder, value: ll.Value) -> ll.Value:
+def at_least_1(b: ll.IRBuilder, value: ll.Value) -> ll.Value:
     return b.select(b.icmp_signed("<", value, I64(1)), I64(1), value)
 
 

@@ -28,8 +28,19 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import counted_loop
+from .gemm import at_least_1
 from .parallel import JOB_TYPE, parallel_for
-from .types import I1, I8_PTR, I32, I64, load_element, mark_not_captured, register_type, store_element
+from .types import (
+    I1,
+    I8_PTR,
+    I32,
+    I64,
+    declare,
+    load_element,
+    mark_not_captured,
+    register_type,
+    store_element,
+)
 
 # a, a row stride, a col stride (bytes), b, b row stride (bytes), c, m, n, k, threads
 GEMM_ARGUMENTS = [I8_PTR, I64, I64, I8_PTR, I64, I8_PTR, I64, I64, I64, I64]
@@ -76,15 +87,15 @@ def small_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
     size = I64(dtype.itemsize)
     rows = b.select(b.icmp_signed(">=", m, I64(tile_rows())), I64(tile_rows()), I64(SMALL_ROWS))
     row_blocks = b.sdiv(b.add(m, b.sub(rows, I64(1))), rows)
-    bytes_ = b.mul(b.mul(b.mul(row_blocks, rows), _at_least_1(b, k)), size)
-    packed = b.call(_declare(module, "malloc", I8_PTR, [I64]), [bytes_])
+    bytes_ = b.mul(b.mul(b.mul(row_blocks, rows), at_least_1(b, k)), size)
+    packed = b.call(declare(module, "malloc", I8_PTR, [I64]), [bytes_])
     allocated = b.icmp_unsigned("!=", packed, ll.Constant(I8_PTR, None))
     with b.if_then(allocated):
         _pack(b, dtype, (a, rsa, csa), packed, (m, k, rows, row_blocks))
         blocks = b.sdiv(n, I64(tile_columns(dtype)))  # the last one also takes the overlapping tail
         values = [packed, bp, ldb, c, m, n, k, rows]
         run_blocks(b, _job(module, dtype), values, blocks, (b.mul(b.mul(m, n), k), threads))
-        b.call(_declare(module, "free", ll.VoidType(), [I8_PTR]), [packed])
+        b.call(declare(module, "free", ll.VoidType(), [I8_PTR]), [packed])
     b.ret(allocated)
     return fn
 
@@ -169,17 +180,6 @@ def _job(module: ll.Module, dtype: DType) -> ll.Function:
                             b.call(tiles[1], operands)
     b.ret(ll.Constant(I1, 0))
     return fn
-
-
-def _declare(module: ll.Module, name: str, ret: ll.Type, args: list[ll.Type]) -> ll.Function:
-    existing = module.globals.get(name)
-    if isinstance(existing, ll.Function):
-        return existing
-    return ll.Function(module, ll.FunctionType(ret, args), name)
-
-
-def _at_least_1(b: ll.IRBuilder, value: ll.Value) -> ll.Value:
-    return b.select(b.icmp_signed(">", value, I64(1)), value, I64(1))
 
 
 def _tile(module: ll.Module, dtype: DType, rows: int) -> ll.Function:

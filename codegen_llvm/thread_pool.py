@@ -30,7 +30,7 @@ from llvmlite import ir as ll
 from .control import counted_loop
 from .parallel import JOB_TYPE
 from .parallel import POOL_RUN_TYPE as RUN_TYPE
-from .types import I1, I8, I8_PTR, I32, I64
+from .types import I1, I8, I8_PTR, I32, I64, declare
 
 POOL_FUNCTION = "tc_pool_run"
 SPINS = 1 << 14  # pauses a worker spins before sleeping: on the order of 100 microseconds
@@ -91,22 +91,15 @@ def _serial_run(module: ll.Module) -> ll.Function:
     return fn
 
 
-def _declare(module: ll.Module, name: str, ret: ll.Type, args: list[ll.Type], var_arg: bool = False):  # type: ignore[no-untyped-def]
-    existing = module.globals.get(name)
-    if isinstance(existing, ll.Function):
-        return existing
-    return ll.Function(module, ll.FunctionType(ret, args, var_arg=var_arg), name)
-
-
 def _pause(b: ll.IRBuilder, triple: str) -> None:
     if _architecture(triple) == "x86_64":
-        b.call(_declare(b.module, "llvm.x86.sse2.pause", ll.VoidType(), []), [])
+        b.call(declare(b.module, "llvm.x86.sse2.pause", ll.VoidType(), []), [])
     else:
-        b.call(_declare(b.module, "llvm.aarch64.hint", ll.VoidType(), [I32]), [I32(1)])  # yield
+        b.call(declare(b.module, "llvm.aarch64.hint", ll.VoidType(), [I32]), [I32(1)])  # yield
 
 
 def _futex(b: ll.IRBuilder, triple: str, word: ll.Value, operation: int, value: ll.Value) -> None:
-    syscall = _declare(b.module, "syscall", I64, [I64], var_arg=True)
+    syscall = declare(b.module, "syscall", I64, [I64], var_arg=True)
     number = I64(_FUTEX_SYSCALL[_architecture(triple)])
     b.call(syscall, [number, word, I32(operation), value, ll.Constant(I8_PTR, None)])
 
@@ -245,7 +238,7 @@ def _wait_for_chunks(b: ll.IRBuilder, state: _Globals, count: ll.Value, triple: 
         with short:
             _pause(b, triple)
         with long:
-            b.call(_declare(b.module, "sched_yield", I32, []), [])
+            b.call(declare(b.module, "sched_yield", I32, []), [])
     b.branch(check)
     b.position_at_end(done)
 
@@ -254,14 +247,14 @@ def _start_workers(b: ll.IRBuilder, state: _Globals, worker: ll.Function, wanted
     """Start workers until there are `wanted` (at most MAX_WORKERS); forget the parent's after
     a fork."""
     module = b.module
-    getpid = _declare(module, "getpid", I32, [])
+    getpid = declare(module, "getpid", I32, [])
     pid = b.call(getpid, [])
     with b.if_then(b.icmp_signed("!=", pid, b.load(state.pid))):
         b.store(pid, state.pid)
         b.store(I64(0), state.workers)
     wanted = b.select(b.icmp_signed(">", wanted, I64(MAX_WORKERS)), I64(MAX_WORKERS), wanted)
-    create = _declare(module, "pthread_create", I32, [I64.as_pointer(), I8_PTR, worker.type, I8_PTR])
-    detach = _declare(module, "pthread_detach", I32, [I64])
+    create = declare(module, "pthread_create", I32, [I64.as_pointer(), I8_PTR, worker.type, I8_PTR])
+    detach = declare(module, "pthread_detach", I32, [I64])
     tid = b.alloca(I64)
     fn = b.function
     check = fn.append_basic_block("pool.start")

@@ -53,3 +53,13 @@ def mark_not_captured(argument: ll.Argument) -> None:
         argument.add_attribute("nocapture")
     except ValueError:
         pass
+
+
+def declare(
+    module: ll.Module, name: str, ret: ll.Type, args: list[ll.Type], var_arg: bool = False
+) -> ll.Function:
+    """The module's declaration of the external function `name` (libc, pthreads), made once."""
+    existing = module.globals.get(name)
+    if isinstance(existing, ll.Function):
+        return existing
+    return ll.Function(module, ll.FunctionType(ret, args, var_arg=var_arg), name)

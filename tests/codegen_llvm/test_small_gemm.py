@@ -121,3 +121,24 @@ def test_narrow_results_with_a_transposed_and_b_a_column_view() -> None:
     np.testing.assert_allclose(f(x.T, d), x.T @ d, rtol=1e-12, atol=1e-11)
     pair = RNG.standard_normal((784, 4))[:, 1:3]  # two columns, rows 4 apart
     np.testing.assert_allclose(f(x, pair), x @ pair, rtol=1e-12, atol=1e-11)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_broadcast_and_empty_operands(dtype: str) -> None:
+    """Rows repeated by a zero stride (on either side) and empty sides, on both kernels."""
+    f = _product(dtype)
+    cases = [
+        (np.broadcast_to(RNG.random((1, 30)), (20, 30)), RNG.random((30, 500))),
+        (RNG.random((20, 30)), np.broadcast_to(RNG.random((1, 500)), (30, 500))),
+        (RNG.random((40, 30)), np.broadcast_to(RNG.random((1, 10)), (30, 10))),
+        (np.broadcast_to(RNG.random((600, 1)), (600, 784)), RNG.random((784, 10))),
+        (RNG.random((0, 30)), RNG.random((30, 500))),
+        (RNG.random((20, 30)), RNG.random((30, 0))),
+        (RNG.random((20, 0)), RNG.random((0, 500))),
+        (RNG.random((600, 0)), RNG.random((0, 10))),
+    ]
+    for a, b in cases:
+        a, b = a.astype(dtype), b.astype(dtype)
+        got = f(a, b)
+        assert got.shape == (a.shape[0], b.shape[1])
+        np.testing.assert_allclose(got, _exact(a, b), rtol=1e-4, atol=1e-4)
