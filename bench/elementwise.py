@@ -9,13 +9,23 @@ each over 2^22 float64 and 2^24 float32 elements. (Activations far outside
 [-80, 80] make exp produce subnormal numbers, which x86 handles slowly; tc,
 like numpy, does not flush them to zero.) The column "vs tc" is each
 implementation's time divided by tc's (above 1: tc is faster).
+
+JAX runs with x64 enabled, so its float64 cases compute in float64, and
+every implementation's constants have the data's dtype (PyTensor, whose
+floatX is float64, would otherwise compute the float32 activation in
+float64). Before a case is timed, each implementation's output must have the
+input's dtype and match numpy's values (rtol 1e-5 in float32, 1e-12 in
+float64; atol 1e-5); one that does not stops the script with an
+AssertionError naming it and the case.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,38 +53,58 @@ def act_numpy(x: np.ndarray) -> np.ndarray:
     return np.maximum(c(0.1) * x, x) * (c(1) / (c(1) + np.exp(-x))) + np.tanh(x)
 
 
+def check_output(peer: str, case: str, got: object, expected: np.ndarray) -> None:
+    """Raise AssertionError, naming the peer and the case, unless `got` has the dtype and values of
+    numpy's `expected`."""
+    got = np.asarray(got)
+    if got.dtype != expected.dtype:
+        raise AssertionError(f"{peer} on {case}: output dtype {got.dtype}, expected {expected.dtype}")
+    rtol = 1e-5 if expected.dtype == np.float32 else 1e-12
+    try:
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-5)
+    except AssertionError as err:
+        raise AssertionError(f"{peer} on {case}: wrong values.{err}") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller arrays, fewer repeats")
     args = parser.parse_args()
     pytensor = optional_import("pytensor")
     jax = optional_import("jax")
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)  # before any JAX array: float64 stays float64
     print(f"tc elementwise benchmark ({machine_note()})")
     rng = np.random.default_rng(0)
     cases = [("float64", 22), ("float32", 24)]
-    for name, build_tc, build_np, build_pt, build_jax, scale in [
-        ("seed f", seed_tc, seed_numpy, "seed", "seed", 100.0),
-        ("activation (6 ops)", act_tc, act_numpy, "act", "act", 1.0),
+    for name, build_tc, build_np, which, scale in [
+        ("seed f", seed_tc, seed_numpy, "seed", 100.0),
+        ("activation (6 ops)", act_tc, act_numpy, "act", 1.0),
     ]:
         for dtype, log2n in cases:
             n = 1 << (log2n - 4 if args.quick else log2n)
             data = (rng.standard_normal(n) * scale).astype(dtype)
             x = T.vector("x", dtype=dtype)
             f = tc.function([x], build_tc(x))
+            title = f"{name}, {n:,} x {dtype}"
             expected = build_np(data)
-            np.testing.assert_allclose(
-                f(data), expected, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-5
-            )
-            rows = [
-                ("tc", median_seconds(lambda f=f, data=data: f(data))),
-                ("numpy", median_seconds(lambda build_np=build_np, data=data: build_np(data))),
+            peers: list[tuple[str, Callable[[], Any] | None]] = [
+                ("tc", lambda f=f, data=data: f(data)),
+                ("numpy", lambda build_np=build_np, data=data: build_np(data)),
+                ("pytensor", _pytensor_fn(pytensor, which, dtype, data)),
+                ("jax.jit", _jax_fn(jax, which, data)),
             ]
-            rows.append(("pytensor", _pytensor_time(pytensor, build_pt, dtype, data)))
-            rows.append(("jax.jit", _jax_time(jax, build_jax, data)))
-            print_table(f"{name}, {n:,} x {dtype}", rows)
+            rows: list[tuple[str, float | None]] = []
+            for peer, run in peers:
+                if run is None:
+                    rows.append((peer, None))
+                    continue
+                check_output(peer, title, run(), expected)
+                rows.append((peer, median_seconds(run)))
+            print_table(title, rows)
 
 
-def _pytensor_time(pytensor, which: str, dtype: str, data: np.ndarray) -> float | None:  # type: ignore[no-untyped-def]
+def _pytensor_fn(pytensor, which: str, dtype: str, data: np.ndarray) -> Callable[[], Any] | None:  # type: ignore[no-untyped-def]
     if pytensor is None:
         return None
     import pytensor.tensor as pt
@@ -82,13 +112,13 @@ def _pytensor_time(pytensor, which: str, dtype: str, data: np.ndarray) -> float 
     x = pt.vector("x", dtype=dtype)
     if which == "seed":
         y = pt.sin(pt.deg2rad(x)) ** 2 + pt.cos(pt.deg2rad(x)) ** 2
-    else:
-        y = pt.maximum(0.1 * x, x) * pt.sigmoid(x) + pt.tanh(x)
+    else:  # 0.1 in the data's dtype: a Python float would upcast float32 to floatX (float64)
+        y = pt.maximum(pt.constant(0.1, dtype=dtype) * x, x) * pt.sigmoid(x) + pt.tanh(x)
     fn = pytensor.function([x], y)
-    return median_seconds(lambda: fn(data))
+    return lambda: fn(data)
 
 
-def _jax_time(jax, which: str, data: np.ndarray) -> float | None:  # type: ignore[no-untyped-def]
+def _jax_fn(jax, which: str, data: np.ndarray) -> Callable[[], Any] | None:  # type: ignore[no-untyped-def]
     if jax is None:
         return None
     import jax.numpy as jnp
@@ -104,7 +134,7 @@ def _jax_time(jax, which: str, data: np.ndarray) -> float | None:  # type: ignor
 
     jitted = jax.jit(fn)
     device_data = jax.device_put(data)
-    return median_seconds(lambda: jitted(device_data).block_until_ready())
+    return lambda: jitted(device_data).block_until_ready()
 
 
 if __name__ == "__main__":
