@@ -23,7 +23,7 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ..ir import Module, TcCompilationError
 from ..ir.calling import calling_convention
-from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, LIBRARY_GLOBALS, THREADS_GLOBAL, EntryPoint
+from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, LIBRARY_GLOBALS, THREADS_GLOBAL, EntryPoint, profile_global
 
 LLVM_LOCK = threading.RLock()  # LLVM's pass managers and MCJIT are not thread-safe
 
@@ -90,6 +90,13 @@ class NativeModule:
             for name, slot in slots.items():
                 ctypes.c_void_p.from_address(slot).value = library.get(name) or None
 
+    def set_profile(self, function: str, words: int | None) -> None:
+        """Where the profiled code of `function` records its ops' runs (codegen_llvm/profile.py):
+        the address of the runtime's int64 words, or None to record nothing."""
+        address = self.engine.get_global_value_address(profile_global(function))
+        if address:
+            ctypes.c_void_p.from_address(address).value = words
+
     def set_blas(self, routines: Callable[[], dict[str, int]]) -> None:
         """Give the code the addresses of BLAS routines (by global name, see linalg.py).
         `routines` is called only when the code has a product: finding BLAS imports scipy."""
@@ -115,13 +122,18 @@ compile_count = 0
 
 
 def lower_and_optimize(
-    module: Module, tm: llvm.TargetMachine, opt_level: int = 3, seconds: dict[str, float] | None = None
+    module: Module,
+    tm: llvm.TargetMachine,
+    opt_level: int = 3,
+    seconds: dict[str, float] | None = None,
+    profile: bool = False,
 ) -> tuple[llvm.ModuleRef, dict[str, EntryPoint], dict[str, str]]:
     """Lower every function of the (fused) `module` and optimise it for `tm`.
 
     Call with LLVM_LOCK held. Returns the optimised module, the entry points
     and the text of the `llvm` and `llvm-opt` stages; `seconds` receives the time of
-    `llvm-ir` (lowering, parsing, verifying) and `llvm-o3`.
+    `llvm-ir` (lowering, parsing, verifying) and `llvm-o3`. `profile`: the code records
+    each op's runs (codegen_llvm/profile.py).
     """
     from llvmlite import ir as ll
 
@@ -131,7 +143,9 @@ def lower_and_optimize(
     llmod = ll.Module(name="tc")
     llmod.triple = tm.triple
     llmod.data_layout = str(tm.target_data)
-    entries = {f.name: lower_function(calling_convention(module, f), f, llmod) for f in module.functions}
+    entries = {
+        f.name: lower_function(calling_convention(module, f), f, llmod, profile) for f in module.functions
+    }
     stages = {"llvm": str(llmod)}
     try:
         # A context of its own: constants, types and metadata that LLVM interns in a

@@ -32,14 +32,18 @@ from .context import LOWERINGS, LoweringContext, Slot
 from .indexing import IndexFailure
 from .loops import ArrayRef
 from .plan import plan_buffers
+from .profile import OpTimer, bytes_of, run_timed_loops
 from .scalar import MathLibrary
 from .symbols import EntryPoint, entry_symbol
 from .types import I8_PTR, I32, I64, mark_not_captured
 
 
-def lower_function(convention: CallingConvention, function: Function, module: ll.Module) -> EntryPoint:
+def lower_function(
+    convention: CallingConvention, function: Function, module: ll.Module, profile: bool = False
+) -> EntryPoint:
     """Plan the function's buffers (plan.py), lower each op through its registered entry
-    (`LOWERINGS`), run the deferred loops, then copy what the plan did not place and free."""
+    (`LOWERINGS`), run the deferred loops, then copy what the plan did not place and free.
+    `profile`: time each op's loops and record them (profile.py)."""
     register_lowerings()
     ranks = convention.slot_ranks
     symbol = entry_symbol(function)
@@ -69,17 +73,25 @@ def lower_function(convention: CallingConvention, function: Function, module: ll
 
     # First every buffer and size, so that nothing can fail once a shared
     # buffer may have been written in place; then the loops.
-    for op in function.body.ops:
+    groups = []
+    for index, op in enumerate(function.body.ops):
         entry = LOWERINGS.get(type(op))
         if entry is None:
             raise TcCompilationError(
                 f"the CPU backend lowers fused kernels only; '{op.name}' at {op.location} "
                 "was not fused (run the 'fuse' pass)"
             )
+        laid_out = len(ctx.loops)
         entry(ctx, op)
-    for loop in ctx.loops:
-        loop()
-    _finish(ctx)
+        if len(ctx.loops) > laid_out:
+            groups.append((index, op, ctx.loops[laid_out:]))
+    timer = None
+    if profile:  # each op's loops timed (profile.py)
+        timer = run_timed_loops(ctx, groups)
+    else:
+        for loop in ctx.loops:
+            loop()
+    _finish(ctx, timer, len(function.body.ops))
     return EntryPoint(symbol, ranks)
 
 
@@ -91,13 +103,22 @@ def register_lowerings() -> None:
         importlib.import_module(f"{__package__}.{module.name}")
 
 
-def _finish(ctx: LoweringContext) -> None:
-    """Copy each result or stored value not computed in its slot; free the temporaries; return."""
+def _finish(ctx: LoweringContext, timer: OpTimer | None, copies_index: int) -> None:
+    """Copy each result or stored value not computed in its slot (timed as the record
+    `copies_index` when profiled); free the temporaries; return."""
     assert ctx.plan is not None
-    for value, slot in ctx.plan.targets:
-        if ctx.destination.get(value) is not slot[0]:
+    copies = [(value, slot) for value, slot in ctx.plan.targets if ctx.destination.get(value) is not slot[0]]
+
+    def copy_all() -> None:
+        for value, slot in copies:
             ctx.copy(ctx.arrays[value], slot)
+
     b = ctx.builder
+    if timer is not None and copies:
+        read = bytes_of(ctx, [value for value, _ in copies])
+        timer.time(copies_index, copy_all, b.shl(read, I64(1)), I64(0))  # read, then written
+    else:
+        copy_all()
     free = ctx.free_function()
     for ptr in ctx.temporaries:
         b.call(free, [ptr])

@@ -54,12 +54,15 @@ def host_target() -> HostTarget:
     return HostTarget(tm.triple, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
 
 
-def emit_object(module: Module, opt_level: int = 3, assembly: bool = False) -> ObjectCode:
-    """Lower every function of the (fused) `module`, optimise at `opt_level`, emit an object."""
+def emit_object(
+    module: Module, opt_level: int = 3, assembly: bool = False, profile: bool = False
+) -> ObjectCode:
+    """Lower every function of the (fused) `module`, optimise at `opt_level`, emit an object
+    (whose code records each op's runs if `profile`)."""
     tm = host_target_machine()
     seconds: dict[str, float] = {}
     with jit.LLVM_LOCK:
-        parsed, entries, stages = jit.lower_and_optimize(module, tm, opt_level, seconds)
+        parsed, entries, stages = jit.lower_and_optimize(module, tm, opt_level, seconds, profile)
         if assembly:
             stages["asm"] = tm.emit_assembly(parsed)
         started = time.perf_counter()

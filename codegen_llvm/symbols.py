@@ -45,5 +45,10 @@ class EntryPoint:
     slot_ranks: tuple[int, ...]  # arguments then results
 
 
+def profile_global(function: str) -> str:
+    """The global where profiled code of `function` records its ops' runs (profile.py)."""
+    return f"tc_profile.{function}"
+
+
 def entry_symbol(function: Function) -> str:
     return f"tc_{function.name}"

@@ -21,6 +21,13 @@ from .core import Function, Module, Value
 from .ops.state import GlobalAccess, Store
 from .types import TensorType
 
+# profile=True: the int64 words where profiled code records each op's runs
+# (codegen_llvm/profile.py writes them, runtime/profile.py reads them): a header of
+# PROFILE_HEADER words (records written, capacity), then records of PROFILE_RECORD words
+# (op index, start ns, end ns, bytes, flops).
+PROFILE_HEADER = 2
+PROFILE_RECORD = 5
+
 
 @dataclass(frozen=True)
 class CallingConvention:

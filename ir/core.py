@@ -269,6 +269,12 @@ class Operation:
         """The reference semantics in numpy: what every backend must compute."""
         raise NotImplementedError(f"{self.name} has no reference semantics")
 
+    def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
+        """The arithmetic one run of the op does, for `profile=True`: from the shapes of its
+        operands and results, whose sizes are any numbers (ints, or values in generated code,
+        which support `*` and `+`). None: the op only moves data (the default)."""
+        return None
+
     def gradient(self, builder: Builder, output_grads: list[Value | None]) -> list[Value | None]:
         """The vector-Jacobian product: each operand's gradient given the results' gradients.
 
@@ -497,3 +503,11 @@ class Module:
         from .printer import print_module
 
         return print_module(self)
+
+
+def product(sizes: Iterable[Any]) -> Any:
+    """The product of `sizes` (ints, or any numbers that multiply with ints), 1 for none."""
+    total: Any = 1
+    for size in sizes:
+        total = size * total
+    return total

@@ -7,6 +7,7 @@ import ctypes
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from .function_copy import configure_input, copy_function, deep_copy_function, r
 from .pycall import builtin_from_address
 from .shared import SharedBuffer
 from .signature import MISSING, Signature
+
+if TYPE_CHECKING:
+    from .profile import FunctionProfile
 
 NativeCall = Callable[[ctypes.Array, ctypes.Array], int]
 
@@ -110,6 +114,12 @@ class CompiledFunction:
         # A native entry still to be made (defer_native_entry): made after so many calls.
         self._tier_up: Callable[[CompiledFunction], None] | None = None
         self._calls_before_tier_up = 0
+        self.profile: FunctionProfile | None = None  # set by enable_profile
+
+    def enable_profile(self, profile: FunctionProfile) -> None:
+        """Fold every call's op records into `profile` (the code must be compiled profiled).
+        Calls take the general path, so that every one is timed the same way."""
+        self.profile, self._fast, self._tier_up = profile, None, None
 
     @property
     def __call__(self) -> Callable[..., object]:
@@ -148,6 +158,11 @@ class CompiledFunction:
         self._entry = function
 
     def _call(self, *args: object, **kwargs: object) -> np.ndarray | list[np.ndarray]:
+        if self.profile is not None:
+            return self.profile.measure(self._call_unprofiled, *args, **kwargs)  # type: ignore[no-any-return]
+        return self._call_unprofiled(*args, **kwargs)
+
+    def _call_unprofiled(self, *args: object, **kwargs: object) -> np.ndarray | list[np.ndarray]:
         if self._tier_up is not None:
             self._calls_before_tier_up -= 1
             if self._calls_before_tier_up <= 0:

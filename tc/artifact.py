@@ -170,14 +170,16 @@ def compile_file(
     opt_level: int = 3,
     allow_input_downcast: bool = False,
     functions: Collection[str] | None = None,
+    profile: bool = False,
 ) -> TxModule:
     """Compile a .tx file to native code in this process; a module of its functions (or of
-    those named in `functions`: the others are neither checked nor compiled)."""
+    those named in `functions`: the others are neither checked nor compiled). `profile`:
+    each function's `profile` records where its calls' time goes (runtime/profile.py)."""
     built = build_file(path, functions=functions)
     stages, plans = optimize_module(built.module)
     functions: dict[str, Callable[..., Any]] = {}
     if built.module.functions:
-        native = native_code(built.module, stages["tir-opt"], opt_level)
+        native = native_code(built.module, stages["tir-opt"], opt_level, profile)
         stages.update(native.stages)
         functions.update(
             make_functions(
@@ -189,6 +191,7 @@ def compile_file(
                 allow_input_downcast,
                 built.buffers,
                 compiled_by="tc.compile_file",
+                profile=profile,
             )
         )
     return _module(built.name, str(path), built.program, functions, built.program.shared, stages)

@@ -34,6 +34,7 @@ from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE, PassManager, parse_pipe
 from tc.runtime import CompiledFunction, InputSpec
 from tc.runtime.blas import blas_routines
 from tc.runtime.memory import keep_freed_memory
+from tc.runtime.profile import function_profile
 from tc.runtime.shared import SharedBuffer
 
 from . import compile_log, pass_cache
@@ -84,6 +85,7 @@ def function(
     no_default_updates: bool | Sequence[Variable] = False,
     mode: object = None,
     device: str | None = None,
+    profile: bool | None = None,
 ) -> CompiledFunction:
     """Compile a symbolic graph into a native callable (Theano's `theano.function`).
 
@@ -92,8 +94,11 @@ def function(
     Theano compatibility and ignored: tc has one way to compile. `device`:
     "cpu" or "cuda" (default `tc.config.device`, from TC_DEVICE). An input may be
     `tc.In(variable, value=default, name=keyword)`; calls may pass inputs by keyword.
+    `profile=True` (Theano's ProfileMode): the code times each op, and `f.profile.summary()`
+    prints where the calls' time went (runtime/profile.py).
     """
     target_device = _device(device)
+    profiled = _check_profile(profile, target_device)
     variables, input_options = split_inputs(inputs)
     check_defaults(input_options, bool(allow_input_downcast))
     if on_unused_input not in ("raise", "warn", "ignore"):
@@ -119,6 +124,7 @@ def function(
             buffers,
             on_unused_input,
             target_device,
+            profiled,
         )[function_name]
     return configure_inputs(compiled, variables, input_options)
 
@@ -130,13 +136,15 @@ def compile_ir_module(
     shared_buffers: dict[str, SharedBuffer] | None = None,
     on_unused_input: str = "ignore",
     device: str = "cpu",
+    profile: bool = False,
 ) -> dict[str, CompiledFunction]:
     """Optimise and JIT every function of `module` at once; one callable per function.
 
     `single_output[name]` says whether that function returns one array or a list
     (default: one array when it has exactly one result). Globals without a
     buffer in `shared_buffers` get one holding their initial value. `device`:
-    "cpu" (native code) or "cuda" (GPU kernels, see compile_cuda.py).
+    "cpu" (native code) or "cuda" (GPU kernels, see compile_cuda.py). `profile`: each
+    callable's `profile` records where its calls' time goes (runtime/profile.py).
     """
     if device == "cuda":
         from tc.runtime.cuda import cuda_context
@@ -153,11 +161,11 @@ def compile_ir_module(
                 return cuda_functions(  # type: ignore[return-value]
                     module, stages, plans, single_output, allow_input_downcast, shared_buffers, emulated
                 )
-        native = native_code(module, stages["tir-opt"])
+        native = native_code(module, stages["tir-opt"], profile=profile)
         stages.update(native.stages)
         dump_stages(stages)
         options = (single_output, allow_input_downcast, shared_buffers)
-        return make_functions(module, native, plans, stages, *options)
+        return make_functions(module, native, plans, stages, *options, profile=profile)
 
 
 DUMP_STAGES = ("tir", "tir-opt", "llvm", "llvm-opt", "asm")
@@ -262,11 +270,13 @@ def make_functions(
     shared_buffers: dict[str, SharedBuffer] | None = None,
     native_entries: bool = True,
     compiled_by: str = "tc.function",
+    profile: bool = False,
 ) -> dict[str, CompiledFunction]:
     """The callables over compiled code for every function of an optimised `module`.
 
     `native_entries=False` skips the CPython-level entries of scalar functions,
-    which are JIT-compiled here (a loaded artifact compiles nothing).
+    which are JIT-compiled here (a loaded artifact compiles nothing). `profile`: the code
+    was compiled profiled; each callable gets its `profile`.
     """
     with compile_log.stage("blas"):  # finding BLAS imports scipy, once, when there is a product
         native.set_blas(blas_routines)
@@ -306,7 +316,11 @@ def make_functions(
         )
         recipe = pickle_recipe(name, convention.globals, native_entries, compiled_by)
         compiled[name].enable_pickling(rebuild_function, recipe)
-        if native_entries and compiled[name].is_stateless_scalar:
+        if profile:
+            stats = function_profile(function)
+            native.set_profile(name, stats.address)
+            compiled[name].enable_profile(stats)
+        elif native_entries and compiled[name].is_stateless_scalar:
             make_entry = functools.partial(
                 _use_fastcall_entry, function=function, address=native.addresses[name]
             )
@@ -440,3 +454,14 @@ def _check_unused_inputs(function, policy: str) -> None:  # type: ignore[no-unty
         )
     if unused:
         warnings.warn(f"unused input(s) {', '.join(unused)} of function '{function.name}'", stacklevel=4)
+
+
+def _check_profile(profile: object, device: str) -> bool:
+    """profile=True, False or None (off); only the CPU's code can time its ops."""
+    if profile not in (None, False, True):
+        raise TcTypeError(f"profile must be True or False, found {profile!r}")
+    if profile and device != "cpu":
+        raise TcValueError(
+            f"profile=True times the ops of CPU code; device {device!r} cannot be profiled yet"
+        )
+    return bool(profile)

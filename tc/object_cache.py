@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
 
 
-def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> NativeModule:
-    """Native code for the fused `module`, from the compile cache when it is there."""
+def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: bool = False) -> NativeModule:
+    """Native code for the fused `module`, from the compile cache when it is there; `profile`:
+    code that records each op's runs (codegen_llvm/profile.py)."""
     from tc import __version__
     from tc.codegen_llvm.objectcode import emit_object, host_target, load_object
     from tc.codegen_llvm.symbols import EntryPoint, entry_symbol
@@ -25,7 +26,14 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> Native
     host = host_target()
     fingerprint = compiler_fingerprint()
     key = cache_key(
-        optimized_ir, host.triple, host.cpu, host.features, __version__, fingerprint, str(opt_level)
+        optimized_ir,
+        host.triple,
+        host.cpu,
+        host.features,
+        __version__,
+        fingerprint,
+        str(opt_level),
+        *(["profile"] if profile else []),
     )
     cache = CompileCache(cache_directory())
     hit = cache.get(key)
@@ -44,7 +52,7 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3) -> Native
         except TcCompilationError:
             pass  # object code that fails its check is rebuilt below (and its entry replaced)
     compile_log.note("cache miss")
-    code = emit_object(module, opt_level)
+    code = emit_object(module, opt_level, profile=profile)
     for name, seconds in code.seconds.items():
         compile_log.record(name, seconds)
     with compile_log.stage("cache write"):

@@ -212,6 +212,16 @@ def _add_run(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--save-shared", metavar="DIR", help="afterwards write every shared variable to DIR/NAME.npy"
     )
+    run.add_argument(
+        "--profile",
+        action="store_true",
+        help="time each op of the functions called; print where the time went on stderr",
+    )
+    run.add_argument(
+        "--profile-out",
+        metavar="TRACE.json",
+        help="with --profile (implied): write the calls' timeline for chrome://tracing or Perfetto",
+    )
     run.set_defaults(run=_run_run)
 
 
@@ -224,26 +234,35 @@ def _run_run(args: argparse.Namespace) -> int:
         raise UsageError("give either FUNCTION [ARGS...] or --script, not both")
     if args.repeat < 1:
         raise UsageError("--repeat needs a positive count")
+    profile = args.profile or args.profile_out is not None
+    if profile and Path(args.model).is_dir():
+        raise UsageError("--profile needs the .tx model: an artifact's code was compiled without timing")
     # One function called: compile only it, so a broken neighbour does not stop it.
     only = [args.function] if args.script is None else None
-    module = _load_model(args.model, args.opt_level, only)
-    if args.load_shared is not None:
-        run.load_shared(module, args.load_shared)
-    if args.script is not None:
-        run.run_script(module, run.read_script(args.script), sys.stdout)
-    else:
-        run.run_once(module, args.function, args.args, args.repeat, sys.stdout, sys.stderr)
-    if args.save_shared is not None:
-        run.save_shared(module, args.save_shared)
+    module = _load_model(args.model, args.opt_level, only, profile)
+    try:
+        if args.load_shared is not None:
+            run.load_shared(module, args.load_shared)
+        if args.script is not None:
+            run.run_script(module, run.read_script(args.script), sys.stdout)
+        else:
+            run.run_once(module, args.function, args.args, args.repeat, sys.stdout, sys.stderr)
+        if args.save_shared is not None:
+            run.save_shared(module, args.save_shared)
+    finally:  # a failed call is profiled too
+        if profile:
+            run.report_profiles(module, args.profile_out, sys.stderr)
     return 0
 
 
-def _load_model(model: str, opt_level: int = 3, functions: list[str] | None = None) -> Any:
+def _load_model(
+    model: str, opt_level: int = 3, functions: list[str] | None = None, profile: bool = False
+) -> Any:
     import tc
 
     if Path(model).is_dir():
         return tc.load(model)
-    return tc.compile_file(model, opt_level, functions=functions)
+    return tc.compile_file(model, opt_level, functions=functions, profile=profile)
 
 
 # -- tc opt ----------------------------------------------------------------------------------

@@ -243,3 +243,18 @@ def save_shared(module: Any, directory: str) -> None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}-", suffix=".npy", delete=False) as out:
             np.save(out, variable.get_value(borrow=True), allow_pickle=False)
         os.replace(out.name, folder / f"{name}.npy")
+
+
+def report_profiles(module: Any, trace_path: str | None, err: IO[str]) -> None:
+    """`tc run --profile`: the summary of each function called, and the timeline if asked."""
+    profiles = [f.profile for f in module.functions.values() if getattr(f, "profile", None) is not None]
+    called = [p for p in profiles if p.calls]
+    for profile in called:
+        profile.summary(file=err)
+    if not called:
+        print("tc: --profile: no function was called", file=err)
+    if trace_path is not None:
+        from tc.runtime.profile_report import write_trace
+
+        write_trace(trace_path, called)
+        print(f"tc: wrote the timeline of {len(called)} function(s) to {trace_path}", file=err)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..attributes import Attribute, attr, int_tuple
-from ..core import FRESH, PURE, Operation, Region
+from ..core import FRESH, PURE, Operation, Region, product
 from ..errors import TcShapeError, TcTypeError
 from ..types import TensorType
 
@@ -152,6 +152,12 @@ class _ConvFamily(Operation):
     def settings(self, w_shape: Sequence[int]) -> tuple[Any, ...]:
         """(stride, padding, dilation, flip) for filters of shape `w_shape`, for the references."""
         return self.stride, self.pads(w_shape[2:]), self.dilation, self.flip
+
+    def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
+        """A multiply and an add per element of the forward output (conv2d's result, or the
+        gradients' g) and filter tap (each filter's input channels, rows and columns)."""
+        out = result_shapes[0] if len(operand_shapes) == 2 else operand_shapes[2]
+        return 2 * product(out) * product(operand_shapes[1][1:])
 
 
 class Conv2D(_ConvFamily):

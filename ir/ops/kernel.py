@@ -33,12 +33,12 @@ reductions of the same operands and axes into one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..attributes import Attribute, attr, int_tuple, str_tuple
-from ..core import ELEMENTWISE, FRESH, PURE, TERMINATOR, NoResults, Operation, Region
+from ..core import ELEMENTWISE, FRESH, PURE, TERMINATOR, NoResults, Operation, Region, product
 from ..errors import TcTypeError, TcVerificationError
 from ..types import TensorType, broadcast_shapes
 from .reduce import NEEDS_ELEMENTS, reduce_array, reduced_type
@@ -110,6 +110,9 @@ class KernelElementwise(Operation):
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         return _run_body(self, operands)
 
+    def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
+        return product(result_shapes[0]) * _body_arithmetic(self)
+
 
 class KernelReduce(Operation):
     name = "kernel.reduce"
@@ -164,6 +167,12 @@ class KernelReduce(Operation):
             for value, kind, result in zip(values, self.kinds, self.results, strict=True)
         ]
 
+    def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
+        """The body and one combining step per element of the iteration space, which the
+        operand of the highest rank spans (the others broadcast along it)."""
+        space = max(operand_shapes, key=len)
+        return product(space) * (_body_arithmetic(self) + len(self.kinds))
+
     def shape_rule(self, state: ShapeState) -> None:
         """The operands broadcast (as kernel.elementwise's), then each result drops or keeps
         `axes` (as tx.reduce's); max, min, argmax and argmin need a non-empty selection."""
@@ -180,3 +189,9 @@ class Yield(NoResults):
 
     name = "kernel.yield"
     traits = frozenset({TERMINATOR})
+
+
+def _body_arithmetic(op: Operation) -> int:
+    """The body's ops that compute (not its constants and yield): each counts one operation
+    per element, a tanh as an add, as rooflines count them."""
+    return sum(1 for inner in op.regions[0].block.ops if inner.name not in ("kernel.yield", "tx.constant"))

@@ -9,12 +9,12 @@ known, before the call otherwise).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..attributes import Attribute
-from ..core import FRESH, PURE, Operation, Region
+from ..core import FRESH, PURE, Operation, Region, product
 from ..errors import TcShapeError, TcTypeError
 from ..types import TensorType
 
@@ -48,6 +48,10 @@ class Dot(Operation):
             )
         shape = a.shape[:-1] + b.shape[1:]
         return [TensorType(a.dtype, shape)]
+
+    def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
+        """A multiply and an add per result element and contracted term."""
+        return 2 * product(result_shapes[0]) * operand_shapes[0][-1]
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         a, b = operands
@@ -120,6 +124,10 @@ class BatchedDot(Operation):
                 raise TcShapeError(f"tx.batched_dot: {a} and {b} do not agree on the {what} dimension")
         batch = a.shape[0] if a.shape[0] is not None else b.shape[0]
         return [TensorType(a.dtype, (batch, a.shape[1], b.shape[2]))]
+
+    def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
+        """A multiply and an add per result element and contracted term."""
+        return 2 * product(result_shapes[0]) * operand_shapes[0][-1]
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         a, b = operands

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..attributes import Attribute, attr, int_tuple
-from ..core import FRESH, PURE, Operation, Region
+from ..core import FRESH, PURE, Operation, Region, product
 from ..dtypes import DType
 from ..errors import TcTypeError
 from ..types import TensorType
@@ -101,6 +101,9 @@ class Reduce(Operation):
         kind, axes, keepdims = attributes["kind"], attributes["axes"], attributes["keepdims"]
         assert isinstance(axes, tuple)
         return [reduced_type(cls.name, kind, axes, bool(keepdims), source)]  # type: ignore[arg-type]
+
+    def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
+        return product(operand_shapes[0])
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         (x,) = operands
