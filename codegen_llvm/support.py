@@ -1,6 +1,7 @@
 """The support library: native code every compiled module calls, compiled once per process.
 
-It holds the thread pool (thread_pool.py) and tc's own product kernels (small_gemm.py,
+It holds the thread pool (thread_pool.py), the runtime's packed call (packed_call.py) and
+tc's own product kernels (small_gemm.py,
 narrow_gemm.py) for float32 and float64. They do not depend on the function being compiled,
 so compiling them into every module (about 0.15 s of LLVM) would be waste: the runtime
 compiles each part (the pool; the kernels of one dtype) the first time a loaded module needs
@@ -15,6 +16,7 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .narrow_gemm import NARROW_GEMM_TYPE, narrow_gemm_function
+from .packed_call import add_packed_call
 from .parallel import module_global
 from .small_gemm import SMALL_GEMM_TYPE, small_gemm_function
 from .symbols import LIBRARY_GLOBALS
@@ -39,6 +41,7 @@ def build_support_module(triple: str, part: str) -> ll.Module:
     module.triple = triple
     if part == "pool":
         add_pool(module, triple)
+        add_packed_call(module)
         return module
     dtype = {"f32": DType.F32, "f64": DType.F64}[part]
     for _, make in KERNELS.values():

@@ -25,9 +25,14 @@ LIBRARY_GLOBALS = {"tc_pool_run": POOL_GLOBAL} | {
 }
 
 
+# Every function of the support library: those generated code calls, and the runtime's
+# tc_call_packed (packed_call.py).
+LIBRARY_FUNCTIONS = [*LIBRARY_GLOBALS, "tc_call_packed"]
+
+
 def library_part(name: str) -> str:
     """The part of the support library that defines `name`: "pool", "f32" or "f64"."""
-    return "pool" if name == "tc_pool_run" else name.rsplit("_", 1)[1]
+    return "pool" if name in ("tc_pool_run", "tc_call_packed") else name.rsplit("_", 1)[1]
 
 
 # BLAS's integer arguments (passed by reference, Fortran style) are stored as 64-bit

@@ -36,6 +36,12 @@ class InputSpec:
     type: TensorType
 
 
+# tc_call_packed's statuses that say it called nothing (codegen_llvm/packed_call.py), and
+# the type it takes arrays of.
+RANKS_DIFFER, NOT_PACKED = -1, -2
+NDARRAY = id(np.ndarray)
+
+
 class CompiledFunction:
     """A compiled tc function. Call it like the Theano function it replaces."""
 
@@ -115,6 +121,12 @@ class CompiledFunction:
         self._tier_up: Callable[[CompiledFunction], None] | None = None
         self._calls_before_tier_up = 0
         self.profile: FunctionProfile | None = None  # set by enable_profile
+        self._packed: tuple[Callable[..., int], int, type[ctypes.Array[ctypes.c_int64]]] | None = None
+
+    def use_packed_call(self, call: Callable[..., int], entry: int, slot_ranks: Sequence[int]) -> None:
+        """Call the entry at address `entry` through `call` (the support library's
+        tc_call_packed), which reads the arrays' pointers, shapes and strides natively."""
+        self._packed = (call, entry, ctypes.c_int64 * (2 * sum(slot_ranks) + 2))
 
     def enable_profile(self, profile: FunctionProfile) -> None:
         """Fold every call's op records into `profile` (the code must be compiled profiled).
@@ -211,13 +223,18 @@ class CompiledFunction:
                 destinations.append(old)
             else:
                 destinations.append(self._allocate(shape, old.dtype, ("update", len(destinations))))
-        dims: list[int] = []
         everything = (*arrays, *outputs, *current, *destinations)
-        for array in everything:
-            dims += array.shape
-            dims += array.strides
-        dims_array = (ctypes.c_int64 * (len(dims) + 2))(*dims, 0, 0)  # + a bad index and its axis size
-        status = self._native(self._data_type(*[a.ctypes.data for a in everything]), dims_array)
+        status = NOT_PACKED
+        if self._packed is not None:
+            call, entry, dims_type = self._packed
+            dims_array = dims_type()
+            data = self._data_type()
+            status = call(entry, everything, len(everything), data, dims_array, len(dims_array), NDARRAY)
+            if status == RANKS_DIFFER:
+                raise AssertionError(f"function '{self.name}': its arrays' ranks are not its slots'")
+        if status == NOT_PACKED:  # an ndarray subclass among the arrays, or no packed call
+            dims_array = self._dims_of(everything)
+            status = self._native(self._data_type(*[a.ctypes.data for a in everything]), dims_array)
         if status >= FIRST_INDEX_STATUS:
             raise self._index_error(status - FIRST_INDEX_STATUS, dims_array)
         if status != 0:
@@ -231,6 +248,15 @@ class CompiledFunction:
             for (buffer_index, _), new in zip(self._stores, destinations, strict=True):
                 self._shared[buffer_index].value = new
         return outputs[0] if self._single else outputs
+
+    @staticmethod
+    def _dims_of(arrays: Sequence[np.ndarray]) -> ctypes.Array[ctypes.c_int64]:
+        """Every array's shape and byte strides, and two words for a bad index and its axis."""
+        dims: list[int] = []
+        for array in arrays:
+            dims += array.shape
+            dims += array.strides
+        return (ctypes.c_int64 * (len(dims) + 2))(*dims, 0, 0)
 
     def _allocate(self, shape: tuple[int, ...], dtype: np.dtype, slot: tuple[str, int]) -> np.ndarray:
         """An output buffer; one too large is a TcMemoryError naming the op that needs it,

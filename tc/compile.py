@@ -34,13 +34,13 @@ from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE, PassManager, parse_pipe
 from tc.runtime import CompiledFunction, InputSpec
 from tc.runtime.blas import blas_routines
 from tc.runtime.memory import keep_freed_memory
-from tc.runtime.profile import function_profile
+from tc.runtime.profile import function_profile, profile_option
 from tc.runtime.shared import SharedBuffer
 
 from . import compile_log, pass_cache
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
-from .object_cache import native_code, support_library
+from .object_cache import native_code, packed_call, support_library
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
@@ -98,7 +98,7 @@ def function(
     prints where the calls' time went (runtime/profile.py).
     """
     target_device = _device(device)
-    profiled = _check_profile(profile, target_device)
+    profiled = profile_option(profile, target_device)
     variables, input_options = split_inputs(inputs)
     check_defaults(input_options, bool(allow_input_downcast))
     if on_unused_input not in ("raise", "warn", "ignore"):
@@ -314,6 +314,7 @@ def make_functions(
             stores=stores,
             compiled_by=compiled_by,
         )
+        compiled[name].use_packed_call(packed_call(), native.addresses[name], convention.slot_ranks)
         recipe = pickle_recipe(name, convention.globals, native_entries, compiled_by)
         compiled[name].enable_pickling(rebuild_function, recipe)
         if profile:
@@ -454,14 +455,3 @@ def _check_unused_inputs(function, policy: str) -> None:  # type: ignore[no-unty
         )
     if unused:
         warnings.warn(f"unused input(s) {', '.join(unused)} of function '{function.name}'", stacklevel=4)
-
-
-def _check_profile(profile: object, device: str) -> bool:
-    """profile=True, False or None (off); only the CPU's code can time its ops."""
-    if profile not in (None, False, True):
-        raise TcTypeError(f"profile must be True or False, found {profile!r}")
-    if profile and device != "cpu":
-        raise TcValueError(
-            f"profile=True times the ops of CPU code; device {device!r} cannot be profiled yet"
-        )
-    return bool(profile)

@@ -3,7 +3,9 @@ the code generator's own source, loaded without running LLVM when it is there.""
 
 from __future__ import annotations
 
+import ctypes
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tc.ir import Module, TcCompilationError
@@ -64,10 +66,10 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
 def support_library(names: list[str] | None = None) -> dict[str, int]:
     """The addresses of the support library's functions `names` (all when None) in this
     process (codegen_llvm/support.py: the thread pool, the product kernels)."""
-    from tc.codegen_llvm.symbols import LIBRARY_GLOBALS, library_part
+    from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, library_part
 
     addresses: dict[str, int] = {}
-    for part in sorted({library_part(name) for name in names or LIBRARY_GLOBALS}):
+    for part in sorted({library_part(name) for name in names or LIBRARY_FUNCTIONS}):
         addresses |= _library_part(part)
     return addresses
 
@@ -79,13 +81,13 @@ def _library_part(part: str) -> dict[str, int]:
     until the process ends."""
     from tc import __version__
     from tc.codegen_llvm.objectcode import host_target, load_object
-    from tc.codegen_llvm.symbols import LIBRARY_GLOBALS, EntryPoint, library_part
+    from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
 
     host = host_target()
     fingerprint = compiler_fingerprint()
     key = cache_key("support library", part, host.triple, host.cpu, host.features, __version__, fingerprint)
     cache = CompileCache(cache_directory(), suffix="tclib")
-    entries = {name: EntryPoint(name, ()) for name in LIBRARY_GLOBALS if library_part(name) == part}
+    entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
     hit = cache.get(key)
     loaded = None
     if hit is not None:
@@ -106,6 +108,19 @@ def _library_part(part: str) -> dict[str, int]:
 
 
 _LIBRARY: list[NativeModule] = []  # the library's code: never freed
+
+
+@functools.cache
+def packed_call() -> Callable[..., int]:
+    """The support library's tc_call_packed as a ctypes function (codegen_llvm/packed_call.py):
+    (entry address, tuple of arrays, count, data slots, dims, dims capacity, numpy.ndarray's
+    address) -> status."""
+    address = support_library(["tc_call_packed"])["tc_call_packed"]
+    c = ctypes
+    prototype = c.CFUNCTYPE(
+        c.c_int32, c.c_void_p, c.py_object, c.c_int64, c.c_void_p, c.c_void_p, c.c_int64, c.c_void_p
+    )
+    return prototype(address)  # type: ignore[no-any-return]
 
 
 def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:
