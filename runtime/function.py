@@ -170,11 +170,6 @@ class CompiledFunction:
         self._entry = function
 
     def _call(self, *args: object, **kwargs: object) -> np.ndarray | list[np.ndarray]:
-        if self.profile is not None:
-            return self.profile.measure(self._call_unprofiled, *args, **kwargs)  # type: ignore[no-any-return]
-        return self._call_unprofiled(*args, **kwargs)
-
-    def _call_unprofiled(self, *args: object, **kwargs: object) -> np.ndarray | list[np.ndarray]:
         if self._tier_up is not None:
             self._calls_before_tier_up -= 1
             if self._calls_before_tier_up <= 0:
@@ -185,6 +180,14 @@ class CompiledFunction:
             result = fast(args)
             if result is not SLOW:
                 return result  # type: ignore[return-value]
+        if self.profile is not None:  # a profiled function has no fast path: every call is timed here
+            return self.profile.measure(self._general_call, args, kwargs)  # type: ignore[no-any-return]
+        return self._general_call(args, kwargs)
+
+    def _general_call(
+        self, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> np.ndarray | list[np.ndarray]:
+        fast = self._fast
         if kwargs or len(args) != len(self._converters):
             args = self._signature.complete(args, kwargs)  # keywords and defaults
             if fast is not None:
