@@ -66,8 +66,8 @@ def _copy_bandwidth() -> float:
     )
     source = np.ones(COPY_ELEMENTS)
     target = np.empty_like(source)
-    parts = np.array_split(np.arange(COPY_ELEMENTS), threads)
-    bounds = [(int(p[0]), int(p[-1]) + 1) for p in parts if len(p)]
+    share = -(-COPY_ELEMENTS // threads)
+    bounds = [(start, min(start + share, COPY_ELEMENTS)) for start in range(0, COPY_ELEMENTS, share)]
 
     def copy(bound: tuple[int, int]) -> None:
         np.copyto(target[bound[0] : bound[1]], source[bound[0] : bound[1]])

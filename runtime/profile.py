@@ -152,7 +152,7 @@ def describe(index: int, op: Operation) -> OpProfile:
     label = op.name
     if op.regions and op.regions[0].blocks:
         inner = [o.name.removeprefix("tx.") for o in op.regions[0].block.ops]
-        inner = [name for name in inner if name not in ("kernel.yield", "constant", "yield", "return")]
+        inner = [name for name in inner if name not in ("kernel.yield", "constant")]
         if inner:
             shown = inner if len(inner) <= 6 else [*inner[:6], f"+{len(inner) - 6}"]
             label += f"[{', '.join(shown)}]"
