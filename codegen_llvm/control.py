@@ -7,16 +7,46 @@ from contextlib import contextmanager
 
 from llvmlite import ir as ll
 
-from .types import I64
+from .types import I32, I64
+
+# Loop options for runs known to be short (a softmax's rows of 10): the vectoriser folds the
+# remainder into masked vector iterations, so a short run is one or two of them instead of a
+# scalar epilogue (LangRef: llvm.loop.vectorize.predicate.enable). Rows of 10 float32: the
+# exp of a softmax 9.4 -> 3.7 us for 600 rows.
+SHORT_RUNS = {"llvm.loop.vectorize.predicate.enable": 1}
+SHORT_RUN = 32  # elements; from 64 on the plain vector loop measured faster (the masks' cost)
 
 
 @contextmanager
 def counted_loop(
-    builder: ll.IRBuilder, count: ll.Value, name: str, start: ll.Value | None = None
+    builder: ll.IRBuilder,
+    count: ll.Value,
+    name: str,
+    start: ll.Value | None = None,
+    hints: dict[str, int] | None = None,
 ) -> Iterator[ll.Value]:
-    """for (i = start; i < count; ++i) { <body> }"""
+    """for (i = start; i < count; ++i) { <body> }; `hints` are llvm.loop.* options for
+    LLVM's loop passes, e.g. {"llvm.loop.vectorize.predicate.enable": 1}."""
     with exitable_loop(builder, count, name, start) as (index, _):
         yield index
+        last = builder.block  # exitable_loop ends it with the branch back to the header
+    if hints:
+        last.terminator.set_metadata("llvm.loop", _LoopID(builder.module, hints))
+
+
+class _LoopID(ll.values.MDValue):
+    """A loop's distinct, self-referencing metadata node holding its options (LangRef's
+    `!llvm.loop`), which llvmlite's uniqued `add_metadata` nodes cannot express."""
+
+    def __init__(self, module: ll.Module, hints: dict[str, int]) -> None:
+        options = [module.add_metadata([ll.MetaDataString(module, k), I32(v)]) for k, v in hints.items()]
+        super().__init__(module, options, name=str(len(module.metadata)))
+
+    def descr(self, buf: list[str]) -> None:
+        refs = ", ".join([self.get_reference(), *(op.get_reference() for op in self.operands)])
+        buf += (f"distinct !{{ {refs} }}", "\n")
+
+    __hash__ = object.__hash__
 
 
 @contextmanager

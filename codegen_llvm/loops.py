@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from llvmlite import ir as ll
 
 from ..ir import DType
-from .control import counted_loop
+from .control import SHORT_RUN, SHORT_RUNS, counted_loop
 from .jobs import FastBody, KernelBody, launch
 from .strided import strided_loop
 from .types import I1, I8_PTR, I64, load_element, mark_not_captured, memory_type, store_element
@@ -270,21 +270,29 @@ def _rows_function(
             load_element(b, d, b.gep(p, [b.urem(r, period)])) if period is not None else None
             for (d, p, _), period in zip(inputs, period_of, strict=True)
         ]  # loaded once per row
-        with counted_loop(b, hi, "column", start=lo) as j:
-            flat = b.add(row_start, j)
-            values = []
-            for (d, p, k), scalar, row_value in zip(inputs, scalars, per_row, strict=True):
-                if k == "scalar":
-                    values.append(scalar)
-                elif k == "column":
-                    values.append(row_value)
-                else:
-                    values.append(load_element(b, d, b.gep(p, [j if k == "row" else flat])))
-            results, inexact = body(b, values)
-            for d, p, value in zip(dtypes[num_inputs:], pointers[num_inputs:], results, strict=True):
-                store_element(b, d, value, b.gep(p, [flat]))
-            if inexact is not None:
-                b.store(b.or_(b.load(flag), inexact), flag)
+
+        def columns_loop(hints: dict[str, int] | None) -> None:
+            with counted_loop(b, hi, "column", start=lo, hints=hints) as j:
+                flat = b.add(row_start, j)
+                values = []
+                for (d, p, k), scalar, row_value in zip(inputs, scalars, per_row, strict=True):
+                    if k == "scalar":
+                        values.append(scalar)
+                    elif k == "column":
+                        values.append(row_value)
+                    else:
+                        values.append(load_element(b, d, b.gep(p, [j if k == "row" else flat])))
+                results, inexact = body(b, values)
+                for d, p, value in zip(dtypes[num_inputs:], pointers[num_inputs:], results, strict=True):
+                    store_element(b, d, value, b.gep(p, [flat]))
+                if inexact is not None:
+                    b.store(b.or_(b.load(flag), inexact), flag)
+
+        with b.if_else(b.icmp_signed("<", b.sub(hi, lo), I64(SHORT_RUN))) as (short, long):
+            with short:
+                columns_loop(SHORT_RUNS)
+            with long:
+                columns_loop(None)
     b.ret(b.load(flag))
     return fn
 

@@ -76,3 +76,47 @@ def test_thread_count_does_not_change_results() -> None:
     finally:
         native.set_num_threads(2)
     assert one.tobytes() == three.tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_rows_of_every_width_around_the_short_run_split(dtype: str) -> None:
+    # Rows under control.SHORT_RUN elements run masked vector loops, longer ones the plain
+    # loop; a thread's range may start or end inside a row (301 rows split over the cores).
+    x = T.matrix("x", dtype=dtype)
+    shifted = x - x.max(axis=1, keepdims=True)
+    f = tc.function([x], [T.exp(shifted), x.min(axis=1)])
+    for width in [1, 2, 7, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 130]:
+        a = RNG.normal(size=(301, width)).astype(dtype)
+        soft, low = f(a)
+        np.testing.assert_allclose(
+            soft, np.exp(a - a.max(axis=1, keepdims=True)), rtol=4e-7 if dtype == "float32" else 1e-14
+        )
+        np.testing.assert_array_equal(low, a.min(axis=1))
+
+
+@pytest.mark.parametrize("width", [3, 10, 31, 40, 200])
+def test_row_max_and_min_propagate_nan_wherever_it_sits(width: int) -> None:
+    x = T.fmatrix("x")
+    f = tc.function([x], [x.max(axis=1), x.min(axis=1)])
+    a = RNG.normal(size=(width, width)).astype("float32")
+    a[np.arange(width), np.arange(width)] = np.nan  # row r has its nan at column r
+    a[0] = -np.inf
+    a[0, width // 2] = np.nan
+    high, low = f(a)
+    np.testing.assert_array_equal(high, a.max(axis=1))
+    np.testing.assert_array_equal(low, a.min(axis=1))
+    b = np.abs(a[1:])  # no nan in row 0 of this one
+    b[0] = np.arange(width, dtype="float32")
+    high, low = f(b)
+    np.testing.assert_array_equal(high, b.max(axis=1))
+    assert high[0] == width - 1 and low[0] == 0
+
+
+def test_short_runs_carry_the_masked_loop_option() -> None:
+    # The option sits on a distinct, self-referencing loop node that LLVM parsed and used.
+    x = T.fmatrix("x")
+    f = tc.function([x], T.exp(x - x.max(axis=1, keepdims=True)))
+    text = f.dump("llvm")
+    assert text.count('!"llvm.loop.vectorize.predicate.enable"') == 1
+    assert text.count("!llvm.loop") == 2  # the softmax's columns and the max's short run
+    assert "distinct !{" in text
