@@ -29,7 +29,7 @@ PACKED_CALL_TYPE = ll.FunctionType(
 )
 TUPLE_ITEMS = 24  # PyTupleObject: refcount, type, size, then the items (64-bit CPython)
 OBJECT_TYPE = 8  # PyObject: refcount, then the type
-ARRAY_DATA, ARRAY_RANK, ARRAY_DIMS, ARRAY_STRIDES = 16, 24, 32, 40  # PyArrayObject_fields
+ARRAY_DATA, ARRAY_RANK, ARRAY_DIMS, ARRAY_STRIDES, ARRAY_FLAGS = 16, 24, 32, 40, 64  # PyArrayObject_fields
 
 
 def add_packed_call(module: ll.Module) -> ll.Function:
@@ -45,17 +45,19 @@ def add_packed_call(module: ll.Module) -> ll.Function:
         item = b.gep(arrays, [b.add(I64(TUPLE_ITEMS), b.mul(slot, I64(8)))])
         array = b.load(b.bitcast(item, I8_PTR.as_pointer()))
         is_array = fn.append_basic_block("is_array")
-        b.cbranch(b.icmp_unsigned("!=", _field(b, array, OBJECT_TYPE, I8_PTR), ndarray), not_array, is_array)
+        b.cbranch(
+            b.icmp_unsigned("!=", object_field(b, array, OBJECT_TYPE, I8_PTR), ndarray), not_array, is_array
+        )
         b.position_at_end(is_array)
-        b.store(_field(b, array, ARRAY_DATA, I8_PTR), b.gep(data, [slot]))
-        rank = b.sext(_field(b, array, ARRAY_RANK, I32), I64)
+        b.store(object_field(b, array, ARRAY_DATA, I8_PTR), b.gep(data, [slot]))
+        rank = b.sext(object_field(b, array, ARRAY_RANK, I32), I64)
         start = b.load(offset)
         end = b.add(start, b.add(rank, rank))
         fits = fn.append_basic_block("fits")
         b.cbranch(b.icmp_signed(">", end, limit), overflow, fits)
         b.position_at_end(fits)
-        shape = _field(b, array, ARRAY_DIMS, I64.as_pointer())
-        strides = _field(b, array, ARRAY_STRIDES, I64.as_pointer())
+        shape = object_field(b, array, ARRAY_DIMS, I64.as_pointer())
+        strides = object_field(b, array, ARRAY_STRIDES, I64.as_pointer())
         with counted_loop(b, rank, "axis") as axis:
             b.store(b.load(b.gep(shape, [axis])), b.gep(dims, [b.add(start, axis)]))
             b.store(b.load(b.gep(strides, [axis])), b.gep(dims, [b.add(b.add(start, rank), axis)]))
@@ -68,5 +70,6 @@ def add_packed_call(module: ll.Module) -> ll.Function:
     return fn
 
 
-def _field(b: ll.IRBuilder, array: ll.Value, offset: int, kind: ll.Type) -> ll.Value:
+def object_field(b: ll.IRBuilder, array: ll.Value, offset: int, kind: ll.Type) -> ll.Value:
+    """The field of type `kind` at byte `offset` of the object at `array`."""
     return b.load(b.bitcast(b.gep(array, [I64(offset)]), kind.as_pointer()))

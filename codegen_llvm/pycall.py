@@ -1,7 +1,7 @@
 """A CPython-level entry point for functions of scalars: the shortest call path.
 
-For a function whose arguments and results are all scalars and that touches
-no shared state, this module compiles a METH_FASTCALL function
+For a function whose arguments, results and shared variables are all scalars,
+this module compiles a METH_FASTCALL function
 
     PyObject *fast(PyObject *ctx, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 
@@ -11,7 +11,9 @@ own dtype), computes into fresh 0-d arrays and returns them, all while
 holding the GIL, with no ctypes in between. Anything else (another type, a
 wrong count, a value needing conversion) is handed to ctx[0], the general
 Python call path, with the same arguments: behaviour never depends on which
-path ran. ctx[1 + k] makes result k (a bound `copy` of a 0-d template).
+path ran. ctx[1 + k] makes result k (a bound `copy` of a 0-d template). A
+function with shared variables also takes their locks and reads and updates
+their values (pycall_state.py).
 
 It relies on two layouts that CPython and numpy keep stable for their
 regular (non-debug, GIL) builds: `ob_type` is the second word of every
@@ -33,6 +35,7 @@ from llvmlite import ir as ll
 from ..ir import DType
 from . import jit
 from .jit import LLVM_LOCK, host_target_machine
+from .pycall_state import SharedState, StateAccess
 from .types import F64, I8, I8_PTR, I32, I64, memory_type
 
 OB_TYPE_OFFSET = 8
@@ -68,9 +71,14 @@ class _Builder:
 
 
 def compile_fastcall(
-    entry_address: int, inputs: Sequence[DType], outputs: Sequence[DType], single_output: bool
+    entry_address: int,
+    inputs: Sequence[DType],
+    outputs: Sequence[DType],
+    single_output: bool,
+    state: SharedState | None = None,
 ) -> tuple[int, llvm.ExecutionEngine]:
-    """Compile the fast entry for a native entry point at `entry_address`; (address, engine)."""
+    """Compile the fast entry for a native entry point at `entry_address`; (address, engine).
+    `state`: the shared buffers of a stateful function (pycall_state.py)."""
     tm = host_target_machine()
     module = ll.Module(name="tc_fastcall")
     module.triple = tm.triple
@@ -96,13 +104,18 @@ def compile_fastcall(
         _accept(e, fn, obj, dtype, slot, slow, index)
         slots.append(slot)
 
-    results = _make_outputs(e, fn, ctx, len(outputs))
+    access = StateAccess(b, fn, ctx, state, _api) if state is not None else None
+    hosts: list[ll.Value] = []
+    scratch: list[ll.Value] = []
+    if access is not None:
+        access.take_locks(slow)
+        hosts, scratch = access.host_data(slow), access.scratch()
+    results = _make_outputs(e, fn, ctx, len(outputs), access)
 
-    data = b.alloca(I8_PTR, size=I32(len(inputs) + len(outputs)))
-    for index, slot in enumerate(slots):
-        b.store(b.bitcast(slot, I8_PTR), b.gep(data, [I32(index)]))
-    for k, array in enumerate(results):
-        b.store(e.field(array, PAYLOAD_OFFSET, I8_PTR), b.gep(data, [I32(len(inputs) + k)]))
+    pointers = [*slots, *[e.field(a, PAYLOAD_OFFSET, I8_PTR) for a in results], *hosts, *scratch]
+    data = b.alloca(I8_PTR, size=I32(len(pointers)))
+    for index, pointer in enumerate(pointers):
+        b.store(b.bitcast(pointer, I8_PTR), b.gep(data, [I32(index)]))
     dims = b.alloca(I64)
     status = e.call_address(entry_address, I32, [data, dims])
     fine = next_block("fine")
@@ -111,12 +124,17 @@ def compile_fastcall(
     b.position_at_end(oom)
     for array in results:
         e.call_address(_api("Py_DecRef"), ll.VoidType(), [array])
-    message = _cstring(module, "tc: could not allocate temporary buffers")
+    if access is not None:
+        access.release_locks()
+    message = _cstring(module, "tc: could not allocate temporary buffers; no shared variable was changed")
     memory_error = b.inttoptr(I64(id(MemoryError)), I8_PTR)
     e.call_address(_api("PyErr_SetString"), ll.VoidType(), [memory_error, message])
     b.ret(ll.Constant(I8_PTR, None))
 
     b.position_at_end(fine)
+    if access is not None:
+        access.write_updates(scratch, hosts)
+        access.release_locks()
     if single_output and len(results) == 1:
         b.ret(results[0])
     else:
@@ -132,9 +150,11 @@ def compile_fastcall(
     return _compile(module, tm)
 
 
-def _make_outputs(e: _Builder, fn: ll.Function, ctx: ll.Value, count: int) -> list[ll.Value]:
+def _make_outputs(
+    e: _Builder, fn: ll.Function, ctx: ll.Value, count: int, access: StateAccess | None
+) -> list[ll.Value]:
     """The `count` output arrays, each made by calling its maker (`ctx[1 + k]`, no arguments);
-    where one fails, the arrays made so far are released and the call returns NULL."""
+    where one fails, the arrays made so far and the locks are released and the call returns NULL."""
     b = e.b
     results: list[ll.Value] = []
     for k in range(count):
@@ -146,6 +166,8 @@ def _make_outputs(e: _Builder, fn: ll.Function, ctx: ll.Value, count: int) -> li
         b.position_at_end(failed)
         for earlier in results:
             e.call_address(_api("Py_DecRef"), ll.VoidType(), [earlier])
+        if access is not None:
+            access.release_locks()
         b.ret(ll.Constant(I8_PTR, None))  # the exception is already set
         b.position_at_end(made)
         results.append(array)

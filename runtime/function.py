@@ -120,6 +120,7 @@ class CompiledFunction:
         # A native entry still to be made (defer_native_entry): made after so many calls.
         self._tier_up: Callable[[CompiledFunction], None] | None = None
         self._calls_before_tier_up = 0
+        self._entry_recipe: tuple[Callable[[CompiledFunction], None], int] | None = None
         self.profile: FunctionProfile | None = None  # set by enable_profile
         self._packed: tuple[Callable[..., int], int, type[ctypes.Array[ctypes.c_int64]]] | None = None
 
@@ -143,21 +144,29 @@ class CompiledFunction:
         return self._entry or self._call
 
     @property
-    def is_stateless_scalar(self) -> bool:
-        """No shared state, and every argument and result a scalar."""
-        ranks = [t.rank for t in (*[s.type for s in self.inputs], *self.output_types)]
-        plan = self._plan
-        checked = self._index_checks or plan.has_checks or plan.uses_values
-        return not self._shared and not checked and not any(ranks)
+    def scalar_only(self) -> bool:
+        """Every argument, result and shared variable a scalar, and no run-time checks: the
+        calls a native entry (use_native_entry) can take."""
+        return self._fast is not None
+
+    def shared_context(self) -> tuple[object, ...]:
+        """What a native entry needs of the shared buffers (codegen_llvm/pycall_state.py):
+        each buffer, the attribute holding its host array, each lock's acquire, then each
+        lock's release, the locks in the order every call path takes them."""
+        locks = [lock for _, lock in self._locks]
+        acquires, releases = [lk.acquire for lk in locks], [lk.release for lk in locks]
+        return (*self._shared, SharedBuffer.HOST_ATTRIBUTE, *acquires, *releases)
 
     def defer_native_entry(self, make: Callable[[CompiledFunction], None], after_calls: int) -> None:
         """Call `make(self)` (which installs a native entry) at the `after_calls`-th call: making
         one costs about 10 ms of LLVM, which a function called a few times never earns back."""
         self._tier_up, self._calls_before_tier_up = make, after_calls
+        self._entry_recipe = (make, after_calls)  # a copy over other buffers makes its own
 
-    def use_native_entry(self, address: int, owner: object) -> None:
+    def use_native_entry(self, address: int, owner: object, context: tuple[object, ...] = ()) -> None:
         """Route calls to a METH_FASTCALL function at `address` (see codegen_llvm.pycall),
-        which hands anything it does not take to the Python path."""
+        which hands anything it does not take to the Python path; `context`: shared_context()
+        for a function with shared variables."""
         makers = tuple(np.zeros((), dtype).copy for dtype in self._out_dtypes)
         # The fallback is a copy's `_call`, so the entry does not reference `self` (no
         # cycle, see __init__); the copy shares all state and keeps the code alive. The
@@ -165,7 +174,9 @@ class CompiledFunction:
         # without its function (`g = f.__call__; del f`) stays valid.
         general = copy.copy(self)._call
         keepalive: list[object] = []
-        function, definition = builtin_from_address(self.name, address, (general, *makers, keepalive))
+        function, definition = builtin_from_address(
+            self.name, address, (general, *makers, *context, keepalive)
+        )
         keepalive += [definition, owner]
         self._entry = function
 

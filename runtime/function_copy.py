@@ -83,6 +83,9 @@ def clone_function(
         clone.name = name
         clone._signature = copy.copy(function._signature)
         clone._signature.function = name
+    if buffers and function._entry_recipe is not None:  # an entry is bound to its buffers and updates
+        clone._entry = None
+        clone.defer_native_entry(*function._entry_recipe)
     if function._fast is not None:
         clone._fast = scalar_fast_path(
             function._native,

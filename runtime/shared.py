@@ -23,6 +23,10 @@ from .arguments import converts_exactly, holds_huge_ints
 class SharedBuffer:
     """One shared variable's current value and its lock."""
 
+    # The attribute holding the value on the host (None while it lives on the GPU), which a
+    # native entry reads directly (codegen_llvm/pycall_state.py).
+    HOST_ATTRIBUTE = "_host"
+
     def __init__(
         self,
         value: np.ndarray,

@@ -40,6 +40,7 @@ from tc.runtime.shared import SharedBuffer
 from . import compile_log, pass_cache
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
+from .native_entry import defer_native_entry
 from .object_cache import native_code, packed_call, support_library
 
 if TYPE_CHECKING:
@@ -321,31 +322,10 @@ def make_functions(
             stats = function_profile(function)
             native.set_profile(name, stats.address)
             compiled[name].enable_profile(stats)
-        elif native_entries and compiled[name].is_stateless_scalar:
-            make_entry = functools.partial(
-                _use_fastcall_entry, function=function, address=native.addresses[name]
-            )
-            compiled[name].defer_native_entry(make_entry, NATIVE_ENTRY_AFTER_CALLS)
+        elif native_entries and compiled[name].scalar_only:
+            defer_native_entry(compiled[name], function, native.addresses[name])
     compile_log.record("functions", time.perf_counter() - started)
     return compiled
-
-
-# Calls through the Python path before a stateless scalar function gets its native entry.
-NATIVE_ENTRY_AFTER_CALLS = 16
-
-
-def _use_fastcall_entry(compiled: CompiledFunction, function: Function, address: int) -> None:
-    """Calls of a stateless scalar function go straight to native code (codegen_llvm/pycall)."""
-    from tc.codegen_llvm import pycall
-
-    if pycall.supported():
-        entry, engine = pycall.compile_fastcall(
-            address,
-            [a.type.dtype for a in function.args],
-            [t.dtype for t in function.result_types],
-            compiled._single,
-        )
-        compiled.use_native_entry(entry, engine)
 
 
 class _IRStages(Mapping[str, Function]):

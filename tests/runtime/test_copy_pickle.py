@@ -139,7 +139,7 @@ def test_pickled_scalar_function_is_rebuilt_with_its_native_entry() -> None:
     x, y = T.dscalar("x"), T.lscalar("y")
     f = tc.function([x, tc.In(y, value=2)], x**y)
     g = pickle.loads(pickle.dumps(f))
-    assert g.is_stateless_scalar and g.__call__ is not g._call
+    assert g.scalar_only and g.__call__ is not g._call
     assert [float(g(3.0)), float(g(3.0, 3)), float(g(x=2.0, y=5))] == [9.0, 27.0, 32.0]
 
 

@@ -101,7 +101,7 @@ def test_a_name_two_inputs_share_is_not_a_keyword() -> None:
 def test_scalar_functions_keep_their_fast_path_and_take_defaults() -> None:
     x, y = T.dscalar("x"), T.lscalar("y")
     f = tc.function([x, tc.In(y, value=3)], x * y)
-    assert f.is_stateless_scalar
+    assert f.scalar_only
     for got, want in ((f(2.0), 6.0), (f(2.0, 4), 8.0), (f(2.0, y=5), 10.0), (f(y=1, x=0.5), 0.5)):
         assert isinstance(got, np.ndarray) and got.shape == () and float(got) == want
     acc = tc.shared(0.0, "acc")

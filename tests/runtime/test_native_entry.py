@@ -11,7 +11,7 @@ import pytest
 import tc
 from tc import tensor as T
 from tc.codegen_llvm import pycall
-from tc.compile import NATIVE_ENTRY_AFTER_CALLS
+from tc.native_entry import NATIVE_ENTRY_AFTER_CALLS
 
 pytestmark = pytest.mark.skipif(not pycall.supported(), reason="needs a regular CPython build")
 
