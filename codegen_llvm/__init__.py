@@ -3,16 +3,16 @@
 Imports only tc.ir (and llvmlite). An op's lowering is one new file in this package: every
 module of it is imported (found with pkgutil) before the first function is lowered
 (`lower.register_lowerings`), so its `@lowering` entries (context.py) are found without an
-edit anywhere else. Importing the package loads none of them: loading code from the compile
-cache needs only jit.py, objectcode.py and symbols.py.
+edit anywhere else. Importing the package loads none of them, nor LLVM: loading code from
+the compile cache needs only loader.py, elfload.py, elfcheck.py, native_module.py and
+symbols.py.
 """
 
-from .jit import NativeModule, host_target_machine
+from .native_module import NativeModule
 from .symbols import EntryPoint, entry_symbol
 
 __all__ = [
     "EntryPoint",
     "NativeModule",
     "entry_symbol",
-    "host_target_machine",
 ]

@@ -26,16 +26,16 @@ trusted like a module one imports.
 
 from __future__ import annotations
 
-import platform
+import ctypes
+import functools
+import os
 import struct
+import sys
 from collections.abc import Iterable
 
-import llvmlite.binding as llvm
-
 from ..ir import TcCompilationError
-from .jit import initialize_llvm
 
-# e_machine by `platform.machine()`.
+# e_machine by `machine_name()`.
 MACHINES = {"x86_64": 62, "amd64": 62, "aarch64": 183, "arm64": 183, "ppc64le": 21, "riscv64": 243}
 # The x86-64 relocations RuntimeDyldELF resolves, with the bytes each writes (0: none).
 X86_64_RELOCATIONS = {0: 0, 1: 8, 2: 4, 4: 4, 9: 4, 10: 4, 11: 4, 24: 8, 25: 8, 26: 4, 41: 4, 42: 4}
@@ -57,9 +57,19 @@ class ObjectCodeError(TcCompilationError):
     """Object code that is not a well-formed relocatable object for this machine."""
 
 
+def machine_name() -> str:
+    """The processor's name as the operating system gives it ("x86_64"); `os.uname` is
+    cheap where it exists, the platform module costs a millisecond to import."""
+    if hasattr(os, "uname"):
+        return os.uname().machine
+    import platform
+
+    return platform.machine()
+
+
 def host_machine() -> int | None:
     """The host's ELF e_machine, or None where we do not know it."""
-    return MACHINES.get(platform.machine().lower())
+    return MACHINES.get(machine_name().lower())
 
 
 def check_object(data: bytes, defined: Iterable[str], machine: int | None = None) -> None:
@@ -67,7 +77,7 @@ def check_object(data: bytes, defined: Iterable[str], machine: int | None = None
     (default: the host) that defines every symbol in `defined` as a global function."""
     machine = host_machine() if machine is None else machine
     if machine is None:
-        raise ObjectCodeError(f"no object code is trusted on this machine ({platform.machine()})")
+        raise ObjectCodeError(f"no object code is trusted on this machine ({machine_name()})")
     try:
         _check(memoryview(data), set(defined), machine)
     except struct.error as err:  # a table that runs off the end of its section
@@ -112,9 +122,8 @@ def _check(data: memoryview, defined: set[str], machine: int) -> None:
     missing = defined - {name for name, kind in symbols if kind == "function"}
     if missing:
         raise ObjectCodeError(f"the object code does not define {', '.join(sorted(missing))}")
-    initialize_llvm()  # the libraries MCJIT searches (libm) are loaded
     needed = {name for name, kind in symbols if kind == "needed"} - RESOLVED_BY_MCJIT
-    unresolved = sorted(name for name in needed if not llvm.address_of_symbol(name))
+    unresolved = sorted(name for name in needed if not process_symbol(name))
     if unresolved:
         raise ObjectCodeError(f"the object code needs {', '.join(unresolved[:5])}, which this process lacks")
 
@@ -194,3 +203,27 @@ def _check_eh_frame(frame: memoryview, index: int) -> None:
         position += 4 + length
     if position != len(frame):
         raise ObjectCodeError(f"section {index} (.eh_frame) ends inside a record")
+
+
+def process_symbol(name: str) -> int:
+    """The address of `name` in the process (its libraries and libm, which MCJIT's lookup
+    and elfload both search), or 0."""
+    try:
+        return int(ctypes.cast(getattr(_process(), name), ctypes.c_void_p).value or 0)
+    except AttributeError:
+        return 0
+
+
+@functools.cache
+def _process() -> ctypes.CDLL:
+    """The process's global symbols, libm among them (sin, tanh, erf ...)."""
+    names = {"linux": "libm.so.6", "darwin": "libm.dylib"}
+    try:
+        ctypes.CDLL(names.get(sys.platform, "libm.so.6"), mode=ctypes.RTLD_GLOBAL)
+    except OSError:
+        from ctypes.util import find_library  # it runs a program: only where the usual name fails
+
+        found = find_library("m")
+        if found:
+            ctypes.CDLL(found, mode=ctypes.RTLD_GLOBAL)
+    return ctypes.CDLL(None)

@@ -21,8 +21,8 @@ from .loops import ArrayRef, emit_elementwise_loop
 from .parallel import module_global
 from .small_gemm import SMALL_ROWS, tile_columns, tile_rows
 from .support import library_function
-from .symbols import BLAS_GLOBALS, BLAS_INT, GEMV_GLOBALS, THREADS_GLOBAL
-from .types import I8, I8_PTR, I64, load_element, register_type, store_element
+from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, THREADS_GLOBAL
+from .types import BLAS_INT, I8, I8_PTR, I64, load_element, register_type, store_element
 
 SMALL_SIDE = 64  # m or k at most this: tc's own kernel (small_gemm.py)
 

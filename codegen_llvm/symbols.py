@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llvmlite import ir as ll
-
 from ..ir import DType, Function
 
 BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
@@ -33,13 +31,6 @@ LIBRARY_FUNCTIONS = [*LIBRARY_GLOBALS, "tc_call_packed"]
 def library_part(name: str) -> str:
     """The part of the support library that defines `name`: "pool", "f32" or "f64"."""
     return "pool" if name in ("tc_pool_run", "tc_call_packed") else name.rsplit("_", 1)[1]
-
-
-# BLAS's integer arguments (passed by reference, Fortran style) are stored as 64-bit
-# integers: an ILP64 BLAS (numpy's OpenBLAS) reads all eight bytes, an LP64 one (scipy's)
-# the first four, which on a little-endian machine are the same number while it fits in 32
-# bits (the calls check m, n, k < 2^31 and fall back to loops otherwise).
-BLAS_INT = ll.IntType(64)
 
 
 @dataclass(frozen=True)

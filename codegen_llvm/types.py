@@ -10,6 +10,11 @@ I1 = ll.IntType(1)
 I8 = ll.IntType(8)
 I32 = ll.IntType(32)
 I64 = ll.IntType(64)
+# BLAS's integer arguments (passed by reference, Fortran style) are stored as 64-bit
+# integers: an ILP64 BLAS (numpy's OpenBLAS) reads all eight bytes, an LP64 one (scipy's)
+# the first four, which on a little-endian machine are the same number while it fits in 32
+# bits (the calls check m, n, k < 2^31 and fall back to loops otherwise).
+BLAS_INT = I64
 F32 = ll.FloatType()
 F64 = ll.DoubleType()
 I8_PTR = I8.as_pointer()

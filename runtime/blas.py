@@ -3,7 +3,7 @@ compiler.
 
 The addresses of its Fortran routines are handed to the generated code (see
 codegen_llvm/linalg.py), which passes integers as 64 bits, so an ILP64 or an LP64 library
-serves (codegen_llvm/symbols.py: BLAS_INT). In order of preference:
+serves (codegen_llvm/types.py: BLAS_INT). In order of preference:
 
 - numpy's own OpenBLAS (`numpy.libs/libscipy_openblas64_-*.so`, ILP64, routines named
   `scipy_sgemm_64_`; numpy 1.x: `libopenblas64_*.so`, `sgemm_64_`): the library numpy's own

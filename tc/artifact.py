@@ -47,7 +47,7 @@ from .artifact_manifest import (
 )
 from .codegen_llvm import entry_symbol
 from .codegen_llvm.elfcheck import ObjectCodeError
-from .codegen_llvm.objectcode import emit_object, load_object
+from .codegen_llvm.loader import load_object
 from .codegen_llvm.symbols import EntryPoint
 from .compile import default_updates, make_functions, native_code, optimize_module, shape_plan, shared
 from .frontend.lower import build_function
@@ -233,6 +233,8 @@ def compile_artifact(
         target_entry: dict[str, Any] = {"kind": "cuda", "architecture": architecture}
         code_file = PTX_FILE
     else:
+        from .codegen_llvm.objectcode import emit_object  # loads LLVM: only to build
+
         code = emit_object(built.module, opt_level)
         data = code.data
         target_entry = {

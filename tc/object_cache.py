@@ -16,16 +16,17 @@ from . import compile_log
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
+    from tc.codegen_llvm.host import HostTarget
 
 
 def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: bool = False) -> NativeModule:
     """Native code for the fused `module`, from the compile cache when it is there; `profile`:
     code that records each op's runs (codegen_llvm/profile.py)."""
     from tc import __version__
-    from tc.codegen_llvm.objectcode import emit_object, host_target, load_object
+    from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.symbols import EntryPoint, entry_symbol
 
-    host = host_target()
+    host = host_description()
     fingerprint = compiler_fingerprint()
     key = cache_key(
         optimized_ir,
@@ -54,6 +55,8 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
         except TcCompilationError:
             pass  # object code that fails its check is rebuilt below (and its entry replaced)
     compile_log.note("cache miss")
+    from tc.codegen_llvm.objectcode import emit_object
+
     code = emit_object(module, opt_level, profile=profile)
     for name, seconds in code.seconds.items():
         compile_log.record(name, seconds)
@@ -80,10 +83,10 @@ def _library_part(part: str) -> dict[str, int]:
     there, else compiled. Loaded once and never freed, since the pool's workers run its code
     until the process ends."""
     from tc import __version__
-    from tc.codegen_llvm.objectcode import host_target, load_object
+    from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
 
-    host = host_target()
+    host = host_description()
     fingerprint = compiler_fingerprint()
     key = cache_key("support library", part, host.triple, host.cpu, host.features, __version__, fingerprint)
     cache = CompileCache(cache_directory(), suffix="tclib")
@@ -121,6 +124,26 @@ def packed_call() -> Callable[..., int]:
         c.c_int32, c.c_void_p, c.py_object, c.c_int64, c.c_void_p, c.c_void_p, c.c_int64, c.c_void_p
     )
     return prototype(address)  # type: ignore[no-any-return]
+
+
+@functools.cache
+def host_description() -> HostTarget:
+    """The host as LLVM names it (the cache keys hold it), kept beside the compile cache
+    under a fingerprint of the CPU, so that a warm start does not load LLVM to ask."""
+    from tc.codegen_llvm.host import HostTarget, cpu_fingerprint, host_target
+
+    fingerprint = cpu_fingerprint()
+    if fingerprint is None:
+        return host_target()
+    cache = CompileCache(cache_directory(), suffix="tchost")
+    key = cache_key("host description", fingerprint)
+    hit = cache.get(key)
+    fields = hit[0].get("host") if hit is not None else None
+    if isinstance(fields, list) and len(fields) == 3 and all(isinstance(f, str) for f in fields):
+        return HostTarget(*fields)
+    host = host_target()
+    cache.put(key, {"host": [host.triple, host.cpu, host.features]}, b"")
+    return host
 
 
 def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:

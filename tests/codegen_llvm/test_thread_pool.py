@@ -13,6 +13,7 @@ import pytest
 
 import tc
 from tc import tensor as T
+from tc.codegen_llvm.host import host_target
 from tc.codegen_llvm.parallel import GRAIN
 from tc.codegen_llvm.symbols import POOL_GLOBAL
 from tc.codegen_llvm.thread_pool import supported
@@ -36,7 +37,7 @@ def _pool_slot(f) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_modules_with_parallel_loops_share_one_pool() -> None:
-    host = tc.codegen_llvm.host_target_machine().triple
+    host = host_target().triple
     if not supported(host):
         pytest.skip("no thread pool on this platform")
     first, second = _kernel(), tc.function([y := T.fvector("y")], T.sin(y) + 1)

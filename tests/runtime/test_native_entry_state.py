@@ -75,7 +75,9 @@ def test_copies_keep_their_own_buffers_and_updates() -> None:
     assert peek._entry is not None  # its own entry, which drops the updates
     for k in range(NATIVE_ENTRY_AFTER_CALLS + 2):
         assert int(swapped()) == 50 + k
-    assert state.get_value() == NATIVE_ENTRY_AFTER_CALLS and other.get_value() == 52 + NATIVE_ENTRY_AFTER_CALLS
+    assert (
+        state.get_value() == NATIVE_ENTRY_AFTER_CALLS and other.get_value() == 52 + NATIVE_ENTRY_AFTER_CALLS
+    )
 
 
 def test_value_on_the_emulated_gpu_takes_the_python_path() -> None:

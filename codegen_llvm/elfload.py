@@ -1,0 +1,217 @@
+"""Load a relocatable x86-64 ELF object into the process without LLVM.
+
+A warm start (the compile cache holds the object code) spent most of its time importing
+llvmlite's LLVM library (about 35 ms) to let MCJIT link a few kilobytes. The objects tc
+emits are simple to link by hand: the JIT's large code model addresses everything with
+64-bit absolute or PC-relative words (R_X86_64_64, R_X86_64_PC64), so this loader lays
+the allocated sections out in one private mapping (code, read-only data, writable data,
+each on pages of its own), writes every relocation, and turns the code pages executable
+and the read-only ones read-only. External symbols (libc's malloc, libm's tanh) come from
+the process, as they do for MCJIT. Unwind tables (.eh_frame) are not registered: nothing
+unwinds through tc's code.
+
+Anything this loader does not know (a relocation type, a symbol the process lacks, a
+PC-relative word out of its range, another machine) raises NotLoadable and the caller
+links with MCJIT instead. The bytes have passed elfcheck's structural check first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import struct
+import sys
+
+from .elfcheck import (
+    HEADER,
+    RELOCATION,
+    SECTION,
+    SHT_NOBITS,
+    SHT_REL,
+    SHT_RELA,
+    SHT_SYMTAB,
+    SYMBOL,
+    machine_name,
+    process_symbol,
+)
+
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
+SHN_ABS = 0xFFF1
+R_NONE, R_64, R_PC32, R_PLT32, R_32, R_32S, R_PC64 = 0, 1, 2, 4, 10, 11, 24
+PAGE = mmap.PAGESIZE
+
+
+class NotLoadable(Exception):
+    """The object needs something this loader does not do; MCJIT can still link it."""
+
+
+def supported() -> bool:
+    return sys.platform == "linux" and machine_name().lower() in ("x86_64", "amd64")
+
+
+_libc = ctypes.CDLL(None, use_errno=True) if supported() else None
+if _libc is not None:
+    _libc.mmap.restype = ctypes.c_void_p
+    _libc.mmap.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_long,
+    ]
+    _libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+
+class LoadedImage:
+    """An object's sections mapped into the process; unmapped when garbage. Offers
+    `get_global_value_address` like an MCJIT engine, so NativeModule can hold either."""
+
+    def __init__(self, base: int, size: int, symbols: dict[str, int]) -> None:
+        self.base, self.size, self.symbols = base, size, symbols
+
+    def get_global_value_address(self, name: str) -> int:
+        return self.symbols.get(name, 0)
+
+    get_function_address = get_global_value_address
+
+    def __del__(self) -> None:
+        if self.base and _libc is not None:
+            _libc.munmap(self.base, self.size)
+            self.base = 0
+
+
+def load(data: bytes) -> LoadedImage:
+    """Map and link the relocatable object `data` (checked by elfcheck.check_object)."""
+    if _libc is None:
+        raise NotLoadable("not an x86-64 Linux process")
+    view = memoryview(data)
+    fields = HEADER.unpack_from(view)
+    shoff, shnum = fields[6], fields[12]
+    sections = [SECTION.unpack_from(view, shoff + i * SECTION.size) for i in range(shnum)]
+    offsets, size, regions = _lay_out(sections)
+    image = bytearray(size)
+    for index, at in offsets.items():
+        _, kind, _, _, offset, length, *_ = sections[index]
+        if kind != SHT_NOBITS:
+            image[at : at + length] = view[offset : offset + length]
+    base = _map(size)
+    try:
+        symbols, addresses = _symbols(view, sections, offsets, base)
+        for index, (_, kind, _, _, offset, length, _, target, _, _) in enumerate(sections):
+            if kind == SHT_RELA and target in offsets:
+                _relocate(view[offset : offset + length], image, offsets[target], base, addresses)
+            elif kind == SHT_REL:  # never emitted for x86-64
+                raise NotLoadable(f"REL relocations in section {index}")
+        ctypes.memmove(base, bytes(image), size)
+        for start, end, protection in regions:
+            if end > start and _libc.mprotect(base + start, end - start, protection) != 0:
+                raise NotLoadable(f"mprotect failed (errno {ctypes.get_errno()})")
+    except BaseException:
+        _libc.munmap(base, size)
+        raise
+    return LoadedImage(base, size, symbols)
+
+
+def _lay_out(sections: list[tuple[int, ...]]) -> tuple[dict[int, int], int, list[tuple[int, int, int]]]:
+    """Each allocated section's offset in the image (code, then read-only, then writable
+    sections, each group starting on a page), the image's size, and each group's
+    (start, end, protection)."""
+    groups: list[list[int]] = [[], [], []]
+    for index, (_, kind, flags, _, _, length, *_) in enumerate(sections):
+        if not flags & SHF_ALLOC or length == 0 or kind == 0x70000001:  # unwind tables: not needed
+            continue
+        groups[0 if flags & SHF_EXECINSTR else 2 if flags & SHF_WRITE else 1].append(index)
+    protections = [mmap.PROT_READ | mmap.PROT_EXEC, mmap.PROT_READ, mmap.PROT_READ | mmap.PROT_WRITE]
+    offsets: dict[int, int] = {}
+    regions = []
+    position = 0
+    for members, protection in zip(groups, protections, strict=True):
+        start = position
+        for index in members:
+            align = max(sections[index][8], 1)
+            if align > PAGE:
+                raise NotLoadable(f"section {index} asks for {align}-byte alignment")
+            position = -(-position // align) * align
+            offsets[index] = position
+            position += sections[index][5]
+        position = -(-position // PAGE) * PAGE
+        regions.append((start, position, protection))
+    return offsets, max(position, PAGE), regions
+
+
+def _map(size: int) -> int:
+    assert _libc is not None
+    address = _libc.mmap(
+        None, size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0
+    )
+    if address in (None, ctypes.c_void_p(-1).value):
+        raise NotLoadable(f"mmap of {size} bytes failed (errno {ctypes.get_errno()})")
+    return int(address)
+
+
+def _symbols(
+    view: memoryview, sections: list[tuple[int, ...]], offsets: dict[int, int], base: int
+) -> tuple[dict[str, int], list[int]]:
+    """The global symbols' addresses by name, and every symbol's address by number."""
+    table = next(s for s in sections if s[1] == SHT_SYMTAB)
+    _, _, _, _, offset, length, link, _, _, _ = table
+    strings = bytes(view[sections[link][4] : sections[link][4] + sections[link][5]])
+    named: dict[str, int] = {}
+    addresses = []
+    for number in range(length // SYMBOL.size):
+        name_at, info, _, shndx, value, _ = SYMBOL.unpack_from(view, offset + number * SYMBOL.size)
+        name = strings[name_at : strings.index(b"\0", name_at)].decode()
+        if shndx == 0:
+            address = _external(name) if name else 0
+        elif shndx == SHN_ABS:
+            address = value
+        elif shndx in offsets:
+            address = base + offsets[shndx] + value
+        else:
+            address = 0  # a symbol of a section not loaded (unwind tables): a relocation to it fails
+        addresses.append(address)
+        if info >> 4 and name and shndx:  # global or weak, defined
+            named[name] = address
+    return named, addresses
+
+
+def _external(name: str) -> int:
+    address = process_symbol(name)
+    if not address:
+        raise NotLoadable(f"the process has no symbol {name}")
+    return address
+
+
+def _relocate(records: memoryview, image: bytearray, at: int, base: int, addresses: list[int]) -> None:
+    """Write the relocations `records` (RELA) into the section at image offset `at`."""
+    record = RELOCATION[SHT_RELA]
+    for where, info, addend in record.iter_unpack(records):
+        symbol, kind = info >> 32, info & 0xFFFFFFFF
+        target = addresses[symbol]
+        place = at + where
+        if kind == R_NONE:
+            continue
+        if not target:
+            raise NotLoadable(f"a relocation names symbol {symbol}, which has no address")
+        value = target + addend
+        if kind == R_64:
+            struct.pack_into("<Q", image, place, value & 0xFFFFFFFFFFFFFFFF)
+        elif kind == R_PC64:
+            struct.pack_into("<q", image, place, value - (base + place))
+        elif kind in (R_PC32, R_PLT32):
+            _pack32(image, place, value - (base + place), "<i")
+        elif kind == R_32:
+            _pack32(image, place, value, "<I")
+        elif kind == R_32S:
+            _pack32(image, place, value, "<i")
+        else:
+            raise NotLoadable(f"relocation type {kind}")
+
+
+def _pack32(image: bytearray, place: int, value: int, form: str) -> None:
+    try:
+        struct.pack_into(form, image, place, value)
+    except struct.error:
+        raise NotLoadable("a 32-bit relocation out of range") from None

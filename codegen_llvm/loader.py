@@ -1,0 +1,65 @@
+"""Load object code (objectcode.emit_object's, from the compile cache or an artifact)
+into the process; compiles nothing.
+
+On x86-64 Linux, elfload.py links it by hand, without loading LLVM (a warm start spent
+most of its time importing it). Elsewhere, or for an object that loader does not handle,
+a fresh MCJIT engine (built on an empty module) takes the bytes. Either way no compiler
+and no system linker is needed on the loading machine, no LLVM optimisation or code
+generation runs (`jit.compile_count` does not move), and external symbols (libm,
+pthreads, malloc) are resolved against the running process. The bytes come from files,
+so their structure is checked first (elfcheck.py): a damaged object raises, never crashes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..ir import TcCompilationError
+from . import elfload
+from .elfcheck import check_object
+from .native_module import CodeHolder, NativeModule, default_num_threads
+from .symbols import EntryPoint
+
+
+def load_object(
+    data: bytes, entry_points: dict[str, EntryPoint], stages: dict[str, str], check: bool = True
+) -> NativeModule:
+    """A NativeModule over previously emitted object code.
+
+    Raises elfcheck.ObjectCodeError (a TcCompilationError) for object code that is
+    not a sound relocatable object defining every entry point. `check=False` is
+    for bytes that LLVM has just emitted in this process, not read from a file.
+    """
+    start = time.perf_counter()
+    if check:
+        check_object(data, [e.symbol for e in entry_points.values()])
+    holder: CodeHolder | None = None
+    if elfload.supported():
+        try:
+            holder = elfload.load(data)
+        except elfload.NotLoadable:
+            holder = None
+    if holder is None:
+        holder = _mcjit(data)
+    addresses = {name: holder.get_global_value_address(e.symbol) for name, e in entry_points.items()}
+    missing = [entry_points[name].symbol for name, address in addresses.items() if not address]
+    if missing:
+        raise TcCompilationError(f"the object code has no entry point {', '.join(missing)}")
+    native = NativeModule(entry_points, addresses, dict(stages), time.perf_counter() - start, holder)
+    native.set_num_threads(default_num_threads())
+    return native
+
+
+def _mcjit(data: bytes) -> CodeHolder:
+    import llvmlite.binding as llvm
+
+    from .jit import LLVM_LOCK, host_target_machine
+
+    tm = host_target_machine()
+    with LLVM_LOCK:
+        empty = llvm.parse_assembly("")
+        empty.triple = tm.triple
+        engine = llvm.create_mcjit_compiler(empty, tm)  # takes ownership of `tm`
+        engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+        engine.finalize_object()
+    return engine  # type: ignore[no-any-return]

@@ -1,0 +1,84 @@
+"""elfload links tc's object code by hand (no LLVM): the same results as MCJIT's linking,
+every relocation it does not know sends the object to MCJIT, and freed code is unmapped."""
+
+from __future__ import annotations
+
+import gc
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tc
+from tc import tensor as T
+from tc.codegen_llvm import elfload
+from tc.codegen_llvm.elfcheck import HEADER, RELOCATION, SECTION, SHT_RELA
+
+pytestmark = pytest.mark.skipif(not elfload.supported(), reason="elfload links x86-64 Linux objects")
+
+
+def _build():  # type: ignore[no-untyped-def]
+    """A function with a product (BLAS and support-library globals), libm calls, constants
+    and threads."""
+    x, W = T.dmatrix("x"), tc.shared(np.linspace(-1, 1, 12).reshape(3, 4), "W")
+    return tc.function([x], [T.tanh(T.dot(x, W)) + T.sin(x).sum(), T.exp(x).max(axis=1)])
+
+
+@pytest.fixture()
+def object_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
+    _build()
+    (entry,) = tmp_path.rglob("*.tcobj")
+    return entry.read_bytes().split(b"\n", 1)[1]
+
+
+def test_linked_by_hand_or_by_mcjit_the_code_computes_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = np.random.default_rng(0).normal(size=(300, 3))
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path / "by_hand"))
+    by_hand = _build()
+    monkeypatch.setattr(elfload, "supported", lambda: False)
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path / "mcjit"))
+    by_mcjit = _build()
+    assert type(by_hand._code_owner.engine) is elfload.LoadedImage
+    assert type(by_mcjit._code_owner.engine) is not elfload.LoadedImage
+    for got, want in zip(by_hand(x), by_mcjit(x), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def _relocations(data: bytes) -> list[tuple[int, int]]:
+    """(file offset of each RELA record's info word, its type)."""
+    fields = HEADER.unpack_from(data)
+    shoff, shnum = fields[6], fields[12]
+    found = []
+    for i in range(shnum):
+        _, kind, _, _, offset, size, *_ = SECTION.unpack_from(data, shoff + i * SECTION.size)
+        if kind == SHT_RELA:
+            for k in range(size // RELOCATION[SHT_RELA].size):
+                at = offset + k * RELOCATION[SHT_RELA].size + 8
+                found.append((at, struct.unpack_from("<Q", data, at)[0] & 0xFFFFFFFF))
+    return found
+
+
+def test_an_unknown_relocation_type_is_not_loadable(object_code: bytes) -> None:
+    data = bytearray(object_code)
+    at, kind = _relocations(bytes(data))[0]
+    assert kind in (elfload.R_64, elfload.R_PC64)
+    info = struct.unpack_from("<Q", data, at)[0]
+    struct.pack_into("<Q", data, at, (info & ~0xFFFFFFFF) | 9)  # R_X86_64_GOTPCREL: needs a GOT
+    with pytest.raises(elfload.NotLoadable, match="relocation type 9"):
+        elfload.load(bytes(data))
+
+
+def test_code_is_unmapped_when_its_module_is_garbage(object_code: bytes) -> None:
+    image = elfload.load(object_code)
+    base = image.base
+    assert base and image.get_global_value_address("tc_f") >= base
+    with open("/proc/self/maps") as maps:
+        assert f"{base:x}-" in maps.read()
+    del image
+    gc.collect()
+    with open("/proc/self/maps") as maps:
+        assert f"{base:x}-" not in maps.read()
