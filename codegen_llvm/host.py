@@ -1,40 +1,14 @@
-"""What native code is specific to: the host's triple, CPU name and features, as LLVM
-names them. Asking LLVM means loading it (about 35 ms), which a warm start (code from the
-compile cache) otherwise never does; so the description can be kept beside the cache,
-under a fingerprint of the CPU read from the operating system (`cpu_fingerprint`)."""
+"""A fingerprint of the host's CPU read from the operating system, which the compile cache
+keys code by: asking LLVM for its description (objectcode.host_target) means loading LLVM
+(about 35 ms), which a warm start (code from the compile cache) otherwise never does."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import sys
-from dataclasses import dataclass
 
 from .elfcheck import machine_name
-
-
-@dataclass(frozen=True)
-class HostTarget:
-    """What native code is specific to: the triple, the CPU name and its features."""
-
-    triple: str
-    cpu: str
-    features: str  # LLVM's "+avx2,-avx512f,..." form
-
-    def enabled_features(self) -> set[str]:
-        return {f[1:] for f in self.features.split(",") if f.startswith("+")}
-
-
-@functools.cache
-def host_target() -> HostTarget:
-    """The host as LLVM describes it (loads LLVM)."""
-    import llvmlite.binding as llvm
-
-    from .jit import host_target_machine
-
-    tm = host_target_machine()  # also initialises LLVM's native target
-    return HostTarget(tm.triple, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
-
 
 # The lines of /proc/cpuinfo that name the CPU and what it can do (not its clock).
 _CPU_FIELDS = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags", "Features", "CPU part")

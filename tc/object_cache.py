@@ -16,7 +16,6 @@ from . import compile_log
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
-    from tc.codegen_llvm.host import HostTarget
 
 
 def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: bool = False) -> NativeModule:
@@ -26,13 +25,10 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
     from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.symbols import EntryPoint, entry_symbol
 
-    host = host_description()
     fingerprint = compiler_fingerprint()
     key = cache_key(
         optimized_ir,
-        host.triple,
-        host.cpu,
-        host.features,
+        *host_key(),
         __version__,
         fingerprint,
         str(opt_level),
@@ -86,9 +82,8 @@ def _library_part(part: str) -> dict[str, int]:
     from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
 
-    host = host_description()
     fingerprint = compiler_fingerprint()
-    key = cache_key("support library", part, host.triple, host.cpu, host.features, __version__, fingerprint)
+    key = cache_key("support library", part, *host_key(), __version__, fingerprint)
     cache = CompileCache(cache_directory(), suffix="tclib")
     entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
     hit = cache.get(key)
@@ -102,7 +97,9 @@ def _library_part(part: str) -> dict[str, int]:
         from tc.codegen_llvm.support import support_object
 
         with compile_log.stage("support library"):
-            data = support_object(host.triple, part)
+            from tc.codegen_llvm.objectcode import host_target
+
+            data = support_object(host_target().triple, part)
         cache.put(key, {"stages": {}}, data)
         loaded = load_object(data, entries, {}, check=False)
     loaded.set_library(support_library)  # the kernels' parallel loops: the pool
@@ -127,23 +124,20 @@ def packed_call() -> Callable[..., int]:
 
 
 @functools.cache
-def host_description() -> HostTarget:
-    """The host as LLVM names it (the cache keys hold it), kept beside the compile cache
-    under a fingerprint of the CPU, so that a warm start does not load LLVM to ask."""
-    from tc.codegen_llvm.host import HostTarget, cpu_fingerprint, host_target
+def host_key() -> tuple[str, ...]:
+    """What the cache keys say of the host: a fingerprint of the CPU as the operating system
+    describes it (code compiled for one CPU is reused only on the same), or, where it
+    describes nothing we read, the CPU as LLVM names it. Asking LLVM means loading it, which
+    a warm start otherwise never does."""
+    from tc.codegen_llvm.host import cpu_fingerprint
 
     fingerprint = cpu_fingerprint()
-    if fingerprint is None:
-        return host_target()
-    cache = CompileCache(cache_directory(), suffix="tchost")
-    key = cache_key("host description", fingerprint)
-    hit = cache.get(key)
-    fields = hit[0].get("host") if hit is not None else None
-    if isinstance(fields, list) and len(fields) == 3 and all(isinstance(f, str) for f in fields):
-        return HostTarget(*fields)
+    if fingerprint is not None:
+        return ("cpu", fingerprint)
+    from tc.codegen_llvm.objectcode import host_target
+
     host = host_target()
-    cache.put(key, {"host": [host.triple, host.cpu, host.features]}, b"")
-    return host
+    return (host.triple, host.cpu, host.features)
 
 
 def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:

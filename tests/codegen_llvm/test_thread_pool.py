@@ -13,7 +13,7 @@ import pytest
 
 import tc
 from tc import tensor as T
-from tc.codegen_llvm.host import host_target
+from tc.codegen_llvm.objectcode import host_target
 from tc.codegen_llvm.parallel import GRAIN
 from tc.codegen_llvm.symbols import POOL_GLOBAL
 from tc.codegen_llvm.thread_pool import supported
