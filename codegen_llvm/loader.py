@@ -13,6 +13,7 @@ so their structure is checked first (elfcheck.py): a damaged object raises, neve
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from ..ir import TcCompilationError
 from . import elfload
@@ -22,7 +23,7 @@ from .symbols import EntryPoint
 
 
 def load_object(
-    data: bytes, entry_points: dict[str, EntryPoint], stages: dict[str, str], check: bool = True
+    data: bytes, entry_points: dict[str, EntryPoint], stages: Mapping[str, str], check: bool = True
 ) -> NativeModule:
     """A NativeModule over previously emitted object code.
 
@@ -45,7 +46,7 @@ def load_object(
     missing = [entry_points[name].symbol for name, address in addresses.items() if not address]
     if missing:
         raise TcCompilationError(f"the object code has no entry point {', '.join(missing)}")
-    native = NativeModule(entry_points, addresses, dict(stages), time.perf_counter() - start, holder)
+    native = NativeModule(entry_points, addresses, stages, time.perf_counter() - start, holder)
     native.set_num_threads(default_num_threads())
     return native
 

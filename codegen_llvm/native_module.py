@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ class NativeModule:
 
     entry_points: dict[str, EntryPoint]
     addresses: dict[str, int]
-    stages: dict[str, str]
+    stages: Mapping[str, str]  # read lazily for code from the compile cache
     compile_seconds: float
     engine: CodeHolder = field(repr=False)
 

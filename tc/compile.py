@@ -163,7 +163,7 @@ def compile_ir_module(
                     module, stages, plans, single_output, allow_input_downcast, shared_buffers, emulated
                 )
         native = native_code(module, stages["tir-opt"], profile=profile)
-        stages.update(native.stages)
+        stages.include(native.stages)
         dump_stages(stages)
         options = (single_output, allow_input_downcast, shared_buffers)
         return make_functions(module, native, plans, stages, *options, profile=profile)
@@ -174,10 +174,20 @@ DUMP_STAGES = ("tir", "tir-opt", "llvm", "llvm-opt", "asm")
 
 class StageTexts(dict[str, str]):
     """Each compilation stage's text. `asm` is made from `llvm-opt` the first time it is read
-    (`f.dump("asm")`, TC_DUMP=asm): emitting assembly costs about a third of a compile."""
+    (`f.dump("asm")`, TC_DUMP=asm): emitting assembly costs about a third of a compile. The
+    LLVM stages of cached code are read when first asked for (`include`)."""
+
+    later: Mapping[str, str] = {}
+
+    def include(self, texts: Mapping[str, str]) -> None:
+        """Add `texts`, a mapping that may read them only when asked."""
+        self.later = texts
 
     def __missing__(self, stage: str) -> str:
-        if stage == "asm" and super().__contains__("llvm-opt"):
+        if stage in self.later:
+            self[stage] = text = self.later[stage]
+            return text
+        if stage == "asm" and "llvm-opt" in self:
             from tc.codegen_llvm.objectcode import assembly_of
 
             self["asm"] = text = assembly_of(self["llvm-opt"])
@@ -185,11 +195,12 @@ class StageTexts(dict[str, str]):
         raise KeyError(stage)
 
     def __contains__(self, stage: object) -> bool:
-        return super().__contains__(stage) or (stage == "asm" and super().__contains__("llvm-opt"))
+        return super().__contains__(stage) or stage in self.later or (stage == "asm" and "llvm-opt" in self)
 
     def __iter__(self) -> Iterator[str]:
         yield from super().__iter__()
-        if not super().__contains__("asm") and super().__contains__("llvm-opt"):
+        yield from (stage for stage in self.later if not dict.__contains__(self, stage))
+        if not super().__contains__("asm") and "llvm-opt" in self:
             yield "asm"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from tc.ir import Module, TcCompilationError
@@ -36,7 +37,7 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
     )
     cache = CompileCache(cache_directory())
     hit = cache.get(key)
-    stages = _cached_stages(hit[0]) if hit is not None else None
+    stages = _cached_stages(hit[0], key) if hit is not None else None
     if hit is not None and stages is not None:
         # The entry points follow from the module, so a header cannot misdirect a call.
         entries = {
@@ -57,7 +58,9 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
     for name, seconds in code.seconds.items():
         compile_log.record(name, seconds)
     with compile_log.stage("cache write"):
-        cache.put(key, {"stages": code.stages}, code.data)
+        # The stages' text (most of an entry's bytes) in an entry of its own, read when asked for.
+        CompileCache(cache_directory(), suffix="tcstages").put(key, {}, json.dumps(code.stages).encode())
+        cache.put(key, {"stages": list(code.stages)}, code.data)
     with compile_log.stage("load"):
         return load_object(code.data, code.entry_points, code.stages, check=False)
 
@@ -140,14 +143,46 @@ def host_key() -> tuple[str, ...]:
     return (host.triple, host.cpu, host.features)
 
 
-def _cached_stages(header: dict[str, object]) -> dict[str, str] | None:
-    """The stages' text in a cache entry's header, or None if the header is not what we write."""
-    stages = header.get("stages")
-    if not isinstance(stages, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in stages.items()
-    ):
+def _cached_stages(header: dict[str, object], key: str) -> Mapping[str, str] | None:
+    """The stages' text of a cache entry, read when first asked for; None if the header is
+    not what we write."""
+    names = header.get("stages")
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         return None
-    return stages
+    return CachedStages(names, key)
+
+
+class CachedStages(Mapping[str, str]):
+    """The LLVM stages of code from the cache ("llvm", "llvm-opt"), read from their own entry
+    when first asked for (`f.dump("llvm")`): parsing them cost a warm start 1-2 ms. If that
+    entry is gone or damaged, the stages say so instead of their text."""
+
+    def __init__(self, names: list[str], key: str) -> None:
+        self.names, self.key = names, key
+        self._texts: dict[str, str] | None = None
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.names:
+            raise KeyError(name)
+        if self._texts is None:
+            self._texts = self._read()
+        return self._texts.get(name, f"; the {name} text of this cached code is no longer in the cache\n")
+
+    def _read(self) -> dict[str, str]:
+        hit = CompileCache(cache_directory(), suffix="tcstages").get(self.key)
+        try:
+            texts = json.loads(hit[1]) if hit is not None else {}
+        except (ValueError, RecursionError):
+            return {}
+        if not isinstance(texts, dict):
+            return {}
+        return {k: v for k, v in texts.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def compiler_fingerprint() -> str:

@@ -80,3 +80,29 @@ def test_damaged_records_are_a_tc_error() -> None:
     data = freeze(build_function_ir("f", [x], [T.exp(x)]))
     with pytest.raises(TcError, match="not a saved module"):
         thaw(data[: len(data) // 2])
+
+
+_DUMP = """
+import json, sys
+import tc, tc.tensor as T
+x = T.dvector("x")
+f = tc.function([x], T.exp(x) * 2)
+print(json.dumps({"stages": f.stages, "llvm": f.dump("llvm-opt")[:2000]}))
+"""
+
+
+def test_a_warm_compile_reads_the_llvm_text_only_when_dumped(tmp_path: Path) -> None:
+    env = dict(os.environ, TC_CACHE_DIR=str(tmp_path))
+
+    def run() -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "-c", _DUMP], env=env, capture_output=True, text=True, check=True
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    cold, warm = run(), run()
+    assert warm == cold and "llvm" in warm["stages"] and "define" in warm["llvm"]  # type: ignore[operator]
+    (texts,) = tmp_path.rglob("*.tcstages")
+    texts.unlink()  # the object code is still there: the text says it is gone
+    gone = run()
+    assert gone["stages"] == cold["stages"] and "no longer in the cache" in gone["llvm"]  # type: ignore[operator]
