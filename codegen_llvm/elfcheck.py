@@ -209,7 +209,7 @@ def process_symbol(name: str) -> int:
     """The address of `name` in the process (its libraries and libm, which MCJIT's lookup
     and elfload both search), or 0."""
     try:
-        return int(ctypes.cast(getattr(_process(), name), ctypes.c_void_p).value or 0)
+        return int(ctypes.cast(_process()[name], ctypes.c_void_p).value or 0)  # [] takes any name
     except AttributeError:
         return 0
 
