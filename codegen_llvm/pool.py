@@ -298,8 +298,13 @@ def _fast_share(
     if op.mode in ("average_inc_pad", "average_exc_pad"):
         share = b.fdiv(share, ll.Constant(real, float(op.ws[0] * op.ws[1])))
     peak = _fold(b, op, x.dtype, values) if op.mode == "max" else None
+    # Windows that do not overlap (stride >= window) give each element one share: the
+    # element, cleared just before, becomes 0 + share without being read back (the add
+    # keeps the general loop's bits: 0 + -0 is +0).
+    disjoint = all(op.stride[a] >= op.ws[a] for a in (0, 1))
+    zero = ll.Constant(real, 0.0)
     for value, into in zip(values, _taps(b, op, dx, target, r, c), strict=True):
-        current = load_element(b, dx.dtype, into)
+        current = zero if disjoint else load_element(b, dx.dtype, into)
         added = b.fadd(current, share)
         if peak is not None:
             added = b.select(b.fcmp_ordered("==", value, peak), added, current)
