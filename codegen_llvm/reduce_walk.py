@@ -166,6 +166,23 @@ class Walk:
                 unit = b.and_(unit, b.icmp_signed("==", s[axis], I64(max(arr.dtype.itemsize, 1))))
         return unit
 
+    def by_layout(self, axis: int, unit: Callable[[], None], strided: Callable[[], None]) -> None:
+        """unit() where `axis` has unit strides in every operand, strided() elsewhere. The
+        innermost axis of operands contiguous by construction (buffers the code allocated,
+        shared variables) needs no check and no strided copy of the loops, which would
+        cost compile time for nothing (a size-1 axis reads index 0 whatever its stride)."""
+        known = axis == self.rank - 1 and all(
+            arr.contiguous for arr, s in zip(self.operands, self.strides, strict=True) if s[axis] is not None
+        )
+        if known:
+            unit()
+            return
+        with self.b.if_else(self.unit_strides(axis), likely=True) as (then, otherwise):
+            with then:
+                unit()
+            with otherwise:
+                strided()
+
     def run_totals(self, pointers: list[ll.Value], totals: Totals) -> None:
         """Add the innermost run at `pointers` into `totals` (each a total and, where
         compensated, its running error), a block at a time."""
@@ -181,17 +198,16 @@ class Walk:
                 end = b.select(b.icmp_signed("<", stop, count), stop, count)
                 self.block(pointers, totals, partials, start, end, contiguous)
 
-        with b.if_else(self.unit_strides(axis), likely=True) as (then, otherwise):
-            with then:
-                # A run of one block (rows of a softmax, say) skips the loop over blocks,
-                # whose overhead would double the time of short rows.
-                with b.if_else(b.icmp_signed("<=", count, I64(BLOCK)), likely=True) as (short, long):
-                    with short:
-                        self.short_block(pointers, totals, partials, count)
-                    with long:
-                        blocks(contiguous=True)
-            with otherwise:
-                blocks(contiguous=False)
+        def unit() -> None:
+            # A run of one block (rows of a softmax, say) skips the loop over blocks,
+            # whose overhead would double the time of short rows.
+            with b.if_else(b.icmp_signed("<=", count, I64(BLOCK)), likely=True) as (short, long):
+                with short:
+                    self.short_block(pointers, totals, partials, count)
+                with long:
+                    blocks(contiguous=True)
+
+        self.by_layout(axis, unit, lambda: blocks(contiguous=False))
 
     def short_block(
         self, pointers: list[ll.Value], totals: Totals, partials: list[ll.Value], count: ll.Value
@@ -264,11 +280,7 @@ class Walk:
             loop(contiguous=False)
             return
         # The innermost axis kept (the sums of a matrix's columns): one slot per element.
-        with b.if_else(self.unit_strides(axis), likely=True) as (then, otherwise):
-            with then:
-                loop(contiguous=True)
-            with otherwise:
-                loop(contiguous=False)
+        self.by_layout(axis, lambda: loop(contiguous=True), lambda: loop(contiguous=False))
 
     def visit_register_tail(self, axis: int, pointers: list[ll.Value], out_index: ll.Value) -> None:
         """The trailing reduced axes from `axis` on, summed in registers, then written to the slot."""
