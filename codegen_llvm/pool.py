@@ -11,9 +11,10 @@ window's maximum.
 The windows whole inside the input (all of them, unpadded with ignore_border) take a fast
 path where x's columns are adjacent: per output row, one loop over those outputs whose
 body reads the window's ws[0]*ws[1] elements at offsets known when compiling (unrolled,
-at most MAX_FAST_TAPS), which LLVM vectorises across outputs. It computes what the
-general loops compute, in the same order (max's nan rule, the sum's order, ties in the
-gradient), so results are the same bit for bit.
+at most MAX_FAST_TAPS), which LLVM vectorises across outputs: the loop is a function of its
+own with `noalias` row pointers (`_outlined_row`). It computes what the general loops
+compute, in the same order (max's nan rule, the sum's order, ties in the gradient), so
+results are the same bit for bit.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .control import counted_loop
 from .conv_runs import emit_fill_run
 from .gemm import entry_alloca
 from .loops import ArrayRef
-from .types import I1, I64, load_element, register_type, store_element
+from .types import I1, I8_PTR, I64, load_element, mark_not_captured, register_type, store_element
 
 MAX_FAST_TAPS = 16  # windows of more elements take the general loops
 Window = tuple[tuple[ll.Value, ll.Value], tuple[ll.Value, ll.Value], ll.Value]  # rows, cols, padded count
@@ -206,6 +207,7 @@ def _pool(ctx: LoweringContext, op: Pool2D) -> None:
 
 def _emit_pool(b: ll.IRBuilder, op: Pool2D, x: ArrayRef, y: ArrayRef, out: tuple[ll.Value, ll.Value]) -> None:
     real = register_type(x.dtype)
+    rank = len(x.shape)
     total = entry_alloca(b, real)
 
     def per_slice(pointers: list[ll.Value]) -> None:
@@ -227,9 +229,19 @@ def _emit_pool(b: ll.IRBuilder, op: Pool2D, x: ArrayRef, y: ArrayRef, out: tuple
             store_element(b, x.dtype, value, _spatial(b, y, target, r, c))
 
         def fast(r: ll.Value, span: tuple[ll.Value, ll.Value]) -> None:
-            with counted_loop(b, span[1], "pool.fast", start=span[0]) as c:
-                values = [load_element(b, x.dtype, a) for a in _taps(b, op, x, source, r, c)]
-                store_element(b, x.dtype, _fold(b, op, x.dtype, values), _spatial(b, y, target, r, c))
+            rows = _window_rows(b, op, x, source, r)
+            out_row = b.gep(target, [b.mul(r, y.strides[rank - 2])])
+            step = y.strides[rank - 1]
+
+            def each_output(
+                fb: ll.IRBuilder, c: ll.Value, pointers: list[ll.Value], steps: list[ll.Value]
+            ) -> None:
+                values = [load_element(fb, x.dtype, a) for a in _row_taps(fb, op, x.dtype, pointers[:-1], c)]
+                store_element(
+                    fb, x.dtype, _fold(fb, op, x.dtype, values), fb.gep(pointers[-1], [fb.mul(c, steps[0])])
+                )
+
+            _outlined_row(b, "pool.row", span, [*rows, out_row], [step], each_output)
 
         _outputs(b, op, x, out, each, fast)
 
@@ -273,8 +285,19 @@ def _emit_pool_grad(b: ll.IRBuilder, op: Pool2DGrad, x: ArrayRef, g: ArrayRef, d
                     store_element(b, dx.dtype, added, into)
 
         def fast(r: ll.Value, span: tuple[ll.Value, ll.Value]) -> None:
-            with counted_loop(b, span[1], "poolgrad.fast", start=span[0]) as c:
-                _fast_share(b, op, (x, g, dx), (source, gradient, target), r, c)
+            x_rows, dx_rows = _window_rows(b, op, x, source, r), _window_rows(b, op, dx, target, r)
+            g_row = b.gep(gradient, [b.mul(r, g.strides[rank - 2])])
+
+            def each_output(
+                fb: ll.IRBuilder, c: ll.Value, pointers: list[ll.Value], steps: list[ll.Value]
+            ) -> None:
+                count = op.ws[0]
+                share = load_element(fb, g.dtype, fb.gep(pointers[-1], [fb.mul(c, steps[0])]))
+                _fast_share(fb, op, x.dtype, pointers[:count], pointers[count:-1], share, c)
+
+            _outlined_row(
+                b, "poolgrad.row", span, [*x_rows, *dx_rows, g_row], [g.strides[rank - 1]], each_output
+            )
 
         _outputs(b, op, x, out, each, fast)
 
@@ -284,28 +307,78 @@ def _emit_pool_grad(b: ll.IRBuilder, op: Pool2DGrad, x: ArrayRef, g: ArrayRef, d
 def _fast_share(
     b: ll.IRBuilder,
     op: Pool2DGrad,
-    arrays: tuple[ArrayRef, ArrayRef, ArrayRef],
-    pointers: tuple[ll.Value, ll.Value, ll.Value],
-    r: ll.Value,
+    dtype: DType,
+    x_rows: list[ll.Value],
+    dx_rows: list[ll.Value],
+    share: ll.Value,
     c: ll.Value,
 ) -> None:
-    """Output (r, c)'s share of a whole window added into dx, as the general loop adds it."""
-    x, g, dx = arrays
-    source, gradient, target = pointers
-    real = register_type(x.dtype)
-    values = [load_element(b, x.dtype, a) for a in _taps(b, op, x, source, r, c)]
-    share = load_element(b, x.dtype, _spatial(b, g, gradient, r, c))
+    """Output c's share of a whole window (rows at `x_rows`, `dx_rows`) added into dx, as
+    the general loop adds it."""
+    real = register_type(dtype)
+    values = [load_element(b, dtype, a) for a in _row_taps(b, op, dtype, x_rows, c)]
     if op.mode in ("average_inc_pad", "average_exc_pad"):
         share = b.fdiv(share, ll.Constant(real, float(op.ws[0] * op.ws[1])))
-    peak = _fold(b, op, x.dtype, values) if op.mode == "max" else None
+    peak = _fold(b, op, dtype, values) if op.mode == "max" else None
     # Windows that do not overlap (stride >= window) give each element one share: the
     # element, cleared just before, becomes 0 + share without being read back (the add
     # keeps the general loop's bits: 0 + -0 is +0).
     disjoint = all(op.stride[a] >= op.ws[a] for a in (0, 1))
     zero = ll.Constant(real, 0.0)
-    for value, into in zip(values, _taps(b, op, dx, target, r, c), strict=True):
-        current = zero if disjoint else load_element(b, dx.dtype, into)
+    for value, into in zip(values, _row_taps(b, op, dtype, dx_rows, c), strict=True):
+        current = zero if disjoint else load_element(b, dtype, into)
         added = b.fadd(current, share)
         if peak is not None:
             added = b.select(b.fcmp_ordered("==", value, peak), added, current)
-        store_element(b, dx.dtype, added, into)
+        store_element(b, dtype, added, into)
+
+
+def _window_rows(
+    b: ll.IRBuilder, op: Pool2D | Pool2DGrad, array: ArrayRef, base: ll.Value, r: ll.Value
+) -> list[ll.Value]:
+    """Where each row of output row r's windows starts in `array` (x or dx)."""
+    rank = len(array.shape)
+    return [
+        b.gep(
+            base, [b.mul(b.add(b.mul(r, I64(op.stride[0])), I64(i - op.padding[0])), array.strides[rank - 2])]
+        )
+        for i in range(op.ws[0])
+    ]
+
+
+def _row_taps(
+    b: ll.IRBuilder, op: Pool2D | Pool2DGrad, dtype: DType, rows: list[ll.Value], c: ll.Value
+) -> list[ll.Value]:
+    """The addresses of output c's window (whole inside the input, cols adjacent) in the
+    rows starting at `rows`, rows then cols."""
+    size = I64(dtype.itemsize)
+    col = b.sub(b.mul(c, I64(op.stride[1])), I64(op.padding[1]))
+    return [b.gep(row, [b.mul(b.add(col, I64(j)), size)]) for row in rows for j in range(op.ws[1])]
+
+
+def _outlined_row(
+    b: ll.IRBuilder,
+    name: str,
+    span: tuple[ll.Value, ll.Value],
+    pointers: list[ll.Value],
+    steps: list[ll.Value],
+    each: Callable[[ll.IRBuilder, ll.Value, list[ll.Value], list[ll.Value]], None],
+) -> None:
+    """each(builder, c, pointers, steps) for c in [span): in a function of its own whose
+    pointers are `noalias` (the rows of x, of the result, of g), so that LLVM vectorises the
+    loop across outputs; inline, it could not tell the result's rows from x's."""
+    module = b.module
+    signature = ll.FunctionType(ll.VoidType(), [I64, I64, *[I64] * len(steps), *[I8_PTR] * len(pointers)])
+    fn = ll.Function(module, signature, module.get_unique_name(name))
+    fn.linkage = "internal"
+    first, stop = fn.args[:2]
+    inner_steps = list(fn.args[2 : 2 + len(steps)])
+    inner_pointers = list(fn.args[2 + len(steps) :])
+    for p in inner_pointers:
+        p.add_attribute("noalias")
+        mark_not_captured(p)
+    fb = ll.IRBuilder(fn.append_basic_block("entry"))
+    with counted_loop(fb, stop, "pool.c", start=first) as c:
+        each(fb, c, inner_pointers, inner_steps)
+    fb.ret_void()
+    b.call(fn, [span[0], span[1], *steps, *[b.bitcast(p, I8_PTR) for p in pointers]])

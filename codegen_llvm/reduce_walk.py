@@ -167,10 +167,9 @@ class Walk:
         return unit
 
     def by_layout(self, axis: int, unit: Callable[[], None], strided: Callable[[], None]) -> None:
-        """unit() where `axis` has unit strides in every operand, strided() elsewhere. The
-        innermost axis of operands contiguous by construction (buffers the code allocated,
-        shared variables) needs no check and no strided copy of the loops, which would
-        cost compile time for nothing (a size-1 axis reads index 0 whatever its stride)."""
+        """unit() where `axis` has unit strides in every operand, else strided(). Operands
+        contiguous by construction need no check and no strided copy of the loops on their
+        innermost axis (a size-1 axis reads index 0 whatever its stride)."""
         known = axis == self.rank - 1 and all(
             arr.contiguous for arr, s in zip(self.operands, self.strides, strict=True) if s[axis] is not None
         )
