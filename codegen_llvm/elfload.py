@@ -12,7 +12,9 @@ unwinds through tc's code.
 
 Anything this loader does not know (a relocation type, a symbol the process lacks, a
 PC-relative word out of its range, another machine) raises NotLoadable and the caller
-links with MCJIT instead. The bytes have passed elfcheck's structural check first.
+links with MCJIT instead. The bytes have passed elfcheck's structural check first; a
+section of more than a gibibyte (an uninitialised one, which that check cannot bound by the
+file's size) is damage, an ObjectCodeError.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .elfcheck import (
     SHT_RELA,
     SHT_SYMTAB,
     SYMBOL,
+    ObjectCodeError,
     machine_name,
     process_symbol,
 )
@@ -39,6 +42,7 @@ SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
 SHN_ABS = 0xFFF1
 R_NONE, R_64, R_PC32, R_PLT32, R_32, R_32S, R_PC64 = 0, 1, 2, 4, 10, 11, 24
 PAGE = mmap.PAGESIZE
+MAX_SECTION = 1 << 30  # bytes; tc's objects hold kilobytes, a larger one is damaged
 
 
 class NotLoadable(Exception):
@@ -130,6 +134,8 @@ def _lay_out(sections: list[tuple[int, ...]]) -> tuple[dict[int, int], int, list
     for members, protection in zip(groups, protections, strict=True):
         start = position
         for index in members:
+            if sections[index][5] > MAX_SECTION:  # elfcheck bounds sections by the file, not .bss
+                raise ObjectCodeError(f"section {index} asks for {sections[index][5]} bytes")
             align = max(sections[index][8], 1)
             if align > PAGE:
                 raise NotLoadable(f"section {index} asks for {align}-byte alignment")
@@ -162,7 +168,7 @@ def _symbols(
     addresses = []
     for number in range(length // SYMBOL.size):
         name_at, info, _, shndx, value, _ = SYMBOL.unpack_from(view, offset + number * SYMBOL.size)
-        name = strings[name_at : strings.index(b"\0", name_at)].decode()
+        name = strings[name_at : strings.index(b"\0", name_at)].decode("utf-8", "replace")
         if shndx == 0:
             address = _external(name) if name else 0
         elif shndx == SHN_ABS:

@@ -13,7 +13,7 @@ import pytest
 import tc
 from tc import tensor as T
 from tc.codegen_llvm import elfload
-from tc.codegen_llvm.elfcheck import HEADER, RELOCATION, SECTION, SHT_RELA
+from tc.codegen_llvm.elfcheck import HEADER, RELOCATION, SECTION, SHT_RELA, ObjectCodeError
 
 pytestmark = pytest.mark.skipif(not elfload.supported(), reason="elfload links x86-64 Linux objects")
 
@@ -82,3 +82,20 @@ def test_code_is_unmapped_when_its_module_is_garbage(object_code: bytes) -> None
     gc.collect()
     with open("/proc/self/maps") as maps:
         assert f"{base:x}-" not in maps.read()
+
+
+def test_a_huge_uninitialised_section_is_damage_not_a_memory_error(object_code: bytes) -> None:
+    data = bytearray(object_code)
+    fields = HEADER.unpack_from(data)
+    shoff, shnum = fields[6], fields[12]
+    for i in range(shnum):
+        at = shoff + i * SECTION.size
+        section = list(SECTION.unpack_from(data, at))
+        if section[1] == 8 and section[5]:  # SHT_NOBITS (.lbss: the globals the runtime fills)
+            section[5] = 1 << 40
+            SECTION.pack_into(data, at, *section)
+            break
+    else:
+        pytest.skip("this object has no uninitialised section")
+    with pytest.raises(ObjectCodeError, match="asks for"):
+        elfload.load(bytes(data))
