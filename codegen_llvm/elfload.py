@@ -78,8 +78,6 @@ class LoadedImage:
     def get_global_value_address(self, name: str) -> int:
         return self.symbols.get(name, 0)
 
-    get_function_address = get_global_value_address
-
     def __del__(self) -> None:
         if self.base and _libc is not None:
             _libc.munmap(self.base, self.size)

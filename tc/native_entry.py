@@ -31,7 +31,7 @@ def _use_fastcall_entry(compiled: CompiledFunction, function: Function, address:
         buffers = compiled._shared
         state = SharedState(
             buffers=len(buffers),
-            locks=(len(context) - len(buffers) - 1) // 2,
+            locks=len(compiled._locks),
             stores=tuple((index, buffers[index].type.dtype) for index, _ in compiled._stores),
             apply_updates=compiled._keep_updates,
             first=1 + len(function.result_types),  # after the general path and the result makers
