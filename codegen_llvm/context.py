@@ -97,10 +97,26 @@ class LoweringContext:
         static = op.results[0].type.shape
         for result in op.results:
             pointer = self.destination.get(result)
-            if pointer is None:
+            if pointer is None and result in self.plan.pooled:
+                pointer = self._pooled(result, extent)
+            elif pointer is None:
                 pointer = self.allocate(result.type.dtype, extent)
             strides = contiguous_strides(b, extent, result.type.dtype.itemsize)
             self.arrays[result] = ArrayRef(result.type.dtype, pointer, extent, strides, static, True)
+
+    def _pooled(self, result: Value, extent: list[ll.Value]) -> ll.Value:
+        """The shared temporary buffer planned for `result` (plan.pooled_buffers). Its size came
+        from the shape plan's terms; a result laid out larger than that would be a compiler bug,
+        and fails the call as an allocation does rather than write past the buffer."""
+        assert self.plan is not None
+        buffer, capacity = self.plan.pooled[result]
+        b = self.builder
+        size, overflow = byte_count(b, result.type.dtype, extent)
+        too_large = b.or_(overflow, b.icmp_unsigned(">", size, capacity))
+        fits = b.append_basic_block("pooled.fits")
+        b.cbranch(too_large, self.fail_block, fits)
+        b.position_at_end(fits)
+        return buffer
 
     def allocate_scratch(self, op: Operation, dtype: DType, extent: list[ll.Value]) -> None:
         """A temporary beside `op`'s results, as `scratch[op]`."""
@@ -109,14 +125,9 @@ class LoweringContext:
     def allocate(self, dtype: DType, extent: list[ll.Value]) -> ll.Value:
         """A temporary of `extent` elements of `dtype`, freed at the end; failure returns 1."""
         b = self.builder
-        size: ll.Value = I64(max(dtype.itemsize, 1))
-        overflow: ll.Value = I1(0)
-        for dim in extent:
-            # A byte count past 2**63 would wrap to a small buffer the loops then overrun:
-            # fail as an allocation failure instead.
-            product = b.smul_with_overflow(size, dim)
-            size = b.extract_value(product, 0)
-            overflow = b.or_(overflow, b.extract_value(product, 1))
+        # A byte count past 2**63 would wrap to a small buffer the loops then overrun: fail as
+        # an allocation failure instead.
+        size, overflow = byte_count(b, dtype, extent)
         checked = b.append_basic_block("size_ok")
         b.cbranch(overflow, self.fail_block, checked)
         b.position_at_end(checked)
@@ -148,6 +159,17 @@ class LoweringContext:
 IDENTITY = KernelBody(
     fast=lambda b, values: (values, None), exact=lambda b, values: values, has_fallback=False
 )
+
+
+def byte_count(builder: ll.IRBuilder, dtype: DType, extent: list[ll.Value]) -> tuple[ll.Value, ll.Value]:
+    """(The bytes of `extent` elements of `dtype`, whether computing them overflowed i64.)"""
+    size: ll.Value = I64(max(dtype.itemsize, 1))
+    overflow: ll.Value = I1(0)
+    for dim in extent:
+        product = builder.smul_with_overflow(size, dim)
+        size = builder.extract_value(product, 0)
+        overflow = builder.or_(overflow, builder.extract_value(product, 1))
+    return size, overflow
 
 
 def contiguous_strides(builder: ll.IRBuilder, extent: list[ll.Value], itemsize: int) -> list[ll.Value]:

@@ -31,7 +31,7 @@ from ..ir.ops.indexing import index_checks
 from .context import LOWERINGS, LoweringContext, Slot
 from .indexing import IndexFailure
 from .loops import ArrayRef
-from .plan import plan_buffers
+from .plan import plan_buffers, pooled_buffers
 from .profile import OpTimer, bytes_of, run_timed_loops
 from .scalar import MathLibrary
 from .symbols import EntryPoint, entry_symbol
@@ -70,6 +70,7 @@ def lower_function(
             ctx.first_dims[slots[index][0]] = builder.gep(dims, [I64(2 * sum(ranks[:index]))])
     store_slots = slots[convention.first_store_slot :]
     ctx.plan = plan_buffers(function, convention, outputs, store_slots)
+    ctx.plan.pooled = pooled_buffers(ctx, convention)
 
     # First every buffer and size, so that nothing can fail once a shared
     # buffer may have been written in place; then the loops.

@@ -36,7 +36,7 @@ from ..ir.ops.views import DimShuffle
 from .context import IDENTITY, LoweringContext, contiguous_strides, lowering
 from .control import counted_loop
 from .loops import ArrayRef, emit_elementwise_loop
-from .types import F64, I8_PTR, I64, load_element, register_type, store_element
+from .types import F64, I8_PTR, I64, load_element, load_integer, register_type, store_element
 
 # Values known while buffers are laid out: their ops' classes, and the views of such values.
 _AVAILABLE: frozenset[type[Operation]] = frozenset({Constant, Load, Shape, Size})
@@ -93,11 +93,7 @@ class ShapeOpLowering:
                 "shapes and constants"
             )
         arr = self.ctx.arrays[value]
-        raw = load_element(self.builder, arr.dtype, arr.pointer)
-        bits = arr.dtype.itemsize * 8
-        if bits == 64:
-            return raw
-        return self.builder.sext(raw, I64) if arr.dtype.is_signed else self.builder.zext(raw, I64)
+        return load_integer(self.builder, arr.dtype, arr.pointer)
 
     def vector_entry(self, op: Operation, value: Value, index: int) -> ll.Value:
         """Entry `index` of an integer vector operand (a shape), as i64, read now."""
@@ -108,11 +104,7 @@ class ShapeOpLowering:
         arr = self.ctx.arrays[value]
         b = self.builder
         address = b.gep(b.bitcast(arr.pointer, I8_PTR), [b.mul(I64(index), arr.strides[0])])
-        raw = load_element(b, arr.dtype, address)
-        bits = arr.dtype.itemsize * 8
-        if bits == 64:
-            return raw
-        return b.sext(raw, I64) if arr.dtype.is_signed else b.zext(raw, I64)
+        return load_integer(b, arr.dtype, address)
 
     # -- lowering: the entries below call these -----------------------------------------------
 

@@ -42,6 +42,14 @@ def load_element(builder: ll.IRBuilder, dtype: DType, address: ll.Value) -> ll.V
     return builder.icmp_unsigned("!=", value, I8(0)) if dtype is DType.BOOL else value
 
 
+def load_integer(builder: ll.IRBuilder, dtype: DType, address: ll.Value) -> ll.Value:
+    """The integer of `dtype` at `address`, as i64 (sign- or zero-extended as its dtype says)."""
+    raw = load_element(builder, dtype, address)
+    if dtype.itemsize == 8:
+        return raw
+    return builder.sext(raw, I64) if dtype.is_signed else builder.zext(raw, I64)
+
+
 def store_element(builder: ll.IRBuilder, dtype: DType, value: ll.Value, address: ll.Value) -> None:
     ptr = builder.bitcast(address, memory_type(dtype).as_pointer())
     builder.store(builder.zext(value, I8) if dtype is DType.BOOL else value, ptr)

@@ -205,7 +205,28 @@ def _random_shape(op: RandomOp, state: ShapeState) -> None:
 def _elementwise(op: Operation, state: ShapeState) -> None:
     shape = state.broadcast(op, [state.shapes[v] for v in op.operands])
     state.shapes.update((r, shape) for r in op.results)
-    _track_arithmetic(op, state.scalars)
+    if op.regions:
+        _track_kernel(op, state.scalars)
+    else:
+        _track_arithmetic(op, state.scalars)
+
+
+def _track_kernel(op: Operation, scalars: dict[Value, Term]) -> None:
+    """A fused scalar kernel over known integers (index * batch_size, after `fuse`) stays known:
+    its body's arithmetic is followed as the ops' own would be."""
+    if any(r.type.rank for r in op.results) or not all(v in scalars for v in op.operands):
+        return
+    block = op.regions[0].block
+    inner: dict[Value, Term] = dict(zip(block.args, (scalars[v] for v in op.operands), strict=True))
+    for body_op in block.ops:
+        if type(body_op) is Constant and is_int_scalar(body_op.results[0].type):
+            inner[body_op.results[0]] = int(body_op.value)
+        else:
+            _track_arithmetic(body_op, inner)
+    yielded = block.terminator.operands if block.terminator is not None else []
+    for result, value in zip(op.results, yielded, strict=True):
+        if value in inner:
+            scalars[result] = inner[value]
 
 
 def _track_arithmetic(op: Operation, scalars: dict[Value, Term]) -> None:

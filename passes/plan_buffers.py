@@ -9,6 +9,14 @@ backends follow instead of deciding themselves:
   temporary). Only an op that writes fresh buffers (the FRESH trait: kernels, products,
   reductions, loops — never a view) can; a value returned or stored twice gets the first
   slot and is copied to the others.
+- `buffer = [0, -1]` on an op, one entry per result: the temporary result lives in the
+  function's temporary buffer 0, which it shares with every other temporary of number 0;
+  their lifetimes (from the op that writes one to the last op that reads it or a view of it)
+  do not overlap, so the buffer is reused instead of a new one allocated per value (-1: not
+  a temporary, or one with a buffer of its own). Lifetimes are intervals of the op order,
+  which is the order the kernels run in, and their overlaps an interval graph: coloring it
+  greedily in the order of first writes is optimal. Scalars and integer vectors keep their
+  own buffers: sizes are read from them while buffers are laid out, before any kernel runs.
 - `in_place = true` on a `tx.store`: the update may be computed into the shared variable's
   own buffer (one pass over the data instead of a new buffer swapped in), when the runtime
   finds the shapes equal. Safe when a fused kernel is the only reader of the variable and the
@@ -19,8 +27,8 @@ backends follow instead of deciding themselves:
 
 Loop and branch bodies are planned like functions: their results are their output slots.
 Assumes: the function is fused (`fuse`), and no pass rewrites it afterwards. Guarantees:
-every `tx.store` carries `in_place`, and every op of the FRESH trait whose result is
-returned or stored carries `into`.
+every `tx.store` carries `in_place`, every op of the FRESH trait whose result is returned or
+stored carries `into`, and two temporaries with one buffer number are never both alive.
 """
 
 from __future__ import annotations
@@ -36,7 +44,10 @@ from .manager import Pass, register
 @register
 class PlanBuffers(Pass):
     name = "plan-buffers"
-    summary = "record where results are written (into) and which updates are in place (in_place)"
+    summary = (
+        "record where results are written (into), which temporaries share a buffer (buffer) "
+        "and which updates are in place (in_place)"
+    )
 
     def run_on_function(self, function: Function) -> None:
         ops = function.body.ops
@@ -46,16 +57,75 @@ class PlanBuffers(Pass):
         stores = [op for op in ops if isinstance(op, Store)]
         for store in stores:
             places.setdefault(store.operands[0], f"store @{store.symbol}")
+        buffers = temporary_buffers(function, set(places))
         for op in ops:
             if op.has_trait(FRESH):
                 into = tuple(places.get(r, "") for r in op.results)
-                if any(into):
-                    op.attributes["into"] = into
-                else:
-                    op.attributes.pop("into", None)
+                _set_or_drop(op, "into", into, any(into))
+                numbers = tuple(buffers.get(r, -1) for r in op.results)
+                _set_or_drop(op, "buffer", numbers, any(n >= 0 for n in numbers))
         allowed = in_place_stores(function)
         for index, store in enumerate(stores):
             store.attributes["in_place"] = index in allowed
+
+
+def _set_or_drop(op: Operation, name: str, value: tuple, wanted: bool) -> None:
+    if wanted:
+        op.attributes[name] = value
+    else:
+        op.attributes.pop(name, None)
+
+
+def temporary_buffers(function: Function, placed: set[Value]) -> dict[Value, int]:
+    """Each temporary that may share a buffer, with its buffer's number (see the module's
+    docstring): an interval graph of lifetimes, colored in the order of first writes."""
+    import networkx as nx  # imported when first needed: `import tc` stays fast
+
+    born, last = lifetimes(function, placed)
+    order = sorted(born, key=born.__getitem__)
+    graph = nx.Graph()
+    graph.add_nodes_from(order)
+    for i, first in enumerate(order):
+        for second in order[i + 1 :]:
+            if born[second] > last[first]:
+                break  # sorted by birth: no later value overlaps `first` either
+            graph.add_edge(first, second)
+    colors = nx.greedy_color(graph, strategy=lambda g, _: iter(order))
+    return {value: colors[value] for value in order}
+
+
+def lifetimes(function: Function, placed: set[Value]) -> tuple[dict[Value, int], dict[Value, int]]:
+    """(where each poolable temporary is written, the last op position that reads it): a
+    result read through views (any op that is not FRESH may return a view of its operands) is
+    alive while they are; returned and stored values are read by the copies at the end."""
+    ops = function.body.ops
+    roots: dict[Value, frozenset[Value]] = {}
+    born: dict[Value, int] = {}
+    last: dict[Value, int] = {}
+    for position, op in enumerate(ops):
+        for operand in op.operands:
+            for root in roots.get(operand, ()):
+                last[root] = position
+        fresh = op.has_trait(FRESH)
+        for result in op.results:
+            if fresh and result not in placed and _poolable(result):
+                roots[result] = frozenset((result,))
+                born[result] = last[result] = position
+            elif not fresh:
+                roots[result] = frozenset().union(*(roots.get(v, frozenset()) for v in op.operands))
+    read_at_end = [*function.return_op.operands]
+    read_at_end += [op.operands[0] for op in ops if isinstance(op, Store)]
+    for value in read_at_end:
+        for root in roots.get(value, ()):
+            last[root] = len(ops)
+    return born, last
+
+
+def _poolable(value: Value) -> bool:
+    """Not a scalar or integer vector: the backend computes those while it lays buffers out
+    (sizes are read from them), before any kernel runs, so they cannot share."""
+    shape = value.type.shape
+    return len(shape) >= 1 and not (len(shape) == 1 and value.type.dtype.is_integer)
 
 
 def in_place_stores(function: Function) -> set[int]:
