@@ -22,6 +22,7 @@ from ..ir import DType, Function, Operation, Value
 from .jobs import KernelBody
 from .loops import ArrayRef, emit_elementwise_loop
 from .scalar import MathLibrary
+from .target import HostTarget, host_of
 from .types import I1, I8_PTR, I64
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ class LoweringContext:
     builder: ll.IRBuilder
     module: ll.Module
     function: Function
-    math: MathLibrary
     fail_block: ll.Block  # where a failed allocation returns 1
     index_failure: IndexFailure  # the exit of failed gather/scatter index checks
     first_check: dict[Operation, int]  # each indexing op's first check number
@@ -66,11 +66,15 @@ class LoweringContext:
     # Where in `dims` each result slot's first dimension was read (by the slot's pointer).
     first_dims: dict[ll.Value, ll.Value] = field(default_factory=dict)
     shape_ops: ShapeOpLowering = field(init=False)  # sizes and views read while laying out
+    target: HostTarget = field(init=False)  # the module's (target.py): allocation, the cores
+    math: MathLibrary = field(init=False)  # the target's
 
     def __post_init__(self) -> None:
         from .shape_ops import ShapeOpLowering
 
         self.shape_ops = ShapeOpLowering(self)
+        self.target = host_of(self.module)
+        self.math = self.target.math(self.module)
 
     @property
     def destination(self) -> dict[Value, ll.Value]:
@@ -92,7 +96,9 @@ class LoweringContext:
         return self.module.get_unique_name(f"{self.function.name}.{base}")
 
     def result_buffers(self, op: Operation, extent: list[ll.Value]) -> None:
-        """Each result's buffer: its destination slot, or a temporary (allocated now)."""
+        """Each result's buffer: its destination slot, its shared temporary buffer, or a
+        temporary of its own (allocated now)."""
+        assert self.plan is not None
         b = self.builder
         static = op.results[0].type.shape
         for result in op.results:
@@ -131,11 +137,7 @@ class LoweringContext:
         checked = b.append_basic_block("size_ok")
         b.cbranch(overflow, self.fail_block, checked)
         b.position_at_end(checked)
-        malloc = self.module.globals.get("malloc") or ll.Function(
-            self.module, ll.FunctionType(I8_PTR, [I64]), "malloc"
-        )
-        # malloc(0) may return NULL legitimately; ask for at least one byte.
-        pointer = b.call(malloc, [b.select(b.icmp_signed("==", size, I64(0)), I64(1), size)])
+        pointer = self.target.allocate(b, size)
         ok = b.append_basic_block("allocated")
         b.cbranch(b.icmp_unsigned("==", pointer, ll.Constant(I8_PTR, None)), self.fail_block, ok)
         b.position_at_end(ok)
@@ -150,10 +152,10 @@ class LoweringContext:
             self.builder, name, shape, source.static_shape, [source], [(source.dtype, pointer)], IDENTITY
         )
 
-    def free_function(self) -> ll.Function:
-        return self.module.globals.get("free") or ll.Function(
-            self.module, ll.FunctionType(ll.VoidType(), [I8_PTR]), "free"
-        )
+    def release_temporaries(self, builder: ll.IRBuilder) -> None:
+        """Free every temporary allocated so far, at `builder` (a return path)."""
+        for pointer in self.temporaries:
+            self.target.release(builder, pointer)
 
 
 IDENTITY = KernelBody(

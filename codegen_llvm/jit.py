@@ -74,14 +74,12 @@ def lower_and_optimize(
     `llvm-ir` (lowering, parsing, verifying) and `llvm-o3`. `profile`: the code records
     each op's runs (codegen_llvm/profile.py).
     """
-    from llvmlite import ir as ll
 
     from .lower import lower_function  # the lowering, only when code is made (not loaded)
+    from .target import host_target
 
     started = time.perf_counter()
-    llmod = ll.Module(name="tc")
-    llmod.triple = tm.triple
-    llmod.data_layout = str(tm.target_data)
+    llmod = host_target().new_module("tc")
     entries = {
         f.name: lower_function(calling_convention(module, f), f, llmod, profile) for f in module.functions
     }

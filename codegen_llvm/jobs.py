@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from llvmlite import ir as ll
 
-from .parallel import GRAIN, JOB_TYPE, parallel_for
+from .parallel import GRAIN, JOB_TYPE
+from .target import host_of
 from .types import I1, I8_PTR, I32, I64
 
 # values -> (results, needs_exact flag or None)
@@ -66,7 +67,7 @@ def launch(
                 builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
             for index, value in enumerate(extra, start=len(pointers)):
                 builder.store(builder.inttoptr(value, I8_PTR), builder.gep(args, [I32(index)]))
-            inexact_threaded = builder.call(parallel_for(module), [job, args, total])
+            inexact_threaded = host_of(module).parallel_for(builder, job, args, total)
             threaded_end = builder.block
     inexact = builder.phi(I1)
     inexact.add_incoming(inexact_serial, serial_end)

@@ -33,7 +33,6 @@ from .indexing import IndexFailure
 from .loops import ArrayRef
 from .plan import plan_buffers, pooled_buffers
 from .profile import OpTimer, bytes_of, run_timed_loops
-from .scalar import MathLibrary
 from .symbols import EntryPoint, entry_symbol
 from .types import I8_PTR, I32, I64, mark_not_captured
 
@@ -60,7 +59,13 @@ def lower_function(
     slots = [_slot(builder, data, dims, index, ranks) for index in range(len(ranks))]
     global_slots = dict(zip(convention.globals, slots[convention.first_global_slot :], strict=False))
     ctx = LoweringContext(
-        builder, module, function, MathLibrary(module), fail_block, index_failure, first_check, global_slots
+        builder,
+        module,
+        function,
+        fail_block,
+        index_failure,
+        first_check,
+        global_slots,
     )
     for arg, slot in zip(function.args, slots, strict=False):
         ctx.arrays[arg] = ArrayRef(arg.type.dtype, *slot, arg.type.shape)
@@ -120,11 +125,9 @@ def _finish(ctx: LoweringContext, timer: OpTimer | None, copies_index: int) -> N
         timer.time(copies_index, copy_all, b.shl(read, I64(1)), I64(0))  # read, then written
     else:
         copy_all()
-    free = ctx.free_function()
-    for ptr in ctx.temporaries:
-        b.call(free, [ptr])
+    ctx.release_temporaries(b)
     b.ret(I32(0))
-    ctx.index_failure.finish(lambda release: [release.call(free, [ptr]) for ptr in ctx.temporaries])
+    ctx.index_failure.finish(ctx.release_temporaries)
     with b.goto_block(ctx.fail_block):
         b.ret(I32(1))
 

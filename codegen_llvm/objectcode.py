@@ -7,7 +7,6 @@ uses the JIT's large code model, so it can be placed anywhere in memory.
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass, field
 
@@ -17,25 +16,7 @@ from ..ir import Module
 from . import jit
 from .jit import host_target_machine
 from .symbols import EntryPoint
-
-
-@dataclass(frozen=True)
-class HostTarget:
-    """What native code is specific to: the triple, the CPU name and its features."""
-
-    triple: str
-    cpu: str
-    features: str  # LLVM's "+avx2,-avx512f,..." form
-
-    def enabled_features(self) -> set[str]:
-        return {f[1:] for f in self.features.split(",") if f.startswith("+")}
-
-
-@functools.cache
-def host_target() -> HostTarget:
-    """The host as LLVM describes it (loads LLVM)."""
-    tm = host_target_machine()  # also initialises LLVM's native target
-    return HostTarget(tm.triple, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
+from .target import HostTarget, host_target
 
 
 @dataclass

@@ -36,6 +36,7 @@ from ..ir import DType
 from . import jit
 from .jit import LLVM_LOCK, host_target_machine
 from .pycall_state import SharedState, StateAccess
+from .target import host_target
 from .types import F64, I8, I8_PTR, I32, I64, memory_type
 
 OB_TYPE_OFFSET = 8
@@ -79,9 +80,7 @@ def compile_fastcall(
 ) -> tuple[int, llvm.ExecutionEngine]:
     """Compile the fast entry for a native entry point at `entry_address`; (address, engine).
     `state`: the shared buffers of a stateful function (pycall_state.py)."""
-    tm = host_target_machine()
-    module = ll.Module(name="tc_fastcall")
-    module.triple = tm.triple
+    module = host_target().new_module("tc_fastcall")
     fn = ll.Function(
         module, ll.FunctionType(I8_PTR, [I8_PTR, I8_PTR.as_pointer(), I64, I8_PTR]), "tc_fastcall"
     )
@@ -147,7 +146,7 @@ def compile_fastcall(
     fallback = e.call_address(_api("PyTuple_GetItem"), I8_PTR, [ctx, I64(0)])
     b.ret(e.call_address(_api("PyObject_Vectorcall"), I8_PTR, [fallback, args, nargs, kwnames]))
 
-    return _compile(module, tm)
+    return _compile(module, host_target_machine())
 
 
 def _make_outputs(

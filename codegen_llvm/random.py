@@ -17,8 +17,8 @@ from ..ir.ops import random as rnd
 from .control import counted_loop
 from .jobs import job_function
 from .loops import ArrayRef
-from .parallel import parallel_for
 from .scalar import VECTOR_MATH, MathLibrary
+from .target import host_of, target_of
 from .types import F32, F64, I1, I8_PTR, I32, I64, load_element, memory_type, register_type, store_element
 
 
@@ -179,7 +179,7 @@ def emit_random(
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     key, draws = b.load(key_ptr), b.load(draws_ptr)
     values = [load_element(b, p.dtype, ptr) for p, ptr in zip(params, param_ptrs, strict=True)]
-    library = MathLibrary(module)
+    library = target_of(module).math(module)
     if type(op) in _PAIRED:
         # Pairs of elements share a block; chunks start at even indices (multiples of 64).
         with counted_loop(b, b.lshr(end, I64(1)), "pair", start=b.lshr(begin, I64(1))) as j:
@@ -202,7 +202,7 @@ def emit_random(
     args = builder.alloca(I8_PTR, size=I32(len(pointers)))
     for index, pointer in enumerate(pointers):
         builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
-    builder.call(parallel_for(module), [job, args, count])
+    host_of(module).parallel_for(builder, job, args, count)
 
 
 def _multiply_shift(b: ll.IRBuilder, w: list[ll.Value], span: ll.Value) -> ll.Value:

@@ -29,7 +29,8 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .gemm import at_least_1
-from .parallel import JOB_TYPE, parallel_for
+from .parallel import JOB_TYPE
+from .target import host_of
 from .types import (
     I1,
     I8_PTR,
@@ -111,7 +112,7 @@ def run_blocks(b: ll.IRBuilder, job: ll.Function, values: list, blocks: ll.Value
     many = b.and_(b.icmp_signed(">=", macs, I64(THREADED_MACS)), b.icmp_signed(">", threads, I64(1)))
     with b.if_else(many) as (threaded, serial):
         with threaded:
-            b.call(parallel_for(b.module, units=True), [job, args, blocks, threads])
+            host_of(b.module).parallel_for(b, job, args, blocks, threads)
         with serial:
             b.call(job, [args, I64(0), blocks])
 

@@ -20,6 +20,7 @@ from .packed_call import add_packed_call
 from .parallel import module_global
 from .small_gemm import SMALL_GEMM_TYPE, small_gemm_function
 from .symbols import LIBRARY_GLOBALS
+from .target import HostTarget, host_target
 from .thread_pool import RUN_TYPE, add_pool
 from .types import I8_PTR
 
@@ -34,13 +35,12 @@ TYPES = {"tc_pool_run": RUN_TYPE} | {
 }
 
 
-def build_support_module(triple: str, part: str) -> ll.Module:
+def build_support_module(target: HostTarget, part: str) -> ll.Module:
     """One part of the library (symbols.library_part): "pool", or the kernels of one dtype
     ("f32", "f64"), whose parallel loops reach the pool through their POOL_GLOBAL."""
-    module = ll.Module(name=f"tc_support_{part}")
-    module.triple = triple
+    module = target.new_module(f"tc_support_{part}")
     if part == "pool":
-        add_pool(module, triple)
+        add_pool(module, target.triple)
         add_packed_call(module)
         return module
     dtype = {"f32": DType.F32, "f64": DType.F64}[part]
@@ -58,7 +58,7 @@ def library_function(b: ll.IRBuilder, name: str) -> tuple[ll.Value, ll.Value]:
     return b.bitcast(pointer, TYPES[name].as_pointer()), present
 
 
-def support_object(triple: str, part: str) -> bytes:
+def support_object(part: str) -> bytes:
     """The object code of one part of the library for the host."""
     import llvmlite.binding as llvm
 
@@ -66,7 +66,7 @@ def support_object(triple: str, part: str) -> bytes:
 
     tm = host_target_machine()
     with LLVM_LOCK:
-        parsed = llvm.parse_assembly(str(build_support_module(triple, part)))
+        parsed = llvm.parse_assembly(str(build_support_module(host_target(), part)))
         parsed.verify()
         run_default_pipeline(parsed, tm, 3)
         return bytes(tm.emit_object(parsed))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from llvmlite import ir as ll
 
 from ..codegen_llvm.scalar import MathLibrary
+from ..codegen_llvm.target import TargetModule, host_target
 from ..codegen_llvm.types import I32, I64
 from ..ir import DType
 from . import target as nvptx
@@ -43,13 +44,22 @@ class DeviceMath(MathLibrary):
 
 @dataclass(frozen=True)
 class KernelTarget:
+    """A `codegen_llvm.target.Target` whose parallel loop is the grid: kernels read their
+    thread's position (below) instead of calling a parallel-for, and never allocate."""
+
     name: str
     on_device: bool
 
-    def new_module(self) -> ll.Module:
-        if self.on_device:
-            return nvptx.new_module()
-        return ll.Module(name="tc_emulated_kernels")
+    @property
+    def triple(self) -> str:
+        return nvptx.TRIPLE if self.on_device else host_target().triple
+
+    @property
+    def data_layout(self) -> str:
+        return nvptx.DATA_LAYOUT if self.on_device else host_target().data_layout
+
+    def new_module(self, name: str = "tc_kernels") -> ll.Module:
+        return TargetModule(name, self)
 
     def math(self, module: ll.Module) -> MathLibrary:
         return DeviceMath(module) if self.on_device else MathLibrary(module)

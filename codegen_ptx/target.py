@@ -29,13 +29,6 @@ ARCHITECTURES = {"sm_80": "+ptx75", "sm_86": "+ptx75", "sm_89": "+ptx78", "sm_90
 DEFAULT_ARCHITECTURE = "sm_90"
 
 
-def new_module(name: str = "tc_kernels") -> ll.Module:
-    module = ll.Module(name=name)
-    module.triple = TRIPLE
-    module.data_layout = DATA_LAYOUT
-    return module
-
-
 def mark_kernel(module: ll.Module, fn: ll.Function) -> None:
     """List `fn` in `nvvm.annotations` as a kernel (a `.entry` in PTX)."""
     annotations = module.get_named_metadata("nvvm.annotations") if _has_named(module) else None

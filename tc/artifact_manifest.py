@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .codegen_llvm.objectcode import HostTarget, host_target
+from .codegen_llvm.target import HostTarget, host_target
 from .compile import shared
 from .frontend.shared import SharedVariable
 from .ir import Module, TcValueError

@@ -100,9 +100,7 @@ def _library_part(part: str) -> dict[str, int]:
         from tc.codegen_llvm.support import support_object
 
         with compile_log.stage("support library"):
-            from tc.codegen_llvm.objectcode import host_target
-
-            data = support_object(host_target().triple, part)
+            data = support_object(part)
         cache.put(key, {"stages": {}}, data)
         loaded = load_object(data, entries, {}, check=False)
     loaded.set_library(support_library)  # the kernels' parallel loops: the pool
@@ -137,7 +135,7 @@ def host_key() -> tuple[str, ...]:
     fingerprint = cpu_fingerprint()
     if fingerprint is not None:
         return ("cpu", fingerprint)
-    from tc.codegen_llvm.objectcode import host_target
+    from tc.codegen_llvm.target import host_target
 
     host = host_target()
     return (host.triple, host.cpu, host.features)

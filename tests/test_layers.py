@@ -57,8 +57,10 @@ MAY_IMPORT = {
 # Single modules a layer may import from a layer it otherwise may not.
 MAY_ALSO_IMPORT = {
     # The target-neutral part of the LLVM backend is shared, never the reverse: the scalar-body
-    # emitter, the dtype <-> LLVM type mapping, Philox's element function, and the LLVM pipeline.
+    # emitter, the dtype <-> LLVM type mapping, Philox's element function, the LLVM pipeline,
+    # and the Target protocol with the modules that remember their target.
     "codegen_ptx": {
+        "tc.codegen_llvm.target",
         "tc.codegen_llvm.scalar",
         "tc.codegen_llvm.kernel_body",
         "tc.codegen_llvm.types",

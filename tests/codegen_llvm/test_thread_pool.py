@@ -13,9 +13,9 @@ import pytest
 
 import tc
 from tc import tensor as T
-from tc.codegen_llvm.objectcode import host_target
 from tc.codegen_llvm.parallel import GRAIN
 from tc.codegen_llvm.symbols import POOL_GLOBAL
+from tc.codegen_llvm.target import host_target
 from tc.codegen_llvm.thread_pool import supported
 from tc.object_cache import support_library
 

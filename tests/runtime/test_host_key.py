@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tc import object_cache
-from tc.codegen_llvm import host, objectcode
+from tc.codegen_llvm import host, target
 
 
 @pytest.fixture(autouse=True)
@@ -48,11 +48,11 @@ def test_the_cpu_fingerprint_names_the_cpu_not_its_clock(
 
 def test_without_a_fingerprint_the_key_is_llvms_description(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(host, "cpu_fingerprint", lambda: None)
-    described = objectcode.host_target()
+    described = target.host_target()
     assert object_cache.host_key() == (described.triple, described.cpu, described.features)
 
 
 def test_with_a_fingerprint_the_key_needs_no_llvm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(host, "cpu_fingerprint", lambda: "f" * 64)
-    monkeypatch.setattr(objectcode, "host_target", lambda: pytest.fail("LLVM was asked"))
+    monkeypatch.setattr(target, "host_target", lambda: pytest.fail("LLVM was asked"))
     assert object_cache.host_key() == ("cpu", "f" * 64)
