@@ -61,18 +61,22 @@ class LoweringContext:
     arrays: dict[Value, ArrayRef] = field(default_factory=dict)  # every value lowered so far
     loops: list[Callable[[], None]] = field(default_factory=list)  # deferred, run after the layout
     scratch: dict[Operation, ll.Value] = field(default_factory=dict)  # an op's extra buffer
-    temporaries: list[ll.Value] = field(default_factory=list)  # freed at the end
+    # Each temporary allocated, and the stack slot holding it from the entry on (null until
+    # it is allocated), which a failure path frees through.
+    temporaries: list[tuple[ll.Value, ll.Value]] = field(default_factory=list)
     plan: BufferPlan | None = None  # set once the function is planned (plan.py)
     # Where in `dims` each result slot's first dimension was read (by the slot's pointer).
     first_dims: dict[ll.Value, ll.Value] = field(default_factory=dict)
     shape_ops: ShapeOpLowering = field(init=False)  # sizes and views read while laying out
     target: HostTarget = field(init=False)  # the module's (target.py): allocation, the cores
     math: MathLibrary = field(init=False)  # the target's
+    entry_block: ll.Block = field(init=False)  # where the temporaries' slots are set to null
 
     def __post_init__(self) -> None:
         from .shape_ops import ShapeOpLowering
 
         self.shape_ops = ShapeOpLowering(self)
+        self.entry_block = self.builder.block
         self.target = host_of(self.module)
         self.math = self.target.math(self.module)
 
@@ -141,7 +145,8 @@ class LoweringContext:
         ok = b.append_basic_block("allocated")
         b.cbranch(b.icmp_unsigned("==", pointer, ll.Constant(I8_PTR, None)), self.fail_block, ok)
         b.position_at_end(ok)
-        self.temporaries.append(pointer)
+        self.temporaries.append((pointer, self._null_slot()))
+        b.store(pointer, self.temporaries[-1][1])
         return pointer
 
     def copy(self, source: ArrayRef, slot: Slot) -> None:
@@ -152,10 +157,24 @@ class LoweringContext:
             self.builder, name, shape, source.static_shape, [source], [(source.dtype, pointer)], IDENTITY
         )
 
+    def _null_slot(self) -> ll.Value:
+        """A stack slot set to null at the function's entry (before anything can fail)."""
+        b = ll.IRBuilder(self.entry_block)
+        b.position_at_start(self.entry_block)
+        slot = b.alloca(I8_PTR, name="temporary")
+        b.store(ll.Constant(I8_PTR, None), slot)
+        return slot
+
     def release_temporaries(self, builder: ll.IRBuilder) -> None:
-        """Free every temporary allocated so far, at `builder` (a return path)."""
-        for pointer in self.temporaries:
+        """Free every temporary, at the normal return (all were allocated on the way)."""
+        for pointer, _ in self.temporaries:
             self.target.release(builder, pointer)
+
+    def release_allocated(self, builder: ll.IRBuilder) -> None:
+        """Free the temporaries allocated before a failure, through their slots (free(NULL)
+        does nothing), so that a failed call leaks nothing."""
+        for _, slot in self.temporaries:
+            self.target.release(builder, builder.load(slot))
 
 
 IDENTITY = KernelBody(

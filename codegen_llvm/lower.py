@@ -127,8 +127,9 @@ def _finish(ctx: LoweringContext, timer: OpTimer | None, copies_index: int) -> N
         copy_all()
     ctx.release_temporaries(b)
     b.ret(I32(0))
-    ctx.index_failure.finish(ctx.release_temporaries)
+    ctx.index_failure.finish(ctx.release_allocated)
     with b.goto_block(ctx.fail_block):
+        ctx.release_allocated(b)
         b.ret(I32(1))
 
 

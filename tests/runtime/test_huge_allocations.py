@@ -4,6 +4,7 @@ generated code used to wrap to a small buffer and crash; those cases run in a su
 
 from __future__ import annotations
 
+import ctypes
 import subprocess
 import sys
 import textwrap
@@ -60,3 +61,37 @@ def test_temporaries_whose_byte_count_overflows_fail_cleanly() -> None:
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
+
+
+class _MallocInfo(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks")
+        + ("fordblks", "keepcost")
+    ]
+
+
+def _heap_in_use() -> int:
+    """Bytes malloc has handed out and not had back (glibc's mallinfo2)."""
+    libc = ctypes.CDLL(None)
+    if not hasattr(libc, "mallinfo2"):
+        pytest.skip("needs glibc's mallinfo2")
+    libc.mallinfo2.restype = _MallocInfo
+    info = libc.mallinfo2()
+    return int(info.uordblks + info.hblkhd)
+
+
+def test_a_failed_allocation_frees_the_temporaries_allocated_before_it() -> None:
+    x, y = T.matrix("x"), T.matrix("y")
+    first = T.exp(x) + 1.0  # a temporary the size of x, allocated before the product's
+    f = tc.function([x, y], T.tanh(T.dot(first, y)).sum() + first.sum())
+    np.testing.assert_allclose(
+        f(np.ones((4, 2)), np.ones((2, 4))), 16 * np.tanh(2 * np.e + 2) + 8 * (np.e + 1)
+    )
+    n = 3_000_000  # x is 48 MB, the product's n x n result 72 TB
+    wide, tall = np.ones((n, 2)), np.ones((2, n))
+    before = _heap_in_use()
+    for _ in range(3):
+        with pytest.raises(tc.TcMemoryError, match="could not allocate a temporary buffer"):
+            f(wide, tall)
+    assert _heap_in_use() - before < 8 << 20  # each failed call used to leak x's 48 MB
