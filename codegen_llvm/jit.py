@@ -1,6 +1,6 @@
 """The host target and the LLVM half of the pipeline.
 
-llvmlite.ir text -> parse -> verify -> O3 for the host CPU (`lower_and_optimize`);
+llvmlite.ir text (`lower_module`) -> parse -> verify -> O3 for the host CPU (`parse_and_optimize`);
 objectcode.py turns the result into object code (loader.py loads it).
 Every stage's text is kept (assembly is made from `llvm-opt` when first asked for),
 so `f.dump("llvm-opt")` and `tc compile --emit asm`
@@ -60,45 +60,39 @@ def host_target_machine() -> llvm.TargetMachine:
 compile_count = 0
 
 
-def lower_and_optimize(
-    module: Module,
-    tm: llvm.TargetMachine,
-    opt_level: int = 3,
-    seconds: dict[str, float] | None = None,
-    profile: bool = False,
-) -> tuple[llvm.ModuleRef, dict[str, EntryPoint], dict[str, str]]:
-    """Lower every function of the (fused) `module` and optimise it for `tm`.
-
-    Call with LLVM_LOCK held. Returns the optimised module, the entry points
-    and the text of the `llvm` and `llvm-opt` stages; `seconds` receives the time of
-    `llvm-ir` (lowering, parsing, verifying) and `llvm-o3`. `profile`: the code records
-    each op's runs (codegen_llvm/profile.py).
-    """
-
+def lower_module(module: Module, profile: bool = False) -> tuple[str, dict[str, EntryPoint]]:
+    """Every function of the (fused) `module` lowered to LLVM IR text, with its entry points.
+    Python only (llvmlite.ir), so it needs no LLVM_LOCK: while it runs, another thread may be
+    in LLVM (the support library compiled ahead, tc/object_cache.py). `profile`: the code
+    records each op's runs (codegen_llvm/profile.py)."""
     from .lower import lower_function  # the lowering, only when code is made (not loaded)
     from .target import host_target
 
-    started = time.perf_counter()
     llmod = host_target().new_module("tc")
     entries = {
         f.name: lower_function(calling_convention(module, f), f, llmod, profile) for f in module.functions
     }
-    stages = {"llvm": str(llmod)}
+    return str(llmod), entries
+
+
+def parse_and_optimize(
+    text: str, tm: llvm.TargetMachine, opt_level: int = 3, seconds: dict[str, float] | None = None
+) -> tuple[llvm.ModuleRef, str]:
+    """Parse and verify LLVM IR `text`, then optimise it for `tm`: the module and its text
+    (the `llvm-opt` stage); `seconds` receives `llvm-o3`. Call with LLVM_LOCK held."""
     try:
         # A context of its own: constants, types and metadata that LLVM interns in a
         # context live as long as it, so in the global one every compilation left a few KiB.
-        parsed = llvm.parse_assembly(stages["llvm"], context=llvm.create_context())
+        parsed = llvm.parse_assembly(text, context=llvm.create_context())
         parsed.verify()
     except RuntimeError as err:
         raise TcCompilationError(f"LLVM rejected the generated IR: {err}") from err
-    lowered = time.perf_counter()
+    parsed_at = time.perf_counter()
     if opt_level > 0:
         run_default_pipeline(parsed, tm, opt_level)
-    stages["llvm-opt"] = str(parsed)
     if seconds is not None:
-        seconds["llvm-ir"] = lowered - started
-        seconds["llvm-o3"] = time.perf_counter() - lowered
-    return parsed, entries, stages
+        seconds["llvm-o3"] = time.perf_counter() - parsed_at
+    return parsed, str(parsed)
 
 
 def run_default_pipeline(module: llvm.ModuleRef, tm: llvm.TargetMachine, speed_level: int) -> None:

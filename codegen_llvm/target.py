@@ -90,9 +90,7 @@ class HostTarget:
 
     @property
     def data_layout(self) -> str:
-        from .jit import host_target_machine
-
-        return str(host_target_machine().target_data)
+        return _host_data_layout()
 
     def new_module(self, name: str) -> ll.Module:
         return TargetModule(name, self)
@@ -129,6 +127,15 @@ class HostTarget:
             module, ll.FunctionType(ll.VoidType(), [I8_PTR]), "free"
         )
         builder.call(free, [pointer])
+
+
+@functools.cache
+def _host_data_layout() -> str:
+    """Asked once: LLVM calls wait for any other thread's (llvmlite's lock), and lowering, which
+    reads it, runs while the support library may compile on another thread."""
+    from .jit import host_target_machine
+
+    return str(host_target_machine().target_data)
 
 
 @functools.cache

@@ -41,7 +41,7 @@ from . import compile_log, pass_cache
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
 from .native_entry import defer_native_entry
-from .object_cache import native_code, packed_call, support_library
+from .object_cache import native_code, packed_call, prefetch_support_library, support_library
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
@@ -152,6 +152,8 @@ def compile_ir_module(
 
         cuda_context()  # without a GPU, say so before any work
     with compile_log.compiling(",".join(f.name for f in module.functions)):
+        if device == "cpu":
+            prefetch_support_library(module)
         stages, plans = optimize_module(module, on_unused_input)
         stages = StageTexts(stages)
         if device in ("cuda", "emulated"):  # "emulated": the GPU path on the host, for tests

@@ -3,10 +3,14 @@ the code generator's own source, loaded without running LLVM when it is there.""
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import json
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from tc.ir import Module, TcCompilationError
@@ -76,8 +80,65 @@ def support_library(names: list[str] | None = None) -> dict[str, int]:
     return addresses
 
 
-@functools.cache
+def prefetch_support_library(module: Module) -> None:
+    """Start loading, or compiling, the support library's parts `module` will need, each on a
+    thread of its own: LLVM runs with the GIL released, so an empty cache's first compile
+    makes them while it runs its passes and lowering (about 0.15 s of LLVM). "pool" is always
+    needed (the packed call); a dtype's product kernels when the module multiplies matrices."""
+    from tc.ir.ops.linalg import BatchedDot, Dot
+
+    parts = {"pool"}
+    for op in (op for function in module.functions for op in function.walk()):
+        if type(op) in (Dot, BatchedDot) and op.results[0].type.dtype.value in ("f32", "f64"):
+            parts.add(op.results[0].type.dtype.value)
+    for part in sorted(parts):
+        _part(part, background=True)
+
+
 def _library_part(part: str) -> dict[str, int]:
+    with compile_log.stage("support library"):  # the wait, when a thread is making it
+        return _part(part).result()
+
+
+_PARTS: dict[str, Future[dict[str, int]]] = {}  # each part's addresses, made once per process
+_PARTS_LOCK = threading.Lock()
+_MAKERS: list[threading.Thread] = []
+
+
+def _part(part: str, background: bool = False) -> Future[dict[str, int]]:
+    with _PARTS_LOCK:
+        future = _PARTS.get(part)
+        start = future is None
+        if future is None:
+            future = _PARTS[part] = Future()
+    if start and background:
+        maker = threading.Thread(target=_make_part, args=(part, future), name=f"tc {part}", daemon=True)
+        _MAKERS.append(maker)
+        maker.start()
+    elif start:
+        _make_part(part, future)
+    return future
+
+
+def _make_part(part: str, future: Future[dict[str, int]]) -> None:
+    try:
+        future.set_result(_load_or_compile_part(part))
+    except BaseException as error:  # handed to whoever waits for the part
+        future.set_exception(error)
+
+
+def _wait_for_makers() -> None:
+    """Let the part makers finish before the process exits or forks: LLVM must not be torn
+    down, or its lock copied held, under a thread still in it."""
+    for maker in list(_MAKERS):
+        maker.join()
+
+
+atexit.register(_wait_for_makers)
+os.register_at_fork(before=_wait_for_makers)
+
+
+def _load_or_compile_part(part: str) -> dict[str, int]:
     """One part of the support library: its object code from the compile cache when it is
     there, else compiled. Loaded once and never freed, since the pool's workers run its code
     until the process ends."""
@@ -99,8 +160,7 @@ def _library_part(part: str) -> dict[str, int]:
     if loaded is None:
         from tc.codegen_llvm.support import support_object
 
-        with compile_log.stage("support library"):
-            data = support_object(part)
+        data = support_object(part)
         cache.put(key, {"stages": {}}, data)
         loaded = load_object(data, entries, {}, check=False)
     loaded.set_library(support_library)  # the kernels' parallel loops: the pool

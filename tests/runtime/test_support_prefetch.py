@@ -1,0 +1,76 @@
+"""The support library's parts are made ahead, on threads of their own, while a cold compile
+runs its passes (tc/object_cache.py): each part is made once, what the compile needs is there
+when it loads its code, and a part that fails to build fails the compile that needs it. Each
+case runs in a fresh process with an empty compile cache, since parts are made once per
+process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+PROLOGUE = """
+import threading
+import numpy as np
+import tc, tc.tensor as T
+from tc import object_cache
+"""
+
+
+def _run(tmp_path: Path, body: str) -> str:
+    script = PROLOGUE + textwrap.dedent(body)
+    env = {"TC_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "TC_NUM_THREADS": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_cold_compile_makes_the_parts_it_needs_on_their_own_threads(tmp_path: Path) -> None:
+    out = _run(
+        tmp_path,
+        """
+        started = []
+        real = threading.Thread.start
+        def start(thread):
+            started.append(thread.name)
+            real(thread)
+        threading.Thread.start = start
+        x, w = T.fmatrix("x"), T.fmatrix("w")
+        f = tc.function([x, w], T.tanh(T.dot(x, w)))
+        threading.Thread.start = real
+        a, b = np.ones((20, 30), np.float32), np.ones((30, 40), np.float32)
+        np.testing.assert_allclose(f(a, b), np.tanh(a @ b), rtol=1e-6)
+        print(sorted(n for n in started if n.startswith("tc ")))
+        print(sorted(object_cache._PARTS))
+        again = object_cache.support_library(["tc_pool_run"])
+        print(again["tc_pool_run"] == object_cache._PARTS["pool"].result()["tc_pool_run"] != 0)
+        """,
+    )
+    threads, parts, same = out.splitlines()
+    assert threads == "['tc f32', 'tc pool']"  # float32 products: the float32 kernels, not float64's
+    assert parts == "['f32', 'pool']"
+    assert same == "True"  # made once: later requests get the same code
+
+
+def test_a_part_that_fails_to_build_fails_the_compile_that_needs_it(tmp_path: Path) -> None:
+    out = _run(
+        tmp_path,
+        """
+        from tc.codegen_llvm import support
+        def broken(part):
+            raise RuntimeError(f"no {part} today")
+        support.support_object = broken
+        x = T.vector("x")
+        try:
+            tc.function([x], T.exp(x) + 1.0)
+        except RuntimeError as error:
+            print("failed:", error)
+        else:
+            print("compiled")
+        """,
+    )
+    assert out.strip() == "failed: no pool today"  # and the process exited cleanly
