@@ -81,18 +81,52 @@ def support_library(names: list[str] | None = None) -> dict[str, int]:
 
 
 def prefetch_support_library(module: Module) -> None:
-    """Start loading, or compiling, the support library's parts `module` will need, each on a
-    thread of its own: LLVM runs with the GIL released, so an empty cache's first compile
-    makes them while it runs its passes and lowering (about 0.15 s of LLVM). "pool" is always
-    needed (the packed call); a dtype's product kernels when the module multiplies matrices."""
+    """Start compiling the support library's parts `module` will need and the cache lacks,
+    each on a thread of its own: LLVM runs with the GIL released, so an empty cache's first
+    compile makes them while it runs its passes and lowering (about 0.15 s of LLVM). "pool"
+    is always needed (the packed call); a dtype's product kernels when the module multiplies
+    matrices."""
     from tc.ir.ops.linalg import BatchedDot, Dot
 
     parts = {"pool"}
     for op in (op for function in module.functions for op in function.walk()):
         if type(op) in (Dot, BatchedDot) and op.results[0].type.dtype.value in ("f32", "f64"):
             parts.add(op.results[0].type.dtype.value)
-    for part in sorted(parts):
+    with _PARTS_LOCK:
+        wanted = sorted(part for part in parts - set(_PARTS) if not _in_cache(part))
+    if wanted:  # a part in the cache loads in a millisecond, when first needed, on this thread
+        _import_what_makers_use()
+    for part in wanted:
         _part(part, background=True)
+
+
+def _import_what_makers_use() -> None:
+    """Import, on this thread, every module a part maker will use. Two threads importing
+    overlapping modules at once can deadlock in Python's import locks (one of them then gets
+    an ImportError), as a maker and this thread's passes and lowering would."""
+    import ctypes.util  # noqa: F401  (elfcheck's symbol lookup)
+    import platform  # noqa: F401
+
+    import llvmlite.binding  # noqa: F401
+
+    import tc.codegen_llvm.host  # noqa: F401
+    import tc.codegen_llvm.jit  # noqa: F401
+    import tc.codegen_llvm.loader  # noqa: F401
+    import tc.codegen_llvm.support  # noqa: F401
+    import tc.codegen_llvm.symbols  # noqa: F401
+    import tc.codegen_llvm.target  # noqa: F401
+
+
+def _in_cache(part: str) -> bool:
+    key, cache = _part_key(part)
+    return cache.get(key) is not None
+
+
+def _part_key(part: str) -> tuple[str, CompileCache]:
+    from tc import __version__
+
+    key = cache_key("support library", part, *host_key(), __version__, compiler_fingerprint())
+    return key, CompileCache(cache_directory(), suffix="tclib")
 
 
 def _library_part(part: str) -> dict[str, int]:
@@ -142,13 +176,10 @@ def _load_or_compile_part(part: str) -> dict[str, int]:
     """One part of the support library: its object code from the compile cache when it is
     there, else compiled. Loaded once and never freed, since the pool's workers run its code
     until the process ends."""
-    from tc import __version__
     from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
 
-    fingerprint = compiler_fingerprint()
-    key = cache_key("support library", part, *host_key(), __version__, fingerprint)
-    cache = CompileCache(cache_directory(), suffix="tclib")
+    key, cache = _part_key(part)
     entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
     hit = cache.get(key)
     loaded = None
