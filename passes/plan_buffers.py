@@ -19,9 +19,11 @@ backends follow instead of deciding themselves:
   own buffers: sizes are read from them while buffers are laid out, before any kernel runs.
 - `in_place = true` on a `tx.store`: the update may be computed into the shared variable's
   own buffer (one pass over the data instead of a new buffer swapped in), when the runtime
-  finds the shapes equal. Safe when a fused kernel is the only reader of the variable and the
-  stored value is one of its results used by nothing else: every element is read and
-  written at the same index, and nothing reads the old value afterwards. That kernel must
+  finds the shapes equal. Safe when a fused kernel is the last reader of the variable (and of
+  every view of it), reads it only directly, and the stored value is one of its results used
+  by nothing else: every element is read and written at the same index, and nothing reads
+  the old value afterwards (earlier readers, such as a forward pass's product, are done by
+  then: ops run in order). That kernel must
   also run after every op that can still fail on values (an index check, a loop's step), so
   that a failed call leaves the variable unchanged.
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 from ..ir import Function, Operation, Value
 from ..ir.core import CALLABLE_BODY, FRESH
+from ..ir.ops.builtin import Return, Shape, Size
 from ..ir.ops.indexing import CHECKS_INDICES
 from ..ir.ops.kernel import KernelElementwise
 from ..ir.ops.state import Load, Store
@@ -144,12 +147,33 @@ def in_place_stores(function: Function) -> set[int]:
             continue
         if order.get(kernel, -1) < last_failure:
             continue
-        readers = {use.op for result in load.results for use in result.uses} if load else set()
-        if readers <= {kernel} and value.type.shape == (
-            load.results[0].type.shape if load else value.type.shape
+        if load is None or (
+            _read_only_before(ops, load.results[0], kernel) and value.type.shape == load.results[0].type.shape
         ):
             allowed.add(index)
     return allowed
+
+
+def _read_only_before(ops: list[Operation], old: Value, kernel: Operation) -> bool:
+    """Whether every read of `old` (a global's value) or of a view of it comes from an op that
+    runs before `kernel`, except `kernel`'s own reads of `old` itself (at the index it writes).
+    Returning or storing a view of it reads it at the end; shapes read no data."""
+    aliases = {old}
+    writes_at = ops.index(kernel)
+    for position, op in enumerate(ops):
+        if type(op) in (Shape, Size):
+            continue
+        read = [v for v in op.operands if v in aliases]
+        if not read:
+            continue
+        if op is kernel:
+            if any(v is not old for v in read):
+                return False  # a view of the old value read at other indices than it writes
+        elif isinstance(op, (Store, Return)) or position >= writes_at:
+            return False
+        if not op.has_trait(FRESH):
+            aliases.update(op.results)  # it may be a view of the old value
+    return True
 
 
 def _can_fail(op: Operation) -> bool:

@@ -65,6 +65,49 @@ def test_large_update_is_done_in_place() -> None:
     assert np.all(w.get_value() == 0.5)
 
 
+def _in_place(f: tc.runtime.CompiledFunction) -> list[object]:
+    return [op.attributes.get("in_place") for op in f.ir_function().body.ops if op.name == "tx.store"]
+
+
+def test_an_update_is_in_place_after_a_forward_pass_read_the_old_value() -> None:
+    """The product reads W before the update kernel runs: ops run in order, so the kernel
+    may overwrite W (plan-buffers); the cost still sees the old W."""
+    w = tc.shared(np.ones((300, 200)), "W")
+    x = T.dmatrix("x")
+    cost = T.sum(T.dot(x, w) ** 2)
+    sgd = tc.function([x], cost, updates=[(w, w - 0.001 * T.grad(cost, w) + 0.0 * abs(w).sum())])
+    assert _in_place(sgd) == [True]
+    buffer = w.get_value(borrow=True)
+    rng = np.random.default_rng(0)
+    expected_w = np.ones((300, 200))
+    for _ in range(3):
+        batch = rng.standard_normal((7, 300))
+        got = sgd(batch)
+        np.testing.assert_allclose(got, np.sum((batch @ expected_w) ** 2), rtol=1e-12)
+        expected_w = expected_w - 0.001 * 2 * batch.T @ (batch @ expected_w)
+        np.testing.assert_allclose(w.get_value(), expected_w, rtol=1e-12)
+    assert w.get_value(borrow=True) is buffer
+
+
+def test_no_update_in_place_while_the_old_value_is_still_read() -> None:
+    w = tc.shared(np.arange(6.0).reshape(2, 3), "W")
+    # the old value is returned (read at the end), or read by the kernel at other indices
+    returned = tc.function([], w * 1.0, updates=[(w, w + 1)])
+    reversed_rows = tc.function([], [], updates=[(w, w - 2 * w[::-1])])
+    both = tc.function([], [T.dot(w + 1, w.T).sum()], updates=[(w, w * 2)])
+    assert _in_place(returned) == [False] and _in_place(reversed_rows) == [False]
+    np.testing.assert_array_equal(returned(), np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(w.get_value(), np.arange(6.0).reshape(2, 3) + 1)
+    old = w.get_value()
+    reversed_rows()  # in place, the second row would read the first one already rewritten
+    np.testing.assert_array_equal(w.get_value(), old - 2 * old[::-1])
+    w.set_value(old)
+    assert _in_place(both) == [True]  # the product reads W before the kernel that doubles it
+    (total,) = both()
+    assert total == np.dot(old + 1, old.T).sum()
+    np.testing.assert_array_equal(w.get_value(), 2 * old)
+
+
 def test_failed_call_changes_nothing() -> None:
     a = tc.shared(np.zeros(3), "a")
     b = tc.shared(5, "b")
