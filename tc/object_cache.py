@@ -93,7 +93,8 @@ def prefetch_support_library(module: Module) -> None:
         if type(op) in (Dot, BatchedDot) and op.results[0].type.dtype.value in ("f32", "f64"):
             parts.add(op.results[0].type.dtype.value)
     with _PARTS_LOCK:
-        wanted = sorted(part for part in parts - set(_PARTS) if not _in_cache(part))
+        unmade = parts - set(_PARTS)
+    wanted = sorted(part for part in unmade if not _in_cache(part))  # the cache read outside the lock
     if wanted:  # a part in the cache loads in a millisecond, when first needed, on this thread
         _import_what_makers_use()
     for part in wanted:
