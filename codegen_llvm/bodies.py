@@ -20,7 +20,7 @@ from ..ir.calling import calling_convention
 from ..ir.core import Block
 from ..ir.ops.indexing import index_checks
 from .context import LoweringContext, contiguous_strides
-from .loops import ArrayRef
+from .nest import ArrayRef
 from .types import I8_PTR, I32, I64
 
 

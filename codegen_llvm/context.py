@@ -20,7 +20,8 @@ from llvmlite import ir as ll
 
 from ..ir import DType, Function, Operation, Value
 from .jobs import KernelBody
-from .loops import ArrayRef, emit_elementwise_loop
+from .loops import emit_elementwise_loop
+from .nest import ArrayRef
 from .scalar import MathLibrary
 from .target import HostTarget, host_of
 from .types import I1, I8_PTR, I64

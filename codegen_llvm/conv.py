@@ -28,10 +28,10 @@ from llvmlite import ir as ll
 from ..ir.ops.conv import Conv2D, Conv2DGradFilters, Conv2DGradInput
 from .context import LoweringContext, lowering
 from .control import counted_loop
-from .conv_runs import emit_copy_run, is_contiguous_rows
+from .conv_runs import emit_copy_run
 from .gemm import Operand, emit_gemm, emit_pack, emit_zero, product
 from .im2col import Geometry, clamp, geometry, image_of, unfold
-from .loops import ArrayRef
+from .nest import ArrayRef, contiguous_over
 from .types import I64
 
 # Images per gemm: a column matrix of about this many elements (8 MB in f32), so that one
@@ -197,9 +197,10 @@ def _backward_input(
 def _copy_planes(b: ll.IRBuilder, source: ArrayRef, target: ll.Value, target_strides: list[ll.Value]) -> None:
     """target = source (planes x rows x cols): a run per plane where both lay each plane
     out C-contiguously, else element by element through the strides."""
-    dtype, cols = source.dtype, source.shape[2]
+    dtype, cols, plane_extent = source.dtype, source.shape[2], source.shape[1:3]
     both = b.and_(
-        is_contiguous_rows(b, dtype, source.strides, cols), is_contiguous_rows(b, dtype, target_strides, cols)
+        contiguous_over(b, plane_extent, source.strides[1:3], dtype.itemsize),
+        contiguous_over(b, plane_extent, target_strides[1:3], dtype.itemsize),
     )
     with b.if_else(both) as (runs, elements):
         with runs:

@@ -92,10 +92,3 @@ def emit_fill_run(b: ll.IRBuilder, dtype: DType, target: ll.Value, count: ll.Val
     """target[0:count] = value."""
     with counted_loop(b, count, "run.fill") as k:
         store_element(b, dtype, value, b.gep(target, [b.mul(k, I64(dtype.itemsize))]))
-
-
-def is_contiguous_rows(b: ll.IRBuilder, dtype: DType, strides: list[ll.Value], cols: ll.Value) -> ll.Value:
-    """Whether the last two axes of these strides (bytes) are one C-contiguous block."""
-    size = I64(dtype.itemsize)
-    last = b.icmp_signed("==", strides[-1], size)
-    return b.and_(last, b.icmp_signed("==", strides[-2], b.mul(cols, size)))

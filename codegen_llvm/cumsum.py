@@ -1,9 +1,10 @@
 """Native code for tx.cumsum (ir/ops/cumsum.py): one strided loop nest in C order.
 
 The result is a fresh C-contiguous buffer (a result slot when the plan allows). The nest
-walks every axis in order, so an operand of any layout (transposed, sliced, reversed) is
-read as it lies and the result is written in memory order; along the summed axis each
-element adds the previous result element, written just before in that order:
+(nest.IterationSpace.walk) walks every axis in order, so an operand of any layout
+(transposed, sliced, reversed) is read as it lies and the result is written in memory
+order; along the summed axis each element adds the previous result element, written just
+before in that order:
 `out[..., k, ...] = x[..., k, ...] + out[..., k - 1, ...]`. The running sum is kept in the
 result dtype and added one element after the other, as numpy's cumsum does.
 """
@@ -15,8 +16,7 @@ from llvmlite import ir as ll
 from ..ir import DType
 from ..ir.ops.cumsum import CumSum
 from .context import LoweringContext, lowering
-from .control import counted_loop
-from .loops import ArrayRef
+from .nest import ArrayRef, IterationSpace
 from .types import I64, load_element, register_type, store_element
 
 
@@ -33,53 +33,23 @@ def _emit(ctx: LoweringContext, op: CumSum) -> None:
 
 def emit_cumsum(builder: ll.IRBuilder, source: ArrayRef, output: ArrayRef, axis: int) -> None:
     """output = cumsum(source) along `axis`; output has source's shape, in its own strides."""
-    _nest(builder, source, output, axis, 0, I64(0), I64(0), None)
+    b = builder
+    space = IterationSpace(source.shape, [list(source.strides), list(output.strides)])
 
+    def element(pointers: list[ll.Value], counters: list[ll.Value]) -> None:
+        at, into = pointers
+        dtype = output.dtype
+        value = _widen(b, load_element(b, source.dtype, at), source.dtype, dtype)
+        # the previous element along the axis; at index 0 a read of this one, then ignored
+        first = b.icmp_signed("==", counters[axis], I64(0))
+        back = b.select(first, I64(0), b.neg(output.strides[axis]))
+        previous = load_element(b, dtype, b.gep(into, [back]))
+        zero = ll.Constant(register_type(dtype), 0.0 if dtype.is_float else 0)
+        previous = b.select(first, zero, previous)
+        total = b.fadd(previous, value) if dtype.is_float else b.add(previous, value)
+        store_element(b, dtype, total, into)
 
-def _nest(
-    b: ll.IRBuilder,
-    source: ArrayRef,
-    output: ArrayRef,
-    axis: int,
-    depth: int,
-    source_offset: ll.Value,
-    output_offset: ll.Value,
-    first: ll.Value | None,
-) -> None:
-    """The loop over axis `depth` and those inside it; `first` says whether the index along
-    the summed axis is 0 (known once that axis's loop is open)."""
-    if depth == len(source.shape):
-        assert first is not None
-        _element(b, source, output, axis, source_offset, output_offset, first)
-        return
-    with counted_loop(b, source.shape[depth], f"cumsum.axis{depth}") as index:
-        inner_source = b.add(source_offset, b.mul(index, source.strides[depth]))
-        inner_output = b.add(output_offset, b.mul(index, output.strides[depth]))
-        if depth == axis:
-            first = b.icmp_signed("==", index, I64(0))
-        _nest(b, source, output, axis, depth + 1, inner_source, inner_output, first)
-
-
-def _element(
-    b: ll.IRBuilder,
-    source: ArrayRef,
-    output: ArrayRef,
-    axis: int,
-    source_offset: ll.Value,
-    output_offset: ll.Value,
-    first: ll.Value,
-) -> None:
-    dtype = output.dtype
-    value = _widen(
-        b, load_element(b, source.dtype, b.gep(source.pointer, [source_offset])), source.dtype, dtype
-    )
-    # the previous element along the axis; at index 0 a read of this one, then ignored
-    previous_offset = b.select(first, output_offset, b.sub(output_offset, output.strides[axis]))
-    previous = load_element(b, dtype, b.gep(output.pointer, [previous_offset]))
-    zero = ll.Constant(register_type(dtype), 0.0 if dtype.is_float else 0)
-    previous = b.select(first, zero, previous)
-    total = b.fadd(previous, value) if dtype.is_float else b.add(previous, value)
-    store_element(b, dtype, total, b.gep(output.pointer, [output_offset]))
+    space.walk(b, "cumsum.axis", [source.pointer, output.pointer], element)
 
 
 def _widen(b: ll.IRBuilder, value: ll.Value, source: DType, target: DType) -> ll.Value:

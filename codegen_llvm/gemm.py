@@ -16,7 +16,7 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import counted_loop
-from .loops import ArrayRef
+from .nest import ArrayRef
 from .symbols import BLAS_GLOBALS
 from .types import BLAS_INT, I8, I8_PTR, I64, load_element, register_type, store_element
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..ir.ops.head import Head
 from .context import LoweringContext, lowering
-from .loops import ArrayRef
+from .nest import ArrayRef
 from .types import load_element
 
 

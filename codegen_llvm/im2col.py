@@ -20,7 +20,7 @@ from ..ir.ops.conv import Conv2D, Conv2DGradFilters, Conv2DGradInput
 from .control import counted_loop
 from .conv_runs import emit_add_run, emit_copy_run, emit_copy_vectors, emit_fill_run, lanes
 from .gemm import product
-from .loops import ArrayRef
+from .nest import ArrayRef
 from .types import I64, load_element, register_type, store_element
 
 

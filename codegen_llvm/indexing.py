@@ -18,8 +18,7 @@ from llvmlite import ir as ll
 
 from ..ir import Value
 from ..ir.ops.indexing import FIRST_INDEX_STATUS, Gather, ScatterAdd, index_shape
-from .control import counted_loop
-from .loops import ArrayRef
+from .nest import ArrayRef, IterationSpace, byte_size, contiguous_over
 from .types import I1, I8_PTR, I32, I64, load_element, store_element
 
 
@@ -101,26 +100,15 @@ def _index_nest(
     at_point: Callable[[list[ll.Value], list[ll.Value]], None],
 ) -> None:
     """Call `at_point(index values, loop counters)` for every point of the index space."""
-    rank = len(extent)
+    space = IterationSpace.over(extent, [None] * len(extent), indices)
 
-    def level(axis: int, pointers: list[ll.Value], counters: list[ll.Value]) -> None:
-        if axis == rank:
-            at_point([_load_index(b, i, p) for i, p in zip(indices, pointers, strict=True)], counters)
-            return
-        with counted_loop(b, extent[axis], f"index{axis}") as i:
-            moved = []
-            for index, pointer in zip(indices, pointers, strict=True):
-                local = axis - (rank - len(index.shape))
-                if local < 0 or index.static_shape[local] == 1:  # broadcast along this axis
-                    moved.append(pointer)
-                else:
-                    moved.append(b.gep(pointer, [b.mul(i, index.strides[local])]))
-            level(axis + 1, moved, [*counters, i])
+    def load(pointers: list[ll.Value], counters: list[ll.Value]) -> None:
+        at_point([_load_index(b, i, p) for i, p in zip(indices, pointers, strict=True)], counters)
 
-    level(0, [b.bitcast(i.pointer, I8_PTR) for i in indices], [])
+    space.walk(b, "index", [i.pointer for i in indices], load)
 
 
-def _block_nest(
+def _block_walk(
     b: ll.IRBuilder,
     shape: Sequence[ll.Value],
     strides: Sequence[Sequence[ll.Value]],
@@ -128,27 +116,7 @@ def _block_nest(
     body: Callable[[list[ll.Value]], None],
 ) -> None:
     """Call `body(pointers)` for every element of `shape`, each pointer moved by its strides."""
-
-    def level(axis: int, moved: list[ll.Value]) -> None:
-        if axis == len(shape):
-            body(moved)
-            return
-        with counted_loop(b, shape[axis], f"block{axis}") as i:
-            level(axis + 1, [b.gep(p, [b.mul(i, s[axis])]) for p, s in zip(moved, strides, strict=True)])
-
-    level(0, [b.bitcast(p, I8_PTR) for p in pointers])
-
-
-def _contiguous_block(
-    b: ll.IRBuilder, shape: Sequence[ll.Value], strides: Sequence[ll.Value], itemsize: int
-) -> tuple[ll.Value, ll.Value]:
-    """Whether a block of `shape` with byte `strides` is C-contiguous, and its size in bytes."""
-    ok: ll.Value = I1(1)
-    expected: ll.Value = I64(itemsize)
-    for dim, stride in zip(reversed(shape), reversed(strides), strict=True):
-        ok = b.and_(ok, b.or_(b.icmp_signed("==", dim, I64(1)), b.icmp_signed("==", stride, expected)))
-        expected = b.mul(expected, dim)
-    return ok, expected
+    IterationSpace(shape, [list(s) for s in strides]).walk(b, "block", pointers, lambda p, _: body(p))
 
 
 def _checked_offset(
@@ -184,7 +152,8 @@ def emit_gather(
     dtype = source.dtype
     trailing_shape = source.shape[k:]
     # Rows of a C-contiguous source (an embedding lookup) are copied whole.
-    contiguous, block_bytes = _contiguous_block(b, trailing_shape, source.strides[k:], dtype.itemsize)
+    contiguous = contiguous_over(b, trailing_shape, source.strides[k:], dtype.itemsize)
+    block_bytes = byte_size(b, trailing_shape, dtype.itemsize)
 
     def at_point(values: list[ll.Value], counters: list[ll.Value]) -> None:
         offset = _checked_offset(b, failure, first_check, values, source.shape, source.strides)
@@ -206,7 +175,7 @@ def emit_gather(
                 memcpy = b.module.declare_intrinsic("llvm.memcpy", [I8_PTR, I8_PTR, I64])
                 b.call(memcpy, [target, start, block_bytes, I1(0)])
             with strided:
-                _block_nest(b, trailing_shape, trailing, [start, target], copy)
+                _block_walk(b, trailing_shape, trailing, [start, target], copy)
 
     _index_nest(b, index_extent, indices, at_point)
 
@@ -228,7 +197,7 @@ def emit_scatter_add(
     def copy(pointers: list[ll.Value]) -> None:
         store_element(b, dtype, load_element(b, dtype, pointers[0]), pointers[1])
 
-    _block_nest(b, base.shape, [base.strides, output.strides], [base.pointer, output.pointer], copy)
+    _block_walk(b, base.shape, [base.strides, output.strides], [base.pointer, output.pointer], copy)
 
     index_rank = len(updates.shape) - (len(base.shape) - k)
 
@@ -247,7 +216,7 @@ def emit_scatter_add(
             store_element(b, dtype, summed, pointers[0])
 
         trailing = [output.strides[k:], updates.strides[index_rank:]]
-        _block_nest(b, base.shape[k:], trailing, [target, start], add)
+        _block_walk(b, base.shape[k:], trailing, [target, start], add)
 
     _index_nest(b, updates.shape[:index_rank], indices, at_point)
 

@@ -14,8 +14,8 @@ from ..ir.ops.kernel import KernelReduce
 from .context import LoweringContext, lowering
 from .jobs import KernelBody
 from .kernel_body import kernel_body
-from .loops import broadcast_strides
 from .lowerings import kernel_extent, reduced_extent, reduction_scratch
+from .nest import IterationSpace
 from .reduce import emit_reductions
 from .reduce_walk import Compute, Member
 from .scalar import ScalarEmitter
@@ -43,13 +43,13 @@ def _emit_kernel_reduce(
 ) -> None:
     emitter = ScalarEmitter(ctx.builder, ctx.math)
     operands = [ctx.arrays[v] for v in op.operands]
-    strides = [broadcast_strides(arr, op.source_type.shape) for arr in operands]
+    reduced = IterationSpace.over(space, op.source_type.shape, operands)
     members = [
         Member(kind, y.dtype, r.type.dtype, ctx.arrays[r].pointer, s)
         for kind, y, r, s in zip(op.kinds, op.yield_types, op.results, scratch, strict=True)
     ]
     compute = _elements_of(kernel_body(op, ctx.math))
-    emit_reductions(emitter, members, op.axes, compute, operands, strides, space, extent)
+    emit_reductions(emitter, members, op.axes, compute, operands, reduced, extent)
 
 
 def _elements_of(body: KernelBody) -> Compute:

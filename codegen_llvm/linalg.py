@@ -17,7 +17,8 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import counted_loop
-from .loops import ArrayRef, emit_elementwise_loop
+from .loops import emit_elementwise_loop
+from .nest import ArrayRef
 from .parallel import module_global
 from .small_gemm import SMALL_ROWS, tile_columns, tile_rows
 from .support import library_function

@@ -16,29 +16,15 @@ two ways, chosen at run time:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import SHORT_RUN, SHORT_RUNS, counted_loop
 from .jobs import FastBody, KernelBody, launch
+from .nest import ArrayRef, IterationSpace, contiguous_over
 from .strided import strided_loop
 from .types import I1, I8_PTR, I64, load_element, mark_not_captured, memory_type, store_element
-
-
-@dataclass
-class ArrayRef:
-    """A strided array at run time: base pointer, shape and byte strides (all i64)."""
-
-    dtype: DType
-    pointer: ll.Value
-    shape: list[ll.Value]
-    strides: list[ll.Value]
-    static_shape: tuple[int | None, ...]
-    # C-contiguous by construction (a buffer this code allocated): kernels over such operands
-    # need no run-time layout check and no strided fallback.
-    contiguous: bool = False
 
 
 def emit_elementwise_loop(
@@ -61,15 +47,16 @@ def emit_elementwise_loop(
         for (dtype, pointer), value in zip(outputs, body.exact(builder, values), strict=True):
             store_element(builder, dtype, value, pointer)
         return
-    strides = [broadcast_strides(op, static_extent) for op in operands]
+    space = IterationSpace.over(extent, static_extent, operands)
+    strides = space.strides
     is_full = [all(x is not None for x in s) for s in strides]
     is_scalar = [all(x is None for x in s) for s in strides]
     if not all(f or s for f, s in zip(is_full, is_scalar, strict=True)):
         split = _row_split(strides)
         if split is None:  # broadcasting that is neither rows nor columns: the strided nest
-            strided_loop(builder, name, extent, operands, strides, outputs, body)
+            strided_loop(builder, name, space, operands, outputs, body)
             return
-        _rows_or_nest(builder, name, extent, operands, strides, outputs, body, split)
+        _rows_or_nest(builder, name, space, operands, outputs, body, split)
         return
     full = [op for op, f in zip(operands, is_full, strict=True) if f]
     if all(op.contiguous for op in full):
@@ -78,14 +65,19 @@ def emit_elementwise_loop(
     flat_block = builder.append_basic_block("flat")
     nest_block = builder.append_basic_block("strided")
     after = builder.append_basic_block("after")
-    builder.cbranch(_all_contiguous(builder, extent, full), flat_block, nest_block)
+    all_contiguous = I1(1)
+    for array in full:
+        all_contiguous = builder.and_(
+            all_contiguous, contiguous_over(builder, extent, array.strides, array.dtype.itemsize)
+        )
+    builder.cbranch(all_contiguous, flat_block, nest_block)
 
     builder.position_at_end(flat_block)
     _flat(builder, name, extent, operands, is_scalar, outputs, body)
     builder.branch(after)
 
     builder.position_at_end(nest_block)
-    strided_loop(builder, f"{name}.strided", extent, operands, strides, outputs, body)
+    strided_loop(builder, f"{name}.strided", space, operands, outputs, body)
     builder.branch(after)
     builder.position_at_end(after)
 
@@ -147,15 +139,15 @@ def _varying_suffix(rows: Sequence[ll.Value | None]) -> int | None:
 def _rows_or_nest(
     builder: ll.IRBuilder,
     name: str,
-    extent: Sequence[ll.Value],
+    space: IterationSpace,
     operands: Sequence[ArrayRef],
-    strides: Sequence[Sequence[ll.Value | None]],
     outputs: Sequence[tuple[DType, ll.Value]],
     body: KernelBody,
     split: int,
 ) -> None:
     """Rows x columns with contiguous operands: a vectorised inner loop over the columns,
     spread over the cores by element ranges; any other layout takes the strided nest."""
+    extent, strides = space.extent, space.strides
     kinds = [_kind(s, split) for s in strides]
     ok: ll.Value = I1(1)
     periods: list[ll.Value] = []  # per column operand: the rows after which its values repeat
@@ -172,9 +164,7 @@ def _rows_or_nest(
             periods.append(period)
         else:
             axes = range(len(extent)) if kind == "full" else range(split, len(extent))
-        ok = builder.and_(
-            ok, _contiguous_over(builder, extent, op_strides, list(axes), operand.dtype.itemsize)
-        )
+        ok = builder.and_(ok, contiguous_over(builder, extent, op_strides, operand.dtype.itemsize, axes))
     by_construction = all(op.contiguous for op, kind in zip(operands, kinds, strict=True) if kind != "scalar")
     rows_block = builder.append_basic_block("rows")
     nest_block = None if by_construction else builder.append_basic_block("strided")
@@ -203,28 +193,9 @@ def _rows_or_nest(
 
     if nest_block is not None:
         builder.position_at_end(nest_block)
-        strided_loop(builder, f"{name}.strided", extent, operands, strides, outputs, body)
+        strided_loop(builder, f"{name}.strided", space, operands, outputs, body)
         builder.branch(after)
     builder.position_at_end(after)
-
-
-def _contiguous_over(
-    builder: ll.IRBuilder,
-    extent: Sequence[ll.Value],
-    strides: Sequence[ll.Value | None],
-    axes: list[int],
-    itemsize: int,
-) -> ll.Value:
-    """Whether an operand is C-contiguous over `axes` (its other axes are broadcast)."""
-    ok: ll.Value = I1(1)
-    expected: ll.Value = I64(itemsize)
-    for axis in reversed(axes):
-        stride = strides[axis]
-        assert stride is not None
-        size_one = builder.icmp_signed("==", extent[axis], I64(1))
-        ok = builder.and_(ok, builder.or_(size_one, builder.icmp_signed("==", stride, expected)))
-        expected = builder.mul(expected, extent[axis])
-    return ok
 
 
 def _rows_function(
@@ -333,30 +304,3 @@ def _flat_function(
             b.store(b.or_(b.load(flag), inexact), flag)
     b.ret(b.load(flag))
     return fn
-
-
-def broadcast_strides(op: ArrayRef, static_extent: Sequence[int | None]) -> list[ll.Value | None]:
-    """Per iteration axis: the operand's byte stride, or None where it is broadcast."""
-    rank, offset = len(static_extent), len(static_extent) - len(op.shape)
-    result: list[ll.Value | None] = []
-    for axis in range(rank):
-        local = axis - offset
-        if local < 0 or (op.static_shape[local] == 1 and static_extent[axis] != 1):
-            result.append(None)
-        else:
-            result.append(op.strides[local])
-    return result
-
-
-def _all_contiguous(
-    builder: ll.IRBuilder, extent: Sequence[ll.Value], arrays: Sequence[ArrayRef]
-) -> ll.Value:
-    ok: ll.Value = I1(1)
-    for arr in arrays:
-        expected: ll.Value = I64(arr.dtype.itemsize)
-        for axis in reversed(range(len(extent))):
-            size_one = builder.icmp_signed("==", extent[axis], I64(1))
-            matches = builder.icmp_signed("==", arr.strides[axis], expected)
-            ok = builder.and_(ok, builder.or_(size_one, matches))
-            expected = builder.mul(expected, extent[axis])
-    return ok

@@ -30,7 +30,7 @@ from ..ir.calling import CallingConvention
 from ..ir.ops.indexing import index_checks
 from .context import LOWERINGS, LoweringContext, Slot
 from .indexing import IndexFailure
-from .loops import ArrayRef
+from .nest import ArrayRef
 from .plan import plan_buffers, pooled_buffers
 from .profile import OpTimer, bytes_of, run_timed_loops
 from .symbols import EntryPoint, entry_symbol

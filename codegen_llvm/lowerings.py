@@ -35,7 +35,8 @@ from .context import LoweringContext, lowering
 from .indexing import emit_gather, emit_scatter_add, indexing_extent
 from .kernel_body import kernel_body
 from .linalg import emit_batched_dot, emit_dot
-from .loops import ArrayRef, emit_elementwise_loop
+from .loops import emit_elementwise_loop
+from .nest import ArrayRef
 from .random import emit_choice, emit_permutation, emit_random
 from .reduce import emit_reduce, wide_accumulator
 from .scalar import ScalarEmitter

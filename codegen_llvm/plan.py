@@ -20,7 +20,7 @@ from ..ir import DType, Function, Value
 from ..ir.calling import CallingConvention
 from ..ir.shape_state import ShapeState, rule_for
 from .context import LoweringContext, Slot, byte_count
-from .loops import ArrayRef
+from .nest import ArrayRef
 from .terms import emit_term
 from .types import I1, I8_PTR, I64, load_integer
 

@@ -29,7 +29,7 @@ from .context import LoweringContext, lowering
 from .control import counted_loop
 from .conv_runs import emit_fill_run
 from .gemm import entry_alloca
-from .loops import ArrayRef
+from .nest import ArrayRef, IterationSpace
 from .types import I1, I8_PTR, I64, load_element, mark_not_captured, register_type, store_element
 
 MAX_FAST_TAPS = 16  # windows of more elements take the general loops
@@ -64,16 +64,10 @@ def _span(
     return (first, stop), b.sub(end, start)
 
 
-def _leading(
-    b: ll.IRBuilder, arrays: list[ArrayRef], depth: int, pointers: list[ll.Value], body: Callable[..., None]
-) -> None:
+def _leading(b: ll.IRBuilder, arrays: list[ArrayRef], body: Callable[[list[ll.Value]], None]) -> None:
     """body(pointers) for every index of the leading axes (all but the last two)."""
-    if depth == len(arrays[0].shape) - 2:
-        body(pointers)
-        return
-    with counted_loop(b, arrays[0].shape[depth], f"pool.axis{depth}") as index:
-        inner = [b.gep(p, [b.mul(index, a.strides[depth])]) for p, a in zip(pointers, arrays, strict=True)]
-        _leading(b, arrays, depth + 1, inner, body)
+    space = IterationSpace(arrays[0].shape[:-2], [a.strides[:-2] for a in arrays])
+    space.walk(b, "pool.axis", [a.pointer for a in arrays], lambda pointers, _: body(pointers))
 
 
 def _outputs(
@@ -245,7 +239,7 @@ def _emit_pool(b: ll.IRBuilder, op: Pool2D, x: ArrayRef, y: ArrayRef, out: tuple
 
         _outputs(b, op, x, out, each, fast)
 
-    _leading(b, [x, y], 0, [x.pointer, y.pointer], per_slice)
+    _leading(b, [x, y], per_slice)
 
 
 @lowering(Pool2DGrad)
@@ -301,7 +295,7 @@ def _emit_pool_grad(b: ll.IRBuilder, op: Pool2DGrad, x: ArrayRef, g: ArrayRef, d
 
         _outputs(b, op, x, out, each, fast)
 
-    _leading(b, [x, g, dx], 0, [x.pointer, g.pointer, dx.pointer], per_slice)
+    _leading(b, [x, g, dx], per_slice)
 
 
 def _fast_share(

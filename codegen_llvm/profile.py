@@ -25,7 +25,7 @@ from ..ir import Operation, Value
 from ..ir.calling import PROFILE_HEADER as HEADER
 from ..ir.calling import PROFILE_RECORD as RECORD
 from .context import LoweringContext
-from .loops import ArrayRef
+from .nest import ArrayRef
 from .parallel import module_global
 from .symbols import profile_global
 from .types import I32, I64, declare

@@ -16,7 +16,7 @@ from ..ir import DType, TcCompilationError
 from ..ir.ops import random as rnd
 from .control import counted_loop
 from .jobs import job_function
-from .loops import ArrayRef
+from .nest import ArrayRef
 from .scalar import VECTOR_MATH, MathLibrary
 from .target import host_of, target_of
 from .types import F32, F64, I1, I8_PTR, I32, I64, load_element, memory_type, register_type, store_element

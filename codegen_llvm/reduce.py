@@ -30,7 +30,7 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from ..ir.ops.reduce import Reduce
-from .loops import ArrayRef
+from .nest import ArrayRef, IterationSpace
 from .reduce_walk import Compute, Member, Walk
 from .scalar import ScalarEmitter
 from .types import I8_PTR, I64
@@ -46,8 +46,8 @@ def emit_reduce(
 ) -> None:
     """Reduce the array `source` into the contiguous `output` (shape `out_extent`)."""
     member = Member(op.kind, source.dtype, op.results[0].type.dtype, output, scratch)
-    strides = [list(source.strides)]
-    emit_reductions(emitter, [member], op.axes, _loaded, [source], strides, source.shape, out_extent)
+    space = IterationSpace(source.shape, [list(source.strides)])
+    emit_reductions(emitter, [member], op.axes, _loaded, [source], space, out_extent)
 
 
 def _loaded(builder: ll.IRBuilder, values: list[ll.Value]) -> list[ll.Value]:
@@ -60,18 +60,18 @@ def emit_reductions(
     axes: tuple[int, ...],
     compute: Compute,
     operands: list[ArrayRef],
-    strides: list[list[ll.Value | None]],
-    shape: list[ll.Value],
+    space: IterationSpace,
     out_extent: list[ll.Value],
 ) -> None:
     """Reductions over the same `axes` of the same operands, in one walk over them.
 
-    `shape` is the reduced space; `compute` gives every member's element from the
-    operands' values (read once for all of them: the identity for a plain array,
-    a kernel.reduce body otherwise), and each member keeps its own accumulator.
+    `space` is the reduced space, which the operands walk by its strides; `compute`
+    gives every member's element from the operands' values (read once for all of them:
+    the identity for a plain array, a kernel.reduce body otherwise), and each member keeps
+    its own accumulator.
     A group of several members holds no argmax/argmin.
     """
-    walk = Walk(emitter, members, axes, compute, operands, strides, shape)
+    walk = Walk(emitter, members, axes, compute, operands, space)
     count_out = walk.initialise(out_extent)
     walk.lay_out()
     b = emitter.b

@@ -12,7 +12,7 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import SHORT_RUN, SHORT_RUNS, counted_loop
-from .loops import ArrayRef
+from .nest import ArrayRef, IterationSpace
 from .scalar import ScalarEmitter, emit_cast
 from .types import F64, I64, load_element, memory_type, register_type, store_element
 
@@ -67,15 +67,15 @@ class Walk:
         axes: tuple[int, ...],
         compute: Compute,
         operands: list[ArrayRef],
-        strides: list[list[ll.Value | None]],
-        shape: list[ll.Value],
+        space: IterationSpace,
     ) -> None:
         self.emitter, self.b = emitter, emitter.b
-        self.members, self.operands, self.strides, self.shape = members, operands, strides, shape
+        self.members, self.operands, self.space = members, operands, space
+        self.strides, self.shape = space.strides, list(space.extent)
         self.compute = compute
         b = self.b
         self.axis_order = axes
-        self.axes, self.rank = set(axes), len(shape)
+        self.axes, self.rank = set(axes), len(self.shape)
         self.arg = arg = members[0].kind in ("argmax", "argmin")
         assert not arg or len(members) == 1
         self.acc_dtypes = [
@@ -141,11 +141,7 @@ class Walk:
         return self.compute(b, values)
 
     def advance(self, pointers: list[ll.Value], axis: int, i: ll.Value) -> list[ll.Value]:
-        b = self.b
-        return [
-            p if s[axis] is None else b.gep(p, [b.mul(i, s[axis])])
-            for p, s in zip(pointers, self.strides, strict=True)
-        ]
+        return self.space.step(self.b, pointers, axis, i)
 
     def step(self, pointers: list[ll.Value], axis: int, i: ll.Value, contiguous: bool) -> list[ll.Value]:
         """The pointers moved to index i of `axis`. With unit strides the addresses are

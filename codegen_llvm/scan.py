@@ -19,7 +19,7 @@ from ..ir.shape_state import ShapeState, rule_for
 from .bodies import CallFrame, LoweredBody, call_body, fresh_results, lower_body
 from .context import LoweringContext, lowering
 from .control import exitable_loop
-from .loops import ArrayRef
+from .nest import ArrayRef
 from .terms import emit_term
 from .types import I8, I8_PTR, I64
 

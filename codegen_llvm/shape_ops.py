@@ -13,7 +13,6 @@ of defence behind the plan's check.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
 
 from llvmlite import ir as ll
 
@@ -35,7 +34,8 @@ from ..ir.ops.state import Load
 from ..ir.ops.views import DimShuffle
 from .context import IDENTITY, LoweringContext, contiguous_strides, lowering
 from .control import counted_loop
-from .loops import ArrayRef, emit_elementwise_loop
+from .loops import emit_elementwise_loop
+from .nest import ArrayRef, IterationSpace, PointBody, is_contiguous
 from .types import F64, I8_PTR, I64, load_element, load_integer, register_type, store_element
 
 # Values known while buffers are laid out: their ops' classes, and the views of such values.
@@ -192,7 +192,7 @@ class ShapeOpLowering:
         safe = b.select(b.icmp_signed("==", known, I64(0)), I64(1), known)
         shape = [s if s is not None else b.sdiv(total, safe) for s in sizes]
         itemsize = source.dtype.itemsize
-        contiguous = _is_contiguous(b, source)
+        contiguous = is_contiguous(b, source)
         # A one-byte buffer when no copy is needed keeps the allocation unconditional.
         bytes_ = b.select(contiguous, I64(1), b.mul(total, I64(itemsize)))
         scratch = self.ctx.allocate(DType.U8, [bytes_])
@@ -231,14 +231,16 @@ class ShapeOpLowering:
         overwrite = bool(op.attributes["set"])
         emitter = _elementwise_add(dtype)
 
-        def body(b: ll.IRBuilder, pointers: list[ll.Value]) -> None:
+        b = self.builder
+
+        def body(pointers: list[ll.Value], _: list[ll.Value]) -> None:
             target, value_at = pointers
             value = load_element(b, dtype, value_at)
             if not overwrite:
                 value = emitter(b, load_element(b, dtype, target), value)
             store_element(b, dtype, value, target)
 
-        strided_nest(self.builder, region, [values], body)
+        _region_walk(b, region, values, body)
 
     def concatenate(self, op: Concatenate, parts: list[ArrayRef]) -> None:
         b = self.builder
@@ -250,10 +252,10 @@ class ShapeOpLowering:
                 dtype, b.gep(result.pointer, [offset]), part.shape, result.strides, part.static_shape
             )
 
-            def body(builder: ll.IRBuilder, pointers: list[ll.Value]) -> None:
-                store_element(builder, dtype, load_element(builder, dtype, pointers[1]), pointers[0])
+            def body(pointers: list[ll.Value], _: list[ll.Value]) -> None:
+                store_element(b, dtype, load_element(b, dtype, pointers[1]), pointers[0])
 
-            strided_nest(b, target, [part], body)
+            _region_walk(b, target, part, body)
             offset = b.add(offset, b.mul(part.shape[op.axis], result.strides[op.axis]))
 
     def alloc_extent(self, op: Alloc) -> list[ll.Value]:
@@ -328,16 +330,6 @@ def _region_static(op: IncSubtensor) -> tuple[int | None, ...]:
     return subtensor_type(op.operands[0].type, op.entries, op.name).shape
 
 
-def _is_contiguous(b: ll.IRBuilder, arr: ArrayRef) -> ll.Value:
-    ok: ll.Value = ll.Constant(ll.IntType(1), 1)
-    expected: ll.Value = I64(arr.dtype.itemsize)
-    for axis in reversed(range(len(arr.shape))):
-        unit = b.icmp_signed("<=", arr.shape[axis], I64(1))
-        ok = b.and_(ok, b.or_(unit, b.icmp_signed("==", arr.strides[axis], expected)))
-        expected = b.mul(expected, arr.shape[axis])
-    return ok
-
-
 def _elementwise_add(dtype: DType) -> Callable[[ll.IRBuilder, ll.Value, ll.Value], ll.Value]:
     if dtype.is_float:
         return lambda b, x, y: b.fadd(x, y)
@@ -346,33 +338,11 @@ def _elementwise_add(dtype: DType) -> Callable[[ll.IRBuilder, ll.Value, ll.Value
     return lambda b, x, y: b.add(x, y)
 
 
-def strided_nest(
-    b: ll.IRBuilder,
-    target: ArrayRef,
-    sources: Sequence[ArrayRef],
-    body: Callable[[ll.IRBuilder, list[ll.Value]], None],
-) -> None:
-    """body(target element pointer, source element pointers...) over target's shape, any strides;
-    sources are aligned to the right and broadcast where their static size is 1 or missing."""
-    rank = len(target.shape)
-    per_axis: list[list[ll.Value | None]] = [[target.strides[a] for a in range(rank)]]
-    for src in sources:
-        lead = rank - len(src.shape)
-        strides: list[ll.Value | None] = []
-        for axis in range(rank):
-            local = axis - lead
-            broadcast = local < 0 or (src.static_shape[local] == 1 and target.static_shape[axis] != 1)
-            strides.append(None if broadcast else src.strides[local])
-        per_axis.append(strides)
-    pointers = [b.bitcast(target.pointer, I8_PTR), *(b.bitcast(s.pointer, I8_PTR) for s in sources)]
-    with ExitStack() as stack:
-        for axis in range(rank):
-            i = stack.enter_context(counted_loop(b, target.shape[axis], f"region{axis}"))
-            pointers = [
-                p if s[axis] is None else b.gep(p, [b.mul(i, s[axis])])  # type: ignore[list-item]
-                for p, s in zip(pointers, per_axis, strict=True)
-            ]
-        body(b, pointers)
+def _region_walk(b: ll.IRBuilder, target: ArrayRef, source: ArrayRef, body: PointBody) -> None:
+    """body([target element, source element], _) over target's shape, any strides; the
+    source broadcast to it as numpy broadcasts."""
+    space = IterationSpace.over(target.shape, target.static_shape, [target, source])
+    space.walk(b, "region", [target.pointer, source.pointer], body)
 
 
 # -- the lowering entries --------------------------------------------------------------------

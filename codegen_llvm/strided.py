@@ -12,17 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import counted_loop
 from .jobs import FastBody, KernelBody, launch
+from .nest import ArrayRef, IterationSpace
 from .types import I1, I8_PTR, I64, load_element, mark_not_captured, memory_type, store_element
-
-if TYPE_CHECKING:
-    from .loops import ArrayRef
 
 ROW_TILE, COLUMN_TILE = 32, 128  # measured on 2048^2 transposed and sliced float64 inputs
 
@@ -30,15 +27,15 @@ ROW_TILE, COLUMN_TILE = 32, 128  # measured on 2048^2 transposed and sliced floa
 def strided_loop(
     builder: ll.IRBuilder,
     name: str,
-    extent: Sequence[ll.Value],
+    space: IterationSpace,
     operands: Sequence[ArrayRef],
-    strides: Sequence[Sequence[ll.Value | None]],
     outputs: Sequence[tuple[DType, ll.Value]],
     body: KernelBody,
 ) -> None:
-    """outputs[k][i] = body(operands[...][i])[k]; operand j moves by `strides[j]` (bytes; None
-    where it is broadcast), outputs are C-contiguous in `extent`."""
+    """outputs[k][i] = body(operands[...][i])[k] over `space`, which operand j walks by its
+    strides; outputs are C-contiguous in its extent."""
     module = builder.module
+    extent, strides = space.extent, space.strides
     pattern = [[s is not None for s in op_strides] for op_strides in strides]
     dtypes = [op.dtype for op in operands] + [d for d, _ in outputs]
     pointers = [builder.bitcast(op.pointer, I8_PTR) for op in operands] + [p for _, p in outputs]
@@ -82,8 +79,10 @@ def _nest_function(
         b,
         dtypes,
         num_inputs,
-        list(fn.args[2 : 2 + rank]),
-        [[next(given) if moves else None for moves in op_pattern] for op_pattern in pattern],
+        IterationSpace(
+            list(fn.args[2 : 2 + rank]),
+            [[next(given) if moves else None for moves in op_pattern] for op_pattern in pattern],
+        ),
         pointers[num_inputs:],
         body,
         b.alloca(I1),
@@ -108,8 +107,7 @@ class _Nest:
     b: ll.IRBuilder
     dtypes: Sequence[DType]
     num_inputs: int
-    extent: list[ll.Value]
-    strides: list[list[ll.Value | None]]
+    space: IterationSpace  # the extent and the inputs' strides, the function's arguments
     outputs: list[ll.Value]
     body: FastBody
     flag: ll.Value  # set when an element asks for exact math
@@ -146,13 +144,12 @@ class _Nest:
                     with counted_loop(b, columns_end, "tile.column", start=first_column) as j:
                         self.element(self.step(row, column_axis, j), self.index(row_linear, column_axis, j))
 
+    @property
+    def extent(self) -> Sequence[ll.Value]:
+        return self.space.extent
+
     def step(self, moved: list[ll.Value], axis: int, i: ll.Value) -> list[ll.Value]:
-        """Each input's pointer moved to index `i` of `axis`."""
-        b = self.b
-        return [
-            p if s[axis] is None else b.gep(p, [b.mul(i, s[axis])])
-            for p, s in zip(moved, self.strides, strict=True)
-        ]
+        return self.space.step(self.b, moved, axis, i)
 
     def index(self, linear: ll.Value, axis: int, i: ll.Value) -> ll.Value:
         """The outputs' C-order index, one axis further."""
