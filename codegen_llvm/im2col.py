@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from llvmlite import ir as ll
 
 from ..ir import DType
-from ..ir.ops.conv import Conv2D, Conv2DGradFilters, Conv2DGradInput
+from ..ir.ops.conv import Conv2D, Conv2DGradFilters, Conv2DGradInput, conv_axis
 from .control import counted_loop
 from .conv_runs import emit_add_run, emit_copy_run, emit_copy_vectors, emit_fill_run, lanes
 from .gemm import product
 from .nest import ArrayRef
+from .terms import LLVMSizes
 from .types import I64, load_element, register_type, store_element
 
 
@@ -50,17 +51,18 @@ def geometry(
 ) -> Geometry:
     pads, outs = [], []
     for a in (0, 1):
-        kernel, dilation, stride = w.shape[2 + a], op.dilation[a], op.stride[a]
-        span = b.mul(I64(dilation), b.sub(kernel, I64(1)))  # dilated filter - 1
-        if op.border == "full":
-            pad = span
-        elif op.border == "half":
-            pad = b.sdiv(b.add(span, I64(1)), I64(2))
-        else:
-            pad = I64(op.padding[a])
-        room = b.sub(b.add(x.shape[2 + a], b.mul(pad, I64(2))), span)  # >= 1: checked by the plan
-        pads.append(pad)
-        outs.append(b.add(b.sdiv(b.sub(room, I64(1)), I64(stride)), I64(1)))
+        # the plan has checked that the filters fit (room >= 1)
+        axis = conv_axis(
+            LLVMSizes(b),
+            op.border,
+            op.padding[a],
+            op.dilation[a],
+            op.stride[a],
+            x.shape[2 + a],
+            w.shape[2 + a],
+        )
+        pads.append(axis.pad)
+        outs.append(axis.out)
     return Geometry(
         x.shape[1],
         (x.shape[2], x.shape[3]),

@@ -28,7 +28,7 @@ from ..ir.ops.random import (
     RandomPermutation,
     RandomUniform,
 )
-from ..ir.ops.reduce import Reduce
+from ..ir.ops.reduce import Reduce, reduced_shape
 from ..ir.ops.state import Load, Store
 from ..ir.ops.views import DimShuffle
 from .context import LoweringContext, lowering
@@ -210,8 +210,8 @@ def _reduce(ctx: LoweringContext, op: Reduce) -> None:
 
 
 def reduced_extent(shape: list[ll.Value], axes: tuple[int, ...], keepdims: bool) -> list[ll.Value]:
-    """The run-time shape of a reduction of `shape` over `axes`."""
-    return [I64(1) if a in axes else d for a, d in enumerate(shape) if keepdims or a not in axes]
+    """The run-time shape of a reduction of `shape` over `axes` (the type's and the plan's rule)."""
+    return [I64(d) if isinstance(d, int) else d for d in reduced_shape(shape, axes, keepdims)]
 
 
 def reduction_scratch(

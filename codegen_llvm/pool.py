@@ -24,12 +24,13 @@ from collections.abc import Callable
 from llvmlite import ir as ll
 
 from ..ir import DType
-from ..ir.ops.pool import Pool2D, Pool2DGrad
+from ..ir.ops.pool import Pool2D, Pool2DGrad, pool_output_size
 from .context import LoweringContext, lowering
 from .control import counted_loop
 from .conv_runs import emit_fill_run
 from .gemm import entry_alloca
 from .nest import ArrayRef, IterationSpace
+from .terms import LLVMSizes
 from .types import I1, I8_PTR, I64, load_element, mark_not_captured, register_type, store_element
 
 MAX_FAST_TAPS = 16  # windows of more elements take the general loops
@@ -37,15 +38,8 @@ Window = tuple[tuple[ll.Value, ll.Value], tuple[ll.Value, ll.Value], ll.Value]  
 
 
 def _output_size(b: ll.IRBuilder, op: Pool2D | Pool2DGrad, size: ll.Value, a: int) -> ll.Value:
-    ws, stride, pad = op.ws[a], op.stride[a], op.padding[a]
-    if op.ignore_border:  # the plan has checked size + 2*pad >= ws
-        return b.add(b.sdiv(b.add(size, I64(2 * pad - ws)), I64(stride)), I64(1))
-    if stride >= ws:  # floor((size - 1) / stride) + 1, which is 0 for an empty axis
-        count = b.add(b.sdiv(b.sub(size, I64(1)), I64(stride)), I64(1))
-        return b.select(b.icmp_signed("==", size, I64(0)), I64(0), count)
-    numerator = b.sub(size, I64(1 + ws - stride))
-    positive = b.icmp_signed(">", numerator, I64(0))
-    return b.add(b.select(positive, b.sdiv(numerator, I64(stride)), I64(0)), I64(1))
+    """The pooled length along spatial axis a (ignore_border: the plan has checked the fit)."""
+    return pool_output_size(LLVMSizes(b), size, op.ws[a], op.stride[a], op.padding[a], op.ignore_border)
 
 
 def _span(

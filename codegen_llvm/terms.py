@@ -1,5 +1,7 @@
 """Shape terms (ir/shape_terms.py) evaluated in generated code, as the shape plan evaluates them in
 Python: the same term language, a third way of reading it (the verifier reads static sizes).
+`LLVMSizes` is the size algebra of ir/sizes.py in generated code: a rule written once over it
+(a convolution's output size) gives the i64 values codegen lays its loops out with.
 
 A scan needs the shapes its step produces before the loop runs, to allocate the stacked
 results; the step's shape rules give them as terms over the step's arguments, which the
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from llvmlite import ir as ll
 
 from ..ir.shape_terms import ArgDim, ArgValue, Expr, Term
+from ..ir.sizes import Sizes
 from .types import I64
 
 ArgDimValue = Callable[[int, int], ll.Value]
@@ -142,3 +145,16 @@ _EXPRESSIONS: dict[str, Callable[..., ll.Value]] = {
     "item": _item,
     "wrap": _wrap,
 }
+
+
+class LLVMSizes(Sizes[ll.Value]):
+    """Sizes as i64 values computed by `builder`'s code, with Python's integer semantics."""
+
+    def __init__(self, builder: ll.IRBuilder) -> None:
+        self.b = builder
+
+    def lift(self, value: int | ll.Value) -> ll.Value:
+        return I64(value) if isinstance(value, int) else value
+
+    def apply(self, kind: str, *args: ll.Value) -> ll.Value:
+        return _EXPRESSIONS[kind](self.b, *args)

@@ -16,7 +16,7 @@ from .ops.builtin import Constant, Return, Shape, Size
 from .ops.indexing import Gather, ScatterAdd
 from .ops.linalg import BatchedDot, Dot
 from .ops.random import RandomChoice, RandomOp
-from .ops.reduce import NEEDS_ELEMENTS, Reduce
+from .ops.reduce import NEEDS_ELEMENTS, Reduce, reduced_shape
 from .ops.select_cast import Cast
 from .ops.state import Load, Store
 from .ops.views import DimShuffle
@@ -138,7 +138,7 @@ def reduce_shape(
     if needs_elements:
         for axis in axes:
             state.bounds.append(Bound(source[axis], 1, f"elements along axis {axis}", op.name, location(op)))
-    return tuple(1 if a in axes else d for a, d in enumerate(source) if keepdims or a not in axes)
+    return reduced_shape(source, axes, keepdims)
 
 
 @shape_rule(Gather)

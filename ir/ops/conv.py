@@ -27,13 +27,15 @@ the three ops again (second derivatives work).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic
 
 import numpy as np
 
 from ..attributes import Attribute, attr, int_tuple
 from ..core import FRESH, PURE, Operation, Region, product
 from ..errors import TcShapeError, TcTypeError
+from ..sizes import STATIC, TERMS, S, Sizes
 from ..types import TensorType
 
 if TYPE_CHECKING:
@@ -45,18 +47,29 @@ _PAIRS = ("stride", "padding", "dilation")
 BORDERS = ("explicit", "full", "half")
 
 
-def border_pad(border: str, padding: int, dilation: int, kernel: int) -> int:
-    """The padding of one spatial axis for a filter of `kernel` taps (see the module docstring)."""
+@dataclass(frozen=True)
+class ConvAxis(Generic[S]):
+    """One spatial axis of a convolution, in the sizes of some evaluator (ir/sizes.py)."""
+
+    pad: S  # zeros on each side
+    room: S  # output positions at stride 1: padded input - dilated filter + 1 (>= 1 to fit)
+    out: S  # output length
+
+
+def conv_axis(
+    sizes: Sizes[S], border: str, padding: int, dilation: int, stride: int, size: S, kernel: S
+) -> ConvAxis[S]:
+    """The padding and output length along one spatial axis of an input of `size` and
+    filters of `kernel` taps: the rule the type, the shape plan and codegen all evaluate."""
+    span = sizes.mul(dilation, sizes.sub(kernel, 1))  # the dilated filter's taps - 1
     if border == "full":
-        return dilation * (kernel - 1)
-    if border == "half":
-        return (dilation * (kernel - 1) + 1) // 2
-    return padding
-
-
-def conv_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
-    """Output length along one spatial axis (may be < 1 when the filter does not fit)."""
-    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+        pad = span
+    elif border == "half":
+        pad = sizes.floordiv(sizes.add(span, 1), 2)
+    else:
+        pad = sizes.lift(padding)
+    room = sizes.sub(sizes.add(size, sizes.mul(2, pad)), span)
+    return ConvAxis(pad, room, sizes.add(sizes.floordiv(sizes.sub(room, 1), stride), 1))
 
 
 def _check_attributes(name: str, attributes: dict[str, Attribute]) -> None:
@@ -92,12 +105,12 @@ def conv_output_type(name: str, x: TensorType, w: TensorType, attributes: dict[s
     shape: list[int | None] = [x.shape[0], w.shape[0]]
     for axis, what in ((2, "rows"), (3, "cols")):
         size, kernel = x.shape[axis], w.shape[axis]
-        stride, pad, dilation = (int_tuple(attributes[k])[axis - 2] for k in _PAIRS)  # type: ignore[arg-type]
-        if size is None or kernel is None:
+        stride, padding, dilation = (int_tuple(attributes[k])[axis - 2] for k in _PAIRS)  # type: ignore[arg-type]
+        sizes = conv_axis(STATIC, str(attributes["border"]), padding, dilation, stride, size, kernel)
+        pad, out = sizes.pad, sizes.out
+        if size is None or kernel is None or out is None or pad is None:
             shape.append(None)
             continue
-        pad = border_pad(str(attributes["border"]), pad, dilation, kernel)
-        out = conv_output_size(size, kernel, stride, pad, dilation)
         if out < 1:
             raise TcShapeError(
                 f"{name}: the filters ({kernel} {what}, dilated to {dilation * (kernel - 1) + 1}) do not "
@@ -112,7 +125,6 @@ def conv_output_terms(op: Operation, state: ShapeState, x: SymbolicShape, w: Sym
     """The output shape as terms, with the checks: equal channels, filters that fit."""
     from ..shape_checks import Bound, Constraint
     from ..shape_state import location
-    from ..shape_terms import Term, expr
 
     if x[1] != w[1]:
         state.constraints.append(
@@ -120,18 +132,12 @@ def conv_output_terms(op: Operation, state: ShapeState, x: SymbolicShape, w: Sym
         )
     shape = [x[0], w[0]]
     for axis, what in ((2, "row"), (3, "col")):
-        stride, dilation = (int_tuple(op.attributes[k])[axis - 2] for k in ("stride", "dilation"))  # type: ignore[arg-type]
-        pad: Term = int_tuple(op.attributes["padding"])[axis - 2]  # type: ignore[arg-type]
-        dilated = expr("add", expr("mul", dilation, expr("sub", w[axis], 1)), 1)
-        if op.attributes["border"] == "full":
-            pad = expr("sub", dilated, 1)
-        elif op.attributes["border"] == "half":
-            pad = expr("floordiv", dilated, 2)
-        room = expr("add", expr("sub", expr("add", x[axis], expr("mul", 2, pad)), dilated), 1)
-        if not isinstance(room, int) or room < 1:
+        stride, padding, dilation = (int_tuple(op.attributes[k])[axis - 2] for k in _PAIRS)  # type: ignore[arg-type]
+        sizes = conv_axis(TERMS, str(op.attributes["border"]), padding, dilation, stride, x[axis], w[axis])
+        if not isinstance(sizes.room, int) or sizes.room < 1:
             what_text = f"output {what}s (padded input {what}s - dilated filter {what}s + 1)"
-            state.bounds.append(Bound(room, 1, what_text, op.name, location(op)))
-        shape.append(expr("add", expr("floordiv", expr("sub", room, 1), stride), 1))
+            state.bounds.append(Bound(sizes.room, 1, what_text, op.name, location(op)))
+        shape.append(sizes.out)
     return tuple(shape)
 
 
@@ -146,7 +152,8 @@ class _ConvFamily(Operation):
     def pads(self, kernel: Sequence[int]) -> tuple[int, int]:
         """The padding of rows and cols for filters of `kernel` (rows, cols) taps."""
         return tuple(  # type: ignore[return-value]
-            border_pad(self.border, self.padding[a], self.dilation[a], kernel[a]) for a in (0, 1)
+            conv_axis(STATIC, self.border, self.padding[a], self.dilation[a], 1, 1, kernel[a]).pad
+            for a in (0, 1)
         )
 
     def settings(self, w_shape: Sequence[int]) -> tuple[Any, ...]:
@@ -295,7 +302,8 @@ def _taps(w_shape: Sequence[int], out: Sequence[int], settings: Any) -> Any:
 def _out_hw(x_shape: Sequence[int], w_shape: Sequence[int], settings: Any) -> tuple[int, int]:
     stride, pad, dilation, _ = settings
     return tuple(  # type: ignore[return-value]
-        conv_output_size(x_shape[2 + a], w_shape[2 + a], stride[a], pad[a], dilation[a]) for a in (0, 1)
+        conv_axis(STATIC, "explicit", pad[a], dilation[a], stride[a], x_shape[2 + a], w_shape[2 + a]).out
+        for a in (0, 1)
     )
 
 

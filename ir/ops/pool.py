@@ -32,6 +32,7 @@ import numpy as np
 from ..attributes import Attribute, attr, int_tuple
 from ..core import FRESH, PURE, Operation, Region
 from ..errors import TcGradientError, TcShapeError, TcTypeError, TcValueError
+from ..sizes import STATIC, TERMS, S, Sizes
 from ..types import TensorType
 
 if TYPE_CHECKING:
@@ -42,13 +43,20 @@ if TYPE_CHECKING:
 MODES = ("max", "sum", "average_inc_pad", "average_exc_pad")
 
 
-def pool_output_size(size: int, ws: int, stride: int, pad: int, ignore_border: bool) -> int:
-    """Theano's out_shape along one axis (may be < 1 with ignore_border: refused)."""
+def pool_room(sizes: Sizes[S], size: S, ws: int, pad: int) -> S:
+    """Window positions at stride 1 along one axis of the padded input (ignore_border
+    needs at least one)."""
+    return sizes.add(sizes.sub(sizes.add(size, 2 * pad), ws), 1)
+
+
+def pool_output_size(sizes: Sizes[S], size: S, ws: int, stride: int, pad: int, ignore_border: bool) -> S:
+    """Theano's out_shape along one axis, in any evaluator's sizes (ir/sizes.py): the rule the
+    type, the shape plan, the reference and codegen all evaluate."""
     if ignore_border:
-        return (size + 2 * pad - ws) // stride + 1
-    if stride >= ws:
-        return (size - 1) // stride + 1
-    return max(0, (size - 1 - ws + stride) // stride) + 1
+        return sizes.add(sizes.floordiv(sizes.sub(pool_room(sizes, size, ws, pad), 1), stride), 1)
+    if stride >= ws:  # 0 for an empty axis
+        return sizes.add(sizes.floordiv(sizes.sub(size, 1), stride), 1)
+    return sizes.add(sizes.maximum(0, sizes.floordiv(sizes.sub(size, 1 + ws - stride), stride)), 1)
 
 
 def _check_attributes(name: str, attributes: dict[str, Attribute]) -> None:
@@ -82,7 +90,7 @@ def pool_output_type(name: str, x: TensorType, attributes: dict[str, Attribute])
         if size is None:
             shape.append(None)
             continue
-        out = pool_output_size(size, ws, stride, pad, bool(attributes["ignore_border"]))
+        out = pool_output_size(STATIC, size, ws, stride, pad, bool(attributes["ignore_border"]))
         if out < 1:
             raise TcShapeError(
                 f"{name}: the window ({ws} {what}) is larger than the input ({size} {what}, padded "
@@ -104,23 +112,17 @@ class _PoolFamily(Operation):
         """The pooled shape as terms, with the bound a window larger than the input breaks."""
         from ..shape_checks import Bound
         from ..shape_state import location
-        from ..shape_terms import expr
 
         shape = list(x[:-2])
         for a, what in ((0, "row"), (1, "col")):
             size = x[len(x) - 2 + a]
             ws, stride, pad = self.ws[a], self.stride[a], self.padding[a]
             if self.ignore_border:
-                room = expr("add", expr("sub", expr("add", size, 2 * pad), ws), 1)
+                room = pool_room(TERMS, size, ws, pad)
                 if not isinstance(room, int) or room < 1:
                     text = f"output {what}s (padded input {what}s - window {what}s + 1, ignore_border=True)"
                     state.bounds.append(Bound(room, 1, text, self.name, location(self)))
-                shape.append(expr("add", expr("floordiv", expr("sub", room, 1), stride), 1))
-            elif stride >= ws:
-                shape.append(expr("add", expr("floordiv", expr("sub", size, 1), stride), 1))
-            else:
-                start = expr("floordiv", expr("sub", size, 1 + ws - stride), stride)
-                shape.append(expr("add", expr("max", 0, start), 1))
+            shape.append(pool_output_size(TERMS, size, ws, stride, pad, self.ignore_border))
         return tuple(shape)
 
     def windows(
@@ -131,7 +133,7 @@ class _PoolFamily(Operation):
         for a in (0, 1):
             size, ws, stride, pad = shape[len(shape) - 2 + a], self.ws[a], self.stride[a], self.padding[a]
             spans = []
-            for r in range(pool_output_size(size, ws, stride, pad, self.ignore_border)):
+            for r in range(pool_output_size(STATIC, size, ws, stride, pad, self.ignore_border)):
                 start = r * stride
                 end = min(start + ws, size + 2 * pad)
                 spans.append((max(start - pad, 0), min(end - pad, size), end - start))
@@ -164,7 +166,7 @@ class Pool2D(_PoolFamily):
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(operands[0])
-        shape = [*x.shape[:-2], *(pool_output_size(*s) for s in self._sizes(x.shape))]
+        shape = [*x.shape[:-2], *(pool_output_size(STATIC, *s) for s in self._sizes(x.shape))]
         y = np.empty(shape, x.dtype)
         for (r, c), (rows, cols), inside, padded in self.windows(x.shape):
             window = x[..., rows, cols]

@@ -22,6 +22,7 @@ from ..attributes import Attribute, attr, int_tuple
 from ..core import FRESH, PURE, Operation, Region, product
 from ..dtypes import DType
 from ..errors import TcTypeError
+from ..sizes import S
 from ..types import TensorType
 
 if TYPE_CHECKING:
@@ -55,12 +56,13 @@ def reduced_type(
         raise TcTypeError(f"{name}: {kind} takes one axis or all of them, found {list(axes)}")
     if source.dtype.is_bool and kind in ("max", "min"):
         raise TcTypeError(f"{name}: {kind} of a bool tensor; use any/all (or cast it)")
-    shape = (
-        [1 if a in axes else d for a, d in enumerate(source.shape)]
-        if keepdims
-        else [d for a, d in enumerate(source.shape) if a not in axes]
-    )
-    return TensorType(reduce_dtype(kind, source.dtype), tuple(shape))
+    return TensorType(reduce_dtype(kind, source.dtype), reduced_shape(source.shape, axes, keepdims))
+
+
+def reduced_shape(shape: Sequence[S], axes: tuple[int, ...], keepdims: bool) -> tuple[S | int, ...]:
+    """`shape` with `axes` dropped (or kept as 1), in any evaluator's sizes (ir/sizes.py): static
+    sizes for the type, terms for the shape plan."""
+    return tuple(1 if a in axes else d for a, d in enumerate(shape) if keepdims or a not in axes)
 
 
 def reduce_array(x: np.ndarray, kind: str, axes: tuple[int, ...], keepdims: bool, out: DType) -> np.ndarray:

@@ -1,0 +1,82 @@
+"""The size algebra: the arithmetic of a shape rule written once, evaluated three ways.
+
+A rule that computes sizes (a convolution's or a pooling's output length) is a function of
+a `Sizes` evaluator and the sizes it combines, written with the evaluator's operations
+(`add`, `sub`, `mul`, `floordiv`, `maximum`: the EXPRESSIONS kinds of shape_terms.py, with
+Python's floor division). The same function then gives
+
+- static sizes (`STATIC`): ints, or None where a size is not known before a call; the type
+  rules (and so the verifier) and the numpy references read these;
+- terms (`TERMS`): the shape plan's expressions of the arguments (`expr`, which folds
+  known ints), compiled into the Python plan that checks a call's shapes;
+- LLVM values (codegen_llvm/terms.py's `LLVMSizes`): the sizes computed by generated code,
+  which lays out its loops and buffers with them.
+
+Plain ints may be mixed in anywhere (a stride, a window size): each evaluator lifts them.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from .shape_terms import EXPRESSIONS, Term, expr
+
+S = TypeVar("S")
+
+
+class Sizes(Generic[S]):
+    """One way of evaluating sizes; subclasses say how to lift an int and apply an operation."""
+
+    def lift(self, value: int | S) -> S:
+        raise NotImplementedError
+
+    def apply(self, kind: str, *args: S) -> S:
+        """The EXPRESSIONS operation `kind` of `args`."""
+        raise NotImplementedError
+
+    def _op(self, kind: str, *args: int | S) -> S:
+        return self.apply(kind, *(self.lift(a) for a in args))
+
+    def add(self, a: int | S, b: int | S) -> S:
+        return self._op("add", a, b)
+
+    def sub(self, a: int | S, b: int | S) -> S:
+        return self._op("sub", a, b)
+
+    def mul(self, a: int | S, b: int | S) -> S:
+        return self._op("mul", a, b)
+
+    def floordiv(self, a: int | S, b: int | S) -> S:
+        """Python's a // b (towards minus infinity)."""
+        return self._op("floordiv", a, b)
+
+    def maximum(self, a: int | S, b: int | S) -> S:
+        return self._op("max", a, b)
+
+
+class StaticSizes(Sizes[int | None]):
+    """Sizes known before a call: ints; None (unknown) wherever an operand is unknown."""
+
+    def lift(self, value: int | None) -> int | None:
+        return value
+
+    def apply(self, kind: str, *args: int | None) -> int | None:
+        if any(a is None for a in args):
+            return None
+        return int(EXPRESSIONS[kind](*args))
+
+
+class TermSizes(Sizes[Term]):
+    """Sizes as the shape plan's terms of the arguments (known ints fold)."""
+
+    def lift(self, value: Term) -> Term:
+        return value
+
+    def apply(self, kind: str, *args: Term) -> Term:
+        return expr(kind, *args)
+
+
+STATIC = StaticSizes()
+TERMS = TermSizes()
+
+__all__ = ["STATIC", "TERMS", "Sizes", "StaticSizes", "TermSizes"]
