@@ -29,6 +29,7 @@ from ..ir.ops.shape import (
     Reshape,
     SliceEntry,
     Subtensor,
+    joined_length,
 )
 from ..ir.ops.state import Load
 from ..ir.ops.views import DimShuffle
@@ -36,6 +37,7 @@ from .context import IDENTITY, LoweringContext, contiguous_strides, lowering
 from .control import counted_loop
 from .loops import emit_elementwise_loop
 from .nest import ArrayRef, IterationSpace, PointBody, is_contiguous
+from .terms import LLVMSizes
 from .types import F64, I8_PTR, I64, load_element, load_integer, register_type, store_element
 
 # Values known while buffers are laid out: their ops' classes, and the views of such values.
@@ -372,8 +374,7 @@ def _inc_subtensor(ctx: LoweringContext, op: IncSubtensor) -> None:
 def _concatenate(ctx: LoweringContext, op: Concatenate) -> None:
     parts = [ctx.arrays[v] for v in op.operands]
     extent = list(parts[0].shape)
-    for part in parts[1:]:
-        extent[op.axis] = ctx.builder.add(extent[op.axis], part.shape[op.axis])
+    extent[op.axis] = joined_length(LLVMSizes(ctx.builder), [p.shape[op.axis] for p in parts])
     if ctx.shape_ops.concatenate_early(op):
         ctx.destination.pop(op.results[0], None)  # laid out now: never a shared buffer itself
         ctx.result_buffers(op, extent)

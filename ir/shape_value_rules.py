@@ -26,9 +26,11 @@ from .ops.shape import (
     Reshape,
     SliceEntry,
     Subtensor,
+    joined_length,
 )
 from .shape_state import ShapeState, SymbolicShape, location, shape_rule
 from .shape_terms import ArgValue, Expr, Term, expr, is_int_scalar
+from .sizes import TERMS
 
 # What one entry of a subscript picks: an index, a slice with known bounds, or None (run-time bounds).
 Pick = Term | slice | None
@@ -131,9 +133,7 @@ def _concatenate(op: Concatenate, state: ShapeState) -> None:
     for other in parts[1:]:
         if any(a != b for k, (a, b) in enumerate(zip(parts[0], other, strict=True)) if k != op.axis):
             state.require(op, "concatenate", parts[0], other, (op.axis,))
-    joined = parts[0][op.axis]
-    for other in parts[1:]:
-        joined = expr("add", joined, other[op.axis])
+    joined = joined_length(TERMS, [p[op.axis] for p in parts])
     # a dimension known statically anywhere is the representative
     state.shapes[op.results[0]] = tuple(
         joined if k == op.axis else next((p[k] for p in parts if isinstance(p[k], int)), parts[0][k])

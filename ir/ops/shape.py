@@ -33,6 +33,7 @@ from ..attributes import Attribute, attr
 from ..core import FRESH, PURE, Operation, Region, at_least
 from ..dtypes import DType
 from ..errors import TcTypeError, TcValueError
+from ..sizes import STATIC, S, Sizes
 from ..types import TensorType
 
 # The spec and shape-attribute helpers live in shape_spec.py; the names other modules import
@@ -259,6 +260,15 @@ def static_or_operand_shape(builder: Builder, x: Value) -> tuple[tuple[int | str
     return tuple(entries), dims
 
 
+def joined_length(sizes: Sizes[S], lengths: Sequence[S]) -> S:
+    """The joined axis of a concatenation: its parts' lengths added, in any evaluator's sizes
+    (ir/sizes.py): the type's, the shape plan's and codegen's."""
+    total = lengths[0]
+    for length in lengths[1:]:
+        total = sizes.add(total, length)
+    return total
+
+
 class Concatenate(Operation):
     name = "tx.concatenate"
     traits = frozenset({PURE, FRESH})
@@ -285,7 +295,7 @@ class Concatenate(Operation):
                     raise TcTypeError(f"{cls.name}: cannot join {first} and {t} (same dtype and rank needed)")
                 dims.append(t.shape[a])
             if a == axis:
-                shape.append(None if None in dims else sum(dims))  # type: ignore[arg-type]
+                shape.append(joined_length(STATIC, dims))
                 continue
             known = {d for d in dims if d is not None}
             if len(known) > 1:
