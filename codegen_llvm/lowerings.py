@@ -31,6 +31,7 @@ from ..ir.ops.random import (
 from ..ir.ops.reduce import Reduce, reduced_shape
 from ..ir.ops.state import Load, Store
 from ..ir.ops.views import DimShuffle
+from ..ir.sizes import broadcast
 from .context import LoweringContext, lowering
 from .indexing import emit_gather, emit_scatter_add, indexing_extent
 from .kernel_body import kernel_body
@@ -40,6 +41,7 @@ from .nest import ArrayRef
 from .random import emit_choice, emit_permutation, emit_random
 from .reduce import emit_reduce, wide_accumulator
 from .scalar import ScalarEmitter
+from .terms import LLVMSizes
 from .types import I8_PTR, I32, I64, memory_type
 
 # -- values known without a loop: constants, shapes, sizes, globals, views -------------------
@@ -151,23 +153,17 @@ def kernel_extent(
     ctx: LoweringContext, op: Operation, static_shape: tuple[int | None, ...] | None = None
 ) -> list[ll.Value]:
     """The run-time shape of a kernel's results (or of the broadcast of its operands, of
-    static shape `static_shape`), from its static shape or its operands."""
+    static shape `static_shape`): its operands broadcast as the type rule and the plan
+    broadcast them (ir/sizes.py), each size static where it is known."""
     result_shape = op.results[0].type.shape if static_shape is None else static_shape
-    rank = len(result_shape)
-    extent: list[ll.Value] = []
-    for axis, static in enumerate(result_shape):
-        if static is not None:
-            extent.append(I64(static))
-            continue
-        for operand in op.operands:
-            arr = ctx.arrays[operand]
-            local = axis - (rank - len(arr.shape))
-            if local >= 0 and arr.static_shape[local] is None:
-                extent.append(arr.shape[local])
-                break
-        else:
-            raise TcCompilationError(f"cannot find the run-time size of axis {axis} of {op.name}")
-    return extent
+    shapes = [_sizes_of(ctx.arrays[v]) for v in op.operands]
+    refined = tuple(1 if d is None else d for d in result_shape)  # what the type learned
+    extent = broadcast(LLVMSizes(ctx.builder), [*shapes, refined])
+    return [I64(d) if isinstance(d, int) else d for d in extent]
+
+
+def _sizes_of(array: ArrayRef) -> list[int | ll.Value]:
+    return [d if d is not None else n for d, n in zip(array.static_shape, array.shape, strict=True)]
 
 
 def _emit_kernel(ctx: LoweringContext, op: KernelElementwise, extent: list[ll.Value]) -> None:

@@ -19,6 +19,7 @@ from .core import Function, Operation, Value
 from .errors import TcCompilationError
 from .shape_checks import Bound, Constraint, Requirement
 from .shape_terms import ArgDim, ArgValue, Term, is_int_scalar, is_int_vector
+from .sizes import TermSizes, broadcast
 from .types import TensorType
 
 SymbolicShape = tuple[Term, ...]
@@ -83,22 +84,8 @@ class ShapeState:
         """The broadcast shape of the operands, constraining the sizes that must agree;
         `static_shape` is its static type (by default that of the op's first result)."""
         static_shape = op.results[0].type.shape if static_shape is None else static_shape
-        rank = len(static_shape)
-        result: list[Term] = []
-        for axis in range(rank):
-            terms = []
-            for shape in operand_shapes:
-                local = axis - (rank - len(shape))
-                if local >= 0 and shape[local] != 1:
-                    terms.append(shape[local])
-            if not terms:
-                result.append(1)
-                continue
-            static = static_shape[axis]
-            if static is not None and static != 1:
-                terms.append(static)  # a size the result's type learned (a refining tx.cast)
-            result.append(self.agree(op, terms))
-        return tuple(result)
+        refined = tuple(1 if d is None else d for d in static_shape)  # what a refining tx.cast learned
+        return broadcast(PlanSizes(self, op), [*operand_shapes, refined])
 
     def agree(self, op: Operation, terms: list[Term]) -> Term:
         """Sizes that must all be equal: a known one is the representative, the others are
@@ -124,6 +111,16 @@ class ShapeState:
                 f"'{op.name}' at {op.location}: a run-time size must be a shape (x.shape) or a constant"
             )
         return terms
+
+
+class PlanSizes(TermSizes):
+    """The shape plan's terms, for `op`: sizes that must agree are checked before the call."""
+
+    def __init__(self, state: ShapeState, op: Operation) -> None:
+        self.state, self.op = state, op
+
+    def agree(self, sizes: Sequence[Term]) -> Term:
+        return self.state.agree(self.op, list(sizes))
 
 
 def location(op: Operation) -> str:

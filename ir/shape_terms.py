@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .types import TensorType
+if TYPE_CHECKING:
+    from .types import TensorType
 
 
 @dataclass(frozen=True)

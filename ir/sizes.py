@@ -17,6 +17,7 @@ Plain ints may be mixed in anywhere (a stride, a window size): each evaluator li
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 from .shape_terms import EXPRESSIONS, Term, expr
@@ -53,6 +54,12 @@ class Sizes(Generic[S]):
     def maximum(self, a: int | S, b: int | S) -> S:
         return self._op("max", a, b)
 
+    def agree(self, sizes: Sequence[int | S]) -> int | S:
+        """Sizes that must be equal (broadcast axes, paired product axes): their representative,
+        a known int if there is one. The shape plan also records the checks; a static
+        evaluation refuses known ints that differ."""
+        return next((s for s in sizes if isinstance(s, int)), sizes[0])
+
 
 class StaticSizes(Sizes[int | None]):
     """Sizes known before a call: ints; None (unknown) wherever an operand is unknown."""
@@ -65,6 +72,12 @@ class StaticSizes(Sizes[int | None]):
             return None
         return int(EXPRESSIONS[kind](*args))
 
+    def agree(self, sizes: Sequence[int | None]) -> int | None:
+        known = {s for s in sizes if s is not None}
+        if len(known) > 1:
+            raise SizeMismatch(sorted(known))
+        return known.pop() if known else None
+
 
 class TermSizes(Sizes[Term]):
     """Sizes as the shape plan's terms of the arguments (known ints fold)."""
@@ -76,7 +89,34 @@ class TermSizes(Sizes[Term]):
         return expr(kind, *args)
 
 
+class SizeMismatch(Exception):
+    """Known sizes that must agree and do not (the type rule says which op and operands)."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        super().__init__(f"sizes {' and '.join(map(str, sizes))} differ")
+        self.sizes = sizes
+        self.axis: int | None = None  # counted from the end, where broadcasting found it
+
+
+def broadcast(sizes: Sizes[S], shapes: Sequence[Sequence[int | S]]) -> tuple[int | S, ...]:
+    """numpy broadcasting of `shapes` (aligned to the right) in any evaluator's sizes: per
+    axis, the sizes that are not a static 1 must agree (`Sizes.agree`; a `?` never
+    stretches), and an axis where all are 1 is 1. The type rules' (`STATIC`), the shape
+    plan's (`shape_state.PlanSizes`, recording the checks) and codegen's (`LLVMSizes`) broadcasting."""
+    rank = max((len(s) for s in shapes), default=0)
+    result: list[int | S] = []
+    for axis in range(rank):
+        dims = [s[len(s) - rank + axis] for s in shapes if len(s) - rank + axis >= 0]
+        stretched = [d for d in dims if not (isinstance(d, int) and d == 1)]
+        try:
+            result.append(sizes.agree(stretched) if stretched else 1)
+        except SizeMismatch as mismatch:
+            mismatch.axis = axis - rank
+            raise
+    return tuple(result)
+
+
 STATIC = StaticSizes()
 TERMS = TermSizes()
 
-__all__ = ["STATIC", "TERMS", "Sizes", "StaticSizes", "TermSizes"]
+__all__ = ["STATIC", "TERMS", "SizeMismatch", "Sizes", "StaticSizes", "TermSizes", "broadcast"]

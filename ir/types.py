@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .dtypes import DType
 from .errors import TcShapeError
+from .sizes import STATIC, SizeMismatch, broadcast
 
 Dim = int | None  # None is the unknown dimension `?`
 
@@ -65,21 +66,11 @@ def broadcast_shapes(*shapes: Sequence[Dim]) -> tuple[Dim, ...]:
     Raises TcShapeError when two known dimensions differ and neither is 1.
     `?` against a known n > 1 gives n (checked again at run time).
     """
-    rank = max((len(s) for s in shapes), default=0)
-    result: list[Dim] = []
-    for axis in range(rank):
-        dims = [s[len(s) - rank + axis] for s in shapes if len(s) - rank + axis >= 0]
-        known = {d for d in dims if d is not None and d != 1}
-        if len(known) > 1:
-            shown = " and ".join(_show_shape(s) for s in shapes)
-            raise TcShapeError(f"shapes {shown} do not broadcast (axis {axis - rank})")
-        if known:
-            result.append(known.pop())
-        elif any(d is None for d in dims):
-            result.append(None)
-        else:
-            result.append(1)
-    return tuple(result)
+    try:
+        return broadcast(STATIC, shapes)
+    except SizeMismatch as mismatch:
+        shown = " and ".join(_show_shape(s) for s in shapes)
+        raise TcShapeError(f"shapes {shown} do not broadcast (axis {mismatch.axis})") from None
 
 
 def _show_shape(shape: Sequence[Dim]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 
+import numpy as np
 import pytest
 from llvmlite import binding as llvm
 from llvmlite import ir as ll
@@ -17,7 +18,7 @@ from tc.codegen_llvm.types import I64
 from tc.ir.ops.conv import conv_axis
 from tc.ir.ops.pool import pool_output_size, pool_room
 from tc.ir.shape_terms import ArgDim, evaluate_term
-from tc.ir.sizes import STATIC, TERMS
+from tc.ir.sizes import STATIC, TERMS, SizeMismatch, broadcast
 
 SIZES = range(0, 9)
 
@@ -89,3 +90,36 @@ def test_a_pooling_axis_agrees_three_ways(ws: int, stride: int, pad: int, ignore
             assert out(STATIC, size, 0) == expected, size
         if ignore_border:
             assert (pool_room(STATIC, size, ws, pad) >= 1) == bool(whole)
+
+
+def test_broadcasting_agrees_statically_and_in_llvm() -> None:
+    """numpy's broadcasting where `?` never stretches: static shapes give numpy's shape, known
+    sizes that differ are refused with their axis, and LLVM (run-time sizes for the `?`s)
+    gives the sizes numpy gives for the concrete shapes."""
+    assert broadcast(STATIC, [(None, 3), (1, 3)]) == (None, 3)
+    assert broadcast(STATIC, [(None, 1), (4,)]) == (None, 4)
+    assert broadcast(STATIC, [(1, 1), (1,)]) == (1, 1)
+    with pytest.raises(SizeMismatch) as refused:
+        broadcast(STATIC, [(2, 3), (4, 3)])
+    assert refused.value.axis == -2 and refused.value.sizes == [2, 4]
+
+    # (a, 1, 3) with (b, 1) and (1,): a and b are run-time sizes
+    def rows(sizes, a, b):
+        return broadcast(sizes, [(a, 1, 3), (b, 1), (1,)])
+
+    def lift(shape):
+        return [d if isinstance(d, ll.Value) else I64(d) for d in shape]
+
+    module = ll.Module("broadcast")
+    fn = ll.Function(module, ll.FunctionType(I64, [I64, I64]), "f")
+    b = ll.IRBuilder(fn.append_basic_block())
+    extent = lift(rows(LLVMSizes(b), *fn.args))
+    b.ret(b.add(b.mul(extent[0], I64(100)), b.add(b.mul(extent[1], I64(10)), extent[2])))
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), host_target_machine())
+    engine.finalize_object()
+    native = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(
+        engine.get_function_address("f")
+    )
+    expected = np.broadcast_shapes((5, 1, 3), (5, 1), (1,))
+    assert native(5, 5) == 100 * expected[0] + 10 * expected[1] + expected[2]
+    assert rows(STATIC, None, None) == (None, None, 3)
