@@ -18,7 +18,7 @@ from ..ir.ops.builtin import Constant, Return, Shape, Size
 from ..ir.ops.elementwise import Cast
 from ..ir.ops.indexing import Gather, ScatterAdd
 from ..ir.ops.kernel import KernelElementwise
-from ..ir.ops.linalg import BatchedDot, Dot
+from ..ir.ops.linalg import BatchedDot, Dot, batched_dot_shape, dot_shape
 from ..ir.ops.random import (
     RandomBinomial,
     RandomChoice,
@@ -181,14 +181,14 @@ def _emit_kernel(ctx: LoweringContext, op: KernelElementwise, extent: list[ll.Va
 @lowering(Dot)
 def _dot(ctx: LoweringContext, op: Dot) -> None:
     a, b = ctx.arrays[op.operands[0]], ctx.arrays[op.operands[1]]
-    ctx.result_buffers(op, a.shape[:-1] + b.shape[1:])
+    ctx.result_buffers(op, list(dot_shape(LLVMSizes(ctx.builder), a.shape, b.shape)))
     ctx.defer(emit_dot, ctx.builder, a, b, ctx.arrays[op.results[0]].pointer)
 
 
 @lowering(BatchedDot)
 def _batched_dot(ctx: LoweringContext, op: BatchedDot) -> None:
     a, b = ctx.arrays[op.operands[0]], ctx.arrays[op.operands[1]]
-    ctx.result_buffers(op, [a.shape[0], a.shape[1], b.shape[2]])
+    ctx.result_buffers(op, list(batched_dot_shape(LLVMSizes(ctx.builder), a.shape, b.shape)))
     ctx.defer(emit_batched_dot, ctx.builder, a, b, ctx.arrays[op.results[0]])
 
 

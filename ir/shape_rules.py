@@ -14,14 +14,14 @@ from .ops import binary
 from .ops import elementwise as unary
 from .ops.builtin import Constant, Return, Shape, Size
 from .ops.indexing import Gather, ScatterAdd
-from .ops.linalg import BatchedDot, Dot
+from .ops.linalg import BatchedDot, Dot, batched_dot_shape, dot_shape
 from .ops.random import RandomChoice, RandomOp
 from .ops.reduce import NEEDS_ELEMENTS, Reduce, reduced_shape
 from .ops.select_cast import Cast
 from .ops.state import Load, Store
 from .ops.views import DimShuffle
 from .shape_checks import Bound, Constraint
-from .shape_state import FALLBACK_RULES, ShapeState, SymbolicShape, location, shape_rule
+from .shape_state import FALLBACK_RULES, PlanSizes, ShapeState, SymbolicShape, location, shape_rule
 from .shape_terms import ArgValue, Term, expr, is_int_scalar, is_int_vector
 
 # Integer scalar arithmetic the plan follows, as EXPRESSIONS kinds.
@@ -102,20 +102,13 @@ def _dimshuffle(op: DimShuffle, state: ShapeState) -> None:
 @shape_rule(Dot)
 def _dot(op: Dot, state: ShapeState) -> None:
     a, b = state.shapes[op.operands[0]], state.shapes[op.operands[1]]
-    if a[-1] != b[0]:
-        pairs = (len(a) - 1, 0, "contracts")
-        state.constraints.append(Constraint(a[-1], b[0], op.name, location(op), pairs))
-    state.shapes[op.results[0]] = a[:-1] + b[1:]
+    state.shapes[op.results[0]] = dot_shape(PlanSizes(state, op), a, b)
 
 
 @shape_rule(BatchedDot)
 def _batched_dot(op: BatchedDot, state: ShapeState) -> None:
     a, b = state.shapes[op.operands[0]], state.shapes[op.operands[1]]
-    batch, inner = (0, 0, "pairs the batch"), (2, 1, "contracts")
-    for left, right, pairs in ((a[0], b[0], batch), (a[2], b[1], inner)):
-        if left != right:
-            state.constraints.append(Constraint(left, right, op.name, location(op), pairs))
-    state.shapes[op.results[0]] = (a[0], a[1], b[2])
+    state.shapes[op.results[0]] = batched_dot_shape(PlanSizes(state, op), a, b)
 
 
 @shape_rule(Reduce)

@@ -19,7 +19,7 @@ from .core import Function, Operation, Value
 from .errors import TcCompilationError
 from .shape_checks import Bound, Constraint, Requirement
 from .shape_terms import ArgDim, ArgValue, Term, is_int_scalar, is_int_vector
-from .sizes import TermSizes, broadcast
+from .sizes import Pairs, TermSizes, broadcast
 from .types import TensorType
 
 SymbolicShape = tuple[Term, ...]
@@ -119,8 +119,16 @@ class PlanSizes(TermSizes):
     def __init__(self, state: ShapeState, op: Operation) -> None:
         self.state, self.op = state, op
 
-    def agree(self, sizes: Sequence[Term]) -> Term:
-        return self.state.agree(self.op, list(sizes))
+    def agree(self, sizes: Sequence[Term], pairs: Pairs | None = None) -> Term:
+        if pairs is None:
+            return self.state.agree(self.op, list(sizes))
+        first, *others = sizes
+        for other in others:
+            if other != first:
+                self.state.constraints.append(
+                    Constraint(first, other, self.op.name, location(self.op), pairs)
+                )
+        return super().agree(sizes)
 
 
 def location(op: Operation) -> str:

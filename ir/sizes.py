@@ -23,6 +23,9 @@ from typing import Generic, TypeVar
 from .shape_terms import EXPRESSIONS, Term, expr
 
 S = TypeVar("S")
+# The axes of a product's left and right operand that must agree, and what the product does
+# with them ("contracts", "pairs the batch"), for the error that names them.
+Pairs = tuple[int, int, str]
 
 
 class Sizes(Generic[S]):
@@ -54,10 +57,11 @@ class Sizes(Generic[S]):
     def maximum(self, a: int | S, b: int | S) -> S:
         return self._op("max", a, b)
 
-    def agree(self, sizes: Sequence[int | S]) -> int | S:
-        """Sizes that must be equal (broadcast axes, paired product axes): their representative,
-        a known int if there is one. The shape plan also records the checks; a static
-        evaluation refuses known ints that differ."""
+    def agree(self, sizes: Sequence[int | S], pairs: Pairs | None = None) -> int | S:
+        """Sizes that must be equal (broadcast axes; with `pairs`, the axes of a product's left
+        and right operand it pairs, and how): their representative, a known int if there is
+        one. The shape plan also records the checks; a static evaluation refuses known ints
+        that differ."""
         return next((s for s in sizes if isinstance(s, int)), sizes[0])
 
 
@@ -72,10 +76,10 @@ class StaticSizes(Sizes[int | None]):
             return None
         return int(EXPRESSIONS[kind](*args))
 
-    def agree(self, sizes: Sequence[int | None]) -> int | None:
+    def agree(self, sizes: Sequence[int | None], pairs: Pairs | None = None) -> int | None:
         known = {s for s in sizes if s is not None}
         if len(known) > 1:
-            raise SizeMismatch(sorted(known))
+            raise SizeMismatch(sorted(known), pairs)
         return known.pop() if known else None
 
 
@@ -92,9 +96,9 @@ class TermSizes(Sizes[Term]):
 class SizeMismatch(Exception):
     """Known sizes that must agree and do not (the type rule says which op and operands)."""
 
-    def __init__(self, sizes: list[int]) -> None:
+    def __init__(self, sizes: list[int], pairs: Pairs | None = None) -> None:
         super().__init__(f"sizes {' and '.join(map(str, sizes))} differ")
-        self.sizes = sizes
+        self.sizes, self.pairs = sizes, pairs
         self.axis: int | None = None  # counted from the end, where broadcasting found it
 
 

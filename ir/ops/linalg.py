@@ -16,11 +16,29 @@ import numpy as np
 from ..attributes import Attribute
 from ..core import FRESH, PURE, Operation, Region, product
 from ..errors import TcShapeError, TcTypeError
+from ..sizes import STATIC, S, SizeMismatch, Sizes
 from ..types import TensorType
 
 if TYPE_CHECKING:
     from ..builder import Builder
     from ..core import Value
+
+
+BATCH, CONTRACTED = (0, 0, "pairs the batch"), (2, 1, "contracts")
+
+
+def dot_shape(sizes: Sizes[S], a: Sequence[S], b: Sequence[S]) -> tuple[S, ...]:
+    """tx.dot's result shape, a's contracted (last) size agreeing with b's first, in any
+    evaluator's sizes (ir/sizes.py): the type rule's, the shape plan's and codegen's."""
+    sizes.agree([a[-1], b[0]], (len(a) - 1, 0, "contracts"))
+    return (*a[:-1], *b[1:])
+
+
+def batched_dot_shape(sizes: Sizes[S], a: Sequence[S], b: Sequence[S]) -> tuple[S, ...]:
+    """tx.batched_dot's result shape (batch, a's rows, b's columns), as `dot_shape`."""
+    batch = sizes.agree([a[0], b[0]], BATCH)
+    sizes.agree([a[2], b[1]], CONTRACTED)
+    return (batch, a[1], b[2])
 
 
 class Dot(Operation):
@@ -40,13 +58,14 @@ class Dot(Operation):
             raise TcTypeError(f"tx.dot needs operands of one dtype, found {a} and {b}")
         if a.rank not in (1, 2) or b.rank not in (1, 2):
             raise TcTypeError(f"tx.dot takes vectors and matrices, found {a} and {b}")
-        inner_a, inner_b = a.shape[-1], b.shape[0]
-        if inner_a is not None and inner_b is not None and inner_a != inner_b:
+        try:
+            shape = dot_shape(STATIC, a.shape, b.shape)
+        except SizeMismatch:
             raise TcShapeError(
-                f"tx.dot contracts dimension {a.rank - 1} of the left operand (size {inner_a}) with "
-                f"dimension 0 of the right (size {inner_b}): {a} and {b} differ on the contracted dimension"
-            )
-        shape = a.shape[:-1] + b.shape[1:]
+                f"tx.dot contracts dimension {a.rank - 1} of the left operand (size {a.shape[-1]}) "
+                f"with dimension 0 of the right (size {b.shape[0]}): {a} and {b} differ on the "
+                "contracted dimension"
+            ) from None
         return [TensorType(a.dtype, shape)]
 
     def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
@@ -118,12 +137,12 @@ class BatchedDot(Operation):
             raise TcTypeError(
                 f"tx.batched_dot takes two 3-d tensors (batches of matrices), found {a} and {b}"
             )
-        for axis_a, axis_b, what in ((0, 0, "batch"), (2, 1, "contracted")):
-            da, db = a.shape[axis_a], b.shape[axis_b]
-            if da is not None and db is not None and da != db:
-                raise TcShapeError(f"tx.batched_dot: {a} and {b} do not agree on the {what} dimension")
-        batch = a.shape[0] if a.shape[0] is not None else b.shape[0]
-        return [TensorType(a.dtype, (batch, a.shape[1], b.shape[2]))]
+        try:
+            shape = batched_dot_shape(STATIC, a.shape, b.shape)
+        except SizeMismatch as mismatch:
+            what = "batch" if mismatch.pairs == BATCH else "contracted"
+            raise TcShapeError(f"tx.batched_dot: {a} and {b} do not agree on the {what} dimension") from None
+        return [TensorType(a.dtype, shape)]
 
     def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
         """A multiply and an add per result element and contracted term."""
