@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from llvmlite import ir as ll
 
 from ..ir import Value
-from ..ir.ops.indexing import FIRST_INDEX_STATUS, Gather, ScatterAdd, index_shape
+from ..ir.ops.indexing import FIRST_INDEX_STATUS, Gather, ScatterAdd, gathered_shape
 from .nest import ArrayRef, IterationSpace, byte_size, contiguous_over
+from .terms import LLVMSizes
 from .types import I1, I8_PTR, I32, I64, load_element, store_element
 
 
@@ -66,24 +67,13 @@ class IndexFailure:
         b.ret(status)
 
 
-def indexing_extent(op: Gather | ScatterAdd, arrays: dict[Value, ArrayRef]) -> list[ll.Value]:
+def indexing_extent(
+    b: ll.IRBuilder, op: Gather | ScatterAdd, arrays: dict[Value, ArrayRef]
+) -> list[ll.Value]:
     """The run-time shape of the gathered block: broadcast(index shapes) + source.shape[k:]."""
-    source = arrays[op.operands[0]]
-    indices = [arrays[v] for v in op.indices]
-    static = index_shape(op.name, op.operands[0].type, [v.type for v in op.indices])
-    rank = len(static) - (len(source.shape) - len(indices))
-    extent: list[ll.Value] = []
-    for axis in range(rank):
-        known = static[axis]
-        if known is not None:
-            extent.append(I64(known))
-            continue
-        for index in indices:
-            local = axis - (rank - len(index.shape))
-            if local >= 0 and index.static_shape[local] is None:
-                extent.append(index.shape[local])
-                break
-    return extent + list(source.shape[len(indices) :])
+    source, indices = arrays[op.operands[0]], [arrays[v].sizes() for v in op.indices]
+    extent = gathered_shape(LLVMSizes(b), source.sizes(), indices)
+    return [I64(d) if isinstance(d, int) else d for d in extent]
 
 
 def _load_index(b: ll.IRBuilder, array: ArrayRef, pointer: ll.Value) -> ll.Value:

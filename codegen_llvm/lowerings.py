@@ -156,14 +156,10 @@ def kernel_extent(
     static shape `static_shape`): its operands broadcast as the type rule and the plan
     broadcast them (ir/sizes.py), each size static where it is known."""
     result_shape = op.results[0].type.shape if static_shape is None else static_shape
-    shapes = [_sizes_of(ctx.arrays[v]) for v in op.operands]
+    shapes = [ctx.arrays[v].sizes() for v in op.operands]
     refined = tuple(1 if d is None else d for d in result_shape)  # what the type learned
     extent = broadcast(LLVMSizes(ctx.builder), [*shapes, refined])
     return [I64(d) if isinstance(d, int) else d for d in extent]
-
-
-def _sizes_of(array: ArrayRef) -> list[int | ll.Value]:
-    return [d if d is not None else n for d, n in zip(array.static_shape, array.shape, strict=True)]
 
 
 def _emit_kernel(ctx: LoweringContext, op: KernelElementwise, extent: list[ll.Value]) -> None:
@@ -238,7 +234,7 @@ def _emit_reduce(ctx: LoweringContext, op: Reduce, extent: list[ll.Value], scrat
 
 @lowering(Gather)
 def _gather(ctx: LoweringContext, op: Gather) -> None:
-    ctx.result_buffers(op, indexing_extent(op, ctx.arrays))
+    ctx.result_buffers(op, indexing_extent(ctx.builder, op, ctx.arrays))
     ctx.defer(_emit_indexing, ctx, op, emit_gather)
 
 

@@ -39,6 +39,11 @@ class ArrayRef:
     # need no run-time layout check and no strided fallback.
     contiguous: bool = False
 
+    def sizes(self) -> list[int | ll.Value]:
+        """Each axis's size: the static one where the type knows it, else the run-time value
+        (the sizes a rule over ir/sizes.py reads in codegen)."""
+        return [d if d is not None else n for d, n in zip(self.static_shape, self.shape, strict=True)]
+
 
 Strides = list[ll.Value | None]  # per axis of a space: a byte stride, or None where broadcast
 

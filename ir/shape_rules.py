@@ -13,7 +13,7 @@ from .errors import TcCompilationError
 from .ops import binary
 from .ops import elementwise as unary
 from .ops.builtin import Constant, Return, Shape, Size
-from .ops.indexing import Gather, ScatterAdd
+from .ops.indexing import Gather, ScatterAdd, gathered_shape
 from .ops.linalg import BatchedDot, Dot, batched_dot_shape, dot_shape
 from .ops.random import RandomChoice, RandomOp
 from .ops.reduce import NEEDS_ELEMENTS, Reduce, reduced_shape
@@ -152,13 +152,7 @@ def _gathered(op: Gather | ScatterAdd, state: ShapeState) -> SymbolicShape:
     """The shape `source[indices]` has: the index arrays broadcast together, then the axes
     they leave alone."""
     indices = [state.shapes[v] for v in op.indices]
-    rank = max(len(s) for s in indices)
-    gathered: list[Term] = []
-    for axis in range(rank):
-        terms = [s[axis - rank + len(s)] for s in indices if axis - rank + len(s) >= 0]
-        terms = [t for t in terms if t != 1]
-        gathered.append(state.agree(op, terms) if terms else 1)
-    return (*gathered, *state.shapes[op.operands[0]][len(indices) :])
+    return gathered_shape(PlanSizes(state, op), state.shapes[op.operands[0]], indices)
 
 
 @shape_rule(RandomOp)

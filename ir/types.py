@@ -69,8 +69,13 @@ def broadcast_shapes(*shapes: Sequence[Dim]) -> tuple[Dim, ...]:
     try:
         return broadcast(STATIC, shapes)
     except SizeMismatch as mismatch:
-        shown = " and ".join(_show_shape(s) for s in shapes)
-        raise TcShapeError(f"shapes {shown} do not broadcast (axis {mismatch.axis})") from None
+        raise broadcast_error(shapes, mismatch) from None
+
+
+def broadcast_error(shapes: Sequence[Sequence[Dim]], mismatch: SizeMismatch) -> TcShapeError:
+    """The error for static `shapes` that do not broadcast, where `mismatch` was found."""
+    shown = " and ".join(_show_shape(s) for s in shapes)
+    return TcShapeError(f"shapes {shown} do not broadcast (axis {mismatch.axis})")
 
 
 def _show_shape(shape: Sequence[Dim]) -> str:

@@ -24,7 +24,8 @@ import numpy as np
 from ..attributes import Attribute
 from ..core import CALLABLE_BODY, FRESH, PURE, Function, Operation, Region, at_least
 from ..errors import TcIndexError, TcTypeError
-from ..types import Dim, TensorType, broadcast_shapes
+from ..sizes import STATIC, S, SizeMismatch, Sizes, broadcast
+from ..types import Dim, TensorType, broadcast_error
 
 if TYPE_CHECKING:
     from ..builder import Builder
@@ -61,7 +62,17 @@ def index_shape(op_name: str, source: TensorType, indices: Sequence[TensorType])
             raise TcTypeError(
                 f"{op_name}: the index for axis {axis} must have an integer dtype, found {index}"
             )
-    return broadcast_shapes(*[i.shape for i in indices]) + source.shape[len(indices) :]
+    index_shapes = [i.shape for i in indices]
+    try:
+        return gathered_shape(STATIC, source.shape, index_shapes)
+    except SizeMismatch as mismatch:
+        raise broadcast_error(index_shapes, mismatch) from None
+
+
+def gathered_shape(sizes: Sizes[S], source: Sequence[S], indices: Sequence[Sequence[S]]) -> tuple[S, ...]:
+    """The shape `source[indices]` has: the index arrays broadcast together, then the axes they
+    leave alone, in any evaluator's sizes (ir/sizes.py): the type rule's, the plan's, codegen's."""
+    return (*broadcast(sizes, indices), *source[len(indices) :])
 
 
 def check_indices(
