@@ -30,7 +30,7 @@ from ..ir.ops.random import (
 )
 from ..ir.ops.reduce import Reduce, reduced_shape
 from ..ir.ops.state import Load, Store
-from ..ir.ops.views import DimShuffle
+from ..ir.ops.views import DimShuffle, shuffled
 from ..ir.sizes import broadcast
 from .context import LoweringContext, lowering
 from .indexing import emit_gather, emit_scatter_add, indexing_extent
@@ -124,7 +124,7 @@ def _dimshuffle(ctx: LoweringContext, op: DimShuffle) -> None:
     ctx.arrays[op.results[0]] = ArrayRef(
         source.dtype,
         source.pointer,
-        [I64(1) if p == -1 else source.shape[p] for p in op.pattern],
+        [I64(d) if isinstance(d, int) else d for d in shuffled(source.shape, op.pattern)],
         [I64(0) if p == -1 else source.strides[p] for p in op.pattern],
         op.results[0].type.shape,
     )

@@ -19,7 +19,7 @@ from .ops.random import RandomChoice, RandomOp
 from .ops.reduce import NEEDS_ELEMENTS, Reduce, reduced_shape
 from .ops.select_cast import Cast
 from .ops.state import Load, Store
-from .ops.views import DimShuffle
+from .ops.views import DimShuffle, shuffled
 from .shape_checks import Bound, Constraint
 from .shape_state import FALLBACK_RULES, PlanSizes, ShapeState, SymbolicShape, location, shape_rule
 from .shape_terms import ArgValue, Term, expr, is_int_scalar, is_int_vector
@@ -92,7 +92,7 @@ def _static(op: Operation, state: ShapeState) -> None:
 @shape_rule(DimShuffle)
 def _dimshuffle(op: DimShuffle, state: ShapeState) -> None:
     source = state.shapes[op.operands[0]]
-    state.shapes[op.results[0]] = tuple(1 if p == -1 else source[p] for p in op.pattern)
+    state.shapes[op.results[0]] = shuffled(source, op.pattern)
     # An integer scalar made a one-entry vector keeps its value (T.stack of sizes).
     scalar = state.scalars.get(op.operands[0])
     if scalar is not None and tuple(op.pattern) == (-1,):

@@ -17,11 +17,18 @@ import numpy as np
 from ..attributes import Attribute, attr, int_tuple
 from ..core import PURE, Operation, Region
 from ..errors import TcTypeError
+from ..sizes import S
 from ..types import TensorType
 
 if TYPE_CHECKING:
     from ..builder import Builder
     from ..core import Value
+
+
+def shuffled(shape: Sequence[S], pattern: Sequence[int]) -> tuple[S | int, ...]:
+    """tx.dimshuffle's result shape (-1 inserts an axis of 1), in any evaluator's sizes
+    (ir/sizes.py): the type rule's, the shape plan's and codegen's views."""
+    return tuple(1 if p == -1 else shape[p] for p in pattern)
 
 
 class DimShuffle(Operation):
@@ -50,7 +57,7 @@ class DimShuffle(Operation):
                 raise TcTypeError(
                     f"tx.dimshuffle: axis {dropped} of {source} can only be dropped if its length is 1"
                 )
-        return [source.with_shape([1 if p == -1 else source.shape[p] for p in pattern])]
+        return [source.with_shape(shuffled(source.shape, pattern))]
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         (x,) = operands
