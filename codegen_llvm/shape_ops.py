@@ -37,7 +37,7 @@ from .context import IDENTITY, LoweringContext, contiguous_strides, lowering
 from .control import counted_loop
 from .loops import emit_elementwise_loop
 from .nest import ArrayRef, IterationSpace, PointBody, is_contiguous
-from .terms import LLVMSizes
+from .terms import LLVMSizes, emit_slice
 from .types import F64, I8_PTR, I64, load_element, load_integer, register_type, store_element
 
 # Values known while buffers are laid out: their ops' classes, and the views of such values.
@@ -151,28 +151,10 @@ class ShapeOpLowering:
     def _slice(
         self, op: Operation, entry: SliceEntry, n: ll.Value, given: Iterator[Value]
     ) -> tuple[ll.Value, ll.Value]:
-        """Python's slice.indices(n) and the slice's length, for a constant step."""
-        b = self.builder
-        step = entry.step
-        low, high = (I64(0), n) if step > 0 else (I64(-1), b.sub(n, I64(1)))
-
-        def clamp(bound: int | str | None, default: ll.Value) -> ll.Value:
-            if bound is None:
-                return default
-            value = self._bound(op, bound, given)
-            shifted = b.select(b.icmp_signed("<", value, I64(0)), b.add(value, n), value)
-            return _clamp(b, shifted, low, high)
-
-        start = clamp(entry.start, I64(0) if step > 0 else b.sub(n, I64(1)))
-        stop = clamp(entry.stop, n if step > 0 else I64(-1))
-        if step > 0:
-            span = b.sub(stop, start)
-            length = b.sdiv(b.add(span, I64(step - 1)), I64(step))
-        else:
-            span = b.sub(start, stop)
-            length = b.sdiv(b.add(span, I64(-step - 1)), I64(-step))
-        length = b.select(b.icmp_signed(">", span, I64(0)), length, I64(0))
-        return start, length
+        """Python's slice.indices(n): the first index and the slice's length."""
+        first = None if entry.start is None else self._bound(op, entry.start, given)
+        stop = None if entry.stop is None else self._bound(op, entry.stop, given)
+        return emit_slice(self.builder, n, first, stop, I64(entry.step))
 
     def reshape(self, op: Reshape) -> ArrayRef:
         """A view of a C-contiguous source; otherwise a contiguous copy made when the loops run."""

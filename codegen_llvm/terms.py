@@ -113,22 +113,33 @@ def _slice_length(
 ) -> ll.Value:
     """len(range(*slice(start, stop, step).indices(n))), with Python's clamping."""
     n_term, start_term, stop_term, step_term = args
-    n = emit_term(b, n_term, arg_dim, arg_value)
+
+    def value(term: Term | None) -> ll.Value | None:
+        return None if term is None else emit_term(b, term, arg_dim, arg_value)
+
     step = I64(1) if step_term is None else emit_term(b, step_term, arg_dim, arg_value)
+    return emit_slice(b, emit_term(b, n_term, arg_dim, arg_value), value(start_term), value(stop_term), step)[
+        1
+    ]
+
+
+def emit_slice(
+    b: ll.IRBuilder, n: ll.Value, start: ll.Value | None, stop: ll.Value | None, step: ll.Value
+) -> tuple[ll.Value, ll.Value]:
+    """Python's slice(start, stop, step).indices(n) (None: the default bound): the first index
+    and the length; the slices of views and the plan's slice terms in generated code."""
     up = b.icmp_signed(">", step, I64(0))
     lower = b.select(up, I64(0), I64(-1))
     upper = b.select(up, n, b.sub(n, I64(1)))
 
-    def bound(term: Term | None, default_up: ll.Value, default_down: ll.Value) -> ll.Value:
-        if term is None:
+    def bound(value: ll.Value | None, default_up: ll.Value, default_down: ll.Value) -> ll.Value:
+        if value is None:
             return b.select(up, default_up, default_down)
-        value = emit_term(b, term, arg_dim, arg_value)
         shifted = _max(b, b.add(value, n), lower)
         return b.select(b.icmp_signed("<", value, I64(0)), shifted, _min(b, value, upper))
 
-    start = bound(start_term, lower, upper)
-    stop = bound(stop_term, upper, lower)
-    return _range_length(b, start, stop, step)
+    first = bound(start, lower, upper)
+    return first, _range_length(b, first, bound(stop, upper, lower), step)
 
 
 _EXPRESSIONS: dict[str, Callable[..., ll.Value]] = {
