@@ -28,7 +28,7 @@ from __future__ import annotations
 from ..ir import ELEMENTWISE, Block, Function, Operation, Region, TensorType, Value
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise, Yield
-from .dataflow import dataflow_graph, reorder_topologically
+from .dataflow import order_by_dataflow
 from .fuse_reductions import fuse_reductions
 from .manager import Pass, register
 
@@ -205,7 +205,7 @@ class FuseElementwise(Pass):
             for op in reversed(group):
                 op.erase()
         self._drop_unused_constants(block)
-        reorder_topologically(block, dataflow_graph(block))
+        order_by_dataflow(block, self.name)
         fuse_reductions(block)
 
     @staticmethod

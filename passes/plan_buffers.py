@@ -81,20 +81,25 @@ def _set_or_drop(op: Operation, name: str, value: tuple, wanted: bool) -> None:
 
 def temporary_buffers(function: Function, placed: set[Value]) -> dict[Value, int]:
     """Each temporary that may share a buffer, with its buffer's number (see the module's
-    docstring): an interval graph of lifetimes, colored in the order of first writes."""
-    import networkx as nx  # imported when first needed: `import tc` stays fast
+    docstring)."""
+    return number_intervals(*lifetimes(function, placed))
 
-    born, last = lifetimes(function, placed)
-    order = sorted(born, key=born.__getitem__)
-    graph = nx.Graph()
-    graph.add_nodes_from(order)
-    for i, first in enumerate(order):
-        for second in order[i + 1 :]:
-            if born[second] > last[first]:
-                break  # sorted by birth: no later value overlaps `first` either
-            graph.add_edge(first, second)
-    colors = nx.greedy_color(graph, strategy=lambda g, _: iter(order))
-    return {value: colors[value] for value in order}
+
+def number_intervals(born: dict[Value, int], last: dict[Value, int]) -> dict[Value, int]:
+    """Numbers for the intervals [born, last] such that overlapping intervals differ. They
+    form an interval graph, so coloring it greedily in the order of first writes is optimal;
+    done as a linear scan (register allocation's): a value takes the lowest number whose
+    latest holder is dead by the time it is written. No graph is built."""
+    held_until: list[int] = []  # per number, the last read of its latest holder
+    numbers: dict[Value, int] = {}
+    for value in sorted(born, key=born.__getitem__):
+        number = next((n for n, end in enumerate(held_until) if end < born[value]), len(held_until))
+        if number == len(held_until):
+            held_until.append(last[value])
+        else:
+            held_until[number] = last[value]
+        numbers[value] = number
+    return numbers
 
 
 def lifetimes(function: Function, placed: set[Value]) -> tuple[dict[Value, int], dict[Value, int]]:
