@@ -1,11 +1,12 @@
 """The support library: native code every compiled module calls, compiled once per process.
 
 It holds the thread pool (thread_pool.py), the runtime's packed call (packed_call.py) and
-tc's own product kernels (small_gemm.py,
-narrow_gemm.py) for float32 and float64. They do not depend on the function being compiled,
-so compiling them into every module (about 0.15 s of LLVM) would be waste: the runtime
-compiles each part (the pool; the kernels of one dtype) the first time a loaded module needs
-it, or loads it from the compile cache, never frees it (the pool's workers run its code),
+the products for float32 and float64: each dtype's tc_dot (linalg.py), which every tx.dot
+calls, and tc's own product kernels it chooses among (small_gemm.py, narrow_gemm.py). They
+do not depend on the function being compiled, so compiling them into every module (about
+0.15 s of LLVM for the kernels, 0.3 s more for tc_dot) would be waste: the runtime compiles
+each part (the pool; the products of one dtype) the first time a loaded module needs it,
+or loads it from the compile cache, never frees it (the pool's workers run its code),
 and writes its functions' addresses into each loaded module's globals named in
 LIBRARY_GLOBALS, as it does for BLAS. A module reaches a kernel through `library_function`.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from llvmlite import ir as ll
 
 from ..ir import DType
+from .linalg import DOT_TYPE, dot_function
 from .narrow_gemm import NARROW_GEMM_TYPE, narrow_gemm_function
 from .packed_call import add_packed_call
 from .parallel import module_global
@@ -27,6 +29,7 @@ from .types import I8_PTR
 KERNELS = {
     "small_gemm": (SMALL_GEMM_TYPE, small_gemm_function),
     "narrow_gemm": (NARROW_GEMM_TYPE, narrow_gemm_function),
+    "dot": (DOT_TYPE, dot_function),  # after the kernels it calls
 }
 TYPES = {"tc_pool_run": RUN_TYPE} | {
     f"tc_{kind}_{dtype.value}": kernel_type
@@ -55,7 +58,11 @@ def build_support_module(target: HostTarget, part: str) -> ll.Module:
 
 def library_function(b: ll.IRBuilder, name: str) -> tuple[ll.Value, ll.Value]:
     """(the library function `name` as a callable pointer, whether it is there (non-null)),
-    through the module's global for it, which the runtime fills after loading."""
+    through the module's global for it, which the runtime fills after loading; directly in
+    the library's own module."""
+    own = b.module.globals.get(name)
+    if isinstance(own, ll.Function):
+        return own, ll.Constant(ll.IntType(1), 1)
     glob = module_global(b.module, LIBRARY_GLOBALS[name], I8_PTR, None)
     pointer = b.load(glob)
     present = b.icmp_unsigned("!=", pointer, ll.Constant(I8_PTR, None))
