@@ -40,7 +40,7 @@ def lower_body(ctx: LoweringContext, block: Block, label: str, op: Operation) ->
     # The entry is `tc_<name>`, so the name is made unique with that prefix.
     name = ctx.module.get_unique_name(f"tc_{ctx.function.name}.{label}").removeprefix("tc_")
     body = Function(name, block, op.location)
-    entry = lower_function(calling_convention(Module([]), body), body, ctx.module)
+    entry = lower_function(calling_convention(Module([]), body), body, ctx.module, body=True)
     symbol = ctx.module.globals[entry.symbol]
     symbol.linkage = "internal"
     checks = index_checks(body)

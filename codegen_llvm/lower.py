@@ -21,28 +21,39 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+from collections.abc import Callable
 from pathlib import Path
 
 from llvmlite import ir as ll
 
-from ..ir import Function, TcCompilationError
+from ..ir import Function, Operation, TcCompilationError
 from ..ir.calling import CallingConvention
+from ..ir.core import CALLABLE_BODY
 from ..ir.ops.indexing import index_checks
 from .context import LOWERINGS, LoweringContext, Slot
 from .indexing import IndexFailure
 from .nest import ArrayRef
+from .outline import can_fail, outlined
 from .plan import plan_buffers, pooled_buffers
 from .profile import OpTimer, bytes_of, run_timed_loops
 from .symbols import EntryPoint, entry_symbol
 from .types import I8_PTR, I32, I64, mark_not_captured
 
+# Host functions of at least this many ops are left to LLVM unoptimised (see `_bookkeeping`).
+UNOPTIMISED_HOST_OPS = 16
+
 
 def lower_function(
-    convention: CallingConvention, function: Function, module: ll.Module, profile: bool = False
+    convention: CallingConvention,
+    function: Function,
+    module: ll.Module,
+    profile: bool = False,
+    body: bool = False,
 ) -> EntryPoint:
     """Plan the function's buffers (plan.py), lower each op through its registered entry
     (`LOWERINGS`), run the deferred loops, then copy what the plan did not place and free.
-    `profile`: time each op's loops and record them (profile.py)."""
+    `profile`: time each op's loops and record them (profile.py). `body`: a region's body
+    (bodies.py), which its op may call once per step."""
     register_lowerings()
     ranks = convention.slot_ranks
     symbol = entry_symbol(function)
@@ -91,13 +102,18 @@ def lower_function(
         entry(ctx, op)
         if len(ctx.loops) > laid_out:
             groups.append((index, op, ctx.loops[laid_out:]))
+    bookkeeping = not body and _bookkeeping(function)
+    run = functools.partial(_emit_loops, ctx, bookkeeping)
     timer = None
     if profile:  # each op's loops timed (profile.py)
-        timer = run_timed_loops(ctx, groups)
+        timer = run_timed_loops(ctx, groups, run)
     else:
-        for loop in ctx.loops:
-            loop()
+        for _, op, loops in groups:
+            run(op, loops)
     _finish(ctx, timer, len(function.body.ops))
+    if bookkeeping:
+        fn.attributes.add("noinline")
+        fn.attributes.add("optnone")
     return EntryPoint(symbol, ranks)
 
 
@@ -107,6 +123,32 @@ def register_lowerings() -> None:
     the first lowering, not on import, so that loading cached code imports none of them."""
     for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
         importlib.import_module(f"{__package__}.{module.name}")
+
+
+def _bookkeeping(function: Function) -> bool:
+    """Whether the entry point is bookkeeping LLVM should not optimise: it runs once per
+    call, straight through (shapes, checks, allocation, then a call per op, whose loops are
+    functions of their own: outline.py), and in a train step of 40 ops LLVM spent 0.4 s
+    optimising it and 0.3 s more selecting its instructions (optnone: FastISel) to save
+    nanoseconds per call. Small functions, the ones called in tight loops, are cheap to
+    optimise and stay optimised, their loops inline; so does an entry point holding a loop
+    (a scan's), which runs its body's code many times."""
+    ops = function.body.ops
+    return len(ops) >= UNOPTIMISED_HOST_OPS and not any(CALLABLE_BODY in op.traits for op in ops)
+
+
+def _emit_loops(ctx: LoweringContext, outline: bool, op: Operation, loops: list[Callable[[], None]]) -> None:
+    """Emit an op's deferred code: where the entry point is left unoptimised, into a function
+    of its own (outline.py), whose failed index check the entry point's exit reports."""
+    if not outline:
+        for loop in loops:
+            loop()
+        return
+    b = ctx.builder
+    call = outlined(b, f"{ctx.function.name}.{op.name}", lambda: [loop() for loop in loops])
+    if can_fail(call):
+        with b.if_then(b.icmp_signed("!=", call, I32(0)), likely=False):
+            ctx.index_failure.forward(b, call)
 
 
 def _finish(ctx: LoweringContext, timer: OpTimer | None, copies_index: int) -> None:

@@ -101,22 +101,21 @@ class OpTimer:
             b.store(b.add(count, I64(1)), count_at)
 
 
-LoopGroup = tuple[int, Operation, list[Callable[[], None]]]  # an op's index, the op, its loops
+Loops = list[Callable[[], None]]
+LoopGroup = tuple[int, Operation, Loops]  # an op's index, the op, its loops
 
 
-def run_timed_loops(ctx: LoweringContext, groups: Sequence[LoopGroup]) -> OpTimer:
-    """Emit each op's deferred loops inside a timed record; the timer, for the copies after."""
+def run_timed_loops(
+    ctx: LoweringContext, groups: Sequence[LoopGroup], emit: Callable[[Operation, Loops], None]
+) -> OpTimer:
+    """Emit each op's deferred loops (`emit(op, loops)`) inside a timed record; the timer,
+    for the copies after."""
     timer = OpTimer(ctx)
     for index, op, loops in groups:
         values = [*op.operands, *op.results]
         flops = op.flops([_shape(ctx, v) for v in op.operands], [_shape(ctx, v) for v in op.results])
-        timer.time(index, lambda loops=loops: _run(loops), bytes_of(ctx, values), _word(flops))
+        timer.time(index, lambda op=op, loops=loops: emit(op, loops), bytes_of(ctx, values), _word(flops))
     return timer
-
-
-def _run(loops: list[Callable[[], None]]) -> None:
-    for loop in loops:
-        loop()
 
 
 def bytes_of(ctx: LoweringContext, values: Sequence[Value]) -> ll.Value:

@@ -1,0 +1,134 @@
+"""One op's loops as a function of their own, called from the entry point.
+
+An entry point is mostly bookkeeping that runs once per call (shapes, checks, allocation);
+lower.py may ask LLVM not to optimise it (`optnone`), which takes most of LLVM's time off a
+large function's compile, but then every loop left in it would run unoptimised too. So there
+each op's deferred code (its loops, or its calls to kernels and the library) is emitted into
+an internal function of its own, which LLVM optimises as any kernel:
+
+- `outlined` runs the op's emitters with the builder positioned in a new function, then
+  makes every value of the entry point that the emitted code uses (pointers, sizes, the
+  `dims` array) an argument of the new function, and emits the call that passes them.
+- The code may leave the new function only by returning: 0 when done, or the status of a
+  failed index check (indexing.IndexFailure returns it there), which the call site forwards
+  to the entry point's index-failure exit. A branch to a block of the entry point is a
+  lowering that cannot be outlined: a compiler bug, reported as such.
+
+The new function's arguments are found after the code is emitted, by walking its
+instructions (llvmlite keeps operands in a few attributes besides `operands`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from llvmlite import ir as ll
+
+from ..ir import TcCompilationError
+from .types import I32
+
+_VALUE_FIELDS = ("operands", "args", "indices")  # sequences of values, by instruction class
+_SINGLE_FIELDS = ("callee", "pointer")
+
+
+def outlined(builder: ll.IRBuilder, name: str, emit: Callable[[], None]) -> ll.Instruction:
+    """Run `emit` (which emits through `builder`) into a new internal function `name` and
+    call it from where `builder` stands; the call's i32 status (0: done) is returned."""
+    host_block = builder.block
+    host = host_block.parent
+    module = host.module
+    function = ll.Function(module, ll.FunctionType(I32, []), module.get_unique_name(name))
+    function.linkage = "internal"
+    builder.position_at_end(function.append_basic_block("entry"))
+    emit()
+    if not builder.block.is_terminated:
+        builder.ret(I32(0))
+    live_ins = _live_ins(function, name)
+    _take_as_arguments(function, live_ins)
+    builder.position_at_end(host_block)
+    return builder.call(function, live_ins)
+
+
+def can_fail(call: ll.Instruction) -> bool:
+    """Whether the outlined function called by `call` may return a failure status."""
+    returns = (i for block in call.callee.blocks for i in block.instructions if isinstance(i, ll.Ret))
+    done = I32(0)
+    return any(str(r.return_value) != str(done) for r in returns)
+
+
+def _live_ins(function: ll.Function, name: str) -> list[ll.Value]:
+    """The values of other functions that `function`'s instructions use, in first-use order."""
+    found: dict[int, ll.Value] = {}
+    for block in function.blocks:
+        for instruction in block.instructions:
+            for value in _used_values(instruction):
+                if isinstance(value, ll.Block):
+                    if value.parent is not function:
+                        raise TcCompilationError(
+                            f"internal error: the loops of {name} branch out of their function"
+                        )
+                elif _defined_elsewhere(value, function):
+                    found.setdefault(id(value), value)
+    return list(found.values())
+
+
+def _defined_elsewhere(value: ll.Value, function: ll.Function) -> bool:
+    if isinstance(value, ll.Argument):
+        return value.parent is not function
+    if isinstance(value, ll.Instruction):
+        return value.parent.parent is not function
+    return False  # constants, globals, functions, metadata
+
+
+def _used_values(instruction: ll.Instruction) -> Iterator[ll.Value]:
+    for field in _VALUE_FIELDS:
+        yield from getattr(instruction, field, ()) or ()
+    for field in _SINGLE_FIELDS:
+        value = getattr(instruction, field, None)
+        if value is not None:
+            yield value
+    if isinstance(instruction, ll.PhiInstr):
+        for value, block in instruction.incomings:
+            yield value
+            yield block
+    if isinstance(instruction, ll.SwitchInstr):
+        yield instruction.default
+        for value, block in instruction.cases:
+            yield value
+            yield block
+
+
+def _take_as_arguments(function: ll.Function, live_ins: list[ll.Value]) -> None:
+    """Give `function` one argument per live-in value and make its code use them."""
+    function_type = ll.FunctionType(I32, [value.type for value in live_ins])
+    function.ftype = function_type
+    function.type = function_type.as_pointer()
+    function.args = tuple(ll.Argument(function, value.type) for value in live_ins)
+    replacement = {id(value): argument for value, argument in zip(live_ins, function.args, strict=True)}
+    for block in function.blocks:
+        for instruction in block.instructions:
+            _replace(instruction, replacement)
+
+
+def _stored(instruction: ll.Instruction, field: str) -> bool:
+    """Whether `field` is stored on the instruction, not a property computed from `operands`."""
+    return not isinstance(getattr(type(instruction), field, None), property)
+
+
+def _replace(instruction: ll.Instruction, replacement: dict[int, ll.Value]) -> None:
+    def new(value: ll.Value) -> ll.Value:
+        return replacement.get(id(value), value)
+
+    for field in (f for f in _VALUE_FIELDS if _stored(instruction, f)):
+        values = getattr(instruction, field, None)
+        if values:
+            setattr(instruction, field, type(values)(new(v) for v in values))
+    for field in (f for f in _SINGLE_FIELDS if _stored(instruction, f)):
+        value = getattr(instruction, field, None)
+        if value is not None:
+            setattr(instruction, field, new(value))
+    if isinstance(instruction, ll.PhiInstr):
+        instruction.incomings = [(new(value), block) for value, block in instruction.incomings]
+    if isinstance(instruction, ll.SwitchInstr):
+        instruction.cases = [(new(value), block) for value, block in instruction.cases]
+    instruction._clear_string_cache()
