@@ -19,6 +19,7 @@ from llvmlite import ir as ll
 from ..ir import DType, Function, Value
 from ..ir.calling import CallingConvention
 from ..ir.shape_state import ShapeState, rule_for
+from ..ir.shape_terms import Term
 from .context import LoweringContext, Slot, byte_count
 from .nest import ArrayRef
 from .terms import emit_term
@@ -87,11 +88,14 @@ def pooled_buffers(ctx: LoweringContext, convention: CallingConvention) -> Poole
         return arrays[arg].shape[axis]
 
     pooled: Pooled = {}
+    # Straight-line code (each block below reached only from the one before): a term's
+    # value emitted once serves every later size.
+    memo: dict[Term, ll.Value] = {}
     for number in sorted(members):
         largest: ll.Value = I64(0)
         overflow: ll.Value = I1(0)
         for value in members[number]:
-            extent = [emit_term(b, term, arg_dim, arg_value) for term in state.shapes[value]]
+            extent = [emit_term(b, term, arg_dim, arg_value, memo) for term in state.shapes[value]]
             size, wrapped = byte_count(b, value.type.dtype, extent)
             largest = b.select(b.icmp_unsigned(">", size, largest), size, largest)
             overflow = b.or_(overflow, wrapped)

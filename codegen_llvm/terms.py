@@ -24,9 +24,16 @@ ArgScalarValue = Callable[[int, int | None], ll.Value]
 
 
 def emit_term(
-    b: ll.IRBuilder, term: Term | None, arg_dim: ArgDimValue, arg_value: ArgScalarValue
+    b: ll.IRBuilder,
+    term: Term | None,
+    arg_dim: ArgDimValue,
+    arg_value: ArgScalarValue,
+    memo: dict[Term, ll.Value] | None = None,
 ) -> ll.Value:
-    """The i64 value of `term`; `arg_dim(arg, axis)` and `arg_value(arg, index)` read the arguments."""
+    """The i64 value of `term`; `arg_dim(arg, axis)` and `arg_value(arg, index)` read the
+    arguments. `memo` keeps the values of expressions already emitted, for a caller whose
+    code runs straight on (each value emitted before dominates the next use): the sizes of
+    a train step's temporaries all repeat the minibatch's slice length."""
     if term is None:
         raise ValueError("a default slice bound has no value of its own")
     if isinstance(term, int):
@@ -36,10 +43,17 @@ def emit_term(
     if isinstance(term, ArgValue):
         return arg_value(term.arg, term.index)
     assert isinstance(term, Expr)
+    known = None if memo is None else memo.get(term)
+    if known is not None:
+        return known
     if term.kind == "slice":
-        return _slice_length(b, term.args, arg_dim, arg_value)
-    args = [emit_term(b, a, arg_dim, arg_value) for a in term.args]
-    return _EXPRESSIONS[term.kind](b, *args)
+        value = _slice_length(b, term.args, arg_dim, arg_value, memo)
+    else:
+        args = [emit_term(b, a, arg_dim, arg_value, memo) for a in term.args]
+        value = _EXPRESSIONS[term.kind](b, *args)
+    if memo is not None:
+        memo[term] = value
+    return value
 
 
 def _floordiv(b: ll.IRBuilder, x: ll.Value, y: ll.Value) -> ll.Value:
@@ -109,18 +123,21 @@ def _wrap(b: ll.IRBuilder, value: ll.Value, bits: ll.Value, signed: ll.Value) ->
 
 
 def _slice_length(
-    b: ll.IRBuilder, args: tuple[Term | None, ...], arg_dim: ArgDimValue, arg_value: ArgScalarValue
+    b: ll.IRBuilder,
+    args: tuple[Term | None, ...],
+    arg_dim: ArgDimValue,
+    arg_value: ArgScalarValue,
+    memo: dict[Term, ll.Value] | None,
 ) -> ll.Value:
     """len(range(*slice(start, stop, step).indices(n))), with Python's clamping."""
     n_term, start_term, stop_term, step_term = args
 
     def value(term: Term | None) -> ll.Value | None:
-        return None if term is None else emit_term(b, term, arg_dim, arg_value)
+        return None if term is None else emit_term(b, term, arg_dim, arg_value, memo)
 
-    step = I64(1) if step_term is None else emit_term(b, step_term, arg_dim, arg_value)
-    return emit_slice(b, emit_term(b, n_term, arg_dim, arg_value), value(start_term), value(stop_term), step)[
-        1
-    ]
+    step = I64(1) if step_term is None else emit_term(b, step_term, arg_dim, arg_value, memo)
+    n = emit_term(b, n_term, arg_dim, arg_value, memo)
+    return emit_slice(b, n, value(start_term), value(stop_term), step)[1]
 
 
 def emit_slice(
