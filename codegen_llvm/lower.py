@@ -140,12 +140,16 @@ def _bookkeeping(function: Function) -> bool:
 def _emit_loops(ctx: LoweringContext, outline: bool, op: Operation, loops: list[Callable[[], None]]) -> None:
     """Emit an op's deferred code: where the entry point is left unoptimised, into a function
     of its own (outline.py), whose failed index check the entry point's exit reports."""
-    if not outline:
+
+    def emit_all() -> None:
         for loop in loops:
             loop()
-        return
+
     b = ctx.builder
-    call = outlined(b, f"{ctx.function.name}.{op.name}", lambda: [loop() for loop in loops])
+    if not outline:
+        emit_all()
+        return
+    call = outlined(b, f"{ctx.function.name}.{op.name}", emit_all)
     if can_fail(call):
         with b.if_then(b.icmp_signed("!=", call, I32(0)), likely=False):
             ctx.index_failure.forward(b, call)

@@ -52,8 +52,11 @@ def outlined(builder: ll.IRBuilder, name: str, emit: Callable[[], None]) -> ll.I
 def can_fail(call: ll.Instruction) -> bool:
     """Whether the outlined function called by `call` may return a failure status."""
     returns = (i for block in call.callee.blocks for i in block.instructions if isinstance(i, ll.Ret))
-    done = I32(0)
-    return any(str(r.return_value) != str(done) for r in returns)
+    return not all(_is_zero(r.return_value) for r in returns)
+
+
+def _is_zero(value: ll.Value) -> bool:
+    return isinstance(value, ll.Constant) and value.constant == 0
 
 
 def _live_ins(function: ll.Function, name: str) -> list[ll.Value]:
@@ -101,7 +104,7 @@ def _used_values(instruction: ll.Instruction) -> Iterator[ll.Value]:
 def _take_as_arguments(function: ll.Function, live_ins: list[ll.Value]) -> None:
     """Give `function` one argument per live-in value and make its code use them."""
     function_type = ll.FunctionType(I32, [value.type for value in live_ins])
-    function.ftype = function_type
+    function.ftype = function_type  # as ll.Function's constructor sets them
     function.type = function_type.as_pointer()
     function.args = tuple(ll.Argument(function, value.type) for value in live_ins)
     replacement = {id(value): argument for value, argument in zip(live_ins, function.args, strict=True)}
