@@ -56,7 +56,7 @@ def can_fail(call: ll.Instruction) -> bool:
 
 
 def _is_zero(value: ll.Value) -> bool:
-    return isinstance(value, ll.Constant) and value.constant == 0
+    return getattr(value, "constant", None) == 0  # a constant 0 (only constants carry one)
 
 
 def _live_ins(function: ll.Function, name: str) -> list[ll.Value]:
