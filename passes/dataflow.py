@@ -34,10 +34,11 @@ def order_by_dataflow(block: Block, pass_name: str) -> None:
     terminator = block.terminator
     ops = [op for op in block.ops if op is not terminator]
     position = {op: index for index, op in enumerate(ops)}
-    waiting = {op: len(_producers(block, op)) for op in ops}
+    producers = {op: _producers(block, op) for op in ops}
+    waiting = {op: len(producers[op]) for op in ops}
     users: dict[Operation, list[Operation]] = {op: [] for op in ops}
     for op in ops:
-        for producer in _producers(block, op):
+        for producer in producers[op]:
             users[producer].append(op)
     ready = [(position[op], op) for op in ops if not waiting[op]]
     heapq.heapify(ready)
