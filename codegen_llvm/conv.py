@@ -1,4 +1,8 @@
-"""Native code for tx.conv2d and its gradients (ir/ops/conv.py): im2col into OpenBLAS gemm.
+"""Native code for tx.conv2d and its gradients (ir/ops/conv.py).
+
+Two paths, chosen at run time: images with at least one register tile's width of output
+positions go image by image through conv_tiles.py (tc's own tiles, the batch spread over
+the cores); the others, described here, through im2col into OpenBLAS gemm.
 
 Per image n of the batch, the input's C x H x W block is unfolded into the column
 matrix `col` (K x P, K = C*kh*kw filter taps, P = out_rows*out_cols positions; row
@@ -22,16 +26,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from llvmlite import ir as ll
 
+from ..ir import Operation
 from ..ir.ops.conv import Conv2D, Conv2DGradFilters, Conv2DGradInput
+from . import conv_tiles
 from .context import LoweringContext, lowering
 from .control import counted_loop
-from .conv_runs import emit_copy_run
+from .conv_runs import copy_planes
+from .conv_tiles import Scratch
 from .gemm import Operand, emit_gemm, emit_pack, emit_zero, product
 from .im2col import Geometry, clamp, geometry, image_of, unfold
-from .nest import ArrayRef, contiguous_over
+from .nest import ArrayRef
 from .types import I64
 
 # Images per gemm: a column matrix of about this many elements (8 MB in f32), so that one
@@ -49,14 +57,15 @@ class _Chunks:
 
     size: ll.Value
     total: ll.Value
+    tiled: ll.Value  # i1: conv_tiles.py serves the call instead
     first: ll.Value = I64(0)
     count: ll.Value = I64(0)
 
 
-def _chunks(b: ll.IRBuilder, batch: ll.Value, g: Geometry) -> _Chunks:
+def _chunks(b: ll.IRBuilder, batch: ll.Value, g: Geometry, tiled: ll.Value) -> _Chunks:
     per_image = _at_least(b, b.mul(g.taps(b), g.positions(b)), 1)
     size = clamp(b, b.sdiv(I64(CHUNK_ELEMENTS), per_image), I64(1), _at_least(b, batch, 1))
-    return _Chunks(size, batch)
+    return _Chunks(size, batch, tiled)
 
 
 def _at_least(b: ll.IRBuilder, value: ll.Value, low: int) -> ll.Value:
@@ -84,8 +93,35 @@ def _block(
     return ArrayRef(array.dtype, pointer, [g.filters, *g.out], strides, (None, None, None))
 
 
-def _scratch(ctx: LoweringContext, op: Conv2D, g: Geometry, chunks: _Chunks, rows: ll.Value) -> ll.Value:
-    return ctx.allocate(op.results[0].type.dtype, [rows, chunks.size, g.positions(ctx.builder)])
+def _scratch(ctx: LoweringContext, op: Operation, g: Geometry, chunks: _Chunks, rows: ll.Value) -> ll.Value:
+    """A chunk's matrix of `rows` rows (none when the tiles serve the call)."""
+    b = ctx.builder
+    count = b.select(chunks.tiled, I64(0), chunks.size)
+    return ctx.allocate(op.results[0].type.dtype, [rows, count, g.positions(b)])
+
+
+def _tiles_scratch(ctx: LoweringContext, op: Operation, which: str, g: Geometry, batch: ll.Value) -> Scratch:
+    """conv_tiles.py's scratch for `which` op: a region per slice (none when the chunked path
+    serves the call)."""
+    b = ctx.builder
+    dtype = op.results[0].type.dtype
+    parts = conv_tiles.parts(b, which, dtype, g)
+    tiled = conv_tiles.suits(b, dtype, g)
+    regions = b.select(tiled, conv_tiles.slices(b, batch), I64(0))
+    return Scratch(ctx.allocate(dtype, [regions, conv_tiles.total(b, parts)]), parts, dtype, tiled)
+
+
+def _packed_tiles(ctx: LoweringContext, scratch: Scratch, m: ll.Value, k: ll.Value) -> ll.Value:
+    b = ctx.builder
+    return ctx.allocate(scratch.dtype, [b.select(scratch.tiled, conv_tiles.packed_size(b, m, k), I64(0))])
+
+
+def _either(b: ll.IRBuilder, tiled: ll.Value, tiles: Callable[[], None], chunked: Callable[[], None]) -> None:
+    with b.if_else(tiled) as (by_tiles, by_chunks):
+        with by_tiles:
+            tiles()
+        with by_chunks:
+            chunked()
 
 
 @lowering(Conv2D)
@@ -94,10 +130,19 @@ def _conv2d(ctx: LoweringContext, op: Conv2D) -> None:
     x, w = (ctx.arrays[v] for v in op.operands)
     g = geometry(b, op, x, w)
     ctx.result_buffers(op, [x.shape[0], g.filters, *g.out])
-    chunks = _chunks(b, x.shape[0], g)
+    y = ctx.arrays[op.results[0]]
+    tiles = _tiles_scratch(ctx, op, "forward", g, x.shape[0])
+    chunks = _chunks(b, x.shape[0], g, tiles.tiled)
     col, product_ = _scratch(ctx, op, g, chunks, g.taps(b)), _scratch(ctx, op, g, chunks, g.filters)
     packed = ctx.allocate(x.dtype, [g.filters, g.taps(b)])
-    ctx.defer(_forward, b, x, w, ctx.arrays[op.results[0]], g, chunks, (col, product_, packed))
+    buffers = (tiles, packed, _packed_tiles(ctx, tiles, g.filters, g.taps(b)))
+    ctx.defer(
+        _either,
+        b,
+        tiles.tiled,
+        partial(conv_tiles.forward, b, x, w, y, g, buffers),
+        partial(_forward, b, x, w, y, g, chunks, (col, product_, packed)),
+    )
 
 
 def _forward(
@@ -132,14 +177,14 @@ def _im2col(b: ll.IRBuilder, k: ll.Value, n: ll.Value, job: _Job, g: Geometry) -
 def _scatter_output(b: ll.IRBuilder, k: ll.Value, n: ll.Value, job: _Job, g: Geometry) -> None:
     (y,), (product_,), row = job
     image = image_of(b, y, n)
-    _copy_planes(b, _block(b, product_, y, k, g, row), image.pointer, image.strides)
+    copy_planes(b, _block(b, product_, y, k, g, row), image.pointer, image.strides)
 
 
 def _gather_gradient(b: ll.IRBuilder, k: ll.Value, n: ll.Value, job: _Job, g: Geometry) -> None:
     """G (O x count*P): image n's output gradient in columns k*P to (k+1)*P."""
     (gy,), (packed_g,), row = job
     target = _block(b, packed_g, gy, k, g, row)
-    _copy_planes(b, image_of(b, gy, n), target.pointer, target.strides)
+    copy_planes(b, image_of(b, gy, n), target.pointer, target.strides)
 
 
 def _col2im(b: ll.IRBuilder, k: ll.Value, n: ll.Value, job: _Job, g: Geometry) -> None:
@@ -168,10 +213,19 @@ def _conv2d_grad_input(ctx: LoweringContext, op: Conv2DGradInput) -> None:
     x, w, gy = (ctx.arrays[v] for v in op.operands)
     g = geometry(b, op, x, w)
     ctx.result_buffers(op, list(x.shape))
-    chunks = _chunks(b, x.shape[0], g)
+    dx = ctx.arrays[op.results[0]]
+    tiles = _tiles_scratch(ctx, op, "input", g, x.shape[0])
+    chunks = _chunks(b, x.shape[0], g, tiles.tiled)
     col, packed_g = _scratch(ctx, op, g, chunks, g.taps(b)), _scratch(ctx, op, g, chunks, g.filters)
     packed = ctx.allocate(x.dtype, [g.filters, g.taps(b)])
-    ctx.defer(_backward_input, b, w, gy, ctx.arrays[op.results[0]], g, chunks, (col, packed, packed_g))
+    buffers = (tiles, packed, _packed_tiles(ctx, tiles, g.taps(b), g.filters))
+    ctx.defer(
+        _either,
+        b,
+        tiles.tiled,
+        partial(conv_tiles.backward_input, b, w, gy, dx, g, buffers),
+        partial(_backward_input, b, w, gy, dx, g, chunks, (col, packed, packed_g)),
+    )
 
 
 def _backward_input(
@@ -194,33 +248,23 @@ def _backward_input(
         _images(b, "conv.col2im", chunks, g, ([dx], [col], row), _col2im)
 
 
-def _copy_planes(b: ll.IRBuilder, source: ArrayRef, target: ll.Value, target_strides: list[ll.Value]) -> None:
-    """target = source (planes x rows x cols): a run per plane where both lay each plane
-    out C-contiguously, else element by element through the strides."""
-    dtype, cols, plane_extent = source.dtype, source.shape[2], source.shape[1:3]
-    both = b.and_(
-        contiguous_over(b, plane_extent, source.strides[1:3], dtype.itemsize),
-        contiguous_over(b, plane_extent, target_strides[1:3], dtype.itemsize),
-    )
-    with b.if_else(both) as (runs, elements):
-        with runs:
-            count = b.mul(source.shape[1], cols)
-            with counted_loop(b, source.shape[0], "conv.plane") as plane:
-                into = b.gep(target, [b.mul(plane, target_strides[0])])
-                emit_copy_run(b, dtype, into, b.gep(source.pointer, [b.mul(plane, source.strides[0])]), count)
-        with elements:
-            emit_pack(b, source, target, target_strides)
-
-
 @lowering(Conv2DGradFilters)
 def _conv2d_grad_filters(ctx: LoweringContext, op: Conv2DGradFilters) -> None:
     b = ctx.builder
     x, w, gy = (ctx.arrays[v] for v in op.operands)
     g = geometry(b, op, x, w)
     ctx.result_buffers(op, list(w.shape))
-    chunks = _chunks(b, x.shape[0], g)
+    dw = ctx.arrays[op.results[0]]
+    tiles = _tiles_scratch(ctx, op, "filters", g, x.shape[0])
+    chunks = _chunks(b, x.shape[0], g, tiles.tiled)
     col, packed_g = _scratch(ctx, op, g, chunks, g.taps(b)), _scratch(ctx, op, g, chunks, g.filters)
-    ctx.defer(_backward_filters, b, x, gy, ctx.arrays[op.results[0]], g, chunks, (col, packed_g))
+    ctx.defer(
+        _either,
+        b,
+        tiles.tiled,
+        partial(conv_tiles.backward_filters, b, x, gy, dw, g, tiles),
+        partial(_backward_filters, b, x, gy, dw, g, chunks, (col, packed_g)),
+    )
 
 
 def _backward_filters(

@@ -11,6 +11,7 @@ trip. Here a run is moved in whole vectors of VECTOR_BYTES:
 - `emit_add_run`: target += source; whole vectors, then the rest element by element (each
   element is added once, so the sums are those of a scalar loop, bit for bit).
 - `emit_fill_run`: target = value, a loop LLVM turns into memset or vector stores.
+- `copy_planes`: a rank-3 array's planes, in runs where both sides lay them out C-contiguously.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import counted_loop
+from .gemm import emit_pack
+from .nest import ArrayRef, contiguous_over
 from .types import I64, load_element, register_type, store_element
 
 VECTOR_BYTES = 32  # one AVX register: 8 f32 or 4 f64
@@ -92,3 +95,21 @@ def emit_fill_run(b: ll.IRBuilder, dtype: DType, target: ll.Value, count: ll.Val
     """target[0:count] = value."""
     with counted_loop(b, count, "run.fill") as k:
         store_element(b, dtype, value, b.gep(target, [b.mul(k, I64(dtype.itemsize))]))
+
+
+def copy_planes(b: ll.IRBuilder, source: ArrayRef, target: ll.Value, target_strides: list[ll.Value]) -> None:
+    """target = source (planes x rows x cols): a run per plane where both lay each plane
+    out C-contiguously, else element by element through the strides."""
+    dtype, cols, plane_extent = source.dtype, source.shape[2], source.shape[1:3]
+    both = b.and_(
+        contiguous_over(b, plane_extent, source.strides[1:3], dtype.itemsize),
+        contiguous_over(b, plane_extent, target_strides[1:3], dtype.itemsize),
+    )
+    with b.if_else(both) as (runs, elements):
+        with runs:
+            count = b.mul(source.shape[1], cols)
+            with counted_loop(b, source.shape[0], "conv.plane") as plane:
+                into = b.gep(target, [b.mul(plane, target_strides[0])])
+                emit_copy_run(b, dtype, into, b.gep(source.pointer, [b.mul(plane, source.strides[0])]), count)
+        with elements:
+            emit_pack(b, source, target, target_strides)

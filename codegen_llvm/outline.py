@@ -14,6 +14,10 @@ an internal function of its own, which LLVM optimises as any kernel:
   to the entry point's index-failure exit. A branch to a block of the entry point is a
   lowering that cannot be outlined: a compiler bug, reported as such.
 
+`outlined_job` does the same for a loop spread over the cores: the code for a range of
+work items becomes a job for tc_parallel_units, which receives the values it uses through
+its argument array (each stored in a stack slot of the caller).
+
 The new function's arguments are found after the code is emitted, by walking its
 instructions (llvmlite keeps operands in a few attributes besides `operands`).
 """
@@ -25,7 +29,9 @@ from collections.abc import Callable, Iterator
 from llvmlite import ir as ll
 
 from ..ir import TcCompilationError
-from .types import I32
+from .parallel import JOB_TYPE
+from .target import host_of
+from .types import I1, I8_PTR, I32
 
 _VALUE_FIELDS = ("operands", "args", "indices")  # sequences of values, by instruction class
 _SINGLE_FIELDS = ("callee", "pointer")
@@ -47,6 +53,50 @@ def outlined(builder: ll.IRBuilder, name: str, emit: Callable[[], None]) -> ll.I
     _take_as_arguments(function, live_ins)
     builder.position_at_end(host_block)
     return builder.call(function, live_ins)
+
+
+def outlined_job(
+    builder: ll.IRBuilder,
+    name: str,
+    work: tuple[ll.Value, ll.Value],
+    emit: Callable[[ll.Value, ll.Value], None],
+) -> None:
+    """Run `emit(begin, end)` (which emits, through `builder`, the code for the work items
+    [begin, end)) into a job function `name` and call it over `work` = (items, threads)
+    through tc_parallel_units, from where `builder` stands. The code may not fail."""
+    host_block = builder.block
+    host = host_block.parent
+    module = host.module
+    job = ll.Function(module, JOB_TYPE, module.get_unique_name(name))
+    job.linkage = "internal"
+    arguments, begin, end = job.args
+    unpack, body = job.append_basic_block("unpack"), job.append_basic_block("body")
+    builder.position_at_end(body)
+    emit(begin, end)
+    if not builder.block.is_terminated:
+        builder.ret(ll.Constant(I1, 0))
+    live_ins = _live_ins(job, name)
+    inner = ll.IRBuilder(unpack)
+    loaded = []
+    for index, value in enumerate(live_ins):
+        slot = inner.load(inner.gep(arguments, [I32(index)]))
+        loaded.append(inner.load(inner.bitcast(slot, value.type.as_pointer())))
+    inner.branch(body)
+    replacement = {id(value): new for value, new in zip(live_ins, loaded, strict=True)}
+    for block in job.blocks[1:]:
+        for instruction in block.instructions:
+            _replace(instruction, replacement)
+    # The slots go at the top of the caller's entry block: a stack slot made inside a loop
+    # would be made again on every trip.
+    slots = ll.IRBuilder(host.entry_basic_block)
+    slots.position_at_start(host.entry_basic_block)
+    array = slots.alloca(I8_PTR, size=I32(max(len(live_ins), 1)))
+    builder.position_at_end(host_block)
+    for index, value in enumerate(live_ins):
+        slot = slots.alloca(value.type)
+        builder.store(value, slot)
+        builder.store(builder.bitcast(slot, I8_PTR), builder.gep(array, [I32(index)]))
+    host_of(module).parallel_for(builder, job, array, *work)
 
 
 def can_fail(call: ll.Instruction) -> bool:

@@ -22,6 +22,7 @@ do not depend on the tiling or on the thread count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from llvmlite import ir as ll
@@ -46,6 +47,8 @@ from .types import (
 # a, a row stride, a col stride (bytes), b, b row stride (bytes), c, m, n, k, threads
 GEMM_ARGUMENTS = [I8_PTR, I64, I64, I8_PTR, I64, I8_PTR, I64, I64, I64, I64]
 SMALL_GEMM_TYPE = ll.FunctionType(I1, GEMM_ARGUMENTS)
+# packed a, b, b row stride, c, c row stride (bytes), m, n, k, accumulate
+TILES_TYPE = ll.FunctionType(ll.VoidType(), [I8_PTR, I8_PTR, I64, I8_PTR, I64, I64, I64, I64, I1])
 
 # Below this many multiply-adds (measured: 8M lose, 33M gain 1.3x) a second thread (its creation
 # costs about 35 microseconds) does not pay.
@@ -92,7 +95,7 @@ def small_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
     packed = b.call(declare(module, "malloc", I8_PTR, [I64]), [bytes_])
     allocated = b.icmp_unsigned("!=", packed, ll.Constant(I8_PTR, None))
     with b.if_then(allocated):
-        _pack(b, dtype, (a, rsa, csa), packed, (m, k, rows, row_blocks))
+        pack_rows(b, dtype, (a, rsa, csa), packed, (m, k, rows, row_blocks))
         blocks = b.sdiv(n, I64(tile_columns(dtype)))  # the last one also takes the overlapping tail
         values = [packed, bp, ldb, c, m, n, k, rows]
         run_blocks(b, _job(module, dtype), values, blocks, (b.mul(b.mul(m, n), k), threads))
@@ -117,21 +120,31 @@ def run_blocks(b: ll.IRBuilder, job: ll.Function, values: list, blocks: ll.Value
             b.call(job, [args, I64(0), blocks])
 
 
-def _pack(b: ll.IRBuilder, dtype: DType, a: tuple, packed: ll.Value, sizes: tuple) -> None:  # type: ignore[type-arg]
+def pack_rows(
+    b: ll.IRBuilder, dtype: DType, a: tuple, packed: ll.Value, sizes: tuple, pad: bool = False
+) -> None:  # type: ignore[type-arg]
     """packed[block][p][r] = A[first row of block + r, p]: the broadcasts of one step of a
-    tile next to each other, at offsets known when compiling."""
+    tile next to each other, at offsets known when compiling. The last block ends at m
+    (overlapping the one before), or with `pad` starts at block * rows and reads zeros
+    past m (tiles that accumulate must not overlap)."""
     pointer, rsa, csa = a
     m, k, rows, row_blocks = sizes
     size = I64(dtype.itemsize)
+    zero = ll.Constant(register_type(dtype), 0.0)
     with counted_loop(b, row_blocks, "pack.block") as block:
-        first = _first_row(b, block, rows, m)
+        first = b.mul(block, rows) if pad else _first_row(b, block, rows, m)
         source = b.gep(pointer, [b.mul(first, rsa)])
         target = b.gep(packed, [b.mul(b.mul(b.mul(block, k), rows), size)])
         with counted_loop(b, k, "pack.p") as p:
             column = b.gep(source, [b.mul(p, csa)])
             step = b.gep(target, [b.mul(b.mul(p, rows), size)])
             with counted_loop(b, rows, "pack.r") as r:
-                value = load_element(b, dtype, b.gep(column, [b.mul(r, rsa)]))
+                if pad:  # rows past m read row m - 1 and store zero
+                    inside = b.icmp_signed("<", b.add(first, r), m)
+                    row = b.select(inside, r, b.sub(b.sub(m, I64(1)), first))
+                    value = b.select(inside, load_element(b, dtype, b.gep(column, [b.mul(row, rsa)])), zero)
+                else:
+                    value = load_element(b, dtype, b.gep(column, [b.mul(r, rsa)]))
                 store_element(b, dtype, value, b.gep(step, [b.mul(r, size)]))
 
 
@@ -142,8 +155,31 @@ def _first_row(b: ll.IRBuilder, block: ll.Value, rows: ll.Value, m: ll.Value) ->
     return b.select(b.icmp_signed("<", start, last), start, last)
 
 
+def tiles_function(module: ll.Module, dtype: DType) -> ll.Function:
+    """void tc_tiles_<dtype>(packed A, b, b row stride, c, c row stride (bytes), m, n, k,
+    accumulate): C = A . B, or C += A . B, on this thread, for n >= NR and m >= SMALL_ROWS,
+    A packed by `pack_rows` in blocks of MR rows (SMALL_ROWS when m < MR). With `accumulate`
+    the tiles must not overlap: m a multiple of the row block (A packed with `pad`) and n of
+    NR. For callers that run many products of one A on their own threads (convolutions)."""
+    name = f"tc_tiles_{dtype.value}"
+    existing = module.globals.get(name)
+    if isinstance(existing, ll.Function):
+        return existing
+    fn = ll.Function(module, TILES_TYPE, name)
+    packed, bp, ldb, c, ldc, m, n, k, accumulate = fn.args
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    rows = b.select(b.icmp_signed(">=", m, I64(tile_rows())), I64(tile_rows()), I64(SMALL_ROWS))
+    blocks = b.sdiv(n, I64(tile_columns(dtype)))
+    with b.if_else(accumulate) as (adding, storing):
+        for branch, adds in ((adding, True), (storing, False)):
+            with branch:
+                b.call(_blocks(module, dtype, adds), [packed, bp, ldb, c, ldc, m, n, k, rows, I64(0), blocks])
+    b.ret_void()
+    return fn
+
+
 def _job(module: ll.Module, dtype: DType) -> ll.Function:
-    """The column blocks [begin, end): every row block of each."""
+    """tc_small_gemm's column blocks [begin, end), C's rows n elements apart."""
     fn = ll.Function(module, JOB_TYPE, module.get_unique_name(f"small_gemm.{dtype.value}.job"))
     fn.linkage = "internal"
     args, begin, end = fn.args
@@ -151,15 +187,31 @@ def _job(module: ll.Module, dtype: DType) -> ll.Function:
     loaded = [b.load(b.gep(args, [I32(i)])) for i in range(8)]
     packed, bp, c = loaded[0], loaded[1], loaded[3]
     ldb, m, n, k, rows = (b.ptrtoint(loaded[i], I64) for i in (2, 4, 5, 6, 7))
+    ldc = b.mul(n, I64(dtype.itemsize))
+    b.call(_blocks(module, dtype, False), [packed, bp, ldb, c, ldc, m, n, k, rows, begin, end])
+    b.ret(ll.Constant(I1, 0))
+    return fn
+
+
+def _blocks(module: ll.Module, dtype: DType, accumulate: bool) -> ll.Function:
+    """The column blocks [begin, end): every row block of each."""
+    name = f"small_gemm.{dtype.value}.blocks{'.add' if accumulate else ''}"
+    existing = module.globals.get(name)
+    if isinstance(existing, ll.Function):
+        return existing
+    arguments = [I8_PTR, I8_PTR, I64, I8_PTR, *[I64] * 7]
+    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), arguments), name)
+    fn.linkage = "internal"
+    packed, bp, ldb, c, ldc, m, n, k, rows, begin, end = fn.args
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
     size = I64(dtype.itemsize)
     nr = tile_columns(dtype)
-    ldc = b.mul(n, size)
     row_blocks = b.sdiv(b.add(m, b.sub(rows, I64(1))), rows)
     last = b.sub(b.sdiv(n, I64(nr)), I64(1))
     tail = b.sub(n, I64(nr))
     has_tail = b.icmp_signed("!=", b.srem(n, I64(nr)), I64(0))
     big = b.icmp_signed("==", rows, I64(tile_rows()))
-    tiles = (_tile(module, dtype, tile_rows()), _tile(module, dtype, SMALL_ROWS))
+    tiles = (_tile(module, dtype, tile_rows(), accumulate), _tile(module, dtype, SMALL_ROWS, accumulate))
     with counted_loop(b, end, "block", start=begin) as block:
         # the last block also computes the columns past the full blocks, as one more tile
         # ending at n
@@ -179,13 +231,14 @@ def _job(module: ll.Module, dtype: DType) -> ll.Function:
                             b.call(tiles[0], operands)
                         with few:
                             b.call(tiles[1], operands)
-    b.ret(ll.Constant(I1, 0))
+    b.ret_void()
     return fn
 
 
-def _tile(module: ll.Module, dtype: DType, rows: int) -> ll.Function:
-    """C[0:rows, 0:NR] = A[0:rows, :] . B[:, 0:NR], A packed (step p's `rows` values adjacent)."""
-    name = f"small_gemm.{dtype.value}.tile{rows}"
+def _tile(module: ll.Module, dtype: DType, rows: int, accumulate: bool) -> ll.Function:
+    """C[0:rows, 0:NR] = A[0:rows, :] . B[:, 0:NR] (or += with `accumulate`), A packed (step
+    p's `rows` values adjacent)."""
+    name = f"small_gemm.{dtype.value}.tile{rows}{'.add' if accumulate else ''}"
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
         return existing
@@ -205,18 +258,32 @@ def _tile(module: ll.Module, dtype: DType, rows: int) -> ll.Function:
         address = b.gep(b.gep(bp, [b.mul(p, ldb)]), [I64(h * width * size)])
         return b.load(b.bitcast(address, vector.as_pointer()), align=size)
 
-    def store_c(b: ll.IRBuilder, r: int, h: int, value: ll.Value) -> None:
+    def c_vector(b: ll.IRBuilder, r: int, h: int) -> ll.Value:
         address = b.gep(b.gep(c, [b.mul(I64(r), ldc)]), [I64(h * width * size)])
-        b.store(value, b.bitcast(address, vector.as_pointer()), align=size)
+        return b.bitcast(address, vector.as_pointer())
+
+    def store_c(b: ll.IRBuilder, r: int, h: int, value: ll.Value) -> None:
+        b.store(value, c_vector(b, r, h), align=size)
+
+    def load_c(b: ll.IRBuilder, r: int, h: int) -> ll.Value:
+        return b.load(c_vector(b, r, h), align=size)
 
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    emit_fma_tile(b, dtype, (rows, 2), k, (a_address, load_b, store_c))
+    emit_fma_tile(b, dtype, (rows, 2), k, (a_address, load_b, store_c), load_c if accumulate else None)
     b.ret_void()
     return fn
 
 
-def emit_fma_tile(b: ll.IRBuilder, dtype: DType, shape: tuple[int, int], k: ll.Value, access: tuple) -> None:  # type: ignore[type-arg]
-    """The register tile: acc[r][h] = sum over p < k of A[r, p] * B[p, vector h], then stored.
+def emit_fma_tile(
+    b: ll.IRBuilder,
+    dtype: DType,
+    shape: tuple[int, int],
+    k: ll.Value,
+    access: tuple,  # type: ignore[type-arg]
+    load_c: Callable[[ll.IRBuilder, int, int], ll.Value] | None = None,
+) -> None:
+    """The register tile: acc[r][h] = sum over p < k of A[r, p] * B[p, vector h], then stored
+    (with `load_c(b, r, h)`, C's vector h of row r, the sums start from C's values).
 
     `shape` is (rows, vectors); `access` is (a_address(b, p, r): the address of A[r, p],
     load_b(b, p, h): vector h of B's row p, store_c(b, r, h, value)). The accumulators are
@@ -232,6 +299,7 @@ def emit_fma_tile(b: ll.IRBuilder, dtype: DType, shape: tuple[int, int], k: ll.V
     fma = module.globals.get(f"llvm.fmuladd.{suffix}") or ll.Function(
         module, ll.FunctionType(vector, [vector] * 3), f"llvm.fmuladd.{suffix}"
     )
+    initial = [[load_c(b, r, h) if load_c else zero for h in range(vectors)] for r in range(rows)]
     entry = b.block
     loop = fn.append_basic_block("k")
     done = fn.append_basic_block("store")
@@ -241,9 +309,9 @@ def emit_fma_tile(b: ll.IRBuilder, dtype: DType, shape: tuple[int, int], k: ll.V
     p = b.phi(I64, "p")
     p.add_incoming(I64(0), entry)
     accumulators = [[b.phi(vector) for _ in range(vectors)] for _ in range(rows)]
-    for row in accumulators:
-        for acc in row:
-            acc.add_incoming(zero, entry)
+    for row, starts in zip(accumulators, initial, strict=True):
+        for acc, start in zip(row, starts, strict=True):
+            acc.add_incoming(start, entry)
     b_vectors = [load_b(b, p, h) for h in range(vectors)]
     updated = []
     undefined = ll.Constant(vector, ll.Undefined)
@@ -264,7 +332,7 @@ def emit_fma_tile(b: ll.IRBuilder, dtype: DType, shape: tuple[int, int], k: ll.V
     for r in range(rows):
         for h in range(vectors):
             value = b.phi(vector)
-            value.add_incoming(zero, entry)
+            value.add_incoming(initial[r][h], entry)
             value.add_incoming(updated[r][h], loop)
             results.append(value)
     for r in range(rows):

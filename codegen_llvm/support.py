@@ -2,8 +2,9 @@
 
 It holds the thread pool (thread_pool.py), the runtime's packed call (packed_call.py) and
 the products for float32 and float64: each dtype's tc_dot (linalg.py), which every tx.dot
-calls, and tc's own product kernels it chooses among (small_gemm.py, narrow_gemm.py). They
-do not depend on the function being compiled, so compiling them into every module (about
+calls, and tc's own product kernels it chooses among (small_gemm.py, narrow_gemm.py), whose
+register tiles the convolutions also call (tc_tiles_<dtype>). They do not depend on the
+function being compiled, so compiling them into every module (about
 0.15 s of LLVM for the kernels, 0.3 s more for tc_dot) would be waste: the runtime compiles
 each part (the pool; the products of one dtype) the first time a loaded module needs it,
 or loads it from the compile cache, never frees it (the pool's workers run its code),
@@ -20,7 +21,7 @@ from .linalg import DOT_TYPE, dot_function
 from .narrow_gemm import NARROW_GEMM_TYPE, narrow_gemm_function
 from .packed_call import add_packed_call
 from .parallel import module_global
-from .small_gemm import SMALL_GEMM_TYPE, small_gemm_function
+from .small_gemm import SMALL_GEMM_TYPE, TILES_TYPE, small_gemm_function, tiles_function
 from .symbols import LIBRARY_GLOBALS
 from .target import HostTarget, host_target
 from .thread_pool import RUN_TYPE, add_pool
@@ -28,6 +29,7 @@ from .types import I8_PTR
 
 KERNELS = {
     "small_gemm": (SMALL_GEMM_TYPE, small_gemm_function),
+    "tiles": (TILES_TYPE, tiles_function),  # the convolutions' (conv_tiles.py)
     "narrow_gemm": (NARROW_GEMM_TYPE, narrow_gemm_function),
     "dot": (DOT_TYPE, dot_function),  # after the kernels it calls
 }
