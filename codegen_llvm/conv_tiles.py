@@ -40,7 +40,8 @@ from .parallel import module_global
 from .small_gemm import SMALL_ROWS, lanes, pack_rows, tile_columns, tile_rows
 from .support import library_function
 from .symbols import THREADS_GLOBAL
-from .types import I1, I8_PTR, I64, load_element, store_element
+from .transpose import emit_transpose
+from .types import I1, I8_PTR, I64
 
 # Slices of the batch: enough for the cores to share the work evenly, few enough that the
 # filters' gradient adds few partial sums.
@@ -234,7 +235,10 @@ def backward_filters(
     def image(s: ll.Value, n: ll.Value) -> None:
         col, transposed = scratch.part(b, s, 0), scratch.part(b, s, 2)
         unfold(b, image_of(b, x, n), col, positions, g, to_col=True)
-        _transpose(b, dtype, col, transposed, (taps, positions, line))
+        stride = b.mul(line, size)
+        emit_transpose(
+            b, dtype, col, transposed, (taps, positions), (b.mul(positions, size), stride), lanes(dtype)
+        )
         gradient, ldg = _plane(b, gy, n, scratch.part(b, s, 1))
         packed = scratch.part(b, s, 3)
         blocks = b.sdiv(tall, I64(tile_rows()))
@@ -246,7 +250,6 @@ def backward_filters(
             (g.filters, positions, I64(tile_rows()), blocks),
             pad=True,
         )
-        stride = b.mul(line, size)
         operands = [packed, transposed, stride, scratch.part(b, s, 4), stride, tall, wide, positions]
         _tiles(b, dtype, operands, accumulate=True)
 
@@ -258,15 +261,3 @@ def backward_filters(
         with counted_loop(b, g.filters, "conv.tiles.row") as o:
             into = b.gep(dw.pointer, [b.mul(b.mul(o, taps), size)])
             emit_add_run(b, dtype, into, b.gep(partial, [b.mul(b.mul(o, line), size)]), taps)
-
-
-def _transpose(b: ll.IRBuilder, dtype: DType, source: ll.Value, target: ll.Value, sizes: tuple) -> None:  # type: ignore[type-arg]
-    """target (columns x `row` elements apart) = source (rows x columns, C-contiguous)^T."""
-    rows, columns, row = sizes
-    size = I64(dtype.itemsize)
-    with counted_loop(b, rows, "conv.transpose.row") as r:
-        line = b.gep(source, [b.mul(b.mul(r, columns), size)])
-        column = b.gep(target, [b.mul(r, size)])
-        with counted_loop(b, columns, "conv.transpose.col") as c:
-            value = load_element(b, dtype, b.gep(line, [b.mul(c, size)]))
-            store_element(b, dtype, value, b.gep(column, [b.mul(b.mul(c, row), size)]))

@@ -32,6 +32,7 @@ from .control import counted_loop
 from .gemm import at_least_1
 from .parallel import JOB_TYPE
 from .target import host_of
+from .transpose import emit_transpose
 from .types import (
     I1,
     I8_PTR,
@@ -126,26 +127,47 @@ def pack_rows(
     """packed[block][p][r] = A[first row of block + r, p]: the broadcasts of one step of a
     tile next to each other, at offsets known when compiling. The last block ends at m
     (overlapping the one before), or with `pad` starts at block * rows and reads zeros
-    past m (tiles that accumulate must not overlap)."""
+    past m (tiles that accumulate must not overlap). A block of MR rows (a power of two)
+    inside A with adjacent columns is a transposing copy in vectors (transpose.py)."""
     pointer, rsa, csa = a
     m, k, rows, row_blocks = sizes
     size = I64(dtype.itemsize)
-    zero = ll.Constant(register_type(dtype), 0.0)
+    n = tile_rows()
     with counted_loop(b, row_blocks, "pack.block") as block:
         first = b.mul(block, rows) if pad else _first_row(b, block, rows, m)
         source = b.gep(pointer, [b.mul(first, rsa)])
         target = b.gep(packed, [b.mul(b.mul(b.mul(block, k), rows), size)])
-        with counted_loop(b, k, "pack.p") as p:
-            column = b.gep(source, [b.mul(p, csa)])
-            step = b.gep(target, [b.mul(b.mul(p, rows), size)])
-            with counted_loop(b, rows, "pack.r") as r:
-                if pad:  # rows past m read row m - 1 and store zero
-                    inside = b.icmp_signed("<", b.add(first, r), m)
-                    row = b.select(inside, r, b.sub(b.sub(m, I64(1)), first))
-                    value = b.select(inside, load_element(b, dtype, b.gep(column, [b.mul(row, rsa)])), zero)
-                else:
-                    value = load_element(b, dtype, b.gep(column, [b.mul(r, rsa)]))
-                store_element(b, dtype, value, b.gep(step, [b.mul(r, size)]))
+        fast = b.and_(b.icmp_signed("==", csa, size), b.icmp_signed("<=", b.add(first, rows), m))
+        fast = b.and_(fast, b.icmp_signed("==", rows, I64(n)))
+        if n & (n - 1):
+            fast = ll.Constant(I1, 0)
+        with b.if_else(fast) as (vectors, elements):
+            with vectors:
+                if not n & (n - 1):
+                    emit_transpose(b, dtype, source, target, (I64(n), k), (rsa, I64(n * dtype.itemsize)), n)
+            with elements:
+                _pack_elements(b, dtype, (source, rsa, csa), target, (first, m, k, rows), pad)
+
+
+def _pack_elements(
+    b: ll.IRBuilder, dtype: DType, a: tuple, target: ll.Value, sizes: tuple, pad: bool
+) -> None:  # type: ignore[type-arg]
+    """One block of pack_rows element by element; with `pad`, rows past m store zeros."""
+    source, rsa, csa = a
+    first, m, k, rows = sizes
+    size = I64(dtype.itemsize)
+    zero = ll.Constant(register_type(dtype), 0.0)
+    with counted_loop(b, k, "pack.p") as p:
+        column = b.gep(source, [b.mul(p, csa)])
+        step = b.gep(target, [b.mul(b.mul(p, rows), size)])
+        with counted_loop(b, rows, "pack.r") as r:
+            if pad:  # rows past m read row m - 1 and store zero
+                inside = b.icmp_signed("<", b.add(first, r), m)
+                row = b.select(inside, r, b.sub(b.sub(m, I64(1)), first))
+                value = b.select(inside, load_element(b, dtype, b.gep(column, [b.mul(row, rsa)])), zero)
+            else:
+                value = load_element(b, dtype, b.gep(column, [b.mul(r, rsa)]))
+            store_element(b, dtype, value, b.gep(step, [b.mul(r, size)]))
 
 
 def _first_row(b: ll.IRBuilder, block: ll.Value, rows: ll.Value, m: ll.Value) -> ll.Value:
