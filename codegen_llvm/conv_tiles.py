@@ -36,10 +36,9 @@ from .gemm import emit_pack, emit_zero, product
 from .im2col import Geometry, image_of, unfold
 from .nest import ArrayRef
 from .outline import outlined_job
-from .parallel import module_global
+from .parallel import thread_count
 from .small_gemm import SMALL_ROWS, lanes, pack_rows, tile_columns, tile_rows
 from .support import library_function
-from .symbols import THREADS_GLOBAL
 from .transpose import emit_transpose
 from .types import I1, I8_PTR, I64
 
@@ -133,7 +132,7 @@ def _each_image(
     """emit(s, n) for every image n of every slice s, the slices spread over the cores;
     start(s) first in each slice."""
     count = slices(b, batch)
-    threads = b.load(module_global(b.module, THREADS_GLOBAL, I64, I64(1)))
+    threads = thread_count(b)
 
     def job(begin: ll.Value, end: ll.Value) -> None:
         with counted_loop(b, end, f"{name}.slice", start=begin) as s:

@@ -91,9 +91,11 @@ def outlined_job(
     slots = ll.IRBuilder(host.entry_basic_block)
     slots.position_at_start(host.entry_basic_block)
     array = slots.alloca(I8_PTR, size=I32(max(len(live_ins), 1)))
+    places = [slots.alloca(value.type) for value in live_ins]
+    # (positioned only now: inserting the slots moved the instructions of the entry block,
+    # which may be this one, under a builder positioned before)
     builder.position_at_end(host_block)
-    for index, value in enumerate(live_ins):
-        slot = slots.alloca(value.type)
+    for index, (value, slot) in enumerate(zip(live_ins, places, strict=True)):
         builder.store(value, slot)
         builder.store(builder.bitcast(slot, I8_PTR), builder.gep(array, [I32(index)]))
     host_of(module).parallel_for(builder, job, array, *work)

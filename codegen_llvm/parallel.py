@@ -77,6 +77,11 @@ def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
     return fn
 
 
+def thread_count(b: ll.IRBuilder) -> ll.Value:
+    """How many threads the module's loops may use (THREADS_GLOBAL, set by the runtime)."""
+    return b.load(module_global(b.module, THREADS_GLOBAL, I64, I64(1)))
+
+
 def module_global(
     module: ll.Module, name: str, kind: ll.Type, value: ll.Constant | None
 ) -> ll.GlobalVariable:

@@ -1,6 +1,7 @@
 """Native code for tx.pool_2d and tx.pool_2d_grad (ir/ops/pool.py): direct loop nests.
 
-A loop over every leading index (any layout, read through the strides) holds the loops
+A loop over every leading index (any layout, read through the strides; the first axis
+spread over the cores, outline.outlined_job) holds the loops
 over the output rows and cols; each output's window is clipped as Theano's Pool.perform
 clips it: rows [max(r*st - pad, 0), min(min(r*st + ws, H + 2*pad) - pad, H)), the
 padded count `min(r*st + ws, H + 2*pad) - r*st` being average_inc_pad's divisor. The
@@ -28,8 +29,10 @@ from ..ir.ops.pool import Pool2D, Pool2DGrad, pool_output_size
 from .context import LoweringContext, lowering
 from .control import counted_loop
 from .conv_runs import emit_fill_run
-from .gemm import entry_alloca
+from .gemm import entry_alloca, product
 from .nest import ArrayRef, IterationSpace
+from .outline import outlined_job
+from .parallel import GRAIN, thread_count
 from .terms import LLVMSizes
 from .types import I1, I8_PTR, I64, load_element, mark_not_captured, register_type, store_element
 
@@ -59,9 +62,23 @@ def _span(
 
 
 def _leading(b: ll.IRBuilder, arrays: list[ArrayRef], body: Callable[[list[ll.Value]], None]) -> None:
-    """body(pointers) for every index of the leading axes (all but the last two)."""
-    space = IterationSpace(arrays[0].shape[:-2], [a.strides[:-2] for a in arrays])
-    space.walk(b, "pool.axis", [a.pointer for a in arrays], lambda pointers, _: body(pointers))
+    """body(pointers) for every index of the leading axes (all but the last two), the first
+    of them spread over the cores when the arrays are large enough to pay for a thread.
+    Each plane is computed by the same code whichever thread takes it."""
+    if len(arrays[0].shape) < 3:
+        body([a.pointer for a in arrays])
+        return
+    count = arrays[0].shape[0]
+    elements = product(b, list(arrays[0].shape))
+    threads = b.select(b.icmp_signed(">=", elements, I64(2 * GRAIN)), thread_count(b), I64(1))
+
+    def job(begin: ll.Value, end: ll.Value) -> None:
+        with counted_loop(b, end, "pool.first", start=begin) as index:
+            pointers = [b.gep(a.pointer, [b.mul(index, a.strides[0])]) for a in arrays]
+            space = IterationSpace(arrays[0].shape[1:-2], [a.strides[1:-2] for a in arrays])
+            space.walk(b, "pool.axis", pointers, lambda inner, _: body(inner))
+
+    outlined_job(b, "pool", (count, threads), job)
 
 
 def _outputs(
@@ -196,10 +213,10 @@ def _pool(ctx: LoweringContext, op: Pool2D) -> None:
 def _emit_pool(b: ll.IRBuilder, op: Pool2D, x: ArrayRef, y: ArrayRef, out: tuple[ll.Value, ll.Value]) -> None:
     real = register_type(x.dtype)
     rank = len(x.shape)
-    total = entry_alloca(b, real)
 
     def per_slice(pointers: list[ll.Value]) -> None:
         source, target = pointers
+        total = entry_alloca(b, real)  # in the function that runs the plane: one per thread
 
         def each(r: ll.Value, c: ll.Value, window: Window) -> None:
             if op.mode == "max":

@@ -96,6 +96,29 @@ def test_any_rank_and_layout(rank: int) -> None:
             np.testing.assert_allclose(got, numpy_pool(xv, (2, 3), False, mode=m), rtol=1e-14)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_large_batches_spread_over_the_cores_give_the_same_bits(mode: str) -> None:
+    """Pooling and its gradient over 9 x 8 x 40 x 41 elements (enough for the batch to be
+    spread over the threads) in any layout, as on one thread and as the reference."""
+    x, c = T.tensor("float64", (None,) * 4, "x"), T.tensor("float64", (None,) * 4, "c")
+    y = pool.pool_2d(x, (3, 2), ignore_border=False, mode=mode)
+    f = tc.function([x, c], [y, T.grad(T.sum(y * c), x)])
+    xv = RNG.standard_normal((9, 8, 40, 41))
+    cv = RNG.standard_normal(numpy_pool(xv, (3, 2), False, mode=mode).shape)
+    native = f._code_owner
+    for value in (xv, np.asfortranarray(xv)):
+        try:
+            native.set_num_threads(1)
+            one = f(value, cv)
+            native.set_num_threads(2)
+            two = f(value, cv)
+        finally:
+            native.set_num_threads(2)
+        np.testing.assert_allclose(two[0], numpy_pool(xv, (3, 2), False, mode=mode), rtol=1e-14)
+        for a, b in zip(one, two, strict=True):
+            assert a.tobytes() == b.tobytes()
+
+
 def test_nan_propagates_through_max_and_static_shapes() -> None:
     x = T.tensor("float32", (2, 6, 6), "x")
     y = pool.pool_2d(x, (2, 2), stride=(2, 1))
