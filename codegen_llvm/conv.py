@@ -32,13 +32,16 @@ from llvmlite import ir as ll
 
 from ..ir import Operation
 from ..ir.ops.conv import Conv2D, Conv2DGradFilters, Conv2DGradInput
+from ..ir.ops.kernel_conv import KernelConv2D
 from . import conv_tiles
-from .context import LoweringContext, lowering
+from .context import LoweringContext, contiguous_strides, lowering
 from .control import counted_loop
 from .conv_runs import copy_planes
 from .conv_tiles import Scratch
 from .gemm import Operand, emit_gemm, emit_pack, emit_zero, product
 from .im2col import Geometry, clamp, geometry, image_of, unfold
+from .kernel_body import kernel_body
+from .loops import emit_elementwise_loop
 from .nest import ArrayRef
 from .types import I64
 
@@ -143,6 +146,60 @@ def _conv2d(ctx: LoweringContext, op: Conv2D) -> None:
         partial(conv_tiles.forward, b, x, w, y, g, buffers),
         partial(_forward, b, x, w, y, g, chunks, (col, product_, packed)),
     )
+
+
+@lowering(KernelConv2D)
+def _kernel_conv2d(ctx: LoweringContext, op: KernelConv2D) -> None:
+    """A convolution and the kernel that consumes it: through the tiles, the kernel's body
+    runs on each image's convolution in the slice's plane (still in cache) and writes the
+    image's result; through the chunked path, on the whole convolution afterwards."""
+    b = ctx.builder
+    x, w = (ctx.arrays[v] for v in op.operands[:2])
+    g = geometry(b, op, x, w)
+    extent = [x.shape[0], g.filters, *g.out]
+    ctx.result_buffers(op, extent)
+    result = ctx.arrays[op.results[0]]
+    tiles = _tiles_scratch(ctx, op, "fused", g, x.shape[0])
+    chunks = _chunks(b, x.shape[0], g, tiles.tiled)
+    col, product_ = _scratch(ctx, op, g, chunks, g.taps(b)), _scratch(ctx, op, g, chunks, g.filters)
+    packed = ctx.allocate(x.dtype, [g.filters, g.taps(b)])
+    whole = ctx.allocate(x.dtype, [b.select(tiles.tiled, I64(0), product(b, extent))])
+    conv = ArrayRef(x.dtype, whole, extent, contiguous_strides(b, extent, x.dtype.itemsize), (None,) * 4)
+    body = kernel_body(op, ctx.math)
+    others = [ctx.arrays[v] for v in op.operands[2:]]
+    static = op.results[0].type.shape
+    outputs = [(r.type.dtype, ctx.arrays[r].pointer) for r in op.results]
+
+    def epilogue(n: ll.Value, plane: ll.Value) -> None:
+        image = ArrayRef(x.dtype, plane, extent[1:], conv.strides[1:], (None,) * 3)
+        operands = [image, *(_image_of_operand(b, a, n) for a in others)]
+        target = [(dtype, image_of(b, result, n).pointer) for dtype, _ in outputs]
+        emit_elementwise_loop(
+            b, ctx.unique_name("conv.epilogue"), extent[1:], static[1:], operands, target, body
+        )
+
+    def chunked() -> None:
+        _forward(b, x, w, conv, g, chunks, (col, product_, packed))
+        emit_elementwise_loop(
+            b, ctx.unique_name("conv.kernel"), extent, static, [conv, *others], outputs, body
+        )
+
+    buffers = (tiles, packed, _packed_tiles(ctx, tiles, g.filters, g.taps(b)))
+    ctx.defer(
+        _either, b, tiles.tiled, partial(conv_tiles.forward, b, x, w, result, g, buffers, epilogue), chunked
+    )
+
+
+def _image_of_operand(b: ll.IRBuilder, array: ArrayRef, n: ll.Value) -> ArrayRef:
+    """Image n's part of a kernel.conv2d operand, right-aligned against N x O x rows x cols:
+    one without the batch axis is the same for every image, as is one with a static 1 there."""
+    if len(array.shape) < 4:
+        return array
+    if array.static_shape[0] == 1:
+        return ArrayRef(
+            array.dtype, array.pointer, array.shape[1:], array.strides[1:], array.static_shape[1:]
+        )
+    return image_of(b, array, n)
 
 
 def _forward(

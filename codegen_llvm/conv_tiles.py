@@ -101,13 +101,14 @@ def packed_size(b: ll.IRBuilder, m: ll.Value, k: ll.Value) -> ll.Value:
 
 
 def parts(b: ll.IRBuilder, which: str, dtype: DType, g: Geometry) -> list[ll.Value]:
-    """The parts of one slice's scratch for `which` op: forward, input or filters."""
+    """The parts of one slice's scratch for `which` op: forward, fused (kernel.conv2d),
+    input or filters."""
     taps, positions = g.taps(b), g.positions(b)
     col = b.mul(taps, positions)
     plane = b.mul(g.filters, positions)
     if which == "forward":
         return [col]
-    if which == "input":
+    if which in ("input", "fused"):  # fused: the plane holds the convolution before the epilogue
         return [col, plane]
     line = _line(b, dtype, taps)
     tall = padded(b, g.filters, tile_rows())
@@ -172,8 +173,18 @@ def _plane(b: ll.IRBuilder, array: ArrayRef, n: ll.Value, scratch: ll.Value) -> 
     return pointer, b.select(adjacent, image.strides[0], row)
 
 
-def forward(b: ll.IRBuilder, x: ArrayRef, w: ArrayRef, y: ArrayRef, g: Geometry, buffers: tuple) -> None:  # type: ignore[type-arg]
-    """y = conv2d(x, w); buffers: (scratch, plain O x K, packed W)."""
+def forward(
+    b: ll.IRBuilder,
+    x: ArrayRef,
+    w: ArrayRef,
+    y: ArrayRef,
+    g: Geometry,
+    buffers: tuple,  # type: ignore[type-arg]
+    epilogue: Callable[[ll.Value, ll.Value], None] | None = None,
+) -> None:
+    """y = conv2d(x, w); buffers: (scratch, plain O x K, packed W). With `epilogue`, image
+    n's convolution goes into the slice's plane (scratch part 1) instead, and
+    epilogue(n, plane) computes image n of the result from it (kernel.conv2d's body)."""
     scratch, plain, packed = buffers
     dtype, size = x.dtype, I64(x.dtype.itemsize)
     taps, positions = g.taps(b), g.positions(b)
@@ -186,8 +197,11 @@ def forward(b: ll.IRBuilder, x: ArrayRef, w: ArrayRef, y: ArrayRef, g: Geometry,
     def image(s: ll.Value, n: ll.Value) -> None:
         col = scratch.part(b, s, 0)
         unfold(b, image_of(b, x, n), col, positions, g, to_col=True)
-        target = image_of(b, y, n).pointer  # y: a fresh C-contiguous result
+        # y: a fresh C-contiguous result
+        target = image_of(b, y, n).pointer if epilogue is None else scratch.part(b, s, 1)
         _tiles(b, dtype, [packed, col, stride, target, stride, g.filters, positions, taps], accumulate=False)
+        if epilogue is not None:
+            epilogue(n, target)
 
     _each_image(b, "conv.tiles", x.shape[0], image)
 

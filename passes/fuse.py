@@ -9,7 +9,8 @@ stays within MAX_KERNEL_OPS ops; rank-0 constants are copied into each
 kernel that uses them; a value is a kernel result only if something outside
 the kernel uses it. Then (fuse_reductions.py) a kernel whose one result only feeds
 a tx.reduce becomes part of it (`kernel.reduce`), and sibling reductions of the
-same operands and axes share one kernel.reduce.
+same operands and axes share one kernel.reduce; and (fuse_conv.py) a convolution whose only
+use is a kernel becomes part of it (`kernel.conv2d`: a bias and an activation).
 
 The size bound keeps compile time linear in the graph: LLVM's loop
 vectoriser takes time quadratic in the length of one loop body, so a
@@ -29,6 +30,7 @@ from ..ir import ELEMENTWISE, Block, Function, Operation, Region, TensorType, Va
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise, Yield
 from .dataflow import order_by_dataflow
+from .fuse_conv import fuse_convolutions
 from .fuse_reductions import fuse_reductions
 from .manager import Pass, register
 
@@ -207,6 +209,7 @@ class FuseElementwise(Pass):
         self._drop_unused_constants(block)
         order_by_dataflow(block, self.name)
         fuse_reductions(block)
+        fuse_convolutions(block)
 
     @staticmethod
     def _drop_unused_constants(block: Block) -> None:

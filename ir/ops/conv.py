@@ -141,7 +141,7 @@ def conv_output_terms(op: Operation, state: ShapeState, x: SymbolicShape, w: Sym
     return tuple(shape)
 
 
-class _ConvFamily(Operation):
+class ConvFamily(Operation):
     traits = frozenset({PURE, FRESH})
     stride = attr(tuple, convert=int_tuple, default=(1, 1))
     padding = attr(tuple, convert=int_tuple, default=(0, 0))
@@ -167,7 +167,7 @@ class _ConvFamily(Operation):
         return 2 * product(out) * product(operand_shapes[1][1:])
 
 
-class Conv2D(_ConvFamily):
+class Conv2D(ConvFamily):
     """conv2d(x, w): NCHW input, OIHW filters; flip: true convolution (else correlation)."""
 
     name = "tx.conv2d"
@@ -203,7 +203,7 @@ class Conv2D(_ConvFamily):
         ]
 
 
-class _ConvGradient(_ConvFamily):
+class _ConvGradient(ConvFamily):
     """Base of the two gradients: operands (x, w, g), one of x and w only for its shape."""
 
     arity = 3

@@ -47,14 +47,14 @@ if TYPE_CHECKING:
     from ..shape_state import ShapeState
 
 
-def _yielded(name: str, regions: Sequence[Region]) -> list[TensorType]:
+def yielded_types(name: str, regions: Sequence[Region]) -> list[TensorType]:
     term = regions[0].block.terminator
     if term is None:
         raise TcVerificationError(f"{name} body does not end in kernel.yield")
     return [v.type for v in term.operands]
 
 
-def _verify_body(op: Operation) -> None:
+def verify_body(op: Operation) -> None:
     """The region is a scalar body over one element of each operand."""
     block = op.regions[0].block
     if len(block.args) != len(op.operands):
@@ -98,20 +98,20 @@ class KernelElementwise(Operation):
         regions: Sequence[Region] = (),
     ) -> list[TensorType]:
         shape = broadcast_shapes(*(t.shape for t in operand_types))
-        return [TensorType(t.dtype, shape) for t in _yielded(cls.name, regions)]
+        return [TensorType(t.dtype, shape) for t in yielded_types(cls.name, regions)]
 
     @property
     def body(self) -> Region:
         return self.regions[0]
 
     def verify_op(self) -> None:
-        _verify_body(self)
+        verify_body(self)
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         return _run_body(self, operands)
 
     def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
-        return product(result_shapes[0]) * _body_arithmetic(self)
+        return product(result_shapes[0]) * body_arithmetic(self)
 
 
 class KernelReduce(Operation):
@@ -132,7 +132,7 @@ class KernelReduce(Operation):
         shape = broadcast_shapes(*(t.shape for t in operand_types))
         kinds, axes, keepdims = attributes["kinds"], attributes["axes"], attributes["keepdims"]
         assert isinstance(kinds, tuple) and isinstance(axes, tuple)
-        yielded = _yielded(cls.name, regions)
+        yielded = yielded_types(cls.name, regions)
         if len(yielded) != len(kinds) or not kinds:
             raise TcTypeError(f"{cls.name}: {len(kinds)} kinds for {len(yielded)} yielded values")
         if len(kinds) > 1 and any(k in ("argmax", "argmin") for k in kinds):
@@ -155,10 +155,10 @@ class KernelReduce(Operation):
     @property
     def yield_types(self) -> list[TensorType]:
         """The types of the yielded elements (rank 0), one per result."""
-        return _yielded(self.name, self.regions)
+        return yielded_types(self.name, self.regions)
 
     def verify_op(self) -> None:
-        _verify_body(self)
+        verify_body(self)
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         values = _run_body(self, operands)
@@ -171,7 +171,7 @@ class KernelReduce(Operation):
         """The body and one combining step per element of the iteration space, which the
         operand of the highest rank spans (the others broadcast along it)."""
         space = max(operand_shapes, key=len)
-        return product(space) * (_body_arithmetic(self) + len(self.kinds))
+        return product(space) * (body_arithmetic(self) + len(self.kinds))
 
     def shape_rule(self, state: ShapeState) -> None:
         """The operands broadcast (as kernel.elementwise's), then each result drops or keeps
@@ -191,7 +191,7 @@ class Yield(NoResults):
     traits = frozenset({TERMINATOR})
 
 
-def _body_arithmetic(op: Operation) -> int:
+def body_arithmetic(op: Operation) -> int:
     """The body's ops that compute (not its constants and yield): each counts one operation
     per element, a tanh as an add, as rooflines count them."""
     return sum(1 for inner in op.regions[0].block.ops if inner.name not in ("kernel.yield", "tx.constant"))
