@@ -19,6 +19,7 @@ from ..ir import Block, Region, Value
 from ..ir.ops.conv import Conv2D
 from ..ir.ops.kernel import KernelElementwise
 from ..ir.ops.kernel_conv import KernelConv2D
+from .fuse_reductions import clone_op
 
 
 def fusible_convolution(kernel: KernelElementwise) -> Value | None:
@@ -58,16 +59,7 @@ def build_fused(kernel: KernelElementwise, conv_value: Value) -> KernelConv2D:
         new.name = old_args[k].name
         mapping[old_args[k]] = new
     for inner in kernel.body.block.ops:
-        clone = type(inner)(
-            [mapping[v] for v in inner.operands],
-            [r.type for r in inner.results],
-            dict(inner.attributes),
-            location=inner.location,
-        )
-        body.append(clone)
-        for old, new in zip(inner.results, clone.results, strict=True):
-            new.name = old.name
-            mapping[old] = new
+        body.append(clone_op(inner, mapping))
     operands = [*conv.operands, *(kernel.operands[k] for k in order[1:])]
     fused = KernelConv2D.create(
         operands, dict(conv.attributes), regions=[Region([body])], location=kernel.location

@@ -58,6 +58,21 @@ def reduction_groups(block: Block) -> list[list[Fused]]:
     return list(groups.values())
 
 
+def clone_op(op: Operation, mapping: dict[Value, Value]) -> Operation:
+    """A copy of `op` (not inserted) on the values `mapping` gives for its operands; its
+    results are added to `mapping`, under the old results' names."""
+    clone = type(op)(
+        [mapping[v] for v in op.operands],
+        [r.type for r in op.results],
+        dict(op.attributes),
+        location=op.location,
+    )
+    for old, new in zip(op.results, clone.results, strict=True):
+        new.name = old.name
+        mapping[old] = new
+    return clone
+
+
 def build_reduction(group: list[Fused]) -> KernelReduce:
     """One kernel.reduce (not yet inserted) computing every member of `group`."""
     first_reduce, first_kernel = group[0]
@@ -73,16 +88,7 @@ def build_reduction(group: list[Fused]) -> KernelReduce:
             if type(inner) is Yield:
                 yielded.append(mapping[inner.operands[0]])
                 continue
-            clone = type(inner)(
-                [mapping[v] for v in inner.operands],
-                [r.type for r in inner.results],
-                dict(inner.attributes),
-                location=inner.location,
-            )
-            body.append(clone)
-            for old, new in zip(inner.results, clone.results, strict=True):
-                new.name = old.name
-                mapping[old] = new
+            body.append(clone_op(inner, mapping))
     body.append(Yield(yielded, []))
     attributes = {
         "kinds": tuple(op.kind for op, _ in group),
