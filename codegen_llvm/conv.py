@@ -111,7 +111,7 @@ def _tiles_scratch(ctx: LoweringContext, op: Operation, which: str, g: Geometry,
     parts = conv_tiles.parts(b, which, dtype, g)
     tiled = conv_tiles.suits(b, dtype, g)
     regions = b.select(tiled, conv_tiles.slices(b, batch), I64(0))
-    return Scratch(ctx.allocate(dtype, [regions, conv_tiles.total(b, parts)]), parts, dtype, tiled)
+    return Scratch(ctx.allocate(dtype, [regions, conv_tiles.sum_of(b, parts)]), parts, dtype, tiled)
 
 
 def _packed_tiles(ctx: LoweringContext, scratch: Scratch, m: ll.Value, k: ll.Value) -> ll.Value:

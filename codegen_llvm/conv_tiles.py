@@ -49,7 +49,7 @@ SLICES = 16
 
 @dataclass
 class Scratch:
-    """One buffer of `slices` regions of `per_slice` elements, each cut into parts."""
+    """One buffer of a region per slice, each region cut into parts of the given element counts."""
 
     pointer: ll.Value
     parts: list[ll.Value]  # element counts of one region's parts, in order
@@ -58,17 +58,17 @@ class Scratch:
 
     def part(self, b: ll.IRBuilder, s: ll.Value, index: int) -> ll.Value:
         size = I64(self.dtype.itemsize)
-        offset = b.mul(s, total(b, self.parts))
+        offset = b.mul(s, sum_of(b, self.parts))
         for earlier in self.parts[:index]:
             offset = b.add(offset, earlier)
         return b.gep(self.pointer, [b.mul(offset, size)])
 
 
-def total(b: ll.IRBuilder, values: list[ll.Value]) -> ll.Value:
-    total: ll.Value = I64(0)
+def sum_of(b: ll.IRBuilder, values: list[ll.Value]) -> ll.Value:
+    result: ll.Value = I64(0)
     for value in values:
-        total = b.add(total, value)
-    return total
+        result = b.add(result, value)
+    return result
 
 
 def suits(b: ll.IRBuilder, dtype: DType, g: Geometry) -> ll.Value:

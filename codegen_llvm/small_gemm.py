@@ -137,16 +137,16 @@ def pack_rows(
         first = b.mul(block, rows) if pad else _first_row(b, block, rows, m)
         source = b.gep(pointer, [b.mul(first, rsa)])
         target = b.gep(packed, [b.mul(b.mul(b.mul(block, k), rows), size)])
-        fast = b.and_(b.icmp_signed("==", csa, size), b.icmp_signed("<=", b.add(first, rows), m))
-        fast = b.and_(fast, b.icmp_signed("==", rows, I64(n)))
-        if n & (n - 1):
-            fast = ll.Constant(I1, 0)
-        with b.if_else(fast) as (vectors, elements):
-            with vectors:
-                if not n & (n - 1):
+        elements = (b, dtype, (source, rsa, csa), target, (first, m, k, rows), pad)
+        if n & (n - 1):  # 6 rows (AVX2): the transposing copy takes power-of-two blocks only
+            _pack_elements(*elements)
+        else:
+            fast = b.and_(b.icmp_signed("==", csa, size), b.icmp_signed("<=", b.add(first, rows), m))
+            with b.if_else(b.and_(fast, b.icmp_signed("==", rows, I64(n)))) as (vectors, one_by_one):
+                with vectors:
                     emit_transpose(b, dtype, source, target, (I64(n), k), (rsa, I64(n * dtype.itemsize)), n)
-            with elements:
-                _pack_elements(b, dtype, (source, rsa, csa), target, (first, m, k, rows), pad)
+                with one_by_one:
+                    _pack_elements(*elements)
 
 
 def _pack_elements(
