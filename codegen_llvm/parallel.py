@@ -11,7 +11,8 @@ calling thread, and ORs the jobs' results. Below GRAIN elements per thread it st
 thread. Without a pool (POOL_GLOBAL null) every chunk runs on the calling thread. Each
 element is computed by the same instructions whatever the split, so results never depend on
 the thread count. `parallel_for(module, units=True)` is the same over work items the caller
-has sized (tiles of a product): one item per thread at least, chunks of any length.
+has sized (a product's ranges of tiles, slices of a batch): one item per thread at least,
+chunks of any length.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .types import I1, I8_PTR, I32, I64
 
 GRAIN = 1 << 15  # elements per thread below which a second thread (a few microseconds) does not pay
 MAX_THREADS = 64
-CHUNKS_PER_THREAD = 4  # for work items (tiles of a product)
+CHUNKS_PER_THREAD = 4  # for work items (slices of a batch; products pass one range per thread)
 
 JOB_TYPE = ll.FunctionType(I1, [I8_PTR.as_pointer(), I64, I64])
 # i1 tc_pool_run(job, args, i64* bounds, i64 chunks, i64 threads): thread_pool.py
@@ -37,8 +38,8 @@ def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
 
         i1 tc_parallel_units(job, args, i64 n, i64 threads)
 
-    over work items the caller has sized (tiles of a product) on at most `threads` threads:
-    one item per thread at least, chunks of any length."""
+    over work items the caller has sized (ranges of tiles, slices of a batch) on at most
+    `threads` threads: one item per thread at least, chunks of any length."""
     name = "tc_parallel_units" if units else "tc_parallel_for"
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
