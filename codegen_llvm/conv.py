@@ -110,7 +110,7 @@ def _tiles_scratch(ctx: LoweringContext, op: Operation, which: str, g: Geometry,
     dtype = op.results[0].type.dtype
     parts = conv_tiles.parts(b, which, dtype, g)
     tiled = conv_tiles.suits(b, dtype, g)
-    regions = b.select(tiled, conv_tiles.slices(b, batch), I64(0))
+    regions = b.select(tiled, conv_tiles.slices(b, batch, parts), I64(0))
     return Scratch(ctx.allocate(dtype, [regions, conv_tiles.sum_of(b, parts)]), parts, dtype, tiled)
 
 

@@ -32,7 +32,7 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .conv_runs import copy_planes, emit_add_run
-from .gemm import emit_pack, emit_zero, product
+from .gemm import at_least_1, emit_pack, emit_zero, product
 from .im2col import Geometry, image_of, unfold
 from .nest import ArrayRef
 from .outline import outlined_job
@@ -45,6 +45,9 @@ from .types import I1, I8_PTR, I64
 # Slices of the batch: enough for the cores to share the work evenly, few enough that the
 # filters' gradient adds few partial sums.
 SLICES = 16
+# Elements of scratch for all slices together (16 MB of float32): images of many taps and
+# positions get fewer slices rather than gigabytes of scratch (LeNet's layers use 1-2M).
+SCRATCH_ELEMENTS = 1 << 22
 
 
 @dataclass
@@ -82,8 +85,14 @@ def suits(b: ll.IRBuilder, dtype: DType, g: Geometry) -> ll.Value:
     return b.and_(present, b.and_(wide, rows))
 
 
-def slices(b: ll.IRBuilder, batch: ll.Value) -> ll.Value:
-    return b.select(b.icmp_signed("<", batch, I64(SLICES)), batch, I64(SLICES))
+def slices(b: ll.IRBuilder, batch: ll.Value, parts: list[ll.Value]) -> ll.Value:
+    """How many slices the batch is cut into: SLICES at most, one image each at least, and
+    few enough that their scratch (regions of `parts`) stays within SCRATCH_ELEMENTS, or
+    one slice where a single image's takes more. A function of the shapes only, so the
+    partial sums, and the results, do not depend on the thread count."""
+    fit = b.sdiv(I64(SCRATCH_ELEMENTS), at_least_1(b, sum_of(b, parts)))
+    count = at_least_1(b, b.select(b.icmp_signed("<", fit, I64(SLICES)), fit, I64(SLICES)))
+    return b.select(b.icmp_signed("<", batch, count), batch, count)
 
 
 def padded(b: ll.IRBuilder, value: ll.Value, multiple: int) -> ll.Value:
@@ -126,13 +135,14 @@ def _line(b: ll.IRBuilder, dtype: DType, taps: ll.Value) -> ll.Value:
 def _each_image(
     b: ll.IRBuilder,
     name: str,
-    batch: ll.Value,
+    work: tuple[ll.Value, Scratch],
     emit: Callable[[ll.Value, ll.Value], None],
     start: Callable[[ll.Value], None] | None = None,
 ) -> None:
-    """emit(s, n) for every image n of every slice s, the slices spread over the cores;
-    start(s) first in each slice."""
-    count = slices(b, batch)
+    """emit(s, n) for every image n of every slice s of work = (batch, the slices'
+    scratch), the slices spread over the cores; start(s) first in each slice."""
+    batch, scratch = work
+    count = slices(b, batch, scratch.parts)
     threads = thread_count(b)
 
     def job(begin: ll.Value, end: ll.Value) -> None:
@@ -203,7 +213,7 @@ def forward(
         if epilogue is not None:
             epilogue(n, target)
 
-    _each_image(b, "conv.tiles", x.shape[0], image)
+    _each_image(b, "conv.tiles", (x.shape[0], scratch), image)
 
 
 def backward_input(
@@ -228,7 +238,7 @@ def backward_input(
         emit_zero(b, dtype, target.pointer, product(b, list(target.shape)))
         unfold(b, target, col, positions, g, to_col=False)
 
-    _each_image(b, "conv.tiles.input", dx.shape[0], image)
+    _each_image(b, "conv.tiles.input", (dx.shape[0], scratch), image)
 
 
 def backward_filters(
@@ -266,10 +276,10 @@ def backward_filters(
         operands = [packed, transposed, stride, scratch.part(b, s, 4), stride, tall, wide, positions]
         _tiles(b, dtype, operands, accumulate=True)
 
-    _each_image(b, "conv.tiles.filters", x.shape[0], image, start)
+    _each_image(b, "conv.tiles.filters", (x.shape[0], scratch), image, start)
     # dw = the slices' partial sums, added in slice order
     emit_zero(b, dtype, dw.pointer, product(b, list(dw.shape)))
-    with counted_loop(b, slices(b, x.shape[0]), "conv.tiles.sum") as s:
+    with counted_loop(b, slices(b, x.shape[0], scratch.parts), "conv.tiles.sum") as s:
         partial = scratch.part(b, s, 4)
         with counted_loop(b, g.filters, "conv.tiles.row") as o:
             into = b.gep(dw.pointer, [b.mul(b.mul(o, taps), size)])

@@ -62,7 +62,9 @@ def launch(
             inexact_serial = builder.call(fast, [I64(0), total, *extra, *typed(fast)])
             serial_end = builder.block
         with threaded:
-            args = builder.alloca(I8_PTR, size=I32(len(pointers) + len(extra)))
+            # in the entry block: a loop may run this launch (a convolution's epilogue per image)
+            with builder.goto_entry_block():
+                args = builder.alloca(I8_PTR, size=I32(len(pointers) + len(extra)))
             for index, pointer in enumerate(pointers):
                 builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
             for index, value in enumerate(extra, start=len(pointers)):

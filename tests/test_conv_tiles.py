@@ -100,3 +100,22 @@ def test_shapes_the_tiles_do_not_suit_and_empty_batches() -> None:
         xv, wv = (RNG.standard_normal(s) for s in shapes)
         cv = RNG.standard_normal(numpy_conv2d(xv, wv).shape)
         _check(f(*(v.astype("float32") for v in (xv, wv, cv))), _references(xv, wv, cv, {}), "float32")
+
+
+def test_large_images_take_fewer_slices_to_the_same_values() -> None:
+    """Images whose scratch would pass SCRATCH_ELEMENTS over 16 slices (200 taps x 3,600
+    positions: two slices fit) give the references' values, on one thread and on two."""
+    f = _step("float64", {})
+    xv, wv = RNG.standard_normal((5, 8, 64, 64)), RNG.standard_normal((16, 8, 5, 5))
+    cv = RNG.standard_normal(numpy_conv2d(xv, wv).shape)
+    native = f._code_owner
+    try:
+        native.set_num_threads(1)
+        one = f(xv, wv, cv)
+        native.set_num_threads(2)
+        two = f(xv, wv, cv)
+    finally:
+        native.set_num_threads(2)
+    _check(two, _references(xv, wv, cv, {}), "float64")
+    for a, b in zip(one, two, strict=True):
+        assert a.tobytes() == b.tobytes()

@@ -54,17 +54,19 @@ def yielded_types(name: str, regions: Sequence[Region]) -> list[TensorType]:
     return [v.type for v in term.operands]
 
 
-def verify_body(op: Operation) -> None:
-    """The region is a scalar body over one element of each operand."""
+def verify_body(op: Operation, inputs: Sequence[TensorType] | None = None) -> None:
+    """The region is a scalar body over one element of each input: by default the types of
+    the op's operands."""
     block = op.regions[0].block
-    if len(block.args) != len(op.operands):
+    inputs = [v.type for v in op.operands] if inputs is None else inputs
+    if len(block.args) != len(inputs):
         raise TcVerificationError(
-            f"{op.name} has {len(op.operands)} operands but its body takes {len(block.args)} arguments"
+            f"{op.name} has {len(inputs)} operands but its body takes {len(block.args)} arguments"
         )
-    for arg, operand in zip(block.args, op.operands, strict=True):
-        if arg.type != TensorType(operand.type.dtype, ()):
+    for arg, input_type in zip(block.args, inputs, strict=True):
+        if arg.type != TensorType(input_type.dtype, ()):
             raise TcVerificationError(
-                f"{op.name} body argument {arg.type} does not match the element of operand {operand.type}"
+                f"{op.name} body argument {arg.type} does not match the element of operand {input_type}"
             )
     for inner in block.ops:
         if not (inner.has_trait(ELEMENTWISE) or inner.has_trait(TERMINATOR) or inner.name == "tx.constant"):

@@ -67,8 +67,7 @@ class KernelConv2D(ConvFamily):
         if len(self.operands) < 2:
             found = len(self.operands)
             raise TcVerificationError(f"{self.name} needs the input and the filters, found {found} operands")
-        stand_in = _BodyOperands(self)
-        verify_body(stand_in)  # type: ignore[arg-type]
+        verify_body(self, [self.conv_type, *(v.type for v in self.operands[2:])])
 
     def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
         from ..interpreter import run_block
@@ -88,17 +87,3 @@ class KernelConv2D(ConvFamily):
     def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
         conv = super().flops(operand_shapes[:2], result_shapes)
         return conv + product(result_shapes[0]) * body_arithmetic(self)
-
-
-class _BodyOperands:
-    """The op as kernel.elementwise's body checks see it: the convolution's element first."""
-
-    def __init__(self, op: KernelConv2D) -> None:
-        self.name = op.name
-        self.regions = op.regions
-        self.operands = [_Typed(op.conv_type), *op.operands[2:]]
-
-
-class _Typed:
-    def __init__(self, type_: TensorType) -> None:
-        self.type = type_
