@@ -44,14 +44,15 @@ def host_features() -> str:
     return features
 
 
-def host_target_machine() -> llvm.TargetMachine:
-    """A new target machine for the host; MCJIT takes ownership of the one it is given."""
+def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
+    """A new target machine for the host, generating code at optimisation level `opt` (0:
+    LLVM's fast instruction selection); MCJIT takes ownership of the one it is given."""
     initialize_llvm()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
         features=host_features(),
-        opt=3,
+        opt=opt,
         codemodel="jitdefault",
     )
 

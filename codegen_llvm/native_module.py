@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, LIBRARY_GLOBALS, THREADS_GLOBAL
 CodeHolder = Any
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity (tc/object_cache.py keeps a WeakSet)
 class NativeModule:
     """Loaded native code: entry points by function name, and each stage's text.
 
@@ -34,40 +35,78 @@ class NativeModule:
     compile_seconds: float
     engine: CodeHolder = field(repr=False)
 
+    # Every global the runtime has written (name -> its C type and value), so that code
+    # replacing this module's (`adopt`) is given the same.
+    written: dict[str, tuple[type[Any], int | None]] = field(default_factory=dict, repr=False)
+    successor: NativeModule | None = field(default=None, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def write_global(self, name: str, kind: type[Any], value: int | None) -> None:
+        """Set the global `name` (of C type `kind`) of this code, and of its successor's,
+        if it has one and the global."""
+        with self.lock:
+            self.written[name] = (kind, value)
+            for module in (self, self.successor):
+                address = module.engine.get_global_value_address(name) if module is not None else 0
+                if address:
+                    kind.from_address(address).value = value
+
+    def adopt(self, successor: NativeModule, slots: Mapping[str, str]) -> None:
+        """Hand this code's calls to `successor` (the same functions, optimised): give it every
+        global written here, then write each entry point's address into its slot here,
+        `slots` naming, for each function, the global its dispatch stub jumps through
+        (codegen_llvm/dispatch.py). `successor` lives as long as this module."""
+        with self.lock:
+            self.successor = successor
+            for name, (kind, value) in self.written.items():
+                address = successor.engine.get_global_value_address(name)
+                if address:
+                    kind.from_address(address).value = value
+            for function, slot in slots.items():
+                address = self.engine.get_global_value_address(slot)
+                if address:  # after the globals: a call through the slot finds them set
+                    ctypes.c_void_p.from_address(address).value = successor.addresses[function]
+
+    def rewrite_globals(self, moved: Mapping[int, int]) -> None:
+        """Write `moved[value]` over every pointer global written here holding a `value` in
+        `moved` (the support library's quick code replaced by its optimised code)."""
+        with self.lock:
+            rewrites = [(name, kind, value) for name, (kind, value) in self.written.items()]
+        for name, kind, value in rewrites:
+            if kind is ctypes.c_void_p and value in moved:
+                self.write_global(name, kind, moved[value])
+
+    def has_global(self, name: str) -> bool:
+        return bool(self.engine.get_global_value_address(name))
+
     def set_num_threads(self, count: int) -> None:
         """How many threads large flat loops may use (1: stay on the calling thread)."""
-        address = self.engine.get_global_value_address(THREADS_GLOBAL)
-        if address:
-            ctypes.c_int64.from_address(address).value = max(1, int(count))
+        self.write_global(THREADS_GLOBAL, ctypes.c_int64, max(1, int(count)))
 
     def set_library(self, addresses: Callable[[list[str]], dict[str, int]]) -> None:
         """Give the code the support library's functions it calls (support.py: the thread
         pool, the product kernels). `addresses(names)` is called only when it calls any."""
-        slots = {name: self.engine.get_global_value_address(glob) for name, glob in LIBRARY_GLOBALS.items()}
-        slots = {name: slot for name, slot in slots.items() if slot}
+        slots = [name for name, glob in LIBRARY_GLOBALS.items() if self.has_global(glob)]
         if slots:
-            library = addresses(list(slots))
-            for name, slot in slots.items():
-                ctypes.c_void_p.from_address(slot).value = library.get(name) or None
+            library = addresses(slots)
+            for name in slots:
+                self.write_global(LIBRARY_GLOBALS[name], ctypes.c_void_p, library.get(name) or None)
 
     def set_profile(self, function: str, words: int | None) -> None:
         """Where the profiled code of `function` records its ops' runs (codegen_llvm/profile.py):
         the address of the runtime's int64 words, or None to record nothing."""
-        address = self.engine.get_global_value_address(profile_global(function))
-        if address:
-            ctypes.c_void_p.from_address(address).value = words
+        self.write_global(profile_global(function), ctypes.c_void_p, words)
 
     def set_blas(self, routines: Callable[[], dict[str, int]]) -> None:
         """Give the code the addresses of BLAS routines (by global name, see linalg.py).
         `routines` is called only when the code has a product: finding BLAS imports scipy."""
         names = [*BLAS_GLOBALS.values(), *GEMV_GLOBALS.values()]
-        slots = {name: self.engine.get_global_value_address(name) for name in names}
-        slots = {name: slot for name, slot in slots.items() if slot}
+        slots = [name for name in names if self.has_global(name)]
         if not slots:
             return
         for name, address in routines().items():
             if name in slots:
-                ctypes.c_void_p.from_address(slots[name]).value = address
+                self.write_global(name, ctypes.c_void_p, address)
 
     def cfunction(self, name: str) -> ctypes._CFuncPtr:
         """A ctypes function over entry point `name`, valid while this module lives: the

@@ -3,6 +3,7 @@
 `emit_object` lowers (jit.lower_module) and optimises (jit.parse_and_optimize), then
 asks LLVM for a relocatable ELF object instead of JIT-compiling. The object
 uses the JIT's large code model, so it can be placed anywhere in memory.
+`quick_object` emits the same lowering unoptimised, for tiered compilation (tc/tiering.py).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
 
-from ..ir import Module
+from ..ir import Module, TcCompilationError
 from . import jit
+from .dispatch import dispatch_module, dispatch_symbol
 from .jit import host_target_machine
 from .symbols import EntryPoint
 from .target import HostTarget, host_target
@@ -30,30 +32,78 @@ class ObjectCode:
     seconds: dict[str, float] = field(default_factory=dict)  # llvm-ir, llvm-o3, object
 
 
+@dataclass(frozen=True)
+class Lowered:
+    """A module's functions as LLVM IR text, before LLVM has seen it."""
+
+    text: str
+    entry_points: dict[str, EntryPoint]
+    seconds: float  # the lowering's
+
+
+def lower(module: Module, profile: bool = False) -> Lowered:
+    """Lower every function of the (fused) `module` (whose code records each op's runs if
+    `profile`). Python only, and before any call into LLVM: each waits while another thread
+    is in LLVM (the support library or optimised code made in the background)."""
+    started = time.perf_counter()
+    text, entries = jit.lower_module(module, profile)
+    return Lowered(text, entries, time.perf_counter() - started)
+
+
 def emit_object(
     module: Module, opt_level: int = 3, assembly: bool = False, profile: bool = False
 ) -> ObjectCode:
     """Lower every function of the (fused) `module`, optimise at `opt_level`, emit an object
     (whose code records each op's runs if `profile`)."""
+    return optimized_object(lower(module, profile), opt_level, assembly)
+
+
+def optimized_object(lowered: Lowered, opt_level: int = 3, assembly: bool = False) -> ObjectCode:
+    """`lowered` optimised at `opt_level` and emitted as an object (with its assembly if
+    `assembly`)."""
     seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    # Python only, and before any call into LLVM (each waits while another thread is in LLVM,
-    # as the support library compiled ahead may be: tc/object_cache.py).
-    text, entries = jit.lower_module(module, profile)
-    lowered = time.perf_counter() - started
     tm = host_target_machine()
     with jit.LLVM_LOCK:
         started = time.perf_counter()
-        parsed, optimized = jit.parse_and_optimize(text, tm, opt_level, seconds)
-        seconds["llvm-ir"] = lowered + time.perf_counter() - started - seconds.get("llvm-o3", 0.0)
-        stages = {"llvm": text, "llvm-opt": optimized}
+        parsed, optimized = jit.parse_and_optimize(lowered.text, tm, opt_level, seconds)
+        parsing = time.perf_counter() - started - seconds.get("llvm-o3", 0.0)
+        seconds["llvm-ir"] = lowered.seconds + parsing
+        stages = {"llvm": lowered.text, "llvm-opt": optimized}
         if assembly:
             stages["asm"] = tm.emit_assembly(parsed)
         started = time.perf_counter()
         data = tm.emit_object(parsed)
         seconds["object"] = time.perf_counter() - started
         jit.compile_count += 1
-    return ObjectCode(data, entries, host_target(), stages, seconds)
+    return ObjectCode(data, lowered.entry_points, host_target(), stages, seconds)
+
+
+def quick_object(lowered: Lowered) -> ObjectCode:
+    """`lowered` emitted unoptimised, by LLVM's fast instruction selection (a tenth of the
+    optimised object's time), with a dispatch stub per entry point (dispatch.py): the entry
+    points are the stubs, so that optimised code can take over the calls."""
+    tm = host_target_machine(opt=0)
+    symbols = [entry.symbol for entry in lowered.entry_points.values()]
+    with jit.LLVM_LOCK:
+        started = time.perf_counter()
+        context = llvm.create_context()
+        try:
+            parsed = llvm.parse_assembly(lowered.text, context=context)
+            stubs = dispatch_module(symbols)
+            parsed.link_in(llvm.parse_assembly(stubs, context=context))
+            parsed.verify()
+        except RuntimeError as err:
+            raise TcCompilationError(f"LLVM rejected the generated IR: {err}") from err
+        parsed_at = time.perf_counter()
+        data = tm.emit_object(parsed)
+        seconds = {"llvm-ir": lowered.seconds + parsed_at - started}
+        seconds["object"] = time.perf_counter() - parsed_at
+        jit.compile_count += 1
+    entries = {
+        name: EntryPoint(dispatch_symbol(entry.symbol), entry.slot_ranks)
+        for name, entry in lowered.entry_points.items()
+    }
+    return ObjectCode(data, entries, host_target(), {"llvm": lowered.text}, seconds)
 
 
 def assembly_of(optimized_ir: str) -> str:

@@ -71,15 +71,18 @@ def library_function(b: ll.IRBuilder, name: str) -> tuple[ll.Value, ll.Value]:
     return b.bitcast(pointer, TYPES[name].as_pointer()), present
 
 
-def support_object(part: str) -> bytes:
-    """The object code of one part of the library for the host."""
+def support_object(part: str, quick: bool = False) -> bytes:
+    """The object code of one part of the library for the host: optimised, or `quick`
+    (unoptimised, by LLVM's fast instruction selection; tiered compilation, tc/tiering.py)."""
     import llvmlite.binding as llvm
 
     from .jit import LLVM_LOCK, host_target_machine, run_default_pipeline
 
-    tm = host_target_machine()
+    text = str(build_support_module(host_target(), part))
+    tm = host_target_machine(opt=0 if quick else 3)
     with LLVM_LOCK:
-        parsed = llvm.parse_assembly(str(build_support_module(host_target(), part)))
+        parsed = llvm.parse_assembly(text)
         parsed.verify()
-        run_default_pipeline(parsed, tm, 3)
+        if not quick:
+            run_default_pipeline(parsed, tm, 3)
         return bytes(tm.emit_object(parsed))

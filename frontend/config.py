@@ -14,6 +14,7 @@ from ..ir.errors import TcValueError
 
 _FLOAT_DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda")
+TIERED = ("library", "large", "always", "never")
 
 
 class Section:
@@ -40,12 +41,19 @@ class Config:
     device: str  # where tc.function and tc.shared place code and data by default (TC_DEVICE)
     cuda_tf32: bool  # float32 products on the GPU may use TF32 tensor cores (TC_CUDA_TF32=1)
     log_compiles: bool  # print each compile's time per stage to stderr (TC_LOG_COMPILES=1)
+    # Tiered compilation (tc/tiering.py): quick code first, optimised code made in the
+    # background then taking the calls over. "library": the support library's products
+    # (bit-identical results); "large": also large modules' own code, whose quick code sums
+    # in another order (the last bits of sums differ until the optimised code takes over);
+    # "always": every module; "never". TC_TIERED.
+    tiered: str
 
     def __init__(self) -> None:
         self.floatX = "float64"
         self.device = os.environ.get("TC_DEVICE", "cpu") or "cpu"
         self.cuda_tf32 = os.environ.get("TC_CUDA_TF32", "0") == "1"
         self.log_compiles = os.environ.get("TC_LOG_COMPILES", "") not in ("", "0")
+        self.tiered = os.environ.get("TC_TIERED", "library") or "library"
         self.warn = Section("warn")  # Theano's warning flags: accepted, nothing to warn about
 
     def __setattr__(self, key: str, value: Any) -> None:
@@ -53,6 +61,8 @@ class Config:
             raise TcValueError(f"config.floatX must be one of {_FLOAT_DTYPES}, found {value!r}")
         if key == "device" and value not in DEVICES:
             raise TcValueError(f"config.device must be one of {DEVICES}, found {value!r} (TC_DEVICE)")
+        if key == "tiered" and value not in TIERED:
+            raise TcValueError(f"config.tiered must be one of {TIERED}, found {value!r} (TC_TIERED)")
         super().__setattr__(key, value)
 
     def __repr__(self) -> str:

@@ -46,6 +46,17 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'tc' has no attribute {name!r}")
 
 
+def finish_compiling() -> None:
+    """Wait until every function compiled so far runs its optimised code: tiered compilation
+    (`config.tiered`) answers a large function's first calls with quickly made code while it
+    optimises it in the background (tc/tiering.py)."""
+    import sys
+
+    tiering = sys.modules.get("tc.tiering")  # not imported: nothing was made in the background
+    if tiering is not None:
+        tiering.finish_compiling()
+
+
 DeviceError = TcDeviceError  # the name the GPU documentation uses
 
 __all__ = [
@@ -68,6 +79,7 @@ __all__ = [
     "compile_file",
     "config",
     "datasets",
+    "finish_compiling",
     "function",
     "grad",
     "gradient",

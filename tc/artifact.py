@@ -49,7 +49,15 @@ from .codegen_llvm import entry_symbol
 from .codegen_llvm.elfcheck import ObjectCodeError
 from .codegen_llvm.loader import load_object
 from .codegen_llvm.symbols import EntryPoint
-from .compile import default_updates, make_functions, native_code, optimize_module, shape_plan, shared
+from .compile import (
+    StageTexts,
+    default_updates,
+    make_functions,
+    native_code,
+    optimize_module,
+    shape_plan,
+    shared,
+)
 from .frontend.lower import build_function
 from .frontend.shared import SharedVariable
 from .frontend.tx.errors import SourceFile, SourceFileError
@@ -176,11 +184,12 @@ def compile_file(
     those named in `functions`: the others are neither checked nor compiled). `profile`:
     each function's `profile` records where its calls' time goes (runtime/profile.py)."""
     built = build_file(path, functions=functions)
-    stages, plans = optimize_module(built.module)
+    texts, plans = optimize_module(built.module)
+    stages = StageTexts(texts)
     functions: dict[str, Callable[..., Any]] = {}
     if built.module.functions:
         native = native_code(built.module, stages["tir-opt"], opt_level, profile)
-        stages.update(native.stages)
+        stages.include(native.stages)  # read when asked for (quick code's optimised text comes later)
         functions.update(
             make_functions(
                 built.module,

@@ -37,11 +37,11 @@ from tc.runtime.memory import keep_freed_memory
 from tc.runtime.profile import function_profile, profile_option
 from tc.runtime.shared import SharedBuffer
 
-from . import compile_log, pass_cache
+from . import compile_log, pass_cache, tiering
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
 from .native_entry import defer_native_entry
-from .object_cache import native_code, packed_call, prefetch_support_library, support_library
+from .object_cache import give_library, native_code, packed_call, prefetch_support_library
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
@@ -151,7 +151,7 @@ def compile_ir_module(
         from tc.runtime.cuda import cuda_context
 
         cuda_context()  # without a GPU, say so before any work
-    with compile_log.compiling(",".join(f.name for f in module.functions)):
+    with compile_log.compiling(",".join(f.name for f in module.functions)), tiering.compiling():
         if device == "cpu":
             prefetch_support_library(module)
         stages, plans = optimize_module(module, on_unused_input)
@@ -294,7 +294,7 @@ def make_functions(
     """
     with compile_log.stage("blas"):  # finding BLAS imports scipy, once, when there is a product
         native.set_blas(blas_routines)
-    native.set_library(support_library)
+    give_library(native)
     keep_freed_memory()
     started = time.perf_counter()
     buffers = dict(shared_buffers or {})

@@ -44,7 +44,8 @@ def rebuild_function(recipe: Sequence[Any], state: Mapping[str, Any]) -> Compile
     function_name, global_names, native_entries, compiled_by = recipe
     ir_stages, module, plans = _parse(state)
     native = native_code(module, ir_stages["tir-opt"])
-    stages = StageTexts({**native.stages, **ir_stages})
+    stages = StageTexts(ir_stages)
+    stages.include(native.stages)  # read when asked for (quick code's optimised text comes later)
     buffers = dict(zip(global_names, state["shared"], strict=True))
     functions = make_functions(
         module,

@@ -9,6 +9,7 @@ import functools
 import json
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from . import compile_log
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
+    from tc.codegen_llvm.objectcode import ObjectCode
 
 
 def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: bool = False) -> NativeModule:
@@ -56,15 +58,24 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
         except TcCompilationError:
             pass  # object code that fails its check is rebuilt below (and its entry replaced)
     compile_log.note("cache miss")
-    from tc.codegen_llvm.objectcode import emit_object
+    from tc.codegen_llvm.objectcode import lower, optimized_object
 
-    code = emit_object(module, opt_level, profile=profile)
+    from . import tiering
+
+    lowered = lower(module, profile)
+
+    def store(code: ObjectCode) -> None:
+        with compile_log.stage("cache write"):
+            # The stages' text (most of an entry's bytes) in an entry of its own, read when asked for.
+            CompileCache(cache_directory(), suffix="tcstages").put(key, {}, json.dumps(code.stages).encode())
+            cache.put(key, {"stages": list(code.stages)}, code.data)
+
+    if tiering.wanted(lowered, opt_level, profile):
+        return tiering.quick_code(lowered, store)
+    code = optimized_object(lowered, opt_level)
     for name, seconds in code.seconds.items():
         compile_log.record(name, seconds)
-    with compile_log.stage("cache write"):
-        # The stages' text (most of an entry's bytes) in an entry of its own, read when asked for.
-        CompileCache(cache_directory(), suffix="tcstages").put(key, {}, json.dumps(code.stages).encode())
-        cache.put(key, {"stages": list(code.stages)}, code.data)
+    store(code)
     with compile_log.stage("load"):
         return load_object(code.data, code.entry_points, code.stages, check=False)
 
@@ -192,15 +203,62 @@ def _load_or_compile_part(part: str) -> dict[str, int]:
     if loaded is None:
         from tc.codegen_llvm.support import support_object
 
-        data = support_object(part)
-        cache.put(key, {"stages": {}}, data)
+        from . import tiering
+
+        # A dtype's products cost 0.6 s of LLVM optimised, 0.08 s quick. The pool, which
+        # the workers run until the process ends, is always optimised (0.06 s).
+        quick = part != "pool" and tiering.library_wanted()
+        data = support_object(part, quick=quick)
+        if quick:
+            tiering.later(functools.partial(_optimize_part, part))
+        else:
+            cache.put(key, {"stages": {}}, data)
         loaded = load_object(data, entries, {}, check=False)
+    return _keep(loaded)
+
+
+def _keep(loaded: NativeModule) -> dict[str, int]:
     loaded.set_library(support_library)  # the kernels' parallel loops: the pool
     _LIBRARY.append(loaded)
     return dict(loaded.addresses)
 
 
 _LIBRARY: list[NativeModule] = []  # the library's code: never freed
+
+
+def give_library(native: NativeModule) -> None:
+    """Give `native` the support library's functions it calls, now and whenever optimised
+    code replaces a part's quick code."""
+    with _CLIENTS_LOCK:
+        native.set_library(support_library)
+        _CLIENTS.add(native)
+
+
+def _optimize_part(part: str) -> None:
+    """The tiering worker's job: make `part` optimised, cache it, and point every module
+    that calls its quick code at it (the quick code stays loaded: calls may be under way)."""
+    from tc.codegen_llvm.loader import load_object
+    from tc.codegen_llvm.support import support_object
+    from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
+
+    key, cache = _part_key(part)
+    data = support_object(part)
+    cache.put(key, {"stages": {}}, data)
+    entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
+    optimized = _keep(load_object(data, entries, {}, check=False))
+    with _CLIENTS_LOCK:
+        with _PARTS_LOCK:
+            quick = _PARTS[part].result()
+            _PARTS[part] = made = Future()
+            made.set_result(optimized)
+        moved = {quick[name]: optimized[name] for name in quick}
+        for client in list(_CLIENTS):
+            client.rewrite_globals(moved)
+
+
+# The modules given the library's functions (give_library), while they live.
+_CLIENTS: weakref.WeakSet[NativeModule] = weakref.WeakSet()
+_CLIENTS_LOCK = threading.Lock()
 
 
 @functools.cache

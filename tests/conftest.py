@@ -10,7 +10,17 @@ import tempfile
 
 import pytest
 
+import tc
+
 os.environ.setdefault("TC_CACHE_DIR", tempfile.mkdtemp(prefix="tc-test-cache-"))
+
+
+@pytest.fixture(autouse=True)
+def _optimised_code_finished():  # type: ignore[no-untyped-def]
+    """No test's code is still being optimised in the background (tc/tiering.py) when the
+    next test starts, which may count compilations or time its calls."""
+    yield
+    tc.finish_compiling()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

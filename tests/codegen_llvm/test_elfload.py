@@ -18,6 +18,13 @@ from tc.codegen_llvm.elfcheck import HEADER, RELOCATION, SECTION, SHT_RELA, Obje
 pytestmark = pytest.mark.skipif(not elfload.supported(), reason="elfload links x86-64 Linux objects")
 
 
+@pytest.fixture(autouse=True)
+def _optimised_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests read the optimised object from the cache as soon as a function is compiled
+    (tiered compilation would write it later, or not at all for a function already dropped)."""
+    monkeypatch.setattr(tc.config, "tiered", "never")
+
+
 def _build():  # type: ignore[no-untyped-def]
     """A function with a product (BLAS and support-library globals), libm calls, constants
     and threads."""

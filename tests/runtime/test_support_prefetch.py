@@ -51,7 +51,9 @@ def test_a_cold_compile_makes_the_parts_it_needs_on_their_own_threads(tmp_path: 
         """,
     )
     threads, parts, same = out.splitlines()
-    assert threads == "['tc f32', 'tc pool']"  # float32 products: the float32 kernels, not float64's
+    # Float32 products: the float32 kernels, not float64's, made quick first; then optimised by
+    # the tiering worker (tc/tiering.py).
+    assert threads == "['tc f32', 'tc optimiser', 'tc pool']"
     assert parts == "['f32', 'pool']"
     assert same == "True"  # made once: later requests get the same code
 
@@ -61,7 +63,7 @@ def test_a_part_that_fails_to_build_fails_the_compile_that_needs_it(tmp_path: Pa
         tmp_path,
         """
         from tc.codegen_llvm import support
-        def broken(part):
+        def broken(part, quick=False):
             raise RuntimeError(f"no {part} today")
         support.support_object = broken
         x = T.vector("x")
@@ -74,3 +76,29 @@ def test_a_part_that_fails_to_build_fails_the_compile_that_needs_it(tmp_path: Pa
         """,
     )
     assert out.strip() == "failed: no pool today"  # and the process exited cleanly
+
+
+def test_optimised_products_replace_their_quick_code_in_every_module(tmp_path: Path) -> None:
+    """With an empty cache the float32 kernels are made quick first; once optimised, every
+    module that calls them is pointed at the optimised code, and results stay the same."""
+    out = _run(
+        tmp_path,
+        """
+        from tc.codegen_llvm.symbols import LIBRARY_GLOBALS
+        x, w = T.fmatrix("x"), T.fmatrix("w")
+        f = tc.function([x, w], T.tanh(T.dot(x, w)))
+        a = np.linspace(-1, 1, 20 * 30, dtype=np.float32).reshape(20, 30)
+        b = np.linspace(1, -1, 30 * 40, dtype=np.float32).reshape(30, 40)
+        before = f(a, b)
+        quick = object_cache._PARTS["f32"].result()
+        tc.finish_compiling()
+        optimised = object_cache._PARTS["f32"].result()
+        written = {name: value for name, (_, value) in f._code_owner.written.items()}
+        glob = LIBRARY_GLOBALS["tc_dot_f32"]
+        print(quick["tc_dot_f32"] != optimised["tc_dot_f32"], written[glob] == optimised["tc_dot_f32"])
+        np.testing.assert_allclose(f(a, b), before, rtol=1e-6)
+        np.testing.assert_allclose(before, np.tanh(a @ b), rtol=1e-5)
+        print(len(list(object_cache.cache_directory().rglob("*.tclib"))) == 2)  # pool and f32, optimised
+        """,
+    )
+    assert out.split() == ["True", "True", "True"]

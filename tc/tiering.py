@@ -1,0 +1,210 @@
+"""Tiered compilation: quickly made code answers the first calls while the optimised code
+is made on a thread of its own, which then takes the calls over.
+
+LLVM's O3 pipeline and instruction selection take most of a cold compile: 0.8-1.0 s for
+a logistic-regression train step on a 2-core Xeon, against 0.04 s to emit the same
+lowering unoptimised with LLVM's fast instruction selection; 0.6 s for one dtype's part of
+the support library (the products), against 0.08 s. `config.tiered` (TC_TIERED) says
+what is made quick first:
+
+- "library" (the default): the support library's products. Their quick code computes
+  bit for bit what the optimised code does (explicit vector tiles and FMAs), so a result
+  never depends on which ran.
+- "large": also a module whose LLVM IR is long (QUICK_AT_CHARS). Its quick code gives
+  the same results except sums: the optimised code keeps partial sums in vector lanes
+  (reassociated), the quick code adds in order, so their last bits differ (and the
+  float32 sum of ten million values is less accurate) until the optimised code has
+  taken over, at a moment that depends on the machine's load.
+- "always": every module (tests); "never": everything optimised before its first call.
+
+On a cache miss, a tiered module is emitted quickly, with a dispatch stub per entry point
+(codegen_llvm/dispatch.py), and returned at once; the worker thread then optimises the
+same text, writes the optimised object to the compile cache (a new process loads it
+directly), loads it, and points the stubs at it. A call under way finishes in the code it
+started in; the next one runs the optimised code. LLVM runs with the GIL released, so the
+worker costs the calling thread nothing but a core.
+
+`finish_compiling()` waits for the worker (benchmarks call it before timing the steady
+state); so do the process's exit, which must not tear LLVM down under the worker, and
+`os.fork`, which must not copy LLVM's lock held.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tc.frontend.config import config
+
+if TYPE_CHECKING:
+    from tc.codegen_llvm import NativeModule
+    from tc.codegen_llvm.objectcode import Lowered, ObjectCode
+
+# "large" makes quick code first for modules whose LLVM IR text is at least this long: about
+# 0.2 s of optimisation on the machines tc is measured on.
+QUICK_AT_CHARS = 32_000
+
+
+def wanted(lowered: Lowered, opt_level: int, profile: bool) -> bool:
+    """Whether to make quick code first for `lowered` (profiled code never: its op timings
+    must be of the code that runs on)."""
+    mode = config.tiered
+    if profile or opt_level != 3 or mode not in ("large", "always"):
+        return False
+    return mode == "always" or len(lowered.text) >= QUICK_AT_CHARS
+
+
+def library_wanted() -> bool:
+    """Whether to make the support library's products quick first (codegen_llvm/support.py)."""
+    return config.tiered != "never"
+
+
+def quick_code(lowered: Lowered, store: Callable[[ObjectCode], None]) -> NativeModule:
+    """Quick code for `lowered`, loaded; its optimised code is made in the background, given
+    to `store` (the compile cache) and then takes its calls over."""
+    from tc.codegen_llvm.dispatch import next_slot
+    from tc.codegen_llvm.loader import load_object
+    from tc.codegen_llvm.objectcode import quick_object
+
+    from . import compile_log
+
+    code = quick_object(lowered)
+    for name, seconds in code.seconds.items():
+        compile_log.record(name, seconds)
+    compile_log.note("quick code, optimised in the background")
+    optimized: Future[Mapping[str, str]] = Future()
+    native = load_object(code.data, code.entry_points, LaterStages(lowered.text, optimized), check=False)
+    slots = {name: next_slot(entry.symbol) for name, entry in lowered.entry_points.items()}
+    later(_Job(lowered, weakref.ref(native), slots, store, optimized).run)
+    return native
+
+
+def finish_compiling() -> None:
+    """Wait until every function compiled so far runs its optimised code (tiered compilation
+    makes quick code first for large modules, and their optimised code in the background)."""
+    with _urgent():
+        _QUEUE.join()
+
+
+@contextmanager
+def compiling() -> Iterator[None]:
+    """A compilation in progress on this thread: the worker starts no job meanwhile, so that
+    the compilation's own calls into LLVM (one at a time in a process) do not wait for it."""
+    global _COMPILING
+    with _GATE:
+        _COMPILING += 1
+    try:
+        yield
+    finally:
+        with _GATE:
+            _COMPILING -= 1
+            _GATE.notify_all()
+
+
+@contextmanager
+def _urgent() -> Iterator[None]:
+    """Someone waits for the worker's results (possibly inside a compilation): let it run."""
+    global _WAITING
+    with _GATE:
+        _WAITING += 1
+        _GATE.notify_all()
+    try:
+        yield
+    finally:
+        with _GATE:
+            _WAITING -= 1
+
+
+class LaterStages(Mapping[str, str]):
+    """The LLVM stages of quick code: "llvm" at once, "llvm-opt" (the optimised code's) once
+    the worker has made it, waiting for it if asked for sooner."""
+
+    def __init__(self, text: str, optimized: Future[Mapping[str, str]]) -> None:
+        self.text, self.optimized = text, optimized
+
+    def __getitem__(self, name: str) -> str:
+        if name == "llvm":
+            return self.text
+        if name == "llvm-opt":
+            with _urgent():
+                return self.optimized.result()["llvm-opt"]
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("llvm", "llvm-opt"))
+
+    def __len__(self) -> int:
+        return 2
+
+
+@dataclass
+class _Job:
+    lowered: Lowered
+    quick: weakref.ref[NativeModule]
+    slots: dict[str, str]  # function -> the dispatch slot of its entry in the quick code
+    store: Callable[[ObjectCode], None]
+    optimized: Future[Mapping[str, str]] = field(default_factory=Future)
+
+    def run(self) -> None:
+        from tc.codegen_llvm.loader import load_object
+        from tc.codegen_llvm.objectcode import optimized_object
+
+        if self.quick() is None:  # its functions are gone: nothing would run the code
+            self.optimized.cancel()
+            return
+        try:
+            code = optimized_object(self.lowered)
+            self.store(code)
+            quick = self.quick()
+            if quick is not None:
+                native = load_object(code.data, code.entry_points, code.stages, check=False)
+                quick.adopt(native, self.slots)
+        except Exception as error:
+            self.optimized.set_exception(error)  # for whoever asks for the optimised text
+            raise
+        self.optimized.set_result(code.stages)
+
+
+_QUEUE: queue.Queue[Callable[[], None]] = queue.Queue()
+_WORKER: list[threading.Thread] = []
+_WORKER_LOCK = threading.Lock()
+_GATE = threading.Condition()
+_COMPILING = 0  # compilations in progress (`compiling`)
+_WAITING = 0  # threads waiting for the worker's results (`_urgent`)
+
+
+def later(job: Callable[[], None]) -> None:
+    """Run `job` on the worker thread, after the jobs before it and outside compilations."""
+    with _WORKER_LOCK:
+        if not _WORKER:
+            worker = threading.Thread(target=_work, name="tc optimiser", daemon=True)
+            _WORKER.append(worker)
+            worker.start()
+    _QUEUE.put(job)
+
+
+def _work() -> None:
+    while True:
+        job = _QUEUE.get()
+        try:
+            with _GATE:
+                _GATE.wait_for(lambda: not _COMPILING or _WAITING)
+            job()
+        except Exception as error:  # the quick code goes on answering the calls
+            warnings.warn(f"tc: optimising in the background failed, quick code kept: {error}", stacklevel=1)
+        finally:
+            del job  # before waiting for the next: the quick code must not live on here
+            _QUEUE.task_done()
+
+
+atexit.register(finish_compiling)
+os.register_at_fork(before=finish_compiling)

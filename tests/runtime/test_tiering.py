@@ -1,0 +1,153 @@
+"""Tiered compilation (tc/tiering.py): quick code answers the first calls, optimised code
+made in the background takes them over, with the same results and shared state."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tc
+import tc.codegen_llvm.jit as jit
+from tc import tensor as T
+from tc.codegen_llvm.dispatch import next_slot
+
+
+@pytest.fixture
+def tiered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(tc.config, "tiered", "always")
+    yield tmp_path
+    tc.finish_compiling()
+
+
+def _train_step():  # type: ignore[no-untyped-def]
+    """A small softmax regression step: products, a row softmax, a gather, updates."""
+    rng = np.random.default_rng(3)
+    W = tc.shared(rng.normal(size=(6, 4)) * 0.1, name="W")
+    b = tc.shared(np.zeros(4), name="b")
+    x, y = T.dmatrix("x"), T.lvector("y")
+    p = T.nnet.softmax(T.dot(x, W) + b)
+    cost = -T.mean(T.log(p)[T.arange(y.shape[0]), y])
+    gW, gb = T.grad(cost, [W, b])
+    f = tc.function([x, y], cost, updates=[(W, W - 0.5 * gW), (b, b - 0.5 * gb)])
+    return f, W, b
+
+
+def _reference(steps: int, x: np.ndarray, y: np.ndarray) -> tuple[list[float], np.ndarray]:
+    W = np.random.default_rng(3).normal(size=(6, 4)) * 0.1
+    b = np.zeros(4)
+    costs = []
+    for _ in range(steps):
+        z = x @ W + b
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        costs.append(-np.mean(np.log(p[np.arange(len(y)), y])))
+        d = p.copy()
+        d[np.arange(len(y)), y] -= 1
+        d /= len(y)
+        W, b = W - 0.5 * x.T @ d, b - 0.5 * d.sum(axis=0)
+    return costs, W
+
+
+def _code(f):  # type: ignore[no-untyped-def]
+    return f._code_owner  # the NativeModule the function calls into
+
+
+def test_quick_code_hands_over_to_optimised_code_mid_training(tiered: Path) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 6)), rng.integers(0, 4, 12)
+    before = jit.compile_count
+    f, W, _ = _train_step()
+    code = _code(f)
+    costs = [float(f(x, y))]  # at least one call in quick code, whatever the worker's pace
+    while code.successor is None and len(costs) < 10_000:
+        costs.append(float(f(x, y)))
+    tc.finish_compiling()
+    assert code.successor is not None and jit.compile_count == before + 2  # quick, then optimised
+    entry = code.entry_points["f"].symbol.removesuffix(".dispatch")
+    slot = code.engine.get_global_value_address(next_slot(entry))
+    assert slot and ctypes.c_void_p.from_address(slot).value == code.successor.addresses["f"]
+    costs += [float(f(x, y)) for _ in range(3)]
+    expected, W_expected = _reference(len(costs), x, y)
+    np.testing.assert_allclose(costs, expected, rtol=1e-12)
+    np.testing.assert_allclose(W.get_value(), W_expected, rtol=1e-12)
+
+
+def test_the_optimised_code_fills_the_cache(tiered: Path) -> None:
+    f, _, _ = _train_step()
+    assert "define" in f.dump("llvm")
+    optimized = f.dump("llvm-opt")  # waits for the worker
+    assert "define" in optimized and f.dump("asm")
+    tc.finish_compiling()
+    before = jit.compile_count
+    again, _, _ = _train_step()
+    assert jit.compile_count == before  # loaded from the cache: no quick code, no LLVM
+    assert _code(again).successor is None and again.dump("llvm-opt") == optimized
+
+
+def test_calls_from_other_threads_during_the_handover(tiered: Path) -> None:
+    x = T.dvector("x")
+    f = tc.function([x], T.tanh(x) * 2 + T.exp(-x) * T.sum(x**2))
+    data = np.linspace(-1, 1, 1001)
+    expected = np.tanh(data) * 2 + np.exp(-data) * (data**2).sum()
+    failures: list[str] = []
+
+    def calls() -> None:
+        for _ in range(200):
+            if not np.allclose(f(data), expected, rtol=1e-13):
+                failures.append("wrong result")
+
+    threads = [threading.Thread(target=calls) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    tc.finish_compiling()
+    assert not failures and _code(f).successor is not None
+    np.testing.assert_allclose(f(data), expected, rtol=1e-13)
+
+
+def test_modules_are_optimised_at_once_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
+    x = T.dvector("x")
+    # "library" (the default) tiers no module's own code; "large" not one this short.
+    for index, mode in enumerate(("never", "library", "large")):
+        monkeypatch.setattr(tc.config, "tiered", mode)
+        before = jit.compile_count
+        f = tc.function([x], T.sin(x) + index)  # a graph of its own: no cache hit
+        assert jit.compile_count == before + 1 and _code(f).successor is None
+        assert f([0.0]).tolist() == [float(index)]
+
+
+def test_profiled_code_is_never_quick(tiered: Path) -> None:
+    x = T.dvector("x")
+    f = tc.function([x], T.cos(x) * 2, profile=True)
+    assert _code(f).successor is None and not _code(f).entry_points["f"].symbol.endswith(".dispatch")
+    assert f([0.0]).tolist() == [2.0]
+
+
+def test_the_setting_is_checked() -> None:
+    with pytest.raises(tc.TcError, match="config.tiered must be one of"):
+        tc.config.tiered = "sometimes"
+
+
+def test_a_failed_optimisation_keeps_the_quick_code(tiered: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tc.codegen_llvm import objectcode
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no optimiser today")
+
+    monkeypatch.setattr(objectcode, "optimized_object", broken)
+    x = T.dvector("x")
+    f = tc.function([x], T.exp(x) - 1)
+    with pytest.warns(UserWarning, match="no optimiser today"):
+        tc.finish_compiling()
+    assert _code(f).successor is None
+    np.testing.assert_allclose(f([0.0, 1.0]), np.expm1([0.0, 1.0]), rtol=1e-15)
+    with pytest.raises(RuntimeError, match="no optimiser today"):
+        f.dump("llvm-opt")
+    assert not list(tiered.rglob("*.tcobj"))  # nothing cached: the next process compiles again
