@@ -8,10 +8,11 @@ backward) and in JAX (a jitted train step). `bench/logreg.py` and
 `bench/mlp.py` time them; `--accuracy` trains each in file order and prints
 its test error.
 
-    python bench/train_models.py pytensor-cold-compile pytensor logreg float64
+    python bench/train_models.py cold-compile pytensor logreg float64
 
-is how the benchmarks time PyTensor compiling with an empty compile cache (a
-fresh process with its own `base_compiledir`).
+is how the benchmarks time PyTensor, and tc with each tiering setting (`tc`,
+`tc-large`), compiling with an empty compile cache (a fresh process with its own
+`base_compiledir` or `TC_CACHE_DIR`).
 """
 
 from __future__ import annotations
@@ -387,14 +388,22 @@ def first_call_seconds(model: TrainFunction) -> float:
     return time.perf_counter() - started
 
 
-def pytensor_cold_compile_seconds(name: str, model: str, dtype: str) -> float | str:
-    """PyTensor building, compiling and first calling the train function in a fresh process
-    with an empty compile cache (its C and Numba caches both live under base_compiledir)."""
-    compiledir = tempfile.mkdtemp(prefix="pytensor-cold-")
-    env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={compiledir}")
+# tc's settings timed in a fresh process: the default, and tiered compilation of the train
+# step's own code (quick code first; its sums' last bits differ until the hand-over).
+TC_COLD = {"tc": "library", "tc-large": "large"}
+
+
+def cold_compile_seconds(name: str, model: str, dtype: str) -> float | str:
+    """PyTensor (`name` a mode) or tc (`name` in TC_COLD) building, compiling and first calling
+    the train function in a fresh process with an empty compile cache (PyTensor's C and Numba
+    caches both live under base_compiledir)."""
+    directory = tempfile.mkdtemp(prefix=f"{name}-cold-")
+    env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={directory}", TC_CACHE_DIR=directory)
+    if name in TC_COLD:
+        env["TC_TIERED"] = TC_COLD[name]
     try:
         done = subprocess.run(
-            [sys.executable, __file__, "pytensor-cold-compile", name, model, dtype],
+            [sys.executable, __file__, "cold-compile", name, model, dtype],
             env=env,
             capture_output=True,
             text=True,
@@ -407,7 +416,7 @@ def pytensor_cold_compile_seconds(name: str, model: str, dtype: str) -> float | 
     except (subprocess.TimeoutExpired, ValueError, KeyError, IndexError) as error:
         return f"failed ({error})"
     finally:
-        shutil.rmtree(compiledir, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _cold_compile_child(name: str, model: str, dtype: str) -> None:
@@ -415,7 +424,8 @@ def _cold_compile_child(name: str, model: str, dtype: str) -> None:
     # Compiling does not depend on the data: a few minibatches of zeros stand in for the set.
     n = 4 * settings.batch_size
     train_set = (np.zeros((n, N_IN), dtype), np.zeros(n, np.int64))
-    built = build_with(pytensor_backend(PYTENSOR_MODES[name]), settings, train_set, dtype)
+    backend = tc_backend() if name in TC_COLD else pytensor_backend(PYTENSOR_MODES[name])
+    built = build_with(backend, settings, train_set, dtype)
     print(json.dumps({"seconds": built.compile_seconds + first_call_seconds(built)}))
 
 
@@ -443,7 +453,7 @@ def main(model: str, doc: str, argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--impl", default=",".join(IMPLEMENTATIONS), help="comma-separated subset to run")
     parser.add_argument("--threads", type=int, help="threads for every implementation (set before they load)")
-    parser.add_argument("--no-cold", action="store_true", help="skip timing PyTensor's cold compile")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold compiles (fresh processes)")
     args = parser.parse_args(argv)
     # tc compiles cold too: a fresh compile cache for this run.
     os.environ["TC_CACHE_DIR"] = tempfile.mkdtemp(prefix="tc-bench-cache-")
@@ -506,13 +516,13 @@ def timing(
             if name == "tc":  # tiered compilation: when the optimised code has taken over
                 compile_rows.append(("tc optimised", built.compile_seconds + first_call + settled))
         del built
-    for name in names:
-        if cold and name in PYTENSOR_MODES:
-            seconds = pytensor_cold_compile_seconds(name, model, dtype)
-            if isinstance(seconds, str):
-                notes.append(f"{name} cold compile: {seconds}")
-            else:
-                compile_rows.append((f"{name} (cold)", seconds))
+    cold_names = [*(TC_COLD if "tc" in names else []), *(n for n in names if n in PYTENSOR_MODES)]
+    for name in cold_names if cold else []:
+        seconds = cold_compile_seconds(name, model, dtype)
+        if isinstance(seconds, str):
+            notes.append(f"{name} cold compile: {seconds}")
+        else:
+            compile_rows.append((f"{name} (cold)", seconds))
     batches = f"{n_batches} minibatches of {settings.batch_size}" if n_batches else ""
     baseline = "tc" if dict(per_epoch).get("tc") else "numpy"
     print_table(f"{model} {dtype}: time per epoch ({batches}; median of {epochs})", per_epoch, baseline)
@@ -561,7 +571,7 @@ def accuracy(
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "pytensor-cold-compile":
+    if len(sys.argv) == 5 and sys.argv[1] == "cold-compile":
         _cold_compile_child(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)
