@@ -32,6 +32,7 @@ from .gradient import grad
 from .inputs import In
 from .mode import Mode
 from .printing import pp
+from .tiering import finish_compiling
 
 __version__ = "0.1.0"
 
@@ -44,17 +45,6 @@ def __getattr__(name: str) -> object:
 
         return getattr(artifact, name)
     raise AttributeError(f"module 'tc' has no attribute {name!r}")
-
-
-def finish_compiling() -> None:
-    """Wait until every function compiled so far runs its optimised code: tiered compilation
-    (`config.tiered`) answers a large function's first calls with quickly made code while it
-    optimises it in the background (tc/tiering.py)."""
-    import sys
-
-    tiering = sys.modules.get("tc.tiering")  # not imported: nothing was made in the background
-    if tiering is not None:
-        tiering.finish_compiling()
 
 
 DeviceError = TcDeviceError  # the name the GPU documentation uses

@@ -40,7 +40,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tc.frontend.config import config
@@ -152,7 +152,7 @@ class _Job:
     quick: weakref.ref[NativeModule]
     slots: dict[str, str]  # function -> the dispatch slot of its entry in the quick code
     store: Callable[[ObjectCode], None]
-    optimized: Future[Mapping[str, str]] = field(default_factory=Future)
+    optimized: Future[Mapping[str, str]]
 
     def run(self) -> None:
         from tc.codegen_llvm.loader import load_object
