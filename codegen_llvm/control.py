@@ -15,6 +15,12 @@ from .types import I32, I64
 # exp of a softmax 9.4 -> 3.7 us for 600 rows.
 SHORT_RUNS = {"llvm.loop.vectorize.predicate.enable": 1}
 SHORT_RUN = 32  # elements; from 64 on the plain vector loop measured faster (the masks' cost)
+# Loop options for the long vectorisable runs of elementwise kernels: four vector iterations
+# interleaved. The vectoriser's cost model leaves a large body (exp, tanh, log in a few dozen
+# dependent operations) at one, where each iteration waits on the latency of its own chain:
+# 2^22 float64 sigmoids 20 -> 7.5 ms, tanh 20 -> 8 ms, log 14 -> 6 ms, float32 1.2-1.4x;
+# a copy-like x * 2 + y unchanged (bench: python bench/elementwise.py).
+LONG_RUNS = {"llvm.loop.interleave.count": 4}
 
 
 @contextmanager

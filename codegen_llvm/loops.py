@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from llvmlite import ir as ll
 
 from ..ir import DType
-from .control import SHORT_RUN, SHORT_RUNS, counted_loop
+from .control import LONG_RUNS, SHORT_RUN, SHORT_RUNS, counted_loop
 from .jobs import FastBody, KernelBody, launch
 from .nest import ArrayRef, IterationSpace, contiguous_over
 from .strided import strided_loop
@@ -263,7 +263,7 @@ def _rows_function(
             with short:
                 columns_loop(SHORT_RUNS)
             with long:
-                columns_loop(None)
+                columns_loop(LONG_RUNS)
     b.ret(b.load(flag))
     return fn
 
@@ -292,7 +292,7 @@ def _flat_function(
     ]
     flag = b.alloca(I1)
     b.store(I1(0), flag)
-    with counted_loop(b, end, "i", start=begin) as i:
+    with counted_loop(b, end, "i", start=begin, hints=LONG_RUNS) as i:
         values = [
             h if h is not None else load_element(b, d, b.gep(p, [i]))
             for h, d, p in zip(hoisted, dtypes[:num_inputs], pointers[:num_inputs], strict=True)

@@ -7,6 +7,8 @@ any other layout takes the strided nest. Both must equal numpy.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -118,5 +120,20 @@ def test_short_runs_carry_the_masked_loop_option() -> None:
     f = tc.function([x], T.exp(x - x.max(axis=1, keepdims=True)))
     text = f.dump("llvm")
     assert text.count('!"llvm.loop.vectorize.predicate.enable"') == 1
-    assert text.count("!llvm.loop") == 2  # the softmax's columns and the max's short run
+    # the softmax's short and long runs of columns and the max's short run
+    assert text.count("!llvm.loop") == 3
+    assert text.count('!"llvm.loop.interleave.count", i32 4') == 1
     assert "distinct !{" in text
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_long_runs_interleave_four_vector_iterations(dtype: str) -> None:
+    # control.LONG_RUNS: the vectoriser left tanh's long body at one vector per iteration
+    x = T.vector("x", dtype=dtype)
+    f = tc.function([x], T.tanh(x))
+    text = f.dump("llvm-opt")
+    bodies = re.findall(r"^vector\.body[\w.]*:.*?^\s+br i1", text, re.S | re.M)
+    tanh_body = max(bodies, key=len)  # (the others copy)
+    assert tanh_body.count("store <") == 4
+    values = np.linspace(-30, 30, 1001).astype(dtype)
+    np.testing.assert_allclose(f(values), np.tanh(values), rtol=4 * np.finfo(dtype).eps)
