@@ -87,12 +87,37 @@ def test_shapes_it_does_not_suit_go_to_blas_and_stay_right() -> None:
         (RNG.standard_normal((5, 30)), RNG.standard_normal((30, 5))),  # narrow, m below MR
         (RNG.standard_normal((2, 30)), RNG.standard_normal((30, 64))),  # m below SMALL_ROWS
         (RNG.standard_normal((200, 200)), RNG.standard_normal((200, 200))),  # no small side
-        (RNG.standard_normal((20, 30)), RNG.standard_normal((64, 30)).T),  # B transposed
+        (RNG.standard_normal((20, 400)), RNG.standard_normal((100, 400)).T),  # B transposed, over 128 KiB
         (RNG.standard_normal((20, 30)), RNG.standard_normal((30, 256))),  # rows 1 KiB apart
     ]
     for a, b in cases:
         a, b = a.astype(np.float32), b.astype(np.float32)
         np.testing.assert_allclose(f(a, b), _exact(a, b), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_b_transposed_is_copied_for_the_kernel(dtype: str) -> None:
+    """B a transposed view (the gradient of x . W is dy . W^T): the kernel runs on a copy of B
+    with contiguous rows, so it gives the bits of the same product on a contiguous B."""
+    from tc.ir import DType
+
+    f = _product(dtype)
+    nr, mr = tile_columns(DType.F32 if dtype == "float32" else DType.F64), tile_rows()
+    tolerance = 1e-5 if dtype == "float32" else 1e-13
+    for m in (mr, mr + 1, 32, 64):
+        for n in (nr, 2 * nr + 3, 100):
+            for k in (1, 9, 128):
+                a = RNG.standard_normal((m, k)).astype(dtype)
+                b_t = RNG.standard_normal((n, k)).astype(dtype)
+                got = f(a, b_t.T)
+                assert got.tobytes() == f(a, np.ascontiguousarray(b_t.T)).tobytes(), (m, n, k)
+                np.testing.assert_allclose(got, _exact(a, b_t.T), rtol=tolerance, atol=tolerance * (k + 1))
+    # rows of the copy 1 KiB apart are padded apart; a column view of a wider B^T
+    aliased = RNG.standard_normal((1024 // np.dtype(dtype).itemsize, 30))
+    for b_t in (aliased, RNG.standard_normal((70, 50))[:, 5:45]):
+        a = RNG.standard_normal((20, b_t.shape[1]))
+        a, b_t = a.astype(dtype), b_t.astype(dtype)
+        np.testing.assert_allclose(f(a, b_t.T), _exact(a, b_t.T), rtol=tolerance, atol=tolerance * 50)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
