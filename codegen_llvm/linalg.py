@@ -31,6 +31,10 @@ from .transpose import emit_transpose
 from .types import I8_PTR, I64, declare, register_type, store_element
 
 SMALL_SIDE = 64  # m or k at most this: tc's own kernel (small_gemm.py)
+# ... and B's column blocks (k x NR) at most this big: its tiles walk a block once per row
+# block, from memory once it outgrows L2. The gradient of a scan's hoisted product, 64 x
+# 32000 x 128: 44 ms in small_gemm, 12 in BLAS (the whole RNN gradient 90-113 -> 66-73 ms).
+COLUMN_BLOCK_BYTES = 256 << 10
 TRANSPOSED_COPY_BYTES = 128 << 10  # B a transposed view at most this big: copied for small_gemm
 
 
@@ -182,6 +186,9 @@ def _small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> 
     m, k, n = a.rows, a.cols, m_b.cols
     limit = I64(SMALL_SIDE)
     small = b.or_(b.icmp_signed("<=", m, limit), b.icmp_signed("<=", k, limit))
+    # a column block of B (k x NR) is walked once per row block from the cache it stays in
+    column_block = b.mul(k, I64(tile_columns(dtype) * dtype.itemsize))
+    small = b.and_(small, b.icmp_signed("<=", column_block, I64(COLUMN_BLOCK_BYTES)))
     fits = b.and_(b.icmp_signed(">=", n, I64(tile_columns(dtype))), b.icmp_signed(">=", m, I64(SMALL_ROWS)))
     unit = b.icmp_signed("==", m_b.col_stride, I64(1))
     # B's rows a multiple of 1 KiB apart all fall into a few sets of the L1 cache, which

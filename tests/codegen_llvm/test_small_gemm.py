@@ -55,8 +55,8 @@ def test_a_in_any_layout_and_b_with_a_row_stride(layout: str) -> None:
 
 def test_the_result_does_not_depend_on_the_thread_count() -> None:
     f = _product("float32")
-    a = RNG.standard_normal((40, 3000)).astype(np.float32)  # 40 x 3000 x 600: threaded
-    b = RNG.standard_normal((3000, 600)).astype(np.float32)
+    a = RNG.standard_normal((40, 1500)).astype(np.float32)  # 40 x 1500 x 1200: threaded
+    b = RNG.standard_normal((1500, 1200)).astype(np.float32)
     native = f._code_owner
     try:
         native.set_num_threads(1)
@@ -89,6 +89,7 @@ def test_shapes_it_does_not_suit_go_to_blas_and_stay_right() -> None:
         (RNG.standard_normal((200, 200)), RNG.standard_normal((200, 200))),  # no small side
         (RNG.standard_normal((20, 400)), RNG.standard_normal((100, 400)).T),  # B transposed, over 128 KiB
         (RNG.standard_normal((20, 30)), RNG.standard_normal((30, 256))),  # rows 1 KiB apart
+        (RNG.standard_normal((20, 3000)), RNG.standard_normal((3000, 64))),  # k past L2's blocks
     ]
     for a, b in cases:
         a, b = a.astype(np.float32), b.astype(np.float32)
