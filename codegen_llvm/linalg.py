@@ -35,6 +35,11 @@ SMALL_SIDE = 64  # m or k at most this: tc's own kernel (small_gemm.py)
 # block, from memory once it outgrows L2. The gradient of a scan's hoisted product, 64 x
 # 32000 x 128: 44 ms in small_gemm, 12 in BLAS (the whole RNN gradient 90-113 -> 66-73 ms).
 COLUMN_BLOCK_BYTES = 256 << 10
+# ... and, where only k is small, at most this many rows: small_gemm packs all of A up front
+# (a fresh allocation, 8 MB for a scan's hoisted input product 32000 x 64 x 128) and streams
+# it once per column block, where BLAS packs A block by block (that RNN's forward 30-37 ->
+# 19-22 ms); a weight gradient over a minibatch (784 x 20 x 500) stays tc's.
+PACKED_ROWS = 4096
 TRANSPOSED_COPY_BYTES = 128 << 10  # B a transposed view at most this big: copied for small_gemm
 
 
@@ -185,7 +190,8 @@ def _small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> 
     the gradient of x . W: copied transposed first, as BLAS would pack it)."""
     m, k, n = a.rows, a.cols, m_b.cols
     limit = I64(SMALL_SIDE)
-    small = b.or_(b.icmp_signed("<=", m, limit), b.icmp_signed("<=", k, limit))
+    short_rows = b.icmp_signed("<=", m, I64(PACKED_ROWS))
+    small = b.or_(b.icmp_signed("<=", m, limit), b.and_(b.icmp_signed("<=", k, limit), short_rows))
     # a column block of B (k x NR) is walked once per row block from the cache it stays in
     column_block = b.mul(k, I64(tile_columns(dtype) * dtype.itemsize))
     small = b.and_(small, b.icmp_signed("<=", column_block, I64(COLUMN_BLOCK_BYTES)))

@@ -90,6 +90,7 @@ def test_shapes_it_does_not_suit_go_to_blas_and_stay_right() -> None:
         (RNG.standard_normal((20, 400)), RNG.standard_normal((100, 400)).T),  # B transposed, over 128 KiB
         (RNG.standard_normal((20, 30)), RNG.standard_normal((30, 256))),  # rows 1 KiB apart
         (RNG.standard_normal((20, 3000)), RNG.standard_normal((3000, 64))),  # k past L2's blocks
+        (RNG.standard_normal((5000, 20)), RNG.standard_normal((20, 64))),  # only k small, many rows
     ]
     for a, b in cases:
         a, b = a.astype(np.float32), b.astype(np.float32)
