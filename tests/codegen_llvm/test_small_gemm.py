@@ -108,7 +108,7 @@ def test_b_transposed_is_copied_for_the_kernel(dtype: str) -> None:
     tolerance = 1e-5 if dtype == "float32" else 1e-13
     for m in (mr, mr + 1, 32, 64):
         for n in (nr, 2 * nr + 3, 100):
-            for k in (1, 9, 128):
+            for k in (0, 1, 9, 128):
                 a = RNG.standard_normal((m, k)).astype(dtype)
                 b_t = RNG.standard_normal((n, k)).astype(dtype)
                 got = f(a, b_t.T)
