@@ -33,7 +33,7 @@ from .types import I8_PTR, I64, declare, register_type, store_element
 SMALL_SIDE = 64  # m or k at most this: tc's own kernel (small_gemm.py)
 # ... and B's column blocks (k x NR) at most this big: its tiles walk a block once per row
 # block, from memory once it outgrows L2. The gradient of a scan's hoisted product, 64 x
-# 32000 x 128: 44 ms in small_gemm, 12 in BLAS (the whole RNN gradient 90-113 -> 66-73 ms).
+# 32000 x 128: 44 ms in small_gemm, 12 in BLAS (the whole RNN gradient 102-105 -> 74-86 ms).
 COLUMN_BLOCK_BYTES = 256 << 10
 # ... and, where only k is small, at most this many rows: small_gemm packs all of A up front
 # (a fresh allocation, 8 MB for a scan's hoisted input product 32000 x 64 x 128) and streams
