@@ -7,18 +7,18 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import SHORT_RUN, SHORT_RUNS, counted_loop
 from .nest import ArrayRef, IterationSpace
+from .reduce_block import better, combine, identity, in_lanes, lane_block, lane_slots
 from .scalar import ScalarEmitter, emit_cast
 from .types import F64, I64, load_element, memory_type, register_type, store_element
 
-BLOCK = 1024  # elements per block of a reduced run. LLVM keeps 32 (AVX2) to 64 (AVX-512) float32
-# partial sums in vector lanes, so a lane adds 16 to 32 elements in the input's precision before
-# the block's total joins a float64 sum; halving the block measured no slower on sums in cache.
+BLOCK = 1024  # elements per block of a reduced run. A float block is summed in 64 lanes
+# (reduce_block.LANES), so a lane adds 16 elements in the input's precision before the block's
+# total joins a float64 sum; halving the block measured no slower on sums in cache.
 
 
 @dataclass
@@ -37,21 +37,6 @@ class Member:
 
 # Every member's element, from the operands' loaded values (read once for all of them).
 Compute = Callable[[ll.IRBuilder, list[ll.Value]], list[ll.Value]]
-
-
-def _identity(kind: str, dtype: DType) -> ll.Constant:
-    ty = register_type(dtype)
-    if kind in ("sum", "mean"):
-        return ll.Constant(ty, 0.0 if dtype.is_float else 0)
-    if kind == "prod":
-        return ll.Constant(ty, 1.0 if dtype.is_float else 1)
-    largest = kind in ("min", "argmin")  # start from the far end of the ordering
-    if dtype.is_float:
-        return ll.Constant(ty, float("inf") if largest else float("-inf"))
-    if dtype.is_bool:
-        return ll.Constant(ty, int(largest))
-    info = np.iinfo(dtype.numpy)
-    return ll.Constant(ty, int(info.max if largest else info.min))
 
 
 Totals = list[tuple[ll.Value, ll.Value | None]]  # each member's total and, if compensated, its error
@@ -89,6 +74,8 @@ class Walk:
             for m, w, d in zip(members, self.widened, self.slot_dtypes, strict=True)
         ]
         self.indices = b.bitcast(members[0].output, I64.as_pointer()) if arg else None
+        # Blocks in explicit lanes when any member's result depends on the order (reduce_block.py).
+        self.lanes = any(in_lanes(m.kind, d) for m, d in zip(members, self.acc_dtypes, strict=True))
 
     def initialise(self, out_extent: list[ll.Value]) -> ll.Value:
         """Every slot set to its identity; returns the number of output elements."""
@@ -98,7 +85,7 @@ class Walk:
             count_out = b.mul(count_out, dim)
         with counted_loop(b, count_out, "init") as o:
             for m, d, acc in zip(self.members, self.slot_dtypes, self.accumulators, strict=True):
-                store_element(b, d, _identity(m.kind, d), b.gep(acc, [o]))
+                store_element(b, d, identity(m.kind, d), b.gep(acc, [o]))
             if self.indices is not None:
                 b.store(I64(0), b.gep(self.indices, [o]))
         return count_out
@@ -184,7 +171,10 @@ class Walk:
         b = self.b
         axis = self.rank - 1
         count = self.shape[axis]
-        partials = [_entry_alloca(b, register_type(d)) for d in self.acc_dtypes]
+        if self.lanes:
+            partials = lane_slots(b, self.acc_dtypes)
+        else:
+            partials = [_entry_alloca(b, register_type(d)) for d in self.acc_dtypes]
 
         def blocks(contiguous: bool) -> None:
             with counted_loop(b, b.udiv(b.add(count, I64(BLOCK - 1)), I64(BLOCK)), "block") as k:
@@ -225,25 +215,34 @@ class Walk:
         contiguous: bool,
         hints: dict[str, int] | None = None,
     ) -> None:
-        """One block of the innermost run, summed in `partials` then added to `totals`."""
+        """One block of the innermost run, combined in `partials` (explicit lanes where the
+        order matters, reduce_block.py) then added to `totals`."""
         b, emitter, members, acc_dtypes = self.b, self.emitter, self.members, self.acc_dtypes
         axis = self.rank - 1
-        for m, d, partial in zip(members, acc_dtypes, partials, strict=True):
-            b.store(_identity(m.kind, d), partial)
-        with counted_loop(b, stop, "run", start=start, hints=hints) as i:
+
+        def elements(i: ll.Value) -> list[ll.Value]:
             values = self.load(self.step(pointers, axis, i, contiguous))
-            for m, d, partial, value in zip(members, acc_dtypes, partials, values, strict=True):
-                value = emit_cast(emitter, m.in_dtype, d, value)
-                combined = _combine(emitter, m.kind, d, b.load(partial), value, reassociate=True)
-                b.store(combined, partial)
-        for m, d, w, partial, (total, error) in zip(
-            members, acc_dtypes, self.wide_dtypes, partials, totals, strict=True
+            pairs = zip(members, acc_dtypes, values, strict=True)
+            return [emit_cast(emitter, m.in_dtype, d, v) for m, d, v in pairs]
+
+        if self.lanes:
+            kinds = [m.kind for m in members]
+            blocks = lane_block(emitter, kinds, acc_dtypes, partials, (start, stop), elements, hints)
+        else:
+            for m, d, partial in zip(members, acc_dtypes, partials, strict=True):
+                b.store(identity(m.kind, d), partial)
+            with counted_loop(b, stop, "run", start=start, hints=hints) as i:
+                for m, d, partial, value in zip(members, acc_dtypes, partials, elements(i), strict=True):
+                    b.store(combine(emitter, m.kind, d, b.load(partial), value, reassociate=True), partial)
+            blocks = [b.load(partial) for partial in partials]
+        for m, d, w, block, (total, error) in zip(
+            members, acc_dtypes, self.wide_dtypes, blocks, totals, strict=True
         ):
-            value = emit_cast(emitter, d, w, b.load(partial))
+            value = emit_cast(emitter, d, w, block)
             if error is not None:
                 _add_compensated(b, total, error, value)
             else:
-                b.store(_combine(emitter, m.kind, w, b.load(total), value), total)
+                b.store(combine(emitter, m.kind, w, b.load(total), value), total)
 
     def visit_tail(self, axis: int, pointers: list[ll.Value], totals: Totals) -> None:
         if axis == self.rank - 1:
@@ -286,7 +285,7 @@ class Walk:
             # -0.0 is the exact identity of a float sum, so LLVM drops the first add
             # (an empty tail, which would leave -0.0, gives the identity below).
             summed = m.kind in ("sum", "mean") and w.is_float
-            b.store(ll.Constant(register_type(w), -0.0) if summed else _identity(m.kind, w), total)
+            b.store(ll.Constant(register_type(w), -0.0) if summed else identity(m.kind, w), total)
             error = _entry_alloca(b, F64) if c else None
             if error is not None:
                 b.store(F64(0.0), error)
@@ -301,10 +300,10 @@ class Walk:
                 finite = b.fcmp_ordered("<", b.call(fabs, [combined]), F64(math.inf))
                 combined = b.select(finite, b.fadd(combined, b.load(error)), combined)
             if m.kind in ("sum", "mean") and w.is_float:
-                combined = b.select(self.empty_tail, _identity(m.kind, w), combined)
+                combined = b.select(self.empty_tail, identity(m.kind, w), combined)
             if self.revisited:
                 current = emit_cast(emitter, d, w, load_element(b, d, slot))
-                combined = _combine(emitter, m.kind, w, current, combined)
+                combined = combine(emitter, m.kind, w, current, combined)
             store_element(b, d, emit_cast(emitter, w, d, combined), slot)
 
     def visit_element(
@@ -318,14 +317,14 @@ class Walk:
             current = load_element(b, d, slot)
             if self.arg:
                 assert indices is not None
-                take = _better(emitter, m.kind, m.in_dtype, value, current)
+                take = better(emitter, m.kind, m.in_dtype, value, current)
                 store_element(b, d, b.select(take, value, current), slot)
                 where = b.gep(indices, [out_index])
                 best = position if self.single_axis is not None else flat
                 b.store(b.select(take, best, b.load(where)), where)
                 continue
             value = emit_cast(emitter, m.in_dtype, d, value)
-            store_element(b, d, _combine(emitter, m.kind, d, current, value), slot)
+            store_element(b, d, combine(emitter, m.kind, d, current, value), slot)
 
     def finish(self, count_out: ll.Value) -> None:
         """Means divided by their counts, widened sums rounded to their outputs."""
@@ -370,36 +369,3 @@ def _entry_alloca(b: ll.IRBuilder, ty: ll.Type) -> ll.Value:
     at_start = ll.IRBuilder(entry)
     at_start.position_at_start(entry)
     return at_start.alloca(ty)
-
-
-def _combine(
-    e: ScalarEmitter, kind: str, dtype: DType, acc: ll.Value, value: ll.Value, reassociate: bool = False
-) -> ll.Value:
-    b = e.b
-    if kind in ("sum", "mean", "prod") and dtype.is_float:
-        combined = b.fadd(acc, value) if kind != "prod" else b.fmul(acc, value)
-        if reassociate:
-            combined.flags = ["reassoc"]  # llvmlite's builder takes no fast-math flags for fadd
-        return combined
-    if kind in ("sum", "mean"):
-        return b.add(acc, value)
-    if kind == "prod":
-        return b.mul(acc, value)
-    if reassociate and dtype.is_float:
-        # IEEE maximum/minimum propagate nan as numpy does, and LLVM vectorises their
-        # reductions; the select of `_better` it does not (rows of 64: 1.7 ns an element).
-        name = f"llvm.{'maximum' if kind == 'max' else 'minimum'}"
-        extremum = b.module.declare_intrinsic(name, [acc.type], ll.FunctionType(acc.type, [acc.type] * 2))
-        return b.call(extremum, [acc, value])
-    take = _better(e, "argmax" if kind == "max" else "argmin", dtype, value, acc)
-    return b.select(take, value, acc)
-
-
-def _better(e: ScalarEmitter, kind: str, dtype: DType, value: ll.Value, best: ll.Value) -> ll.Value:
-    """Whether `value` replaces `best`: strictly better, or the first nan (which then stays)."""
-    b = e.b
-    strictly = e.cmp(dtype, ">" if kind == "argmax" else "<", value, best)
-    if not dtype.is_float:
-        return strictly
-    first_nan = b.and_(e.isnan(value), b.not_(e.isnan(best)))
-    return b.and_(b.or_(strictly, first_nan), b.not_(e.isnan(best)))
