@@ -8,8 +8,8 @@ SGD with learning rate 0.13 on minibatches of 600 taken from shared variables
 through `givens`. Prints seconds per epoch (the column "vs tc" is each
 implementation's time divided by tc's: above 1, tc is faster) and the time to
 build and compile the train function (also cold: a fresh process with an empty
-compile cache, for PyTensor and for tc as it is, `tc (cold)`, and with tiered
-compilation of the train step's own code, `tc-large (cold)`: TC_TIERED=large).
+compile cache, for PyTensor and for tc as it is, `tc (cold)`, and with everything
+optimised before the first call, `tc-never (cold)`: TC_TIERED=never).
 The data is Fashion-MNIST from Debian's `dataset-fashion-mnist` unless --data
 names mnist.pkl.gz or an IDX folder.
 Reference: numpy, PyTensor and JAX all reach 18.59% test error on

@@ -7,15 +7,15 @@ lowering unoptimised with LLVM's fast instruction selection; 0.6 s for one dtype
 the support library (the products), against 0.08 s. `config.tiered` (TC_TIERED) says
 what is made quick first:
 
-- "library" (the default): the support library's products. Their quick code computes
-  bit for bit what the optimised code does (explicit vector tiles and FMAs), so a result
-  never depends on which ran.
-- "large": also a module whose LLVM IR is long (QUICK_AT_CHARS). Its quick code gives
-  the same results except sums: the optimised code keeps partial sums in vector lanes
-  (reassociated), the quick code adds in order, so their last bits differ (and the
-  float32 sum of ten million values is less accurate) until the optimised code has
-  taken over, at a moment that depends on the machine's load.
+- "large" (the default): the support library's products and every module whose LLVM IR
+  is long (QUICK_AT_CHARS).
+- "library": the products only.
 - "always": every module (tests); "never": everything optimised before its first call.
+
+Quick and optimised code compute the same bits, so no result depends on which ran or on
+when the hand-over came: the products are explicit vector tiles and FMAs, float sums are
+taken in explicit lanes whose order the IR fixes (codegen_llvm/reduce_block.py), and
+nothing carries fast-math flags that would let O3 reorder it.
 
 On a cache miss, a tiered module is emitted quickly, with a dispatch stub per entry point
 (codegen_llvm/dispatch.py), and returned at once; the worker thread then optimises the

@@ -142,35 +142,3 @@ def test_folded_sums_agree_with_native_sums(dtype: str) -> None:
     for got_folded, got_native, want in zip(folded(), native(values), [exact, exact / 10**6], strict=True):
         assert abs(float(got_folded) - float(got_native)) / want <= tolerance
         assert abs(float(got_native) - want) / want <= 8 * ULPS[dtype]
-
-
-def _compiled_at(opt_level: int, inputs: list, outputs: list):  # type: ignore[no-untyped-def]
-    from tc.compile import StageTexts, make_functions, native_code, optimize_module
-    from tc.frontend.lower import build_function
-
-    module = build_function("f", inputs, outputs).module
-    stages, plans = optimize_module(module)
-    native = native_code(module, stages["tir-opt"], opt_level=opt_level)
-    return make_functions(module, native, plans, StageTexts(stages), {"f": False})["f"]
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_sums_are_the_same_bits_unoptimised_and_optimised(dtype: str) -> None:
-    """A block's float sums and products are taken in explicit lanes (reduce_block.py), so
-    their order is the IR's, not the vectoriser's: unoptimised code (tiered compilation's
-    quick code) gives the bits the optimised code gives."""
-    x, m = T.vector("x", dtype=dtype), T.matrix("m", dtype=dtype)
-    outputs = [
-        T.sum(x),
-        T.mean(T.exp(x) * 2),
-        T.prod(x[:40] + 0.5),
-        m.sum(axis=1),
-        m.sum(axis=0),
-        T.nnet.softmax(m),
-        T.max(x) + T.sum(x * x),
-    ]
-    quick, optimised = (_compiled_at(level, [x, m], outputs) for level in (0, 3))
-    for n in (1, 10, 63, 64, 65, BLOCK - 1, BLOCK + 1, 5 * BLOCK + 37):
-        args = [RNG.normal(size=n).astype(dtype), RNG.normal(size=(7, n)).astype(dtype)]
-        for got, want in zip(quick(*args), optimised(*args), strict=True):
-            assert got.tobytes() == want.tobytes(), n

@@ -14,6 +14,9 @@ import tc
 import tc.codegen_llvm.jit as jit
 from tc import tensor as T
 from tc.codegen_llvm.dispatch import next_slot
+from tc.codegen_llvm.reduce_walk import BLOCK
+
+RNG = np.random.default_rng(20261202)
 
 
 @pytest.fixture
@@ -114,7 +117,7 @@ def test_calls_from_other_threads_during_the_handover(tiered: Path) -> None:
 def test_modules_are_optimised_at_once_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
     x = T.dvector("x")
-    # "library" (the default) tiers no module's own code; "large" not one this short.
+    # "library" tiers no module's own code; "large" (the default) not one this short.
     for index, mode in enumerate(("never", "library", "large")):
         monkeypatch.setattr(tc.config, "tiered", mode)
         before = jit.compile_count
@@ -151,3 +154,59 @@ def test_a_failed_optimisation_keeps_the_quick_code(tiered: Path, monkeypatch: p
     with pytest.raises(RuntimeError, match="no optimiser today"):
         f.dump("llvm-opt")
     assert not list(tiered.rglob("*.tcobj"))  # nothing cached: the next process compiles again
+
+
+@pytest.fixture
+def tiering_setting(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(tc.config, "tiered", tc.config.tiered)
+    yield
+
+
+def _compiled_at(opt_level: int, inputs: list, outputs: list):  # type: ignore[no-untyped-def]
+    from tc.compile import StageTexts, make_functions, native_code, optimize_module
+    from tc.frontend.lower import build_function
+
+    tc.config.tiered = "never"  # opt_level 3 made at once, not quick first (the fixture restores it)
+    module = build_function("f", inputs, outputs).module
+    stages, plans = optimize_module(module)
+    native = native_code(module, stages["tir-opt"], opt_level=opt_level)
+    return make_functions(module, native, plans, StageTexts(stages), {"f": False})["f"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sums_are_the_same_bits_unoptimised_and_optimised(dtype: str, tiering_setting: None) -> None:
+    """A block's float sums and products are taken in explicit lanes (reduce_block.py), so
+    their order is the IR's, not the vectoriser's: quick code (unoptimised) gives the bits
+    the optimised code gives, and a hand-over changes no result."""
+    x, m = T.vector("x", dtype=dtype), T.matrix("m", dtype=dtype)
+    outputs = [
+        T.sum(x),
+        T.mean(T.exp(x) * 2),
+        T.prod(x[:40] + 0.5),
+        m.sum(axis=1),
+        m.sum(axis=0),
+        T.nnet.softmax(m),
+        T.max(x) + T.sum(x * x),
+    ]
+    quick, optimised = (_compiled_at(level, [x, m], outputs) for level in (0, 3))
+    for n in (1, 10, 63, 64, 65, BLOCK - 1, BLOCK + 1, 5 * BLOCK + 37):
+        args = [RNG.normal(size=n).astype(dtype), RNG.normal(size=(7, n)).astype(dtype)]
+        for got, want in zip(quick(*args), optimised(*args), strict=True):
+            assert got.tobytes() == want.tobytes(), n
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_train_step_is_the_same_bits_unoptimised_and_optimised(dtype: str, tiering_setting: None) -> None:
+    """A softmax regression's cost and gradients (products, softmax, log, mean, column
+    sums of the gradient), quick and optimised, on minibatches of several sizes."""
+    x, y = T.matrix("x", dtype=dtype), T.lvector("y")
+    W, b = T.matrix("W", dtype=dtype), T.vector("b", dtype=dtype)
+    p = T.nnet.softmax(T.dot(x, W) + b)
+    cost = -T.mean(T.log(p)[T.arange(y.shape[0]), y]) + 1e-4 * (W**2).sum()
+    outputs = [cost, *T.grad(cost, [W, b])]
+    quick, optimised = (_compiled_at(level, [x, y, W, b], outputs) for level in (0, 3))
+    weights = [RNG.normal(size=(100, 10)).astype(dtype), RNG.normal(size=10).astype(dtype)]
+    for rows in (1, 20, 600):
+        args = [RNG.normal(size=(rows, 100)).astype(dtype), RNG.integers(0, 10, rows), *weights]
+        for got, want in zip(quick(*args), optimised(*args), strict=True):
+            assert got.tobytes() == want.tobytes(), rows
