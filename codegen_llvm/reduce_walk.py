@@ -13,6 +13,7 @@ from ..ir import DType
 from .control import SHORT_RUN, SHORT_RUNS, counted_loop
 from .nest import ArrayRef, IterationSpace
 from .reduce_block import better, combine, identity, in_lanes, lane_block, lane_slots
+from .reduce_spread import spread_blocks, spread_rows
 from .scalar import ScalarEmitter, emit_cast
 from .types import F64, I64, load_element, memory_type, register_type, store_element
 
@@ -171,10 +172,7 @@ class Walk:
         b = self.b
         axis = self.rank - 1
         count = self.shape[axis]
-        if self.lanes:
-            partials = lane_slots(b, self.acc_dtypes)
-        else:
-            partials = [_entry_alloca(b, register_type(d)) for d in self.acc_dtypes]
+        partials = self.partial_slots()
 
         def blocks(contiguous: bool) -> None:
             with counted_loop(b, b.udiv(b.add(count, I64(BLOCK - 1)), I64(BLOCK)), "block") as k:
@@ -190,7 +188,10 @@ class Walk:
                 with short:
                     self.short_block(pointers, totals, partials, count)
                 with long:
-                    blocks(contiguous=True)
+                    if len(self.axes) == self.rank:  # a whole array into one value (a norm)
+                        spread_blocks(self, pointers, totals, count)
+                    else:  # rows: each row's blocks on one thread
+                        blocks(contiguous=True)
 
         self.by_layout(axis, unit, lambda: blocks(contiguous=False))
 
@@ -217,6 +218,25 @@ class Walk:
     ) -> None:
         """One block of the innermost run, combined in `partials` (explicit lanes where the
         order matters, reduce_block.py) then added to `totals`."""
+        self.add_block(self.block_values(pointers, partials, start, stop, contiguous, hints), totals)
+
+    def partial_slots(self) -> list[ll.Value]:
+        """Where a block's elements are combined, in the entry block of the current function."""
+        if self.lanes:
+            return lane_slots(self.b, self.acc_dtypes)
+        return [_entry_alloca(self.b, register_type(d)) for d in self.acc_dtypes]
+
+    def block_values(
+        self,
+        pointers: list[ll.Value],
+        partials: list[ll.Value],
+        start: ll.Value,
+        stop: ll.Value,
+        contiguous: bool,
+        hints: dict[str, int] | None = None,
+    ) -> list[ll.Value]:
+        """Each member's combination of the elements [start, stop) of the innermost run, in
+        its wide dtype (`wide_dtypes`)."""
         b, emitter, members, acc_dtypes = self.b, self.emitter, self.members, self.acc_dtypes
         axis = self.rank - 1
 
@@ -235,14 +255,17 @@ class Walk:
                 for m, d, partial, value in zip(members, acc_dtypes, partials, elements(i), strict=True):
                     b.store(combine(emitter, m.kind, d, b.load(partial), value, reassociate=True), partial)
             blocks = [b.load(partial) for partial in partials]
-        for m, d, w, block, (total, error) in zip(
-            members, acc_dtypes, self.wide_dtypes, blocks, totals, strict=True
-        ):
-            value = emit_cast(emitter, d, w, block)
+        pairs = zip(acc_dtypes, self.wide_dtypes, blocks, strict=True)
+        return [emit_cast(emitter, d, w, block) for d, w, block in pairs]
+
+    def add_block(self, values: list[ll.Value], totals: Totals) -> None:
+        """A block's values (`block_values`) added to `totals`, in order."""
+        b = self.b
+        for m, w, value, (total, error) in zip(self.members, self.wide_dtypes, values, totals, strict=True):
             if error is not None:
                 _add_compensated(b, total, error, value)
             else:
-                b.store(combine(emitter, m.kind, w, b.load(total), value), total)
+                b.store(combine(self.emitter, m.kind, w, b.load(total), value), total)
 
     def visit_tail(self, axis: int, pointers: list[ll.Value], totals: Totals) -> None:
         if axis == self.rank - 1:
@@ -262,13 +285,19 @@ class Walk:
             self.visit_element(pointers, out_index, flat, position)
             return
 
+        def entry(i: ll.Value, contiguous: bool) -> None:
+            stride = self.out_stride.get(axis)
+            index = b.add(out_index, b.mul(i, stride)) if stride is not None else out_index
+            next_flat = b.add(b.mul(flat, self.shape[axis]), i)
+            at = i if axis == self.single_axis else position
+            self.visit(axis + 1, self.step(pointers, axis, i, contiguous), index, next_flat, at)
+
         def loop(contiguous: bool) -> None:
+            if axis == 0 and self.in_register and self.tail == 1:  # rows reduced into a slot each
+                spread_rows(self, lambda i: entry(i, contiguous))
+                return
             with counted_loop(b, self.shape[axis], f"reduce{axis}") as i:
-                stride = self.out_stride.get(axis)
-                index = b.add(out_index, b.mul(i, stride)) if stride is not None else out_index
-                next_flat = b.add(b.mul(flat, self.shape[axis]), i)
-                at = i if axis == self.single_axis else position
-                self.visit(axis + 1, self.step(pointers, axis, i, contiguous), index, next_flat, at)
+                entry(i, contiguous)
 
         if self.arg or axis != self.rank - 1:
             loop(contiguous=False)

@@ -243,7 +243,7 @@ def optimize_module(
         module.functions[:] = optimized.functions
         return {**stages, **texts}, plans
     with compile_log.stage("passes"):
-        PassManager(parse_pipeline(OPTIMIZE_PIPELINE)).run(module)
+        PassManager(parse_pipeline(OPTIMIZE_PIPELINE), verify_each=False).run(module)
         for function in module.functions:
             _check_unused_inputs(function, on_unused_input)
     with compile_log.stage("shape plans"):
@@ -251,7 +251,7 @@ def optimize_module(
     with compile_log.stage("passes"):
         stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
         planned = freeze(module)
-        PassManager(parse_pipeline(LOWER_PIPELINE)).run(module)
+        PassManager(parse_pipeline(LOWER_PIPELINE), verify_each=False).run(module)
         stages["tir-opt"] = print_module(module)
     pass_cache.store(key, stages, planned, module)
     return stages, plans

@@ -17,6 +17,7 @@ import pytest
 
 import tc
 import tc.tensor as T
+from tc.codegen_llvm.reduce_spread import SPREAD_AT
 from tc.codegen_llvm.reduce_walk import BLOCK
 
 RNG = np.random.default_rng(20261130)
@@ -142,3 +143,44 @@ def test_folded_sums_agree_with_native_sums(dtype: str) -> None:
     for got_folded, got_native, want in zip(folded(), native(values), [exact, exact / 10**6], strict=True):
         assert abs(float(got_folded) - float(got_native)) / want <= tolerance
         assert abs(float(got_native) - want) / want <= 8 * ULPS[dtype]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32"])
+def test_long_runs_spread_over_threads_give_one_threads_bits(dtype: str) -> None:
+    """A run of at least reduce_spread.SPREAD_AT elements has its blocks computed on the
+    pool's threads and added in block order: the bits of the one-thread loop."""
+    x = T.vector("x", dtype=dtype)
+    f = tc.function([x], [x.sum(), x.max(), T.sum(abs(x)) + T.sum(x * x)])
+    n = SPREAD_AT * 3 + 777  # not a whole number of blocks
+    data = RNG.integers(-1000, 1000, n).astype(dtype)
+    if dtype.startswith("float"):
+        data = data * np.array(0.37, dtype) + 0.5
+    native = f._code_owner
+    results = []
+    for threads in (1, 2, 1):
+        native.set_num_threads(threads)
+        results.append([r.tobytes() for r in f(data)])
+    assert results[0] == results[1] == results[2]
+    if dtype.startswith("int"):
+        wide = data.astype(np.int64)
+        expected = [wide.sum(), wide.max(), np.abs(wide).sum() + (wide * wide).sum()]
+        assert [int(r) for r in f(data)] == [int(e) for e in expected]  # sums of int32 are int64
+    else:
+        assert _relative(f(data)[0], data.astype(np.float64).sum()) <= 4 * ULPS[dtype]
+
+
+def test_rows_spread_over_threads_give_one_threads_bits() -> None:
+    """Row-wise reductions of at least SPREAD_AT elements run their rows on the pool's
+    threads, each row reduced by one thread into its own slot."""
+    m = T.fmatrix("m")
+    f = tc.function([m], [m.sum(axis=1), m.max(axis=1), T.nnet.softmax(m), T.mean(m * m, axis=1)])
+    data = (RNG.standard_normal((SPREAD_AT // 300 + 7, 1500)) + 1.0).astype(np.float32)
+    native = f._code_owner
+    results = []
+    for threads in (1, 2):
+        native.set_num_threads(threads)
+        results.append([r.tobytes() for r in f(data)])
+    assert results[0] == results[1]
+    sums, peaks = f(data)[:2]
+    assert _relative(sums, data.astype(np.float64).sum(axis=1)) <= 4 * ULPS["float32"]
+    assert (peaks == data.max(axis=1)).all()

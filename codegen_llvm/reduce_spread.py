@@ -1,0 +1,92 @@
+"""Reductions spread over the cores, with one thread's result: a whole array's run of
+blocks, or the rows of a row-wise reduction.
+
+The contiguous run of a reduction of every axis (a whole-array sum, the L1 and L2 norms of
+a weight matrix) longer than a block is cut into the blocks one thread would cut it into
+(reduce_walk.BLOCK), ROUND_BLOCKS at a time. In a round, each block's value
+(`Walk.block_values`: its elements combined in lanes, widened) is computed by whichever
+thread of the pool takes it, into a stack slot of its own; the calling thread then adds
+the round's slots to the totals in block order, as a one-thread loop adds its blocks.
+Every block is computed by the same instructions and the totals see the same values in
+the same order, so the result is the same bits on any number of threads. Runs shorter
+than SPREAD_AT elements call the same job on the calling thread alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from llvmlite import ir as ll
+
+from .control import counted_loop
+from .outline import outlined_job
+from .parallel import module_global
+from .symbols import THREADS_GLOBAL
+from .types import I8, I64, load_element, store_element
+
+if TYPE_CHECKING:
+    from .reduce_walk import Totals, Walk
+
+# Elements of a run from which its blocks are spread: 64 blocks, 256 KiB of float32. Below
+# that a second thread's start costs about as much as its share of the work.
+SPREAD_AT = 1 << 16
+ROUND_BLOCKS = 512  # blocks per round: 4 KiB of 8-byte slots per member on the stack
+SLOT = 8
+
+
+def spread_blocks(walk: Walk, pointers: list[ll.Value], totals: Totals, count: ll.Value) -> None:
+    """Add the contiguous run at `pointers` (`count` elements) to `totals`, block by block."""
+    from .reduce_walk import BLOCK
+
+    b = walk.b
+    threads = b.load(module_global(b.module, THREADS_GLOBAL, I64, I64(1)))
+    threads = b.select(b.icmp_signed(">=", count, I64(SPREAD_AT)), threads, I64(1))
+    blocks = b.udiv(b.add(count, I64(BLOCK - 1)), I64(BLOCK))
+    width, wide = len(walk.members), walk.wide_dtypes
+    entry = b.function.entry_basic_block
+    at_entry = ll.IRBuilder(entry)
+    at_entry.position_at_start(entry)
+    slots = at_entry.alloca(ll.ArrayType(I8, ROUND_BLOCKS * width * SLOT))
+    slots = at_entry.bitcast(slots, I8.as_pointer())
+
+    def place(j: ll.Value, member: int) -> ll.Value:
+        return b.gep(slots, [b.mul(b.add(b.mul(j, I64(width)), I64(member)), I64(SLOT))])
+
+    rounds = b.udiv(b.add(blocks, I64(ROUND_BLOCKS - 1)), I64(ROUND_BLOCKS))
+    with counted_loop(b, rounds, "spread.round") as r:
+        first = b.mul(r, I64(ROUND_BLOCKS))
+        left = b.sub(blocks, first)
+        here = b.select(b.icmp_signed("<", left, I64(ROUND_BLOCKS)), left, I64(ROUND_BLOCKS))
+
+        def job(begin: ll.Value, end: ll.Value) -> None:
+            partials = walk.partial_slots()  # in the job's own entry block
+            with counted_loop(b, end, "spread.block", start=begin) as j:
+                start = b.mul(b.add(first, j), I64(BLOCK))
+                stop = b.add(start, I64(BLOCK))
+                stop = b.select(b.icmp_signed("<", stop, count), stop, count)
+                values = walk.block_values(pointers, partials, start, stop, contiguous=True)
+                for member, (dtype, value) in enumerate(zip(wide, values, strict=True)):
+                    store_element(b, dtype, value, place(j, member))
+
+        outlined_job(b, "reduce.blocks", (here, threads), job)
+        with counted_loop(b, here, "spread.total") as j:
+            walk.add_block([load_element(b, d, place(j, m)) for m, d in enumerate(wide)], totals)
+
+
+def spread_rows(walk: Walk, row: Callable[[ll.Value], None]) -> None:
+    """`row(i)` for every row i of a reduction of every axis but the first (row sums, a
+    softmax's maxima and sums), on the pool's threads when the array has SPREAD_AT elements
+    or more. Each row is reduced into its own slot by one thread, as in a one-thread loop."""
+    b = walk.b
+    elements: ll.Value = I64(1)
+    for size in walk.shape:
+        elements = b.mul(elements, size)
+    threads = b.load(module_global(b.module, THREADS_GLOBAL, I64, I64(1)))
+    threads = b.select(b.icmp_signed(">=", elements, I64(SPREAD_AT)), threads, I64(1))
+
+    def job(begin: ll.Value, end: ll.Value) -> None:
+        with counted_loop(b, end, "spread.row", start=begin) as i:
+            row(i)
+
+    outlined_job(b, "reduce.rows", (walk.shape[0], threads), job)
