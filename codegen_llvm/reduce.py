@@ -1,10 +1,11 @@
 """Reductions as loop nests: initialise the result, accumulate every element, finish.
 
-Results never depend on the thread count: the loops run on one thread, except
-that a long contiguous run's blocks are computed on the pool's threads and then
-added in block order (reduce_spread.py). Float sums are blocked, because adding
-n values one after another in float32 loses about n * 2^-24 relative (the sum
-of 10^7 float32 0.1s was off by 1.5e-3):
+Results never depend on the thread count: each output element is accumulated
+by one thread in the same order whatever the thread count (reduce_spread.py
+spreads a whole array's blocks, added in block order, and the rows of row-wise
+reductions over the pool's threads; other loops run on one thread). Float sums
+are blocked, because adding n values one after another in float32 loses about
+n * 2^-24 relative (the sum of 10^7 float32 0.1s was off by 1.5e-3):
 
 - When the innermost axis is reduced, its run is cut into blocks of BLOCK
   elements. Each block is summed in the input's precision in 64 explicit

@@ -24,7 +24,7 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .scalar import ScalarEmitter
-from .types import I32, I64, register_type
+from .types import F64, I32, I64, register_type
 
 LANES = 64  # 4 AVX-512 float32 vectors, 8 float64 ones: as many partial sums as LLVM kept
 
@@ -208,3 +208,15 @@ def better(e: ScalarEmitter, kind: str, dtype: DType, value: ll.Value, best: ll.
         return strictly
     first_nan = b.and_(e.isnan(value), b.not_(e.isnan(best)))
     return b.and_(b.or_(strictly, first_nan), b.not_(e.isnan(best)))
+
+
+def add_compensated(b: ll.IRBuilder, total: ll.Value, error: ll.Value, value: ll.Value) -> None:
+    """total += value, keeping the rounding error of the addition in `error` (Neumaier's
+    variant of Kahan's summation, right whichever of the two is larger)."""
+    before = b.load(total)
+    after = b.fadd(before, value)
+    fabs = b.module.declare_intrinsic("llvm.fabs", [F64])
+    larger = b.fcmp_ordered(">=", b.call(fabs, [before]), b.call(fabs, [value]))
+    lost = b.select(larger, b.fadd(b.fsub(before, after), value), b.fadd(b.fsub(value, after), before))
+    b.store(b.fadd(b.load(error), lost), error)
+    b.store(after, total)

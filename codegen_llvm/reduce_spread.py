@@ -1,5 +1,6 @@
 """Reductions spread over the cores, with one thread's result: a whole array's run of
-blocks, or the rows of a row-wise reduction.
+blocks, or the rows of a row-wise reduction. (Column sums stay on one thread: groups of
+columns per thread walked the rows in short pieces, and two threads were no faster.)
 
 The contiguous run of a reduction of every axis (a whole-array sum, the L1 and L2 norms of
 a weight matrix) longer than a block is cut into the blocks one thread would cut it into

@@ -12,7 +12,7 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import SHORT_RUN, SHORT_RUNS, counted_loop
 from .nest import ArrayRef, IterationSpace
-from .reduce_block import better, combine, identity, in_lanes, lane_block, lane_slots
+from .reduce_block import add_compensated, better, combine, identity, in_lanes, lane_block, lane_slots
 from .reduce_spread import spread_blocks, spread_rows
 from .scalar import ScalarEmitter, emit_cast
 from .types import F64, I64, load_element, memory_type, register_type, store_element
@@ -263,7 +263,7 @@ class Walk:
         b = self.b
         for m, w, value, (total, error) in zip(self.members, self.wide_dtypes, values, totals, strict=True):
             if error is not None:
-                _add_compensated(b, total, error, value)
+                add_compensated(b, total, error, value)
             else:
                 b.store(combine(self.emitter, m.kind, w, b.load(total), value), total)
 
@@ -372,18 +372,6 @@ class Walk:
                 if m.kind == "mean":
                     value = b.fdiv(value, divisor)
                 store_element(b, out_dtype, emit_cast(emitter, d, out_dtype, value), b.gep(output, [o]))
-
-
-def _add_compensated(b: ll.IRBuilder, total: ll.Value, error: ll.Value, value: ll.Value) -> None:
-    """total += value, keeping the rounding error of the addition in `error` (Neumaier's
-    variant of Kahan's summation, right whichever of the two is larger)."""
-    before = b.load(total)
-    after = b.fadd(before, value)
-    fabs = b.module.declare_intrinsic("llvm.fabs", [F64])
-    larger = b.fcmp_ordered(">=", b.call(fabs, [before]), b.call(fabs, [value]))
-    lost = b.select(larger, b.fadd(b.fsub(before, after), value), b.fadd(b.fsub(value, after), before))
-    b.store(b.fadd(b.load(error), lost), error)
-    b.store(after, total)
 
 
 def _wide_dtype(kind: str, dtype: DType) -> DType:

@@ -171,9 +171,11 @@ def test_long_runs_spread_over_threads_give_one_threads_bits(dtype: str) -> None
 
 def test_rows_spread_over_threads_give_one_threads_bits() -> None:
     """Row-wise reductions of at least SPREAD_AT elements run their rows on the pool's
-    threads, each row reduced by one thread into its own slot."""
+    threads, each row reduced by one thread into its own slot (column-wise ones, also
+    checked here, on one thread)."""
     m = T.fmatrix("m")
-    f = tc.function([m], [m.sum(axis=1), m.max(axis=1), T.nnet.softmax(m), T.mean(m * m, axis=1)])
+    rows = [m.sum(axis=1), m.max(axis=1), T.nnet.softmax(m), T.mean(m * m, axis=1)]
+    f = tc.function([m], [*rows, m.sum(axis=0), T.mean(T.exp(m), axis=0), m.max(axis=0)])
     data = (RNG.standard_normal((SPREAD_AT // 300 + 7, 1500)) + 1.0).astype(np.float32)
     native = f._code_owner
     results = []
@@ -184,3 +186,6 @@ def test_rows_spread_over_threads_give_one_threads_bits() -> None:
     sums, peaks = f(data)[:2]
     assert _relative(sums, data.astype(np.float64).sum(axis=1)) <= 4 * ULPS["float32"]
     assert (peaks == data.max(axis=1)).all()
+    columns, _, column_peaks = f(data)[4:]
+    assert _relative(columns, data.astype(np.float64).sum(axis=0)) <= 4 * ULPS["float32"]
+    assert (column_peaks == data.max(axis=0)).all()
