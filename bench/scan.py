@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import machine_note, optional_import, print_table  # noqa: E402
+from harness import machine_note, optional_import, print_table, settle  # noqa: E402
 
 import tc  # noqa: E402
 from tc import tensor as T  # noqa: E402
@@ -43,9 +43,11 @@ N_IN, N_HIDDEN, STEPS = 64, 128, 1000
 
 
 def best_seconds(fn: Callable[[], Any], repeat: int = 7, warmup: int = 2, budget_s: float = 8.0) -> float:
-    """Best wall time of fn() after warm-up calls (compilation, caches)."""
+    """Best wall time of fn() after warm-up calls (compilation, caches), once tc's optimised
+    code has taken over."""
     for _ in range(warmup):
         fn()
+    settle()
     times: list[float] = []
     started = time.perf_counter()
     for _ in range(repeat):
