@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir as ll
 
 from .control import counted_loop
+from .gemm import entry_alloca
 from .outline import outlined_job
 from .parallel import module_global
 from .symbols import THREADS_GLOBAL
@@ -41,15 +42,10 @@ def spread_blocks(walk: Walk, pointers: list[ll.Value], totals: Totals, count: l
     from .reduce_walk import BLOCK
 
     b = walk.b
-    threads = b.load(module_global(b.module, THREADS_GLOBAL, I64, I64(1)))
-    threads = b.select(b.icmp_signed(">=", count, I64(SPREAD_AT)), threads, I64(1))
+    threads = _threads_for(b, count)
     blocks = b.udiv(b.add(count, I64(BLOCK - 1)), I64(BLOCK))
     width, wide = len(walk.members), walk.wide_dtypes
-    entry = b.function.entry_basic_block
-    at_entry = ll.IRBuilder(entry)
-    at_entry.position_at_start(entry)
-    slots = at_entry.alloca(ll.ArrayType(I8, ROUND_BLOCKS * width * SLOT))
-    slots = at_entry.bitcast(slots, I8.as_pointer())
+    slots = b.bitcast(entry_alloca(b, ll.ArrayType(I8, ROUND_BLOCKS * width * SLOT)), I8.as_pointer())
 
     def place(j: ll.Value, member: int) -> ll.Value:
         return b.gep(slots, [b.mul(b.add(b.mul(j, I64(width)), I64(member)), I64(SLOT))])
@@ -83,11 +79,16 @@ def spread_rows(walk: Walk, row: Callable[[ll.Value], None]) -> None:
     elements: ll.Value = I64(1)
     for size in walk.shape:
         elements = b.mul(elements, size)
-    threads = b.load(module_global(b.module, THREADS_GLOBAL, I64, I64(1)))
-    threads = b.select(b.icmp_signed(">=", elements, I64(SPREAD_AT)), threads, I64(1))
+    threads = _threads_for(b, elements)
 
     def job(begin: ll.Value, end: ll.Value) -> None:
         with counted_loop(b, end, "spread.row", start=begin) as i:
             row(i)
 
     outlined_job(b, "reduce.rows", (walk.shape[0], threads), job)
+
+
+def _threads_for(b: ll.IRBuilder, elements: ll.Value) -> ll.Value:
+    """The module's thread count for work over `elements` elements, or 1 below SPREAD_AT."""
+    threads = b.load(module_global(b.module, THREADS_GLOBAL, I64, I64(1)))
+    return b.select(b.icmp_signed(">=", elements, I64(SPREAD_AT)), threads, I64(1))
