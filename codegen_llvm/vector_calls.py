@@ -24,7 +24,7 @@ def vector_math_function(module: ll.Module, name: str, dtype: DType) -> ll.Funct
     The function carries LLVM's `vector-function-abi-variant` attribute naming
     a vector version per width in VECTOR_BITS, so a vectorised loop calls the
     vector version once per vector. Every version runs the same instructions
-    as the inline math (no fast-math, no FMA contraction): results are
+    as the inline math (no fast-math, no `contract` flag): results are
     bit-identical. Both are `noinline`, or LLVM would paste the long body back.
     """
     suffix = "f64" if dtype is DType.F64 else "f32"

@@ -44,12 +44,18 @@ def run_emulated(
 
 def ptx_of(function: Function, architecture: str = nvptx.DEFAULT_ARCHITECTURE) -> str:
     """The function's PTX, checked with ptxas when it is installed."""
+    return optimized_ir_and_ptx_of(function, architecture)[1]
+
+
+def optimized_ir_and_ptx_of(
+    function: Function, architecture: str = nvptx.DEFAULT_ARCHITECTURE
+) -> tuple[str, str]:
     module = NVPTX.new_module()
     _, kernels = build_program(function, NVPTX, module)
-    _, ptx = nvptx.compile_ptx(module, kernels, architecture)
+    optimized, ptx = nvptx.compile_ptx(module, kernels, architecture)
     if nvptx.find_ptxas() is not None:
         nvptx.assemble(ptx, architecture)
-    return ptx
+    return optimized, ptx
 
 
 def needs_ptxas() -> None:
@@ -57,4 +63,4 @@ def needs_ptxas() -> None:
         pytest.skip("ptxas (CUDA toolkit) is not installed")
 
 
-__all__ = ["DType", "fused", "needs_ptxas", "ptx_of", "run_emulated"]
+__all__ = ["DType", "fused", "needs_ptxas", "optimized_ir_and_ptx_of", "ptx_of", "run_emulated"]
