@@ -2,8 +2,8 @@
 
 Results never depend on the thread count: each output element is accumulated
 by one thread in the same order whatever the thread count (reduce_spread.py
-spreads a whole array's blocks, added in block order, and the rows of row-wise
-reductions over the pool's threads; other loops run on one thread). Float sums
+spreads a whole array's blocks, added in block order, the rows of row-wise
+reductions and the columns of column-wise ones over the pool's threads). Float sums
 are blocked, because adding n values one after another in float32 loses about
 n * 2^-24 relative (the sum of 10^7 float32 0.1s was off by 1.5e-3):
 
@@ -35,7 +35,7 @@ from ..ir.ops.reduce import Reduce
 from .nest import ArrayRef, IterationSpace
 from .reduce_walk import Compute, Member, Walk
 from .scalar import ScalarEmitter
-from .types import I8_PTR, I64
+from .types import I8_PTR
 
 
 def emit_reduce(
@@ -77,7 +77,7 @@ def emit_reductions(
     count_out = walk.initialise(out_extent)
     walk.lay_out()
     b = emitter.b
-    walk.visit(0, [b.bitcast(arr.pointer, I8_PTR) for arr in operands], I64(0), I64(0), I64(0))
+    walk.visit_all([b.bitcast(arr.pointer, I8_PTR) for arr in operands])
     walk.finish(count_out)
 
 

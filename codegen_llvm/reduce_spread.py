@@ -1,6 +1,5 @@
 """Reductions spread over the cores, with one thread's result: a whole array's run of
-blocks, or the rows of a row-wise reduction. (Column sums stay on one thread: groups of
-columns per thread walked the rows in short pieces, and two threads were no faster.)
+blocks, the rows of a row-wise reduction, or the columns of a column-wise one.
 
 The contiguous run of a reduction of every axis (a whole-array sum, the L1 and L2 norms of
 a weight matrix) longer than a block is cut into the blocks one thread would cut it into
@@ -11,6 +10,12 @@ the round's slots to the totals in block order, as a one-thread loop adds its bl
 Every block is computed by the same instructions and the totals see the same values in
 the same order, so the result is the same bits on any number of threads. Runs shorter
 than SPREAD_AT elements call the same job on the calling thread alone.
+
+A reduction whose innermost axis is kept (a matrix's column sums) gives each thread one
+contiguous range of columns, at least COLUMNS_PER_THREAD wide, and the whole walk over
+the reduced axes within it: each slot takes its contributions from one thread, in row
+order. (Ranges of 64 columns, handed out in turn, walked the rows in short pieces and
+were no faster than one thread.)
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir as ll
 
 from .control import counted_loop
-from .gemm import entry_alloca
+from .gemm import at_least_1, entry_alloca
 from .outline import outlined_job
 from .parallel import module_global
 from .symbols import THREADS_GLOBAL
@@ -35,6 +40,9 @@ if TYPE_CHECKING:
 SPREAD_AT = 1 << 16
 ROUND_BLOCKS = 512  # blocks per round: 4 KiB of 8-byte slots per member on the stack
 SLOT = 8
+# The narrowest range of columns a thread takes, a multiple of a cache line's float32s and
+# float64 slots: each thread then reads 2 KiB runs of float32 or more from every row.
+COLUMNS_PER_THREAD = 512
 
 
 def spread_blocks(walk: Walk, pointers: list[ll.Value], totals: Totals, count: ll.Value) -> None:
@@ -86,6 +94,32 @@ def spread_rows(walk: Walk, row: Callable[[ll.Value], None]) -> None:
             row(i)
 
     outlined_job(b, "reduce.rows", (walk.shape[0], threads), job)
+
+
+def spread_columns(walk: Walk, visit: Callable[[tuple[ll.Value, ll.Value]], None]) -> None:
+    """`visit(columns)` for contiguous ranges of the innermost (kept) axis that together
+    cover it, one range per thread of the pool when the array has SPREAD_AT elements or more
+    and the axis is wide enough; `visit` walks every reduced axis within its range."""
+    b = walk.b
+    elements: ll.Value = I64(1)
+    for size in walk.shape:
+        elements = b.mul(elements, size)
+    width = walk.shape[-1]
+    threads = _threads_for(b, elements)
+    wide_enough = b.sdiv(width, I64(COLUMNS_PER_THREAD))
+    threads = at_least_1(b, b.select(b.icmp_signed("<", wide_enough, threads), wide_enough, threads))
+    # range t: [t * chunk, (t + 1) * chunk) clipped to the width, chunk a multiple of 16
+    chunk = b.sdiv(b.add(width, b.sub(threads, I64(1))), threads)
+    chunk = b.and_(b.add(chunk, I64(15)), I64(~15))
+
+    def job(begin: ll.Value, end: ll.Value) -> None:
+        def edge(t: ll.Value) -> ll.Value:
+            at = b.mul(t, chunk)
+            return b.select(b.icmp_signed("<", at, width), at, width)
+
+        visit((edge(begin), edge(end)))
+
+    outlined_job(b, "reduce.columns", (threads, threads), job)
 
 
 def _threads_for(b: ll.IRBuilder, elements: ll.Value) -> ll.Value:

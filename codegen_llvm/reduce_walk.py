@@ -11,9 +11,10 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .control import SHORT_RUN, SHORT_RUNS, counted_loop
+from .gemm import entry_alloca
 from .nest import ArrayRef, IterationSpace
 from .reduce_block import add_compensated, better, combine, identity, in_lanes, lane_block, lane_slots
-from .reduce_spread import spread_blocks, spread_rows
+from .reduce_spread import spread_blocks, spread_columns, spread_rows
 from .scalar import ScalarEmitter, emit_cast
 from .types import F64, I64, load_element, memory_type, register_type, store_element
 
@@ -77,6 +78,7 @@ class Walk:
         self.indices = b.bitcast(members[0].output, I64.as_pointer()) if arg else None
         # Blocks in explicit lanes when any member's result depends on the order (reduce_block.py).
         self.lanes = any(in_lanes(m.kind, d) for m, d in zip(members, self.acc_dtypes, strict=True))
+        self.columns: tuple[ll.Value, ll.Value] | None = None  # this thread's range of a kept last axis
 
     def initialise(self, out_extent: list[ll.Value]) -> ll.Value:
         """Every slot set to its identity; returns the number of output elements."""
@@ -224,7 +226,7 @@ class Walk:
         """Where a block's elements are combined, in the entry block of the current function."""
         if self.lanes:
             return lane_slots(self.b, self.acc_dtypes)
-        return [_entry_alloca(self.b, register_type(d)) for d in self.acc_dtypes]
+        return [entry_alloca(self.b, register_type(d)) for d in self.acc_dtypes]
 
     def block_values(
         self,
@@ -274,6 +276,21 @@ class Walk:
         with counted_loop(self.b, self.shape[axis], f"reduce{axis}") as i:
             self.visit_tail(axis + 1, self.advance(pointers, axis, i), totals)
 
+    def visit_all(self, pointers: list[ll.Value]) -> None:
+        """Every element, into its slot; the columns over the threads when the innermost axis
+        is kept and another reduced (reduce_spread.spread_columns)."""
+        zero = I64(0)
+        if self.arg or not self.axes or self.rank - 1 in self.axes:
+            self.visit(0, pointers, zero, zero, zero)
+            return
+
+        def visit(columns: tuple[ll.Value, ll.Value]) -> None:
+            self.columns = columns
+            self.visit(0, pointers, zero, zero, zero)
+            self.columns = None
+
+        spread_columns(self, visit)
+
     def visit(
         self, axis: int, pointers: list[ll.Value], out_index: ll.Value, flat: ll.Value, position: ll.Value
     ) -> None:
@@ -296,7 +313,10 @@ class Walk:
             if axis == 0 and self.in_register and self.tail == 1:  # rows reduced into a slot each
                 spread_rows(self, lambda i: entry(i, contiguous))
                 return
-            with counted_loop(b, self.shape[axis], f"reduce{axis}") as i:
+            start, stop = (None, self.shape[axis])
+            if axis == self.rank - 1 and self.columns is not None:
+                start, stop = self.columns
+            with counted_loop(b, stop, f"reduce{axis}", start=start) as i:
                 entry(i, contiguous)
 
         if self.arg or axis != self.rank - 1:
@@ -310,12 +330,12 @@ class Walk:
         b, emitter = self.b, self.emitter
         totals: Totals = []
         for m, w, c in zip(self.members, self.wide_dtypes, self.compensated, strict=True):
-            total = _entry_alloca(b, register_type(w))
+            total = entry_alloca(b, register_type(w))
             # -0.0 is the exact identity of a float sum, so LLVM drops the first add
             # (an empty tail, which would leave -0.0, gives the identity below).
             summed = m.kind in ("sum", "mean") and w.is_float
             b.store(ll.Constant(register_type(w), -0.0) if summed else identity(m.kind, w), total)
-            error = _entry_alloca(b, F64) if c else None
+            error = entry_alloca(b, F64) if c else None
             if error is not None:
                 b.store(F64(0.0), error)
             totals.append((total, error))
@@ -378,11 +398,3 @@ def _wide_dtype(kind: str, dtype: DType) -> DType:
     """Where block partials of a `kind` reduction in `dtype` are added up: float sums in
     float64 (a float32 total of many blocks loses digits as the total grows)."""
     return DType.F64 if kind in ("sum", "mean") and dtype.is_float else dtype
-
-
-def _entry_alloca(b: ll.IRBuilder, ty: ll.Type) -> ll.Value:
-    """A stack slot in the entry block, where mem2reg turns it into a register (phi)."""
-    entry = b.function.entry_basic_block
-    at_start = ll.IRBuilder(entry)
-    at_start.position_at_start(entry)
-    return at_start.alloca(ty)

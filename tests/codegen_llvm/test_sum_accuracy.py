@@ -171,8 +171,8 @@ def test_long_runs_spread_over_threads_give_one_threads_bits(dtype: str) -> None
 
 def test_rows_spread_over_threads_give_one_threads_bits() -> None:
     """Row-wise reductions of at least SPREAD_AT elements run their rows on the pool's
-    threads, each row reduced by one thread into its own slot (column-wise ones, also
-    checked here, on one thread)."""
+    threads, each row reduced by one thread into its own slot; column-wise ones (also
+    checked here) give each thread a range of columns."""
     m = T.fmatrix("m")
     rows = [m.sum(axis=1), m.max(axis=1), T.nnet.softmax(m), T.mean(m * m, axis=1)]
     f = tc.function([m], [*rows, m.sum(axis=0), T.mean(T.exp(m), axis=0), m.max(axis=0)])
@@ -189,3 +189,49 @@ def test_rows_spread_over_threads_give_one_threads_bits() -> None:
     columns, _, column_peaks = f(data)[4:]
     assert _relative(columns, data.astype(np.float64).sum(axis=0)) <= 4 * ULPS["float32"]
     assert (column_peaks == data.max(axis=0)).all()
+
+
+@pytest.mark.parametrize(
+    "shape,axes",
+    [
+        ((300, 1500), (0,)),  # a matrix's column sums: two ranges of 752 and 748 columns
+        ((3, 100, 1100), (0, 1)),  # two reduced axes outside the kept one
+        ((40, 3, 1100), (0,)),  # a kept axis between: each range holds columns of every row
+        ((70000, 1030), (0,)),  # many rows, a width that is no multiple of the ranges' 16
+        ((0, 2000), (0,)),  # no rows: the identities
+        ((2000, 0), (0,)),  # no columns
+    ],
+)
+def test_columns_spread_over_threads_give_one_threads_bits(
+    shape: tuple[int, ...], axes: tuple[int, ...]
+) -> None:
+    """Reductions that keep the innermost axis give each thread a contiguous range of
+    columns (reduce_spread.spread_columns): float32 sums (in a float64 scratch), float64
+    sums, means, maxima, int32 sums (into int64) and a product give one thread's bits."""
+    x = T.tensor("float64", [False] * len(shape), name="x")
+    x32, xi = T.cast(x, "float32"), T.cast(x * 100, "int32")
+    outputs = [
+        x32.sum(axis=axes),
+        x.sum(axis=axes),
+        T.mean(x32, axis=axes),
+        x.max(axis=axes) if shape[0] else x.sum(axis=axes),
+    ]
+    outputs += [xi.sum(axis=axes), T.prod(1 + x * 1e-3, axis=axes)]
+    f = tc.function([x], outputs)
+    assert "reduce.columns" in f.dump("llvm")
+    data = RNG.standard_normal(shape) + 0.5
+    native = f._code_owner
+    results = []
+    for threads in (1, 2):
+        native.set_num_threads(threads)
+        results.append([r.tobytes() for r in f(data)])
+    assert results[0] == results[1]
+    sums32, sums64, means = f(data)[:3]
+    np.testing.assert_allclose(
+        sums32, data.astype(np.float32).astype(np.float64).sum(axis=axes), rtol=1e-6, atol=1e-3
+    )
+    np.testing.assert_allclose(sums64, data.sum(axis=axes), rtol=1e-12, atol=1e-9)
+    if shape[0]:
+        np.testing.assert_allclose(means, data.astype(np.float32).mean(axis=axes), rtol=1e-5, atol=1e-5)
+        assert (f(data)[3] == data.max(axis=axes)).all()
+    assert (f(data)[4] == (data * 100).astype(np.int32).sum(axis=axes, dtype=np.int64)).all()
