@@ -196,7 +196,7 @@ def _digest_sources(root: str, folder: str, digest: Any) -> None:
                 _digest_sources(root, entry.path, digest)
         elif entry.name.endswith(".py"):
             status = entry.stat()
-            name = os.path.relpath(entry.path, root)
+            name = entry.path[len(root) + 1 :]  # relative to root (os.path.relpath: 15 us a file)
             digest.update(f"{name}\0{status.st_size}\0{status.st_mtime_ns}\0".encode())
 
 
