@@ -7,8 +7,9 @@ the `llvm.fabs`/`llvm.copysign`/`llvm.fma` intrinsics). Polynomials and argument
 reductions use explicit `llvm.fma`, never the `contract` flag: a fused multiply-add is
 one IEEE operation, an FMA instruction where the CPU (or GPU) has one and libm's
 correctly rounded `fma()` where it has not, so the results are bit-identical on every
-target and at every optimisation level. With FMA hardware it halves the instructions:
-2^22 float64 tanh 10.9 -> 5-6.5 ms, an activation of sigmoid and tanh 16 -> 9 ms.
+target and at every optimisation level. With FMA hardware it halves the instructions
+(alternating runs, 2^22 float64: tanh 9.8-10.9 -> 6.1-8.0 ms, an activation of sigmoid
+and tanh 14.6-16.0 -> 10.5-13.2 ms).
 
 Accuracy against a higher-precision reference (tests/codegen_llvm/test_vecmath.py; checked
 once on every 97th float32 and 4M random inputs of each dtype), subnormal results, overflow
@@ -59,8 +60,8 @@ class _Emit:
         return self.b.fdiv(self._f(a), self._f(c))
 
     def fma(self, a: ll.Value | float, c: ll.Value | float, d: ll.Value | float) -> ll.Value:
-        """a*c + d rounded once (llvm.fma: exact on every target, a libm call where the
-        hardware lacks it)."""
+        """a*c + d rounded once (llvm.fma: the same result on every target, a libm call
+        where the hardware lacks the instruction)."""
         return self.call("fma", self._f(a), self._f(c), self._f(d))
 
     def cmp(self, pred: str, a: ll.Value, c: ll.Value | float) -> ll.Value:
