@@ -50,7 +50,7 @@ def spread_blocks(walk: Walk, pointers: list[ll.Value], totals: Totals, count: l
     from .reduce_walk import BLOCK
 
     b = walk.b
-    threads = _threads_for(b, count)
+    threads = _threads_for(b, [count])
     blocks = b.udiv(b.add(count, I64(BLOCK - 1)), I64(BLOCK))
     width, wide = len(walk.members), walk.wide_dtypes
     slots = b.bitcast(entry_alloca(b, ll.ArrayType(I8, ROUND_BLOCKS * width * SLOT)), I8.as_pointer())
@@ -84,10 +84,7 @@ def spread_rows(walk: Walk, row: Callable[[ll.Value], None]) -> None:
     softmax's maxima and sums), on the pool's threads when the array has SPREAD_AT elements
     or more. Each row is reduced into its own slot by one thread, as in a one-thread loop."""
     b = walk.b
-    elements: ll.Value = I64(1)
-    for size in walk.shape:
-        elements = b.mul(elements, size)
-    threads = _threads_for(b, elements)
+    threads = _threads_for(b, walk.shape)
 
     def job(begin: ll.Value, end: ll.Value) -> None:
         with counted_loop(b, end, "spread.row", start=begin) as i:
@@ -101,11 +98,8 @@ def spread_columns(walk: Walk, visit: Callable[[tuple[ll.Value, ll.Value]], None
     cover it, one range per thread of the pool when the array has SPREAD_AT elements or more
     and the axis is wide enough; `visit` walks every reduced axis within its range."""
     b = walk.b
-    elements: ll.Value = I64(1)
-    for size in walk.shape:
-        elements = b.mul(elements, size)
     width = walk.shape[-1]
-    threads = _threads_for(b, elements)
+    threads = _threads_for(b, walk.shape)
     wide_enough = b.sdiv(width, I64(COLUMNS_PER_THREAD))
     threads = at_least_1(b, b.select(b.icmp_signed("<", wide_enough, threads), wide_enough, threads))
     # range t: [t * chunk, (t + 1) * chunk) clipped to the width, chunk a multiple of 16
@@ -122,7 +116,11 @@ def spread_columns(walk: Walk, visit: Callable[[tuple[ll.Value, ll.Value]], None
     outlined_job(b, "reduce.columns", (threads, threads), job)
 
 
-def _threads_for(b: ll.IRBuilder, elements: ll.Value) -> ll.Value:
-    """The module's thread count for work over `elements` elements, or 1 below SPREAD_AT."""
+def _threads_for(b: ll.IRBuilder, shape: list[ll.Value]) -> ll.Value:
+    """The module's thread count for work over an array of `shape`, or 1 below SPREAD_AT
+    elements."""
+    elements: ll.Value = I64(1)
+    for size in shape:
+        elements = b.mul(elements, size)
     threads = b.load(module_global(b.module, THREADS_GLOBAL, I64, I64(1)))
     return b.select(b.icmp_signed(">=", elements, I64(SPREAD_AT)), threads, I64(1))
