@@ -70,8 +70,15 @@ class CallFrame:
 
 def call_body(ctx: LoweringContext, body: LoweredBody, frame: CallFrame) -> None:
     """Call the body; on failure leave the function with its (renumbered) status."""
+    status = ctx.builder.call(body.symbol, [frame.data, frame.dims])
+    forward_failure(ctx, body, status, ctx.builder.gep(frame.dims, [I64(frame.diagnostics)]))
+
+
+def forward_failure(ctx: LoweringContext, body: LoweredBody, status: ll.Value, diagnostics: ll.Value) -> None:
+    """Where a call of the body returned a non-zero `status`, leave the function: out of
+    memory as its own failure, a bad index as the function's check, with the body's two
+    words of diagnostics (at `diagnostics`)."""
     b = ctx.builder
-    status = b.call(body.symbol, [frame.data, frame.dims])
     failed = b.append_basic_block("body.failed")
     ok = b.append_basic_block("body.ok")
     b.cbranch(b.icmp_signed("!=", status, I32(0)), failed, ok)
@@ -81,7 +88,7 @@ def call_body(ctx: LoweringContext, body: LoweredBody, frame: CallFrame) -> None
     b.position_at_end(index_error)
     failure = ctx.index_failure
     for word in range(2):
-        value = b.load(b.gep(frame.dims, [I64(frame.diagnostics + word)]))
+        value = b.load(b.gep(diagnostics, [I64(word)]))
         b.store(value, b.gep(failure.dims, [I64(failure.offset + word)]))
     failure.forward(b, b.add(status, I32(body.first_check)))
     b.position_at_end(ok)

@@ -9,7 +9,8 @@ serves (codegen_llvm/types.py: BLAS_INT). In order of preference:
   `scipy_sgemm_64_`; numpy 1.x: `libopenblas64_*.so`, `sgemm_64_`): the library numpy's own
   products already loaded, so tc and numpy share one pool of BLAS threads. Two pools on the
   same cores spin against each other: a 32x128x128 sgemm measured 6 us alone and 12-16 us
-  once the other library's threads had run;
+  once the other library's threads had run. Its idle threads are made to sleep sooner
+  (blas_threads.py);
 - scipy's bundled `scipy.libs/libscipy_openblas-*.so` (LP64, `scipy_sgemm_`); loading it
   with ctypes takes milliseconds where importing scipy.linalg takes 0.1-0.2 s;
 - `scipy.linalg.cython_blas`, which exports the routines of whatever BLAS scipy was built
@@ -24,6 +25,8 @@ import ctypes
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
+
+from .blas_threads import shorten_idle_spin
 
 _ROUTINES = {
     "tc_blas_dgemm": "dgemm",
@@ -52,21 +55,29 @@ def blas_routines() -> dict[str, int]:
 def _bundled_openblas(package: str, pattern: str, prefix: str, suffix: str) -> dict[str, int]:
     """The routines of the OpenBLAS a wheel of `package` bundles in `<package>.libs`, without
     importing more of the package than the caller has."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    libs = Path(next(iter(spec.submodule_search_locations))).parent / f"{package}.libs"
-    found = sorted(libs.glob(pattern))
-    if len(found) != 1:
+    path = bundled_library(package, pattern)
+    if path is None:
         return {}
     try:
-        library = ctypes.CDLL(str(found[0]))
-        return {
+        library = ctypes.CDLL(str(path))
+        routines = {
             symbol: ctypes.cast(getattr(library, f"{prefix}{name}{suffix}"), ctypes.c_void_p).value or 0
             for symbol, name in _ROUTINES.items()
         }
     except (OSError, AttributeError):
         return {}
+    shorten_idle_spin(path, library)
+    return routines
+
+
+def bundled_library(package: str, pattern: str) -> Path | None:
+    """The one file matching `pattern` in the `<package>.libs` folder of an installed wheel."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    libs = Path(next(iter(spec.submodule_search_locations))).parent / f"{package}.libs"
+    found = sorted(libs.glob(pattern))
+    return found[0] if len(found) == 1 else None
 
 
 def _cython_blas() -> dict[str, int]:
