@@ -21,13 +21,16 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
 
-from ..codegen_llvm.elfcheck import HEADER, SECTION, SHT_SYMTAB, SYMBOL
-
 IDLE_CYCLES_LOG2 = 18
+# ELF64, little-endian: the file header, a section header, a symbol (as codegen_llvm/elfcheck.py)
+HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
+SECTION = struct.Struct("<IIQQQQIIQQ")  # name type flags addr offset size link info addralign entsize
+SYMBOL_SIZE, SHT_SYMTAB = 24, 2
 _VARIABLE, _ANCHOR = b"thread_timeout", b"openblas_thread_timeout"  # the anchor is exported
 _SYMBOL_RECORD = np.dtype(
     [("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"), ("value", "<u8"), ("size", "<u8")]
@@ -64,7 +67,7 @@ def symbol_values(path: Path, names: tuple[bytes, ...]) -> dict[bytes, int]:
         section_offset, count = header[6], header[12]
         sections = [SECTION.unpack_from(data, section_offset + i * SECTION.size) for i in range(count)]
         tables = [section for section in sections if section[1] == SHT_SYMTAB]
-        if len(tables) != 1 or tables[0][9] != SYMBOL.size:
+        if len(tables) != 1 or tables[0][9] != SYMBOL_SIZE:
             return {}
         _, _, _, _, offset, size, link, *_ = tables[0]
         strings_offset, strings_size = sections[link][4], sections[link][5]
