@@ -18,6 +18,7 @@ from ..ir import Operation, Value
 from ..ir.ops.binary import Add, Mul
 from ..ir.ops.builtin import Return
 from ..ir.ops.linalg import Dot
+from ..ir.ops.reduce import Reduce
 from ..ir.ops.scan import Scan
 from ..ir.ops.shape import Subtensor
 from ..ir.ops.views import DimShuffle
@@ -250,7 +251,8 @@ class AccumulateAfterLoop(RewritePattern):
 
 def _accumulation(op: Scan, k: int) -> tuple[str, list[Value]] | None:
     """How state k accumulates: ("outer", [a, d]) for acc + a d^T, ("product", [a, d]) for
-    acc + a^T d, ("sum", [v]) for acc + v with v at most a vector; None otherwise."""
+    acc + a^T d, ("rows", [d]) for acc + sum(d, axis=0), ("sum", [v]) for acc + v with v at
+    most a vector; None otherwise."""
     layout = op.layout
     if layout.state_taps(k) != (-1,):
         return None
@@ -273,8 +275,24 @@ def _accumulation(op: Scan, k: int) -> tuple[str, list[Value]] | None:
         if transpose.pattern == (1, 0) and source.operands[1].type.rank == 2:
             return "product", [transpose.operands[0], source.operands[1]]
     if v.type.rank <= 1:
-        return "sum", [v]
+        rows = _rows_summed(v)
+        return ("rows", [rows]) if rows is not None else ("sum", [v])
     return None
+
+
+def _rows_summed(v: Value) -> Value | None:
+    """d where v = sum(d, axis=0), d a matrix (a bias's gradient over a batch): the loop then
+    returns d (stacked, often already returned for the weight's gradient) instead of
+    reducing over the batch at every step, which keeps the step's rows apart (ir/scan_rows.py)."""
+    reduce, pattern = v.owner, None
+    if type(reduce) is DimShuffle:
+        pattern, reduce = reduce.pattern, reduce.operands[0].owner
+    if type(reduce) is not Reduce or reduce.kind != "sum" or reduce.axes != (0,):
+        return None
+    d = reduce.operands[0]
+    if d.type.rank != 2 or reduce.keepdims != (pattern == (1,)) or v.type.rank != 1:
+        return None
+    return d
 
 
 def _sum_after_loop(op: Scan, rewriter: Rewriter, plans: dict[int, tuple[str, list[Value]]]) -> None:
@@ -335,8 +353,8 @@ def _sum_after_loop(op: Scan, rewriter: Rewriter, plans: dict[int, tuple[str, li
 
 def _total_of(b: Builder, kind: str, stacks: list[Value]) -> Value:
     """The sum over the steps of what an accumulator added, from its stacked parts."""
-    if kind == "sum":
-        return b.reduce("sum", stacks[0], [0], keepdims=False)
+    if kind in ("sum", "rows"):
+        return b.reduce("sum", stacks[0], [0] if kind == "sum" else [0, 1], keepdims=False)
     a, d = stacks
     if kind == "product":  # rows of every step's batch together: (n * batch, k)
         a, d = (

@@ -135,3 +135,37 @@ def test_steps_that_stop_early_or_draw_random_numbers_keep_one_loop() -> None:
     noisy, updates = tc.scan(lambda x, h: x + h * streams.uniform(h.shape), sequences=X, outputs_info=h0)
     draws = tc.function([X, h0], noisy, updates=updates)
     assert not independent_rows(_scan_of(draws))
+
+
+def test_the_rnn_gradient_over_a_minibatch_runs_both_loops_by_rows() -> None:
+    """The backward loop sums the bias's gradient over the batch after the loop, not at every
+    step (passes/simplify_loops.py), so its rows stay apart too; every gradient is numpy's
+    backpropagation through time, and the same bits on one thread and on two."""
+    X, h0 = T.ftensor3("X"), T.fmatrix("h0")
+    W, U, b = T.fmatrix("W"), T.fmatrix("U"), T.fvector("b")
+    hs, _ = tc.scan(
+        lambda x, h, W, U, b: T.tanh(T.dot(x, W) + T.dot(h, U) + b),
+        sequences=X,
+        outputs_info=h0,
+        non_sequences=[W, U, b],
+    )
+    cost = hs.sum()
+    f = tc.function([X, h0, W, U, b], [cost, *T.grad(cost, [W, U, b])])
+    scans = [op for op in f.ir_function().body.ops if isinstance(op, Scan)]
+    assert len(scans) == 2 and all(independent_rows(op) for op in scans)
+    data = _rnn_data(200, 32)
+    got = _same_bits_on_one_and_two_threads(f, data)
+    x, h, W_, U_, b_ = (a.astype(np.float64) for a in data)
+    states = _numpy_rnn(x, h, W_, U_, b_)
+    before = np.concatenate([h[None], states[:-1]])
+    grads = [np.zeros_like(W_), np.zeros_like(U_), np.zeros_like(b_)]
+    carry = np.zeros_like(h)
+    for t in reversed(range(len(x))):
+        delta = (1.0 + carry) * (1.0 - states[t] ** 2)
+        grads[0] += x[t].T @ delta
+        grads[1] += before[t].T @ delta
+        grads[2] += delta.sum(axis=0)
+        carry = delta @ U_.T
+    np.testing.assert_allclose(got[0], states.sum(), rtol=1e-4)
+    for mine, want in zip(got[1:], grads, strict=True):
+        np.testing.assert_allclose(mine, want, rtol=2e-3, atol=2e-3 * np.abs(want).max())
