@@ -21,10 +21,11 @@ from llvmlite import ir as ll
 
 from ..ir import Function
 from ..ir.ops.scan import Scan, ScanLayout
+from ..ir.ops.views import DimShuffle
 from ..ir.scan_rows import independent_rows
 from ..ir.shape_state import ShapeState, rule_for
 from .bodies import CallFrame, LoweredBody, call_body, forward_failure, fresh_results, lower_body
-from .context import LoweringContext, lowering
+from .context import LoweringContext, contiguous_strides, lowering
 from .control import exitable_loop
 from .nest import ArrayRef
 from .outline import outlined_job
@@ -51,7 +52,22 @@ def _scan(ctx: LoweringContext, op: Scan) -> None:
     fresh_results(ctx, op, extents)
     # A state kept for its last value alternates between its result and one spare row.
     spares = {k: _spare_row(ctx, ctx.arrays[op.results[k]]) for k in op.last_only}
-    ctx.defer(_emit_loop, ctx, op, step, sources, n, spares)
+    laid_out = {k: _contiguous(ctx, ctx.arrays[v]) for k, v in enumerate(op.operands) if _transposed(op, k)}
+    ctx.defer(_emit_loop, ctx, op, step, sources, n, spares, laid_out)
+
+
+def _transposed(op: Scan, operand: int) -> bool:
+    """Whether the operand is a non-sequence that is a transposed matrix (a weight the step
+    multiplies by on the right, as U^T in an RNN's gradient): laid out contiguously once
+    before the loop, rather than copied by every step's product (linalg.py)."""
+    owner = op.operands[operand].owner
+    return operand >= op.layout.first_nonsequence and type(owner) is DimShuffle and owner.pattern == (1, 0)
+
+
+def _contiguous(ctx: LoweringContext, array: ArrayRef) -> ArrayRef:
+    pointer = ctx.allocate(array.dtype, array.shape)
+    strides = contiguous_strides(ctx.builder, array.shape, array.dtype.itemsize)
+    return ArrayRef(array.dtype, pointer, array.shape, strides, array.static_shape, True)
 
 
 def _spare_row(ctx: LoweringContext, result: ArrayRef) -> ArrayRef:
@@ -100,9 +116,14 @@ def _emit_loop(
     sources: list[tuple[int, int]],
     n: ll.Value,
     spares: dict[int, ArrayRef],
+    laid_out: dict[int, ArrayRef],
 ) -> None:
     b = ctx.builder
-    loop = _Loop(op, step, sources, n, spares, [ctx.arrays[v] for v in op.operands])
+    operands = [ctx.arrays[v] for v in op.operands]
+    for k, copy in laid_out.items():
+        ctx.copy(operands[k], (copy.pointer, copy.shape, copy.strides))
+        operands[k] = copy
+    loop = _Loop(op, step, sources, n, spares, operands)
     results = [ctx.arrays[v] for v in op.results]
     if op.until:
         loop.results = results[:-1]
