@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from ..ir import Operation, Value
 from ..ir.clone import clone_ops
-from ..ir.core import PURE, Block, Region
+from ..ir.core import PURE, Block
 from ..ir.ops.indexing import CHECKS_INDICES
 from ..ir.ops.scan import Scan, ScanLayout, argument_types
 from .rewrite import RewritePattern, Rewriter
+from .simplify_loops import replace_scan
 
 
 class HoistInvariants(RewritePattern):
@@ -66,13 +67,5 @@ def _move_out(op: Scan, rewriter: Rewriter, moved: list[Operation]) -> None:
     inside: dict[Value, Value] = dict(zip([*block.args, *exported], new_block.args, strict=True))
     for copy in clone_ops(kept, inside):
         new_block.append(copy)
-    rewriter.touched.extend(new_block.ops)
-    attributes = dict(op.attributes)
-    attributes.pop("into", None)
-    new = Scan.create(operands, attributes, [Region([new_block])], location=op.location)
-    rewriter.insert_before(op, new)
-    for old, value in zip(op.results, new.results, strict=True):
-        for use in list(old.uses):
-            rewriter.touched.append(use.op)
-        old.replace_all_uses_with(value)
+    replace_scan(op, rewriter, operands, op.attributes, new_block)
     rewriter.erase(op)

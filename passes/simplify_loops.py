@@ -12,7 +12,7 @@ Both rebuild the tx.scan around the same step region.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..ir import Operation, Value
 from ..ir.ops.binary import Add, Mul
@@ -26,6 +26,7 @@ from .rewrite import RewritePattern, Rewriter
 
 if TYPE_CHECKING:
     from ..ir.builder import Builder
+    from ..ir.core import Block
 
 
 class DropUnusedOutputs(RewritePattern):
@@ -167,7 +168,7 @@ def _add_sequences(
     non-sequences the step does not read) removed; in the step, each `replaced[k]` (a value
     computed there) becomes the row of sequences[k]. Erasing `op` is the caller's."""
     from ..ir.clone import clone_ops
-    from ..ir.core import Block, Region
+    from ..ir.core import Block
     from ..ir.ops.scan import ScanLayout, argument_types
 
     layout, old = op.layout, op.body.block
@@ -191,15 +192,23 @@ def _add_sequences(
     )
     for copy in clone_ops([o for o in old.ops if not any(r in replaced for r in o.results)], mapping):
         block.append(copy)
+    return replace_scan(op, rewriter, operands, {**op.attributes, "sequences": new_layout.sequences}, block)
+
+
+def replace_scan(
+    op: Scan, rewriter: Rewriter, operands: list[Value], attributes: dict[str, Any], block: Block
+) -> Scan:
+    """A scan of `operands` around the step `block`, before `op`, whose results replace op's
+    (same count and order); erasing `op` is the caller's."""
+    from ..ir.core import Region
+
     rewriter.touched.extend(block.ops)
-    attributes = {**op.attributes, "sequences": new_layout.sequences}
-    attributes.pop("into", None)
+    attributes = dict(attributes)
+    attributes.pop("into", None)  # the buffer plan's, made again for the new scan
     new = Scan.create(operands, attributes, [Region([block])], location=op.location)
     rewriter.insert_before(op, new)
     for result, value in zip(op.results, new.results, strict=True):
-        for use in list(result.uses):
-            rewriter.touched.append(use.op)
-        result.replace_all_uses_with(value)
+        _replace(rewriter, result, value)
     return new
 
 
