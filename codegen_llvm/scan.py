@@ -11,8 +11,8 @@ the step's shape rules (the terms of ir/scan_shapes.py evaluated here, terms.py)
 Where the step keeps its rows apart (ir/scan_rows.py: an RNN over a minibatch), the loop is
 written for a window of rows, every sequence row, state and result slot narrowed to it, and
 the windows run as jobs on the pool's threads: each thread runs all the steps for its rows,
-with nothing to wait for between steps. (The batch-32 RNN of bench/scan.py: 17-20 ms on one
-core, 10.5-12 ms on two.)
+with nothing to wait for between steps. (The recurrence of bench/scan.py's batch-32 RNN:
+17-20 ms on one core, 10.5-12 ms on two.)
 """
 
 from __future__ import annotations
@@ -136,8 +136,7 @@ def _emit_loop(
         loop.results = results
         if independent_rows(op):
             # Called from the serial loop and from the ranges' job: inlined into both, as it
-            # is into a loop that is its only caller (a trivial step over 16 floats: 7.4-7.7
-            # ns a step inlined, 7.9-10 not).
+            # is into a loop that is its only caller.
             step.symbol.attributes.add("alwaysinline")
             rows, ranges, per_range = _row_ranges(b, loop)
             with b.if_else(b.icmp_signed(">", ranges, I64(1))) as (threaded, serial):
