@@ -127,25 +127,23 @@ def _emit_loop(
     for k, copy in laid_out.items():
         ctx.copy(operands[k], (copy.pointer, copy.shape, copy.strides))
         operands[k] = copy
-    loop = _Loop(op, step, sources, n, spares, operands)
     results = [ctx.arrays[v] for v in op.results]
+    # with until, the last result is the count of steps run, not a slot of the step
+    loop = _Loop(op, step, sources, n, spares, operands, results[:-1] if op.until else results)
     if op.until:
-        loop.results = results[:-1]
         _emit_until_loop(ctx, loop, results[-1])
+    elif independent_rows(op):
+        # Called from the serial loop and from the ranges' job: inlined into both, as it is
+        # into a loop that is its only caller.
+        step.symbol.attributes.add("alwaysinline")
+        rows, ranges, per_range = _row_ranges(b, loop)
+        with b.if_else(b.icmp_signed(">", ranges, I64(1))) as (threaded, serial):
+            with threaded:
+                _emit_row_ranges(ctx, loop, rows, ranges, per_range)
+            with serial:
+                _emit_serial_loop(ctx, loop)
     else:
-        loop.results = results
-        if independent_rows(op):
-            # Called from the serial loop and from the ranges' job: inlined into both, as it
-            # is into a loop that is its only caller.
-            step.symbol.attributes.add("alwaysinline")
-            rows, ranges, per_range = _row_ranges(b, loop)
-            with b.if_else(b.icmp_signed(">", ranges, I64(1))) as (threaded, serial):
-                with threaded:
-                    _emit_row_ranges(ctx, loop, rows, ranges, per_range)
-                with serial:
-                    _emit_serial_loop(ctx, loop)
-        else:
-            _emit_serial_loop(ctx, loop)
+        _emit_serial_loop(ctx, loop)
     for k in spares:  # no steps: the result is the initial row
         with b.if_then(b.icmp_signed("==", n, I64(0))):
             init = loop.operands[op.layout.first_init + k]
@@ -155,7 +153,7 @@ def _emit_loop(
 
 def _emit_serial_loop(ctx: LoweringContext, loop: _Loop) -> None:
     b = ctx.builder
-    frame = loop.frame(b, None)
+    frame = loop.frame(b)
     with exitable_loop(b, loop.n, "scan") as (i, _):
         loop.put_step(b, frame, i, None)
         call_body(ctx, loop.step, frame)
@@ -165,7 +163,7 @@ def _emit_until_loop(ctx: LoweringContext, loop: _Loop, count_result: ArrayRef) 
     """The loop of a scan that may stop early: the step writes its stop condition into a
     slot after its results; the loop counts the steps run into the last result."""
     b = ctx.builder
-    frame = loop.frame(b, None)
+    frame = loop.frame(b)
     stop = b.alloca(I8, name="scan.stop")
     count = b.bitcast(count_result.pointer, I64.as_pointer())
     b.store(loop.n, count)
@@ -196,7 +194,7 @@ def _emit_row_ranges(
     def emit(begin: ll.Value, end: ll.Value) -> None:
         first = b.mul(begin, per_range)
         window = (first, b.sub(_min(b, b.mul(end, per_range), rows), first))
-        frame = loop.frame(b, window)
+        frame = loop.frame(b)
         with exitable_loop(b, loop.n, "scan") as (i, exit_if):
             loop.put_step(b, frame, i, window)
             code = b.call(loop.step.symbol, [frame.data, frame.dims])
@@ -252,13 +250,13 @@ class _Loop:
         n: ll.Value,
         spares: dict[int, ArrayRef],
         operands: list[ArrayRef],
+        results: list[ArrayRef],
     ) -> None:
         self.op, self.step, self.sources, self.n, self.spares = op, step, sources, n, spares
-        self.operands = operands
-        self.results: list[ArrayRef] = []
+        self.operands, self.results = operands, results
 
-    def frame(self, b: ll.IRBuilder, window: Window | None) -> CallFrame:
-        """A frame with the non-sequences in place (read whole, whatever the window)."""
+    def frame(self, b: ll.IRBuilder) -> CallFrame:
+        """A frame with the non-sequences in place (read whole, whatever rows a loop runs on)."""
         frame = CallFrame(b, self.step.ranks, "step")
         for arg in range(self.op.layout.first_nonsequence_arg, len(self.sources)):
             frame.put_array(arg, self.operands[self.sources[arg][0]])
