@@ -24,11 +24,13 @@ M_MMAP_THRESHOLD = -3
 # temporaries: at 128 MiB, LeNet's train step (batch 500) gave its blocks back and faulted
 # them in again on every call (81 ms a step; 68 ms at 512 MiB, measured 2026-11-30).
 TRIM_THRESHOLD = 512 << 20
-# Blocks up to 64 MiB come from the heap (and are reused); larger ones from mmap. At 16 MiB
+# Blocks below 256 MiB come from the heap (and are reused); larger ones from mmap. At 16 MiB
 # the LeNet step's 23 MiB activations and the 32 MiB arrays of bench/elementwise.py came
 # back as fresh pages each call (the activation 10.5 -> 4.1 ms at 64 MiB, numpy's own
-# tanh 7.8 -> 5.4 ms in the same process).
-MMAP_THRESHOLD = 64 << 20
+# tanh 7.8 -> 5.4 ms in the same process). glibc maps a block whose size with its header
+# reaches the threshold, so at 64 MiB an output of 2^24 float32 still did (that activation
+# 9.9-11.1 -> 5.9-6.1 ms at 256 MiB, x * 1 5.6 -> 2.4-2.6 ms, 2026-12-02).
+MMAP_THRESHOLD = 256 << 20
 
 
 @functools.lru_cache(maxsize=1)
