@@ -363,18 +363,17 @@ def _total_of(b: Builder, kind: str, stacks: list[Value]) -> Value:
     if kind in ("sum", "rows"):
         return b.reduce("sum", stacks[0], [0] if kind == "sum" else [0, 1], keepdims=False)
     a, d = stacks
-    if kind == "product":  # rows of every step's batch together: (n * batch, k)
-        a, d = (
-            b.op("tx.reshape", s, b.op("tx.subtensor", b.op("tx.shape", s), spec=("2",)), shape=(-1, "$"))
-            for s in (a, d)
-        )
+    if kind == "product":  # rows of every step's batch together
+        a, d = _rows_of_batches(b, a), _rows_of_batches(b, d)
     return b.op("tx.dot", b.dimshuffle(a, [1, 0]), d)
 
 
 def _rows_of_batches(b: Builder, stacked: Value) -> Value:
-    """(n, batch, k) as (n * batch, k)."""
-    columns = b.op("tx.subtensor", b.op("tx.shape", stacked), spec=("2",))
-    return b.op("tx.reshape", stacked, columns, shape=(-1, "$"))
+    """(n, batch, k) as (n * batch, k). The row count is given, not inferred (-1): with k = 0
+    it cannot be inferred."""
+    shape = b.op("tx.shape", stacked)
+    steps, batch, columns = (b.op("tx.subtensor", shape, spec=(str(axis),)) for axis in range(3))
+    return b.op("tx.reshape", stacked, b.op("tx.mul", steps, batch), columns, shape=("$", "$"))
 
 
 def _replace(rewriter: Rewriter, old: Value, new: Value) -> None:

@@ -142,6 +142,25 @@ def test_the_rnn_gradient_over_a_minibatch_runs_both_loops_by_rows() -> None:
     """The backward loop sums the bias's gradient over the batch after the loop, not at every
     step (passes/simplify_loops.py), so its rows stay apart too; every gradient is numpy's
     backpropagation through time, and the same bits on one thread and on two."""
+    f = _rnn_cost_and_gradients()
+    scans = [op for op in f.ir_function().body.ops if isinstance(op, Scan)]
+    assert len(scans) == 2 and all(independent_rows(op) for op in scans)
+    data = _rnn_data(200, 32)
+    got = _same_bits_on_one_and_two_threads(f, data)
+    _assert_numpys_gradients(got, data)
+
+
+@pytest.mark.parametrize(("batch", "features", "hidden"), [(0, 3, 5), (4, 0, 5), (4, 3, 0)])
+def test_the_rnn_gradient_over_a_minibatch_with_an_empty_dimension(
+    batch: int, features: int, hidden: int
+) -> None:
+    """The weight's gradient summed after the loop takes every step's batch as one matrix of
+    rows; with no features or no hidden units the row count is still steps x batch."""
+    data = _rnn_data(3, batch, features, hidden)
+    _assert_numpys_gradients(_rnn_cost_and_gradients()(*data), data)
+
+
+def _rnn_cost_and_gradients() -> tc.Function:
     X, h0 = T.ftensor3("X"), T.fmatrix("h0")
     W, U, b = T.fmatrix("W"), T.fmatrix("U"), T.fvector("b")
     hs, _ = tc.scan(
@@ -151,11 +170,11 @@ def test_the_rnn_gradient_over_a_minibatch_runs_both_loops_by_rows() -> None:
         non_sequences=[W, U, b],
     )
     cost = hs.sum()
-    f = tc.function([X, h0, W, U, b], [cost, *T.grad(cost, [W, U, b])])
-    scans = [op for op in f.ir_function().body.ops if isinstance(op, Scan)]
-    assert len(scans) == 2 and all(independent_rows(op) for op in scans)
-    data = _rnn_data(200, 32)
-    got = _same_bits_on_one_and_two_threads(f, data)
+    return tc.function([X, h0, W, U, b], [cost, *T.grad(cost, [W, U, b])])
+
+
+def _assert_numpys_gradients(got: list[np.ndarray], data: list[np.ndarray]) -> None:
+    """`got` is the cost and the gradients of W, U and b: numpy's backpropagation through time."""
     x, h, W_, U_, b_ = (a.astype(np.float64) for a in data)
     states = _numpy_rnn(x, h, W_, U_, b_)
     before = np.concatenate([h[None], states[:-1]])
@@ -169,4 +188,5 @@ def test_the_rnn_gradient_over_a_minibatch_runs_both_loops_by_rows() -> None:
         carry = delta @ U_.T
     np.testing.assert_allclose(got[0], states.sum(), rtol=1e-4)
     for mine, want in zip(got[1:], grads, strict=True):
-        np.testing.assert_allclose(mine, want, rtol=2e-3, atol=2e-3 * np.abs(want).max())
+        assert mine.shape == want.shape
+        np.testing.assert_allclose(mine, want, rtol=2e-3, atol=2e-3 * np.abs(want).max(initial=0.0))
