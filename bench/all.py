@@ -3,7 +3,7 @@
     python bench/all.py [--quick] [--only NAME[,NAME]] [--out PATH] [--timeout SECONDS]
 
 The benchmarks (GPU ones excluded): elementwise, reductions, rng, gemm, logreg, mlp,
-lenet, scan, call_overhead, compile_scaling. Each runs as `python bench/NAME.py`
+lenet, scan, call_overhead, compile_scaling, compile_latency. Each runs as `python bench/NAME.py`
 (with --quick where it takes one: call_overhead has no quick mode), one after the
 other, with its output captured. The report (default bench/RESULTS.md) starts with
 the date, the machine, Python and the versions of numpy, llvmlite, tc, PyTensor and
@@ -62,6 +62,7 @@ BENCHMARKS = [
         "scan",
         "call_overhead",
         "compile_scaling",
+        "compile_latency",
     )
 ]
 

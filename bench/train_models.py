@@ -122,6 +122,8 @@ def build_theano_style(
     dtype: str,
 ) -> TrainFunction:
     """The tutorial's train_model: data in shared variables, the minibatch taken through givens."""
+    # The weights' first values are the benchmark's, not the compiler's: untimed, as for JAX.
+    values = initial_params(settings, dtype)
     started = time.perf_counter()
     softmax = _softmax(T)
     train_x, train_y = train_set
@@ -134,7 +136,7 @@ def build_theano_style(
     y = T.lvector("y")
     params = [
         shared(value, name=name)
-        for value, name in zip(initial_params(settings, dtype), _names(settings), strict=True)
+        for value, name in zip(values, _names(settings), strict=True)
     ]
     if settings.n_hidden:
         W_hidden, b_hidden, W, b = params
