@@ -120,7 +120,10 @@ def run_child(implementation: str, case: str, directory: str) -> dict[str, float
         return f"failed ({error})"
 
 
-def measure(implementation: str, case: str, runs: int) -> tuple[list[float], list[float], list[float], list[str]]:
+Timings = tuple[list[float], list[float], list[float], list[str]]
+
+
+def measure(implementation: str, case: str, runs: int) -> Timings:
     """(cold seconds, warm seconds, import seconds, failures) of `runs` cold-then-warm pairs."""
     cold: list[float] = []
     warm: list[float] = []
@@ -167,7 +170,8 @@ def main() -> None:
             notes += [f"{implementation}: {failure}" for failure in failures]
         goal_cold, goal_warm = GOALS[case]
         print_table(f"{case}: cold (empty cache; tc's goal <= {goal_cold * 1e3:g} ms)", rows["cold"])
-        print_table(f"{case}: warm (a new process, cache hit; tc's goal <= {goal_warm * 1e3:g} ms)", rows["warm"])
+        warm = f"{case}: warm (a new process, cache hit; tc's goal <= {goal_warm * 1e3:g} ms)"
+        print_table(warm, rows["warm"])
         for note in notes:
             print(f"  {note}")
 
