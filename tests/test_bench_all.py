@@ -96,7 +96,7 @@ def test_main_writes_the_report_and_exits_nonzero_when_one_failed(
 
 def test_only_and_quick() -> None:
     assert [b.name for b in bench_all.select("scan, rng.py")] == ["rng", "scan"]
-    assert len(bench_all.select(None)) == 10
+    assert len(bench_all.select(None)) == 11
     with pytest.raises(ValueError, match="nope"):
         bench_all.select("elementwise,nope")
     call_overhead, elementwise = bench_all.select("call_overhead,elementwise")[::-1]
