@@ -134,10 +134,7 @@ def build_theano_style(
     index = T.lscalar("index")
     x = T.matrix("x", dtype=dtype)
     y = T.lvector("y")
-    params = [
-        shared(value, name=name)
-        for value, name in zip(values, _names(settings), strict=True)
-    ]
+    params = [shared(value, name=name) for value, name in zip(values, _names(settings), strict=True)]
     if settings.n_hidden:
         W_hidden, b_hidden, W, b = params
         layer_input = T.tanh(T.dot(x, W_hidden) + b_hidden)

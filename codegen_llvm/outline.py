@@ -49,8 +49,8 @@ def outlined(builder: ll.IRBuilder, name: str, emit: Callable[[], None]) -> ll.I
     emit()
     if not builder.block.is_terminated:
         builder.ret(I32(0))
-    live_ins = _live_ins(function, name)
-    _take_as_arguments(function, live_ins)
+    live_ins, users = _live_ins(function, name)
+    _take_as_arguments(function, live_ins, users)
     builder.position_at_end(host_block)
     return builder.call(function, live_ins)
 
@@ -75,7 +75,7 @@ def outlined_job(
     emit(begin, end)
     if not builder.block.is_terminated:
         builder.ret(ll.Constant(I1, 0))
-    live_ins = _live_ins(job, name)
+    live_ins, users = _live_ins(job, name)
     inner = ll.IRBuilder(unpack)
     loaded = []
     for index, value in enumerate(live_ins):
@@ -83,9 +83,8 @@ def outlined_job(
         loaded.append(inner.load(inner.bitcast(slot, value.type.as_pointer())))
     inner.branch(body)
     replacement = {id(value): new for value, new in zip(live_ins, loaded, strict=True)}
-    for block in job.blocks[1:]:
-        for instruction in block.instructions:
-            _replace(instruction, replacement)
+    for instruction in users:
+        _replace(instruction, replacement)
     # The slots go at the top of the caller's entry block: a stack slot made inside a loop
     # would be made again on every trip.
     slots = ll.IRBuilder(host.entry_basic_block)
@@ -111,11 +110,14 @@ def _is_zero(value: ll.Value) -> bool:
     return getattr(value, "constant", None) == 0  # a constant 0 (only constants carry one)
 
 
-def _live_ins(function: ll.Function, name: str) -> list[ll.Value]:
-    """The values of other functions that `function`'s instructions use, in first-use order."""
+def _live_ins(function: ll.Function, name: str) -> tuple[list[ll.Value], list[ll.Instruction]]:
+    """The values of other functions that `function`'s instructions use, in first-use order,
+    and the instructions that use them (a few of the function's: only they are rewritten)."""
     found: dict[int, ll.Value] = {}
+    users = []
     for block in function.blocks:
         for instruction in block.instructions:
+            uses_outside = False
             for value in _used_values(instruction):
                 if isinstance(value, ll.Block):
                     if value.parent is not function:
@@ -124,7 +126,10 @@ def _live_ins(function: ll.Function, name: str) -> list[ll.Value]:
                         )
                 elif _defined_elsewhere(value, function):
                     found.setdefault(id(value), value)
-    return list(found.values())
+                    uses_outside = True
+            if uses_outside:
+                users.append(instruction)
+    return list(found.values()), users
 
 
 def _defined_elsewhere(value: ll.Value, function: ll.Function) -> bool:
@@ -153,16 +158,15 @@ def _used_values(instruction: ll.Instruction) -> Iterator[ll.Value]:
             yield block
 
 
-def _take_as_arguments(function: ll.Function, live_ins: list[ll.Value]) -> None:
-    """Give `function` one argument per live-in value and make its code use them."""
+def _take_as_arguments(function: ll.Function, live_ins: list[ll.Value], users: list[ll.Instruction]) -> None:
+    """Give `function` one argument per live-in value and make its `users` use them."""
     function_type = ll.FunctionType(I32, [value.type for value in live_ins])
     function.ftype = function_type  # as ll.Function's constructor sets them
     function.type = function_type.as_pointer()
     function.args = tuple(ll.Argument(function, value.type) for value in live_ins)
     replacement = {id(value): argument for value, argument in zip(live_ins, function.args, strict=True)}
-    for block in function.blocks:
-        for instruction in block.instructions:
-            _replace(instruction, replacement)
+    for instruction in users:
+        _replace(instruction, replacement)
 
 
 def _stored(instruction: ll.Instruction, field: str) -> bool:

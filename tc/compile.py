@@ -28,7 +28,6 @@ from tc.ir import (
     print_module,
 )
 from tc.ir.calling import calling_convention
-from tc.ir.flat import freeze
 from tc.ir.shapes import ShapePlan
 from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE, PassManager, parse_pipeline
 from tc.runtime import CompiledFunction, InputSpec
@@ -234,37 +233,35 @@ def optimize_module(
     key = pass_cache.key_of(print_module(module, locations=True), (*OPTIMIZE_PIPELINE, "|", *LOWER_PIPELINE))
     cached = _cached_pipeline(key)
     if cached is not None:
-        (planned, optimized), texts = cached
+        pipelined, (optimized, plans) = cached
         compile_log.note("passes cached")
-        for function in planned.functions:
-            _check_unused_inputs(function, on_unused_input)
-        with compile_log.stage("shape plans"):
-            plans = {f.name: shape_plan(planned, f) for f in planned.functions}
+        for function in optimized.functions:
+            _check_unused_inputs(function.name, pipelined.unused.get(function.name, []), on_unused_input)
         module.functions[:] = optimized.functions
-        return {**stages, **texts}, plans
+        return {**stages, **pipelined.texts}, plans
     with compile_log.stage("passes"):
         PassManager(parse_pipeline(OPTIMIZE_PIPELINE), verify_each=False).run(module)
-        for function in module.functions:
-            _check_unused_inputs(function, on_unused_input)
+        unused = {f.name: _unused_inputs(f) for f in module.functions}
+        for name, names in unused.items():
+            _check_unused_inputs(name, names, on_unused_input)
     with compile_log.stage("shape plans"):
         plans = {f.name: shape_plan(module, f) for f in module.functions}
     with compile_log.stage("passes"):
         stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
-        planned = freeze(module)
         PassManager(parse_pipeline(LOWER_PIPELINE), verify_each=False).run(module)
         stages["tir-opt"] = print_module(module)
-    pass_cache.store(key, stages, planned, module)
+    pass_cache.store(key, stages, unused, plans, module)
     return stages, plans
 
 
-def _cached_pipeline(key: str) -> tuple[tuple[Module, Module], dict[str, str]] | None:
-    """The planned and optimised modules and their texts, if the pass cache has them."""
+def _cached_pipeline(key: str) -> tuple[pass_cache.Pipelined, tuple[Module, dict[str, ShapePlan]]] | None:
+    """What the pass cache has for `key` and the optimised module and shape plans it rebuilds."""
     cached = pass_cache.load(key)
     if cached is None:
         return None
     try:
         with compile_log.stage("thaw"):
-            return cached.modules(), cached.texts
+            return cached, cached.results()
     except TcError:
         return None  # a damaged entry: the pipeline runs again and replaces it
 
@@ -437,14 +434,16 @@ def _check_givens(pairs: list[tuple[Variable, Variable]]) -> list[tuple[Variable
     return pairs
 
 
-def _check_unused_inputs(function, policy: str) -> None:  # type: ignore[no-untyped-def]
-    if policy == "ignore":
+def _unused_inputs(function: Function) -> list[str]:
+    return [a.name or f"#{i}" for i, a in enumerate(function.args) if not a.uses]
+
+
+def _check_unused_inputs(function: str, unused: list[str], policy: str) -> None:
+    if policy == "ignore" or not unused:
         return
-    unused = [a.name or f"#{i}" for i, a in enumerate(function.args) if not a.uses]
-    if unused and policy == "raise":
+    if policy == "raise":
         raise TcValueError(
-            f"input(s) {', '.join(unused)} of function '{function.name}' are not used to compute the "
+            f"input(s) {', '.join(unused)} of function '{function}' are not used to compute the "
             "outputs; pass on_unused_input='ignore' to allow this"
         )
-    if unused:
-        warnings.warn(f"unused input(s) {', '.join(unused)} of function '{function.name}'", stacklevel=4)
+    warnings.warn(f"unused input(s) {', '.join(unused)} of function '{function}'", stacklevel=5)

@@ -201,16 +201,17 @@ def _load_or_compile_part(part: str) -> dict[str, int]:
         except TcCompilationError:
             pass  # rebuilt below
     if loaded is None:
-        from tc.codegen_llvm.support import support_object
+        from tc.codegen_llvm.support import support_object, support_text
 
         from . import tiering
 
         # A dtype's products cost 0.6 s of LLVM optimised, 0.08 s quick. The pool, which
         # the workers run until the process ends, is always optimised (0.06 s).
         quick = part != "pool" and tiering.library_wanted()
-        data = support_object(part, quick=quick)
+        text = support_text(part)
+        data = support_object(part, quick=quick, text=text)
         if quick:
-            tiering.later(functools.partial(_optimize_part, part))
+            tiering.later(functools.partial(_optimize_part, part, text))
         else:
             cache.put(key, {"stages": {}}, data)
         loaded = load_object(data, entries, {}, check=False)
@@ -234,15 +235,16 @@ def give_library(native: NativeModule) -> None:
         _CLIENTS.add(native)
 
 
-def _optimize_part(part: str) -> None:
-    """The tiering worker's job: make `part` optimised, cache it, and point every module
-    that calls its quick code at it (the quick code stays loaded: calls may be under way)."""
+def _optimize_part(part: str, text: str) -> None:
+    """The tiering worker's job: make `part` (LLVM IR `text`) optimised, cache it, and point
+    every module that calls its quick code at it (the quick code stays loaded: calls may be
+    under way)."""
     from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.support import support_object
     from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
 
     key, cache = _part_key(part)
-    data = support_object(part)
+    data = support_object(part, text=text)
     cache.put(key, {"stages": {}}, data)
     entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
     optimized = _keep(load_object(data, entries, {}, check=False))

@@ -2,20 +2,23 @@
 
 The optimised IR is a function of the IR the builder made, the passes' and the IR's own
 source and tc's version: under that key (the built IR printed with its locations) the
-compile cache keeps the two modules a compile needs after the passes — `tir-planned`,
-which the shape plans are derived from, and `tir-opt`, which codegen lowers — as flat
-records (ir/flat.py: locations included, since error messages name the user's line) with
-their text (for `f.dump`); this process keeps them in memory as well. A hit rebuilds the
-modules (about a millisecond for a train step, no parser) instead of running the pipeline
-(tens of milliseconds); the object code is then found in the cache by the optimised IR.
+compile cache keeps what a compile needs after the passes — `tir-opt`, which codegen
+lowers, as flat records (ir/flat.py: locations included, since error messages name the
+user's line); the shape plans derived from `tir-planned` (pickled: plain terms and
+checks); each function's unused inputs; and the stages' text (for `f.dump`). This process
+keeps them in memory as well. A hit rebuilds one module (about a millisecond for a train
+step, no parser) and plans nothing, instead of running the pipeline (tens of
+milliseconds); the object code is then found in the cache by the optimised IR.
 """
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 
-from tc.ir import Module
+from tc.ir import Module, TcError
 from tc.ir.flat import freeze, thaw
+from tc.ir.shapes import ShapePlan
 from tc.runtime.cache import CompileCache, cache_directory, cache_key, source_digest
 
 STAGES = ("tir-planned", "tir-opt")
@@ -23,16 +26,24 @@ STAGES = ("tir-planned", "tir-opt")
 
 @dataclass(frozen=True)
 class Pipelined:
-    """What the pipeline made: each stage's text, and both modules frozen (ir/flat.py)."""
+    """What the pipeline made: each stage's text, the shape plans and unused inputs of each
+    function, and the optimised module frozen (ir/flat.py)."""
 
     texts: dict[str, str]
-    planned: bytes
+    unused: dict[str, list[str]]
+    plans: bytes
     optimized: bytes
 
-    def modules(self) -> tuple[Module, Module]:
-        """The planned and the optimised module, rebuilt afresh (passes change them in place);
-        a TcError if the records are damaged."""
-        return thaw(self.planned), thaw(self.optimized)
+    def results(self) -> tuple[Module, dict[str, ShapePlan]]:
+        """The optimised module and the shape plans, rebuilt afresh (passes change modules in
+        place); a TcError if the records are damaged."""
+        try:
+            plans = pickle.loads(self.plans)
+        except Exception as err:  # noqa: BLE001 (any damage to the bytes)
+            raise TcError(f"not saved shape plans: {err}") from None
+        if not isinstance(plans, dict) or not all(isinstance(p, ShapePlan) for p in plans.values()):
+            raise TcError("not saved shape plans")
+        return thaw(self.optimized), plans
 
 
 _MEMORY: dict[str, Pipelined] = {}
@@ -55,22 +66,31 @@ def load(key: str) -> Pipelined | None:
     if hit is None:
         return None
     header, payload = hit
-    texts, split = header.get("texts"), header.get("split")
+    texts, unused, split = header.get("texts"), header.get("unused"), header.get("split")
     if not isinstance(texts, dict) or set(texts) != set(STAGES) or not isinstance(split, int):
         return None
     if not all(isinstance(text, str) for text in texts.values()) or not 0 <= split <= len(payload):
         return None
-    pipelined = Pipelined(texts, payload[:split], payload[split:])
+    if not isinstance(unused, dict) or not all(isinstance(names, list) for names in unused.values()):
+        return None
+    pipelined = Pipelined(texts, unused, payload[:split], payload[split:])
     _remember(key, pipelined)
     return pipelined
 
 
-def store(key: str, texts: dict[str, str], planned: bytes, optimized: Module) -> None:
-    """Keep the pipeline's results: `planned` frozen before the lowering passes changed it."""
-    pipelined = Pipelined({name: texts[name] for name in STAGES}, planned, freeze(optimized))
+def store(
+    key: str,
+    texts: dict[str, str],
+    unused: dict[str, list[str]],
+    plans: dict[str, ShapePlan],
+    optimized: Module,
+) -> None:
+    """Keep the pipeline's results: `plans` derived before the lowering passes ran."""
+    saved = pickle.dumps(plans, protocol=pickle.HIGHEST_PROTOCOL)
+    pipelined = Pipelined({name: texts[name] for name in STAGES}, unused, saved, freeze(optimized))
     _remember(key, pipelined)
-    header = {"texts": pipelined.texts, "split": len(pipelined.planned)}
-    CompileCache(cache_directory(), "tcpasses").put(key, header, pipelined.planned + pipelined.optimized)
+    header = {"texts": pipelined.texts, "unused": unused, "split": len(saved)}
+    CompileCache(cache_directory(), "tcpasses").put(key, header, saved + pipelined.optimized)
 
 
 def _remember(key: str, pipelined: Pipelined) -> None:

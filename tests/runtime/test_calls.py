@@ -136,6 +136,21 @@ def test_unused_input_is_an_error_unless_ignored() -> None:
     assert f(2, 5) == 4
 
 
+def test_unused_input_is_reported_when_the_passes_come_from_the_cache() -> None:
+    x, y = T.dscalar("x"), T.dscalar("y")
+
+    def compile_with(policy: str) -> tc.CompiledFunction:
+        # One call site: the same located IR, and so the same pass cache entry, each time.
+        return tc.function([x, y], x * 3 + 1, on_unused_input=policy)
+
+    assert compile_with("ignore")(2, 5) == 7
+    with pytest.raises(tc.TcValueError, match="input\\(s\\) y of function"):
+        compile_with("raise")
+    with pytest.warns(UserWarning, match="unused input\\(s\\) y of function 'f'") as warned:
+        compile_with("warn")
+    assert warned[0].filename == __file__  # the warning names the caller's line
+
+
 def test_multiple_outputs_and_bool_results() -> None:
     x = T.dvector("x")
     f = tc.function([x], [x > 0, abs(x), T.switch(x > 0, x, 0)])

@@ -63,7 +63,7 @@ def test_a_part_that_fails_to_build_fails_the_compile_that_needs_it(tmp_path: Pa
         tmp_path,
         """
         from tc.codegen_llvm import support
-        def broken(part, quick=False):
+        def broken(part, quick=False, text=None):
             raise RuntimeError(f"no {part} today")
         support.support_object = broken
         x = T.vector("x")
