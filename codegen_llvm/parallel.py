@@ -4,15 +4,15 @@
 
     i1 tc_parallel_for(i1 (i8**, i64, i64)* job, i8** args, i64 n)
 
-which splits [0, n) into one contiguous chunk per thread (a multiple of 64 elements, so
-vector loops stay aligned to chunk starts) and runs them on the process's thread pool
-(thread_pool.py, reached through the global POOL_GLOBAL the loader fills), chunk 0 on the
-calling thread, and ORs the jobs' results. Below GRAIN elements per thread it stays on one
-thread. Without a pool (POOL_GLOBAL null) every chunk runs on the calling thread. Each
-element is computed by the same instructions whatever the split, so results never depend on
-the thread count. `parallel_for(module, units=True)` is the same over work items the caller
-has sized (a product's ranges of tiles, slices of a batch): one item per thread at least,
-chunks of any length.
+which splits [0, n) into CHUNKS_PER_THREAD contiguous chunks per thread (each a multiple of
+64 elements, so vector loops stay aligned to chunk starts) and runs them on the process's
+thread pool (thread_pool.py, reached through the global POOL_GLOBAL the loader fills), the
+calling thread claiming chunks as the workers do, and ORs the jobs' results. Below GRAIN
+elements per thread it stays on one thread. Without a pool (POOL_GLOBAL null) every chunk
+runs on the calling thread. Each element is computed by the same instructions whatever the
+split, so results never depend on the thread count. `parallel_for(module, units=True)` is
+the same over work items the caller has sized (a product's ranges of tiles, slices of a
+batch): one item per thread at least, chunks of any length.
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ from .types import I1, I8_PTR, I32, I64
 
 GRAIN = 1 << 15  # elements per thread below which a second thread (a few microseconds) does not pay
 MAX_THREADS = 64
-CHUNKS_PER_THREAD = 4  # for work items (slices of a batch; products pass one range per thread)
+# Chunks a thread (products pass one range of tiles per thread: small_gemm.run_blocks). A thread
+# that loses its core for a while (to another process, or to BLAS's spinning threads) then
+# holds up a quarter of its share, not all of it: with one chunk a thread, the activation
+# max(0.1x, x) * sigmoid(x) + tanh(x) over 2^22 float64 took 6.1-6.8 ms (median) while a busy
+# loop ran on one of 2 cores, against 5.0-5.4 ms so; 2.6-4.6 ms either way on an idle machine.
+CHUNKS_PER_THREAD = 4
 
 JOB_TYPE = ll.FunctionType(I1, [I8_PTR.as_pointer(), I64, I64])
 # i1 tc_pool_run(job, args, i64* bounds, i64 chunks, i64 threads): thread_pool.py
@@ -66,9 +71,9 @@ def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
 
     b.position_at_end(threaded_block)
     bounds = b.alloca(I64, size=I32(CHUNKS_PER_THREAD * MAX_THREADS + 1), name="bounds")
-    # Work items are cut finer than one chunk per thread: a thread that loses its core for a
-    # while (to another process, or to BLAS's spinning threads) then holds up little.
-    chunks = _min(b, n, b.mul(count, I64(CHUNKS_PER_THREAD))) if units else count
+    # Cut finer than one chunk per thread (CHUNKS_PER_THREAD); work items at most one a chunk.
+    chunks = b.mul(count, I64(CHUNKS_PER_THREAD))
+    chunks = _min(b, n, chunks) if units else chunks
     # chunk = round_up(ceil(n / chunks), align); bounds[t] = min(t * chunk, n)
     chunk = b.sdiv(b.add(n, b.sub(chunks, I64(1))), chunks)
     chunk = b.and_(b.add(chunk, I64(align - 1)), I64(~(align - 1)))
