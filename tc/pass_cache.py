@@ -85,8 +85,13 @@ def store(
     plans: dict[str, ShapePlan],
     optimized: Module,
 ) -> None:
-    """Keep the pipeline's results: `plans` derived before the lowering passes ran."""
-    saved = pickle.dumps(plans, protocol=pickle.HIGHEST_PROTOCOL)
+    """Keep the pipeline's results: `plans` derived before the lowering passes ran. Plans
+    that do not pickle (plain terms and checks always do) are not kept: a cache never fails
+    a compile."""
+    try:
+        saved = pickle.dumps(plans, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return
     pipelined = Pipelined({name: texts[name] for name in STAGES}, unused, saved, freeze(optimized))
     _remember(key, pipelined)
     header = {"texts": pipelined.texts, "unused": unused, "split": len(saved)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -218,3 +219,17 @@ def test_an_unknown_dump_stage_is_warned_about(monkeypatch, capsys) -> None:  # 
     with pytest.warns(UserWarning, match="TC_DUMP: unknown stage.*'bogus'.*tir, tir-opt, llvm"):
         tc.function([x], x + 1)
     assert "// ----- tir -----" in capsys.readouterr().out
+
+
+def test_plans_that_do_not_pickle_are_not_cached_and_the_compile_goes_on(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tc import pass_cache
+
+    def refuse(*args: object, **kwargs: object) -> bytes:
+        raise pickle.PicklingError("not today")
+
+    monkeypatch.setattr(pass_cache.pickle, "dumps", refuse)
+    x = T.dvector("x")
+    before = dict(pass_cache._MEMORY)
+    f = tc.function([x], T.exp(x) * 7 - 3)
+    assert f([0.0]).tolist() == [4.0]
+    assert pass_cache._MEMORY == before
