@@ -16,8 +16,9 @@ the vector-Jacobian product with g.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
+from ..ir import print_module
 from ..ir.errors import TcGradientError, TcTypeError, TcValueError
 from ..ir.ops.grad import DISCONNECTED_POLICIES, Grad, StopGradient
 from ..passes import run_pipeline
@@ -26,6 +27,20 @@ from .lower import build_function
 from .shared import SharedVariable
 
 RETURN_DISCONNECTED = ("zero", "None", "Disconnected")
+
+
+class ExpandedGradients(Protocol):
+    """The scratch graphs (their text, with locations) whose gradient is known to expand."""
+
+    def __contains__(self, text: object) -> bool: ...
+
+    def add(self, text: str) -> None: ...
+
+
+# None: the early check expands every gradient. tc/gradient.py installs a record kept in the
+# compile cache (tc/pass_cache.py), so a new process that builds the same gradient skips the
+# expansion (2-3 ms of a warm MLP start); the frontend may not reach the cache itself.
+expanded_gradients: ExpandedGradients | None = None
 
 
 class DisconnectedType:
@@ -84,7 +99,7 @@ def grad(
             located(f"grad: the cost must be a scalar, found {cost_variable.type} (sum or average it first)")
         )
     apply = make_apply(Grad, [cost_variable, *variables], {"disconnected": disconnected_inputs})
-    _check_now(apply.outputs)
+    _check_now(apply.outputs, remember=disconnected_inputs != "warn")
     results: list[Any] = list(apply.outputs)
     if return_disconnected != "zero":
         reached = _reached(cost_variable)
@@ -223,8 +238,9 @@ def _paired(
     return values, [as_tensor_variable(p) for p in given]  # type: ignore[misc]
 
 
-def _check_now(gradients: list[Variable]) -> None:
-    """Expand the gradient once on a scratch function whose inputs are the graph's free roots."""
+def _check_now(gradients: list[Variable], remember: bool) -> None:
+    """Expand the gradient once on a scratch function whose inputs are the graph's free roots
+    (unless `expanded_gradients` knows it expands, and `remember` that it does)."""
     roots: list[Variable] = []
     seen: set[Variable] = set()
     stack = list(gradients)
@@ -238,4 +254,11 @@ def _check_now(gradients: list[Variable]) -> None:
         elif not isinstance(variable, (Constant, SharedVariable)):
             roots.append(variable)
     module = build_function("grad_check", roots, gradients).module
+    # A gradient that may warn (of disconnected inputs) is expanded every time, so it does.
+    known = expanded_gradients if remember else None
+    text = print_module(module, locations=True) if known is not None else ""
+    if known is not None and text in known:
+        return
     run_pipeline(module, ["grad"], verify_each=False)  # errors name the tx.grad's location: this line
+    if known is not None:
+        known.add(text)

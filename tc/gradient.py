@@ -16,12 +16,17 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from . import pass_cache
 from .compile import function
+from .frontend import gradient as _frontend
 from .frontend.gradient import DisconnectedType, Lop, Rop, disconnected_grad, grad, zero_grad
 from .frontend.graph import Variable
 from .ir.dtypes import DType
 from .ir.errors import TcError, TcTypeError
 from .ir.types import TensorType
+
+# T.grad's early check skips the gradients the compile cache knows to expand.
+_frontend.expanded_gradients = pass_cache.ExpandedGradients()
 
 # Finite-difference step and tolerances per dtype (Theano's defaults).
 _EPS = {DType.F64: 1e-7, DType.F32: 1e-3}

@@ -102,3 +102,32 @@ def _remember(key: str, pipelined: Pipelined) -> None:
     if len(_MEMORY) >= _MEMORY_LIMIT:
         del _MEMORY[next(iter(_MEMORY))]
     _MEMORY[key] = pipelined
+
+
+class ExpandedGradients:
+    """The located texts of scratch graphs whose gradient expanded without error or warning
+    (frontend/gradient.py's early check in `T.grad`), by key, in memory and in the compile
+    cache: the grad pass, of the same source, expands the same text the same way again."""
+
+    def __init__(self) -> None:
+        self._known: set[str] = set()
+
+    def __contains__(self, text: object) -> bool:
+        if not isinstance(text, str):
+            return False
+        key = _gradient_key(text)
+        if key not in self._known and CompileCache(cache_directory(), "tcgrad").get(key) is None:
+            return False
+        self._known.add(key)
+        return True
+
+    def add(self, text: str) -> None:
+        key = _gradient_key(text)
+        self._known.add(key)
+        CompileCache(cache_directory(), "tcgrad").put(key, {}, b"")
+
+
+def _gradient_key(text: str) -> str:
+    from tc import __version__
+
+    return cache_key("gradient expands", text, source_digest("passes", "ir"), __version__)

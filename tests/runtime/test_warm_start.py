@@ -106,3 +106,47 @@ def test_a_warm_compile_reads_the_llvm_text_only_when_dumped(tmp_path: Path) -> 
     texts.unlink()  # the object code is still there: the text says it is gone
     gone = run()
     assert gone["stages"] == cold["stages"] and "no longer in the cache" in gone["llvm"]  # type: ignore[operator]
+
+
+_GRADIENT = """
+import json, warnings
+import numpy as np
+import tc, tc.tensor as T
+import tc.passes.manager as manager
+runs = []
+original = manager.PassManager.run
+manager.PassManager.run = lambda self, module: (runs.append(1), original(self, module))[1]
+x, W, V = T.matrix("x"), tc.shared(np.eye(3), name="W"), tc.shared(np.eye(3), name="V")
+cost = T.tanh(T.dot(x, W)).sum()
+g_W = T.grad(cost, W)
+after_grad = len(runs)
+with warnings.catch_warnings(record=True) as said:
+    warnings.simplefilter("always")
+    T.grad(cost, [W, V], disconnected_inputs="warn")
+try:
+    T.grad(cost, V)
+    error = None
+except tc.TcGradientError as caught:
+    error = str(caught)
+f = tc.function([x], g_W)
+print(json.dumps({"after_grad": after_grad, "passes": len(runs), "warned": len(said), "error": error,
+                  "out": f(np.ones((2, 3))).tolist()}))
+"""
+
+
+def test_a_warm_start_expands_no_gradient_it_knows_and_still_warns_and_raises(tmp_path: Path) -> None:
+    env = dict(os.environ, TC_CACHE_DIR=str(tmp_path))
+
+    def run() -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "-c", _GRADIENT], env=env, capture_output=True, text=True, check=True
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    cold, warm = run(), run()
+    assert cold["after_grad"] == 1 and warm["after_grad"] == 0  # T.grad's check: remembered
+    # Expanded every time: the gradient that warns (and does), the one that raises (and does).
+    assert warm["passes"] == 2 and warm["warned"] == cold["warned"] == 1
+    assert warm["error"] == cold["error"] and "disconnected" in str(warm["error"])
+    assert warm["out"] == cold["out"]
+    np.testing.assert_allclose(warm["out"], 2 * (1 - np.tanh(1.0) ** 2) * np.ones((3, 3)))
