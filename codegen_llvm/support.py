@@ -76,16 +76,15 @@ def support_text(part: str) -> str:
     return str(build_support_module(host_target(), part))
 
 
-def support_object(part: str, quick: bool = False, text: str | None = None) -> bytes:
-    """The object code of one part of the library for the host: optimised, or `quick`
-    (unoptimised, by LLVM's fast instruction selection; tiered compilation, tc/tiering.py).
-    `text`: the part's support_text, when the caller has it already (quick code's text is
-    optimised later, and building it again would cost the process 0.05 s of Python)."""
+def support_object(text: str, quick: bool = False) -> bytes:
+    """The object code of one part of the library (its support_text) for the host:
+    optimised, or `quick` (unoptimised, by LLVM's fast instruction selection; tiered
+    compilation, tc/tiering.py). Quick code's text is optimised later from the same string:
+    building it again would cost the process 0.05 s of Python."""
     import llvmlite.binding as llvm
 
     from .jit import LLVM_LOCK, host_target_machine, run_default_pipeline
 
-    text = support_text(part) if text is None else text
     tm = host_target_machine(opt=0 if quick else 3)
     with LLVM_LOCK:
         parsed = llvm.parse_assembly(text)

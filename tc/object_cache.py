@@ -209,7 +209,7 @@ def _load_or_compile_part(part: str) -> dict[str, int]:
         # the workers run until the process ends, is always optimised (0.06 s).
         quick = part != "pool" and tiering.library_wanted()
         text = support_text(part)
-        data = support_object(part, quick=quick, text=text)
+        data = support_object(text, quick=quick)
         if quick:
             tiering.later(functools.partial(_optimize_part, part, text))
         else:
@@ -244,7 +244,7 @@ def _optimize_part(part: str, text: str) -> None:
     from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
 
     key, cache = _part_key(part)
-    data = support_object(part, text=text)
+    data = support_object(text)
     cache.put(key, {"stages": {}}, data)
     entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
     optimized = _keep(load_object(data, entries, {}, check=False))
