@@ -6,7 +6,8 @@ calls, and tc's own product kernels it chooses among (small_gemm.py, narrow_gemm
 register tiles the convolutions also call (tc_tiles_<dtype>). They do not depend on the
 function being compiled, so compiling them into every module (about
 0.15 s of LLVM for the kernels, 0.3 s more for tc_dot) would be waste: the runtime compiles
-each part (the pool; the products of one dtype) the first time a loaded module needs it,
+each part (the packed call; the pool; the products of one dtype) the first time a loaded
+module needs it (a function of scalars needs only the packed call, not the pool),
 or loads it from the compile cache, never frees it (the pool's workers run its code),
 and writes its functions' addresses into each loaded module's globals named in
 LIBRARY_GLOBALS, as it does for BLAS. A module reaches a kernel through `library_function`.
@@ -41,16 +42,18 @@ TYPES = {"tc_pool_run": RUN_TYPE} | {
 
 
 def build_support_module(target: HostTarget, part: str) -> ll.Module:
-    """One part of the library (symbols.library_part): "pool", or the kernels of one dtype
-    ("f32", "f64"), whose parallel loops reach the pool through their POOL_GLOBAL."""
+    """One part of the library (symbols.library_part): "call", "pool", or the kernels of one
+    dtype ("f32", "f64"), whose parallel loops reach the pool through their POOL_GLOBAL."""
     module = target.new_module(f"tc_support_{part}")
     # No data layout (LLVM's default until the target machine emits it): the product kernels
     # were tuned so, and with the host's layout the 20x784 @ 784x500 float32 product measured
     # 3x slower (50 -> 150 us, bench/gemm.py). Not yet understood.
     module.data_layout = ""
+    if part == "call":
+        add_packed_call(module)
+        return module
     if part == "pool":
         add_pool(module, target.triple)
-        add_packed_call(module)
         return module
     dtype = {"f32": DType.F32, "f64": DType.F64}[part]
     for _, make in KERNELS.values():

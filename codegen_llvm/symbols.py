@@ -29,8 +29,11 @@ LIBRARY_FUNCTIONS = [*LIBRARY_GLOBALS, "tc_call_packed"]
 
 
 def library_part(name: str) -> str:
-    """The part of the support library that defines `name`: "pool", "f32" or "f64"."""
-    return "pool" if name in ("tc_pool_run", "tc_call_packed") else name.rsplit("_", 1)[1]
+    """The part of the support library that defines `name`: "call" (the runtime's packed
+    call), "pool" (the thread pool), "f32" or "f64" (that dtype's products)."""
+    if name == "tc_call_packed":
+        return "call"
+    return "pool" if name == "tc_pool_run" else name.rsplit("_", 1)[1]
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,26 @@ def test_a_cold_compile_makes_the_parts_it_needs_on_their_own_threads(tmp_path: 
     threads, parts, same = out.splitlines()
     # Float32 products: the float32 kernels, not float64's, made quick first; then optimised by
     # the tiering worker (tc/tiering.py).
-    assert threads == "['tc f32', 'tc optimiser', 'tc pool']"
-    assert parts == "['f32', 'pool']"
+    assert threads == "['tc call', 'tc f32', 'tc optimiser', 'tc pool']"
+    assert parts == "['call', 'f32', 'pool']"
     assert same == "True"  # made once: later requests get the same code
+
+
+def test_a_function_of_scalars_makes_only_the_packed_call(tmp_path: Path) -> None:
+    """No thread pool for code that has no loops to spread: on an empty cache, making the
+    pool would hold the compile's own LLVM calls up (one at a time in a process)."""
+    out = _run(
+        tmp_path,
+        """
+        x = T.dscalar("x")
+        f = tc.function([x], T.sin(x) ** 2 + T.cos(x) ** 2)
+        print(float(f(1.0)), sorted(object_cache._PARTS))
+        v = T.dvector("v")
+        g = tc.function([v], T.exp(v) * 2.0)
+        print(float(g(np.zeros(3)).sum()), sorted(object_cache._PARTS))
+        """,
+    )
+    assert out.splitlines() == ["1.0 ['call']", "6.0 ['call', 'pool']"]
 
 
 def test_a_part_that_fails_to_build_fails_the_compile_that_needs_it(tmp_path: Path) -> None:
@@ -98,7 +115,7 @@ def test_optimised_products_replace_their_quick_code_in_every_module(tmp_path: P
         print(quick["tc_dot_f32"] != optimised["tc_dot_f32"], written[glob] == optimised["tc_dot_f32"])
         np.testing.assert_allclose(f(a, b), before, rtol=1e-6)
         np.testing.assert_allclose(before, np.tanh(a @ b), rtol=1e-5)
-        print(len(list(object_cache.cache_directory().rglob("*.tclib"))) == 2)  # pool and f32, optimised
+        print(len(list(object_cache.cache_directory().rglob("*.tclib"))) == 3)  # call, pool, f32: optimised
         """,
     )
     assert out.split() == ["True", "True", "True"]
