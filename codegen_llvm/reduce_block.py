@@ -104,9 +104,10 @@ def _lanes_in_order(
     b = e.b
     start, stop = span
     for (kind, dtype, _), vector in zip(members, vectors, strict=True):
-        b.store(
-            ll.Constant(vector.type.pointee, [identity(kind, dtype)] * LANES), vector, align=dtype.itemsize
-        )
+        start_value = identity(kind, dtype)
+        # Sums start from llvmlite's null vector: the same bits in half the text.
+        lanes = None if start_value.constant == 0 else [start_value] * LANES
+        b.store(ll.Constant(vector.type.pointee, lanes), vector, align=dtype.itemsize)
     rounds = b.udiv(b.sub(stop, start), I64(LANES))
     with counted_loop(b, rounds, "lanes.round") as r:
         base = b.add(start, b.mul(r, I64(LANES)))

@@ -201,7 +201,12 @@ class Walk:
         self, pointers: list[ll.Value], totals: Totals, partials: list[ll.Value], count: ll.Value
     ):
         """A run of one block; one of under SHORT_RUN elements (a softmax's rows of 10) in
-        masked vector iterations, see control.SHORT_RUNS."""
+        masked vector iterations, see control.SHORT_RUNS. Not where the block is taken in
+        lanes: a run shorter than the lanes is combined in an unhinted loop of its own
+        (reduce_block.lane_block), so a second, hinted copy of the block would be dead code."""
+        if self.lanes:
+            self.block(pointers, totals, partials, I64(0), count, contiguous=True)
+            return
         with self.b.if_else(self.b.icmp_signed("<", count, I64(SHORT_RUN))) as (short, long):
             with short:
                 self.block(pointers, totals, partials, I64(0), count, contiguous=True, hints=SHORT_RUNS)
