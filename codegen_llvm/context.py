@@ -183,14 +183,41 @@ IDENTITY = KernelBody(
 )
 
 
-def byte_count(builder: ll.IRBuilder, dtype: DType, extent: list[ll.Value]) -> tuple[ll.Value, ll.Value]:
-    """(The bytes of `extent` elements of `dtype`, whether computing them overflowed i64.)"""
-    size: ll.Value = I64(max(dtype.itemsize, 1))
-    overflow: ll.Value = I1(0)
+def byte_count(
+    builder: ll.IRBuilder,
+    dtype: DType,
+    extent: list[ll.Value],
+    memo: dict[tuple[int, ...], Any] | None = None,
+) -> tuple[ll.Value, ll.Value]:
+    """(The bytes of `extent` elements of `dtype`, whether computing them overflowed i64.)
+    Constant dims are multiplied here: a train step's entry point computed 4 * 1 with
+    LLVM's overflow check dozens of times, in code left unoptimised (lower._bookkeeping).
+    `memo`: the counts already emitted, for straight-line code that asks again."""
+    known = max(dtype.itemsize, 1)  # the constant dims' product, folded here
+    dynamic = []
     for dim in extent:
+        constant = getattr(dim, "constant", None)  # only llvmlite's constants carry one
+        if isinstance(constant, int):
+            known *= constant
+        else:
+            dynamic.append(dim)
+    if known >= 1 << 63:  # constant extents that alone overflow (unless a dim is 0: rare)
+        return I64(0), I1(1)
+    key = (known, *map(id, dynamic))
+    if memo is not None and key in memo:
+        return memo[key][1]  # type: ignore[no-any-return]
+    if known != 1 or not dynamic:
+        dynamic.append(I64(known))
+    size, flags = dynamic[0], []
+    for dim in dynamic[1:]:
         product = builder.smul_with_overflow(size, dim)
         size = builder.extract_value(product, 0)
-        overflow = builder.or_(overflow, builder.extract_value(product, 1))
+        flags.append(builder.extract_value(product, 1))
+    overflow = flags[0] if flags else I1(0)
+    for flag in flags[1:]:
+        overflow = builder.or_(overflow, flag)
+    if memo is not None:
+        memo[key] = (dynamic, (size, overflow))  # the dims kept alive: the key holds their ids
     return size, overflow
 
 

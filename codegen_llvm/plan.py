@@ -13,6 +13,7 @@ inside the reductions that consume them, and which reductions share a walk, is i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from llvmlite import ir as ll
 
@@ -91,14 +92,20 @@ def pooled_buffers(ctx: LoweringContext, convention: CallingConvention) -> Poole
     # Straight-line code (each block below reached only from the one before): a term's
     # value emitted once serves every later size.
     memo: dict[Term, ll.Value] = {}
+    counts: dict[tuple[int, ...], Any] = {}  # byte_count's
     for number in sorted(members):
-        largest: ll.Value = I64(0)
-        overflow: ll.Value = I1(0)
+        # Each distinct size once (members often share a shape, whose terms `memo` made the
+        # same values), then the largest.
+        sizes = {}
         for value in members[number]:
             extent = [emit_term(b, term, arg_dim, arg_value, memo) for term in state.shapes[value]]
-            size, wrapped = byte_count(b, value.type.dtype, extent)
-            largest = b.select(b.icmp_unsigned(">", size, largest), size, largest)
-            overflow = b.or_(overflow, wrapped)
+            counted = byte_count(b, value.type.dtype, extent, counts)
+            sizes[tuple(map(id, counted))] = counted
+        largest: ll.Value = I64(0)
+        overflow: ll.Value = I1(0)
+        for index, (size, wrapped) in enumerate(sizes.values()):
+            largest = size if index == 0 else b.select(b.icmp_unsigned(">", size, largest), size, largest)
+            overflow = wrapped if index == 0 else b.or_(overflow, wrapped)
         checked = b.append_basic_block(f"pool{number}.size_ok")
         b.cbranch(overflow, ctx.fail_block, checked)
         b.position_at_end(checked)
