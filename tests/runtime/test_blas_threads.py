@@ -59,3 +59,22 @@ def test_files_without_the_symbols_are_left_alone(tmp_path: Path) -> None:
     assert not blas_threads.shorten_idle_spin(not_elf, ctypes.CDLL(None))
     # an ELF file (the Python interpreter) that defines neither name
     assert blas_threads.symbol_values(Path(sys.executable).resolve(), (b"thread_timeout",)) == {}
+
+
+def test_the_symbols_found_are_kept_in_the_compile_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _numpys_openblas()
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
+    names = (b"thread_timeout", b"openblas_thread_timeout")
+    read = []
+    real = blas_threads.symbol_values
+    monkeypatch.setattr(blas_threads, "symbol_values", lambda *a: read.append(a) or real(*a))
+    first = blas_threads._cached_symbol_values(path, names)
+    again = blas_threads._cached_symbol_values(path, names)
+    assert first == again == real(path, names)
+    assert len(read) == 1  # the second came from the cache
+    (entry,) = tmp_path.rglob("*.tcsyms")
+    entry.write_bytes(entry.read_bytes()[:-3])  # damaged: its checksum no longer matches
+    assert blas_threads._cached_symbol_values(path, names) == first
+    assert len(read) == 2
