@@ -109,6 +109,10 @@ class CompileCache:
             return None
         return header, payload
 
+    def has(self, key: str) -> bool:
+        """Whether an entry is stored under `key`, by its file alone (`get` reads and checks it)."""
+        return self.directory is not None and self._path(key).is_file()
+
     def put(self, key: str, header: dict[str, Any], payload: bytes) -> None:
         """Store an entry; a cache that cannot be written is simply not used."""
         if self.directory is None:

@@ -111,7 +111,7 @@ def prefetch_support_library(module: Module) -> None:
                 parts.add(op.results[0].type.dtype.value)
     with _PARTS_LOCK:
         unmade = parts - set(_PARTS)
-    wanted = sorted(part for part in unmade if not _in_cache(part))  # the cache read outside the lock
+    wanted = sorted(part for part in unmade if not _in_cache(part))  # the cache asked outside the lock
     if wanted:  # a part in the cache loads in a millisecond, when first needed, on this thread
         _import_what_makers_use()
     for part in wanted:
@@ -136,8 +136,10 @@ def _import_what_makers_use() -> None:
 
 
 def _in_cache(part: str) -> bool:
+    """Whether the cache has an entry for `part` (not read: the load that needs the part
+    reads and checks it, and makes the part if the entry turns out damaged)."""
     key, cache = _part_key(part)
-    return cache.get(key) is not None
+    return cache.has(key)
 
 
 def _part_key(part: str) -> tuple[str, CompileCache]:

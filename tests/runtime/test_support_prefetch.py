@@ -119,3 +119,23 @@ def test_optimised_products_replace_their_quick_code_in_every_module(tmp_path: P
         """,
     )
     assert out.split() == ["True", "True", "True"]
+
+
+def test_a_damaged_part_in_the_cache_is_made_again_when_loaded(tmp_path: Path) -> None:
+    """The prefetch sees a part's entry by its file alone; the load that reads it finds it
+    damaged and makes the part there (a compile never fails for its cache)."""
+    body = """
+        x = T.dvector("x")
+        f = tc.function([x], T.exp(x) * 2.0)
+        print(float(f(np.zeros(3)).sum()))
+        tc.finish_compiling()
+        """
+    assert _run(tmp_path, body).split() == ["6.0"]
+    entries = sorted((tmp_path / "cache").rglob("*.tclib"))
+    assert len(entries) == 2  # the call and the pool
+    damaged = {}
+    for entry in entries:
+        damaged[entry] = entry.read_bytes()[:-5]
+        entry.write_bytes(damaged[entry])
+    assert _run(tmp_path, body.replace("2.0", "3.0")).split() == ["9.0"]
+    assert all(entry.read_bytes() != data for entry, data in damaged.items())  # made and stored again
