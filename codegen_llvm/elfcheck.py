@@ -209,13 +209,13 @@ def process_symbol(name: str) -> int:
     """The address of `name` in the process (its libraries and libm, which MCJIT's lookup
     and elfload both search), or 0."""
     try:
-        return int(ctypes.cast(_process()[name], ctypes.c_void_p).value or 0)  # [] takes any name
+        return int(ctypes.cast(global_symbols()[name], ctypes.c_void_p).value or 0)  # [] takes any name
     except AttributeError:
         return 0
 
 
 @functools.cache
-def _process() -> ctypes.CDLL:
+def global_symbols() -> ctypes.CDLL:
     """The process's global symbols, libm among them (sin, tanh, erf ...)."""
     names = {"linux": "libm.so.6", "darwin": "libm.dylib"}
     try:

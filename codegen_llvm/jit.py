@@ -9,8 +9,6 @@ show exactly what ran.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import threading
 import time
 from functools import lru_cache
@@ -20,6 +18,7 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ..ir import Module, TcCompilationError
 from ..ir.calling import calling_convention
+from .elfcheck import global_symbols
 from .symbols import EntryPoint
 
 LLVM_LOCK = threading.RLock()  # LLVM's pass managers and MCJIT are not thread-safe
@@ -27,12 +26,13 @@ LLVM_LOCK = threading.RLock()  # LLVM's pass managers and MCJIT are not thread-s
 
 @lru_cache(maxsize=1)
 def initialize_llvm() -> None:
-    """Once per process: the host target, and libm for MCJIT's symbol lookup."""
+    """Once per process: the host target, and libm's symbols (sin, tanh, erf, ...) among the
+    process's global ones, which MCJIT's symbol lookup searches (elfcheck loads it by its
+    usual name: ctypes.util.find_library costs a cold compile an import of subprocess and a
+    run of ldconfig)."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    libm = ctypes.util.find_library("m")
-    if libm:
-        llvm.load_library_permanently(libm)  # sin, tanh, erf, ... for MCJIT's symbol lookup
+    global_symbols()
 
 
 def host_features() -> str:

@@ -122,7 +122,6 @@ def _import_what_makers_use() -> None:
     """Import, on this thread, every module a part maker will use. Two threads importing
     overlapping modules at once can deadlock in Python's import locks (one of them then gets
     an ImportError), as a maker and this thread's passes and lowering would."""
-    import ctypes.util  # noqa: F401  (elfcheck's symbol lookup)
     import platform  # noqa: F401
 
     import llvmlite.binding  # noqa: F401
