@@ -38,7 +38,7 @@ def initialize_llvm() -> None:
 def host_features() -> str:
     """The host CPU's features; where AVX-512 exists, let the vectoriser use its full width
     (LLVM's Intel tuning otherwise prefers 256-bit vectors)."""
-    features = llvm.get_host_cpu_features().flatten()
+    features = host_cpu()[1]
     if "+avx512f" in features.split(","):
         features += ",-prefer-256-bit"
     return features
@@ -47,14 +47,25 @@ def host_features() -> str:
 def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
     """A new target machine for the host, generating code at optimisation level `opt` (0:
     LLVM's fast instruction selection); MCJIT takes ownership of the one it is given."""
-    initialize_llvm()
-    target = llvm.Target.from_default_triple()
-    return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(),
-        features=host_features(),
-        opt=opt,
-        codemodel="jitdefault",
+    return _host_llvm_target().create_target_machine(
+        cpu=host_cpu()[0], features=host_features(), opt=opt, codemodel="jitdefault"
     )
+
+
+# The host as LLVM describes it, asked once per process: every LLVM call waits its turn
+# (llvmlite's one lock), and a compile's questions waited 10-50 ms each behind the support
+# library's optimisation on another thread.
+@lru_cache(maxsize=1)
+def host_cpu() -> tuple[str, str]:
+    """LLVM's name for the host CPU, and its features ("+avx2,-avx512f,...")."""
+    initialize_llvm()
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+@lru_cache(maxsize=1)
+def _host_llvm_target() -> llvm.Target:
+    initialize_llvm()
+    return llvm.Target.from_default_triple()
 
 
 # Counts native compilations, so tests can prove that loading an artifact compiles nothing.

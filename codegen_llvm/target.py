@@ -141,9 +141,7 @@ def _host_data_layout() -> str:
 @functools.cache
 def host_target() -> HostTarget:
     """The host as LLVM describes it (loads LLVM)."""
-    import llvmlite.binding as llvm
-
-    from .jit import host_target_machine
+    from .jit import host_cpu, host_target_machine
 
     tm = host_target_machine()  # also initialises LLVM's native target
-    return HostTarget(tm.triple, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
+    return HostTarget(tm.triple, *host_cpu())

@@ -114,6 +114,7 @@ def prefetch_support_library(module: Module) -> None:
     wanted = sorted(part for part in unmade if not _in_cache(part))  # the cache asked outside the lock
     if wanted:  # a part in the cache loads in a millisecond, when first needed, on this thread
         _import_what_makers_use()
+        _describe_host()
     for part in wanted:
         _part(part, background=True)
 
@@ -132,6 +133,17 @@ def _import_what_makers_use() -> None:
     import tc.codegen_llvm.support  # noqa: F401
     import tc.codegen_llvm.symbols  # noqa: F401
     import tc.codegen_llvm.target  # noqa: F401
+
+
+def _describe_host() -> None:
+    """Ask LLVM for the host's description (the lowering and the object code need it) before
+    the makers start: LLVM calls take turns (llvmlite's one lock), and asked later each
+    question waited for a maker's optimisation or instruction selection, 10-50 ms."""
+    from tc.codegen_llvm.jit import host_target_machine
+    from tc.codegen_llvm.target import host_target
+
+    host_target().data_layout  # noqa: B018  (cached: asked of LLVM once per process)
+    host_target_machine()  # (caches the target, CPU name and features it is made from)
 
 
 def _in_cache(part: str) -> bool:
