@@ -221,3 +221,9 @@ def add_compensated(b: ll.IRBuilder, total: ll.Value, error: ll.Value, value: ll
     lost = b.select(larger, b.fadd(b.fsub(before, after), value), b.fadd(b.fsub(value, after), before))
     b.store(b.fadd(b.load(error), lost), error)
     b.store(after, total)
+
+
+def wide_dtype(kind: str, dtype: DType) -> DType:
+    """Where block partials of a `kind` reduction in `dtype` are added up: float sums in
+    float64 (a float32 total of many blocks loses digits as the total grows)."""
+    return DType.F64 if kind in ("sum", "mean") and dtype.is_float else dtype

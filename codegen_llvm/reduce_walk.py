@@ -13,7 +13,16 @@ from ..ir import DType
 from .control import SHORT_RUN, SHORT_RUNS, counted_loop
 from .gemm import entry_alloca
 from .nest import ArrayRef, IterationSpace
-from .reduce_block import add_compensated, better, combine, identity, in_lanes, lane_block, lane_slots
+from .reduce_block import (
+    add_compensated,
+    better,
+    combine,
+    identity,
+    in_lanes,
+    lane_block,
+    lane_slots,
+    wide_dtype,
+)
 from .reduce_spread import spread_blocks, spread_columns, spread_rows
 from .scalar import ScalarEmitter, emit_cast
 from .types import F64, I64, load_element, memory_type, register_type, store_element
@@ -119,7 +128,7 @@ class Walk:
             tail_count = b.mul(tail_count, dim)
         self.empty_tail = b.icmp_signed("==", tail_count, I64(0))
         members, acc_dtypes = self.members, self.acc_dtypes
-        self.wide_dtypes = [_wide_dtype(m.kind, d) for m, d in zip(members, acc_dtypes, strict=True)]
+        self.wide_dtypes = [wide_dtype(m.kind, d) for m, d in zip(members, acc_dtypes, strict=True)]
         # Float64 block totals are no wider than their blocks: they are added with compensation.
         self.compensated = [
             m.kind in ("sum", "mean") and d is DType.F64 for m, d in zip(members, acc_dtypes, strict=True)
@@ -201,9 +210,8 @@ class Walk:
         self, pointers: list[ll.Value], totals: Totals, partials: list[ll.Value], count: ll.Value
     ):
         """A run of one block; one of under SHORT_RUN elements (a softmax's rows of 10) in
-        masked vector iterations, see control.SHORT_RUNS. Not where the block is taken in
-        lanes: a run shorter than the lanes is combined in an unhinted loop of its own
-        (reduce_block.lane_block), so a second, hinted copy of the block would be dead code."""
+        masked vector iterations (control.SHORT_RUNS), except in lanes, where lane_block sums
+        a run that short in a loop of its own."""
         if self.lanes:
             self.block(pointers, totals, partials, I64(0), count, contiguous=True)
             return
@@ -397,9 +405,3 @@ class Walk:
                 if m.kind == "mean":
                     value = b.fdiv(value, divisor)
                 store_element(b, out_dtype, emit_cast(emitter, d, out_dtype, value), b.gep(output, [o]))
-
-
-def _wide_dtype(kind: str, dtype: DType) -> DType:
-    """Where block partials of a `kind` reduction in `dtype` are added up: float sums in
-    float64 (a float32 total of many blocks loses digits as the total grows)."""
-    return DType.F64 if kind in ("sum", "mean") and dtype.is_float else dtype
