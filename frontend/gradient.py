@@ -21,7 +21,6 @@ from typing import Any, Protocol
 from ..ir import print_module
 from ..ir.errors import TcGradientError, TcTypeError, TcValueError
 from ..ir.ops.grad import DISCONNECTED_POLICIES, Grad, StopGradient
-from ..passes import run_pipeline
 from .graph import Apply, Constant, TensorLike, Variable, as_tensor_variable, located, make_apply
 from .lower import build_function
 from .shared import SharedVariable
@@ -259,6 +258,8 @@ def _check_now(gradients: list[Variable], remember: bool) -> None:
     text = print_module(module, locations=True) if known is not None else ""
     if known is not None and text in known:
         return
+    from ..passes.manager import run_pipeline  # (imports the passes only when a gradient is checked)
+
     run_pipeline(module, ["grad"], verify_each=False)  # errors name the tx.grad's location: this line
     if known is not None:
         known.add(text)

@@ -7,6 +7,9 @@ runnable from Python (`run_pipeline`) and from `tc opt`.
 
 from __future__ import annotations
 
+import functools
+import importlib
+import pkgutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,6 +38,15 @@ class Pass:
 PASS_REGISTRY: dict[str, type[Pass]] = {}
 
 
+@functools.cache
+def register_all() -> None:
+    """Import every module of the passes package, which registers their passes (a new pass
+    file needs no edit anywhere else). The package itself imports none of them."""
+    package = __name__.rpartition(".")[0]
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        importlib.import_module(f"{package}.{info.name}")
+
+
 def register(cls: type[Pass]) -> type[Pass]:
     if cls.name in PASS_REGISTRY:
         raise RuntimeError(f"pass {cls.name} registered twice")
@@ -47,6 +59,7 @@ class TcPassError(TcError, ValueError):
 
 
 def parse_pipeline(pipeline: str | Iterable[str]) -> list[Pass]:
+    register_all()
     names = [n.strip() for n in pipeline.split(",")] if isinstance(pipeline, str) else list(pipeline)
     passes = []
     for name in filter(None, names):

@@ -27,9 +27,7 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
 import stat
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -117,6 +115,8 @@ class CompileCache:
         """Store an entry; a cache that cannot be written is simply not used."""
         if self.directory is None:
             return
+        import tempfile  # (with shutil, 3 ms of imports that a warm start, which writes nothing, skips)
+
         path = self._path(key)
         record = dict(header, format=FORMAT, key=key, sha256=hashlib.sha256(payload).hexdigest())
         try:
@@ -137,6 +137,8 @@ def discard(path: Path) -> None:
     """Remove a bad entry (whatever it is) if we may; a read-only cache keeps it."""
     try:
         if path.is_dir() and not path.is_symlink():
+            import shutil
+
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)

@@ -29,7 +29,7 @@ from tc.ir import (
 )
 from tc.ir.calling import calling_convention
 from tc.ir.shapes import ShapePlan
-from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE, PassManager, parse_pipeline
+from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE
 from tc.runtime import CompiledFunction, InputSpec
 from tc.runtime.blas import blas_routines
 from tc.runtime.memory import keep_freed_memory
@@ -239,6 +239,8 @@ def optimize_module(
             _check_unused_inputs(function.name, pipelined.unused.get(function.name, []), on_unused_input)
         module.functions[:] = optimized.functions
         return {**stages, **pipelined.texts}, plans
+    from tc.passes.manager import PassManager, parse_pipeline  # (a warm start runs no pass)
+
     with compile_log.stage("passes"):
         PassManager(parse_pipeline(OPTIMIZE_PIPELINE), verify_each=False).run(module)
         unused = {f.name: _unused_inputs(f) for f in module.functions}

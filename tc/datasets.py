@@ -20,10 +20,8 @@ file raises `TcDataError` naming the file.
 
 from __future__ import annotations
 
-import gzip
 import io
 import pickle
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +160,9 @@ def _read_bytes(path: Path) -> bytes:
         if path.suffix == ".gz":
             raise TcDataError(f"{path}: not a gzip file (named .gz, but the gzip magic bytes are missing)")
         return raw
+    import gzip  # (with zlib, imported only for gzip'ed data: `import tc` imports this module)
+    import zlib
+
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as error:

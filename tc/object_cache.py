@@ -11,7 +11,6 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from tc.ir import Module, TcCompilationError
@@ -19,6 +18,7 @@ from tc.ir.calling import calling_convention
 from tc.runtime.cache import CompileCache, cache_directory, cache_key, source_digest
 
 from . import compile_log
+from .promise import Promise
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
@@ -165,31 +165,31 @@ def _library_part(part: str) -> dict[str, int]:
         return _part(part).result()
 
 
-_PARTS: dict[str, Future[dict[str, int]]] = {}  # each part's addresses, made once per process
+_PARTS: dict[str, Promise[dict[str, int]]] = {}  # each part's addresses, made once per process
 _PARTS_LOCK = threading.Lock()
 _MAKERS: list[threading.Thread] = []
 
 
-def _part(part: str, background: bool = False) -> Future[dict[str, int]]:
+def _part(part: str, background: bool = False) -> Promise[dict[str, int]]:
     with _PARTS_LOCK:
-        future = _PARTS.get(part)
-        start = future is None
-        if future is None:
-            future = _PARTS[part] = Future()
+        promise = _PARTS.get(part)
+        start = promise is None
+        if promise is None:
+            promise = _PARTS[part] = Promise()
     if start and background:
-        maker = threading.Thread(target=_make_part, args=(part, future), name=f"tc {part}", daemon=True)
+        maker = threading.Thread(target=_make_part, args=(part, promise), name=f"tc {part}", daemon=True)
         _MAKERS.append(maker)
         maker.start()
     elif start:
-        _make_part(part, future)
-    return future
+        _make_part(part, promise)
+    return promise
 
 
-def _make_part(part: str, future: Future[dict[str, int]]) -> None:
+def _make_part(part: str, promise: Promise[dict[str, int]]) -> None:
     try:
-        future.set_result(_load_or_compile_part(part))
+        promise.set_result(_load_or_compile_part(part))
     except BaseException as error:  # handed to whoever waits for the part
-        future.set_exception(error)
+        promise.set_exception(error)
 
 
 def _wait_for_makers() -> None:
@@ -271,8 +271,9 @@ def _optimize_part(part: str, text: str) -> None:
     with _CLIENTS_LOCK:
         with _PARTS_LOCK:
             quick = _PARTS[part].result()
-            _PARTS[part] = made = Future()
+            made: Promise[dict[str, int]] = Promise()
             made.set_result(optimized)
+            _PARTS[part] = made
         moved = {quick[name]: optimized[name] for name in quick}
         for client in list(_CLIENTS):
             client.rewrite_globals(moved)

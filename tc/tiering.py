@@ -38,12 +38,13 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tc.frontend.config import config
+
+from .promise import Promise
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
@@ -81,7 +82,7 @@ def quick_code(lowered: Lowered, store: Callable[[ObjectCode], None]) -> NativeM
     for name, seconds in code.seconds.items():
         compile_log.record(name, seconds)
     compile_log.note("quick code, optimised in the background")
-    optimized: Future[Mapping[str, str]] = Future()
+    optimized: Promise[Mapping[str, str]] = Promise()
     native = load_object(code.data, code.entry_points, LaterStages(lowered.text, optimized), check=False)
     slots = {name: next_slot(entry.symbol) for name, entry in lowered.entry_points.items()}
     later(_Job(lowered, weakref.ref(native), slots, store, optimized).run)
@@ -128,7 +129,7 @@ class LaterStages(Mapping[str, str]):
     """The LLVM stages of quick code: "llvm" at once, "llvm-opt" (the optimised code's) once
     the worker has made it, waiting for it if asked for sooner."""
 
-    def __init__(self, text: str, optimized: Future[Mapping[str, str]]) -> None:
+    def __init__(self, text: str, optimized: Promise[Mapping[str, str]]) -> None:
         self.text, self.optimized = text, optimized
 
     def __getitem__(self, name: str) -> str:
@@ -152,14 +153,14 @@ class _Job:
     quick: weakref.ref[NativeModule]
     slots: dict[str, str]  # function -> the dispatch slot of its entry in the quick code
     store: Callable[[ObjectCode], None]
-    optimized: Future[Mapping[str, str]]
+    optimized: Promise[Mapping[str, str]]
 
     def run(self) -> None:
         from tc.codegen_llvm.loader import load_object
         from tc.codegen_llvm.objectcode import optimized_object
 
         if self.quick() is None:  # its functions are gone: nothing would run the code
-            self.optimized.cancel()
+            self.optimized.set_exception(RuntimeError("not optimised: its functions were freed first"))
             return
         try:
             code = optimized_object(self.lowered)

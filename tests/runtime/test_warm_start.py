@@ -20,7 +20,19 @@ from tc.frontend.lower import build_function_ir
 from tc.ir import TcError, print_module
 from tc.ir.flat import freeze, thaw
 
-_HEAVY = ("llvmlite", "lark", "networkx", "scipy", "tc.codegen_llvm.lowerings", "tc.ir.text_reader")
+# What neither `import tc` nor a warm start needs: LLVM, the parsers, the passes (a warm start
+# runs none), the cache's writing (tempfile) and concurrent.futures (its logging import).
+_HEAVY = (
+    "llvmlite",
+    "lark",
+    "networkx",
+    "scipy",
+    "tc.codegen_llvm.lowerings",
+    "tc.ir.text_reader",
+    "tc.passes.fuse",
+    "tempfile",
+    "logging",
+)
 
 _PROGRAM = """
 import json, sys
