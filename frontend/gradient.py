@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from ..ir import print_module
+from ..ir import print_module, verify_module
 from ..ir.errors import TcGradientError, TcTypeError, TcValueError
 from ..ir.ops.grad import DISCONNECTED_POLICIES, Grad, StopGradient
 from .graph import Apply, Constant, TensorLike, Variable, as_tensor_variable, located, make_apply
@@ -252,12 +252,13 @@ def _check_now(gradients: list[Variable], remember: bool) -> None:
             stack.extend(variable.owner.inputs)
         elif not isinstance(variable, (Constant, SharedVariable)):
             roots.append(variable)
-    module = build_function("grad_check", roots, gradients).module
+    module = build_function("grad_check", roots, gradients, verify=False).module
     # A gradient that may warn (of disconnected inputs) is expanded every time, so it does.
     known = expanded_gradients if remember else None
     text = print_module(module, locations=True) if known is not None else ""
     if known is not None and text in known:
-        return
+        return  # (its text was verified, and expanded, when it was remembered)
+    verify_module(module)
     from ..passes.manager import run_pipeline  # (imports the passes only when a gradient is checked)
 
     run_pipeline(module, ["grad"], verify_each=False)  # errors name the tx.grad's location: this line

@@ -40,16 +40,19 @@ class _Namer:
 
 
 def print_module(module: Module, locations: bool = False) -> str:
-    lines = ["module {"]
-    lines += ["  " + print_global(g) for g in module.globals]
-    for function in module.functions:
-        lines += _function_lines(function, "  ", locations)
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return _module_text(module).render(locations)
+
+
+def print_module_texts(module: Module) -> tuple[str, str]:
+    """The module's text without and with locations, from one walk (a compile needs both)."""
+    text = _module_text(module)
+    return text.render(False), text.render(True)
 
 
 def print_function(function: Function, locations: bool = False) -> str:
-    return "\n".join(_function_lines(function, "", locations)) + "\n"
+    text = _Text()
+    _function_lines(function, "", text)
+    return text.render(locations)
 
 
 def print_global(glob: Global) -> str:
@@ -59,7 +62,39 @@ def print_global(glob: Global) -> str:
     return text
 
 
-def _function_lines(function: Function, indent: str, locations: bool) -> list[str]:
+class _Text:
+    """Lines of IR text, each with the location that ends it when printed with locations."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.locations: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        self.locations.append("")
+
+    def locate(self, location: Location | None) -> None:
+        """`location` ends the last line."""
+        self.locations[-1] = _location(location)
+
+    def render(self, locations: bool) -> str:
+        if not locations:
+            return "\n".join(self.lines) + "\n"
+        return "\n".join([line + loc for line, loc in zip(self.lines, self.locations, strict=True)]) + "\n"
+
+
+def _module_text(module: Module) -> _Text:
+    text = _Text()
+    text.add("module {")
+    for glob in module.globals:
+        text.add("  " + print_global(glob))
+    for function in module.functions:
+        _function_lines(function, "  ", text)
+    text.add("}")
+    return text
+
+
+def _function_lines(function: Function, indent: str, text: _Text) -> None:
     namer = _Namer()
     args = ", ".join(f"{namer.define(a)}: {a.type}" for a in function.args)
     results = function.result_types if function.body.terminator else []
@@ -68,56 +103,52 @@ def _function_lines(function: Function, indent: str, locations: bool) -> list[st
         sig = f" -> {results[0]}"
     elif results:
         sig = " -> (" + ", ".join(map(str, results)) + ")"
-    loc = _location(function.location) if locations else ""
-    lines = [f"{indent}func @{function.name}({args}){sig} {{"]
+    text.add(f"{indent}func @{function.name}({args}){sig} {{")
     for op in function.body.ops:
-        lines += _op_lines(op, namer, indent + "  ", locations)
-    lines.append(f"{indent}}}{loc}")
-    return lines
+        _op_lines(op, namer, indent + "  ", text)
+    text.add(f"{indent}}}")
+    text.locate(function.location)
 
 
-def _op_lines(op: Operation, namer: _Namer, indent: str, locations: bool) -> list[str]:
+def _op_lines(op: Operation, namer: _Namer, indent: str, text: _Text) -> None:
     operands = ", ".join(namer.use(v) for v in op.operands)
-    text = op.name
+    line = op.name
     inline = op.attributes.get("value") if op.name == "tx.constant" else None
     if isinstance(inline, DenseAttr):
-        text += f" dense<{inline.literal()}>"
+        line += f" dense<{inline.literal()}>"
     symbol = op.attributes.get(op.inline_symbol) if op.inline_symbol else None
     if isinstance(symbol, SymbolRef):
-        text += f" @{symbol.name}" + ("," if operands else "")
+        line += f" @{symbol.name}" + ("," if operands else "")
     if operands:
-        text += " " + operands
+        line += " " + operands
     hidden = {"value"} if inline is not None else set()
     if symbol is not None:
         hidden.add(op.inline_symbol)  # type: ignore[arg-type]
     attrs = {k: v for k, v in op.attributes.items() if k not in hidden}
     if attrs:
-        text += " {" + ", ".join(f"{k} = {format_attribute(v)}" for k, v in sorted(attrs.items())) + "}"
+        line += " {" + ", ".join(f"{k} = {format_attribute(v)}" for k, v in sorted(attrs.items())) + "}"
     sig = _signature(op)
     if sig:
-        text += " : " + sig
+        line += " : " + sig
     if op.results:
-        text = ", ".join(namer.define(r) for r in op.results) + " = " + text
-    lines = [indent + text]
+        line = ", ".join(namer.define(r) for r in op.results) + " = " + line
+    text.add(indent + line)
     if op.regions:
-        lines[-1] += " ("
+        text.lines[-1] += " ("
         for r_index, region in enumerate(op.regions):
-            lines[-1] += "{"
+            text.lines[-1] += "{"
             for block in region.blocks:
-                lines += _block_lines(block, namer, indent, locations)
-            lines.append(indent + "}" + ("," if r_index < len(op.regions) - 1 else ""))
-        lines[-1] += ")"
-    if locations:
-        lines[-1] += _location(op.location)
-    return lines
+                _block_lines(block, namer, indent, text)
+            text.add(indent + "}" + ("," if r_index < len(op.regions) - 1 else ""))
+        text.lines[-1] += ")"
+    text.locate(op.location)
 
 
-def _block_lines(block: Block, namer: _Namer, indent: str, locations: bool) -> list[str]:
+def _block_lines(block: Block, namer: _Namer, indent: str, text: _Text) -> None:
     args = ", ".join(f"{namer.define(a)}: {a.type}" for a in block.args)
-    lines = [f"{indent}^bb0({args}):"]
+    text.add(f"{indent}^bb0({args}):")
     for op in block.ops:
-        lines += _op_lines(op, namer, indent + "  ", locations)
-    return lines
+        _op_lines(op, namer, indent + "  ", text)
 
 
 def _signature(op: Operation) -> str:

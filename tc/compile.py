@@ -26,8 +26,10 @@ from tc.ir import (
     initial_state,
     parse_module,
     print_module,
+    verify_module,
 )
 from tc.ir.calling import calling_convention
+from tc.ir.printer import print_module_texts
 from tc.ir.shapes import ShapePlan
 from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE
 from tc.runtime import CompiledFunction, InputSpec
@@ -115,7 +117,9 @@ def function(
     update_pairs += default_updates(roots, update_pairs, no_default_updates)
     with compile_log.compiling(function_name):
         with compile_log.stage("build"):
-            built = build_function(function_name, variables, output_list, update_pairs, given_pairs)
+            built = build_function(
+                function_name, variables, output_list, update_pairs, given_pairs, verify=False
+            )
         buffers = {symbol: variable.container for symbol, variable in built.shared.items()}
         compiled = compile_ir_module(
             built.module,
@@ -228,9 +232,10 @@ def optimize_module(
     The shape plans are derived before fusion, so a shape error names the user's
     op rather than a fused kernel.
     """
-    stages = {"tir": print_module(module)}
+    plain, located = print_module_texts(module)
+    stages = {"tir": plain}
     # Keyed and kept with the ops' locations, which error messages name.
-    key = pass_cache.key_of(print_module(module, locations=True), (*OPTIMIZE_PIPELINE, "|", *LOWER_PIPELINE))
+    key = pass_cache.key_of(located, (*OPTIMIZE_PIPELINE, "|", *LOWER_PIPELINE))
     cached = _cached_pipeline(key)
     if cached is not None:
         pipelined, (optimized, plans) = cached
@@ -241,6 +246,7 @@ def optimize_module(
         return {**stages, **pipelined.texts}, plans
     from tc.passes.manager import PassManager, parse_pipeline  # (a warm start runs no pass)
 
+    verify_module(module)  # (text the pass cache has was verified before it was stored)
     with compile_log.stage("passes"):
         PassManager(parse_pipeline(OPTIMIZE_PIPELINE), verify_each=False).run(module)
         unused = {f.name: _unused_inputs(f) for f in module.functions}

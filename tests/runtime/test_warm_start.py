@@ -162,3 +162,22 @@ def test_a_warm_start_expands_no_gradient_it_knows_and_still_warns_and_raises(tm
     assert warm["error"] == cold["error"] and "disconnected" in str(warm["error"])
     assert warm["out"] == cold["out"]
     np.testing.assert_allclose(warm["out"], 2 * (1 - np.tanh(1.0) ** 2) * np.ones((3, 3)))
+
+
+def test_a_module_is_verified_unless_the_pass_cache_knows_its_text(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import tc.compile as compile_module
+
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))  # a cache that has not seen the function
+
+    verified: list[str] = []
+    original = compile_module.verify_module
+    monkeypatch.setattr(
+        compile_module, "verify_module", lambda m: (verified.append(m.functions[0].name), original(m))
+    )
+    x = T.dvector("x")
+    for _ in range(2):  # the same located text twice: the second compile's passes come from the cache
+        f = tc.function([x], T.exp(x) * 3, name="verified_once")
+    assert verified == ["verified_once"]
+    np.testing.assert_allclose(f(np.zeros(2)), [3.0, 3.0])
