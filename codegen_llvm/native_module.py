@@ -8,7 +8,6 @@ import ctypes
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, LIBRARY_GLOBALS, THREADS_GLOBAL, EntryPoint, profile_global
@@ -19,27 +18,35 @@ from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, LIBRARY_GLOBALS, THREADS_GLOBAL
 CodeHolder = Any
 
 
-@dataclass(eq=False)  # compared and hashed by identity (tc/object_cache.py keeps a WeakSet)
 class NativeModule:
     """Loaded native code: entry points by function name, and each stage's text.
 
     `engine` is what holds the code (an MCJIT engine, or elfload's LoadedImage), with
     `get_global_value_address(name)`. The code lives as long as this object: either
     frees it when it is garbage, so whatever may call into the code holds this object,
-    and nothing keeps it in a reference cycle.
+    and nothing keeps it in a reference cycle. Compared and hashed by identity
+    (tc/object_cache.py keeps a WeakSet). A plain class: as a dataclass, defining it cost
+    every warm start half a millisecond.
     """
 
-    entry_points: dict[str, EntryPoint]
-    addresses: dict[str, int]
-    stages: Mapping[str, str]  # read lazily for code from the compile cache
-    compile_seconds: float
-    engine: CodeHolder = field(repr=False)
+    def __init__(
+        self,
+        entry_points: dict[str, EntryPoint],
+        addresses: dict[str, int],
+        stages: Mapping[str, str],  # read lazily for code from the compile cache
+        compile_seconds: float,
+        engine: CodeHolder,
+    ) -> None:
+        self.entry_points, self.addresses, self.stages = entry_points, addresses, stages
+        self.compile_seconds, self.engine = compile_seconds, engine
+        # Every global the runtime has written (name -> its C type and value), so that code
+        # replacing this module's (`adopt`) is given the same.
+        self.written: dict[str, tuple[type[Any], int | None]] = {}
+        self.successor: NativeModule | None = None
+        self.lock = threading.Lock()
 
-    # Every global the runtime has written (name -> its C type and value), so that code
-    # replacing this module's (`adopt`) is given the same.
-    written: dict[str, tuple[type[Any], int | None]] = field(default_factory=dict, repr=False)
-    successor: NativeModule | None = field(default=None, repr=False)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    def __repr__(self) -> str:
+        return f"NativeModule(entry_points={self.entry_points!r}, compile_seconds={self.compile_seconds:.3f})"
 
     def write_global(self, name: str, kind: type[Any], value: int | None) -> None:
         """Set the global `name` (of C type `kind`) of this code, and of its successor's,

@@ -4,7 +4,7 @@ loading cached object code imports none of the lowering."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..ir import DType, Function
 
@@ -36,9 +36,9 @@ def library_part(name: str) -> str:
     return "pool" if name == "tc_pool_run" else name.rsplit("_", 1)[1]
 
 
-@dataclass(frozen=True)
-class EntryPoint:
-    """What the runtime needs to call the lowered function."""
+class EntryPoint(NamedTuple):
+    """What the runtime needs to call the lowered function. (A frozen dataclass cost every
+    warm start half a millisecond to define.)"""
 
     symbol: str
     slot_ranks: tuple[int, ...]  # arguments then results
