@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,8 +77,14 @@ def bundled_library(package: str, pattern: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     libs = Path(next(iter(spec.submodule_search_locations))).parent / f"{package}.libs"
-    found = sorted(libs.glob(pattern))
-    return found[0] if len(found) == 1 else None
+    # The pattern's one "*" matched by hand: Path.glob compiles a regular expression (0.5 ms of
+    # every warm start with a product).
+    head, tail = pattern.split("*")
+    try:
+        found = [name for name in os.listdir(libs) if name.startswith(head) and name.endswith(tail)]
+    except OSError:
+        return None
+    return libs / found[0] if len(found) == 1 else None
 
 
 def _cython_blas() -> dict[str, int]:
