@@ -109,7 +109,8 @@ def _compile(context: CudaContext, llmodule: ll.Module, kernels: list[str], stag
     from .object_cache import compiler_fingerprint
 
     architecture = nvptx.architecture_for(context.compute_capability)
-    key = cache_key(stages["tir-opt"], nvptx.TRIPLE, architecture, __version__, compiler_fingerprint())
+    fingerprint = compiler_fingerprint(gpu=True)
+    key = cache_key(stages["tir-opt"], nvptx.TRIPLE, architecture, __version__, fingerprint)
     cache = CompileCache(cache_directory())
     hit = cache.get(key)
     if hit is not None:

@@ -356,6 +356,8 @@ class CachedStages(Mapping[str, str]):
         return len(self.names)
 
 
-def compiler_fingerprint() -> str:
-    """A hash of the code generator's own source, so a changed compiler never reuses old code."""
-    return source_digest("codegen_llvm", "codegen_ptx", "ir")
+def compiler_fingerprint(gpu: bool = False) -> str:
+    """A hash of the code generator's own source, so a changed compiler never reuses old code:
+    the CPU's (codegen_llvm, ir), or with `gpu` the GPU's, which also lowers through
+    codegen_llvm."""
+    return source_digest("codegen_llvm", "codegen_ptx", "ir") if gpu else source_digest("codegen_llvm", "ir")
