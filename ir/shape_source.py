@@ -10,6 +10,7 @@ general test, which raises with its message itself.
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -87,13 +88,17 @@ def compile_plan(
     requirements: Sequence[Requirement],
     result_shapes: Sequence[tuple[Term, ...]],
     store_shapes: Sequence[tuple[Term, ...]],
+    code: types.CodeType | None = None,
 ) -> Evaluate:
-    """`evaluate(shapes, data)`: (result shapes, store shapes), or None when a check fails."""
-    source = plan_source(bounds, constraints, requirements, result_shapes, store_shapes)
+    """`evaluate(shapes, data)`: (result shapes, store shapes), or None when a check fails.
+    `code`: the function's bytecode, compiled before (`evaluate.__code__`), not its source."""
     scope: dict[str, Any] = {
         "E": EXPRESSIONS,
         "R": [functools.partial(check_requirement, r) for r in requirements],
     }
+    if code is not None:
+        return types.FunctionType(code, scope, "evaluate")  # type: ignore[return-value]
+    source = plan_source(bounds, constraints, requirements, result_shapes, store_shapes)
     exec(compile(source, "<shape plan>", "exec"), scope)  # noqa: S102  (our own generated code)
     evaluate: Evaluate = scope["evaluate"]
     return evaluate

@@ -303,3 +303,34 @@ def test_index_out_of_range() -> None:
     assert plan.evaluate([(3, 2), ()], data) is None
     with pytest.raises(TcIndexError, match="m.tir:3:10: index 3 is out of bounds for axis 0 with size 3"):
         plan.check([(3, 2), ()], data)
+
+
+def _dot_plan() -> ShapePlan:
+    a, b = T.matrix("a"), T.matrix("b")
+    module = build_function_ir("f", [a, b], [T.dot(a, b)[1:]])
+    return ShapePlan(module.functions[0])
+
+
+def test_a_pickled_plan_carries_its_compiled_check_for_this_python_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pickle
+    import sys
+
+    import tc.ir.shapes as shapes
+
+    plan = _dot_plan()
+    saved = pickle.dumps(plan)
+    compiled: list[object] = []
+    original = shapes.compile_plan
+    monkeypatch.setattr(
+        shapes, "compile_plan", lambda *terms: (compiled.append(terms[-1]), original(*terms))[1]
+    )
+    again = pickle.loads(saved)
+    for shapes_in in ([(3, 4), (4, 5)], [(3, 4), (2, 5)]):
+        assert again.evaluate(shapes_in, None) == plan.evaluate(shapes_in, None)
+    assert compiled[0] is not None  # the bytecode, not the source compiled again
+    monkeypatch.setattr(sys.implementation, "cache_tag", "another-python")
+    other = pickle.loads(saved)
+    assert other.evaluate([(3, 4), (4, 5)], None) == plan.evaluate([(3, 4), (4, 5)], None)
+    assert compiled[1] is None  # another Python's bytecode is not read: the source is compiled
