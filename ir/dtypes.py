@@ -76,7 +76,11 @@ class DType(enum.Enum):
 
     @staticmethod
     def from_numpy(dtype: np.dtype) -> DType:
-        return DType.parse(np.dtype(dtype).name)
+        try:
+            found = _BY_NUMPY_DTYPE.get(dtype)  # (a dtype's `name` is computed in Python, 2 us)
+        except TypeError:  # unhashable: a structured dtype's description, say (refused below)
+            found = None
+        return found if found is not None else DType.parse(np.dtype(dtype).name)
 
 
 _TO_NUMPY = {
@@ -91,3 +95,4 @@ _TO_NUMPY = {
 }
 _BY_IR_NAME = {d.value: d for d in DType}
 _BY_NUMPY_NAME = {name: d for d, name in _TO_NUMPY.items()}
+_BY_NUMPY_DTYPE = {np.dtype(name): d for name, d in _BY_NUMPY_NAME.items()}
