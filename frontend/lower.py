@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..ir.attributes import SymbolRef
 from ..ir.core import Block, Function, Global, Module, Operation, Value
@@ -35,12 +35,11 @@ class MissingInputError(TcValueError):
     """
 
 
-@dataclass
-class BuiltFunction:
+class BuiltFunction(NamedTuple):
     """A module with one function, and the shared variables behind its globals."""
 
     module: Module
-    shared: dict[str, SharedVariable] = field(default_factory=dict)  # global symbol -> variable
+    shared: dict[str, SharedVariable]  # global symbol -> variable
 
 
 def build_function_ir(

@@ -15,7 +15,7 @@ runtime swaps in after the call succeeds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .core import Function, Module, Value
 from .ops.state import GlobalAccess, Store
@@ -29,8 +29,7 @@ PROFILE_HEADER = 2
 PROFILE_RECORD = 5
 
 
-@dataclass(frozen=True)
-class CallingConvention:
+class CallingConvention(NamedTuple):
     arguments: tuple[Value, ...]
     results: tuple[Value, ...]
     globals: tuple[str, ...]
