@@ -65,3 +65,36 @@ def test_the_same_graph_built_on_another_line_names_its_own_line(
     with pytest.raises(tc.TcShapeError) as info:
         g(np.ones(2), np.ones(3))
     assert f"test_cache.py:{second.owner.location.line}" in str(info.value)
+
+
+def test_an_installed_wheel_counts_by_its_record_and_a_source_tree_by_its_files(tmp_path: Path) -> None:
+    from tc.runtime import cache
+
+    site = tmp_path / "site-packages"
+    (site / "tc" / "ir").mkdir(parents=True)
+    (site / "tc" / "ir" / "__init__.py").write_text("")
+    info = site / "tc-0.1.0.dist-info"
+    info.mkdir()
+    record = info / "RECORD"
+    folder = str(site / "tc" / "ir")
+
+    def digest() -> str | None:
+        cache._wheel_record.cache_clear()
+        return cache.installed_record(folder, "ir")
+
+    record.write_text("tc/__init__.py,sha256=aaa,10\ntc/ir/__init__.py,sha256=bbb,0\n")
+    first = digest()
+    assert first is not None
+    record.write_text("tc/__init__.py,sha256=aaa,10\ntc/ir/__init__.py,sha256=ccc,4\n")  # a file changed
+    assert digest() not in (None, first)
+    record.write_text("tc/__init__.py,sha256=aaa,10\n")  # a RECORD that does not list the package
+    assert digest() is None
+    record.unlink()
+    assert digest() is None
+    # A source tree (an editable install: the package's folder is not inside a `tc` folder)
+    # counts by its files even beside a tc wheel's RECORD.
+    (tmp_path / "main" / "ir").mkdir(parents=True)
+    (tmp_path / "tc-0.1.0.dist-info").mkdir()
+    (tmp_path / "tc-0.1.0.dist-info" / "RECORD").write_text("tc/ir/__init__.py,sha256=bbb,0\n")
+    assert cache.installed_record(str(tmp_path / "main" / "ir"), "ir") is None
+    cache._wheel_record.cache_clear()
