@@ -112,7 +112,8 @@ class Value:
 
 class OpResult(Value):
     def __init__(self, type: TensorType, op: Operation, index: int) -> None:
-        super().__init__(type)
+        # Value.__init__'s fields set here: every op's results are made through this.
+        self.type, self.name, self.uses = type, None, UseList()
         self.op = op
         self.index = index
 
@@ -220,9 +221,9 @@ class Operation:
         regions: Sequence[Region] = (),
         location: Location | None = None,
     ) -> None:
-        self.operands: list[Value] = []
-        for value in operands:
-            self._append_operand(value)
+        self.operands: list[Value] = list(operands)
+        for index, value in enumerate(self.operands):  # (_append_operand, inlined: every op is made here)
+            value.uses._uses[Use(self, index)] = None
         self.results = [OpResult(t, self, i) for i, t in enumerate(result_types)]
         self.attributes: dict[str, Attribute] = {**self.attribute_defaults, **(attributes or {})}
         self.regions = list(regions)
