@@ -11,8 +11,7 @@ indices are advanced indexing, which `advanced_indexing.py` builds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -75,8 +74,7 @@ def getitem(x: Variable, key: Any) -> Variable:
     return result
 
 
-@dataclass(frozen=True)
-class GatheredRegion:
+class GatheredRegion(NamedTuple):
     """How `x[...]` with a gathered index was built: `basic` = x's basic-indexed part (or x),
     shuffled by `order` (the gathered axes first), then gathered."""
 

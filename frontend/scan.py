@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..ir.core import Region
 from ..ir.dtypes import DType
@@ -228,8 +228,7 @@ def _split_return(
 # -- the op -----------------------------------------------------------------------------------
 
 
-@dataclass
-class _Step:
+class _Step(NamedTuple):
     """What the step function saw and built: the placeholders of the sequences' rows, the
     non-sequences it was handed, its outputs and its updates."""
 

@@ -39,8 +39,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tc.frontend.config import config
 
@@ -147,8 +146,7 @@ class LaterStages(Mapping[str, str]):
         return 2
 
 
-@dataclass
-class _Job:
+class _Job(NamedTuple):
     lowered: Lowered
     quick: weakref.ref[NativeModule]
     slots: dict[str, str]  # function -> the dispatch slot of its entry in the quick code

@@ -27,8 +27,7 @@ the three ops again (second derivatives work).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple
 
 import numpy as np
 
@@ -47,8 +46,7 @@ _PAIRS = ("stride", "padding", "dilation")
 BORDERS = ("explicit", "full", "half")
 
 
-@dataclass(frozen=True)
-class ConvAxis(Generic[S]):
+class ConvAxis(NamedTuple, Generic[S]):
     """One spatial axis of a convolution, in the sizes of some evaluator (ir/sizes.py)."""
 
     pad: S  # zeros on each side

@@ -46,8 +46,7 @@ scan is a reverse scan (passes/grad_scan.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -61,8 +60,7 @@ if TYPE_CHECKING:
     from ..shape_state import ShapeState
 
 
-@dataclass(frozen=True)
-class ScanLayout:
+class ScanLayout(NamedTuple):
     """Where each kind of operand, block argument and result of a scan sits."""
 
     sequences: int
