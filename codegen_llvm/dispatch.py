@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ll
 
+from .module_text import module_text
 from .target import host_target
 from .types import I8_PTR, I32, I64
 
@@ -47,4 +48,4 @@ def dispatch_module(entries: list[str]) -> str:
         callee = builder.select(builder.icmp_unsigned("==", target, null), quick, target)
         result = builder.call(callee, stub.args, tail=True)
         builder.ret(result)
-    return str(module)
+    return module_text(module)

@@ -78,13 +78,14 @@ def lower_module(module: Module, profile: bool = False) -> tuple[str, dict[str, 
     in LLVM (the support library compiled ahead, tc/object_cache.py). `profile`: the code
     records each op's runs (codegen_llvm/profile.py)."""
     from .lower import lower_function  # the lowering, only when code is made (not loaded)
+    from .module_text import module_text
     from .target import host_target
 
     llmod = host_target().new_module("tc")
     entries = {
         f.name: lower_function(calling_convention(module, f), f, llmod, profile) for f in module.functions
     }
-    return str(llmod), entries
+    return module_text(llmod), entries
 
 
 def parse_and_optimize(

@@ -35,6 +35,7 @@ from llvmlite import ir as ll
 from ..ir import DType
 from . import jit
 from .jit import LLVM_LOCK, host_target_machine
+from .module_text import module_text
 from .pycall_state import SharedState, StateAccess
 from .target import host_target
 from .types import F64, I8, I8_PTR, I32, I64, memory_type
@@ -176,7 +177,7 @@ def _make_outputs(
 def _compile(module: ll.Module, tm: llvm.TargetMachine) -> tuple[int, llvm.ExecutionEngine]:
     """The `tc_fastcall` of `module`, optimised and loaded by MCJIT: (its address, the engine)."""
     with LLVM_LOCK:
-        parsed = llvm.parse_assembly(str(module))
+        parsed = llvm.parse_assembly(module_text(module))
         parsed.verify()
         jit.run_default_pipeline(parsed, tm, 2)
         engine = llvm.create_mcjit_compiler(parsed, tm)

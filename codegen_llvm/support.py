@@ -19,6 +19,7 @@ from llvmlite import ir as ll
 
 from ..ir import DType
 from .linalg import DOT_TYPE, dot_function
+from .module_text import module_text
 from .narrow_gemm import NARROW_GEMM_TYPE, narrow_gemm_function
 from .packed_call import add_packed_call
 from .parallel import module_global
@@ -76,7 +77,7 @@ def library_function(b: ll.IRBuilder, name: str) -> tuple[ll.Value, ll.Value]:
 
 def support_text(part: str) -> str:
     """One part of the library for the host, as LLVM IR text (Python only: llvmlite.ir)."""
-    return str(build_support_module(host_target(), part))
+    return module_text(build_support_module(host_target(), part))
 
 
 def support_object(text: str, quick: bool = False) -> bytes:

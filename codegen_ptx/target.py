@@ -20,6 +20,7 @@ from pathlib import Path
 import llvmlite.binding as llvm
 from llvmlite import ir as ll
 
+from ..codegen_llvm.module_text import module_text
 from ..ir import TcCompilationError
 
 TRIPLE = "nvptx64-nvidia-cuda"
@@ -112,7 +113,7 @@ def compile_ptx(
     """(optimised LLVM IR, PTX) of `module`, whose entry points are `kernels`."""
     from ..codegen_llvm.jit import LLVM_LOCK, run_default_pipeline
 
-    text = str(module)
+    text = module_text(module)
     with LLVM_LOCK:
         tm = target_machine(architecture)
         context = llvm.create_context()

@@ -38,7 +38,7 @@ from tc.runtime.memory import keep_freed_memory
 from tc.runtime.profile import function_profile, profile_option
 from tc.runtime.shared import SharedBuffer
 
-from . import compile_log, pass_cache, tiering
+from . import collector, compile_log, pass_cache, tiering
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
 from .native_entry import defer_native_entry
@@ -115,7 +115,7 @@ def function(
     given_pairs = _check_givens(_pairs(givens, "givens"))
     roots = output_list + [expr for _, expr in update_pairs] + [new for _, new in given_pairs]
     update_pairs += default_updates(roots, update_pairs, no_default_updates)
-    with compile_log.compiling(function_name):
+    with compile_log.compiling(function_name), collector.paused():
         with compile_log.stage("build"):
             built = build_function(
                 function_name, variables, output_list, update_pairs, given_pairs, verify=False
@@ -154,7 +154,8 @@ def compile_ir_module(
         from tc.runtime.cuda import cuda_context
 
         cuda_context()  # without a GPU, say so before any work
-    with compile_log.compiling(",".join(f.name for f in module.functions)), tiering.compiling():
+    names = ",".join(f.name for f in module.functions)
+    with compile_log.compiling(names), tiering.compiling(), collector.paused():
         if device == "cpu":
             prefetch_support_library(module)
         stages, plans = optimize_module(module, on_unused_input)
