@@ -11,7 +11,7 @@ body's diagnostics copied over.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llvmlite import ir as ll
 
@@ -24,8 +24,7 @@ from .nest import ArrayRef
 from .types import I8_PTR, I32, I64
 
 
-@dataclass
-class LoweredBody:
+class LoweredBody(NamedTuple):
     """A body's internal entry, its slots' ranks, and its first index check's number."""
 
     symbol: ll.Function

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llvmlite import ir as ll
@@ -29,7 +28,6 @@ from .types import I1, I8_PTR, I64
 if TYPE_CHECKING:
     from .indexing import IndexFailure
     from .plan import BufferPlan
-    from .shape_ops import ShapeOpLowering
 
 Slot = tuple[ll.Value, list[ll.Value], list[ll.Value]]  # pointer, shape, byte strides
 Lowering = Callable[["LoweringContext", Any], None]
@@ -48,38 +46,41 @@ def lowering(*classes: type[Operation]) -> Callable[[Lowering], Lowering]:
     return register
 
 
-@dataclass
 class LoweringContext:
     """What a lowering entry may use while one function is lowered."""
 
-    builder: ll.IRBuilder
-    module: ll.Module
-    function: Function
-    fail_block: ll.Block  # where a failed allocation returns 1
-    index_failure: IndexFailure  # the exit of failed gather/scatter index checks
-    first_check: dict[Operation, int]  # each indexing op's first check number
-    global_slots: dict[str, Slot]  # the slot of each global (shared variable), by symbol
-    arrays: dict[Value, ArrayRef] = field(default_factory=dict)  # every value lowered so far
-    loops: list[Callable[[], None]] = field(default_factory=list)  # deferred, run after the layout
-    scratch: dict[Operation, ll.Value] = field(default_factory=dict)  # an op's extra buffer
-    # Each temporary allocated, and the stack slot holding it from the entry on (null until
-    # it is allocated), which a failure path frees through.
-    temporaries: list[tuple[ll.Value, ll.Value]] = field(default_factory=list)
-    plan: BufferPlan | None = None  # set once the function is planned (plan.py)
-    # Where in `dims` each result slot's first dimension was read (by the slot's pointer).
-    first_dims: dict[ll.Value, ll.Value] = field(default_factory=dict)
-    shape_ops: ShapeOpLowering = field(init=False)  # sizes and views read while laying out
-    target: HostTarget = field(init=False)  # the module's (target.py): allocation, the cores
-    math: MathLibrary = field(init=False)  # the target's
-    entry_block: ll.Block = field(init=False)  # where the temporaries' slots are set to null
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        builder: ll.IRBuilder,
+        module: ll.Module,
+        function: Function,
+        fail_block: ll.Block,
+        index_failure: IndexFailure,
+        first_check: dict[Operation, int],
+        global_slots: dict[str, Slot],
+    ) -> None:
         from .shape_ops import ShapeOpLowering
 
-        self.shape_ops = ShapeOpLowering(self)
-        self.entry_block = self.builder.block
-        self.target = host_of(self.module)
-        self.math = self.target.math(self.module)
+        self.builder = builder
+        self.module = module
+        self.function = function
+        self.fail_block = fail_block  # where a failed allocation returns 1
+        self.index_failure = index_failure  # the exit of failed gather/scatter index checks
+        self.first_check = first_check  # each indexing op's first check number
+        self.global_slots = global_slots  # the slot of each global (shared variable), by symbol
+        self.arrays: dict[Value, ArrayRef] = {}  # every value lowered so far
+        self.loops: list[Callable[[], None]] = []  # deferred, run after the layout
+        self.scratch: dict[Operation, ll.Value] = {}  # an op's extra buffer
+        # Each temporary allocated, and the stack slot holding it from the entry on (null
+        # until it is allocated), which a failure path frees through.
+        self.temporaries: list[tuple[ll.Value, ll.Value]] = []
+        self.plan: BufferPlan | None = None  # set once the function is planned (plan.py)
+        # Where in `dims` each result slot's first dimension was read (by the slot's pointer).
+        self.first_dims: dict[ll.Value, ll.Value] = {}
+        self.shape_ops = ShapeOpLowering(self)  # sizes and views read while laying out
+        self.entry_block = builder.block  # where the temporaries' slots are set to null
+        self.target: HostTarget = host_of(module)  # allocation, the cores
+        self.math: MathLibrary = self.target.math(module)
 
     @property
     def destination(self) -> dict[Value, ll.Value]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 
 from llvmlite import ir as ll
@@ -54,15 +53,14 @@ CHUNK_ELEMENTS = 1 << 21
 _Job = tuple[list[ArrayRef], list[ll.Value], ll.Value]
 
 
-@dataclass
 class _Chunks:
     """The batch in chunks of `size` images; per chunk, `first` and `count` (set in the loop)."""
 
-    size: ll.Value
-    total: ll.Value
-    tiled: ll.Value  # i1: conv_tiles.py serves the call instead
-    first: ll.Value = I64(0)
-    count: ll.Value = I64(0)
+    def __init__(self, size: ll.Value, total: ll.Value, tiled: ll.Value) -> None:
+        self.size, self.total = size, total
+        self.tiled = tiled  # i1: conv_tiles.py serves the call instead
+        self.first: ll.Value = I64(0)
+        self.count: ll.Value = I64(0)
 
 
 def _chunks(b: ll.IRBuilder, batch: ll.Value, g: Geometry, tiled: ll.Value) -> _Chunks:

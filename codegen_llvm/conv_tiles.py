@@ -25,7 +25,7 @@ instructions whatever the thread count, so results do not depend on it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llvmlite import ir as ll
 
@@ -50,8 +50,7 @@ SLICES = 16
 SCRATCH_ELEMENTS = 1 << 22
 
 
-@dataclass
-class Scratch:
+class Scratch(NamedTuple):
     """One buffer of a region per slice, each region cut into parts of the given element counts."""
 
     pointer: ll.Value

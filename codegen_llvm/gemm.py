@@ -10,7 +10,7 @@ C^T = op(B)^T op(A)^T; without BLAS (or with a size past 2^31) a plain loop nest
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llvmlite import ir as ll
 
@@ -21,8 +21,7 @@ from .symbols import BLAS_GLOBALS
 from .types import BLAS_INT, I8, I8_PTR, I64, load_element, register_type, store_element
 
 
-@dataclass
-class Operand:
+class Operand(NamedTuple):
     """A C-contiguous matrix operand of gemm: its pointer (i8*) and whether op() transposes
     it; `rows x cols` is its stored shape."""
 

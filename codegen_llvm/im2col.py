@@ -11,7 +11,7 @@ element through the strides where the columns are not adjacent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llvmlite import ir as ll
 
@@ -25,8 +25,7 @@ from .terms import LLVMSizes
 from .types import I64, load_element, register_type, store_element
 
 
-@dataclass
-class Geometry:
+class Geometry(NamedTuple):
     """Sizes of one convolution: input (C, H, W), filters (O, kh, kw), output (rows, cols)."""
 
     channels: ll.Value

@@ -9,7 +9,7 @@ whole range again on this thread with the exact body if any element asked.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llvmlite import ir as ll
 
@@ -22,8 +22,7 @@ FastBody = Callable[[ll.IRBuilder, list[ll.Value]], tuple[list[ll.Value], ll.Val
 ExactBody = Callable[[ll.IRBuilder, list[ll.Value]], list[ll.Value]]
 
 
-@dataclass
-class KernelBody:
+class KernelBody(NamedTuple):
     fast: FastBody
     exact: ExactBody
     has_fallback: bool  # whether `fast` can ask for the exact body

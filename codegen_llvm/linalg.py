@@ -14,7 +14,7 @@ integer products do in the module's own function.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llvmlite import ir as ll
 
@@ -119,8 +119,7 @@ def _operands(dtype: DType, args: list[ll.Argument]) -> tuple[ArrayRef, ArrayRef
     return a, m_b
 
 
-@dataclass(frozen=True)
-class _Routines:
+class _Routines(NamedTuple):
     """What the calling module hands the product: its thread count and BLAS routines."""
 
     threads: ll.Value

@@ -17,7 +17,7 @@ axis or None where the operand is broadcast along it. Emitters walk it in one of
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llvmlite import ir as ll
 
@@ -26,8 +26,7 @@ from .control import counted_loop
 from .types import I1, I8_PTR, I64
 
 
-@dataclass
-class ArrayRef:
+class ArrayRef(NamedTuple):
     """A strided array at run time: base pointer, shape and byte strides (all i64)."""
 
     dtype: DType
@@ -101,8 +100,7 @@ def byte_size(b: ll.IRBuilder, extent: Sequence[ll.Value], itemsize: int) -> ll.
 PointBody = Callable[[list[ll.Value], list[ll.Value]], None]
 
 
-@dataclass
-class IterationSpace:
+class IterationSpace(NamedTuple):
     """Axes of `extent`, walked by operands that move by `strides[k]` (bytes per axis)."""
 
     extent: Sequence[ll.Value]

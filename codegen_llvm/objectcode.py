@@ -9,7 +9,7 @@ uses the JIT's large code model, so it can be placed anywhere in memory.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import llvmlite.binding as llvm
 
@@ -21,19 +21,17 @@ from .symbols import EntryPoint
 from .target import HostTarget, host_target
 
 
-@dataclass
-class ObjectCode:
+class ObjectCode(NamedTuple):
     """A module's native code as a relocatable object, with the text of each stage."""
 
     data: bytes
     entry_points: dict[str, EntryPoint]
     target: HostTarget
-    stages: dict[str, str] = field(default_factory=dict)  # llvm, llvm-opt and (if asked) asm
-    seconds: dict[str, float] = field(default_factory=dict)  # llvm-ir, llvm-o3, object
+    stages: dict[str, str]  # llvm, llvm-opt and (if asked) asm
+    seconds: dict[str, float]  # llvm-ir, llvm-o3, object
 
 
-@dataclass(frozen=True)
-class Lowered:
+class Lowered(NamedTuple):
     """A module's functions as LLVM IR text, before LLVM has seen it."""
 
     text: str

@@ -12,7 +12,6 @@ inside the reductions that consume them, and which reductions share a walk, is i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from llvmlite import ir as ll
@@ -29,14 +28,20 @@ from .types import I1, I8_PTR, I64, load_integer
 Pooled = dict[Value, tuple[ll.Value, ll.Value]]  # a value: (its shared buffer, the buffer's bytes)
 
 
-@dataclass
 class BufferPlan:
     """The decisions above, for one function."""
 
-    destination: dict[Value, ll.Value]  # a value computed straight into this slot's pointer
-    targets: list[tuple[Value, Slot]]  # every result and stored value, with its slot
-    stored: set[Value]  # the values written to shared variables
-    pooled: Pooled  # the temporaries sharing buffers (pooled_buffers)
+    def __init__(
+        self,
+        destination: dict[Value, ll.Value],
+        targets: list[tuple[Value, Slot]],
+        stored: set[Value],
+        pooled: Pooled,
+    ) -> None:
+        self.destination = destination  # a value computed straight into this slot's pointer
+        self.targets = targets  # every result and stored value, with its slot
+        self.stored = stored  # the values written to shared variables
+        self.pooled = pooled  # the temporaries sharing buffers (pooled_buffers)
 
 
 def plan_buffers(

@@ -19,7 +19,7 @@ every other call path takes them).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir as ll
@@ -31,8 +31,7 @@ from .types import I8_PTR, I32, I64, memory_type
 ARRAY_WRITEABLE = 0x0400  # NPY_ARRAY_WRITEABLE
 
 
-@dataclass(frozen=True)
-class SharedState:
+class SharedState(NamedTuple):
     """What an entry knows of its shared buffers: how many, how many distinct locks, each
     store's buffer and dtype, whether updates are applied (a copy made with
     delete_updates=True drops them), and the context index of the first buffer."""

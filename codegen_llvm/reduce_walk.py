@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llvmlite import ir as ll
 
@@ -32,8 +32,7 @@ BLOCK = 1024  # elements per block of a reduced run. A float block is summed in 
 # total joins a float64 sum; halving the block measured no slower on sums in cache.
 
 
-@dataclass
-class Member:
+class Member(NamedTuple):
     """One reduction of a group that walks the same operands: its kind (tx.reduce's), the
     dtypes of its elements and of its result, where its result goes and its scratch
     (argmax/argmin's best values, or a float32 sum's float64 accumulator, see

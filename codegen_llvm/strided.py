@@ -11,7 +11,6 @@ lines and pages are still there.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from llvmlite import ir as ll
 
@@ -100,17 +99,23 @@ def _nest_function(
     return fn
 
 
-@dataclass
 class _Nest:
     """The loops of one nest function, axis by axis."""
 
-    b: ll.IRBuilder
-    dtypes: Sequence[DType]
-    num_inputs: int
-    space: IterationSpace  # the extent and the inputs' strides, the function's arguments
-    outputs: list[ll.Value]
-    body: FastBody
-    flag: ll.Value  # set when an element asks for exact math
+    def __init__(
+        self,
+        b: ll.IRBuilder,
+        dtypes: Sequence[DType],
+        num_inputs: int,
+        space: IterationSpace,
+        outputs: list[ll.Value],
+        body: FastBody,
+        flag: ll.Value,
+    ) -> None:
+        self.b, self.dtypes, self.num_inputs = b, dtypes, num_inputs
+        self.space = space  # the extent and the inputs' strides, the function's arguments
+        self.outputs, self.body = outputs, body
+        self.flag = flag  # set when an element asks for exact math
 
     def level(
         self, axis: int, moved: list[ll.Value], linear: ll.Value, rows: tuple[ll.Value, ll.Value]

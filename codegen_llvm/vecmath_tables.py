@@ -12,7 +12,7 @@ Sources of the coefficients (all published minimax fits):
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llvmlite import ir as ll
 
@@ -25,8 +25,7 @@ def f32(v: float) -> float:
     return struct.unpack("f", struct.pack("f", v))[0]
 
 
-@dataclass(frozen=True)
-class Consts:
+class Consts(NamedTuple):
     """Everything that differs between float and double: one table per dtype."""
 
     fty: ll.Type

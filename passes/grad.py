@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..ir import Function, Operation, TensorType, Value
 from ..ir.builder import Builder
@@ -141,8 +140,7 @@ def _disconnected(grad: Grad, index: int, w: Value, policy: str) -> None:
         warnings.warn(message, stacklevel=2)
 
 
-@dataclass
-class Backpropagated:
+class Backpropagated(NamedTuple):
     """The total cotangent of each source one reached, and every value the seeds depend on
     through a path gradients take (a source outside it is disconnected)."""
 

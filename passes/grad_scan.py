@@ -23,7 +23,7 @@ construction running forwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..ir import Value
 from ..ir.builder import Builder
@@ -34,8 +34,7 @@ from ..ir.ops.builtin import Return
 from ..ir.ops.scan import Scan, ScanLayout, argument_types
 
 
-@dataclass
-class _Parts:
+class _Parts(NamedTuple):
     """The forward scan taken apart, and which of its inputs are differentiable."""
 
     op: Scan
@@ -61,8 +60,7 @@ class _Parts:
         )  # fmt: skip
 
 
-@dataclass
-class _Args:
+class _Args(NamedTuple):
     """The backward step's block arguments, by kind."""
 
     seqs: list[Value]
@@ -146,8 +144,7 @@ def _carry_start(builder: Builder, init: Value, final_cotangent: Value | None) -
     return builder.retype(row, _zero_row(builder, init).type)
 
 
-@dataclass
-class _Window:
+class _Window(NamedTuple):
     """The forward steps the gradient goes back through: `steps` of them from row `start`, and
     whether that reaches the initial values (`complete`: None when always)."""
 

@@ -1,8 +1,8 @@
 """Passes, their registry, and the pass manager that runs a textual pipeline.
 
-A pass is a frozen dataclass with a kebab-case `name`; its fields are its
-options. A pipeline is a comma-separated list of names (`fold,cse,fuse`),
-runnable from Python (`run_pipeline`) and from `tc opt`.
+A pass is a class with a kebab-case `name`, made with no arguments. A pipeline is a
+comma-separated list of names (`fold,cse,fuse`), runnable from Python (`run_pipeline`) and
+from `tc opt`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import importlib
 import pkgutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import ClassVar, TextIO
 
 from ..ir import Function, Module, TcError, print_module, verify_module
@@ -70,19 +69,23 @@ def parse_pipeline(pipeline: str | Iterable[str]) -> list[Pass]:
     return passes
 
 
-@dataclass
 class PassManager:
     """Runs passes in order, with MLIR-style instrumentation. `verify_each`: verify the IR
     after every pass, which names the pass that broke it; otherwise once after the last
     (tc.function's pipelines: verifying after each of their passes took 20-60 ms of a train
     step's cold compile)."""
 
-    passes: list[Pass]
-    verify_each: bool = True
-    print_after: frozenset[str] | None = None  # names, or None; `all` prints after every pass
-    out: TextIO | None = None
-    timings: list[tuple[str, float]] = field(default_factory=list)
-    on_stage: Callable[[str, Module], None] | None = None
+    def __init__(
+        self,
+        passes: list[Pass],
+        verify_each: bool = True,
+        print_after: frozenset[str] | None = None,  # names, or None; `all` prints after every pass
+        out: TextIO | None = None,
+        on_stage: Callable[[str, Module], None] | None = None,
+    ) -> None:
+        self.passes, self.verify_each = passes, verify_each
+        self.print_after, self.out, self.on_stage = print_after, out, on_stage
+        self.timings: list[tuple[str, float]] = []
 
     def run(self, module: Module) -> Module:
         for p in self.passes:
