@@ -24,7 +24,7 @@ instructions (llvmlite keeps operands in a few attributes besides `operands`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from llvmlite import ir as ll
 
@@ -119,43 +119,65 @@ def _live_ins(function: ll.Function, name: str) -> tuple[list[ll.Value], list[ll
         for instruction in block.instructions:
             uses_outside = False
             for value in _used_values(instruction):
-                if isinstance(value, ll.Block):
+                if isinstance(value, ll.Instruction):
+                    if value.parent.parent is function:
+                        continue
+                elif isinstance(value, ll.Argument):
+                    if value.parent is function:
+                        continue
+                elif isinstance(value, ll.Block):
                     if value.parent is not function:
                         raise TcCompilationError(
                             f"internal error: the loops of {name} branch out of their function"
                         )
-                elif _defined_elsewhere(value, function):
-                    found.setdefault(id(value), value)
-                    uses_outside = True
+                    continue
+                else:
+                    continue  # constants, globals, functions, metadata
+                found.setdefault(id(value), value)
+                uses_outside = True
             if uses_outside:
                 users.append(instruction)
     return list(found.values()), users
 
 
-def _defined_elsewhere(value: ll.Value, function: ll.Function) -> bool:
-    if isinstance(value, ll.Argument):
-        return value.parent is not function
-    if isinstance(value, ll.Instruction):
-        return value.parent.parent is not function
-    return False  # constants, globals, functions, metadata
+# Per instruction class: the attributes holding its values that are stored on it (not
+# properties computed from `operands`), and whether it is a phi or a switch.
+_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...], bool, bool]] = {}
 
 
-def _used_values(instruction: ll.Instruction) -> Iterator[ll.Value]:
-    for field in _VALUE_FIELDS:
-        yield from getattr(instruction, field, ()) or ()
-    for field in _SINGLE_FIELDS:
+def _fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], bool, bool]:
+    fields = _FIELDS.get(cls)
+    if fields is None:
+
+        def stored(field: str) -> bool:
+            return not isinstance(getattr(cls, field, None), property)
+
+        sequences = tuple(filter(stored, _VALUE_FIELDS))
+        singles = tuple(filter(stored, _SINGLE_FIELDS))
+        phi, switch = issubclass(cls, ll.PhiInstr), issubclass(cls, ll.SwitchInstr)
+        fields = _FIELDS[cls] = (sequences, singles, phi, switch)
+    return fields
+
+
+def _used_values(instruction: ll.Instruction) -> list[ll.Value]:
+    """The values and blocks `instruction` uses (a property such as a call's `args` only
+    repeats its `operands`)."""
+    sequences, singles, phi, switch = _fields(type(instruction))
+    used: list[ll.Value] = []
+    for field in sequences:
+        used.extend(getattr(instruction, field, None) or ())
+    for field in singles:
         value = getattr(instruction, field, None)
         if value is not None:
-            yield value
-    if isinstance(instruction, ll.PhiInstr):
+            used.append(value)
+    if phi:
         for value, block in instruction.incomings:
-            yield value
-            yield block
-    if isinstance(instruction, ll.SwitchInstr):
-        yield instruction.default
+            used += (value, block)
+    if switch:
+        used.append(instruction.default)
         for value, block in instruction.cases:
-            yield value
-            yield block
+            used += (value, block)
+    return used
 
 
 def _take_as_arguments(function: ll.Function, live_ins: list[ll.Value], users: list[ll.Instruction]) -> None:
@@ -169,25 +191,21 @@ def _take_as_arguments(function: ll.Function, live_ins: list[ll.Value], users: l
         _replace(instruction, replacement)
 
 
-def _stored(instruction: ll.Instruction, field: str) -> bool:
-    """Whether `field` is stored on the instruction, not a property computed from `operands`."""
-    return not isinstance(getattr(type(instruction), field, None), property)
-
-
 def _replace(instruction: ll.Instruction, replacement: dict[int, ll.Value]) -> None:
     def new(value: ll.Value) -> ll.Value:
         return replacement.get(id(value), value)
 
-    for field in (f for f in _VALUE_FIELDS if _stored(instruction, f)):
+    sequences, singles, phi, switch = _fields(type(instruction))
+    for field in sequences:
         values = getattr(instruction, field, None)
         if values:
             setattr(instruction, field, type(values)(new(v) for v in values))
-    for field in (f for f in _SINGLE_FIELDS if _stored(instruction, f)):
+    for field in singles:
         value = getattr(instruction, field, None)
         if value is not None:
             setattr(instruction, field, new(value))
-    if isinstance(instruction, ll.PhiInstr):
+    if phi:
         instruction.incomings = [(new(value), block) for value, block in instruction.incomings]
-    if isinstance(instruction, ll.SwitchInstr):
+    if switch:
         instruction.cases = [(new(value), block) for value, block in instruction.cases]
     instruction._clear_string_cache()
