@@ -24,6 +24,7 @@ instructions (llvmlite keeps operands in a few attributes besides `operands`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from llvmlite import ir as ll
@@ -140,23 +141,17 @@ def _live_ins(function: ll.Function, name: str) -> tuple[list[ll.Value], list[ll
     return list(found.values()), users
 
 
-# Per instruction class: the attributes holding its values that are stored on it (not
-# properties computed from `operands`), and whether it is a phi or a switch.
-_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...], bool, bool]] = {}
-
-
+@functools.cache
 def _fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], bool, bool]:
-    fields = _FIELDS.get(cls)
-    if fields is None:
+    """The attributes of instructions of class `cls` that hold their values and are stored on
+    them (not properties computed from `operands`), and whether `cls` is a phi or a switch."""
 
-        def stored(field: str) -> bool:
-            return not isinstance(getattr(cls, field, None), property)
+    def stored(field: str) -> bool:
+        return not isinstance(getattr(cls, field, None), property)
 
-        sequences = tuple(filter(stored, _VALUE_FIELDS))
-        singles = tuple(filter(stored, _SINGLE_FIELDS))
-        phi, switch = issubclass(cls, ll.PhiInstr), issubclass(cls, ll.SwitchInstr)
-        fields = _FIELDS[cls] = (sequences, singles, phi, switch)
-    return fields
+    sequences = tuple(filter(stored, _VALUE_FIELDS))
+    singles = tuple(filter(stored, _SINGLE_FIELDS))
+    return sequences, singles, issubclass(cls, ll.PhiInstr), issubclass(cls, ll.SwitchInstr)
 
 
 def _used_values(instruction: ll.Instruction) -> list[ll.Value]:
