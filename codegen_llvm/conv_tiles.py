@@ -104,8 +104,12 @@ def _rows(b: ll.IRBuilder, m: ll.Value) -> ll.Value:
 
 
 def packed_size(b: ll.IRBuilder, m: ll.Value, k: ll.Value) -> ll.Value:
-    """Elements of an m x k matrix packed for tc_tiles."""
-    return b.mul(padded(b, m, tile_rows()), k)
+    """Elements of an m x k matrix packed for tc_tiles: whole blocks of its row block, as
+    small_gemm.py counts them (m = 5 packs two blocks of SMALL_ROWS, 8 rows: more than MR = 6
+    rows on AVX2 hosts, where padding to MR overran the buffer)."""
+    rows = _rows(b, m)
+    blocks = b.sdiv(b.add(m, b.sub(rows, I64(1))), rows)
+    return b.mul(b.mul(blocks, rows), k)
 
 
 def parts(b: ll.IRBuilder, which: str, dtype: DType, g: Geometry) -> list[ll.Value]:

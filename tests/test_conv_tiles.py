@@ -119,3 +119,50 @@ def test_large_images_take_fewer_slices_to_the_same_values() -> None:
     _check(two, _references(xv, wv, cv, {}), "float64")
     for a, b in zip(one, two, strict=True):
         assert a.tobytes() == b.tobytes()
+
+
+AVX2_TILES = """
+import numpy as np
+from tc.codegen_llvm import small_gemm
+small_gemm.vector_bytes = lambda: 32  # AVX2's tiles (MR = 6) on any host, before compiling
+import tc, tc.tensor as T
+from test_conv import numpy_conv2d
+from tc.ir.ops.conv import conv_grad_filters_reference, conv_grad_input_reference
+rng = np.random.default_rng(3)
+for dtype, tol in (("float64", 1e-12), ("float32", 2e-5)):
+    x, w, c = (T.tensor(dtype, (None,) * 4) for _ in range(3))
+    y = T.nnet.conv2d(x, w)
+    f = tc.function([x, w, c], [y, *T.grad(T.sum(y * c), [x, w])])
+    # 5 filters and 5 taps: fewer rows than MR, packed in two blocks of SMALL_ROWS (8 rows)
+    for shapes in (((2, 3, 8, 8), (5, 3, 3, 3)), ((3, 5, 9, 9), (7, 5, 1, 1))):
+        xv, wv = (rng.standard_normal(s).astype(dtype) for s in shapes)
+        want = numpy_conv2d(xv, wv)
+        cv = rng.standard_normal(want.shape).astype(dtype)
+        got = f(xv, wv, cv)
+        references = [
+            want,
+            conv_grad_input_reference(xv.shape, wv, cv, (1, 1), (0, 0), (1, 1), True),
+            conv_grad_filters_reference(xv, wv.shape, cv, (1, 1), (0, 0), (1, 1), True),
+        ]
+        for value, expected in zip(got, references, strict=True):
+            np.testing.assert_allclose(value, expected, rtol=tol, atol=tol * 10 * np.abs(expected).max())
+print("ok")
+"""
+
+
+def test_fewer_filters_than_a_row_block_on_avx2_tiles(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Filters (or taps) fewer than MR are packed in blocks of SMALL_ROWS, which can take more
+    rows than MR: with AVX2's MR = 6, five filters take 8 rows, and a buffer sized for 6
+    overran into the heap (the process aborted). Run with AVX2's tiles whatever the host, in a
+    process of its own (the tile sizes are fixed per process) with glibc's heap checks on."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, TC_CACHE_DIR=str(tmp_path), MALLOC_CHECK_="3", MALLOC_PERTURB_="165")
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-c", AVX2_TILES], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
