@@ -40,7 +40,7 @@ def test_a_collector_the_user_switched_off_stays_off() -> None:
 
 def test_a_failing_block_restores_the_collector() -> None:
     with pytest.raises(ZeroDivisionError), collector.paused():
-        1 / 0
+        _ = 1 / 0
     assert gc.isenabled()
 
 
