@@ -35,7 +35,7 @@ from ..ir.ops.reduce import Reduce
 from .nest import ArrayRef, IterationSpace
 from .reduce_walk import Compute, Member, Walk
 from .scalar import ScalarEmitter
-from .types import I8_PTR
+from .types import I8_PTR, I64
 
 
 def emit_reduce(
@@ -73,12 +73,40 @@ def emit_reductions(
     its own accumulator.
     A group of several members holds no argmax/argmin.
     """
+    axes, space = _flattened(emitter.b, members, axes, operands, space)
     walk = Walk(emitter, members, axes, compute, operands, space)
     count_out = walk.initialise(out_extent)
     walk.lay_out()
     b = emitter.b
     walk.visit_all([b.bitcast(arr.pointer, I8_PTR) for arr in operands])
     walk.finish(count_out)
+
+
+def _flattened(
+    b: ll.IRBuilder,
+    members: list[Member],
+    axes: tuple[int, ...],
+    operands: list[ArrayRef],
+    space: IterationSpace,
+) -> tuple[tuple[int, ...], IterationSpace]:
+    """A reduction of every axis of operands that are C-contiguous by construction (a weight
+    matrix's L1 and L2 norms) as one of a single run of all their elements: the run's blocks
+    are then spread over the cores (reduce_spread.py), where rows, each a block or less,
+    would all be summed on one thread. Argmax/argmin keep their nest; a broadcast operand
+    does not walk its elements in order."""
+    rank = space.rank
+    flat = (
+        rank > 1
+        and len(axes) == rank
+        and all(m.kind not in ("argmax", "argmin") for m in members)
+        and all(arr.contiguous and None not in s for arr, s in zip(operands, space.strides, strict=True))
+    )
+    if not flat:
+        return axes, space
+    count: ll.Value = I64(1)
+    for dim in space.extent:
+        count = b.mul(count, dim)
+    return (0,), IterationSpace([count], [[I64(arr.dtype.itemsize)] for arr in operands])
 
 
 def wide_accumulator(kind: str, out_dtype: DType, rank: int, axes: tuple[int, ...]) -> DType | None:

@@ -172,6 +172,33 @@ def test_long_runs_spread_over_threads_give_one_threads_bits(dtype: str) -> None
         assert error <= 4 * ULPS[dtype] * _exact(np.abs(data))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_whole_matrix_norms_are_one_run_of_its_elements(dtype: str) -> None:
+    """A shared matrix's L1 and L2 norms (a reduction of every axis of a contiguous buffer)
+    walk its elements as one run, spread over the threads: the bits of the same values
+    reduced as a vector, on one thread and on two; a transposed view takes the nest."""
+    data = (RNG.standard_normal((300, 7, 40)) * 3).astype(dtype)  # rows shorter than a block
+    matrix = tc.shared(data, name="W")
+    vector = tc.shared(data.ravel(), name="v")
+
+    def norms(w: T.TensorVariable) -> list[T.TensorVariable]:
+        return [abs(w).sum(), (w**2).sum(), w.mean()]
+
+    f = tc.function([], norms(matrix) + norms(vector) + [matrix.dimshuffle(2, 0, 1).sum()])
+    native = f._code_owner
+    results = []
+    for threads in (1, 2):
+        native.set_num_threads(threads)
+        results.append([r.tobytes() for r in f()])
+    assert results[0] == results[1]
+    assert results[0][:3] == results[0][3:6]
+    wide = data.astype(np.float64)
+    l1, l2, mean, *_, transposed_sum = (float(r) for r in f())
+    pairs = ((l1, np.abs(wide)), (l2, wide * wide), (mean * data.size, wide), (transposed_sum, wide))
+    for got, values in pairs:
+        assert abs(got - _exact(values)) <= 4 * ULPS[dtype] * _exact(np.abs(values))
+
+
 def test_rows_spread_over_threads_give_one_threads_bits() -> None:
     """Row-wise reductions of at least SPREAD_AT elements run their rows on the pool's
     threads, each row reduced by one thread into its own slot; column-wise ones (also
