@@ -142,9 +142,18 @@ def _proc_field(path: str, key: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
+# /proc/cpuinfo's flag of each x86 vector extension and its name, widest first.
+VECTOR_EXTENSIONS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse2", "SSE2"))
+
+
 def machine_description() -> str:
-    """CPU model, core count and memory, from /proc where it exists."""
+    """CPU model, widest vector extension, core count and memory, from /proc where it exists.
+    The vector width is named because machines of one model name differ in it ("AMD EPYC"
+    with AVX-512 or with AVX2 only), and tc's kernels and their speed with it."""
     cpu = _proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
+    flags = (_proc_field("/proc/cpuinfo", "flags") or "").split()
+    vectors = next((name for flag, name in VECTOR_EXTENSIONS if flag in flags), None)
+    cpu = f"{cpu} ({vectors})" if vectors else cpu
     cores = f"{os.cpu_count()} cores"
     if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) != os.cpu_count():
         cores += f" ({len(os.sched_getaffinity(0))} usable by this process)"

@@ -125,3 +125,17 @@ def test_unknown_name_is_a_usage_error() -> None:
         [sys.executable, str(ROOT / "bench" / "all.py"), "--only", "nope"], capture_output=True, text=True
     )
     assert done.returncode == 2 and "unknown benchmark(s) nope" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [("fpu sse2 avx avx2 fma", "Zen (AVX2)"), ("sse2 avx2 avx512f avx512bw", "Zen (AVX-512)"), (None, "Zen")],
+)
+def test_machine_names_its_widest_vector_extension(
+    monkeypatch: pytest.MonkeyPatch, flags: str | None, named: str
+) -> None:
+    """Machines of one model name differ in their vectors (an "AMD EPYC" with AVX-512 or with
+    AVX2 only), and tc's kernels with them: the report says which it ran on."""
+    fields = {"model name": "Zen", "flags": flags, "MemTotal": "2097152 kB"}
+    monkeypatch.setattr(bench_all, "_proc_field", lambda path, key: fields[key])
+    assert bench_all.machine_description().startswith(f"{named}, ")
