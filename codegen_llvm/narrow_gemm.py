@@ -1,10 +1,12 @@
-"""tc's own product kernel for narrow results: C (m x n) = A (m x k) . B (k x n) with n below one
-tile of small_gemm.py (n < 2 vectors: a 10-class output layer and its weight gradient).
+"""tc's own product kernel for narrow results: C (m x n) = A (m x k) . B (k x n) with n below three
+vectors (NARROW_VECTORS): a 10-class output layer and its weight gradient, in float64 too where
+a vector holds 4 (AVX2: one column block of small_gemm.py and a tail would compute 16).
 
 BLAS packs all of A for such a product (m x k values copied, for only n multiply-adds each),
 which costs as much as the arithmetic. Here A is read in place: a tile of MR rows keeps one
-or two vectors of accumulators per row, and per step p broadcasts A[r, p] of each row into
-FMAs with B's row p, loaded under a mask of the n columns (as are C's stores). Row blocks
+or two vectors of accumulators per row (three: fewer rows per tile), and per step p
+broadcasts A[r, p] of each row into FMAs with B's row p, loaded under a mask of the n
+columns (as are C's stores). Row blocks
 (the last one overlapping the one before, to the same bits) are spread over the cores.
 """
 
@@ -15,17 +17,18 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .parallel import JOB_TYPE
-from .small_gemm import GEMM_ARGUMENTS, emit_fma_tile, lanes, run_blocks, tile_rows
+from .small_gemm import GEMM_ARGUMENTS, emit_fma_tile, lanes, run_blocks, tile_rows, vector_bytes
 from .types import I1, I32, I64, mark_not_captured, register_type
 
+NARROW_VECTORS = 3  # the widest result, in vectors of accumulators per row
 _ARGUMENTS = GEMM_ARGUMENTS[:-1]  # the job's: all but the thread count
 NARROW_GEMM_TYPE = ll.FunctionType(ll.VoidType(), GEMM_ARGUMENTS)
 
 
 def narrow_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
     """void tc_narrow_gemm_<dtype>(a, a row stride, a col stride (bytes), b, b row stride
-    (bytes), c, m, n, k, threads): C = A . B for 0 < n < 2 vectors and m >= MR (linalg.py sends it
-    1 < n: one column is gemv's)."""
+    (bytes), c, m, n, k, threads): C = A . B for 0 < n < NARROW_VECTORS vectors and m >= MR
+    (linalg.py sends it 1 < n: one column is gemv's)."""
     name = f"tc_narrow_gemm_{dtype.value}"
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
@@ -51,30 +54,40 @@ def _job(module: ll.Module, dtype: DType) -> ll.Function:
     rsa, csa, ldb, m, n, k = (b.ptrtoint(loaded[i], I64) for i in (1, 2, 4, 6, 7, 8))
     rows = tile_rows()
     ldc = b.mul(n, I64(dtype.itemsize))
-    one_vector = b.icmp_signed("<=", n, I64(lanes(dtype)))
-    tiles = (_tile(module, dtype, 1), _tile(module, dtype, 2))
+    vectors = b.sdiv(b.add(n, I64(lanes(dtype) - 1)), I64(lanes(dtype)))
     with counted_loop(b, end, "rows", start=begin) as block:
         first = b.mul(block, I64(rows))
         last = b.sub(m, I64(rows))
         first = b.select(b.icmp_signed("<", first, last), first, last)
-        operands = [
-            b.gep(a, [b.mul(first, rsa)]),
-            rsa,
-            csa,
-            bp,
-            ldb,
-            b.gep(c, [b.mul(first, ldc)]),
-            ldc,
-            k,
-            n,
-        ]
-        with b.if_else(one_vector) as (single, double):
-            with single:
-                b.call(tiles[0], operands)
-            with double:
-                b.call(tiles[1], operands)
+
+        def operands(row: int) -> list[ll.Value]:
+            at = b.add(first, I64(row))
+            return [b.gep(a, [b.mul(at, rsa)]), rsa, csa, bp, ldb, b.gep(c, [b.mul(at, ldc)]), ldc, k, n]
+
+        switch = b.switch(vectors, b.function.append_basic_block("vectors.3"))
+        after = b.function.append_basic_block("vectors.done")
+        for count in (1, 2):
+            case = b.function.append_basic_block(f"vectors.{count}")
+            switch.add_case(I64(count), case)
+            b.position_at_end(case)
+            b.call(_tile(module, dtype, count, rows), operands(0))
+            b.branch(after)
+        b.position_at_end(switch.default)
+        # Three vectors of accumulators a row take fewer rows at a time (the registers hold
+        # 3 x 3 of them and B's 3 vectors with AVX2's 16), as often as the row block needs.
+        third = _rows_of_three()
+        for row in range(0, rows, third):
+            b.call(_tile(module, dtype, 3, third), operands(row))
+        b.branch(after)
+        b.position_at_end(after)
     b.ret(ll.Constant(I1, 0))
     return fn
+
+
+def _rows_of_three() -> int:
+    """Rows a tile of three vectors per row takes: MR where 32 registers hold 3 x MR
+    accumulators (AVX-512), else half of MR (AVX2: 3 x 3 accumulators of 16)."""
+    return tile_rows() if vector_bytes() == 64 else tile_rows() // 2
 
 
 def _masked(module: ll.Module, dtype: DType, kind: str) -> ll.Function:
@@ -91,9 +104,9 @@ def _masked(module: ll.Module, dtype: DType, kind: str) -> ll.Function:
     return ll.Function(module, ll.FunctionType(ll.VoidType(), [vector, vector.as_pointer(), I32, mask]), name)
 
 
-def _tile(module: ll.Module, dtype: DType, vectors: int) -> ll.Function:
-    """C[0:MR, 0:n] = A[0:MR, :] . B[:, 0:n] with `vectors` masked vectors per row."""
-    name = f"narrow_gemm.{dtype.value}.tile{vectors}"
+def _tile(module: ll.Module, dtype: DType, vectors: int, rows: int) -> ll.Function:
+    """C[0:rows, 0:n] = A[0:rows, :] . B[:, 0:n] with `vectors` masked vectors per row."""
+    name = f"narrow_gemm.{dtype.value}.tile{vectors}x{rows}"
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
         return existing
@@ -130,6 +143,6 @@ def _tile(module: ll.Module, dtype: DType, vectors: int) -> ll.Function:
         address = b.gep(b.gep(c, [b.mul(I64(r), ldc)]), [I64(h * width * size)])
         b.call(masked_store, [value, b.bitcast(address, vector.as_pointer()), I32(size), masks[h]])
 
-    emit_fma_tile(b, dtype, (tile_rows(), vectors), k, (a_address, load_b, store_c))
+    emit_fma_tile(b, dtype, (rows, vectors), k, (a_address, load_b, store_c))
     b.ret_void()
     return fn
