@@ -119,16 +119,22 @@ def _tile(module: ll.Module, dtype: DType, vectors: int, rows: int) -> ll.Functi
     size, width = dtype.itemsize, lanes(dtype)
     vector = ll.VectorType(register_type(dtype), width)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    index = ll.Constant(ll.VectorType(I64, width), [I64(i) for i in range(width)])
-    masks = []
-    for h in range(vectors):
-        limit = b.sub(n, I64(h * width))
-        splat = b.shuffle_vector(
-            b.insert_element(ll.Constant(ll.VectorType(I64, width), ll.Undefined), limit, I32(0)),
-            ll.Constant(ll.VectorType(I64, width), ll.Undefined),
-            ll.Constant(ll.VectorType(I32, width), [I32(0)] * width),
-        )
-        masks.append(b.icmp_signed("<", index, splat))
+    # Only the last vector is partial (the job picks `vectors` = n / width rounded up): the
+    # others load and store whole. The mask compares lanes of the elements' width, one
+    # vector compare: with i64 lanes LLVM rebuilt the float32 masks inside the k loop.
+    lane = ll.IntType(8 * size)
+    index = ll.Constant(ll.VectorType(lane, width), [ll.Constant(lane, i) for i in range(width)])
+    limit = (
+        b.trunc(b.sub(n, I64((vectors - 1) * width)), lane)
+        if size < 8
+        else b.sub(n, I64((vectors - 1) * width))
+    )
+    splat = b.shuffle_vector(
+        b.insert_element(ll.Constant(ll.VectorType(lane, width), ll.Undefined), limit, I32(0)),
+        ll.Constant(ll.VectorType(lane, width), ll.Undefined),
+        ll.Constant(ll.VectorType(I32, width), [I32(0)] * width),
+    )
+    mask = b.icmp_signed("<", index, splat)
     masked_load, masked_store = _masked(module, dtype, "load"), _masked(module, dtype, "store")
     zero = ll.Constant(vector, [ll.Constant(register_type(dtype), 0.0)] * width)
 
@@ -136,12 +142,19 @@ def _tile(module: ll.Module, dtype: DType, vectors: int, rows: int) -> ll.Functi
         return b.gep(a, [b.add(b.mul(I64(r), rsa), b.mul(p, csa))])
 
     def load_b(b: ll.IRBuilder, p: ll.Value, h: int) -> ll.Value:
-        address = b.gep(b.gep(bp, [b.mul(p, ldb)]), [I64(h * width * size)])
-        return b.call(masked_load, [b.bitcast(address, vector.as_pointer()), I32(size), masks[h], zero])
+        address = b.bitcast(b.gep(b.gep(bp, [b.mul(p, ldb)]), [I64(h * width * size)]), vector.as_pointer())
+        if h < vectors - 1:
+            return b.load(address, align=size)
+        return b.call(masked_load, [address, I32(size), mask, zero])
 
     def store_c(b: ll.IRBuilder, r: int, h: int, value: ll.Value) -> None:
-        address = b.gep(b.gep(c, [b.mul(I64(r), ldc)]), [I64(h * width * size)])
-        b.call(masked_store, [value, b.bitcast(address, vector.as_pointer()), I32(size), masks[h]])
+        address = b.bitcast(
+            b.gep(b.gep(c, [b.mul(I64(r), ldc)]), [I64(h * width * size)]), vector.as_pointer()
+        )
+        if h < vectors - 1:
+            b.store(value, address, align=size)
+        else:
+            b.call(masked_store, [value, address, I32(size), mask])
 
     emit_fma_tile(b, dtype, (rows, vectors), k, (a_address, load_b, store_c))
     b.ret_void()
