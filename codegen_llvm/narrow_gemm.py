@@ -105,7 +105,7 @@ def _masked(module: ll.Module, dtype: DType, kind: str) -> ll.Function:
 
 
 def _tile(module: ll.Module, dtype: DType, vectors: int, rows: int) -> ll.Function:
-    """C[0:rows, 0:n] = A[0:rows, :] . B[:, 0:n] with `vectors` masked vectors per row."""
+    """C[0:rows, 0:n] = A[0:rows, :] . B[:, 0:n] with `vectors` vectors per row, the last masked."""
     name = f"narrow_gemm.{dtype.value}.tile{vectors}x{rows}"
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
