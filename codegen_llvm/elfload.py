@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import os
 import struct
 import sys
 
@@ -40,6 +41,7 @@ from .elfcheck import (
 
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
 SHN_ABS = 0xFFF1
+STT_FUNC = 2
 R_NONE, R_64, R_PC32, R_PLT32, R_32, R_32S, R_PC64 = 0, 1, 2, 4, 10, 11, 24
 PAGE = mmap.PAGESIZE
 MAX_SECTION = 1 << 30  # bytes; tc's objects hold kilobytes, a larger one is damaged
@@ -113,7 +115,30 @@ def load(data: bytes) -> LoadedImage:
     except BaseException:
         _libc.munmap(base, size)
         raise
+    if os.environ.get("TC_PERF_MAP", "0") not in ("", "0"):
+        write_perf_map(view, sections, offsets, base)
     return LoadedImage(base, size, symbols)
+
+
+def write_perf_map(
+    view: memoryview, sections: list[tuple[int, ...]], offsets: dict[int, int], base: int
+) -> None:
+    """Append the loaded functions to /tmp/perf-<pid>.map (TC_PERF_MAP=1), the file in which
+    `perf report` looks up the names of code it did not load from a file: tc's kernels,
+    products and loop bodies then show by name instead of as bare addresses."""
+    table = next(s for s in sections if s[1] == SHT_SYMTAB)
+    strings = bytes(view[sections[table[6]][4] : sections[table[6]][4] + sections[table[6]][5]])
+    lines = []
+    for number in range(table[5] // SYMBOL.size):
+        name_at, info, _, shndx, value, length = SYMBOL.unpack_from(view, table[4] + number * SYMBOL.size)
+        if info & 0xF == STT_FUNC and length and shndx in offsets:
+            name = strings[name_at : strings.index(b"\0", name_at)].decode("utf-8", "replace")
+            lines.append(f"{base + offsets[shndx] + value:x} {length:x} {name}\n")
+    try:
+        with open(f"/tmp/perf-{os.getpid()}.map", "a", encoding="utf-8") as out:
+            out.writelines(lines)
+    except OSError:
+        pass  # a profiling aid: never a reason for a load to fail
 
 
 def _lay_out(sections: list[tuple[int, ...]]) -> tuple[dict[int, int], int, list[tuple[int, int, int]]]:

@@ -4,6 +4,7 @@ every relocation it does not know sends the object to MCJIT, and freed code is u
 from __future__ import annotations
 
 import gc
+import os
 import struct
 from pathlib import Path
 
@@ -106,3 +107,24 @@ def test_a_huge_uninitialised_section_is_damage_not_a_memory_error(object_code: 
         pytest.skip("this object has no uninitialised section")
     with pytest.raises(ObjectCodeError, match="asks for"):
         elfload.load(bytes(data))
+
+
+def test_perf_map_names_the_loaded_functions(object_code: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TC_PERF_MAP=1: perf's map file for this process gets each function's address, size and
+    name, so `perf report` names tc's code."""
+    path = Path(f"/tmp/perf-{os.getpid()}.map")
+    before = path.read_text() if path.exists() else ""
+    monkeypatch.setenv("TC_PERF_MAP", "1")
+    image = elfload.load(object_code)
+    try:
+        added = path.read_text()[len(before) :].splitlines()
+    finally:
+        if before:
+            path.write_text(before)
+        else:
+            path.unlink()
+    fields = [line.split() for line in added]
+    entries = {name: (int(start, 16), int(size, 16)) for start, size, name in fields}
+    start, size = entries["tc_f"]
+    assert start == image.get_global_value_address("tc_f") and size > 0
+    assert all(image.base <= s < image.base + image.size for s, _ in entries.values())
