@@ -492,29 +492,35 @@ def timing(
     cold: bool,
 ) -> None:
     train_set = (data[0][0].astype(dtype), data[0][1])
-    per_epoch: list[tuple[str, float | None]] = []
     compile_rows: list[tuple[str, float | None]] = []
     notes = []
-    n_batches = None
+    models: dict[str, TrainFunction] = {}
     for name in names:
         built = _try_build(name, settings, train_set, dtype)
         if isinstance(built, str):
             notes.append(f"{name}: {built}")
-            per_epoch.append((name, None))
             continue
         first_call = first_call_seconds(built)
         started = time.perf_counter()
         built.settle()
         settled = time.perf_counter() - started
-        n_batches = max(1, built.n_batches // 10) if quick else built.n_batches
-        times = [run_epoch(built, n_batches) for _ in range(epochs)]
-        per_epoch.append((name, statistics.median(times)))
+        models[name] = built
         if name != "numpy":
             label = {"tc": "tc", "jax": "jax.jit"}.get(name, f"{name} (warm)")
             compile_rows.append((label, built.compile_seconds + first_call))
             if name == "tc":  # tiered compilation: when the optimised code has taken over
                 compile_rows.append(("tc optimised", built.compile_seconds + first_call + settled))
-        del built
+    n_batches = None
+    times: dict[str, list[float]] = {name: [] for name in models}
+    # The implementations take turns epoch by epoch: this machine's speed drifts over tens of
+    # seconds (2026-12-03, 2 cores: tc's float32 MLP epoch 1.0 s in one minute, 2.1 s in the
+    # next), and a drift that reaches every implementation alike leaves their ratios alone.
+    for _ in range(epochs):
+        for name, built in models.items():
+            n_batches = max(1, built.n_batches // 10) if quick else built.n_batches
+            times[name].append(run_epoch(built, n_batches))
+    per_epoch = [(name, statistics.median(times[name]) if name in times else None) for name in names]
+    models.clear()
     cold_names = [*(TC_COLD if "tc" in names else []), *(n for n in names if n in PYTENSOR_MODES)]
     for name in cold_names if cold else []:
         seconds = cold_compile_seconds(name, model, dtype)
@@ -525,6 +531,8 @@ def timing(
     batches = f"{n_batches} minibatches of {settings.batch_size}" if n_batches else ""
     baseline = "tc" if dict(per_epoch).get("tc") else "numpy"
     print_table(f"{model} {dtype}: time per epoch ({batches}; median of {epochs})", per_epoch, baseline)
+    epochs_ms = "; ".join(f"{name} " + ", ".join(f"{t * 1e3:.0f}" for t in ts) for name, ts in times.items())
+    print(f"  epochs in turn (ms): {epochs_ms}")
     if compile_rows:
         compile_baseline = compile_rows[0][0]
         print_table(
