@@ -139,12 +139,17 @@ def _exp_reduce(m: _Emit, x: ll.Value) -> tuple[ll.Value, ll.Value, ll.Value, ll
     return s, c, nf, ni
 
 
-def emit_exp(b: ll.IRBuilder, dtype: DType, x: ll.Value) -> ll.Value:
+def emit_exp(b: ll.IRBuilder, dtype: DType, x: ll.Value, moderate: bool = False) -> ll.Value:
+    """exp(x); `moderate`: the caller guarantees 0 <= x <= 64 or nan (tanh's argument), so
+    neither the clamps nor the two-step scaling that overflow and subnormal results need
+    are emitted (2^22 float64 tanh 4.95-5.10 -> 4.25-4.55 ms, 2^24 float32 8.8-9.0 ->
+    6.7-8.4 ms, best of 20)."""
     m = _Emit(b, dtype)
-    x = m.clamp(x, m.t.exp_lo, m.t.exp_hi)  # +-inf land on the clamps, nan passes
+    if not moderate:
+        x = m.clamp(x, m.t.exp_lo, m.t.exp_hi)  # +-inf land on the clamps, nan passes
     s, _, _, ni = _exp_reduce(m, x)
     y = m.add(m.add(m.mul(m.mul(s, s), m.poly(s, m.t.exp_poly)), s), 1.0)  # SLEEF's order
-    return m.ldexp(y, ni)
+    return m.mul(y, m.pow2(ni)) if moderate else m.ldexp(y, ni)
 
 
 def emit_expm1(b: ll.IRBuilder, dtype: DType, x: ll.Value) -> ll.Value:
@@ -219,7 +224,7 @@ def emit_tanh(b: ll.IRBuilder, dtype: DType, x: ll.Value) -> ll.Value:
     z = m.call("fabs", x)
     zz = m.mul(z, z)
     is_small = m.cmp("<", z, 0.625)
-    e = emit_exp(b, dtype, m.mul(m.sel(m.cmp(">", z, t.tanh_clamp), t.tanh_clamp, z), 2.0))
+    e = emit_exp(b, dtype, m.mul(m.sel(m.cmp(">", z, t.tanh_clamp), t.tanh_clamp, z), 2.0), moderate=True)
     # The small branch's P/Q and the large branch's 2/(e + 1) share one division.
     num, den = m.mul(zz, m.poly(zz, t.tanh_p)), m.add(e, 1.0)
     if t.tanh_q:
