@@ -26,6 +26,7 @@ class KernelBody(NamedTuple):
     fast: FastBody
     exact: ExactBody
     has_fallback: bool  # whether `fast` can ask for the exact body
+    grain: int = GRAIN  # elements a thread must have before a second one pays (parallel.py)
 
 
 def launch(
@@ -55,7 +56,7 @@ def launch(
 
     # Work for one thread (a scan step's few elements) calls its loop directly: through
     # tc_parallel_for and the job, a trivial scan step over 16 floats took 4.6 ns, now 3.2.
-    one_thread = builder.icmp_signed("<", total, I64(2 * GRAIN))
+    one_thread = builder.icmp_signed("<", total, I64(2 * body.grain))
     with builder.if_else(one_thread) as (serial, threaded):
         with serial:
             inexact_serial = builder.call(fast, [I64(0), total, *extra, *typed(fast)])
@@ -68,7 +69,7 @@ def launch(
                 builder.store(builder.bitcast(pointer, I8_PTR), builder.gep(args, [I32(index)]))
             for index, value in enumerate(extra, start=len(pointers)):
                 builder.store(builder.inttoptr(value, I8_PTR), builder.gep(args, [I32(index)]))
-            inexact_threaded = host_of(module).parallel_for(builder, job, args, total)
+            inexact_threaded = host_of(module).parallel_for(builder, job, args, total, grain=body.grain)
             threaded_end = builder.block
     inexact = builder.phi(I1)
     inexact.add_incoming(inexact_serial, serial_end)

@@ -2,13 +2,14 @@
 
 `parallel_for(module)` defines (once per module)
 
-    i1 tc_parallel_for(i1 (i8**, i64, i64)* job, i8** args, i64 n)
+    i1 tc_parallel_for(i1 (i8**, i64, i64)* job, i8** args, i64 n, i64 grain)
 
 which splits [0, n) into CHUNKS_PER_THREAD contiguous chunks per thread (each a multiple of
 64 elements, so vector loops stay aligned to chunk starts) and runs them on the process's
 thread pool (thread_pool.py, reached through the global POOL_GLOBAL the loader fills), the
-calling thread claiming chunks as the workers do, and ORs the jobs' results. Below GRAIN
-elements per thread it stays on one thread. Without a pool (POOL_GLOBAL null) every chunk
+calling thread claiming chunks as the workers do, and ORs the jobs' results. Below `grain`
+elements per thread (GRAIN for plain arithmetic, less for a body that calls math
+functions: kernel_body.py) it stays on one thread. Without a pool (POOL_GLOBAL null) every chunk
 runs on the calling thread. Each element is computed by the same instructions whatever the
 split, so results never depend on the thread count. `parallel_for(module, units=True)` is
 the same over work items the caller has sized (a product's ranges of tiles, slices of a
@@ -24,6 +25,7 @@ from .symbols import POOL_GLOBAL, THREADS_GLOBAL
 from .types import I1, I8_PTR, I32, I64
 
 GRAIN = 1 << 15  # elements per thread below which a second thread (a few microseconds) does not pay
+MIN_GRAIN = 1 << 12  # ... whatever the body's cost
 MAX_THREADS = 64
 # Chunks a thread (products pass one range of tiles per thread: small_gemm.run_blocks). A thread
 # that loses its core for a while (to another process, or to BLAS's spinning threads) then
@@ -38,7 +40,7 @@ POOL_RUN_TYPE = ll.FunctionType(I1, [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(),
 
 
 def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
-    """tc_parallel_for over elements (at least GRAIN per thread, chunks a multiple of 64, as
+    """tc_parallel_for over elements (at least `grain` per thread, chunks a multiple of 64, as
     many threads as the module's THREADS_GLOBAL), or, with `units`,
 
         i1 tc_parallel_units(job, args, i64 n, i64 threads)
@@ -49,15 +51,15 @@ def parallel_for(module: ll.Module, units: bool = False) -> ll.Function:
     existing = module.globals.get(name)
     if isinstance(existing, ll.Function):
         return existing
-    grain, align = (1, 1) if units else (GRAIN, 64)
+    align = 1 if units else 64
     pool = module_global(module, POOL_GLOBAL, I8_PTR, None)
-    parameters = [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64] + ([I64] if units else [])
+    parameters = [JOB_TYPE.as_pointer(), I8_PTR.as_pointer(), I64, I64]
     fn = ll.Function(module, ll.FunctionType(I1, parameters), name)
     fn.linkage = "internal"
-    job, args, n = fn.args[:3]
+    job, args, n, last = fn.args
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    wanted = fn.args[3] if units else b.load(module_global(module, THREADS_GLOBAL, I64, I64(1)))
-    by_size = b.sdiv(n, I64(grain))
+    wanted = last if units else b.load(module_global(module, THREADS_GLOBAL, I64, I64(1)))
+    by_size = n if units else b.sdiv(n, last)
     count = b.select(b.icmp_signed("<", wanted, by_size), wanted, by_size)
     count = b.select(b.icmp_signed(">", count, I64(MAX_THREADS)), I64(MAX_THREADS), count)
     run = b.load(pool)

@@ -24,7 +24,7 @@ from typing import Protocol
 from llvmlite import ir as ll
 
 from ..ir import TcCompilationError
-from .parallel import parallel_for
+from .parallel import GRAIN, parallel_for
 from .scalar import MathLibrary
 from .types import I8_PTR, I64
 
@@ -117,14 +117,15 @@ class HostTarget:
         args: ll.Value,
         count: ll.Value,
         threads: ll.Value | None = None,
+        grain: int = GRAIN,
     ) -> ll.Value:
-        """Run `job(args, begin, end)` over chunks of [0, count) on the cores (at least GRAIN
+        """Run `job(args, begin, end)` over chunks of [0, count) on the cores (at least `grain`
         elements a thread; with `threads`, over work items the caller sized, on at most that
         many threads: parallel.py); the i1 OR of the chunks' results (an element asked for
         exact math)."""
         units = threads is not None
         fn = parallel_for(builder.module, units=units)
-        return builder.call(fn, [job, args, count, *([threads] if units else [])])
+        return builder.call(fn, [job, args, count, threads if units else I64(grain)])
 
     def allocate(self, builder: ll.IRBuilder, size: ll.Value) -> ll.Value:
         """`size` bytes (i64, at least one allocated), or a null pointer."""

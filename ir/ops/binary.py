@@ -124,6 +124,7 @@ class Pow(Binary):
     """`x ** y`; integer powers wrap on overflow, a negative integer exponent truncates (see _power)."""
 
     name = "tx.pow"
+    costly = True  # a float power calls libm's pow
     reference = staticmethod(_power)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:

@@ -310,6 +310,7 @@ class Sigmoid(UnaryFloat):
     """The logistic function 1 / (1 + exp(-x))."""
 
     name = "tx.sigmoid"
+    costly = True
     reference = staticmethod(_sigmoid)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:
@@ -326,6 +327,7 @@ class Softplus(UnaryFloat):
     """log(1 + exp(x)), without overflow."""
 
     name = "tx.softplus"
+    costly = True
     reference = staticmethod(_softplus)
 
     def local_gradient(self, b: Builder, g: Value) -> list[Value | None]:

@@ -21,6 +21,7 @@ INTEGERS: frozenset[DType] = frozenset({DType.I8, DType.I16, DType.I32, DType.I6
 NUMBERS: frozenset[DType] = FLOATS | INTEGERS
 LOGICAL: frozenset[DType] = INTEGERS | {DType.BOOL}
 ANY: frozenset[DType] = NUMBERS | {DType.BOOL}
+ONE_INSTRUCTION_MATH = frozenset({"sqrt", "floor", "ceil", "roundeven", "round"})
 
 
 class ElementwiseOp(Operation):
@@ -44,6 +45,10 @@ class ElementwiseOp(Operation):
     int_instruction: ClassVar[str | None] = None
     bool_instruction: ClassVar[str | None] = None
     predicate: ClassVar[str | None] = None
+    # Whether an element costs a math function's tens of instructions (a polynomial, a libm
+    # call) where arithmetic costs one or two: the CPU's loops over such bodies take a second
+    # thread on fewer elements. Every math function but those that are one instruction.
+    costly: ClassVar[bool] = False
 
     # `T.<frontend_name>` and the .tx builtin of that name are generated from the class: a
     # function of the operands with the standard promotion. It defaults to the IR name without
@@ -53,6 +58,8 @@ class ElementwiseOp(Operation):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name") and "frontend_name" not in cls.__dict__:
             cls.frontend_name = cls.name.removeprefix("tx.")
+        if "costly" not in cls.__dict__ and cls.math_function is not None:
+            cls.costly = cls.math_function not in ONE_INSTRUCTION_MATH
 
     @classmethod
     def result_dtype(cls, operand_dtype: DType) -> DType:
