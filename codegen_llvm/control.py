@@ -12,8 +12,22 @@ from .types import I32, I64
 # Loop options for runs known to be short (a softmax's rows of 10): the vectoriser folds the
 # remainder into masked vector iterations, so a short run is one or two of them instead of a
 # scalar epilogue (LangRef: llvm.loop.vectorize.predicate.enable). Rows of 10 float32: the
-# exp of a softmax 9.4 -> 3.7 us for 600 rows.
+# exp of a softmax 9.4 -> 3.7 us for 600 rows (AVX-512).
 SHORT_RUNS = {"llvm.loop.vectorize.predicate.enable": 1}
+# ... for loops that store, where the host has AVX2 but not AVX-512: its masked stores
+# (vmaskmov) are microcoded on AMD's cores, so one plain vector iteration, not four
+# interleaved, and a scalar remainder. Rows of 10 float32 (600 rows) minus a per-row
+# maximum 19.0 -> 13.0 us, their exp 27.9 -> 22.9 us (AMD EPYC, AVX2).
+SHORT_STORING_RUNS_AVX2 = {"llvm.loop.interleave.count": 1}
+
+
+def short_storing_runs() -> dict[str, int]:
+    """The loop options of a short run that stores its results, for the host."""
+    from .jit import host_features
+
+    return SHORT_RUNS if "+avx512f" in host_features().split(",") else SHORT_STORING_RUNS_AVX2
+
+
 SHORT_RUN = 32  # elements; from 64 on the plain vector loop measured faster (the masks' cost)
 # Loop options for the long vectorisable runs of elementwise kernels: four vector iterations
 # interleaved. The vectoriser's cost model leaves a large body (exp, tanh, log in a few dozen

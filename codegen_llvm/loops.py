@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from llvmlite import ir as ll
 
 from ..ir import DType
-from .control import LONG_RUNS, SHORT_RUN, SHORT_RUNS, counted_loop
+from .control import LONG_RUNS, SHORT_RUN, counted_loop, short_storing_runs
 from .jobs import FastBody, KernelBody, launch
 from .nest import ArrayRef, IterationSpace, contiguous_over
 from .strided import strided_loop
@@ -261,7 +261,7 @@ def _rows_function(
 
         with b.if_else(b.icmp_signed("<", b.sub(hi, lo), I64(SHORT_RUN))) as (short, long):
             with short:
-                columns_loop(SHORT_RUNS)
+                columns_loop(short_storing_runs())
             with long:
                 columns_loop(LONG_RUNS)
     b.ret(b.load(flag))
