@@ -224,7 +224,10 @@ class CompiledFunction:
             plan.check(shapes, data)
             raise AssertionError(f"function '{self.name}': a shape check failed but none reported it")
         result_shapes, store_shapes = evaluated
-        outputs = self._new_outputs(result_shapes)
+        outputs = [
+            self._allocate(shape, d, ("result", i))
+            for i, (shape, d) in enumerate(zip(result_shapes, self._out_dtypes, strict=True))
+        ]
         destinations = []
         for (buffer_index, in_place), shape in zip(self._stores, store_shapes, strict=True):
             old = current[buffer_index]
@@ -266,17 +269,6 @@ class CompiledFunction:
             dims += array.shape
             dims += array.strides
         return (ctypes.c_int64 * (len(dims) + 2))(*dims, 0, 0)
-
-    def _new_outputs(self, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
-        """The results' buffers. Allocated directly (through `_allocate` each cost a call about
-        a microsecond); where one fails, `_allocate` raises the error that names it."""
-        dtypes = self._out_dtypes
-        try:
-            return [np.empty(shape, dtype) for shape, dtype in zip(shapes, dtypes, strict=True)]
-        except (MemoryError, ValueError):
-            pass
-        slots = enumerate(zip(shapes, dtypes, strict=True))
-        return [self._allocate(shape, dtype, ("result", i)) for i, (shape, dtype) in slots]
 
     def _allocate(self, shape: tuple[int, ...], dtype: np.dtype, slot: tuple[str, int]) -> np.ndarray:
         """An output buffer; one too large is a TcMemoryError naming the op that needs it,
