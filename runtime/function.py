@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import copy
 import ctypes
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ..ir import Function, Operation, TcValueError, TensorType
+from ..ir import Function, TcValueError, TensorType
 from ..ir.errors import TcIndexError, TcMemoryError
 from ..ir.ops.head import trimmed_results
 from ..ir.ops.indexing import FIRST_INDEX_STATUS, index_checks
-from ..ir.ops.views import DimShuffle
 from ..ir.shapes import ShapePlan
 from .arguments import Converter, make_converter
+from .call_errors import allocate, allocate_all, index_error
 from .fastpath import SLOW, scalar_fast_path
 from .function_copy import configure_input, copy_function, deep_copy_function, reduce_function
 from .pycall import builtin_from_address
@@ -224,10 +223,7 @@ class CompiledFunction:
             plan.check(shapes, data)
             raise AssertionError(f"function '{self.name}': a shape check failed but none reported it")
         result_shapes, store_shapes = evaluated
-        outputs = [
-            self._allocate(shape, d, ("result", i))
-            for i, (shape, d) in enumerate(zip(result_shapes, self._out_dtypes, strict=True))
-        ]
+        outputs = allocate_all(self, result_shapes, self._out_dtypes, "result")
         destinations = []
         for (buffer_index, in_place), shape in zip(self._stores, store_shapes, strict=True):
             old = current[buffer_index]
@@ -271,47 +267,13 @@ class CompiledFunction:
         return (ctypes.c_int64 * (len(dims) + 2))(*dims, 0, 0)
 
     def _allocate(self, shape: tuple[int, ...], dtype: np.dtype, slot: tuple[str, int]) -> np.ndarray:
-        """An output buffer; one too large is a TcMemoryError naming the op that needs it,
-        raised before any code ran, so no shared variable has changed."""
-        try:
-            return np.empty(shape, dtype=dtype)
-        except (MemoryError, ValueError) as err:  # ValueError: the byte count overflows
-            nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-            raise TcMemoryError(
-                f"function '{self.name}': {self._describe_slot(*slot)} needs {_readable_bytes(nbytes)} "
-                f"(shape {shape}, {np.dtype(dtype)}), more than can be allocated"
-            ) from err
-
-    def _describe_slot(self, kind: str, index: int) -> str:
-        """'result 0 (tx.alloc at model.py:3:0)' or 'the update of shared variable W (...)'."""
-        function = self._ir.get("tir-opt")
-        if function is None:
-            return f"{kind} {index}"
-        if kind == "result":
-            value, what = function.return_op.operands[index], f"result {index}"
-        else:
-            store = [op for op in function.body.ops if op.name == "tx.store"][index]
-            value = store.operands[0]
-            buffer = self._shared[self._stores[index][0]]
-            what = f"the update of shared variable '{buffer.name}'"
-        op = value.owner
-        if op is None:
-            return what
-        where = f" at {op.location}" if op.location is not None else ""
-        return f"{what} ({op.name}{where})"
+        """A buffer for a result or an update; one too large is a TcMemoryError naming the op
+        that needs it, raised before any code ran, so no shared variable has changed."""
+        return allocate(self, shape, dtype, slot)
 
     def _index_error(self, check: int, dims: ctypes.Array) -> TcIndexError:
         """The error of failed index check number `check`; nothing has been updated."""
-        if check >= len(self._index_checks):
-            return TcIndexError(f"function '{self.name}': an index is out of bounds")
-        op, axis = self._index_checks[check]
-        axis = _axis_before_transpose(op, axis)
-        where = f" at {op.location}" if op.location is not None else ""
-        index, size = dims[len(dims) - 2], dims[len(dims) - 1]
-        return TcIndexError(
-            f"{op.name}{where} in function '{self.name}': index {index} is out of bounds "
-            f"for axis {axis} with size {size}"
-        )
+        return index_error(self.name, self._index_checks, check, dims)
 
     def _merge_keywords(self, args: tuple[object, ...], kwargs: dict[str, object]) -> tuple[object, ...]:
         """The arguments in input order, keywords placed and defaults filled in."""
@@ -383,23 +345,3 @@ class CompiledFunction:
     def __repr__(self) -> str:
         args = ", ".join(f"{s.name}: {s.type}" for s in self.inputs)
         return f"<tc function {self.name}({args})>"
-
-
-def _readable_bytes(count: int) -> str:
-    size, unit = float(count), "bytes"
-    for larger in ("KiB", "MiB", "GiB", "TiB", "PiB"):
-        if size < 1024:
-            break
-        size, unit = size / 1024, larger
-    return f"{count:,} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-
-
-def _axis_before_transpose(op: Operation, axis: int) -> int:
-    """The axis of the user's tensor that an index check's `axis` addresses: indexing along a
-    later axis (T.take(x, i, axis=1), x[:, k]) gathers from a transposed view of x."""
-    source = op.operands[0].owner
-    if isinstance(source, DimShuffle):
-        pattern = source.pattern
-        if sorted(pattern) == list(range(len(pattern))):
-            return pattern[axis]
-    return axis
