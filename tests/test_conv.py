@@ -95,6 +95,19 @@ def _settings(w_shape: tuple, case: dict) -> tuple:
     return case.get("subsample", (1, 1)), pad, dilation, case.get("filter_flip", True)
 
 
+def conv_step(dtype: str, case: dict):  # type: ignore[no-untyped-def]
+    """f(x, w, c) -> [conv2d(x, w), d sum(y * c) / dx, ... / dw]. test_conv_tiles.py builds its
+    functions here too: the same graph from the same line is a compile-cache hit there, so each
+    case's code is compiled and optimised once per test run."""
+    x, w, c = (
+        T.tensor(dtype, (None,) * 4, "x"),
+        T.tensor(dtype, (None,) * 4, "w"),
+        T.tensor(dtype, (None,) * 4),
+    )
+    y = T.nnet.conv2d(x, w, **case)
+    return tc.function([x, w, c], [y, *T.grad(T.sum(y * c), [x, w])])
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
 def test_rows_longer_than_a_vector(dtype: str, case: dict) -> None:
@@ -103,13 +116,7 @@ def test_rows_longer_than_a_vector(dtype: str, case: dict) -> None:
     the rows of padded taps taken one by one; both gradients against the references."""
     from tc.ir.ops.conv import conv_grad_filters_reference, conv_grad_input_reference
 
-    x, w, c = (
-        T.tensor(dtype, (None,) * 4, "x"),
-        T.tensor(dtype, (None,) * 4, "w"),
-        T.tensor(dtype, (None,) * 4),
-    )
-    y = T.nnet.conv2d(x, w, **case)
-    f = tc.function([x, w, c], [y, *T.grad(T.sum(y * c), [x, w])])
+    f = conv_step(dtype, case)
     for shapes in [((2, 3, 9, 23), (4, 3, 3, 3)), ((3, 2, 6, 12), (2, 2, 2, 3))]:
         xv, wv = (RNG.standard_normal(s) for s in shapes)
         want_y = numpy_conv2d(xv, wv, **case)

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_conv import CASES, _ids, _settings, numpy_conv2d
+from test_conv import CASES, _ids, _settings, conv_step, numpy_conv2d
 
-import tc
-import tc.tensor as T
 from tc.ir.ops.conv import conv_grad_filters_reference, conv_grad_input_reference
 
 RNG = np.random.default_rng(5)
 # (x, w) shapes with 120 and 312 output positions (more than one tile of 32 f32 or 16 f64),
 # 3 and 17 images (slices of one image, and 16 slices of one or two)
 SHAPES = [((3, 5, 12, 14), (9, 5, 3, 3)), ((17, 2, 10, 40), (4, 2, 2, 3))]
-
-
-def _step(dtype: str, case: dict):  # type: ignore[no-untyped-def]
-    x, w, c = (T.tensor(dtype, (None,) * 4) for _ in range(3))
-    y = T.nnet.conv2d(x, w, **case)
-    return tc.function([x, w, c], [y, *T.grad(T.sum(y * c), [x, w])])
 
 
 def _references(xv: np.ndarray, wv: np.ndarray, cv: np.ndarray, case: dict) -> list[np.ndarray]:
@@ -46,7 +38,7 @@ def _check(got: list[np.ndarray], want: list[np.ndarray], dtype: str) -> None:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
 def test_values_and_gradients_match_the_references(dtype: str, case: dict) -> None:
-    f = _step(dtype, case)
+    f = conv_step(dtype, case)
     assert f"tc_lib.tiles_{'f32' if dtype == 'float32' else 'f64'}" in f.dump("llvm")
     for shapes in SHAPES:
         xv, wv = (RNG.standard_normal(s) for s in shapes)
@@ -57,7 +49,7 @@ def test_values_and_gradients_match_the_references(dtype: str, case: dict) -> No
 def test_gradients_in_any_layout() -> None:
     """The output gradient is read in place where its planes are C-contiguous, else copied:
     channels-last, reversed rows and every other column all give the references' values."""
-    f = _step("float64", {})
+    f = conv_step("float64", {})
     xv, wv = RNG.standard_normal((5, 3, 11, 40)), RNG.standard_normal((6, 3, 3, 3))
     shape = numpy_conv2d(xv, wv).shape
     base = RNG.standard_normal((shape[0], shape[2], shape[3], shape[1]))
@@ -71,7 +63,7 @@ def test_gradients_in_any_layout() -> None:
 
 
 def test_the_result_does_not_depend_on_the_thread_count() -> None:
-    f = _step("float32", {})
+    f = conv_step("float32", {})
     xv = RNG.standard_normal((37, 4, 14, 14)).astype(np.float32)
     wv = RNG.standard_normal((10, 4, 5, 5)).astype(np.float32)
     cv = RNG.standard_normal((37, 10, 10, 10)).astype(np.float32)
@@ -91,7 +83,7 @@ def test_shapes_the_tiles_do_not_suit_and_empty_batches() -> None:
     """Fewer output positions than a tile, or fewer filters than its smallest row block: the
     same function computes them by im2col and BLAS; an empty batch (no slices) gives zero
     filter gradients."""
-    f = _step("float32", {})
+    f = conv_step("float32", {})
     for shapes in [
         ((4, 2, 6, 7), (5, 2, 3, 3)),
         ((4, 2, 12, 14), (2, 2, 3, 3)),
@@ -105,7 +97,7 @@ def test_shapes_the_tiles_do_not_suit_and_empty_batches() -> None:
 def test_large_images_take_fewer_slices_to_the_same_values() -> None:
     """Images whose scratch would pass SCRATCH_ELEMENTS over 16 slices (200 taps x 3,600
     positions: two slices fit) give the references' values, on one thread and on two."""
-    f = _step("float64", {})
+    f = conv_step("float64", {})
     xv, wv = RNG.standard_normal((5, 8, 64, 64)), RNG.standard_normal((16, 8, 5, 5))
     cv = RNG.standard_normal(numpy_conv2d(xv, wv).shape)
     native = f._code_owner
