@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -118,6 +119,8 @@ class CompiledFunction:
         self._tier_up: Callable[[CompiledFunction], None] | None = None
         self._calls_before_tier_up = 0
         self._entry_recipe: tuple[Callable[[CompiledFunction], None], int] | None = None
+        # (start, calls left, seconds left) of quick code's optimisation (optimise_after)
+        self._optimise: tuple[Callable[[], None], int, float] | None = None
         self.profile: FunctionProfile | None = None  # set by enable_profile
         self._packed: tuple[Callable[..., int], int, type[ctypes.Array[ctypes.c_int64]]] | None = None
 
@@ -160,6 +163,11 @@ class CompiledFunction:
         self._tier_up, self._calls_before_tier_up = make, after_calls
         self._entry_recipe = (make, after_calls)  # a copy over other buffers makes its own
 
+    def optimise_after(self, start: Callable[[], None], calls: int, seconds: float) -> None:
+        """Call `start` (the background optimisation of quick code, tc/tiering.py) at the
+        `calls`-th call, or after the first call that brings the calls' time to `seconds`."""
+        self._optimise = (start, calls, seconds)
+
     def use_native_entry(self, address: int, owner: object, context: tuple[object, ...] = ()) -> None:
         """Route calls to a METH_FASTCALL function at `address` (see codegen_llvm.pycall),
         which hands anything it does not take to the Python path; `context`: shared_context()
@@ -183,6 +191,8 @@ class CompiledFunction:
             if self._calls_before_tier_up <= 0:
                 make, self._tier_up = self._tier_up, None
                 make(self)  # later calls take the native entry
+        if self._optimise is not None:
+            return self._timed_quick_call(args, kwargs)
         fast = self._fast
         if fast is not None and not kwargs:
             result = fast(args)
@@ -191,6 +201,21 @@ class CompiledFunction:
         if self.profile is not None:  # a profiled function has no fast path: every call is timed here
             return self.profile.measure(self._general_call, args, kwargs)  # type: ignore[no-any-return]
         return self._general_call(args, kwargs)
+
+    def _timed_quick_call(self, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+        """A call of quick code, counted and timed towards starting its optimisation."""
+        assert self._optimise is not None
+        start, calls, seconds = self._optimise
+        self._optimise = None  # (so that the call below takes the plain path)
+        began = time.perf_counter()
+        try:
+            return self._call(*args, **kwargs)
+        finally:
+            calls, seconds = calls - 1, seconds - (time.perf_counter() - began)
+            if calls > 0 and seconds > 0:
+                self._optimise = (start, calls, seconds)
+            else:
+                start()
 
     def _general_call(
         self, args: tuple[object, ...], kwargs: dict[str, object]

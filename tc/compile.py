@@ -343,6 +343,7 @@ def make_functions(
             compiled[name].enable_profile(stats)
         elif native_entries and compiled[name].scalar_only:
             defer_native_entry(compiled[name], function, native.addresses[name])
+        tiering.optimise_when_called(native, compiled[name])
     compile_log.record("functions", time.perf_counter() - started)
     return compiled
 

@@ -18,15 +18,19 @@ taken in explicit lanes whose order the IR fixes (codegen_llvm/reduce_block.py),
 nothing carries fast-math flags that would let O3 reorder it.
 
 On a cache miss, a tiered module is emitted quickly, with a dispatch stub per entry point
-(codegen_llvm/dispatch.py), and returned at once; the worker thread then optimises the
-same text, writes the optimised object to the compile cache (a new process loads it
-directly), loads it, and points the stubs at it. A call under way finishes in the code it
-started in; the next one runs the optimised code. LLVM runs with the GIL released, so the
-worker costs the calling thread nothing but a core.
+(codegen_llvm/dispatch.py), and returned at once. Its optimisation waits until its functions'
+calls show that it pays (OPTIMISE_AFTER_CALLS calls, or calls that took OPTIMISE_AFTER_SECONDS
+in all: a function called once or twice, as a test's or an evaluation's, never costs a
+background core seconds of LLVM). The worker thread then optimises the same text, writes the
+optimised object to the compile cache (a new process loads it directly), loads it, and points
+the stubs at it. A call under way finishes in the code it started in; the next one runs the
+optimised code. LLVM runs with the GIL released, so the worker costs the calling thread
+nothing but a core.
 
-`finish_compiling()` waits for the worker (benchmarks call it before timing the steady
-state); so do the process's exit, which must not tear LLVM down under the worker, and
-`os.fork`, which must not copy LLVM's lock held.
+`finish_compiling()` starts the optimisation of every module still in use and waits for
+the worker (benchmarks call it before timing the steady state); so does the process's exit
+(the next process then loads optimised code from the cache), which must not tear LLVM down
+under the worker. `os.fork` waits for the worker, which must not copy LLVM's lock held.
 """
 
 from __future__ import annotations
@@ -48,10 +52,15 @@ from .promise import Promise
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
     from tc.codegen_llvm.objectcode import Lowered, ObjectCode
+    from tc.runtime import CompiledFunction
 
 # "large" makes quick code first for modules whose LLVM IR text is at least this long: about
 # 0.2 s of optimisation on the machines tc is measured on.
 QUICK_AT_CHARS = 32_000
+# A quick module is optimised at its functions' OPTIMISE_AFTER_CALLS-th call, or at the first
+# call after its calls took OPTIMISE_AFTER_SECONDS in all (about what optimising one costs).
+OPTIMISE_AFTER_CALLS = 8
+OPTIMISE_AFTER_SECONDS = 0.25
 
 
 def wanted(lowered: Lowered, opt_level: int, profile: bool) -> bool:
@@ -82,15 +91,58 @@ def quick_code(lowered: Lowered, store: Callable[[ObjectCode], None]) -> NativeM
         compile_log.record(name, seconds)
     compile_log.note("quick code, optimised in the background")
     optimized: Promise[Mapping[str, str]] = Promise()
-    native = load_object(code.data, code.entry_points, LaterStages(lowered.text, optimized), check=False)
+    deferred = Deferred()
+    stages = LaterStages(lowered.text, optimized, deferred)
+    native = load_object(code.data, code.entry_points, stages, check=False)
     slots = {name: next_slot(entry.symbol) for name, entry in lowered.entry_points.items()}
-    later(_Job(lowered, weakref.ref(native), slots, store, optimized).run)
+    deferred.job = _Job(lowered, weakref.ref(native), slots, store, optimized).run
+    with _DEFERRED_LOCK:
+        _DEFERRED[native] = deferred
     return native
 
 
+class Deferred:
+    """A quick module's optimisation, handed to the worker once (`start`): by its functions'
+    calls (CompiledFunction.optimise_after), by finish_compiling, or when its optimised
+    text is asked for."""
+
+    def __init__(self) -> None:
+        self.job: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            job, self.job = self.job, None
+        if job is not None:
+            later(job)
+
+
+# The quick modules still in use whose optimisation has not been asked for.
+_DEFERRED: weakref.WeakKeyDictionary[NativeModule, Deferred] = weakref.WeakKeyDictionary()
+_DEFERRED_LOCK = threading.Lock()
+
+
+def optimise_when_called(native: NativeModule, function: CompiledFunction) -> None:
+    """Have `function`'s calls start the optimisation of `native` if it is quick code."""
+    with _DEFERRED_LOCK:
+        deferred = _DEFERRED.get(native)
+    if deferred is not None:
+        function.optimise_after(deferred.start, OPTIMISE_AFTER_CALLS, OPTIMISE_AFTER_SECONDS)
+
+
 def finish_compiling() -> None:
-    """Wait until every function compiled so far runs its optimised code (tiered compilation
-    makes quick code first for large modules, and their optimised code in the background)."""
+    """Wait until every function compiled so far and still in use runs its optimised code
+    (tiered compilation makes quick code first for large modules, and their optimised code in
+    the background once they are called enough)."""
+    with _DEFERRED_LOCK:
+        waiting = list(_DEFERRED.values())
+        _DEFERRED.clear()
+    for deferred in waiting:
+        deferred.start()
+    _wait_for_worker()
+
+
+def _wait_for_worker() -> None:
     with _urgent():
         _QUEUE.join()
 
@@ -128,13 +180,14 @@ class LaterStages(Mapping[str, str]):
     """The LLVM stages of quick code: "llvm" at once, "llvm-opt" (the optimised code's) once
     the worker has made it, waiting for it if asked for sooner."""
 
-    def __init__(self, text: str, optimized: Promise[Mapping[str, str]]) -> None:
-        self.text, self.optimized = text, optimized
+    def __init__(self, text: str, optimized: Promise[Mapping[str, str]], deferred: Deferred) -> None:
+        self.text, self.optimized, self.deferred = text, optimized, deferred
 
     def __getitem__(self, name: str) -> str:
         if name == "llvm":
             return self.text
         if name == "llvm-opt":
+            self.deferred.start()
             with _urgent():
                 return self.optimized.result()["llvm-opt"]
         raise KeyError(name)
@@ -206,4 +259,4 @@ def _work() -> None:
 
 
 atexit.register(finish_compiling)
-os.register_at_fork(before=finish_compiling)
+os.register_at_fork(before=_wait_for_worker)

@@ -114,6 +114,47 @@ def test_calls_from_other_threads_during_the_handover(tiered: Path) -> None:
     np.testing.assert_allclose(f(data), expected, rtol=1e-13)
 
 
+def test_optimising_waits_for_calls_that_pay_for_it(tiered: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tc import tiering
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(12, 6)), rng.integers(0, 4, 12)
+    monkeypatch.setattr(tiering, "OPTIMISE_AFTER_SECONDS", 1e9)  # count calls only
+    before = jit.compile_count
+    f, _, _ = _train_step()
+    for _ in range(tiering.OPTIMISE_AFTER_CALLS - 1):
+        f(x, y)
+    tiering._wait_for_worker()
+    assert jit.compile_count == before + 1 and _code(f).successor is None  # quick code only
+    f(x, y)  # the call that starts the optimisation
+    tiering._wait_for_worker()
+    assert jit.compile_count == before + 2 and _code(f).successor is not None
+
+    monkeypatch.setattr(tiering, "OPTIMISE_AFTER_SECONDS", 0.0)  # calls that took long enough
+    z = T.dvector("z")
+    g = tc.function([z], T.tanh(z) * 3)
+    g(np.ones(3))
+    tiering._wait_for_worker()
+    assert _code(g).successor is not None  # its first call took more than no time
+    np.testing.assert_allclose(g(np.ones(3)), np.tanh(np.ones(3)) * 3, rtol=1e-15)
+
+
+def test_functions_called_once_are_left_quick_until_asked(tiered: Path) -> None:
+    from tc import tiering
+
+    z = T.dvector("z")
+    f = tc.function([z], T.exp(z) - 1)
+    assert f(np.zeros(2)).tolist() == [0.0, 0.0]
+    tiering._wait_for_worker()
+    assert _code(f).successor is None
+    assert "define" in f.dump("llvm-opt")  # asking for the optimised text starts it
+    assert _code(f).successor is not None
+    g = tc.function([z], T.exp(z) - 2)
+    before = jit.compile_count
+    tc.finish_compiling()  # starts every quick module still in use
+    assert jit.compile_count == before + 1 and _code(g).successor is not None
+
+
 def test_modules_are_optimised_at_once_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
     x = T.dvector("x")
