@@ -89,7 +89,7 @@ def quick_code(lowered: Lowered, store: Callable[[ObjectCode], None]) -> NativeM
     code = quick_object(lowered)
     for name, seconds in code.seconds.items():
         compile_log.record(name, seconds)
-    compile_log.note("quick code, optimised in the background")
+    compile_log.note("quick code, optimised in the background once called enough")
     optimized: Promise[Mapping[str, str]] = Promise()
     deferred = Deferred()
     stages = LaterStages(lowered.text, optimized, deferred)
