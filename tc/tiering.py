@@ -117,7 +117,7 @@ class Deferred:
             later(job)
 
 
-# The quick modules still in use whose optimisation has not been asked for.
+# The quick modules still in use and their optimisation (a started one stays, `start` runs it once).
 _DEFERRED: weakref.WeakKeyDictionary[NativeModule, Deferred] = weakref.WeakKeyDictionary()
 _DEFERRED_LOCK = threading.Lock()
 
