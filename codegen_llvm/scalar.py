@@ -195,6 +195,8 @@ def emit_sqr(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
 
 
 def emit_sigmoid(e: ScalarEmitter, dtype: DType, args: list[ll.Value]) -> ll.Value:
+    if e.vector_math:  # one exp that cannot overflow (vecmath.emit_sigmoid)
+        return e.call("sigmoid", dtype, args[0])
     one = e.const(dtype, 1.0)
     return e.b.fdiv(one, e.b.fadd(one, e.call("exp", dtype, e.b.fneg(args[0]))))
 

@@ -14,7 +14,7 @@ and tanh 14.6-16.0 -> 10.5-13.2 ms).
 Accuracy against a higher-precision reference (tests/codegen_llvm/test_vecmath.py; checked
 once on every 97th float32 and 4M random inputs of each dtype), subnormal results, overflow
 and special values included: exp, log, log1p, sin, cos < 1 ulp, expm1 < 1.1 ulp, tanh
-< 1.34 ulp, both dtypes. sin/cos are accurate for |x| <= TRIG_LIMIT (2^21 for f64,
+< 1.34 ulp, sigmoid < 2.3 ulp, both dtypes. sin/cos are accurate for |x| <= TRIG_LIMIT (2^21 for f64,
 2^13 for f32) and set `needs_exact` for larger or non-finite arguments, which the
 caller recomputes with libm (so sin(inf) is nan). The coefficients are in vecmath_tables.py.
 """
@@ -142,14 +142,19 @@ def _exp_reduce(m: _Emit, x: ll.Value) -> tuple[ll.Value, ll.Value, ll.Value, ll
 def emit_exp(b: ll.IRBuilder, dtype: DType, x: ll.Value, moderate: bool = False) -> ll.Value:
     """exp(x); `moderate`: the caller guarantees 0 <= x <= 64 or nan (tanh's argument), so
     neither the clamps nor the two-step scaling that overflow and subnormal results need
-    are emitted (2^22 float64 tanh 4.95-5.10 -> 4.25-4.55 ms, 2^24 float32 8.8-9.0 ->
-    6.7-8.4 ms, best of 20)."""
+    are emitted (2^22 float64 tanh 4.95-5.10 -> 4.25-4.55 ms, 2^24
+    float32 8.8-9.0 -> 6.7-8.4 ms, best of 20)."""
     m = _Emit(b, dtype)
     if not moderate:
         x = m.clamp(x, m.t.exp_lo, m.t.exp_hi)  # +-inf land on the clamps, nan passes
     s, _, _, ni = _exp_reduce(m, x)
-    y = m.add(m.add(m.mul(m.mul(s, s), m.poly(s, m.t.exp_poly)), s), 1.0)  # SLEEF's order
+    y = _exp_poly(m, s)
     return m.mul(y, m.pow2(ni)) if moderate else m.ldexp(y, ni)
+
+
+def _exp_poly(m: _Emit, s: ll.Value) -> ll.Value:
+    """exp(s) for |s| <= ln2/2: 1 + s + s^2 P(s), summed in SLEEF's order."""
+    return m.add(m.add(m.mul(m.mul(s, s), m.poly(s, m.t.exp_poly)), s), 1.0)
 
 
 def emit_expm1(b: ll.IRBuilder, dtype: DType, x: ll.Value) -> ll.Value:
@@ -235,6 +240,24 @@ def emit_tanh(b: ll.IRBuilder, dtype: DType, x: ll.Value) -> ll.Value:
     return m.call("copysign", m.sel(is_small, m.fma(z, ratio, z), m.sub(1.0, two_over)), x)
 
 
+# --- sigmoid ----------------------------------------------------------------------------
+
+
+def emit_sigmoid(b: ll.IRBuilder, dtype: DType, x: ll.Value) -> ll.Value:
+    """1 / (1 + exp(-x)) from t = exp(-|x|) <= 1: 1/(1 + t) for x >= 0, t/(1 + t) below, so
+    exp never overflows. Where t is subnormal (|x| > sigmoid_far) it is scaled by 2^-K after
+    2^(n + K), one select-guarded step instead of exp's two: < 2.3 ulp, subnormals included."""
+    m = _Emit(b, dtype)
+    t_ = m.t
+    z = m.call("fabs", x)
+    z = m.sel(m.cmp(">", z, -t_.exp_lo), -t_.exp_lo, z)  # past it t rounds to 0; nan passes
+    far = m.cmp(">", z, t_.sigmoid_far)
+    s, _, _, ni = _exp_reduce(m, m.b.fneg(z))
+    scale = m.pow2(m.b.add(ni, m.b.select(far, m.i(t_.sigmoid_shift), m.i(0))))
+    t = m.mul(m.mul(_exp_poly(m, s), scale), m.sel(far, 2.0**-t_.sigmoid_shift, 1.0))
+    return m.div(m.sel(m.cmp("<", x, 0.0), t, 1.0), m.add(t, 1.0))
+
+
 # --- sin, cos ---------------------------------------------------------------------------
 
 
@@ -300,6 +323,7 @@ VECTOR_MATH: dict[str, Callable[..., ll.Value | tuple[ll.Value, ll.Value]]] = {
     "log": emit_log,
     "log1p": emit_log1p,
     "tanh": emit_tanh,
+    "sigmoid": emit_sigmoid,
     "sin": emit_sin,
     "cos": emit_cos,
 }

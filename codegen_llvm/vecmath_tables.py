@@ -53,6 +53,10 @@ class Consts(NamedTuple):
     tanh_p: tuple[float, ...]
     tanh_q: tuple[float, ...]
     tanh_clamp: float  # tanh(x) rounds to 1 beyond this
+    # sigmoid: beyond sigmoid_far exp(-|x|) is subnormal and 2^n (n = round(-|x|/ln2)) may not
+    # be normal: 2^(n + shift), normal down to exp_lo, is scaled back by 2^-shift
+    sigmoid_far: float
+    sigmoid_shift: int
     # sin/cos on |r| <= pi/4: sin = r + r^3 (S1 + z S(z)),  cos = 1 - z/2 + z^2 C(z)
     two_over_pi: float
     pio2: tuple[float, ...]  # exact-product parts of pi/2, then the rounded rest
@@ -103,6 +107,8 @@ TABLES: dict[DType, Consts] = {
         tanh_p=(-9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3),
         tanh_q=(1.0, 1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3),
         tanh_clamp=22.0,
+        sigmoid_far=708.3964185,  # 1022 * ln(2): e^-x from here on is below 2^-1022, the smallest normal
+        sigmoid_shift=64,
         two_over_pi=6.36619772367581382433e-01,
         pio2=(
             1.57079632673412561417e00,  # 0x3ff921fb 54400000: 31 bits
@@ -170,6 +176,8 @@ TABLES: dict[DType, Consts] = {
         ),
         tanh_q=(),
         tanh_clamp=10.0,
+        sigmoid_far=87.33654,  # 126 * ln(2), rounded down to a float32
+        sigmoid_shift=32,
         two_over_pi=f32(6.36619772367581382433e-01),
         # 8 + 11 + 11 + 11 significant bits: n * part is exact for n < 2^13
         pio2=(

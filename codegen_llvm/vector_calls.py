@@ -14,7 +14,7 @@ from .types import I8_PTR, I64, register_type
 from .vecmath import VECTOR_MATH
 
 # The vectorisable math with one result (sin and cos also report inexact arguments).
-OUTLINABLE_MATH = frozenset({"exp", "expm1", "log", "log1p", "tanh"})
+OUTLINABLE_MATH = frozenset({"exp", "expm1", "log", "log1p", "tanh", "sigmoid"})
 VECTOR_BITS = (128, 256, 512)  # SSE, AVX2, AVX-512: the widths the loop vectoriser may pick
 
 
