@@ -12,7 +12,8 @@ from .types import I32, I64
 # Loop options for runs known to be short (a softmax's rows of 10): the vectoriser folds the
 # remainder into masked vector iterations, so a short run is one or two of them instead of a
 # scalar epilogue (LangRef: llvm.loop.vectorize.predicate.enable). Rows of 10 float32: the
-# exp of a softmax 9.4 -> 3.7 us for 600 rows (AVX-512).
+# exp of a softmax 9.4 -> 3.7 us for 600 rows (AVX-512). (Elementwise kernels that call math
+# functions run short rows as blocks of elements instead: loops._short_rows.)
 SHORT_RUNS = {"llvm.loop.vectorize.predicate.enable": 1}
 # ... for loops that store, where the host has AVX2 but not AVX-512: its masked stores
 # (vmaskmov) are microcoded on AMD's cores, so one plain vector iteration, not four

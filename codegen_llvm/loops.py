@@ -15,7 +15,8 @@ two ways, chosen at run time:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from llvmlite import ir as ll
 
@@ -23,6 +24,7 @@ from ..ir import DType
 from .control import LONG_RUNS, SHORT_RUN, counted_loop, short_storing_runs
 from .jobs import FastBody, KernelBody, launch
 from .nest import ArrayRef, IterationSpace, contiguous_over
+from .parallel import GRAIN
 from .strided import strided_loop
 from .types import I1, I8_PTR, I64, load_element, mark_not_captured, memory_type, store_element
 
@@ -186,7 +188,8 @@ def _rows_or_nest(
     pointers = [builder.bitcast(op.pointer, I8_PTR) for op in operands] + [p for _, p in outputs]
 
     def rows_loop(loop_name: str, loop_body: FastBody) -> ll.Function:
-        return _rows_function(module, loop_name, dtypes, kinds, len(outputs), loop_body)
+        blocked = body.grain < GRAIN  # the body calls a math function (kernel_body.thread_grain)
+        return _rows_function(module, loop_name, dtypes, kinds, len(outputs), loop_body, blocked)
 
     launch(builder, name, "rows", rows_loop, pointers, total, body, [columns, *periods])
     builder.branch(after)
@@ -205,10 +208,12 @@ def _rows_function(
     kinds: Sequence[str | None],
     num_outputs: int,
     body: FastBody,
+    blocked: bool,
 ) -> ll.Function:
     """i1 name(i64 begin, i64 end, i64 columns, i64 period, ..., T0* noalias, ...): elements
     [begin, end) of a rows x columns space, row by row, each row's run a vectorisable loop;
-    column operand k (one value per row) reads entry r % period_k at row r."""
+    column operand k (one value per row) reads entry r % period_k at row r. `blocked`: rows
+    shorter than SHORT_RUN run as blocks of elements (_short_rows), else as short loops."""
     pointer_types = [memory_type(d).as_pointer() for d in dtypes]
     num_periods = sum(k == "column" for k in kinds)
     signature = ll.FunctionType(I1, [I64, I64, I64, *[I64] * num_periods, *pointer_types])
@@ -229,43 +234,143 @@ def _rows_function(
     b.store(I1(0), flag)
     # A zero-length column axis means an empty range: divide by 1 then, not by 0 (SIGFPE).
     columns = b.select(b.icmp_signed("==", columns, I64(0)), I64(1), columns)
-    first_row = b.sdiv(begin, columns)
-    last_row = b.sdiv(b.add(end, b.sub(columns, I64(1))), columns)
-    with counted_loop(b, last_row, "row", start=first_row) as r:
-        row_start = b.mul(r, columns)
-        lo = b.sub(begin, row_start)
-        lo = b.select(b.icmp_signed(">", lo, I64(0)), lo, I64(0))
-        hi = b.sub(end, row_start)
-        hi = b.select(b.icmp_signed("<", hi, columns), hi, columns)
-        per_row = [
-            load_element(b, d, b.gep(p, [b.urem(r, period)])) if period is not None else None
-            for (d, p, _), period in zip(inputs, period_of, strict=True)
-        ]  # loaded once per row
+    spread = [
+        b.alloca(memory_type(d), size=I64(SHORT_ROWS_BLOCK)) if blocked and k in ("row", "column") else None
+        for d, _, k in inputs
+    ]
+    rows = _Rows(b, columns, inputs, period_of)
+    outputs = list(zip(dtypes[num_inputs:], pointers[num_inputs:], strict=True))
 
-        def columns_loop(hints: dict[str, int] | None) -> None:
-            with counted_loop(b, hi, "column", start=lo, hints=hints) as j:
+    def emit(index: ll.Value, values: list[ll.Value]) -> None:
+        results, inexact = body(b, values)
+        for (d, p), value in zip(outputs, results, strict=True):
+            store_element(b, d, value, b.gep(p, [index]))
+        if inexact is not None:
+            b.store(b.or_(b.load(flag), inexact), flag)
+
+    if not blocked:
+        _row_by_row(rows, begin, end, scalars, emit)
+    else:
+        with b.if_else(b.icmp_signed("<", columns, I64(SHORT_RUN))) as (short, long):
+            with short:
+                _short_rows(rows, begin, end, scalars, spread, emit)
+            with long:
+                _row_by_row(rows, begin, end, scalars, emit, LONG_RUNS)
+    b.ret(b.load(flag))
+    return fn
+
+
+# Elements of short rows run at a time as one flat loop (a stack buffer per broadcast operand).
+SHORT_ROWS_BLOCK = 256
+
+
+class _Rows:
+    """The rows of a range of elements [begin, end) of a rows x columns space, the first and
+    last maybe partial, with each column operand's value for the row (entry r % period)."""
+
+    def __init__(
+        self,
+        b: ll.IRBuilder,
+        columns: ll.Value,
+        inputs: Sequence[tuple[DType, ll.Value, str | None]],
+        period_of: Sequence[ll.Value | None],
+    ) -> None:
+        self.b, self.columns, self.inputs, self.period_of = b, columns, inputs, period_of
+
+    @contextmanager
+    def each(
+        self, begin: ll.Value, end: ll.Value
+    ) -> Iterator[tuple[ll.Value, list[ll.Value | None], ll.Value, ll.Value]]:
+        """Per row: (its first element's index, the column operands' values, the columns
+        [lo, hi) of it in the range)."""
+        b, columns = self.b, self.columns
+        first_row = b.sdiv(begin, columns)
+        last_row = b.sdiv(b.add(end, b.sub(columns, I64(1))), columns)
+        with counted_loop(b, last_row, "row", start=first_row) as r:
+            row_start = b.mul(r, columns)
+            lo = b.sub(begin, row_start)
+            lo = b.select(b.icmp_signed(">", lo, I64(0)), lo, I64(0))
+            hi = b.sub(end, row_start)
+            hi = b.select(b.icmp_signed("<", hi, columns), hi, columns)
+            values = [
+                load_element(b, d, b.gep(p, [b.urem(r, period)])) if period is not None else None
+                for (d, p, _), period in zip(self.inputs, self.period_of, strict=True)
+            ]  # loaded once per row
+            yield row_start, values, lo, hi
+
+
+def _row_by_row(
+    rows: _Rows,
+    begin: ll.Value,
+    end: ll.Value,
+    scalars: Sequence[ll.Value | None],
+    emit: Callable[[ll.Value, list[ll.Value]], None],
+    hints: dict[str, int] | None = None,
+) -> None:
+    """Each row's columns as a loop with `hints`; without them, runs under SHORT_RUN get the
+    short runs' options (control.short_storing_runs) and longer ones LONG_RUNS."""
+    b = rows.b
+    with rows.each(begin, end) as (row_start, row_values, lo, hi):
+
+        def columns_loop(options: dict[str, int]) -> None:
+            with counted_loop(b, hi, "column", start=lo, hints=options) as j:
                 flat = b.add(row_start, j)
                 values = []
-                for (d, p, k), scalar, row_value in zip(inputs, scalars, per_row, strict=True):
+                for (d, p, k), scalar, row_value in zip(rows.inputs, scalars, row_values, strict=True):
                     if k == "scalar":
                         values.append(scalar)
                     elif k == "column":
                         values.append(row_value)
                     else:
                         values.append(load_element(b, d, b.gep(p, [j if k == "row" else flat])))
-                results, inexact = body(b, values)
-                for d, p, value in zip(dtypes[num_inputs:], pointers[num_inputs:], results, strict=True):
-                    store_element(b, d, value, b.gep(p, [flat]))
-                if inexact is not None:
-                    b.store(b.or_(b.load(flag), inexact), flag)
+                emit(flat, values)
 
+        if hints is not None:
+            columns_loop(hints)
+            return
         with b.if_else(b.icmp_signed("<", b.sub(hi, lo), I64(SHORT_RUN))) as (short, long):
             with short:
                 columns_loop(short_storing_runs())
             with long:
                 columns_loop(LONG_RUNS)
-    b.ret(b.load(flag))
-    return fn
+
+
+def _short_rows(
+    rows: _Rows,
+    begin: ll.Value,
+    end: ll.Value,
+    scalars: Sequence[ll.Value | None],
+    spread: Sequence[ll.Value | None],
+    emit: Callable[[ll.Value, list[ll.Value]], None],
+) -> None:
+    """Rows shorter than SHORT_RUN, SHORT_ROWS_BLOCK elements at a time: the row and column
+    operands' values are first spread into a buffer per operand (a short store loop per row),
+    then the body runs over the block as one flat loop, vectorised without a remainder per row.
+    Row by row, rows of 10 float64 ran two vectors and two scalar elements each."""
+    b = rows.b
+    blocks = b.sdiv(b.add(b.sub(end, begin), I64(SHORT_ROWS_BLOCK - 1)), I64(SHORT_ROWS_BLOCK))
+    with counted_loop(b, blocks, "block") as block:
+        start = b.add(begin, b.mul(block, I64(SHORT_ROWS_BLOCK)))
+        stop = b.add(start, I64(SHORT_ROWS_BLOCK))
+        stop = b.select(b.icmp_signed("<", stop, end), stop, end)
+        with rows.each(start, stop) as (row_start, row_values, lo, hi):
+            with counted_loop(b, hi, "spread", start=lo) as j:
+                at = b.sub(b.add(row_start, j), start)
+                for (d, p, k), buffer, row_value in zip(rows.inputs, spread, row_values, strict=True):
+                    if buffer is not None:
+                        value = row_value if k == "column" else load_element(b, d, b.gep(p, [j]))
+                        store_element(b, d, value, b.gep(buffer, [at]))
+        with counted_loop(b, b.sub(stop, start), "i", hints=LONG_RUNS) as i:
+            flat = b.add(start, i)
+            values = []
+            for (d, p, k), scalar, buffer in zip(rows.inputs, scalars, spread, strict=True):
+                if k == "scalar":
+                    values.append(scalar)
+                elif buffer is not None:
+                    values.append(load_element(b, d, b.gep(buffer, [i])))
+                else:
+                    values.append(load_element(b, d, b.gep(p, [flat])))
+            emit(flat, values)
 
 
 def _flat_function(

@@ -82,8 +82,9 @@ def test_thread_count_does_not_change_results() -> None:
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_softmax_rows_of_every_width_around_the_short_run_split(dtype: str) -> None:
-    # Rows under control.SHORT_RUN elements run masked vector loops, longer ones the plain
-    # loop; a thread's range may start or end inside a row (301 rows split over the cores).
+    # Rows under control.SHORT_RUN elements run as blocks of elements (the max: masked vector
+    # loops), longer ones row by row; a thread's range may start or end inside a row (301 rows
+    # split over the cores), and a block inside one too.
     x = T.matrix("x", dtype=dtype)
     shifted = x - x.max(axis=1, keepdims=True)
     f = tc.function([x], [T.exp(shifted), x.min(axis=1)])
@@ -119,17 +120,37 @@ def test_short_runs_carry_their_loop_options() -> None:
     from tc.codegen_llvm.control import SHORT_RUNS, short_storing_runs
 
     x = T.fmatrix("x")
-    f = tc.function([x], T.exp(x - x.max(axis=1, keepdims=True)))
+    f = tc.function([x], x - x.max(axis=1, keepdims=True))
     text = f.dump("llvm")
-    # the max's short run reads under masks on every host; the softmax's, which stores, only
+    # the max's short run reads under masks on every host; the subtraction's, which stores, only
     # where masked stores are cheap (AVX-512), else it takes one plain vector iteration at a time
     masked_stores = short_storing_runs() is SHORT_RUNS
     assert text.count('!"llvm.loop.vectorize.predicate.enable"') == (2 if masked_stores else 1)
     assert text.count('!"llvm.loop.interleave.count", i32 1') == (0 if masked_stores else 1)
-    # the softmax's short and long runs of columns and the max's short run
+    # the subtraction's short and long runs of columns and the max's short run
     assert text.count("!llvm.loop") == 3
     assert text.count('!"llvm.loop.interleave.count", i32 4') == 1
     assert "distinct !{" in text
+    # a body that calls a math function runs short rows as blocks of elements (loops._short_rows):
+    # a flat loop interleaved as the long rows' (one node for both), no short-run options
+    text = tc.function([x], T.exp(x - x.max(axis=1, keepdims=True))).dump("llvm")
+    assert text.count('!"llvm.loop.vectorize.predicate.enable"') == 1  # the max's
+    assert text.count('!"llvm.loop.interleave.count", i32 1') == 0
+    assert text.count("!llvm.loop") == 3
+    assert text.count('!"llvm.loop.interleave.count", i32 4') == 1
+
+
+@pytest.mark.parametrize("width", [1, 7, 10, 31])
+def test_short_rows_spread_row_column_and_bool_operands_across_blocks(width: int) -> None:
+    # loops._short_rows: blocks of SHORT_ROWS_BLOCK elements start and end inside rows; a row
+    # operand (bias), a column operand (per-row value), a scalar and a bool column each spread
+    x, bias, mask = T.matrix("x"), T.vector("bias"), T.vector("mask", dtype="bool")
+    per_row = x.sum(axis=1, keepdims=True)
+    f = tc.function([x, bias, mask], T.switch(mask.dimshuffle(0, "x"), T.tanh(x * bias - per_row), 2.5))
+    a, b = RNG.normal(size=(301, width)), RNG.normal(size=width)
+    m = RNG.random(301) < 0.5
+    want = np.where(m[:, None], np.tanh(a * b - a.sum(axis=1, keepdims=True)), 2.5)
+    np.testing.assert_allclose(f(a, b, m), want, rtol=1e-14, atol=1e-12)  # (the sums round apart)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
