@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from tc.frontend.config import DEVICES, config
-from tc.frontend.graph import Variable, as_tensor_variable
+from tc.frontend.graph import Variable
 from tc.frontend.lower import build_function
-from tc.frontend.shared import SharedVariable, shared_roots
+from tc.frontend.shared import SharedVariable
 from tc.ir import (
     Function,
     Module,
     TcError,
-    TcTypeError,
     TcValueError,
     initial_state,
     parse_module,
@@ -39,6 +38,7 @@ from tc.runtime.profile import function_profile, profile_option
 from tc.runtime.shared import SharedBuffer
 
 from . import collector, compile_log, pass_cache, tiering
+from .arguments import Pairs, check_givens, check_outputs, check_updates, default_updates, pairs
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
 from .native_entry import defer_native_entry
@@ -46,8 +46,6 @@ from .object_cache import give_library, native_code, packed_call, prefetch_suppo
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule
-
-Pairs = Mapping[Variable, object] | Sequence[tuple[Variable, object]] | None
 
 
 def shared(
@@ -106,13 +104,13 @@ def function(
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise TcValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', found {on_unused_input!r}")
     single = outputs is not None and not isinstance(outputs, (list, tuple))
-    output_list = _check_outputs([] if outputs is None else ([outputs] if single else list(outputs)))
+    output_list = check_outputs([] if outputs is None else ([outputs] if single else list(outputs)))
     # Theano names may be any text; the IR symbol keeps the letters, digits and underscores.
     function_name = re.sub(r"\W", "_", name) if name else "f"
     if not function_name[0].isalpha() and function_name[0] != "_":
         function_name = "f_" + function_name
-    update_pairs = _check_updates(_pairs(updates, "updates"))
-    given_pairs = _check_givens(_pairs(givens, "givens"))
+    update_pairs = check_updates(pairs(updates, "updates"))
+    given_pairs = check_givens(pairs(givens, "givens"))
     roots = output_list + [expr for _, expr in update_pairs] + [new for _, new in given_pairs]
     update_pairs += default_updates(roots, update_pairs, no_default_updates)
     with compile_log.compiling(function_name), collector.paused():
@@ -368,80 +366,6 @@ class _IRStages(Mapping[str, Function]):
 
     def __len__(self) -> int:
         return 2 if self._built is not None else 1
-
-
-def _pairs(pairs: Pairs, what: str) -> list[tuple[Variable, Variable]]:
-    if pairs is None:
-        return []
-    items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
-    result = []
-    for item in items:
-        if not (isinstance(item, (tuple, list)) and len(item) == 2):
-            raise TcTypeError(f"{what} must be (variable, expression) pairs or a dict, found {item!r}")
-        result.append((item[0], as_tensor_variable(item[1])))
-    return result
-
-
-def _check_outputs(outputs: list[object]) -> list[Variable]:
-    """Outputs as Variables: numbers and arrays become constants; a bool or None is a mistake."""
-    checked = []
-    for index, output in enumerate(outputs):
-        if isinstance(output, bool):
-            raise TcTypeError(
-                f"output #{index} is the Python bool {output}, not a tensor: `==` and `!=` on tc "
-                "variables are Python's identity test (as in Theano); use T.eq(a, b) or T.neq(a, b) "
-                "for elementwise comparison"
-            )
-        if output is None:
-            raise TcTypeError(f"output #{index} is None, not a tensor (a builder that returned nothing?)")
-        checked.append(as_tensor_variable(output))
-    return checked
-
-
-def _check_updates(pairs: list[tuple[Variable, Variable]]) -> list[tuple[SharedVariable, Variable]]:
-    seen: set[Variable] = set()
-    for variable, expr in pairs:
-        if not isinstance(variable, SharedVariable):
-            raise TcTypeError(
-                f"updates: {variable} is not a shared variable; only shared variables can be updated"
-            )
-        if variable in seen:
-            raise TcValueError(f"updates: shared variable '{variable}' is updated twice")
-        seen.add(variable)
-        if expr.type.dtype != variable.type.dtype or expr.type.rank != variable.type.rank:
-            raise TcTypeError(
-                f"updates: the update of '{variable}' ({expr.type}) must keep its type {variable.type}: "
-                "same dtype and rank (cast the expression)"
-            )
-    return pairs  # type: ignore[return-value]
-
-
-def default_updates(
-    roots: Sequence[Variable],
-    explicit: Sequence[tuple[SharedVariable, Variable]],
-    no_default_updates: bool | Sequence[Variable],
-) -> list[tuple[SharedVariable, Variable]]:
-    """Theano's default updates (random streams advancing) of the shared variables read."""
-    if no_default_updates is True:
-        return []
-    skip = {id(v) for v, _ in explicit} | {id(v) for v in (no_default_updates or [])}
-    return [
-        (variable, variable.default_update)
-        for variable in shared_roots(roots)
-        if variable.default_update is not None and id(variable) not in skip
-    ]
-
-
-def _check_givens(pairs: list[tuple[Variable, Variable]]) -> list[tuple[Variable, Variable]]:
-    for old, new in pairs:
-        if not isinstance(old, Variable):
-            raise TcTypeError(f"givens: {old!r} is not a symbolic variable")
-        if new.type.dtype != old.type.dtype or new.type.rank != old.type.rank:
-            raise TcTypeError(
-                f"givens: '{old}' of type {old.type} cannot be replaced by an expression of type "
-                f"{new.type} (same dtype and rank needed)"
-            )
-    return pairs
 
 
 def _unused_inputs(function: Function) -> list[str]:
