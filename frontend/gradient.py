@@ -22,6 +22,7 @@ from ..ir import print_module, verify_module
 from ..ir.errors import TcGradientError, TcTypeError, TcValueError
 from ..ir.ops.grad import DISCONNECTED_POLICIES, Grad, StopGradient
 from .graph import Apply, Constant, TensorLike, Variable, as_tensor_variable, located, make_apply
+from .graph_key import graph_text
 from .lower import build_function
 from .shared import SharedVariable
 
@@ -29,7 +30,8 @@ RETURN_DISCONNECTED = ("zero", "None", "Disconnected")
 
 
 class ExpandedGradients(Protocol):
-    """The scratch graphs (their text, with locations) whose gradient is known to expand."""
+    """The scratch graphs (their text: graph_key.graph_text, or the module's with locations)
+    whose gradient is known to expand."""
 
     def __contains__(self, text: object) -> bool: ...
 
@@ -252,15 +254,19 @@ def _check_now(gradients: list[Variable], remember: bool) -> None:
             stack.extend(variable.owner.inputs)
         elif not isinstance(variable, (Constant, SharedVariable)):
             roots.append(variable)
-    module = build_function("grad_check", roots, gradients, verify=False).module
     # A gradient that may warn (of disconnected inputs) is expanded every time, so it does.
     known = expanded_gradients if remember else None
-    text = print_module(module, locations=True) if known is not None else ""
-    if known is not None and text in known:
-        return  # (its text was verified, and expanded, when it was remembered)
+    text = graph_text(roots, gradients) if known is not None else None
+    if known is not None and text is not None and text in known:
+        return  # (it was lowered, verified and expanded when it was remembered)
+    module = build_function("grad_check", roots, gradients, verify=False).module
+    if known is not None and text is None:  # a graph with a region: the module's text instead
+        text = print_module(module, locations=True)
+        if text in known:
+            return
     verify_module(module)
     from ..passes.manager import run_pipeline  # (imports the passes only when a gradient is checked)
 
     run_pipeline(module, ["grad"], verify_each=False)  # errors name the tx.grad's location: this line
-    if known is not None:
+    if known is not None and text is not None:
         known.add(text)

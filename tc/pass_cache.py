@@ -105,9 +105,10 @@ def _remember(key: str, pipelined: Pipelined) -> None:
 
 
 class ExpandedGradients:
-    """The located texts of scratch graphs whose gradient expanded without error or warning
+    """The texts of scratch graphs whose gradient expanded without error or warning
     (frontend/gradient.py's early check in `T.grad`), by key, in memory and in the compile
-    cache: the grad pass, of the same source, expands the same text the same way again."""
+    cache: the frontend and the grad pass, of the same source, lower and expand the same
+    text the same way again."""
 
     def __init__(self) -> None:
         self._known: set[str] = set()
@@ -130,4 +131,5 @@ class ExpandedGradients:
 def _gradient_key(text: str) -> str:
     from tc import __version__
 
-    return cache_key("gradient expands", text, source_digest("passes", "ir"), __version__)
+    # frontend: the text may be the graph's (frontend/graph_key.py), which the frontend lowers
+    return cache_key("gradient expands", text, source_digest("frontend", "passes", "ir"), __version__)
