@@ -21,15 +21,14 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .blas_calls import Matrix, call_gemm, gemv_or, max_of
 from .control import counted_loop
-from .gemm import entry_alloca
 from .loops import emit_elementwise_loop
 from .narrow_gemm import NARROW_VECTORS
 from .nest import ArrayRef
 from .parallel import module_global
 from .small_gemm import SMALL_ROWS, lanes, tile_columns, tile_rows
 from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, THREADS_GLOBAL
-from .transpose import emit_transpose
-from .types import I8_PTR, I64, declare, register_type, store_element
+from .transposed_gemm import small_gemm_on_b_transposed, small_gemm_transposed
+from .types import I8_PTR, I64, register_type, store_element
 
 SMALL_SIDE = 64  # m or k at most this: tc's own kernel (small_gemm.py)
 # ... and B's column blocks (k x NR) at most this big: its tiles walk a block once per row
@@ -168,11 +167,17 @@ def _emit_dot_body(
                         with rows_adjacent:
                             b.store(b.call(small_gemm, arguments), done)
                         with columns_adjacent:
-                            b.store(_transposed_small_gemm(b, dtype, small_gemm, arguments, m_b), done)
+                            b.store(small_gemm_on_b_transposed(b, dtype, small_gemm, arguments, m_b), done)
                 with other:
-                    with b.if_then(b.and_(has_narrow, _narrow_gemm_suits(b, dtype, a, m_b))):
-                        b.call(narrow_gemm, arguments)
-                        b.store(ll.Constant(ll.IntType(1), 1), done)
+                    swapped = b.and_(has_small, _swapped_small_gemm_suits(b, dtype, a, m_b))
+                    with b.if_else(swapped) as (swap, narrow):
+                        with swap:
+                            operands = (a, m_b, output, routines.threads)
+                            b.store(small_gemm_transposed(b, dtype, small_gemm, operands), done)
+                        with narrow:
+                            with b.if_then(b.and_(has_narrow, _narrow_gemm_suits(b, dtype, a, m_b))):
+                                b.call(narrow_gemm, arguments)
+                                b.store(ll.Constant(ll.IntType(1), 1), done)
             with b.if_then(b.not_(b.load(done))):  # not suited, or no memory for its copy of A
                 _blas_dot(b, dtype, routines, a, m_b, layouts, (m, n, k), output)
         with loops:
@@ -208,28 +213,24 @@ def _small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> 
     return b.and_(b.and_(small, fits), b.or_(b.and_(unit, spread), transposed))
 
 
-def _transposed_small_gemm(
-    b: ll.IRBuilder, dtype: DType, small_gemm: ll.Value, arguments: list[ll.Value], m_b: Matrix
-) -> ll.Value:
-    """small_gemm on a copy of B (k x n, its columns contiguous) with contiguous rows, in
-    explicit-vector transposing blocks (transpose.py); false when the copy cannot be
-    allocated (BLAS then takes the product). The copy's rows are padded past a multiple
-    of 1 KiB apart (see `_small_gemm_suits`)."""
-    k, n = m_b.rows, m_b.cols
-    row_bytes = b.mul(n, I64(dtype.itemsize))
-    aliased = b.icmp_signed("==", b.and_(row_bytes, I64(1023)), I64(0))
-    ldb = b.add(row_bytes, b.select(aliased, I64(64), I64(0)))
-    copy = b.call(declare(b.module, "malloc", I8_PTR, [I64]), [b.mul(k, ldb)])
-    done = entry_alloca(b, ll.IntType(1))
-    b.store(ll.Constant(ll.IntType(1), 0), done)
-    with b.if_then(b.icmp_unsigned("!=", copy, ll.Constant(I8_PTR, None))):
-        source = b.bitcast(m_b.pointer, I8_PTR)
-        emit_transpose(b, dtype, source, copy, (n, k), (m_b.byte_strides[1], ldb), 8)
-        packed = list(arguments)
-        packed[3], packed[4] = copy, ldb
-        b.store(b.call(small_gemm, packed), done)
-        b.call(declare(b.module, "free", ll.VoidType(), [I8_PTR]), [copy])
-    return b.load(done)
+def _swapped_small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> ll.Value:
+    """Whether C = A . B is better computed as (B^T . A^T)^T by small_gemm (transposed_gemm.py):
+    A a transposed view (its columns contiguous: the weight gradient x.T . g), C narrow
+    (NARROW_VECTORS vectors at most), and the swapped product small_gemm's shape (its rows
+    n at least SMALL_ROWS, its k x NR column blocks cacheable, A^T's rows not a multiple of
+    1 KiB apart: see `_small_gemm_suits`)."""
+    m, k, n = a.rows, a.cols, m_b.cols
+    columns_adjacent = b.icmp_signed("==", a.row_stride, I64(1))
+    narrow = b.and_(
+        b.icmp_signed(">=", n, I64(SMALL_ROWS)), b.icmp_signed("<", n, I64(NARROW_VECTORS * lanes(dtype)))
+    )
+    column_block = b.mul(k, I64(tile_columns(dtype) * dtype.itemsize))
+    shape = b.and_(
+        b.icmp_signed(">=", m, I64(tile_columns(dtype))),
+        b.icmp_signed("<=", column_block, I64(COLUMN_BLOCK_BYTES)),
+    )
+    spread = b.icmp_signed("!=", b.and_(a.byte_strides[1], I64(1023)), I64(0))
+    return b.and_(b.and_(columns_adjacent, narrow), b.and_(shape, spread))
 
 
 def _narrow_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> ll.Value:

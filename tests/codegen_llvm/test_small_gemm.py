@@ -152,6 +152,30 @@ def test_narrow_results_with_a_transposed_and_b_a_column_view() -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_narrow_product_of_a_transposed_a_is_made_swapped(dtype: str) -> None:
+    """x^T . g with g narrow (transposed_gemm.small_gemm_transposed): computed as (g^T . x)^T
+    by small_gemm, so it gives the bits of that product; x's rows strided, g a column view."""
+    from tc.codegen_llvm.narrow_gemm import NARROW_VECTORS
+    from tc.codegen_llvm.small_gemm import lanes
+    from tc.ir import DType
+
+    x, g = T.matrix("x", dtype=dtype), T.matrix("g", dtype=dtype)
+    straight = tc.function([x, g], T.dot(x.T, g))
+    swapped = tc.function([x, g], T.dot(g.T, x).T)
+    d = DType.F32 if dtype == "float32" else DType.F64
+    widest = NARROW_VECTORS * lanes(d) - 1
+    tolerance = 1e-5 if dtype == "float32" else 1e-13
+    for m in (tile_columns(d), tile_columns(d) + 1, 33, 784):  # the swapped product's n >= NR
+        for n in sorted({SMALL_ROWS, 5, 10, widest}):
+            for k in (0, 1, 17, 600):
+                a = RNG.standard_normal((2 * k, m + 3)).astype(dtype)[::2, 1 : m + 1]
+                b = RNG.standard_normal((k, n + 4)).astype(dtype)[:, 2 : n + 2]
+                got = straight(a, b)
+                assert got.tobytes() == swapped(a, b).tobytes(), (m, n, k)
+                np.testing.assert_allclose(got, _exact(a.T, b), rtol=tolerance, atol=tolerance * (k + 1))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_broadcast_and_empty_operands(dtype: str) -> None:
     """Rows repeated by a zero stride (on either side) and empty sides, on both kernels."""
     f = _product(dtype)
