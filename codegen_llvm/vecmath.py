@@ -142,8 +142,8 @@ def _exp_reduce(m: _Emit, x: ll.Value) -> tuple[ll.Value, ll.Value, ll.Value, ll
 def emit_exp(b: ll.IRBuilder, dtype: DType, x: ll.Value, moderate: bool = False) -> ll.Value:
     """exp(x); `moderate`: the caller guarantees 0 <= x <= 64 or nan (tanh's argument), so
     neither the clamps nor the two-step scaling that overflow and subnormal results need
-    are emitted (2^22 float64 tanh 4.95-5.10 -> 4.25-4.55 ms, 2^24
-    float32 8.8-9.0 -> 6.7-8.4 ms, best of 20)."""
+    are emitted (2^22 float64 tanh 4.95-5.10 -> 4.25-4.55 ms, 2^24 float32 8.8-9.0 ->
+    6.7-8.4 ms, best of 20)."""
     m = _Emit(b, dtype)
     if not moderate:
         x = m.clamp(x, m.t.exp_lo, m.t.exp_hi)  # +-inf land on the clamps, nan passes
