@@ -61,6 +61,11 @@ class Matrix:
         return load_element(b, self.array.dtype, b.gep(b.bitcast(self.pointer, I8_PTR), [offset]))
 
 
+# (alpha, beta) of a product that updates its output: alpha * product + beta * output,
+# values of the dtype's register type.
+Scale = tuple[ll.Value, ll.Value]
+
+
 def max_of(b: ll.IRBuilder, x: ll.Value, y: ll.Value) -> ll.Value:
     return b.select(b.icmp_signed(">", x, y), x, y)
 
@@ -75,9 +80,10 @@ def gemv_or(
     sizes: tuple[ll.Value, ll.Value, ll.Value],
     output: ll.Value,
     gemm: Callable[[], None],
+    scale: Scale | None = None,
 ) -> None:
     """A product with one row (or one column) as gemv, when the vector's step is positive and
-    k > 0 (gemv leaves y untouched when k is 0); otherwise `gemm()`."""
+    k > 0 (gemv leaves y untouched when k is 0); otherwise `gemm()`. `scale`: see call_gemm."""
     (a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld) = layouts
     m, n, k = sizes
     one, has_k = I64(1), b.icmp_signed(">", k, I64(0))
@@ -89,9 +95,8 @@ def gemv_or(
             trans = b.select(b_rm, I8(ord("N")), I8(ord("T")))
             rows, cols = b.select(b_rm, n, k), b.select(b_rm, k, n)
             ld = b.select(b_rm, b_rld, b_cld)
-            _call_gemv(
-                b, dtype, routine, trans, (rows, cols), (m_b.pointer, ld), (a.pointer, a.col_stride), output
-            )
+            vector = (a.pointer, a.col_stride)
+            _call_gemv(b, dtype, routine, trans, (rows, cols), (m_b.pointer, ld), vector, output, scale)
         with rest:
             with b.if_else(b.and_(usable, col)) as (vector_right, general):
                 with vector_right:  # y(m) = A b: A row-major is Fortran's k x m matrix, transposed
@@ -99,7 +104,7 @@ def gemv_or(
                     rows, cols = b.select(a_rm, k, m), b.select(a_rm, m, k)
                     ld = b.select(a_rm, a_rld, a_cld)
                     vector = (m_b.pointer, m_b.row_stride)
-                    _call_gemv(b, dtype, routine, trans, (rows, cols), (a.pointer, ld), vector, output)
+                    _call_gemv(b, dtype, routine, trans, (rows, cols), (a.pointer, ld), vector, output, scale)
                 with general:
                     gemm()
 
@@ -113,9 +118,12 @@ def _call_gemv(
     matrix: tuple[ll.Value, ll.Value],
     vector: tuple[ll.Value, ll.Value],
     output: ll.Value,
+    scale: Scale | None = None,
 ) -> None:
-    """Fortran ?gemv(trans, m, n, 1, A, lda, x, incx, 0, y, 1): every argument by reference."""
+    """Fortran ?gemv(trans, m, n, alpha, A, lda, x, incx, beta, y, 1): every argument by
+    reference; alpha 1 and beta 0 without `scale`."""
     real, pointer = register_type(dtype), register_type(dtype).as_pointer()
+    alpha, beta = scale or (ll.Constant(real, 1.0), ll.Constant(real, 0.0))
 
     def by_reference(value: ll.Value, kind: ll.Type) -> ll.Value:
         slot = b.alloca(kind)
@@ -129,12 +137,12 @@ def _call_gemv(
         by_reference(trans, I8),
         integer(shape[0]),
         integer(shape[1]),
-        by_reference(ll.Constant(real, 1.0), real),
+        by_reference(alpha, real),
         b.bitcast(matrix[0], pointer),
         integer(max_of(b, matrix[1], I64(1))),
         b.bitcast(vector[0], pointer),
         integer(vector[1]),
-        by_reference(ll.Constant(real, 0.0), real),
+        by_reference(beta, real),
         b.bitcast(output, pointer),
         integer(I64(1)),
     ]
@@ -154,8 +162,12 @@ def call_gemm(
     n: ll.Value,
     k: ll.Value,
     output: ll.Value,
+    scale: Scale | None = None,
 ) -> None:
+    """Fortran ?gemm of row-major operands (as the column-major C^T = B^T A^T): alpha 1 and
+    beta 0, or with `scale` its (alpha, beta): C = alpha A B + beta C."""
     real = register_type(dtype)
+    alpha, beta = scale or (ll.Constant(real, 1.0), ll.Constant(real, 0.0))
 
     def char(flag: ll.Value) -> ll.Value:  # 'N' when row-major (already the transpose BLAS wants)
         slot = b.alloca(I8)
@@ -167,9 +179,9 @@ def call_gemm(
         b.store(value, slot)
         return slot
 
-    def scalar(value: float) -> ll.Value:
+    def scalar(value: ll.Value) -> ll.Value:
         slot = b.alloca(real)
-        b.store(ll.Constant(real, value), slot)
+        b.store(value, slot)
         return slot
 
     (a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld) = a_layout, b_layout
@@ -180,12 +192,12 @@ def call_gemm(
         integer(n),
         integer(m),
         integer(k),
-        scalar(1.0),
+        scalar(alpha),
         b.bitcast(m_b.pointer, pointer),
         integer(b.select(b_rm, b_rld, b_cld)),
         b.bitcast(a.pointer, pointer),
         integer(b.select(a_rm, a_rld, a_cld)),
-        scalar(0.0),
+        scalar(beta),
         b.bitcast(output, pointer),
         integer(max_of(b, n, I64(1))),
     ]

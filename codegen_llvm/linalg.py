@@ -19,7 +19,7 @@ from typing import NamedTuple
 from llvmlite import ir as ll
 
 from ..ir import DType
-from .blas_calls import Matrix, call_gemm, gemv_or, max_of
+from .blas_calls import Matrix, Scale, call_gemm, gemv_or, max_of
 from .control import counted_loop
 from .loops import emit_elementwise_loop
 from .narrow_gemm import NARROW_VECTORS
@@ -60,21 +60,32 @@ def emit_dot(builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, output
     runtime fills here. Other dtypes: the module's own loops."""
     b = builder
     dtype = a_array.dtype
-    a, m_b = Matrix(b, a_array, as_row=True), Matrix(b, b_array, as_row=False)
-    arguments = []
-    for matrix in (a, m_b):
-        arguments += [b.bitcast(matrix.pointer, I8_PTR), matrix.rows, matrix.cols, *matrix.byte_strides]
-    arguments.append(b.bitcast(output, I8_PTR))
     if dtype not in BLAS_GLOBALS:
-        b.call(_loops_function(b.module, dtype), arguments)
+        b.call(_loops_function(b.module, dtype), dot_arguments(b, a_array, b_array, output)[:11])
         return
     from .support import library_function  # (support.py builds the library from this module)
 
     dot, _ = library_function(b, f"tc_dot_{dtype.value}")
+    b.call(dot, dot_arguments(b, a_array, b_array, output))
+
+
+def dot_arguments(
+    builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, output: ll.Value
+) -> list[ll.Value]:
+    """The arguments of a call to tc_dot (DOT_TYPE) from a module: a, b, the output, and the
+    module's thread count and BLAS routines (float dtypes)."""
+    b = builder
+    dtype = a_array.dtype
+    arguments = []
+    for matrix in (Matrix(b, a_array, as_row=True), Matrix(b, b_array, as_row=False)):
+        arguments += [b.bitcast(matrix.pointer, I8_PTR), matrix.rows, matrix.cols, *matrix.byte_strides]
+    arguments.append(b.bitcast(output, I8_PTR))
+    if dtype not in BLAS_GLOBALS:
+        return arguments
     threads = b.load(module_global(b.module, THREADS_GLOBAL, I64, I64(1)))
     gemm = b.load(_blas_pointer(b.module, dtype))
     gemv = b.load(_blas_pointer(b.module, dtype, GEMV_GLOBALS))
-    b.call(dot, [*arguments, threads, gemm, gemv])
+    return [*arguments, threads, gemm, gemv]
 
 
 _MATRIX_ARGUMENTS = [I8_PTR, I64, I64, I64, I64]  # pointer, rows, cols, row and col strides (bytes)
@@ -89,8 +100,8 @@ def dot_function(module: ll.Module, dtype: DType) -> ll.Function:
     and ?gemv (null where there is no BLAS), tc's own kernels for small sides, loops."""
     fn = ll.Function(module, DOT_TYPE, f"tc_dot_{dtype.value}")
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    a, m_b = _operands(dtype, fn.args)
-    _emit_dot_body(b, a, m_b, fn.args[10], _Routines(*fn.args[11:]))
+    a, m_b = dot_operands(dtype, fn.args)
+    _emit_dot_body(b, a, m_b, fn.args[10], Routines(*fn.args[11:]))
     b.ret_void()
     return fn
 
@@ -105,13 +116,13 @@ def _loops_function(module: ll.Module, dtype: DType) -> ll.Function:
     fn.linkage = "internal"
     fn.attributes.add("noinline")
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    a, m_b = (Matrix(b, operand, as_row=True) for operand in _operands(dtype, fn.args))
-    _loops(b, dtype, a, m_b, a.rows, m_b.cols, a.cols, fn.args[10])
+    a, m_b = (Matrix(b, operand, as_row=True) for operand in dot_operands(dtype, fn.args))
+    dot_loops(b, dtype, a, m_b, a.rows, m_b.cols, a.cols, fn.args[10])
     b.ret_void()
     return fn
 
 
-def _operands(dtype: DType, args: list[ll.Argument]) -> tuple[ArrayRef, ArrayRef]:
+def dot_operands(dtype: DType, args: list[ll.Argument]) -> tuple[ArrayRef, ArrayRef]:
     a, m_b = (
         ArrayRef(dtype, p, [rows, cols], [rs, cs], (None, None))
         for p, rows, cols, rs, cs in (args[:5], args[5:10])
@@ -119,7 +130,7 @@ def _operands(dtype: DType, args: list[ll.Argument]) -> tuple[ArrayRef, ArrayRef
     return a, m_b
 
 
-class _Routines(NamedTuple):
+class Routines(NamedTuple):
     """What the calling module hands the product: its thread count and BLAS routines."""
 
     threads: ll.Value
@@ -128,7 +139,7 @@ class _Routines(NamedTuple):
 
 
 def _emit_dot_body(
-    builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, output: ll.Value, routines: _Routines
+    builder: ll.IRBuilder, a_array: ArrayRef, b_array: ArrayRef, output: ll.Value, routines: Routines
 ) -> None:
     """output (contiguous, row-major) = a . b, for 2-d float operands."""
     from .support import library_function
@@ -159,7 +170,7 @@ def _emit_dot_body(
             arguments += [b.bitcast(output, I8_PTR), m, n, k, routines.threads]
             small_gemm, has_small = library_function(b, f"tc_small_gemm_{dtype.value}")
             narrow_gemm, has_narrow = library_function(b, f"tc_narrow_gemm_{dtype.value}")
-            small = b.and_(has_small, _small_gemm_suits(b, dtype, a, m_b))
+            small = b.and_(has_small, small_gemm_suits(b, dtype, a, m_b))
             with b.if_else(small) as (own, other):
                 with own:
                     direct = b.icmp_signed("==", m_b.col_stride, I64(1))
@@ -169,26 +180,26 @@ def _emit_dot_body(
                         with columns_adjacent:
                             b.store(small_gemm_on_b_transposed(b, dtype, small_gemm, arguments, m_b), done)
                 with other:
-                    swapped = b.and_(has_small, _swapped_small_gemm_suits(b, dtype, a, m_b))
+                    swapped = b.and_(has_small, swapped_small_gemm_suits(b, dtype, a, m_b))
                     with b.if_else(swapped) as (swap, narrow):
                         with swap:
                             operands = (a, m_b, output, routines.threads)
                             b.store(small_gemm_transposed(b, dtype, small_gemm, operands), done)
                         with narrow:
-                            with b.if_then(b.and_(has_narrow, _narrow_gemm_suits(b, dtype, a, m_b))):
+                            with b.if_then(b.and_(has_narrow, narrow_gemm_suits(b, dtype, a, m_b))):
                                 b.call(narrow_gemm, arguments)
                                 b.store(ll.Constant(ll.IntType(1), 1), done)
             with b.if_then(b.not_(b.load(done))):  # not suited, or no memory for its copy of A
-                _blas_dot(b, dtype, routines, a, m_b, layouts, (m, n, k), output)
+                blas_dot(b, dtype, routines, a, m_b, layouts, (m, n, k), output)
         with loops:
             with b.if_else(b.and_(b.icmp_unsigned("!=", routine, null), fits)) as (pack, naive):
                 with pack:
                     _packed_dot(b, dtype, routines, a, m_b, (m, n, k), output)
                 with naive:
-                    _loops(b, dtype, a, m_b, m, n, k, output)
+                    dot_loops(b, dtype, a, m_b, m, n, k, output)
 
 
-def _small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> ll.Value:
+def small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> ll.Value:
     """Whether tc's own kernel (small_gemm.py) beats BLAS here (bench/gemm.py): at least one
     tile of columns and of rows, a small side (m or k) that makes BLAS's packing cost as much
     as the arithmetic, and B's rows contiguous, or its columns (B a transposed view, as in
@@ -213,12 +224,12 @@ def _small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> 
     return b.and_(b.and_(small, fits), b.or_(b.and_(unit, spread), transposed))
 
 
-def _swapped_small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> ll.Value:
+def swapped_small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> ll.Value:
     """Whether C = A . B is better computed as (B^T . A^T)^T by small_gemm (transposed_gemm.py):
     A a transposed view (its columns contiguous: the weight gradient x.T . g), C narrow
     (NARROW_VECTORS vectors at most), and the swapped product small_gemm's shape (its rows
     n at least SMALL_ROWS, its k x NR column blocks cacheable, A^T's rows not a multiple of
-    1 KiB apart: see `_small_gemm_suits`)."""
+    1 KiB apart: see `small_gemm_suits`)."""
     m, k, n = a.rows, a.cols, m_b.cols
     columns_adjacent = b.icmp_signed("==", a.row_stride, I64(1))
     narrow = b.and_(
@@ -233,7 +244,7 @@ def _swapped_small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Mat
     return b.and_(b.and_(columns_adjacent, narrow), b.and_(shape, spread))
 
 
-def _narrow_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> ll.Value:
+def narrow_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> ll.Value:
     """Whether the result is narrow (narrow_gemm.py), where small_gemm does not suit: 1 < n <
     NARROW_VECTORS vectors, at least MR rows, B's rows contiguous. (One column is gemv's: it
     vectorises along k, where this kernel would fill one lane of each vector.) The logistic
@@ -247,25 +258,27 @@ def _narrow_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) ->
     return b.and_(b.and_(narrow, unit), b.icmp_signed(">=", m, I64(tile_rows())))
 
 
-def _blas_dot(
+def blas_dot(
     b: ll.IRBuilder,
     dtype: DType,
-    routines: _Routines,
+    routines: Routines,
     a: Matrix,
     m_b: Matrix,
     layouts: tuple[tuple[ll.Value, ll.Value, ll.Value], tuple[ll.Value, ll.Value, ll.Value]],
     sizes: tuple[ll.Value, ll.Value, ll.Value],
     output: ll.Value,
+    scale: Scale | None = None,
 ) -> None:
-    """The product through BLAS, for operands in a layout BLAS takes: gemv or gemm."""
-    gemm = functools.partial(call_gemm, b, dtype, routines.gemm, a, m_b, *layouts, *sizes, output)
-    gemv_or(b, dtype, routines.gemv, a, m_b, layouts, sizes, output, gemm)
+    """The product through BLAS, for operands in a layout BLAS takes: gemv or gemm; with
+    `scale` (alpha, beta), output = alpha * product + beta * output."""
+    gemm = functools.partial(call_gemm, b, dtype, routines.gemm, a, m_b, *layouts, *sizes, output, scale)
+    gemv_or(b, dtype, routines.gemv, a, m_b, layouts, sizes, output, gemm, scale)
 
 
 def _packed_dot(
     b: ll.IRBuilder,
     dtype: DType,
-    routines: _Routines,
+    routines: Routines,
     a: Matrix,
     m_b: Matrix,
     sizes: tuple[ll.Value, ll.Value, ll.Value],
@@ -312,9 +325,9 @@ def _packed_dot(
             left, right = contiguous
             row_major = ll.Constant(ll.IntType(1), 1)
             layouts = ((row_major, max_of(b, k, I64(1)), k), (row_major, max_of(b, n, I64(1)), n))
-            _blas_dot(b, dtype, routines, left, right, layouts, sizes, output)
+            blas_dot(b, dtype, routines, left, right, layouts, sizes, output)
         with naive:
-            _loops(b, dtype, a, m_b, m, n, k, output)
+            dot_loops(b, dtype, a, m_b, m, n, k, output)
     for *_, pointer in packed:
         b.call(free, [pointer])
 
@@ -330,7 +343,7 @@ def emit_batched_dot(builder: ll.IRBuilder, a: ArrayRef, b: ArrayRef, out: Array
         emit_dot(builder, entry(a), entry(b), entry(out).pointer)
 
 
-def _loops(
+def dot_loops(
     b: ll.IRBuilder,
     dtype: DType,
     a: Matrix,
@@ -339,7 +352,10 @@ def _loops(
     n: ll.Value,
     k: ll.Value,
     output: ll.Value,
+    scale: Scale | None = None,
 ) -> None:
+    """output (m x n, contiguous) = a . b in plain loops; with `scale` (alpha, beta), output =
+    alpha * a . b + beta * output (float dtypes)."""
     real = register_type(dtype)
     zero = ll.Constant(real, 0.0 if dtype.is_float else 0)
     total = b.alloca(real)  # outside the loops: an alloca in a loop grows the stack
@@ -356,4 +372,8 @@ def _loops(
                     value = b.add(b.load(total), b.mul(x, y))
                 b.store(value, total)
             target = b.gep(b.bitcast(output, I8_PTR), [b.mul(b.add(b.mul(i, n), j), I64(dtype.itemsize))])
-            store_element(b, dtype, b.load(total), target)
+            value = b.load(total)
+            if scale is not None:
+                old = b.load(b.bitcast(target, real.as_pointer()))
+                value = b.fadd(b.fmul(scale[0], value), b.fmul(scale[1], old))
+            store_element(b, dtype, value, target)

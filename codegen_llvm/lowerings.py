@@ -18,7 +18,7 @@ from ..ir.ops.builtin import Constant, Return, Shape, Size
 from ..ir.ops.elementwise import Cast
 from ..ir.ops.indexing import Gather, ScatterAdd
 from ..ir.ops.kernel import KernelElementwise
-from ..ir.ops.linalg import BatchedDot, Dot, batched_dot_shape, dot_shape
+from ..ir.ops.linalg import BatchedDot, Dot, Gemm, batched_dot_shape, dot_shape, gemm_shape
 from ..ir.ops.random import (
     RandomBinomial,
     RandomChoice,
@@ -33,6 +33,7 @@ from ..ir.ops.state import Load, Store
 from ..ir.ops.views import DimShuffle, shuffled
 from ..ir.sizes import broadcast
 from .context import LoweringContext, lowering
+from .gemm_update import emit_gemm
 from .indexing import emit_gather, emit_scatter_add, indexing_extent
 from .kernel_body import kernel_body
 from .linalg import emit_batched_dot, emit_dot
@@ -179,6 +180,13 @@ def _dot(ctx: LoweringContext, op: Dot) -> None:
     a, b = ctx.arrays[op.operands[0]], ctx.arrays[op.operands[1]]
     ctx.result_buffers(op, list(dot_shape(LLVMSizes(ctx.builder), a.shape, b.shape)))
     ctx.defer(emit_dot, ctx.builder, a, b, ctx.arrays[op.results[0]].pointer)
+
+
+@lowering(Gemm)
+def _gemm(ctx: LoweringContext, op: Gemm) -> None:
+    c, a, b = (ctx.arrays[v] for v in op.operands)
+    ctx.result_buffers(op, list(gemm_shape(LLVMSizes(ctx.builder), c.shape, a.shape, b.shape)))
+    ctx.defer(emit_gemm, ctx.builder, c, a, b, ctx.arrays[op.results[0]], (op.alpha, op.beta))
 
 
 @lowering(BatchedDot)

@@ -90,7 +90,7 @@ def _rows_of_three() -> int:
     return tile_rows() if vector_bytes() == 64 else tile_rows() // 2
 
 
-def _masked(module: ll.Module, dtype: DType, kind: str) -> ll.Function:
+def masked_access(module: ll.Module, dtype: DType, kind: str) -> ll.Function:
     """llvm.masked.load / llvm.masked.store of one vector."""
     width = lanes(dtype)
     vector = ll.VectorType(register_type(dtype), width)
@@ -135,7 +135,7 @@ def _tile(module: ll.Module, dtype: DType, vectors: int, rows: int) -> ll.Functi
         ll.Constant(ll.VectorType(I32, width), [I32(0)] * width),
     )
     mask = b.icmp_signed("<", index, splat)
-    masked_load, masked_store = _masked(module, dtype, "load"), _masked(module, dtype, "store")
+    masked_load, masked_store = masked_access(module, dtype, "load"), masked_access(module, dtype, "store")
     zero = ll.Constant(vector, [ll.Constant(register_type(dtype), 0.0)] * width)
 
     def a_address(b: ll.IRBuilder, p: ll.Value, r: int) -> ll.Value:

@@ -88,10 +88,20 @@ def small_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
     if isinstance(existing, ll.Function):
         return existing
     fn = ll.Function(module, SMALL_GEMM_TYPE, name)
+    emit_small_gemm(fn, dtype, _job(module, dtype))
+    return fn
+
+
+def emit_small_gemm(fn: ll.Function, dtype: DType, job: ll.Function) -> None:
+    """The body of `fn`, whose first arguments are tc_small_gemm's: A packed, then `job` over
+    the column blocks (its values: packed A, b, b row stride, c, m, n, k, the row block, then
+    fn's arguments after the tenth, doubles as their bits), spread over the pool when that
+    pays."""
+    module = fn.module
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    a, rsa, csa, bp, ldb, c, m, n, k, threads = fn.args
+    a, rsa, csa, bp, ldb, c, m, n, k, threads = fn.args[:10]
     size = I64(dtype.itemsize)
-    rows = _row_block(b, m)
+    rows = row_block(b, m)
     row_blocks = b.sdiv(b.add(m, b.sub(rows, I64(1))), rows)
     bytes_ = b.mul(b.mul(b.mul(row_blocks, rows), at_least_1(b, k)), size)
     packed = b.call(declare(module, "malloc", I8_PTR, [I64]), [bytes_])
@@ -99,14 +109,14 @@ def small_gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
     with b.if_then(allocated):
         pack_rows(b, dtype, (a, rsa, csa), packed, (m, k, rows, row_blocks))
         blocks = column_blocks(b, n, dtype)
-        values = [packed, bp, ldb, c, m, n, k, rows]
-        run_blocks(b, _job(module, dtype), values, blocks, (b.mul(b.mul(m, n), k), threads))
+        extra = [b.bitcast(v, I64) if isinstance(v.type, ll.DoubleType) else v for v in fn.args[10:]]
+        values = [packed, bp, ldb, c, m, n, k, rows, *extra]
+        run_blocks(b, job, values, blocks, (b.mul(b.mul(m, n), k), threads))
         b.call(declare(module, "free", ll.VoidType(), [I8_PTR]), [packed])
     b.ret(allocated)
-    return fn
 
 
-def _row_block(b: ll.IRBuilder, m: ll.Value) -> ll.Value:
+def row_block(b: ll.IRBuilder, m: ll.Value) -> ll.Value:
     """The tile's rows for a product of m rows: MR; or MR - 1 where its tiles compute at least
     a twentieth fewer rows (their cost per row is the same: FMA-bound). A minibatch of 20 is
     4 tiles of 5 rows on AVX2, not 4 of 6 overlapping by 4, which took as long as 24 rows:
@@ -172,7 +182,7 @@ def pack_rows(
     size = I64(dtype.itemsize)
     n = tile_rows()
     with counted_loop(b, row_blocks, "pack.block") as block:
-        first = b.mul(block, rows) if pad else _first_row(b, block, rows, m)
+        first = b.mul(block, rows) if pad else first_row(b, block, rows, m)
         source = b.gep(pointer, [b.mul(first, rsa)])
         target = b.gep(packed, [b.mul(b.mul(b.mul(block, k), rows), size)])
         elements = (b, dtype, (source, rsa, csa), target, (first, m, k, rows), pad)
@@ -216,7 +226,7 @@ def column_blocks(b: ll.IRBuilder, n: ll.Value, dtype: DType) -> ll.Value:
     return b.sdiv(b.add(n, b.sub(nr, I64(1))), nr)
 
 
-def _first_row(b: ll.IRBuilder, block: ll.Value, rows: ll.Value, m: ll.Value) -> ll.Value:
+def first_row(b: ll.IRBuilder, block: ll.Value, rows: ll.Value, m: ll.Value) -> ll.Value:
     """Row blocks start every `rows` rows, except the last, which ends at m (m >= rows)."""
     start = b.mul(block, rows)
     last = b.sub(m, rows)
@@ -277,11 +287,11 @@ def _blocks(module: ll.Module, dtype: DType, accumulate: bool) -> ll.Function:
     row_blocks = b.sdiv(b.add(m, b.sub(rows, I64(1))), rows)
     tile_sizes = (tile_rows(), tile_rows() - 1, SMALL_ROWS)
     with counted_loop(b, end, "block", start=begin) as block:
-        column = _first_row(b, block, I64(nr), n)  # the last column block ends at n
+        column = first_row(b, block, I64(nr), n)  # the last column block ends at n
         b_block, c_block = b.gep(bp, [b.mul(column, size)]), b.gep(c, [b.mul(column, size)])
         with counted_loop(b, row_blocks, "rows") as i:
             a_block = b.gep(packed, [b.mul(b.mul(b.mul(i, k), rows), size)])
-            c_rows = b.gep(c_block, [b.mul(_first_row(b, i, rows, m), ldc)])
+            c_rows = b.gep(c_block, [b.mul(first_row(b, i, rows, m), ldc)])
             operands = [a_block, b_block, ldb, c_rows, ldc, k]
             for tile in tile_sizes:
                 with b.if_then(b.icmp_signed("==", rows, I64(tile))):

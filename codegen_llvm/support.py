@@ -2,7 +2,8 @@
 
 It holds the thread pool (thread_pool.py), the runtime's packed call (packed_call.py) and
 the products for float32 and float64: each dtype's tc_dot (linalg.py), which every tx.dot
-calls, and tc's own product kernels it chooses among (small_gemm.py, narrow_gemm.py), whose
+calls, and tc_gemm (gemm_update.py), which every tx.gemm calls, and tc's own product
+kernels they choose among (small_gemm.py, narrow_gemm.py), whose
 register tiles the convolutions also call (tc_tiles_<dtype>). They do not depend on the
 function being compiled, so compiling them into every module (about
 0.15 s of LLVM for the kernels, 0.3 s more for tc_dot) would be waste: the runtime compiles
@@ -18,6 +19,7 @@ from __future__ import annotations
 from llvmlite import ir as ll
 
 from ..ir import DType
+from .gemm_update import GEMM_TYPE, SMALL_GEMM_UPDATE_TYPE, gemm_function, small_gemm_update_function
 from .linalg import DOT_TYPE, dot_function
 from .module_text import module_text
 from .narrow_gemm import NARROW_GEMM_TYPE, narrow_gemm_function
@@ -34,6 +36,8 @@ KERNELS = {
     "tiles": (TILES_TYPE, tiles_function),  # the convolutions' (conv_tiles.py)
     "narrow_gemm": (NARROW_GEMM_TYPE, narrow_gemm_function),
     "dot": (DOT_TYPE, dot_function),  # after the kernels it calls
+    "small_gemm_update": (SMALL_GEMM_UPDATE_TYPE, small_gemm_update_function),
+    "gemm": (GEMM_TYPE, gemm_function),  # tx.gemm's (gemm_update.py): after what it calls
 }
 TYPES = {"tc_pool_run": RUN_TYPE} | {
     f"tc_{kind}_{dtype.value}": kernel_type

@@ -55,10 +55,17 @@ class Device(Protocol):
     ) -> None: ...
 
     def gemm(
-        self, a: DeviceArray, b: DeviceArray, out: DeviceArray, transpose_a: bool, transpose_b: bool
+        self,
+        a: DeviceArray,
+        b: DeviceArray,
+        out: DeviceArray,
+        transpose_a: bool,
+        transpose_b: bool,
+        scale: tuple[float, float] = (1.0, 0.0),
     ) -> None:
         """out (m x n, C-contiguous) = op(a) @ op(b), where a and b are C-contiguous matrices
-        and op transposes where asked; batched when all three have rank 3."""
+        and op transposes where asked; batched when all three have rank 3. With `scale`
+        (alpha, beta): out = alpha * op(a) @ op(b) + beta * out (BLAS's)."""
         ...
 
 
@@ -176,12 +183,20 @@ class EmulatedDevice:
         self.kernels.launch(kernel, min(grid, self.multiprocessors * 8), min(block, 4), args)
 
     def gemm(
-        self, a: DeviceArray, b: DeviceArray, out: DeviceArray, transpose_a: bool, transpose_b: bool
+        self,
+        a: DeviceArray,
+        b: DeviceArray,
+        out: DeviceArray,
+        transpose_a: bool,
+        transpose_b: bool,
+        scale: tuple[float, float] = (1.0, 0.0),
     ) -> None:
         left, right = self.download(a), self.download(b)
         if transpose_a:
             left = np.swapaxes(left, -1, -2)
         if transpose_b:
             right = np.swapaxes(right, -1, -2)
-        product = np.matmul(left, right)
-        out.owner[: product.size] = product.reshape(-1)  # type: ignore[attr-defined]
+        product = np.matmul(left, right).reshape(-1)
+        alpha, beta = (product.dtype.type(v) for v in scale)
+        target = out.owner[: product.size]  # type: ignore[attr-defined]
+        target[:] = alpha * product + beta * target if scale != (1.0, 0.0) else product

@@ -1,4 +1,5 @@
-"""Matrix products on the device: cuBLAS (through Device.gemm), on floating-point operands.
+"""Matrix products on the device: cuBLAS (through Device.gemm), on floating-point operands;
+tx.gemm (passes/fuse_gemm.py) as a copy of C that cuBLAS's beta and alpha then update.
 
 Each operand is handed over as a C-contiguous matrix, or as the transpose of
 one (the gradient's `x.T`, a view, costs no copy: cuBLAS reads it
@@ -9,8 +10,8 @@ matrices.
 from __future__ import annotations
 
 from ..ir import TcCompilationError
-from ..ir.ops.linalg import BatchedDot, Dot
-from .copy import contiguous, copy_kernel
+from ..ir.ops.linalg import BatchedDot, Dot, Gemm
+from .copy import contiguous, copy_kernel, launch_copy
 from .launch import Device, DeviceArray, contiguous_strides
 from .program import ProgramBuilder, Runtime, Step, as_device, device_step
 
@@ -65,6 +66,27 @@ def _dot(builder: ProgramBuilder, op: Dot) -> Step:
         left, transpose_a = _as_matrix(device, kernel, a2)
         right, transpose_b = _as_matrix(device, kernel, b2)
         device.gemm(left, right, device.view(out, 0, (m, n), (n, 1)), transpose_a, transpose_b)
+        return [out]
+
+    return run
+
+
+@device_step(Gemm)
+def _gemm(builder: ProgramBuilder, op: Gemm) -> Step:
+    """beta * c + alpha * (a . b) into a fresh array: the device keeps no update in place."""
+    dtype = op.results[0].type.dtype
+    kernel = copy_kernel(builder, dtype, 2)
+    scale = (op.alpha, op.beta)
+
+    def run(device: Device, operands: list[Runtime]) -> list[Runtime]:
+        c, a, b = (as_device(device, v) for v in operands)
+        out = device.empty(tuple(c.shape), dtype)
+        launch_copy(device, kernel, out, c)
+        if a.shape[0] * b.shape[1] == 0:
+            return [out]
+        left, transpose_a = _as_matrix(device, kernel, a)
+        right, transpose_b = _as_matrix(device, kernel, b)
+        device.gemm(left, right, out, transpose_a, transpose_b, scale)
         return [out]
 
     return run

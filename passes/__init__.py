@@ -10,8 +10,8 @@ import importlib
 
 # What `tc.function` runs, and `tc opt` with `-p default`: the optimisations, then (once the
 # shape plans are derived, so that a shape error names the user's op, not a kernel) the
-# lowering to kernels and the buffer plan. expand-nnet comes before the shape plans too: the
-# max inside a softmax needs a non-empty axis.
+# lowering to kernels, a weight update by a product made one tx.gemm, and the buffer plan.
+# expand-nnet comes before the shape plans too: the max inside a softmax needs a non-empty axis.
 OPTIMIZE_PIPELINE = (
     "stabilize",
     "grad",
@@ -22,7 +22,7 @@ OPTIMIZE_PIPELINE = (
     "expand-nnet",
     "cse",
 )
-LOWER_PIPELINE = ("fuse", "cse", "plan-buffers")
+LOWER_PIPELINE = ("fuse", "cse", "fuse-gemm", "plan-buffers")
 DEFAULT_PIPELINE = OPTIMIZE_PIPELINE + LOWER_PIPELINE
 
 _MANAGER_NAMES = ("PASS_REGISTRY", "Pass", "PassManager", "TcPassError", "parse_pipeline", "run_pipeline")
@@ -57,6 +57,7 @@ __all__ = [
     "expand_nnet",
     "fold",
     "fuse",
+    "fuse_gemm",
     "givens",
     "grad",
     "parse_pipeline",

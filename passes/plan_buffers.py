@@ -23,7 +23,8 @@ backends follow instead of deciding themselves:
   every view of it), reads it only directly, and the stored value is one of its results used
   by nothing else: every element is read and written at the same index, and nothing reads
   the old value afterwards (earlier readers, such as a forward pass's product, are done by
-  then: ops run in order). That kernel must
+  then: ops run in order). A tx.gemm (fuse-gemm) may too, reading the old value as its C:
+  each element of C is read only by the step that writes it, after the product is summed. That kernel must
   also run after every op that can still fail on values (an index check, a loop's step), so
   that a failed call leaves the variable unchanged.
 
@@ -40,6 +41,7 @@ from ..ir.core import CALLABLE_BODY, FRESH
 from ..ir.ops.builtin import Return, Shape, Size
 from ..ir.ops.indexing import CHECKS_INDICES
 from ..ir.ops.kernel import KernelElementwise
+from ..ir.ops.linalg import Gemm
 from ..ir.ops.state import Load, Store
 from .manager import Pass, register
 
@@ -148,7 +150,7 @@ def in_place_stores(function: Function) -> set[int]:
         value = store.operands[0]
         kernel = value.owner
         load = loads.get(store.symbol)
-        if type(kernel) is not KernelElementwise or len(value.uses) != 1:
+        if type(kernel) not in (KernelElementwise, Gemm) or len(value.uses) != 1:
             continue
         if order.get(kernel, -1) < last_failure:
             continue

@@ -411,13 +411,15 @@ class Cublas:
         lda: int | None = None,
         ldb: int | None = None,
         ldc: int | None = None,
+        scale: tuple[float, float] = (1.0, 0.0),
     ) -> None:
-        """Row-major C[m, n] = op(A) @ op(B) (alpha 1, beta 0) in float32 or float64;
-        leading dimensions in elements, None for C-contiguous operands."""
+        """Row-major C[m, n] = alpha op(A) @ op(B) + beta C (`scale`: alpha, beta; by default
+        1 and 0) in float32 or float64; leading dimensions in elements, None for C-contiguous
+        operands."""
         prefix, scalar = _prefix(dtype)
         args = row_major_gemm_args(m, n, k, a_ptr, b_ptr, c_ptr, transpose_a, transpose_b, lda, ldb, ldc)
         transa, transb, big_m, big_n, big_k, first, ld_first, second, ld_second, c, ld_c = args
-        alpha, beta = scalar(1.0), scalar(0.0)
+        alpha, beta = scalar(scale[0]), scalar(scale[1])
         name = f"cublas{prefix}gemm_v2"
         status = getattr(self._lib, name)(
             self.handle,

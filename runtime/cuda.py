@@ -285,13 +285,23 @@ class CudaDevice:
         except self.context.driver.Error as err:
             raise TcDeviceError(f"launching GPU kernel {kernel}: {err}") from err
 
-    def gemm(self, a: CudaArray, b: CudaArray, out: CudaArray, transpose_a: bool, transpose_b: bool) -> None:
-        """out = op(a) @ op(b) through cuBLAS; all three C-contiguous (batched at rank 3)."""
+    def gemm(
+        self,
+        a: CudaArray,
+        b: CudaArray,
+        out: CudaArray,
+        transpose_a: bool,
+        transpose_b: bool,
+        scale: tuple[float, float] = (1.0, 0.0),
+    ) -> None:
+        """out = op(a) @ op(b) through cuBLAS; all three C-contiguous (batched at rank 3).
+        With `scale` (alpha, beta, matrices only): out = alpha * op(a) @ op(b) + beta * out."""
         blas = self.context.blas
         m, n = out.shape[-2], out.shape[-1]
         k = a.shape[-2] if transpose_a else a.shape[-1]
         pointers = (a.pointer, b.pointer, out.pointer)
         if len(out.shape) == 3:
+            assert scale == (1.0, 0.0), "a batched product takes no alpha or beta"
             blas.gemm_strided_batched(
                 out.dtype.numpy,
                 m,
@@ -303,7 +313,8 @@ class CudaDevice:
                 transpose_b=transpose_b,
             )
         else:
-            blas.gemm(out.dtype.numpy, m, n, k, *pointers, transpose_a=transpose_a, transpose_b=transpose_b)
+            flags = {"transpose_a": transpose_a, "transpose_b": transpose_b}
+            blas.gemm(out.dtype.numpy, m, n, k, *pointers, **flags, scale=scale)
 
     def clear_errors(self) -> None:
         self.context.driver.memset_d32_async(self.error_word.pointer, 0, 8, self.context.stream)

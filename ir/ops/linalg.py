@@ -3,7 +3,8 @@
 numpy's dot for ranks up to two: matrix·matrix, matrix·vector, vector·matrix
 and vector·vector (a scalar). Both operands have one dtype (the builder
 promotes); the contracted dimensions must agree (checked at build time when
-known, before the call otherwise).
+known, before the call otherwise). tx.batched_dot multiplies batches of matrices;
+tx.gemm, which only a pass makes (fuse-gemm), is BLAS's C = beta C + alpha A.B.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..attributes import Attribute
+from ..attributes import Attribute, attr
 from ..core import FRESH, PURE, Operation, Region, product
 from ..errors import TcShapeError, TcTypeError
 from ..sizes import STATIC, S, SizeMismatch, Sizes
@@ -162,3 +163,58 @@ class BatchedDot(Operation):
             b.op("tx.batched_dot", g, b.dimshuffle(c, [0, 2, 1])),
             b.op("tx.batched_dot", b.dimshuffle(a, [0, 2, 1]), g),
         ]
+
+
+def gemm_shape(sizes: Sizes[S], c: Sequence[S], a: Sequence[S], b: Sequence[S]) -> tuple[S, ...]:
+    """tx.gemm's result shape: the product's, which C's must equal (no broadcasting)."""
+    rows, cols = dot_shape(sizes, a, b)
+    return (sizes.agree([c[0], rows]), sizes.agree([c[1], cols]))
+
+
+class Gemm(Operation):
+    """`%w1 = tx.gemm %c, %a, %b {alpha = -0.1, beta = 1.0} : ...`: beta * c + alpha * (a . b),
+    of matrices of one float dtype, c of the product's shape.
+
+    What an update `W - lr * dot(x.T, g)` of a weight matrix becomes (passes/fuse_gemm.py, as
+    Theano's gemm optimisation): one pass of the product that reads W and writes the new W,
+    in place when the buffer plan allows, where the product and the update each took a pass
+    over a matrix of W's size. The frontend never builds it; `evaluate` is the reference."""
+
+    name = "tx.gemm"
+    traits = frozenset({PURE, FRESH})
+    arity = 3
+    alpha = attr(float)
+    beta = attr(float)
+
+    @classmethod
+    def infer_types(
+        cls,
+        operand_types: Sequence[TensorType],
+        attributes: dict[str, Attribute],
+        regions: Sequence[Region] = (),
+    ) -> list[TensorType]:
+        c, a, b = operand_types
+        if not (a.dtype is b.dtype is c.dtype and a.dtype.is_float):
+            raise TcTypeError(f"tx.gemm needs float operands of one dtype, found {c}, {a} and {b}")
+        if not a.rank == b.rank == c.rank == 2:
+            raise TcTypeError(f"tx.gemm takes three matrices, found {c}, {a} and {b}")
+        try:
+            shape = gemm_shape(STATIC, c.shape, a.shape, b.shape)
+        except SizeMismatch:
+            raise TcShapeError(
+                f"tx.gemm: {a} and {b} must agree on the contracted dimension, and {c} must "
+                "have their product's shape"
+            ) from None
+        return [TensorType(a.dtype, shape)]
+
+    def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
+        """The product's multiply-adds, and a multiply and an add per element for the update."""
+        return 2 * product(result_shapes[0]) * (operand_shapes[1][-1] + 1)
+
+    def evaluate(self, operands: list[np.ndarray]) -> list[np.ndarray]:
+        c, a, b = operands
+        real = self.results[0].type.dtype.numpy
+        (ab,) = Dot.evaluate(self, [a, b])  # type: ignore[arg-type]
+        with np.errstate(all="ignore"):
+            value = real.type(self.beta) * c.astype(real) + real.type(self.alpha) * ab
+        return [np.asarray(value, dtype=real)]
