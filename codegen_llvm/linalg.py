@@ -8,7 +8,8 @@ the BLAS routines, which the runtime writes into global function pointers per dt
 process-specific address and can be cached. Row-major C = A B is computed as the
 column-major C^T = B^T A^T; an operand with unit stride along either axis is passed
 transposed or not; any other layout is packed, or (no BLAS) takes a plain loop nest, as
-integer products do in the module's own function.
+integer products do in the module's own function. tx.gemm's tc_gemm (an update by a
+product) is gemm_update.py's, built from these parts.
 """
 
 from __future__ import annotations
