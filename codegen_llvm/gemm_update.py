@@ -298,37 +298,40 @@ def _store_updates(
     suffix = f"v{width}{'f64' if dtype is DType.F64 else 'f32'}"
     fma = declare(b.module, f"llvm.fmuladd.{suffix}", vector, [vector] * 3)
 
-    def address(r: int, h: int) -> ll.Value:
-        return b.bitcast(
-            b.gep(b.gep(pointer, [b.mul(I64(r), ldc)]), [I64(h * width * size)]), vector.as_pointer()
+    addresses = {
+        (r, h): b.bitcast(
+            b.gep(pointer, [b.add(b.mul(I64(r), ldc), I64(h * width * size))]), vector.as_pointer()
         )
-
-    def updated(r: int, h: int) -> ll.Value:
-        return b.call(fma, [alpha, sums[r, h], b.fmul(beta, b.load(address(r, h), align=size))])
-
+        for r, h in sums
+    }
+    updated = {
+        rh: b.call(fma, [alpha, total, b.fmul(beta, b.load(addresses[rh], align=size))])
+        for rh, total in sums.items()
+    }
     skip_rows, skip_columns = skips
     whole = b.and_(b.icmp_signed("==", skip_rows, I64(0)), b.icmp_signed("==", skip_columns, I64(0)))
     with b.if_else(whole) as (plain, masked):
         with plain:
-            for r, h in sums:
-                b.store(updated(r, h), address(r, h), align=size)
+            for rh, value in updated.items():
+                b.store(value, addresses[rh], align=size)
         with masked:
             store = masked_access(b.module, dtype, "store")
-            lane = ll.IntType(8 * size)
-            first = b.trunc(skip_columns, lane) if size < 8 else skip_columns
+            lane = ll.VectorType(ll.IntType(8 * size), width)
+            first = b.trunc(skip_columns, lane.element) if size < 8 else skip_columns
             first = b.shuffle_vector(
-                b.insert_element(ll.Constant(ll.VectorType(lane, width), ll.Undefined), first, I32(0)),
-                ll.Constant(ll.VectorType(lane, width), ll.Undefined),
+                b.insert_element(ll.Constant(lane, ll.Undefined), first, I32(0)),
+                ll.Constant(lane, ll.Undefined),
                 zeros,
             )
             nothing = ll.Constant(ll.VectorType(I1, width), [ll.Constant(I1, 0)] * width)
-            for r, h in sums:
-                index = ll.Constant(
-                    ll.VectorType(lane, width), [ll.Constant(lane, h * width + i) for i in range(width)]
-                )
-                columns = b.icmp_signed(">=", index, first)
-                mask = b.select(b.icmp_signed(">=", I64(r), skip_rows), columns, nothing)
-                b.call(store, [updated(r, h), address(r, h), I32(size), mask])
+            columns = {  # the lanes of vector h at or past the first column owned
+                h: b.icmp_signed(">=", ll.Constant(lane, [h * width + i for i in range(width)]), first)
+                for h in sorted({h for _, h in sums})
+            }
+            rows = {r: b.icmp_signed(">=", I64(r), skip_rows) for r in sorted({r for r, _ in sums})}
+            for (r, h), value in updated.items():
+                mask = b.select(rows[r], columns[h], nothing)
+                b.call(store, [value, addresses[r, h], I32(size), mask])
 
 
 def _prefetch_next(b: ll.IRBuilder, c: ll.Value, ldc: ll.Value, rows: int, row_bytes: int) -> None:
