@@ -23,8 +23,9 @@ backends follow instead of deciding themselves:
   every view of it), reads it only directly, and the stored value is one of its results used
   by nothing else: every element is read and written at the same index, and nothing reads
   the old value afterwards (earlier readers, such as a forward pass's product, are done by
-  then: ops run in order). A tx.gemm (fuse-gemm) may too, reading the old value as its C:
-  each element of C is read only by the step that writes it, after the product is summed. That kernel must
+  then: ops run in order). A tx.gemm (fuse-gemm) may too, reading the old value as its C
+  only (each element of C is read only by the step that writes it, after the product is
+  summed), never as a factor of the product. That kernel must
   also run after every op that can still fail on values (an index check, a loop's step), so
   that a failed call leaves the variable unchanged.
 
@@ -176,6 +177,8 @@ def _read_only_before(ops: list[Operation], old: Value, kernel: Operation) -> bo
         if op is kernel:
             if any(v is not old for v in read):
                 return False  # a view of the old value read at other indices than it writes
+            if isinstance(op, Gemm) and old in op.operands[1:]:
+                return False  # a factor of the product: read at other indices than it writes
         elif isinstance(op, (Store, Return)) or position >= writes_at:
             return False
         if not op.has_trait(FRESH):

@@ -137,3 +137,20 @@ def test_the_interpreter_computes_what_the_code_does() -> None:
     w.set_value(start)
     f(x, g)
     np.testing.assert_allclose(state["W"], w.get_value(), rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("factor", ["x . W", "W^T . x", "W . W"])
+def test_an_update_whose_product_reads_the_weights_is_not_in_place(factor: str) -> None:
+    """W - 0.1 * dot(x, W): the product reads W at other indices than the update writes, so the
+    update must not overwrite W while the product still reads it."""
+    n = 300  # large enough for tiles and threads
+    start = RNG.standard_normal((n, n))
+    w = tc.shared(start.copy(), name="W")
+    x = T.dmatrix("x")
+    product = {"x . W": T.dot(x, w), "W^T . x": T.dot(w.T, x), "W . W": T.dot(w, w)}[factor]
+    f = tc.function([x], None, updates=[(w, w - 0.1 * product)], on_unused_input="ignore")
+    assert "tx.gemm" in f.dump("tir-opt") and "in_place = true" not in f.dump("tir-opt")
+    xv = RNG.standard_normal((n, n))
+    f(xv)
+    want = {"x . W": xv @ start, "W^T . x": start.T @ xv, "W . W": start @ start}[factor]
+    np.testing.assert_allclose(w.get_value(), start - 0.1 * want, rtol=1e-12, atol=1e-10)
