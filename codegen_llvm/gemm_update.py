@@ -343,5 +343,5 @@ def _prefetch_next(b: ll.IRBuilder, c: ll.Value, ldc: ll.Value, rows: int, row_b
     prefetch = declare(b.module, "llvm.prefetch.p0i8", ll.VoidType(), [I8_PTR, I32, I32, I32])
     for r in range(rows):
         row = b.gep(c, [b.mul(I64(rows + r), ldc)])
-        for offset in (0, row_bytes - 1):  # both lines a row's part may straddle
+        for offset in (*range(0, row_bytes, 64), row_bytes - 1):  # every line the row's part touches
             b.call(prefetch, [b.gep(row, [I64(offset)]), I32(1), I32(3), I32(1)])
