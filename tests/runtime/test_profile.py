@@ -134,3 +134,17 @@ def test_flops_rules_of_the_ops() -> None:
     dot = next(op for op in f.ir_function("tir-opt").body.ops if op.name == "tx.dot")
     assert dot.flops([[3, 4], [4, 5]], [[3, 5]]) == 2 * 3 * 4 * 5
     assert dot.flops([[4], [4]], [[]]) == 8  # a vector product
+
+
+def test_every_cell_of_the_table_stays_apart() -> None:
+    """A view's bytes over its few nanoseconds give a rate far wider than its column: the
+    cells must still be separate fields."""
+    from tc.runtime.profile import FunctionProfile, OpProfile
+    from tc.runtime.profile_report import summary_text
+
+    view = OpProfile(30, "tx.reshape f32[?,?]", "model.py:63:0", "float32", 23, 1_932, 900_000_000_000, 0)
+    product = OpProfile(31, "tx.dot f32[?,?]", "", "float32", 23, 154_700_000, 95_000_000, 9_200_000_000_000)
+    profile = FunctionProfile("f", {30: view, 31: product}, calls=23, nanoseconds=160_000_000)
+    rows = [line.split() for line in summary_text(profile, PEAKS).splitlines() if "#3" in line]
+    assert [row[8] for row in rows] == ["#31", "#30"]  # %time ... %blas, then the op
+    assert rows[1][4] == f"{900_000_000_000 / 1_932e-9 / 1e9:.2f}"
