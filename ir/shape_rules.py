@@ -14,7 +14,7 @@ from .ops import binary
 from .ops import elementwise as unary
 from .ops.builtin import Constant, Return, Shape, Size
 from .ops.indexing import Gather, ScatterAdd, gathered_shape
-from .ops.linalg import BatchedDot, Dot, Gemm, batched_dot_shape, dot_shape, gemm_shape
+from .ops.linalg import BatchedDot, Dot, batched_dot_shape, dot_shape
 from .ops.random import RandomChoice, RandomOp
 from .ops.reduce import NEEDS_ELEMENTS, Reduce, reduced_shape
 from .ops.select_cast import Cast
@@ -103,12 +103,6 @@ def _dimshuffle(op: DimShuffle, state: ShapeState) -> None:
 def _dot(op: Dot, state: ShapeState) -> None:
     a, b = state.shapes[op.operands[0]], state.shapes[op.operands[1]]
     state.shapes[op.results[0]] = dot_shape(PlanSizes(state, op), a, b)
-
-
-@shape_rule(Gemm)
-def _gemm(op: Gemm, state: ShapeState) -> None:
-    c, a, b = (state.shapes[v] for v in op.operands)
-    state.shapes[op.results[0]] = gemm_shape(PlanSizes(state, op), c, a, b)
 
 
 @shape_rule(BatchedDot)

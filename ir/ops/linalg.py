@@ -23,6 +23,7 @@ from ..types import TensorType
 if TYPE_CHECKING:
     from ..builder import Builder
     from ..core import Value
+    from ..shape_state import ShapeState
 
 
 BATCH, CONTRACTED = (0, 0, "pairs the batch"), (2, 1, "contracts")
@@ -206,6 +207,12 @@ class Gemm(Operation):
                 "have their product's shape"
             ) from None
         return [TensorType(a.dtype, shape)]
+
+    def shape_rule(self, state: ShapeState) -> None:
+        from ..shape_state import PlanSizes  # (the shape plan imports the ops)
+
+        c, a, b = (state.shapes[v] for v in self.operands)
+        state.shapes[self.results[0]] = gemm_shape(PlanSizes(state, self), c, a, b)
 
     def flops(self, operand_shapes: Sequence[Sequence[Any]], result_shapes: Sequence[Sequence[Any]]) -> Any:
         """The product's multiply-adds, and a multiply and an add per element for the update."""
