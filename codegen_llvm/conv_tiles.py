@@ -37,7 +37,8 @@ from .im2col import Geometry, image_of, unfold
 from .nest import ArrayRef
 from .outline import outlined_job
 from .parallel import thread_count
-from .small_gemm import SMALL_ROWS, lanes, pack_rows, tile_columns, tile_rows
+from .register_tile import lanes, tile_columns, tile_rows
+from .small_gemm import SMALL_ROWS, pack_rows
 from .support import library_function
 from .transpose import emit_transpose
 from .types import I1, I8_PTR, I64

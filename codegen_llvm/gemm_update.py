@@ -33,6 +33,7 @@ from .linalg import (
     DOT_TYPE,
     Routines,
     blas_dot,
+    blas_takes,
     dot_arguments,
     dot_loops,
     dot_operands,
@@ -44,16 +45,8 @@ from .loops import emit_elementwise_loop
 from .narrow_gemm import masked_access
 from .nest import ArrayRef
 from .parallel import JOB_TYPE
-from .small_gemm import (
-    GEMM_ARGUMENTS,
-    SMALL_ROWS,
-    emit_fma_tile,
-    emit_small_gemm,
-    first_row,
-    lanes,
-    tile_columns,
-    tile_rows,
-)
+from .register_tile import emit_fma_tile, lanes, packed_operands, tile_columns, tile_rows
+from .small_gemm import GEMM_ARGUMENTS, SMALL_ROWS, emit_small_gemm, first_row
 from .types import I1, I8_PTR, I32, I64, declare, mark_not_captured, register_type
 
 F64 = ll.DoubleType()
@@ -127,14 +120,7 @@ def _through_blas(
 
     a, m_b = operands
     m, k, n = a.rows, a.cols, m_b.cols
-    a_rm, a_rld, a_cm, a_cld = a.layouts(b)
-    b_rm, b_rld, b_cm, b_cld = m_b.layouts(b)
-    limit = I64(2**31 - 1)
-    fits = b.and_(
-        b.and_(b.icmp_signed("<", m, limit), b.icmp_signed("<", n, limit)), b.icmp_signed("<", k, limit)
-    )
-    usable = b.icmp_unsigned("!=", routines.gemm, ll.Constant(I8_PTR, None))
-    usable = b.and_(b.and_(usable, fits), b.and_(b.or_(a_rm, a_cm), b.or_(b_rm, b_cm)))
+    usable, _, layouts = blas_takes(b, a, m_b, routines.gemm)
     _, has_small = library_function(b, f"tc_small_gemm_{dtype.value}")
     _, has_narrow = library_function(b, f"tc_narrow_gemm_{dtype.value}")
     narrow = b.or_(
@@ -142,7 +128,6 @@ def _through_blas(
         b.and_(has_narrow, narrow_gemm_suits(b, dtype, a, m_b)),
     )
     with b.if_then(b.and_(usable, b.not_(narrow))):
-        layouts = ((a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld))
         blas_dot(b, dtype, routines, a, m_b, layouts, (m, n, k), output, scale)
         b.store(ll.Constant(I1, 1), done)
 
@@ -256,23 +241,14 @@ def _tile(module: ll.Module, dtype: DType, rows: int) -> ll.Function:
     for pointer in (a, bp, c):
         mark_not_captured(pointer)
     c.add_attribute("noalias")
-    size, width = dtype.itemsize, lanes(dtype)
-    vector = ll.VectorType(real, width)
-
-    def a_address(b: ll.IRBuilder, p: ll.Value, r: int) -> ll.Value:
-        return b.gep(a, [b.add(b.mul(p, I64(rows * size)), I64(r * size))])
-
-    def load_b(b: ll.IRBuilder, p: ll.Value, h: int) -> ll.Value:
-        address = b.gep(b.gep(bp, [b.mul(p, ldb)]), [I64(h * width * size)])
-        return b.load(b.bitcast(address, vector.as_pointer()), align=size)
-
+    a_address, load_b = packed_operands(dtype, rows, a, (bp, ldb))
     sums: dict[tuple[int, int], ll.Value] = {}
 
     def keep(b: ll.IRBuilder, r: int, h: int, value: ll.Value) -> None:
         sums[r, h] = value
 
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    _prefetch_next(b, c, ldc, rows, 2 * width * size)
+    _prefetch_next(b, c, ldc, rows, 2 * lanes(dtype) * dtype.itemsize)
     emit_fma_tile(b, dtype, (rows, 2), k, (a_address, load_b, keep))
     _store_updates(b, dtype, (c, ldc), sums, (alpha, beta), (skip_rows, skip_columns))
     b.ret_void()

@@ -26,7 +26,8 @@ from .loops import emit_elementwise_loop
 from .narrow_gemm import NARROW_VECTORS
 from .nest import ArrayRef
 from .parallel import module_global
-from .small_gemm import SMALL_ROWS, lanes, tile_columns, tile_rows
+from .register_tile import lanes, tile_columns, tile_rows
+from .small_gemm import SMALL_ROWS
 from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, THREADS_GLOBAL
 from .transposed_gemm import small_gemm_on_b_transposed, small_gemm_transposed
 from .types import I8_PTR, I64, register_type, store_element
@@ -151,17 +152,7 @@ def _emit_dot_body(
     m_b = Matrix(b, b_array, as_row=False)
     m, k, n = a.rows, a.cols, m_b.cols
     routine, null = routines.gemm, ll.Constant(I8_PTR, None)
-    a_rm, a_rld, a_cm, a_cld = a.layouts(b)
-    b_rm, b_rld, b_cm, b_cld = m_b.layouts(b)
-    limit = I64(2**31 - 1)
-    fits = b.and_(
-        b.and_(b.icmp_signed("<", m, limit), b.icmp_signed("<", n, limit)), b.icmp_signed("<", k, limit)
-    )
-    usable = b.and_(
-        b.and_(b.icmp_unsigned("!=", routine, null), fits),
-        b.and_(b.or_(a_rm, a_cm), b.or_(b_rm, b_cm)),
-    )
-    layouts = ((a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld))
+    usable, fits, layouts = blas_takes(b, a, m_b, routine)
     with b.if_else(usable) as (blas, loops):
         with blas:
             done = b.alloca(ll.IntType(1))
@@ -198,6 +189,29 @@ def _emit_dot_body(
                     _packed_dot(b, dtype, routines, a, m_b, (m, n, k), output)
                 with naive:
                     dot_loops(b, dtype, a, m_b, m, n, k, output)
+
+
+Layouts = tuple[tuple[ll.Value, ll.Value, ll.Value], tuple[ll.Value, ll.Value, ll.Value]]
+
+
+def blas_takes(
+    b: ll.IRBuilder, a: Matrix, m_b: Matrix, routine: ll.Value
+) -> tuple[ll.Value, ll.Value, Layouts]:
+    """(whether BLAS's `routine` takes the product as its operands lie: present, sizes within
+    its 32-bit integers, each operand row- or column-major; whether the sizes fit; the
+    operands' layouts as blas_dot takes them)."""
+    m, k, n = a.rows, a.cols, m_b.cols
+    a_rm, a_rld, a_cm, a_cld = a.layouts(b)
+    b_rm, b_rld, b_cm, b_cld = m_b.layouts(b)
+    limit = I64(2**31 - 1)
+    fits = b.and_(
+        b.and_(b.icmp_signed("<", m, limit), b.icmp_signed("<", n, limit)), b.icmp_signed("<", k, limit)
+    )
+    usable = b.and_(
+        b.and_(b.icmp_unsigned("!=", routine, ll.Constant(I8_PTR, None)), fits),
+        b.and_(b.or_(a_rm, a_cm), b.or_(b_rm, b_cm)),
+    )
+    return usable, fits, ((a_rm, a_rld, a_cld), (b_rm, b_rld, b_cld))
 
 
 def small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> ll.Value:
@@ -265,7 +279,7 @@ def blas_dot(
     routines: Routines,
     a: Matrix,
     m_b: Matrix,
-    layouts: tuple[tuple[ll.Value, ll.Value, ll.Value], tuple[ll.Value, ll.Value, ll.Value]],
+    layouts: Layouts,
     sizes: tuple[ll.Value, ll.Value, ll.Value],
     output: ll.Value,
     scale: Scale | None = None,

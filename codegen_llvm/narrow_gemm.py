@@ -17,7 +17,8 @@ from llvmlite import ir as ll
 from ..ir import DType
 from .control import counted_loop
 from .parallel import JOB_TYPE
-from .small_gemm import GEMM_ARGUMENTS, emit_fma_tile, lanes, run_blocks, tile_rows, vector_bytes
+from .register_tile import emit_fma_tile, lanes, tile_rows, vector_bytes
+from .small_gemm import GEMM_ARGUMENTS, run_blocks
 from .types import I1, I32, I64, mark_not_captured, register_type
 
 NARROW_VECTORS = 3  # the widest result, in vectors of accumulators per row

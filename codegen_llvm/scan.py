@@ -30,7 +30,7 @@ from .control import exitable_loop
 from .nest import ArrayRef
 from .outline import outlined_job
 from .parallel import thread_count
-from .small_gemm import tile_rows
+from .register_tile import tile_rows
 from .terms import emit_term
 from .types import I1, I8, I8_PTR, I32, I64
 

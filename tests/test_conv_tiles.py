@@ -115,8 +115,8 @@ def test_large_images_take_fewer_slices_to_the_same_values() -> None:
 
 AVX2_TILES = """
 import numpy as np
-from tc.codegen_llvm import small_gemm
-small_gemm.vector_bytes = lambda: 32  # AVX2's tiles (MR = 6) on any host, before compiling
+from tc.codegen_llvm import register_tile
+register_tile.vector_bytes = lambda: 32  # AVX2's tiles (MR = 6) on any host, before compiling
 import tc, tc.tensor as T
 from test_conv import numpy_conv2d
 from tc.ir.ops.conv import conv_grad_filters_reference, conv_grad_input_reference

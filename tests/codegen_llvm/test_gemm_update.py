@@ -10,7 +10,8 @@ import pytest
 
 import tc
 from tc import tensor as T
-from tc.codegen_llvm.small_gemm import SMALL_ROWS, tile_columns, tile_rows
+from tc.codegen_llvm.register_tile import tile_columns, tile_rows
+from tc.codegen_llvm.small_gemm import SMALL_ROWS
 from tc.ir import DType
 
 RNG = np.random.default_rng(11)

@@ -9,7 +9,8 @@ import pytest
 
 import tc
 from tc import tensor as T
-from tc.codegen_llvm.small_gemm import SMALL_ROWS, tile_columns, tile_rows
+from tc.codegen_llvm.register_tile import tile_columns, tile_rows
+from tc.codegen_llvm.small_gemm import SMALL_ROWS
 
 RNG = np.random.default_rng(7)
 
@@ -156,7 +157,7 @@ def test_a_narrow_product_of_a_transposed_a_is_made_swapped(dtype: str) -> None:
     """x^T . g with g narrow (transposed_gemm.small_gemm_transposed): computed as (g^T . x)^T
     by small_gemm, so it gives the bits of that product; x's rows strided, g a column view."""
     from tc.codegen_llvm.narrow_gemm import NARROW_VECTORS
-    from tc.codegen_llvm.small_gemm import lanes
+    from tc.codegen_llvm.register_tile import lanes
     from tc.ir import DType
 
     x, g = T.matrix("x", dtype=dtype), T.matrix("g", dtype=dtype)
