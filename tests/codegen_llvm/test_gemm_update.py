@@ -65,6 +65,8 @@ def test_narrow_blas_and_tiny_updates(dtype: str) -> None:
         ((1, 7), (1, 9)),
     ):
         _check(f, w, shape_x, shape_g)
+    for shape_x, shape_g in (((5, 0), (5, 7)), ((5, 7), (5, 0)), ((0, 0), (0, 0)), ((20, 784), (20, 0))):
+        _check(f, w, shape_x, shape_g)  # empty weights: nothing to update, nothing read past them
     plain, w_plain = _sgd_step(dtype, transposed=False)
     for shape_x, shape_g in (((784, 20), (20, 500)), ((64, 200), (200, 3))):
         _check(plain, w_plain, shape_x, shape_g, transposed=False)
