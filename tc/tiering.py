@@ -142,6 +142,12 @@ def finish_compiling() -> None:
     _wait_for_worker()
 
 
+def wait_for_started() -> None:
+    """Wait for the optimisations already started (by calls that paid for them, or asked
+    for); start none: a module called once or twice stays quick code."""
+    _wait_for_worker()
+
+
 def _wait_for_worker() -> None:
     with _urgent():
         _QUEUE.join()

@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-import tc
+from tc import tiering
 
 os.environ.setdefault("TC_CACHE_DIR", tempfile.mkdtemp(prefix="tc-test-cache-"))
 
@@ -18,9 +18,11 @@ os.environ.setdefault("TC_CACHE_DIR", tempfile.mkdtemp(prefix="tc-test-cache-"))
 @pytest.fixture(autouse=True)
 def _optimised_code_finished():  # type: ignore[no-untyped-def]
     """No test's code is still being optimised in the background (tc/tiering.py) when the
-    next test starts, which may count compilations or time its calls."""
+    next test starts, which may count compilations or time its calls. Optimisations not yet
+    started stay so: starting them would optimise every test's quick code, which its few
+    calls never paid for (seconds of LLVM after some tests)."""
     yield
-    tc.finish_compiling()
+    tiering.wait_for_started()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -2,8 +2,8 @@
 numpy computes, at every optimisation level and in the interpreter, and fail
 only with tc.TcError (tests/fuzz/differential.py says how they are compared).
 
-The CI profile runs a fixed stream of 400 programs, every other one also
-compiled at O0 (60-90 s on the two shared cores); the long profile
+The CI profile runs a fixed stream of 200 programs, every other one also
+compiled at O0 (18-40 s on the two shared cores); the long profile
 (TC_FUZZ_LONG=1, or `pytest --runslow`) runs 20,000 from the stream TC_FUZZ_SEED
 (default 1), every third also at O0 (about an hour on two cores). Both run in
 worker subprocesses (tests/fuzz/run_differential.py), so a crash or a hang fails
@@ -21,7 +21,7 @@ import pytest
 from run_differential import run
 
 CI_SEED = 2026
-CI_PROGRAMS = 400
+CI_PROGRAMS = 200
 LONG_PROGRAMS = 20_000
 
 

@@ -15,7 +15,7 @@ import os
 import pytest
 from mutators import Report, campaign
 
-SHORT = 400
+SHORT = 250
 LONG = 5000
 SEED = int(os.environ.get("TC_FUZZ_SEED", "0"))
 # Marked slow unless asked for by the environment, so that either switch runs it.
