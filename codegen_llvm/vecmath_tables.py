@@ -5,8 +5,8 @@ Sources of the coefficients (all published minimax fits):
   fdlibm e_exp.c (double) and SLEEF L2Uf/L2Lf (float);
 - log, log1p: fdlibm/musl e_log.c and e_logf.c (Lg1..Lg7, Lg1..Lg4, ln2_hi/ln2_lo);
 - tanh: Cephes tanh.c (rational P/Q, double) and tanhf.c (polynomial, float);
-- sin, cos: fdlibm/musl k_sin.c and k_cos.c (double), Cephes sinf.c/cosf.c (float);
-  the pi/2 split of e_rem_pio2.c (double) and our own float split (hex literals).
+- sin, cos: fdlibm/musl k_sin.c and k_cos.c and the pi/2 split of e_rem_pio2.c (double);
+  float32's are computed in double with Taylor polynomials (WIDE_TRIG).
 """
 
 from __future__ import annotations
@@ -57,13 +57,7 @@ class Consts(NamedTuple):
     # be normal: 2^(n + shift), normal down to exp_lo, is scaled back by 2^-shift
     sigmoid_far: float
     sigmoid_shift: int
-    # sin/cos on |r| <= pi/4: sin = r + r^3 (S1 + z S(z)),  cos = 1 - z/2 + z^2 C(z)
-    two_over_pi: float
-    pio2: tuple[float, ...]  # exact-product parts of pi/2, then the rounded rest
-    trig_limit: float  # largest |x| with accurate sin/cos (n < 2^21 / 2^13, see pio2)
-    sin_s1: float
-    sin_poly: tuple[float, ...]
-    cos_poly: tuple[float, ...]
+    trig_limit: float  # largest |x| with accurate sin/cos (n < 2^21 / 2^13, see F64_TRIG, WIDE_TRIG)
 
 
 TABLES: dict[DType, Consts] = {
@@ -109,30 +103,7 @@ TABLES: dict[DType, Consts] = {
         tanh_clamp=22.0,
         sigmoid_far=708.3964185,  # 1022 * ln(2): e^-x from here on is below 2^-1022, the smallest normal
         sigmoid_shift=64,
-        two_over_pi=6.36619772367581382433e-01,
-        pio2=(
-            1.57079632673412561417e00,  # 0x3ff921fb 54400000: 31 bits
-            6.07710050630396597660e-11,  # 0x3dd0b461 1a600000: 32 bits
-            2.02226624871116645580e-21,  # 0x3ba3198a 2e000000: 28 bits
-            8.47842766036889956997e-32,
-        ),  # pi/2 - the three above
         trig_limit=2.0**21,
-        sin_s1=-1.66666666666666324348e-01,
-        sin_poly=(
-            1.58969099521155010221e-10,
-            -2.50507602534068634195e-08,
-            2.75573137070700676789e-06,
-            -1.98412698298579493134e-04,
-            8.33333333332248946124e-03,
-        ),
-        cos_poly=(
-            -1.13596475577881948265e-11,
-            2.08757232129817482790e-09,
-            -2.75573143513906633035e-07,
-            2.48015872894767294178e-05,
-            -1.38888888888741095749e-03,
-            4.16666666666666019037e-02,
-        ),
     ),
     DType.F32: Consts(
         fty=F32,
@@ -178,18 +149,65 @@ TABLES: dict[DType, Consts] = {
         tanh_clamp=10.0,
         sigmoid_far=87.33654,  # 126 * ln(2), rounded down to a float32
         sigmoid_shift=32,
-        two_over_pi=f32(6.36619772367581382433e-01),
-        # 8 + 11 + 11 + 11 significant bits: n * part is exact for n < 2^13
-        pio2=(
-            float.fromhex("0x1.92p+0"),
-            float.fromhex("0x1.fb4p-12"),
-            float.fromhex("0x1.444p-24"),
-            float.fromhex("0x1.68cp-39"),
-            float.fromhex("0x1.1a6264p-54"),
-        ),
         trig_limit=2.0**13,
-        sin_s1=f32(-1.6666654611e-1),
-        sin_poly=(f32(-1.9515295891e-4), f32(8.3321608736e-3)),
-        cos_poly=(f32(2.443315711809948e-5), f32(-1.388731625493765e-3), f32(4.166664568298827e-2)),
     ),
 }
+
+
+class Trig(NamedTuple):
+    """float64 sin/cos on |r| <= pi/4: sin = r + r^3 (S1 + z S(z)), cos = 1 - z/2 + z^2 C(z)."""
+
+    two_over_pi: float
+    pio2: tuple[float, ...]  # exact-product parts of pi/2, then the rounded rest
+    sin_s1: float
+    sin_poly: tuple[float, ...]
+    cos_poly: tuple[float, ...]
+
+
+F64_TRIG = Trig(
+    two_over_pi=6.36619772367581382433e-01,
+    pio2=(
+        1.57079632673412561417e00,  # 0x3ff921fb 54400000: 31 bits
+        6.07710050630396597660e-11,  # 0x3dd0b461 1a600000: 32 bits
+        2.02226624871116645580e-21,  # 0x3ba3198a 2e000000: 28 bits
+        8.47842766036889956997e-32,
+    ),  # pi/2 - the three above
+    sin_s1=-1.66666666666666324348e-01,
+    sin_poly=(
+        1.58969099521155010221e-10,
+        -2.50507602534068634195e-08,
+        2.75573137070700676789e-06,
+        -1.98412698298579493134e-04,
+        8.33333333332248946124e-03,
+    ),
+    cos_poly=(
+        -1.13596475577881948265e-11,
+        2.08757232129817482790e-09,
+        -2.75573143513906633035e-07,
+        2.48015872894767294178e-05,
+        -1.38888888888741095749e-03,
+        4.16666666666666019037e-02,
+    ),
+)
+
+
+class WideTrig(NamedTuple):
+    """float32 sin/cos reduced and summed in float64 (vecmath._trig_in_f64): pi/2 in two
+    doubles, whose FMAs with n < 2^13 leave r within 2^-52 of its value relative to itself,
+    and Taylor polynomials whose truncation (r^11/11!, z^6/12! on |r| <= pi/4) is below
+    2^-28 relative: far under a float32 ulp, so the one rounding to float32 decides."""
+
+    two_over_pi: float
+    pio2_hi: float
+    pio2_lo: float
+    sin_poly: tuple[float, ...]  # sin(r) = r + r^3 P(r^2), highest degree first
+    cos_poly: tuple[float, ...]  # cos(r) = 1 + r^2 Q(r^2)
+
+
+WIDE_TRIG = WideTrig(
+    two_over_pi=6.36619772367581382433e-01,
+    pio2_hi=float.fromhex("0x1.921fb54442d18p+0"),
+    pio2_lo=float.fromhex("0x1.1a62633145c07p-54"),
+    sin_poly=(1 / 362880, -1 / 5040, 1 / 120, -1 / 6),
+    cos_poly=(-1 / 3628800, 1 / 40320, -1 / 720, 1 / 24, -1 / 2),
+)
