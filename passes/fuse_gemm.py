@@ -21,6 +21,11 @@ broadcasting). Its body: constants and add, sub, mul, div and neg, where every p
 quotient has a constant side, and fill (its value). The yielded value must have no constant
 term and a nonzero coefficient of the product.
 
+A term `0 * sign(W)` (the gradient of an L1 penalty whose weight is 0.0, as in the tutorials'
+MLP with L1_reg = 0.00) counts as 0: it differs from 0 only where W is nan, where the
+update, beta * W with beta nonzero, is nan as well. (Theano and PyTensor drop every
+product by a constant 0; tc drops only this one, which changes no result.)
+
 Assumes: fused IR (`fuse`). Guarantees: every tx.gemm has matrices of one float dtype, its
 C a global's value the update stores.
 """
@@ -37,6 +42,14 @@ from .manager import Pass, register
 
 # A value of the body as coefficients: (of W, of the product, constant term).
 Affine = tuple[float, float, float]
+
+
+class Bounded:
+    """The form of sign(W): finite wherever W is not nan, so 0 times it is 0 but there."""
+
+
+BOUNDED = Bounded()
+Form = Affine | Bounded
 
 
 @register
@@ -61,8 +74,14 @@ class FuseGemm(Pass):
             block.insert_before(kernel, gemm)
             gemm.results[0].name = kernel.results[0].name
             kernel.results[0].replace_all_uses_with(gemm.results[0])
+            coefficients = [
+                v.owner for v in kernel.operands if v.owner is not None and v.owner.name == "tx.constant"
+            ]
             kernel.erase()
             product.erase()
+            for constant in dict.fromkeys(coefficients):  # (the kernel's constants, now unused)
+                if not constant.results[0].uses:
+                    constant.erase()
 
 
 def _match(
@@ -84,7 +103,7 @@ def _match(
             return None
     if len(product.uses) != 1 or kernel.operands.count(product) != 1 or kernel.operands.count(c) != 1:
         return None
-    forms: dict[Value, Affine] = {}
+    forms: dict[Value, Form] = {}
     for operand, arg in zip(kernel.operands, kernel.body.block.args, strict=True):
         if operand is c:
             forms[arg] = (1.0, 0.0, 0.0)
@@ -96,11 +115,11 @@ def _match(
                 return None
             forms[arg] = (0.0, 0.0, value)
     result = _body_form(kernel, forms)
-    if result is None:
+    if not isinstance(result, tuple):
         return None
     beta, alpha, constant = result
-    if constant != 0.0 or alpha == 0.0 or not all(np.isfinite((alpha, beta))):
-        return None
+    if constant != 0.0 or alpha == 0.0 or beta == 0.0 or not all(np.isfinite((alpha, beta))):
+        return None  # (beta == 0 would also lose the nan a dropped 0 * sign(W) carries)
     return dot, c, (alpha, beta)
 
 
@@ -115,7 +134,7 @@ def _constant(value: Value) -> float | None:
     return float(array.flat[0])
 
 
-def _body_form(kernel: KernelElementwise, forms: dict[Value, Affine]) -> Affine | None:
+def _body_form(kernel: KernelElementwise, forms: dict[Value, Form]) -> Form | None:
     """The yielded value's coefficients, or None where the body is not affine so."""
     for op in kernel.body.block.ops:
         if op.name == "kernel.yield":
@@ -127,11 +146,21 @@ def _body_form(kernel: KernelElementwise, forms: dict[Value, Affine]) -> Affine 
     return None
 
 
-def _op_form(op: Operation, operands: list[Affine | None]) -> Affine | None:
+def _op_form(op: Operation, operands: list[Form | None]) -> Form | None:
     if any(form is None for form in operands):
         return None
     if op.name == "tx.constant":
         return _constant_form(op)
+    argument = operands[0]
+    if (
+        op.name == "tx.sign"
+        and isinstance(argument, tuple)
+        and argument[1] == 0.0
+        and np.all(np.isfinite(argument))
+    ):
+        return BOUNDED  # a sign of W alone (a product's could be nan where W is not)
+    if any(isinstance(form, Bounded) for form in operands):
+        return _zero_times_bounded(op, operands)
     forms: list[Affine] = operands  # type: ignore[assignment]
     if op.name == "tx.fill":
         return forms[1]
@@ -152,6 +181,14 @@ def _op_form(op: Operation, operands: list[Affine | None]) -> Affine | None:
     if op.name == "tx.div" and _is_constant(forms[1]) and forms[1][2] != 0.0:
         return _scaled(forms[0], 1.0 / forms[1][2])
     return None
+
+
+def _zero_times_bounded(op: Operation, forms: list[Form | None]) -> Affine | None:
+    """0 for `0 * sign(W)` (either order); None for anything else done with a sign."""
+    if op.name != "tx.mul":
+        return None
+    other = forms[1] if isinstance(forms[0], Bounded) else forms[0]
+    return (0.0, 0.0, 0.0) if other == (0.0, 0.0, 0.0) else None
 
 
 def _constant_form(op: Operation) -> Affine | None:

@@ -157,3 +157,27 @@ def test_an_update_whose_product_reads_the_weights_is_not_in_place(factor: str) 
     f(xv)
     want = {"x . W": xv @ start, "W^T . x": start.T @ xv, "W . W": start @ start}[factor]
     np.testing.assert_allclose(w.get_value(), start - 0.1 * want, rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_an_l1_penalty_weighted_zero_still_fuses_and_keeps_nan(dtype: str) -> None:
+    """The tutorials' MLP cost adds 0.00 * sum(|W|); its gradient leaves 0 * sign(W) in the
+    update, which fuse-gemm counts as 0. Where W is nan the update stays nan, as the unfused
+    kernel's is; everywhere else it is numpy's."""
+    x, g = T.matrix("x", dtype=dtype), T.matrix("g", dtype=dtype)
+    w = tc.shared(np.zeros((1, 1), dtype), name="W")
+    penalty = 0.0 * abs(w).sum() + DECAY * (w**2).sum()
+    f = tc.function([x, g], None, updates=[(w, w - LR * (T.dot(x.T, g) + T.grad(penalty, w)))])
+    assert "tx.gemm" in f.dump("tir-opt") and "tx.sign" not in f.dump("tir-opt")
+    xv = RNG.standard_normal((20, 30)).astype(dtype)
+    gv = RNG.standard_normal((20, 40)).astype(dtype)
+    start = RNG.standard_normal((30, 40)).astype(dtype)
+    start[3, 5] = np.nan
+    w.set_value(start)
+    f(xv, gv)
+    s64 = start.astype(np.float64)
+    want = s64 - LR * (xv.T.astype(np.float64) @ gv + 2 * DECAY * s64)
+    got = w.get_value()
+    assert np.isnan(got[3, 5]) and np.isnan(got).sum() == 1
+    tolerance = 2e-6 if dtype == "float32" else 1e-14
+    np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance * 21)
