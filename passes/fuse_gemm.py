@@ -151,14 +151,8 @@ def _op_form(op: Operation, operands: list[Form | None]) -> Form | None:
         return None
     if op.name == "tx.constant":
         return _constant_form(op)
-    argument = operands[0]
-    if (
-        op.name == "tx.sign"
-        and isinstance(argument, tuple)
-        and argument[1] == 0.0
-        and np.all(np.isfinite(argument))
-    ):
-        return BOUNDED  # a sign of W alone (a product's could be nan where W is not)
+    if op.name == "tx.sign" and _of_w_alone(operands[0]):
+        return BOUNDED  # (a product's sign could be nan where W is not)
     if any(isinstance(form, Bounded) for form in operands):
         return _zero_times_bounded(op, operands)
     forms: list[Affine] = operands  # type: ignore[assignment]
@@ -181,6 +175,11 @@ def _op_form(op: Operation, operands: list[Form | None]) -> Form | None:
     if op.name == "tx.div" and _is_constant(forms[1]) and forms[1][2] != 0.0:
         return _scaled(forms[0], 1.0 / forms[1][2])
     return None
+
+
+def _of_w_alone(form: Form | None) -> bool:
+    """Whether `form` is finite coefficients of W and a constant, without the product."""
+    return isinstance(form, tuple) and form[1] == 0.0 and bool(np.all(np.isfinite(form)))
 
 
 def _zero_times_bounded(op: Operation, forms: list[Form | None]) -> Affine | None:
