@@ -7,7 +7,6 @@ or the runtime. The user-facing names live in `tensor.py` (`tc.tensor`).
 # Imported for its effect: it fills the table behind `x + y`, `x.sum()`, `x[i]`.
 from . import variable_methods  # noqa: F401
 from .config import Config, config
-from .debugprint import debugprint
 from .graph import Apply, Constant, Variable, as_tensor_variable, constant
 from .lower import MissingInputError, build_function_ir
 
@@ -21,5 +20,4 @@ __all__ = [
     "build_function_ir",
     "config",
     "constant",
-    "debugprint",
 ]

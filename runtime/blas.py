@@ -27,8 +27,6 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from .blas_threads import shorten_idle_spin
-
 _ROUTINES = {
     "tc_blas_dgemm": "dgemm",
     "tc_blas_sgemm": "sgemm",
@@ -67,6 +65,8 @@ def _bundled_openblas(package: str, pattern: str, prefix: str, suffix: str) -> d
         }
     except (OSError, AttributeError):
         return {}
+    from .blas_threads import shorten_idle_spin  # (json, mmap: loaded with BLAS itself)
+
     shorten_idle_spin(path, library)
     return routines
 

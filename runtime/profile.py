@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import Function, Operation, TcTypeError, TcValueError
+from ..ir import Function, Operation
 from ..ir.calling import PROFILE_HEADER, PROFILE_RECORD
 
 CAPACITY = 4096  # records between two drains: a call records one per op
@@ -126,17 +126,6 @@ class FunctionProfile:
         from .profile_report import write_trace
 
         write_trace(path, [self])
-
-
-def profile_option(profile: object, device: str) -> bool:
-    """profile=True, False or None (off); only the CPU's code can time its ops."""
-    if profile not in (None, False, True):
-        raise TcTypeError(f"profile must be True or False, found {profile!r}")
-    if profile and device != "cpu":
-        raise TcValueError(
-            f"profile=True times the ops of CPU code; device {device!r} cannot be profiled yet"
-        )
-    return bool(profile)
 
 
 def function_profile(function: Function) -> FunctionProfile:

@@ -8,6 +8,8 @@ The public API lives here; the stages behind it are tc.frontend, tc.ir,
 tc.passes, tc.codegen_llvm, tc.codegen_ptx, tc.runtime and tc.tools.
 """
 
+import importlib
+
 from tc.frontend.config import config
 from tc.ir.errors import (
     TcCompilationError,
@@ -24,26 +26,33 @@ from tc.ir.errors import (
 )
 
 # compat, imported for its effect, gives Variable.eval the compiler.
-from . import compat, datasets, gradient, ifelse, printing, sandbox, scalar, scan_module, tensor  # noqa: F401
+from . import compat, gradient, ifelse, scalar, tensor  # noqa: F401
 from .compile import function, shared
-from .datasets import TcDataError
-from .frontend.scan import scan
 from .gradient import grad
 from .inputs import In
 from .mode import Mode
-from .printing import pp
 from .tiering import finish_compiling
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> object:
-    """`tc.load` and `tc.compile_file` import the artifact machinery (and the .tx parser) only
-    when first used, so that `import tc` stays light."""
-    if name in ("compile_file", "load"):
-        from . import artifact
+# Names whose modules load when first used, so that `import tc` stays light: the artifact
+# machinery (and the .tx parser), scan, the printers, the datasets and the sandbox.
+_LAZY_NAMES = {
+    "compile_file": "artifact",
+    "load": "artifact",
+    "scan": "frontend.scan",
+    "pp": "printing",
+    "TcDataError": "datasets",
+}
+_LAZY_MODULES = ("datasets", "printing", "sandbox", "scan_module")
 
-        return getattr(artifact, name)
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'tc' has no attribute {name!r}")
 
 

@@ -21,6 +21,7 @@ from tc.ir import (
     Function,
     Module,
     TcError,
+    TcTypeError,
     TcValueError,
     initial_state,
     parse_module,
@@ -34,7 +35,6 @@ from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE
 from tc.runtime import CompiledFunction, InputSpec
 from tc.runtime.blas import blas_routines
 from tc.runtime.memory import keep_freed_memory
-from tc.runtime.profile import function_profile, profile_option
 from tc.runtime.shared import SharedBuffer
 
 from . import collector, compile_log, pass_cache, tiering
@@ -72,6 +72,17 @@ def _device(device: str | None) -> str:
     if chosen not in (*DEVICES, "emulated"):
         raise TcValueError(f"device must be one of {DEVICES}, found {chosen!r}")
     return chosen
+
+
+def profile_option(profile: object, device: str) -> bool:
+    """profile=True, False or None (off); only the CPU's code can time its ops."""
+    if profile not in (None, False, True):
+        raise TcTypeError(f"profile must be True or False, found {profile!r}")
+    if profile and device != "cpu":
+        raise TcValueError(
+            f"profile=True times the ops of CPU code; device {device!r} cannot be profiled yet"
+        )
+    return bool(profile)
 
 
 def function(
@@ -336,6 +347,8 @@ def make_functions(
         recipe = pickle_recipe(name, convention.globals, native_entries, compiled_by)
         compiled[name].enable_pickling(rebuild_function, recipe)
         if profile:
+            from tc.runtime.profile import function_profile  # (loaded when a function is profiled)
+
             stats = function_profile(function)
             native.set_profile(name, stats.address)
             compiled[name].enable_profile(stats)

@@ -33,13 +33,22 @@ _HEAVY = (
     "tempfile",
     "logging",
 )
+# What `import tc` leaves for first use: scan, the printers, profiling, the datasets, the sandbox.
+_LOADED_WHEN_USED = (
+    "tc.frontend.scan",
+    "tc.frontend.debugprint",
+    "tc.printing",
+    "tc.runtime.profile",
+    "tc.datasets",
+    "tc.sandbox",
+)
 
 _PROGRAM = """
 import json, sys
 import numpy as np
 import tc, tc.tensor as T
 import tc.passes.manager as manager
-loaded_by_import = sorted(m for m in {heavy!r} if m in sys.modules)
+loaded_by_import = sorted(m for m in {heavy!r} + {when_used!r} if m in sys.modules)
 runs = []
 original = manager.PassManager.run
 manager.PassManager.run = lambda self, module: (runs.append(1), original(self, module))[1]
@@ -58,7 +67,7 @@ print(json.dumps({{
 
 def _run(cache: Path) -> dict[str, object]:
     env = dict(os.environ, TC_CACHE_DIR=str(cache))
-    program = _PROGRAM.format(heavy=_HEAVY)
+    program = _PROGRAM.format(heavy=_HEAVY, when_used=_LOADED_WHEN_USED)
     done = subprocess.run(
         [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
     )
@@ -77,6 +86,21 @@ def test_import_is_light_and_a_warm_compile_parses_lowers_and_optimises_nothing(
     assert warm["after_compile"] == ([] if elfload.supported() else ["llvmlite"])
     assert warm["out"] == cold["out"]
     np.testing.assert_allclose(warm["out"], np.tanh(np.ones((2, 3))).sum(axis=1))
+
+
+def test_the_names_left_for_first_use_load_when_used() -> None:
+    program = (
+        "import sys, tc\n"
+        "from tc import scan\n"
+        "assert scan is tc.scan is tc.scan_module.scan\n"
+        "assert tc.pp is tc.printing.pp and callable(tc.printing.debugprint)\n"
+        "assert issubclass(tc.TcDataError, tc.TcError) and callable(tc.datasets.load_mnist)\n"
+        "assert tc.sandbox.rng_mrg.MRG_RandomStreams and callable(tc.load) and callable(tc.compile_file)\n"
+        "assert not hasattr(tc, 'no_such_name')\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "ok"
 
 
 def test_flat_records_rebuild_the_module_as_it_prints() -> None:
