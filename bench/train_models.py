@@ -387,9 +387,9 @@ def first_call_seconds(model: TrainFunction) -> float:
     return time.perf_counter() - started
 
 
-# tc's settings timed in a fresh process: the default (the train step's quick code first, the
-# optimised code taking over in the background), and everything optimised before the first call.
-TC_COLD = {"tc": "large", "tc-never": "never"}
+# tc's settings timed in a fresh process: the default (quick code first, the optimised code
+# taking over in the background), and everything optimised before the first call.
+TC_COLD = {"tc": "always", "tc-never": "never"}
 
 
 def cold_compile_seconds(name: str, model: str, dtype: str) -> float | str:

@@ -42,9 +42,9 @@ class Config:
     cuda_tf32: bool  # float32 products on the GPU may use TF32 tensor cores (TC_CUDA_TF32=1)
     log_compiles: bool  # print each compile's time per stage to stderr (TC_LOG_COMPILES=1)
     # Tiered compilation (tc/tiering.py): quick code first, optimised code made in the
-    # background then taking the calls over, with the same results bit for bit. "large" (the
-    # default): the support library's products and the modules whose LLVM IR is long;
-    # "library": the products only; "always": every module; "never". TC_TIERED.
+    # background then taking the calls over, with the same results bit for bit. "always" (the
+    # default): every module and the support library's products; "large": the products and
+    # the modules whose LLVM IR is long; "library": the products only; "never". TC_TIERED.
     tiered: str
 
     def __init__(self) -> None:
@@ -52,7 +52,7 @@ class Config:
         self.device = os.environ.get("TC_DEVICE", "cpu") or "cpu"
         self.cuda_tf32 = os.environ.get("TC_CUDA_TF32", "0") == "1"
         self.log_compiles = os.environ.get("TC_LOG_COMPILES", "") not in ("", "0")
-        self.tiered = os.environ.get("TC_TIERED", "large") or "large"
+        self.tiered = os.environ.get("TC_TIERED", "always") or "always"
         self.warn = Section("warn")  # Theano's warning flags: accepted, nothing to warn about
 
     def __setattr__(self, key: str, value: Any) -> None:

@@ -119,8 +119,8 @@ class CompiledFunction:
         self._tier_up: Callable[[CompiledFunction], None] | None = None
         self._calls_before_tier_up = 0
         self._entry_recipe: tuple[Callable[[CompiledFunction], None], int] | None = None
-        # (start, calls left, seconds left) of quick code's optimisation (optimise_after)
-        self._optimise: tuple[Callable[[], None], int, float] | None = None
+        # (start, calls left, seconds left, finish, big) of quick code's optimisation (optimise_after)
+        self._optimise: tuple[Callable[[], None], int, float, Callable[[], None], int] | None = None
         self.profile: FunctionProfile | None = None  # set by enable_profile
         self._packed: tuple[Callable[..., int], int, type[ctypes.Array[ctypes.c_int64]]] | None = None
 
@@ -163,10 +163,14 @@ class CompiledFunction:
         self._tier_up, self._calls_before_tier_up = make, after_calls
         self._entry_recipe = (make, after_calls)  # a copy over other buffers makes its own
 
-    def optimise_after(self, start: Callable[[], None], calls: int, seconds: float) -> None:
+    def optimise_after(
+        self, start: Callable[[], None], calls: int, seconds: float, finish: Callable[[], None], big: int
+    ) -> None:
         """Call `start` (the background optimisation of quick code, tc/tiering.py) at the
-        `calls`-th call, or after the first call that brings the calls' time to `seconds`."""
-        self._optimise = (start, calls, seconds)
+        `calls`-th call, or after the first call that brings the calls' time to `seconds`. A call
+        whose array arguments hold `big` elements or more calls `finish` first (start, and wait
+        until the optimised code takes the calls), since quick code runs it several times slower."""
+        self._optimise = (start, calls, seconds, finish, big)
 
     def use_native_entry(self, address: int, owner: object, context: tuple[object, ...] = ()) -> None:
         """Route calls to a METH_FASTCALL function at `address` (see codegen_llvm.pycall),
@@ -193,6 +197,11 @@ class CompiledFunction:
                 make(self)  # later calls take the native entry
         if self._optimise is not None:
             return self._timed_quick_call(args, kwargs)
+        return self._plain_call(args, kwargs)
+
+    def _plain_call(
+        self, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> np.ndarray | list[np.ndarray]:
         fast = self._fast
         if fast is not None and not kwargs:
             result = fast(args)
@@ -202,18 +211,23 @@ class CompiledFunction:
             return self.profile.measure(self._general_call, args, kwargs)  # type: ignore[no-any-return]
         return self._general_call(args, kwargs)
 
-    def _timed_quick_call(self, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+    def _timed_quick_call(
+        self, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> np.ndarray | list[np.ndarray]:
         """A call of quick code, counted and timed towards starting its optimisation."""
         assert self._optimise is not None
-        start, calls, seconds = self._optimise
-        self._optimise = None  # (so that the call below takes the plain path)
+        start, calls, seconds, finish, big = self._optimise
+        self._optimise = None  # (set again below while the calls have not paid for it)
+        if sum(a.size if isinstance(a, np.ndarray) else 1 for a in (*args, *kwargs.values())) >= big:
+            finish()
+            return self._plain_call(args, kwargs)
         began = time.perf_counter()
         try:
-            return self._call(*args, **kwargs)
+            return self._plain_call(args, kwargs)
         finally:
             calls, seconds = calls - 1, seconds - (time.perf_counter() - began)
             if calls > 0 and seconds > 0:
-                self._optimise = (start, calls, seconds)
+                self._optimise = (start, calls, seconds, finish, big)
             else:
                 start()
 

@@ -25,6 +25,12 @@ def _optimised_code_finished():  # type: ignore[no-untyped-def]
     tiering.wait_for_started()
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The process's exit would optimise every quick module still alive (tc/tiering.py), for a
+    next process to load: the tests' caches of compiled functions hold hundreds, 30 s of LLVM."""
+    tiering.skip_pending()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="also run the tests marked slow")
 

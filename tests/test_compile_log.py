@@ -20,6 +20,7 @@ def test_a_compile_prints_its_stages(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(tc.config, "log_compiles", True)
+    monkeypatch.setattr(tc.config, "tiered", "never")  # optimised at once (quick code: below)
     x = T.dvector("x")
     constant = secrets.randbelow(10**9)
     y = T.tanh(x) * constant
@@ -35,6 +36,23 @@ def test_a_compile_prints_its_stages(
     assert len(second) == 1 and "cache hit)" in second[0] and "llvm-o3" not in second[0]
     # Nor the passes: their results are cached by the IR they started from.
     assert "(passes cached, cache hit)" in second[0] and not re.search(r"passes \d", second[0])
+
+
+def test_quick_code_prints_its_stages_and_the_optimised_code_is_cached_for_the_next(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tc.config, "log_compiles", True)
+    x = T.dvector("x")
+    y = T.tanh(x) * secrets.randbelow(10**9)
+    f = tc.function([x], y)
+    (first,) = capsys.readouterr().err.strip().splitlines()
+    assert "(cache miss, quick code, optimised in the background once called enough)" in first
+    assert "llvm-ir " in first and "object " in first and "llvm-o3" not in first
+    assert "define" in f.dump("llvm-opt")  # asking for it optimises f's module now, and caches it
+    g = tc.function([x], y)
+    (second,) = capsys.readouterr().err.strip().splitlines()
+    assert "cache hit)" in second and "llvm" not in second  # (g is made on another line: passes run)
+    assert f([0.5]).tolist() == g([0.5]).tolist()
 
 
 def test_nothing_is_printed_by_default(capsys: pytest.CaptureFixture[str]) -> None:

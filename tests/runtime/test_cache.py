@@ -12,6 +12,16 @@ import tc.codegen_llvm.jit as jit
 from tc import tensor as T
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _optimised_at_once():  # type: ignore[no-untyped-def]
+    """These tests read and damage the entries a compile writes, which quick code's background
+    optimisation (tc/tiering.py) writes only later: here everything is optimised at once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tc.config, "tiered", "never")
+        patch.setenv("TC_TIERED", "never")  # (and in the processes the tests start)
+        yield
+
+
 def _compile():  # type: ignore[no-untyped-def]
     x = T.dvector("x")
     return tc.function([x], T.tanh(x) * 3 - 1)

@@ -29,6 +29,17 @@ from tc import tensor as T
 from tc.codegen_llvm.elfcheck import ObjectCodeError, check_object
 from tc.runtime import cache as cache_module
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _optimised_at_once():  # type: ignore[no-untyped-def]
+    """These tests read and damage the entries a compile writes, which quick code's background
+    optimisation (tc/tiering.py) writes only later: here everything is optimised at once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tc.config, "tiered", "never")
+        patch.setenv("TC_TIERED", "never")  # (and in the processes the tests start)
+        yield
+
+
 # Compiles `sin(x) * 5` (its object code links libm's sin), lets MUTATION damage its cache
 # entry, then compiles it again.
 REBUILD = """

@@ -13,6 +13,7 @@ import pytest
 import tc
 import tc.codegen_llvm.jit as jit
 from tc import tensor as T
+from tc import tiering
 from tc.codegen_llvm.dispatch import next_slot
 from tc.codegen_llvm.reduce_walk import BLOCK
 
@@ -23,7 +24,8 @@ RNG = np.random.default_rng(20261202)
 def tiered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(tc.config, "tiered", "always")
-    tc.finish_compiling()  # earlier tests' quick code, so that this test counts only its own
+    tiering.wait_for_started()  # earlier tests' quick code, so that this test counts only its own
+    tiering.skip_pending()
     yield tmp_path
     tc.finish_compiling()
 
@@ -116,8 +118,6 @@ def test_calls_from_other_threads_during_the_handover(tiered: Path) -> None:
 
 
 def test_optimising_waits_for_calls_that_pay_for_it(tiered: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tc import tiering
-
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(12, 6)), rng.integers(0, 4, 12)
     monkeypatch.setattr(tiering, "OPTIMISE_AFTER_SECONDS", 1e9)  # count calls only
@@ -141,8 +141,6 @@ def test_optimising_waits_for_calls_that_pay_for_it(tiered: Path, monkeypatch: p
 
 
 def test_functions_called_once_are_left_quick_until_asked(tiered: Path) -> None:
-    from tc import tiering
-
     z = T.dvector("z")
     f = tc.function([z], T.exp(z) - 1)
     assert f(np.zeros(2)).tolist() == [0.0, 0.0]
@@ -159,13 +157,26 @@ def test_functions_called_once_are_left_quick_until_asked(tiered: Path) -> None:
 def test_modules_are_optimised_at_once_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path))
     x = T.dvector("x")
-    # "library" tiers no module's own code; "large" (the default) not one this short.
+    # "library" tiers no module's own code; "large" not one this short.
     for index, mode in enumerate(("never", "library", "large")):
         monkeypatch.setattr(tc.config, "tiered", mode)
         before = jit.compile_count
         f = tc.function([x], T.sin(x) + index)  # a graph of its own: no cache hit
         assert jit.compile_count == before + 1 and _code(f).successor is None
         assert f([0.0]).tolist() == [float(index)]
+
+
+def test_a_call_with_large_arrays_waits_for_the_optimised_code(
+    tiered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tiering, "OPTIMISE_FIRST_AT", 1000)  # (read when the function is made)
+    x = T.dvector("x")
+    f = tc.function([x], T.exp(x) * 3)
+    before = jit.compile_count
+    assert f(np.zeros(999)).tolist() == [3.0] * 999  # small: quick code answers
+    assert _code(f).successor is None and jit.compile_count == before
+    np.testing.assert_allclose(f(np.ones(1000)), np.full(1000, 3 * np.e), rtol=1e-15)
+    assert _code(f).successor is not None and jit.compile_count == before + 1  # optimised first
 
 
 def test_profiled_code_is_never_quick(tiered: Path) -> None:
