@@ -42,6 +42,7 @@ def test_quick_code_prints_its_stages_and_the_optimised_code_is_cached_for_the_n
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(tc.config, "log_compiles", True)
+    monkeypatch.setattr(tc.config, "tiered", "always")  # (the default, unless TC_TIERED says otherwise)
     x = T.dvector("x")
     y = T.tanh(x) * secrets.randbelow(10**9)
     f = tc.function([x], y)
