@@ -56,6 +56,11 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'tc' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """The names loaded when first used too (tab completion lists `tc.scan` before its use)."""
+    return sorted({*globals(), *_LAZY_NAMES, *_LAZY_MODULES})
+
+
 DeviceError = TcDeviceError  # the name the GPU documentation uses
 
 __all__ = [

@@ -91,6 +91,8 @@ def test_import_is_light_and_a_warm_compile_parses_lowers_and_optimises_nothing(
 def test_the_names_left_for_first_use_load_when_used() -> None:
     program = (
         "import sys, tc\n"
+        "assert {'scan', 'pp', 'datasets', 'load'} <= set(dir(tc))\n"
+        "assert 'tc.frontend.scan' not in sys.modules\n"
         "from tc import scan\n"
         "assert scan is tc.scan is tc.scan_module.scan\n"
         "assert tc.pp is tc.printing.pp and callable(tc.printing.debugprint)\n"
