@@ -14,6 +14,8 @@ picks, as tc_dot does (linalg.py):
   the update kernel 156 + 43 us, the tx.gemm 177 us in float32; 283 + 123 against 325 us in
   float64. Each tile asks for the next row block's C while it sums: without that, loading
   C cost the tx.gemm as much as the kernel it replaced.
+- the outer-product kernel (outer_gemm.py) with that alpha and beta, for the weight gradient
+  over a long minibatch, x^T . g with g narrow: it reads x and C once;
 - BLAS's ?gemm or ?gemv with that alpha and beta, where BLAS takes the layouts and tc's
   narrow kernels do not suit;
 - otherwise (the narrow kernels, packed copies) the plain product into a scratch buffer,
@@ -44,12 +46,12 @@ from .linalg import (
 from .loops import emit_elementwise_loop
 from .narrow_gemm import masked_access
 from .nest import ArrayRef
+from .outer_gemm import call_outer_gemm
 from .parallel import JOB_TYPE
 from .register_tile import emit_fma_tile, lanes, packed_operands, tile_columns, tile_rows
 from .small_gemm import GEMM_ARGUMENTS, SMALL_ROWS, emit_small_gemm, first_row
-from .types import I1, I8_PTR, I32, I64, declare, mark_not_captured, register_type
+from .types import F64, I1, I8_PTR, I32, I64, declare, mark_not_captured, register_type
 
-F64 = ll.DoubleType()
 GEMM_TYPE = ll.FunctionType(ll.VoidType(), [*DOT_TYPE.args, F64, F64])  # tc_dot's, alpha, beta
 SMALL_GEMM_UPDATE_TYPE = ll.FunctionType(I1, [*GEMM_ARGUMENTS, F64, F64])
 
@@ -97,6 +99,8 @@ def gemm_function(module: ll.Module, dtype: DType) -> ll.Function:
         arguments = [b.bitcast(a.pointer, I8_PTR), *a.byte_strides, b.bitcast(m_b.pointer, I8_PTR)]
         arguments += [m_b.byte_strides[0], output, m, n, k, routines.threads, *fn.args[14:]]
         b.store(b.call(small, arguments), done)
+    with b.if_then(b.not_(b.load(done))):
+        b.store(call_outer_gemm(b, dtype, (a, m_b), output, routines.threads, fn.args[14:]), done)
     with b.if_then(b.not_(b.load(done))):
         _through_blas(b, dtype, (a, m_b), output, routines, scale, done)
     with b.if_then(b.not_(b.load(done))):

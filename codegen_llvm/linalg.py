@@ -25,12 +25,13 @@ from .control import counted_loop
 from .loops import emit_elementwise_loop
 from .narrow_gemm import NARROW_VECTORS
 from .nest import ArrayRef
+from .outer_gemm import call_outer_gemm
 from .parallel import module_global
 from .register_tile import lanes, tile_columns, tile_rows
 from .small_gemm import SMALL_ROWS
 from .symbols import BLAS_GLOBALS, GEMV_GLOBALS, THREADS_GLOBAL
 from .transposed_gemm import small_gemm_on_b_transposed, small_gemm_transposed
-from .types import I8_PTR, I64, register_type, store_element
+from .types import F64, I8_PTR, I64, register_type, store_element
 
 SMALL_SIDE = 64  # m or k at most this: tc's own kernel (small_gemm.py)
 # ... and B's column blocks (k x NR) at most this big: its tiles walk a block once per row
@@ -172,13 +173,17 @@ def _emit_dot_body(
                         with columns_adjacent:
                             b.store(small_gemm_on_b_transposed(b, dtype, small_gemm, arguments, m_b), done)
                 with other:
+                    unscaled = (ll.Constant(F64, 1.0), ll.Constant(F64, 0.0))
+                    outer = call_outer_gemm(b, dtype, (a, m_b), output, routines.threads, unscaled)
+                    b.store(outer, done)
                     swapped = b.and_(has_small, swapped_small_gemm_suits(b, dtype, a, m_b))
-                    with b.if_else(swapped) as (swap, narrow):
+                    with b.if_else(b.and_(b.not_(outer), swapped)) as (swap, narrow):
                         with swap:
                             operands = (a, m_b, output, routines.threads)
                             b.store(small_gemm_transposed(b, dtype, small_gemm, operands), done)
                         with narrow:
-                            with b.if_then(b.and_(has_narrow, narrow_gemm_suits(b, dtype, a, m_b))):
+                            narrow = b.and_(has_narrow, narrow_gemm_suits(b, dtype, a, m_b))
+                            with b.if_then(b.and_(b.not_(outer), narrow)):
                                 b.call(narrow_gemm, arguments)
                                 b.store(ll.Constant(ll.IntType(1), 1), done)
             with b.if_then(b.not_(b.load(done))):  # not suited, or no memory for its copy of A
@@ -240,11 +245,10 @@ def small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> l
 
 
 def swapped_small_gemm_suits(b: ll.IRBuilder, dtype: DType, a: Matrix, m_b: Matrix) -> ll.Value:
-    """Whether C = A . B is better computed as (B^T . A^T)^T by small_gemm (transposed_gemm.py):
-    A a transposed view (its columns contiguous: the weight gradient x.T . g), C narrow
-    (NARROW_VECTORS vectors at most), and the swapped product small_gemm's shape (its rows
-    n at least SMALL_ROWS, its k x NR column blocks cacheable, A^T's rows not a multiple of
-    1 KiB apart: see `small_gemm_suits`)."""
+    """Whether C = A . B is better computed as (B^T . A^T)^T by small_gemm (transposed_gemm.py),
+    where outer_gemm.py's kernel does not suit: A a transposed view (x.T . g), C narrow
+    (NARROW_VECTORS vectors at most), the swapped product small_gemm's shape (rows n at least
+    SMALL_ROWS, k x NR column blocks cacheable, A^T's rows not 1 KiB multiples apart)."""
     m, k, n = a.rows, a.cols, m_b.cols
     columns_adjacent = b.icmp_signed("==", a.row_stride, I64(1))
     narrow = b.and_(

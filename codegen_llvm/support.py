@@ -3,7 +3,7 @@
 It holds the thread pool (thread_pool.py), the runtime's packed call (packed_call.py) and
 the products for float32 and float64: each dtype's tc_dot (linalg.py), which every tx.dot
 calls, and tc_gemm (gemm_update.py), which every tx.gemm calls, and tc's own product
-kernels they choose among (small_gemm.py, narrow_gemm.py), whose
+kernels they choose among (small_gemm.py, narrow_gemm.py, outer_gemm.py), whose
 register tiles the convolutions also call (tc_tiles_<dtype>). They do not depend on the
 function being compiled, so compiling them into every module (about
 0.15 s of LLVM for the kernels, 0.3 s more for tc_dot) would be waste: the runtime compiles
@@ -23,6 +23,7 @@ from .gemm_update import GEMM_TYPE, SMALL_GEMM_UPDATE_TYPE, gemm_function, small
 from .linalg import DOT_TYPE, dot_function
 from .module_text import module_text
 from .narrow_gemm import NARROW_GEMM_TYPE, narrow_gemm_function
+from .outer_gemm import OUTER_GEMM_TYPE, outer_gemm_function
 from .packed_call import add_packed_call
 from .parallel import module_global
 from .small_gemm import SMALL_GEMM_TYPE, TILES_TYPE, small_gemm_function, tiles_function
@@ -35,6 +36,7 @@ KERNELS = {
     "small_gemm": (SMALL_GEMM_TYPE, small_gemm_function),
     "tiles": (TILES_TYPE, tiles_function),  # the convolutions' (conv_tiles.py)
     "narrow_gemm": (NARROW_GEMM_TYPE, narrow_gemm_function),
+    "outer_gemm": (OUTER_GEMM_TYPE, outer_gemm_function),
     "dot": (DOT_TYPE, dot_function),  # after the kernels it calls
     "small_gemm_update": (SMALL_GEMM_UPDATE_TYPE, small_gemm_update_function),
     "gemm": (GEMM_TYPE, gemm_function),  # tx.gemm's (gemm_update.py): after what it calls

@@ -18,7 +18,7 @@ POOL_GLOBAL = "tc_pool"  # the process's thread pool: tc_pool_run's address (thr
 # address in a module that calls it.
 LIBRARY_GLOBALS = {"tc_pool_run": POOL_GLOBAL} | {
     f"tc_{kind}_{dtype}": f"tc_lib.{kind}_{dtype}"
-    for kind in ("small_gemm", "tiles", "narrow_gemm", "dot", "small_gemm_update", "gemm")
+    for kind in ("small_gemm", "tiles", "narrow_gemm", "outer_gemm", "dot", "small_gemm_update", "gemm")
     for dtype in ("f32", "f64")
 }
 
