@@ -60,3 +60,24 @@ def test_host_allocation_and_parallel_for_emit_their_calls() -> None:
     for callee in ("malloc", "free", "tc_parallel_for", "tc_parallel_units"):
         assert re.search(rf'= call [^\n]*@"{callee}"\(|call void @"{callee}"\(', text), callee
     assert re.search(r"select\s+i1 %\S+, i64 1,", text)  # malloc(0) asks for one byte instead
+
+
+def test_while_llvm_runs_the_gil_changes_hands_often_and_the_interval_comes_back() -> None:
+    """codegen_llvm/jit.py's LLVM_LOCK: an LLVM job's many short llvmlite calls each wait for
+    the GIL, so while one runs the switch interval is short; the user's comes back after,
+    also when the lock is taken again by the thread that holds it."""
+    import sys
+
+    from tc.codegen_llvm.jit import LLVM_LOCK, LLVM_SWITCH_INTERVAL
+
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.004)
+        with LLVM_LOCK:
+            assert sys.getswitchinterval() == pytest.approx(LLVM_SWITCH_INTERVAL)
+            with LLVM_LOCK:
+                pass
+            assert sys.getswitchinterval() == pytest.approx(LLVM_SWITCH_INTERVAL)
+        assert sys.getswitchinterval() == pytest.approx(0.004)
+    finally:
+        sys.setswitchinterval(before)
