@@ -79,6 +79,75 @@ def spread_blocks(walk: Walk, pointers: list[ll.Value], totals: Totals, count: l
             walk.add_block([load_element(b, d, place(j, m)) for m, d in enumerate(wide)], totals)
 
 
+def spread_row_blocks(
+    walk: Walk, pointers: list[ll.Value], totals: Totals, serial: Callable[[], None]
+) -> None:
+    """Add a matrix's rows (the last two axes of a reduction of every axis: a weight matrix's
+    norm, a minibatch's mean cost) to `totals`. Where the matrix has SPREAD_AT elements or
+    more and its rows at most ROUND_BLOCKS blocks, the rows are cut into the blocks one
+    thread would cut them into, and each block's value is computed by whichever thread of
+    the pool takes its row, into a slot; the calling thread adds the slots to the totals in
+    row and block order, as `serial()` (the one-thread walk) does: the same bits. (Rows
+    taken one after another on one thread, a 4096 x 4096 float32 sum took as long on two
+    threads as on one.)"""
+    from .reduce_walk import BLOCK
+
+    b = walk.b
+    axis = walk.rank - 2
+    rows, count = walk.shape[axis], walk.shape[axis + 1]
+    threads = _threads_for(b, [rows, count])
+    per_row = at_least_1(b, b.udiv(b.add(count, I64(BLOCK - 1)), I64(BLOCK)))
+    fits = b.icmp_signed("<=", per_row, I64(ROUND_BLOCKS))
+    with b.if_else(b.and_(b.icmp_signed(">", threads, I64(1)), fits)) as (spread, alone):
+        with spread:
+            walk.by_layout(
+                axis + 1,
+                lambda: _row_blocks(walk, pointers, totals, (per_row, threads), True),
+                lambda: _row_blocks(walk, pointers, totals, (per_row, threads), False),
+            )
+        with alone:
+            serial()
+
+
+def _row_blocks(
+    walk: Walk, pointers: list[ll.Value], totals: Totals, work: tuple[ll.Value, ll.Value], contiguous: bool
+) -> None:
+    """spread_row_blocks' rounds: as many rows as fill ROUND_BLOCKS slots, over the pool."""
+    from .reduce_walk import BLOCK
+
+    b = walk.b
+    per_row, threads = work
+    axis = walk.rank - 2
+    rows, count = walk.shape[axis], walk.shape[axis + 1]
+    width, wide = len(walk.members), walk.wide_dtypes
+    slots = b.bitcast(entry_alloca(b, ll.ArrayType(I8, ROUND_BLOCKS * width * SLOT)), I8.as_pointer())
+
+    def place(j: ll.Value, member: int) -> ll.Value:
+        return b.gep(slots, [b.mul(b.add(b.mul(j, I64(width)), I64(member)), I64(SLOT))])
+
+    round_rows = b.udiv(I64(ROUND_BLOCKS), per_row)
+    with counted_loop(b, b.udiv(b.add(rows, b.sub(round_rows, I64(1))), round_rows), "spread.rows") as r:
+        first = b.mul(r, round_rows)
+        left = b.sub(rows, first)
+        here = b.select(b.icmp_signed("<", left, round_rows), left, round_rows)
+
+        def job(begin: ll.Value, end: ll.Value) -> None:
+            partials = walk.partial_slots()  # in the job's own entry block
+            with counted_loop(b, end, "spread.row", start=begin) as j:
+                row = walk.advance(pointers, axis, b.add(first, j))
+                with counted_loop(b, per_row, "spread.block") as k:
+                    start = b.mul(k, I64(BLOCK))
+                    stop = b.add(start, I64(BLOCK))
+                    stop = b.select(b.icmp_signed("<", stop, count), stop, count)
+                    values = walk.block_values(row, partials, start, stop, contiguous)
+                    for member, (dtype, value) in enumerate(zip(wide, values, strict=True)):
+                        store_element(b, dtype, value, place(b.add(b.mul(j, per_row), k), member))
+
+        outlined_job(b, "reduce.row_blocks", (here, threads), job)
+        with counted_loop(b, b.mul(here, per_row), "spread.total") as j:
+            walk.add_block([load_element(b, d, place(j, m)) for m, d in enumerate(wide)], totals)
+
+
 def spread_rows(walk: Walk, row: Callable[[ll.Value], None]) -> None:
     """`row(i)` for every row i of a reduction of every axis but the first (row sums, a
     softmax's maxima and sums), on the pool's threads when the array has SPREAD_AT elements

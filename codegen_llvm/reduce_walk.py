@@ -23,13 +23,12 @@ from .reduce_block import (
     lane_slots,
     wide_dtype,
 )
-from .reduce_spread import spread_blocks, spread_columns, spread_rows
+from .reduce_spread import spread_blocks, spread_columns, spread_row_blocks, spread_rows
 from .scalar import ScalarEmitter, emit_cast
 from .types import F64, I64, load_element, memory_type, register_type, store_element
 
-BLOCK = 1024  # elements per block of a reduced run. A float block is summed in 64 lanes
-# (reduce_block.LANES), so a lane adds 16 elements in the input's precision before the block's
-# total joins a float64 sum; halving the block measured no slower on sums in cache.
+BLOCK = 1024  # elements per block of a reduced run: in 64 lanes (reduce_block.LANES), a lane
+# adds 16 in the input's precision before the block joins a float64 sum (512: no faster)
 
 
 class Member(NamedTuple):
@@ -114,8 +113,8 @@ class Walk:
         self.single_axis = self.axis_order[0] if self.arg and len(axes) == 1 and rank > 1 else None
 
         # Reduced trailing axes (the innermost one at least) accumulate in registers: each run
-        # of the innermost axis in blocks, whose partial sums LLVM may keep in vector lanes,
-        # each block's partial added to a wide total kept until the slot is written.
+        # of the innermost axis in blocks (partial sums in vector lanes), each block's partial
+        # added to a wide total kept until the slot is written.
         tail = rank
         while tail > 0 and (tail - 1) in axes:
             tail -= 1
@@ -192,8 +191,8 @@ class Walk:
                 self.block(pointers, totals, partials, start, end, contiguous)
 
         def unit() -> None:
-            # A run of one block (rows of a softmax, say) skips the loop over blocks,
-            # whose overhead would double the time of short rows.
+            # A run of one block (a softmax's rows) skips the loop over blocks, whose
+            # overhead would double the time of short rows.
             with b.if_else(b.icmp_signed("<=", count, I64(BLOCK)), likely=True) as (short, long):
                 with short:
                     self.short_block(pointers, totals, partials, count)
@@ -281,9 +280,12 @@ class Walk:
             else:
                 b.store(combine(self.emitter, m.kind, w, b.load(total), value), total)
 
-    def visit_tail(self, axis: int, pointers: list[ll.Value], totals: Totals) -> None:
+    def visit_tail(self, axis: int, pointers: list[ll.Value], totals: Totals, spread: bool = True) -> None:
         if axis == self.rank - 1:
             self.run_totals(pointers, totals)
+            return
+        if spread and axis == self.rank - 2 and len(self.axes) == self.rank:
+            spread_row_blocks(self, pointers, totals, lambda: self.visit_tail(axis, pointers, totals, False))
             return
         with counted_loop(self.b, self.shape[axis], f"reduce{axis}") as i:
             self.visit_tail(axis + 1, self.advance(pointers, axis, i), totals)

@@ -199,6 +199,30 @@ def test_whole_matrix_norms_are_one_run_of_its_elements(dtype: str) -> None:
         assert abs(got - _exact(values)) <= 4 * ULPS[dtype] * _exact(np.abs(values))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_matrix_arguments_blocks_spread_over_threads_give_one_threads_bits(dtype: str) -> None:
+    """A reduction of every axis of a matrix argument (reduce_spread.spread_row_blocks): each
+    row's blocks computed by whichever thread takes the row, added in row and block order:
+    the bits of one thread, and of the same values in a Fortran-ordered copy (rows strided);
+    rows of one block, of three, and rows too long for a round's slots (each spread alone)."""
+    m = T.matrix("m", dtype=dtype)
+    f = tc.function([m], [m.sum(), abs(m).sum() + (m * m).sum(), m.max(), m.mean()])
+    native = f._code_owner
+    for shape in ((SPREAD_AT // 500 + 3, 500), (70, 3000), (2, 600_000)):
+        data = (RNG.standard_normal(shape) * 3 + 0.5).astype(dtype)
+        results = []
+        for threads in (1, 2):
+            native.set_num_threads(threads)
+            results.append([r.tobytes() for r in f(data)])
+        assert results[0] == results[1], shape
+        assert [r.tobytes() for r in f(np.asfortranarray(data))] == results[0], shape
+        wide = data.astype(np.float64)
+        total, norms, peak, mean = (float(r) for r in f(data))
+        assert abs(total - _exact(wide)) <= 4 * ULPS[dtype] * _exact(np.abs(wide))
+        assert abs(norms - _exact(np.abs(wide)) - _exact(wide * wide)) <= 8 * ULPS[dtype] * norms
+        assert peak == data.max() and abs(mean * data.size - total) <= 4 * ULPS[dtype] * abs(total) + 1e-300
+
+
 def test_rows_spread_over_threads_give_one_threads_bits() -> None:
     """Row-wise reductions of at least SPREAD_AT elements run their rows on the pool's
     threads, each row reduced by one thread into its own slot; column-wise ones (also
