@@ -22,6 +22,11 @@ def vector_bytes() -> int:
     return 64 if "+avx512f" in host_features().split(",") else 32
 
 
+def register_file_bytes() -> int:
+    """The vector registers' bytes: 32 of 64 with AVX-512, 16 of 32 with AVX2."""
+    return vector_bytes() * (32 if vector_bytes() == 64 else 16)
+
+
 def lanes(dtype: DType) -> int:
     return vector_bytes() // dtype.itemsize
 

@@ -223,6 +223,20 @@ def test_a_matrix_arguments_blocks_spread_over_threads_give_one_threads_bits(dty
         assert peak == data.max() and abs(mean * data.size - total) <= 4 * ULPS[dtype] * abs(total) + 1e-300
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_reductions_fused_into_one_walk_give_each_ones_bits(dtype: str) -> None:
+    """Several members of one walk take each block together where their lanes fit the vector
+    registers (AVX-512), else one after another (reduce_block._lanes_in_order): either way
+    each member's lanes see its elements in the same order as alone."""
+    data = (RNG.standard_normal((784, 500)) * 2).astype(dtype)
+    w = tc.shared(data, name="W")
+    members = [abs(w).sum(), (w**2).sum(), w.mean()]
+    fused = tc.function([], members)
+    assert len([op for op in fused.dump("tir-opt").splitlines() if "kernel.reduce" in op]) == 1
+    alone = [tc.function([], member)().tobytes() for member in members]
+    assert [r.tobytes() for r in fused()] == alone
+
+
 def test_rows_spread_over_threads_give_one_threads_bits() -> None:
     """Row-wise reductions of at least SPREAD_AT elements run their rows on the pool's
     threads, each row reduced by one thread into its own slot; column-wise ones (also
