@@ -14,20 +14,11 @@ from __future__ import annotations
 import llvmlite.ir as ll
 
 from .module_text import module_text
+from .symbols import dispatch_symbol, next_slot
 from .target import host_target
 from .types import I8_PTR, I32, I64
 
 ENTRY_TYPE = ll.FunctionType(I32, [I8_PTR.as_pointer(), I64.as_pointer()])
-
-
-def dispatch_symbol(entry: str) -> str:
-    """The stub the runtime calls in place of quick code's entry point `entry`."""
-    return f"{entry}.dispatch"
-
-
-def next_slot(entry: str) -> str:
-    """The global holding the address of the code that replaces `entry` (null until then)."""
-    return f"{entry}.next"
 
 
 def dispatch_module(entries: list[str]) -> str:

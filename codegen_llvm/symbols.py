@@ -51,3 +51,13 @@ def profile_global(function: str) -> str:
 
 def entry_symbol(function: Function) -> str:
     return f"tc_{function.name}"
+
+
+def dispatch_symbol(entry: str) -> str:
+    """The stub the runtime calls in place of quick code's entry point `entry` (dispatch.py)."""
+    return f"{entry}.dispatch"
+
+
+def next_slot(entry: str) -> str:
+    """The global holding the address of the code that replaces `entry` (null until then)."""
+    return f"{entry}.next"

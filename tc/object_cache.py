@@ -21,8 +21,8 @@ from . import compile_log
 from .promise import Promise
 
 if TYPE_CHECKING:
-    from tc.codegen_llvm import NativeModule
-    from tc.codegen_llvm.objectcode import ObjectCode
+    from tc.codegen_llvm import EntryPoint, NativeModule
+    from tc.codegen_llvm.objectcode import Lowered, ObjectCode
 
 
 def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: bool = False) -> NativeModule:
@@ -42,6 +42,19 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
         *(["profile"] if profile else []),
     )
     cache = CompileCache(cache_directory())
+
+    def store(code: ObjectCode) -> None:
+        with compile_log.stage("cache write"):
+            # The stages' text (most of an entry's bytes) in an entry of its own, read when asked for.
+            CompileCache(cache_directory(), suffix="tcstages").put(key, {}, json.dumps(code.stages).encode())
+            cache.put(key, {"stages": list(code.stages)}, code.data)
+
+    def park(code: ObjectCode) -> None:
+        """Quick code cached as it is, where nothing is cached yet (tiering._at_exit)."""
+        if not cache.has(key):
+            CompileCache(cache_directory(), suffix="tcstages").put(key, {}, json.dumps(code.stages).encode())
+            cache.put(key, {"stages": list(code.stages), "quick": True}, code.data)
+
     hit = cache.get(key)
     stages = _cached_stages(hit[0], key) if hit is not None else None
     if hit is not None and stages is not None:
@@ -52,7 +65,10 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
         }
         try:
             with compile_log.stage("load"):
-                loaded = load_object(hit[1], entries, stages)
+                if hit[0].get("quick") is True:
+                    loaded = _parked(hit[1], entries, stages, store)
+                else:
+                    loaded = load_object(hit[1], entries, stages)
             compile_log.note("cache hit")
             return loaded
         except TcCompilationError:
@@ -63,21 +79,33 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
     from . import tiering
 
     lowered = lower(module, profile)
-
-    def store(code: ObjectCode) -> None:
-        with compile_log.stage("cache write"):
-            # The stages' text (most of an entry's bytes) in an entry of its own, read when asked for.
-            CompileCache(cache_directory(), suffix="tcstages").put(key, {}, json.dumps(code.stages).encode())
-            cache.put(key, {"stages": list(code.stages)}, code.data)
-
     if tiering.wanted(lowered, opt_level, profile):
-        return tiering.quick_code(lowered, store)
+        return tiering.quick_code(lowered, store, park)
     code = optimized_object(lowered, opt_level)
     for name, seconds in code.seconds.items():
         compile_log.record(name, seconds)
     store(code)
     with compile_log.stage("load"):
         return load_object(code.data, code.entry_points, code.stages, check=False)
+
+
+def _parked(
+    data: bytes,
+    entries: dict[str, EntryPoint],
+    stages: Mapping[str, str],
+    store: Callable[[ObjectCode], None],
+) -> NativeModule:
+    """Quick code an earlier process cached at its end (tiering._at_exit), loaded; optimised
+    from its LLVM IR (read from the cache when needed) once its calls pay for that."""
+    from . import tiering
+
+    def lowered() -> Lowered:
+        from tc.codegen_llvm.objectcode import Lowered  # (LLVM: loaded when the job runs)
+
+        return Lowered(stages["llvm"], entries, 0.0)
+
+    compile_log.note("quick code from the cache")
+    return tiering.cached_quick_code(data, entries, lowered, store)
 
 
 def support_library(names: list[str] | None = None) -> dict[str, int]:

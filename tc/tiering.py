@@ -29,9 +29,12 @@ the next one runs the optimised code. LLVM runs with the GIL released, so the wo
 the calling thread nothing but a core.
 
 `finish_compiling()` starts the optimisation of every module still in use and waits for
-the worker (benchmarks call it before timing the steady state); so does the process's exit
-(the next process then loads optimised code from the cache), which must not tear LLVM down
-under the worker. `os.fork` waits for the worker, which must not copy LLVM's lock held.
+the worker (benchmarks call it before timing the steady state). The process's exit waits
+for the optimisations under way (LLVM must not be torn down under the worker) and caches
+the quick code of the modules whose optimisation never started, as it is: the next process
+loads that quick code and optimises it only if its own calls pay for that (optimising them
+all at exit made a script's first run end 0.55 s late for ten small functions). `os.fork`
+waits for the worker, which must not copy LLVM's lock held.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from tc.frontend.config import config
 from .promise import Promise
 
 if TYPE_CHECKING:
-    from tc.codegen_llvm import NativeModule
+    from tc.codegen_llvm import EntryPoint, NativeModule
     from tc.codegen_llvm.objectcode import Lowered, ObjectCode
     from tc.runtime import CompiledFunction
 
@@ -83,11 +86,12 @@ def library_wanted() -> bool:
     return config.tiered != "never"
 
 
-def quick_code(lowered: Lowered, store: Callable[[ObjectCode], None]) -> NativeModule:
+def quick_code(
+    lowered: Lowered, store: Callable[[ObjectCode], None], park: Callable[[ObjectCode], None]
+) -> NativeModule:
     """Quick code for `lowered`, loaded; its optimised code is made in the background, given
-    to `store` (the compile cache) and then takes its calls over."""
-    from tc.codegen_llvm.dispatch import next_slot
-    from tc.codegen_llvm.loader import load_object
+    to `store` (the compile cache) and then takes its calls over. If the process ends before
+    that starts, the quick code itself is given to `park` (cached as quick code)."""
     from tc.codegen_llvm.objectcode import quick_object
 
     from . import compile_log
@@ -96,11 +100,41 @@ def quick_code(lowered: Lowered, store: Callable[[ObjectCode], None]) -> NativeM
     for name, seconds in code.seconds.items():
         compile_log.record(name, seconds)
     compile_log.note("quick code, optimised in the background once called enough")
+    return _deferring(code.data, lowered.entry_points, lambda: lowered, (store, lambda: park(code)), False)
+
+
+def cached_quick_code(
+    data: bytes,
+    entries: dict[str, EntryPoint],
+    lowered: Callable[[], Lowered],
+    store: Callable[[ObjectCode], None],
+) -> NativeModule:
+    """Quick code a process before this one parked in the compile cache (`data`, the functions'
+    `entries` reached through their dispatch stubs), loaded and checked; optimised as
+    `quick_code`'s once called enough, from `lowered()` (its LLVM IR, read from the cache then)."""
+    return _deferring(data, entries, lowered, (store, lambda: None), True)
+
+
+def _deferring(
+    data: bytes,
+    entries: dict[str, EntryPoint],
+    lowered: Callable[[], Lowered],
+    keep: tuple[Callable[[ObjectCode], None], Callable[[], None]],
+    check: bool,
+) -> NativeModule:
+    """Quick code (`data`, the functions' `entries` reached through their dispatch stubs)
+    loaded, with its optimisation deferred; `keep`: (store the optimised code, park the
+    quick code)."""
+    from tc.codegen_llvm.loader import load_object
+    from tc.codegen_llvm.symbols import EntryPoint, dispatch_symbol, next_slot
+
+    store, park = keep
+    stubs = {name: EntryPoint(dispatch_symbol(e.symbol), e.slot_ranks) for name, e in entries.items()}
     optimized: Promise[Mapping[str, str]] = Promise()
-    deferred = Deferred(optimized)
-    stages = LaterStages(lowered.text, deferred)
-    native = load_object(code.data, code.entry_points, stages, check=False)
-    slots = {name: next_slot(entry.symbol) for name, entry in lowered.entry_points.items()}
+    deferred = Deferred(optimized, park)
+    stages = LaterStages(lambda: lowered().text, deferred)
+    native = load_object(data, stubs, stages, check=check)
+    slots = {name: next_slot(entry.symbol) for name, entry in entries.items()}
     deferred.job = _Job(lowered, weakref.ref(native), slots, store, optimized).run
     with _DEFERRED_LOCK:
         _DEFERRED[native] = deferred
@@ -112,9 +146,10 @@ class Deferred:
     calls (CompiledFunction.optimise_after), by finish_compiling, or when its optimised
     text is asked for."""
 
-    def __init__(self, optimized: Promise[Mapping[str, str]]) -> None:
+    def __init__(self, optimized: Promise[Mapping[str, str]], park: Callable[[], None]) -> None:
         self.job: Callable[[], None] | None = None
         self.optimized = optimized  # the optimised code's stages, set once it takes the calls
+        self.park = park  # caches the quick code, if the process ends before the job starts
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -169,6 +204,26 @@ def finish_compiling() -> None:
     _wait_for_worker()
 
 
+def _at_exit() -> None:
+    """The process's end: the optimisations under way finish (and are cached), and the quick
+    code of the modules whose optimisation never started is cached as it is (parked): the
+    next process loads it and optimises it only if its calls pay for that. (Optimising every
+    module at exit made a script's first run end 0.55 s late for ten small functions.)"""
+    with _DEFERRED_LOCK:
+        waiting = list(_DEFERRED.values())
+        _DEFERRED.clear()
+    for deferred in waiting:
+        with deferred._lock:
+            pending = deferred.job is not None
+            deferred.job = None
+        if pending:
+            try:
+                deferred.park()
+            except Exception:  # noqa: S110  (a cache that cannot be written loses nothing)
+                pass
+    _wait_for_worker()
+
+
 def skip_pending() -> None:
     """Drop the optimisations not yet started: their modules stay quick code, which computes
     the same bits, and are not optimised at exit either (the test suite's functions, each
@@ -218,15 +273,15 @@ def _urgent() -> Iterator[None]:
 
 
 class LaterStages(Mapping[str, str]):
-    """The LLVM stages of quick code: "llvm" at once, "llvm-opt" (the optimised code's) once
-    the worker has made it, waiting for it if asked for sooner."""
+    """The LLVM stages of quick code: "llvm" (`text()`), "llvm-opt" (the optimised code's)
+    once the worker has made it, waiting for it if asked for sooner."""
 
-    def __init__(self, text: str, deferred: Deferred) -> None:
+    def __init__(self, text: Callable[[], str], deferred: Deferred) -> None:
         self.text, self.deferred = text, deferred
 
     def __getitem__(self, name: str) -> str:
         if name == "llvm":
-            return self.text
+            return self.text()
         if name == "llvm-opt":
             return self.deferred.finish()["llvm-opt"]
         raise KeyError(name)
@@ -239,7 +294,7 @@ class LaterStages(Mapping[str, str]):
 
 
 class _Job(NamedTuple):
-    lowered: Lowered
+    lowered: Callable[[], Lowered]
     quick: weakref.ref[NativeModule]
     slots: dict[str, str]  # function -> the dispatch slot of its entry in the quick code
     store: Callable[[ObjectCode], None]
@@ -253,7 +308,7 @@ class _Job(NamedTuple):
             self.optimized.set_exception(RuntimeError("not optimised: its functions were freed first"))
             return
         try:
-            code = optimized_object(self.lowered)
+            code = optimized_object(self.lowered())
             self.store(code)
             quick = self.quick()
             if quick is not None:
@@ -297,5 +352,5 @@ def _work() -> None:
             _QUEUE.task_done()
 
 
-atexit.register(finish_compiling)
+atexit.register(_at_exit)
 os.register_at_fork(before=_wait_for_worker)

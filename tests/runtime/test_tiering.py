@@ -4,6 +4,9 @@ made in the background takes them over, with the same results and shared state."
 from __future__ import annotations
 
 import ctypes
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -263,3 +266,41 @@ def test_a_train_step_is_the_same_bits_unoptimised_and_optimised(dtype: str, tie
         args = [RNG.normal(size=(rows, 100)).astype(dtype), RNG.integers(0, 10, rows), *weights]
         for got, want in zip(quick(*args), optimised(*args), strict=True):
             assert got.tobytes() == want.tobytes(), rows
+
+
+_PROCESS = """
+import sys
+import numpy as np
+import tc, tc.tensor as T
+from tc import tiering
+x = T.dvector("x")
+f = tc.function([x], T.tanh(x) * 3 + 1)
+values = np.linspace(-1, 1, 7)
+for _ in range(int(sys.argv[1])):
+    assert np.allclose(f(values), np.tanh(values) * 3 + 1)
+assert "define" in f.dump("llvm")
+tiering.wait_for_started()
+"""
+
+
+def test_the_end_of_a_process_caches_quick_code_which_the_next_optimises_once_called_enough(
+    tmp_path: Path,
+) -> None:
+    """tiering._at_exit: a module whose optimisation never started is cached as quick code
+    (the process ends at once, not after O3); the next process loads that quick code, and
+    its calls, once they pay, make the optimised code, which the one after loads."""
+    env = dict(os.environ, TC_CACHE_DIR=str(tmp_path), TC_LOG_COMPILES="1", TC_TIERED="always")
+
+    def run(calls: int) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROCESS, str(calls)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert "cache miss, quick code" in run(1)
+    again = run(1)  # called once: parked quick code, left quick
+    assert "quick code from the cache" in again and "cache hit" in again
+    assert "quick code from the cache" in run(tiering.OPTIMISE_AFTER_CALLS + 2)  # optimised, cached
+    last = run(1)
+    assert "cache hit" in last and "quick code" not in last
