@@ -240,17 +240,20 @@ def _load_or_compile_part(part: str) -> dict[str, int]:
 
     key, cache = _part_key(part)
     entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
+    from . import tiering
+
     hit = cache.get(key)
     loaded = None
-    if hit is not None:
+    parked = hit is not None and hit[0].get("quick") is True  # quick code an earlier process left
+    if hit is not None and (tiering.library_wanted() or not parked):
         try:
             loaded = load_object(hit[1], entries, {})
         except TcCompilationError:
             pass  # rebuilt below
+        if loaded is not None and parked:
+            tiering.library_later(functools.partial(_optimize_part, part, None), lambda: None)
     if loaded is None:
         from tc.codegen_llvm.support import support_object, support_text
-
-        from . import tiering
 
         # A dtype's products cost 0.6 s of LLVM optimised, 0.08 s quick. The pool, which
         # the workers run until the process ends, and the packed call, which every call runs
@@ -259,11 +262,19 @@ def _load_or_compile_part(part: str) -> dict[str, int]:
         text = support_text(part)
         data = support_object(text, quick=quick)
         if quick:
-            tiering.later(functools.partial(_optimize_part, part, text))
+            park = functools.partial(_park_part, key, cache, data)
+            tiering.library_later(functools.partial(_optimize_part, part, text), park)
         else:
             cache.put(key, {"stages": {}}, data)
         loaded = load_object(data, entries, {}, check=False)
     return _keep(loaded)
+
+
+def _park_part(key: str, cache: CompileCache, data: bytes) -> None:
+    """A part's quick code cached as it is at the process's end (tiering._at_exit), where
+    nothing is cached yet: the next process loads it and optimises it in the background."""
+    if not cache.has(key):
+        cache.put(key, {"stages": {}, "quick": True}, data)
 
 
 def _keep(loaded: NativeModule) -> dict[str, int]:
@@ -283,16 +294,16 @@ def give_library(native: NativeModule) -> None:
         _CLIENTS.add(native)
 
 
-def _optimize_part(part: str, text: str) -> None:
-    """The tiering worker's job: make `part` (LLVM IR `text`) optimised, cache it, and point
-    every module that calls its quick code at it (the quick code stays loaded: calls may be
-    under way)."""
+def _optimize_part(part: str, text: str | None) -> None:
+    """The tiering worker's job: make `part` (LLVM IR `text`, made here if None) optimised,
+    cache it, and point every module that calls its quick code at it (the quick code stays
+    loaded: calls may be under way)."""
     from tc.codegen_llvm.loader import load_object
-    from tc.codegen_llvm.support import support_object
+    from tc.codegen_llvm.support import support_object, support_text
     from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
 
     key, cache = _part_key(part)
-    data = support_object(text)
+    data = support_object(support_text(part) if text is None else text)
     cache.put(key, {"stages": {}}, data)
     entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
     optimized = _keep(load_object(data, entries, {}, check=False))

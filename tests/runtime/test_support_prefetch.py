@@ -51,9 +51,9 @@ def test_a_cold_compile_makes_the_parts_it_needs_on_their_own_threads(tmp_path: 
         """,
     )
     threads, parts, same = out.splitlines()
-    # Float32 products: the float32 kernels, not float64's, made quick first; then optimised by
-    # the tiering worker (tc/tiering.py).
-    assert threads == "['tc call', 'tc f32', 'tc optimiser', 'tc pool']"
+    # Float32 products: the float32 kernels, not float64's, made quick first; optimised by the
+    # tiering worker only once calls pay for it (tiering.library_later): one call does not.
+    assert threads == "['tc call', 'tc f32', 'tc pool']"
     assert parts == "['call', 'f32', 'pool']"
     assert same == "True"  # made once: later requests get the same code
 
@@ -144,3 +144,25 @@ def test_a_damaged_part_in_the_cache_is_made_again_when_loaded(tmp_path: Path) -
         entry.write_bytes(damaged[entry])
     assert _run(tmp_path, body.replace("2.0", "3.0")).split() == ["9.0"]
     assert all(entry.read_bytes() != data for entry, data in damaged.items())  # made and stored again
+
+
+def test_the_products_are_optimised_once_calls_pay_else_cached_quick_at_the_end(tmp_path: Path) -> None:
+    """A process that calls a product once ends without optimising the library's products
+    (their quick code is cached as it is: parked); the next process loads that and, once its
+    calls pay for optimising its own code, optimises the products too and caches them."""
+    body = """
+        from tc import tiering
+        x, w = T.fmatrix("x"), T.fmatrix("w")
+        f = tc.function([x, w], T.tanh(T.dot(x, w)))
+        a, b = np.ones((20, 30), np.float32), np.ones((30, 40), np.float32)
+        for _ in range(CALLS):
+            np.testing.assert_allclose(f(a, b), np.tanh(a @ b), rtol=1e-6)
+        tiering.wait_for_started()
+        key, cache = object_cache._part_key("f32")
+        hit = cache.get(key)
+        print("missing" if hit is None else hit[0].get("quick"))
+        """
+    assert _run(tmp_path, body.replace("CALLS", "1")).split() == ["missing"]  # nothing cached yet
+    assert _run(tmp_path, body.replace("CALLS", "0")).split() == ["True"]  # the last one's, parked
+    assert _run(tmp_path, body.replace("CALLS", "20")).split() == ["None"]  # loaded, then optimised
+    assert _run(tmp_path, body.replace("CALLS", "0")).split() == ["None"]  # as the next one finds it
