@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from tc.frontend.config import config
 from tc.ir import Module, TcCompilationError
 from tc.ir.calling import calling_convention
 from tc.runtime.cache import CompileCache, cache_directory, cache_key, source_digest
@@ -55,7 +56,11 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
             CompileCache(cache_directory(), suffix="tcstages").put(key, {}, json.dumps(code.stages).encode())
             cache.put(key, {"stages": list(code.stages), "quick": True}, code.data)
 
+    from . import tiering
+
     hit = cache.get(key)
+    if hit is not None and hit[0].get("quick") is True and config.tiered not in ("always", "large"):
+        hit = None  # parked quick code, where code is to be optimised before its first call
     stages = _cached_stages(hit[0], key) if hit is not None else None
     if hit is not None and stages is not None:
         # The entry points follow from the module, so a header cannot misdirect a call.
@@ -75,8 +80,6 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
             pass  # object code that fails its check is rebuilt below (and its entry replaced)
     compile_log.note("cache miss")
     from tc.codegen_llvm.objectcode import lower, optimized_object
-
-    from . import tiering
 
     lowered = lower(module, profile)
     if tiering.wanted(lowered, opt_level, profile):
@@ -238,10 +241,10 @@ def _load_or_compile_part(part: str) -> dict[str, int]:
     from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
 
-    key, cache = _part_key(part)
-    entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
     from . import tiering
 
+    key, cache = _part_key(part)
+    entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
     hit = cache.get(key)
     loaded = None
     parked = hit is not None and hit[0].get("quick") is True  # quick code an earlier process left

@@ -283,24 +283,33 @@ tiering.wait_for_started()
 """
 
 
+def _run_process(cache: Path, calls: int, tiered: str = "always") -> str:
+    """_PROCESS in a new process over the compile cache `cache`, with compiles logged: its
+    stderr."""
+    env = dict(os.environ, TC_CACHE_DIR=str(cache), TC_LOG_COMPILES="1", TC_TIERED=tiered)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROCESS, str(calls)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
 def test_the_end_of_a_process_caches_quick_code_which_the_next_optimises_once_called_enough(
     tmp_path: Path,
 ) -> None:
     """tiering._at_exit: a module whose optimisation never started is cached as quick code
     (the process ends at once, not after O3); the next process loads that quick code, and
     its calls, once they pay, make the optimised code, which the one after loads."""
-    env = dict(os.environ, TC_CACHE_DIR=str(tmp_path), TC_LOG_COMPILES="1", TC_TIERED="always")
-
-    def run(calls: int) -> str:
-        done = subprocess.run(
-            [sys.executable, "-c", _PROCESS, str(calls)], env=env, capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stderr
-
-    assert "cache miss, quick code" in run(1)
-    again = run(1)  # called once: parked quick code, left quick
+    assert "cache miss, quick code" in _run_process(tmp_path, 1)
+    again = _run_process(tmp_path, 1)  # called once: parked quick code, left quick
     assert "quick code from the cache" in again and "cache hit" in again
-    assert "quick code from the cache" in run(tiering.OPTIMISE_AFTER_CALLS + 2)  # optimised, cached
-    last = run(1)
+    called = _run_process(tmp_path, tiering.OPTIMISE_AFTER_CALLS + 2)  # optimised and cached
+    assert "quick code from the cache" in called
+    last = _run_process(tmp_path, 1)
     assert "cache hit" in last and "quick code" not in last
+
+
+def test_parked_quick_code_is_not_taken_where_code_is_optimised_first(tmp_path: Path) -> None:
+    assert "quick code" in _run_process(tmp_path, 1)  # parked at its end
+    assert "cache miss" in _run_process(tmp_path, 1, "never")  # TC_TIERED=never: optimised first
+    assert "quick code" not in _run_process(tmp_path, 1)  # which the next process loads
