@@ -113,20 +113,29 @@ _LIBRARY_LOCK = threading.Lock()
 
 
 def quick_code(
-    lowered: Lowered, store: Callable[[ObjectCode], None], park: Callable[[ObjectCode], None]
-) -> NativeModule:
-    """Quick code for `lowered`, loaded; its optimised code is made in the background, given
-    to `store` (the compile cache) and then takes its calls over. If the process ends before
-    that starts, the quick code itself is given to `park` (cached as quick code)."""
+    lowered: Lowered,
+    code: ObjectCode | None,
+    store: Callable[[ObjectCode], None],
+    park: Callable[[ObjectCode], None],
+) -> tuple[NativeModule, ObjectCode]:
+    """Quick code for `lowered` (`code`, or made now), loaded, and that code; its optimised
+    code is made in the background, given to `store` (the compile cache) and then takes its
+    calls over. If the process ends before that starts, the quick code itself is given to
+    `park` (cached as quick code)."""
     from tc.codegen_llvm.objectcode import quick_object
 
     from . import compile_log
 
-    code = quick_object(lowered)
-    for name, seconds in code.seconds.items():
-        compile_log.record(name, seconds)
+    if code is None:
+        code = quick_object(lowered)
+        for name, seconds in code.seconds.items():
+            compile_log.record(name, seconds)
+    else:
+        compile_log.note("made earlier in this process")
     compile_log.note("quick code, optimised in the background once called enough")
-    return _deferring(code.data, lowered.entry_points, lambda: lowered, (store, lambda: park(code)), False)
+    made = code
+    native = _deferring(code.data, lowered.entry_points, lambda: lowered, (store, lambda: park(made)), False)
+    return native, code
 
 
 def cached_quick_code(

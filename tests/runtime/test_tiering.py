@@ -86,6 +86,24 @@ def test_quick_code_hands_over_to_optimised_code_mid_training(tiered: Path) -> N
     np.testing.assert_allclose(W.get_value(), W_expected, rtol=1e-12)
 
 
+def test_a_graph_compiled_again_before_its_code_is_optimised_reuses_its_quick_code(tiered: Path) -> None:
+    """object_cache._QUICK_MADE: the same graph compiled again in the process while its quick
+    code waits to be optimised loads that code again (no lowering, no LLVM); once the
+    optimised code is cached, a compile finds that instead."""
+    x = T.dvector("x")
+    y = T.tanh(x) * 3 + T.exp(-x)
+    before = jit.compile_count
+    f, g = tc.function([x], y), tc.function([x], y)
+    assert jit.compile_count == before + 1 and _code(f) is not _code(g)
+    values = np.linspace(-1, 1, 7)
+    assert f(values).tobytes() == g(values).tobytes()
+    tc.finish_compiling()
+    optimised = jit.compile_count
+    h = tc.function([x], y)
+    assert jit.compile_count == optimised and _code(h).successor is None  # the cache's optimised code
+    assert h(values).tobytes() == f(values).tobytes()
+
+
 def test_the_optimised_code_fills_the_cache(tiered: Path) -> None:
     f, _, _ = _train_step()
     assert "define" in f.dump("llvm")
