@@ -102,7 +102,8 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
 
 # Quick code made in this process, by key, until its optimised code is cached: the same
 # graph compiled again while its first code waits to be optimised (a model rebuilt, a test's
-# functions) reloads it instead of lowering and emitting it again (13-70 ms).
+# functions) reloads it (1.3 ms) instead of lowering and emitting it again (11 ms for
+# tanh(x) * 3 + exp(-x)).
 _QUICK_MADE: dict[str, tuple[Lowered, ObjectCode]] = {}
 QUICK_MADE_KEPT = 16
 
