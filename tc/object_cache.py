@@ -80,7 +80,8 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
         except TcCompilationError:
             pass  # object code that fails its check is rebuilt below (and its entry replaced)
     compile_log.note("cache miss")
-    made = _QUICK_MADE.get(key)
+    caching = cache_directory() is not None  # (TC_CACHE=0: every compile makes its code)
+    made = _QUICK_MADE.get(key) if caching else None
     if made is not None and tiering.wanted(made[0], opt_level, profile):
         return tiering.quick_code(*made, store, park)[0]
     from tc.codegen_llvm.objectcode import lower, optimized_object
@@ -88,9 +89,10 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
     lowered = lower(module, profile)
     if tiering.wanted(lowered, opt_level, profile):
         native, code = tiering.quick_code(lowered, None, store, park)
-        _QUICK_MADE[key] = (lowered, code)
-        while len(_QUICK_MADE) > QUICK_MADE_KEPT:
-            _QUICK_MADE.pop(next(iter(_QUICK_MADE)))
+        if caching:
+            _QUICK_MADE[key] = (lowered, code)
+            while len(_QUICK_MADE) > QUICK_MADE_KEPT:
+                _QUICK_MADE.pop(next(iter(_QUICK_MADE)))
         return native
     code = optimized_object(lowered, opt_level)
     for name, seconds in code.seconds.items():
