@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from tc.codegen_llvm import EntryPoint, NativeModule
     from tc.codegen_llvm.objectcode import Lowered, ObjectCode
 
+    from . import tiering
+
 
 def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: bool = False) -> NativeModule:
     """Native code for the fused `module`, from the compile cache when it is there; `profile`:
@@ -43,6 +45,56 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
         *(["profile"] if profile else []),
     )
     cache = CompileCache(cache_directory())
+    from . import tiering
+
+    hooks = _cache_hooks(cache, key)
+    hit = cache.get(key)
+    if hit is not None and hit[0].get("quick") is True and config.tiered not in ("always", "large"):
+        hit = None  # parked quick code, where code is to be optimised before its first call
+    stages = _cached_stages(hit[0], key) if hit is not None else None
+    if hit is not None and stages is not None:
+        # The entry points follow from the module, so a header cannot misdirect a call.
+        entries = {
+            f.name: EntryPoint(entry_symbol(f), calling_convention(module, f).slot_ranks)
+            for f in module.functions
+        }
+        try:
+            with compile_log.stage("load"):
+                if hit[0].get("quick") is True:
+                    loaded = _parked(hit[1], entries, stages, hooks)
+                else:
+                    loaded = load_object(hit[1], entries, stages)
+            compile_log.note("cache hit")
+            return loaded
+        except TcCompilationError:
+            pass  # object code that fails its check is rebuilt below (and its entry replaced)
+    compile_log.note("cache miss")
+    caching = cache_directory() is not None  # (TC_CACHE=0: every compile makes its code)
+    made = _QUICK_MADE.get(key) if caching else None
+    if made is not None and tiering.wanted(made[0], opt_level, profile):
+        return tiering.quick_code(*made, hooks)[0]
+    from tc.codegen_llvm.objectcode import lower, optimized_object
+
+    lowered = lower(module, profile)
+    if tiering.wanted(lowered, opt_level, profile):
+        native, code = tiering.quick_code(lowered, None, hooks)
+        if caching:
+            _QUICK_MADE[key] = (lowered, code)
+            while len(_QUICK_MADE) > QUICK_MADE_KEPT:
+                _QUICK_MADE.pop(next(iter(_QUICK_MADE)))
+        return native
+    code = optimized_object(lowered, opt_level)
+    for name, seconds in code.seconds.items():
+        compile_log.record(name, seconds)
+    hooks.store(code)
+    with compile_log.stage("load"):
+        return load_object(code.data, code.entry_points, code.stages, check=False)
+
+
+def _cache_hooks(cache: CompileCache, key: str) -> tiering.CacheHooks:
+    """How code of `key` meets the compile cache `cache`: stored once optimised, parked as
+    quick code at the process's end, found optimised by another module of the key."""
+    from . import tiering
 
     def store(code: ObjectCode) -> None:
         with compile_log.stage("cache write"):
@@ -57,49 +109,15 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
             CompileCache(cache_directory(), suffix="tcstages").put(key, {}, json.dumps(code.stages).encode())
             cache.put(key, {"stages": list(code.stages), "quick": True}, code.data)
 
-    from . import tiering
+    def optimised() -> tuple[bytes, Mapping[str, str]] | None:
+        """The optimised code cached under this key (another module's of the same code)."""
+        found = cache.get(key)
+        if found is None or found[0].get("quick") is True:
+            return None
+        texts = _cached_stages(found[0], key)
+        return None if texts is None else (found[1], texts)
 
-    hit = cache.get(key)
-    if hit is not None and hit[0].get("quick") is True and config.tiered not in ("always", "large"):
-        hit = None  # parked quick code, where code is to be optimised before its first call
-    stages = _cached_stages(hit[0], key) if hit is not None else None
-    if hit is not None and stages is not None:
-        # The entry points follow from the module, so a header cannot misdirect a call.
-        entries = {
-            f.name: EntryPoint(entry_symbol(f), calling_convention(module, f).slot_ranks)
-            for f in module.functions
-        }
-        try:
-            with compile_log.stage("load"):
-                if hit[0].get("quick") is True:
-                    loaded = _parked(hit[1], entries, stages, store)
-                else:
-                    loaded = load_object(hit[1], entries, stages)
-            compile_log.note("cache hit")
-            return loaded
-        except TcCompilationError:
-            pass  # object code that fails its check is rebuilt below (and its entry replaced)
-    compile_log.note("cache miss")
-    caching = cache_directory() is not None  # (TC_CACHE=0: every compile makes its code)
-    made = _QUICK_MADE.get(key) if caching else None
-    if made is not None and tiering.wanted(made[0], opt_level, profile):
-        return tiering.quick_code(*made, store, park)[0]
-    from tc.codegen_llvm.objectcode import lower, optimized_object
-
-    lowered = lower(module, profile)
-    if tiering.wanted(lowered, opt_level, profile):
-        native, code = tiering.quick_code(lowered, None, store, park)
-        if caching:
-            _QUICK_MADE[key] = (lowered, code)
-            while len(_QUICK_MADE) > QUICK_MADE_KEPT:
-                _QUICK_MADE.pop(next(iter(_QUICK_MADE)))
-        return native
-    code = optimized_object(lowered, opt_level)
-    for name, seconds in code.seconds.items():
-        compile_log.record(name, seconds)
-    store(code)
-    with compile_log.stage("load"):
-        return load_object(code.data, code.entry_points, code.stages, check=False)
+    return tiering.CacheHooks(store, park, optimised)
 
 
 # Quick code made in this process, by key, until its optimised code is cached: the same
@@ -111,10 +129,7 @@ QUICK_MADE_KEPT = 16
 
 
 def _parked(
-    data: bytes,
-    entries: dict[str, EntryPoint],
-    stages: Mapping[str, str],
-    store: Callable[[ObjectCode], None],
+    data: bytes, entries: dict[str, EntryPoint], stages: Mapping[str, str], hooks: tiering.CacheHooks
 ) -> NativeModule:
     """Quick code an earlier process cached at its end (tiering._at_exit), loaded; optimised
     from its LLVM IR (read from the cache when needed) once its calls pay for that."""
@@ -126,7 +141,7 @@ def _parked(
         return Lowered(stages["llvm"], entries, 0.0)
 
     compile_log.note("quick code from the cache")
-    return tiering.cached_quick_code(data, entries, lowered, store)
+    return tiering.cached_quick_code(data, entries, lowered, hooks)
 
 
 def support_library(names: list[str] | None = None) -> dict[str, int]:

@@ -112,16 +112,22 @@ _LIBRARY_JOBS: list[tuple[Callable[[], None], Callable[[], None]]] = []
 _LIBRARY_LOCK = threading.Lock()
 
 
+class CacheHooks(NamedTuple):
+    """How a quick module's code meets the compile cache (object_cache.native_code)."""
+
+    store: Callable[[ObjectCode], None]  # the optimised code, once made
+    park: Callable[[ObjectCode], None]  # the quick code, at the process's end if not optimised
+    # the optimised code (object bytes, stages) if another module of the same key cached it
+    optimised: Callable[[], tuple[bytes, Mapping[str, str]] | None]
+
+
 def quick_code(
-    lowered: Lowered,
-    code: ObjectCode | None,
-    store: Callable[[ObjectCode], None],
-    park: Callable[[ObjectCode], None],
+    lowered: Lowered, code: ObjectCode | None, hooks: CacheHooks
 ) -> tuple[NativeModule, ObjectCode]:
     """Quick code for `lowered` (`code`, or made now), loaded, and that code; its optimised
-    code is made in the background, given to `store` (the compile cache) and then takes its
-    calls over. If the process ends before that starts, the quick code itself is given to
-    `park` (cached as quick code)."""
+    code is made in the background, given to `hooks.store` (the compile cache) and then takes
+    its calls over. If the process ends before that starts, the quick code itself is given to
+    `hooks.park` (cached as quick code)."""
     from tc.codegen_llvm.objectcode import quick_object
 
     from . import compile_log
@@ -134,43 +140,40 @@ def quick_code(
         compile_log.note("made earlier in this process")
     compile_log.note("quick code, optimised in the background once called enough")
     made = code
-    native = _deferring(code.data, lowered.entry_points, lambda: lowered, (store, lambda: park(made)), False)
+    park = lambda: hooks.park(made)  # noqa: E731
+    native = _deferring(code.data, lowered.entry_points, lambda: lowered, hooks, park, False)
     return native, code
 
 
 def cached_quick_code(
-    data: bytes,
-    entries: dict[str, EntryPoint],
-    lowered: Callable[[], Lowered],
-    store: Callable[[ObjectCode], None],
+    data: bytes, entries: dict[str, EntryPoint], lowered: Callable[[], Lowered], hooks: CacheHooks
 ) -> NativeModule:
     """Quick code a process before this one parked in the compile cache (`data`, the functions'
     `entries` reached through their dispatch stubs), loaded and checked; optimised as
     `quick_code`'s once called enough, from `lowered()` (its LLVM IR, read from the cache then)."""
-    return _deferring(data, entries, lowered, (store, lambda: None), True)
+    return _deferring(data, entries, lowered, hooks, lambda: None, True)
 
 
 def _deferring(
     data: bytes,
     entries: dict[str, EntryPoint],
     lowered: Callable[[], Lowered],
-    keep: tuple[Callable[[ObjectCode], None], Callable[[], None]],
+    hooks: CacheHooks,
+    park: Callable[[], None],
     check: bool,
 ) -> NativeModule:
     """Quick code (`data`, the functions' `entries` reached through their dispatch stubs)
-    loaded, with its optimisation deferred; `keep`: (store the optimised code, park the
-    quick code)."""
+    loaded, with its optimisation deferred; `park` caches the quick code."""
     from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.symbols import EntryPoint, dispatch_symbol, next_slot
 
-    store, park = keep
     stubs = {name: EntryPoint(dispatch_symbol(e.symbol), e.slot_ranks) for name, e in entries.items()}
     optimized: Promise[Mapping[str, str]] = Promise()
     deferred = Deferred(optimized, park)
     stages = LaterStages(lambda: lowered().text, deferred)
     native = load_object(data, stubs, stages, check=check)
     slots = {name: next_slot(entry.symbol) for name, entry in entries.items()}
-    deferred.job = _Job(lowered, weakref.ref(native), slots, store, optimized).run
+    deferred.job = _Job(lowered, entries, weakref.ref(native), slots, hooks, optimized).run
     with _DEFERRED_LOCK:
         _DEFERRED[native] = deferred
     return native
@@ -348,9 +351,10 @@ class LaterStages(Mapping[str, str]):
 
 class _Job(NamedTuple):
     lowered: Callable[[], Lowered]
+    entries: dict[str, EntryPoint]  # the functions' entry points in the optimised code
     quick: weakref.ref[NativeModule]
     slots: dict[str, str]  # function -> the dispatch slot of its entry in the quick code
-    store: Callable[[ObjectCode], None]
+    hooks: CacheHooks
     optimized: Promise[Mapping[str, str]]
 
     def run(self) -> None:
@@ -361,16 +365,32 @@ class _Job(NamedTuple):
             self.optimized.set_exception(RuntimeError("not optimised: its functions were freed first"))
             return
         try:
-            code = optimized_object(self.lowered())
-            self.store(code)
+            native, stages = self._cached()
+            if native is None:
+                code = optimized_object(self.lowered())
+                self.hooks.store(code)
+                native, stages = load_object(code.data, self.entries, code.stages, check=False), code.stages
             quick = self.quick()
             if quick is not None:
-                native = load_object(code.data, code.entry_points, code.stages, check=False)
                 quick.adopt(native, self.slots)
         except Exception as error:
             self.optimized.set_exception(error)  # for whoever asks for the optimised text
             raise
-        self.optimized.set_result(code.stages)
+        self.optimized.set_result(stages)
+
+    def _cached(self) -> tuple[NativeModule | None, Mapping[str, str]]:
+        """The optimised code another module of the same code (its graph compiled again) cached,
+        loaded and checked; (None, {}) if there is none or it fails its check."""
+        from tc.codegen_llvm.loader import load_object
+        from tc.ir import TcCompilationError
+
+        found = self.hooks.optimised()
+        if found is None:
+            return None, {}
+        try:
+            return load_object(found[0], self.entries, found[1]), found[1]
+        except TcCompilationError:
+            return None, {}
 
 
 _QUEUE: queue.Queue[_Queued] = queue.Queue()

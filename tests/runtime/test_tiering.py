@@ -88,8 +88,8 @@ def test_quick_code_hands_over_to_optimised_code_mid_training(tiered: Path) -> N
 
 def test_a_graph_compiled_again_before_its_code_is_optimised_reuses_its_quick_code(tiered: Path) -> None:
     """object_cache._QUICK_MADE: the same graph compiled again in the process while its quick
-    code waits to be optimised loads that code again (no lowering, no LLVM); once the
-    optimised code is cached, a compile finds that instead."""
+    code waits to be optimised loads that code again (no lowering, no LLVM), and its
+    optimisation loads what the first one's cached; once that is cached, a compile finds it."""
     x = T.dvector("x")
     y = T.tanh(x) * 3 + T.exp(-x)
     before = jit.compile_count
@@ -98,7 +98,8 @@ def test_a_graph_compiled_again_before_its_code_is_optimised_reuses_its_quick_co
     values = np.linspace(-1, 1, 7)
     assert f(values).tobytes() == g(values).tobytes()
     tc.finish_compiling()
-    optimised = jit.compile_count
+    optimised = jit.compile_count  # one O3: the second module's job loaded the first one's result
+    assert optimised == before + 2 and _code(f).successor is not None and _code(g).successor is not None
     h = tc.function([x], y)
     assert jit.compile_count == optimised and _code(h).successor is None  # the cache's optimised code
     assert h(values).tobytes() == f(values).tobytes()
