@@ -40,6 +40,7 @@ waits for the worker, which must not copy LLVM's lock held.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import queue
 import threading
@@ -139,8 +140,7 @@ def quick_code(
     else:
         compile_log.note("made earlier in this process")
     compile_log.note("quick code, optimised in the background once called enough")
-    made = code
-    park = lambda: hooks.park(made)  # noqa: E731
+    park = functools.partial(hooks.park, code)
     native = _deferring(code.data, lowered.entry_points, lambda: lowered, hooks, park, False)
     return native, code
 
@@ -406,7 +406,7 @@ class _Queued:
     process ends before the job starts: whichever claims it first runs."""
 
     def __init__(self, job: Callable[[], None], park: Callable[[], None]) -> None:
-        self.job: Callable[[], None] | None = job
+        self.job = job
         self.park = park
         self._state = "queued"
         self._lock = threading.Lock()
@@ -446,14 +446,12 @@ def _work() -> None:
         try:
             with _GATE:
                 _GATE.wait_for(lambda: not _COMPILING or _WAITING)
-            job, item.job = item.job, None
-            if item.claim("running") and job is not None:
-                job()
+            if item.claim("running"):
+                item.job()
         except Exception as error:  # the quick code goes on answering the calls
             warnings.warn(f"tc: optimising in the background failed, quick code kept: {error}", stacklevel=1)
         finally:
             del item  # before waiting for the next: the quick code must not live on here
-            job = None
             _QUEUE.task_done()
 
 
