@@ -91,9 +91,25 @@ def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
 # library's optimisation on another thread.
 @lru_cache(maxsize=1)
 def host_cpu() -> tuple[str, str]:
-    """LLVM's name for the host CPU, and its features ("+avx2,-avx512f,...")."""
+    """LLVM's name for the host CPU, and its features ("+avx2,-avx512f,..."): the host's own,
+    or those `generate_for_cpu` set."""
     initialize_llvm()
+    if _GENERATED_FOR is not None:
+        return _GENERATED_FOR
     return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+_GENERATED_FOR: tuple[str, str] | None = None
+
+
+def generate_for_cpu(cpu: str, features: str) -> None:
+    """Make this process generate code for the x86-64 CPU `cpu` with `features` (LLVM's forms),
+    not for its host: tools/prebuild_library.py's, which makes the support library for a
+    baseline CPU. Before anything asks for the host, whose description is asked once."""
+    global _GENERATED_FOR
+    if host_cpu.cache_info().currsize:
+        raise TcCompilationError("generate_for_cpu: code was already generated for the host CPU")
+    _GENERATED_FOR = (cpu, features)
 
 
 @lru_cache(maxsize=1)
@@ -109,7 +125,7 @@ compile_count = 0
 def lower_module(module: Module, profile: bool = False) -> tuple[str, dict[str, EntryPoint]]:
     """Every function of the (fused) `module` lowered to LLVM IR text, with its entry points.
     Python only (llvmlite.ir), so it needs no LLVM_LOCK: while it runs, another thread may be
-    in LLVM (the support library compiled ahead, tc/object_cache.py). `profile`: the code
+    in LLVM (the support library compiled ahead, tc/library_parts.py). `profile`: the code
     records each op's runs (codegen_llvm/profile.py)."""
     from .lower import lower_function  # the lowering, only when code is made (not loaded)
     from .module_text import module_text

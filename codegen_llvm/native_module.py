@@ -25,7 +25,7 @@ class NativeModule:
     `get_global_value_address(name)`. The code lives as long as this object: either
     frees it when it is garbage, so whatever may call into the code holds this object,
     and nothing keeps it in a reference cycle. Compared and hashed by identity
-    (tc/object_cache.py keeps a WeakSet). A plain class: as a dataclass, defining it cost
+    (tc/library_parts.py keeps a WeakSet). A plain class: as a dataclass, defining it cost
     every warm start half a millisecond.
     """
 

@@ -46,6 +46,9 @@ class Config:
     # default): every module and the support library's products; "large": the products and
     # the modules whose LLVM IR is long; "library": the products only; "never". TC_TIERED.
     tiered: str
+    # The support library's parts may come prebuilt with tc for a baseline CPU like the host
+    # (tc/prebuilt_library.py) instead of being made for the host. TC_PREBUILT_LIBRARY=0: never.
+    prebuilt_library: bool
 
     def __init__(self) -> None:
         self.floatX = "float64"
@@ -53,6 +56,7 @@ class Config:
         self.cuda_tf32 = os.environ.get("TC_CUDA_TF32", "0") == "1"
         self.log_compiles = os.environ.get("TC_LOG_COMPILES", "") not in ("", "0")
         self.tiered = os.environ.get("TC_TIERED", "always") or "always"
+        self.prebuilt_library = os.environ.get("TC_PREBUILT_LIBRARY", "1") != "0"
         self.warn = Section("warn")  # Theano's warning flags: accepted, nothing to warn about
 
     def __setattr__(self, key: str, value: Any) -> None:

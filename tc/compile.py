@@ -41,8 +41,9 @@ from . import collector, compile_log, pass_cache, tiering
 from .arguments import Pairs, check_givens, check_outputs, check_updates, default_updates, pairs
 from .function_pickle import pickle_recipe, rebuild_function
 from .inputs import In, check_defaults, configure_inputs, split_inputs
+from .library_parts import give_library, packed_call, prefetch_support_library
 from .native_entry import defer_native_entry
-from .object_cache import give_library, native_code, packed_call, prefetch_support_library
+from .object_cache import native_code
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import NativeModule

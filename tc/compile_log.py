@@ -7,7 +7,7 @@ for each compiled module, one line to stderr with the seconds of each stage:
 `build` is the Python graph turned into IR, `passes` tc's pass pipeline, `llvm-ir` the
 lowering to LLVM IR (with its parse and verification), `llvm-o3` LLVM's optimisation,
 `object` the object code, `load` linking it into the process, `support library` the wait
-for the support library's parts (made ahead on threads of their own, tc/object_cache.py),
+for the support library's parts (made ahead on threads of their own, tc/library_parts.py),
 `functions` the callables (and the scalar functions' direct entry points). A cache hit skips the LLVM stages.
 """
 

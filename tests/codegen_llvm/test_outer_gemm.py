@@ -102,7 +102,7 @@ def _library_kernel(part: str, quick: bool):  # type: ignore[no-untyped-def]
     from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.support import support_object, support_text
     from tc.codegen_llvm.symbols import EntryPoint
-    from tc.object_cache import support_library
+    from tc.library_parts import support_library
 
     name = f"tc_outer_gemm_{part}"
     native = load_object(support_object(support_text(part), quick=quick), {name: EntryPoint(name, ())}, {})

@@ -17,7 +17,7 @@ from tc.codegen_llvm.parallel import GRAIN
 from tc.codegen_llvm.symbols import POOL_GLOBAL
 from tc.codegen_llvm.target import host_target
 from tc.codegen_llvm.thread_pool import supported
-from tc.object_cache import support_library
+from tc.library_parts import support_library
 
 SIZE = 8 * GRAIN  # several chunks per thread
 

@@ -9,7 +9,7 @@ import numpy as np
 
 import tc
 from tc import tensor as T
-from tc.object_cache import packed_call
+from tc.library_parts import packed_call
 from tc.runtime.function import NDARRAY, NOT_PACKED, RANKS_DIFFER
 
 

@@ -1,5 +1,5 @@
 """The support library's parts are made ahead, on threads of their own, while a cold compile
-runs its passes (tc/object_cache.py): each part is made once, what the compile needs is there
+runs its passes (tc/library_parts.py): each part is made once, what the compile needs is there
 when it loads its code, and a part that fails to build fails the compile that needs it. Each
 case runs in a fresh process with an empty compile cache, since parts are made once per
 process."""
@@ -15,13 +15,15 @@ PROLOGUE = """
 import threading
 import numpy as np
 import tc, tc.tensor as T
-from tc import object_cache
+from tc import library_parts, object_cache
 """
 
 
 def _run(tmp_path: Path, body: str) -> str:
     script = PROLOGUE + textwrap.dedent(body)
+    # The parts made, not taken from tc's prebuilt library (test_prebuilt_library.py).
     env = {"TC_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "TC_NUM_THREADS": "2"}
+    env["TC_PREBUILT_LIBRARY"] = "0"
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300, check=False
     )
@@ -45,9 +47,9 @@ def test_a_cold_compile_makes_the_parts_it_needs_on_their_own_threads(tmp_path: 
         a, b = np.ones((20, 30), np.float32), np.ones((30, 40), np.float32)
         np.testing.assert_allclose(f(a, b), np.tanh(a @ b), rtol=1e-6)
         print(sorted(n for n in started if n.startswith("tc ")))
-        print(sorted(object_cache._PARTS))
-        again = object_cache.support_library(["tc_pool_run"])
-        print(again["tc_pool_run"] == object_cache._PARTS["pool"].result()["tc_pool_run"] != 0)
+        print(sorted(library_parts._PARTS))
+        again = library_parts.support_library(["tc_pool_run"])
+        print(again["tc_pool_run"] == library_parts._PARTS["pool"].result()["tc_pool_run"] != 0)
         """,
     )
     threads, parts, same = out.splitlines()
@@ -66,10 +68,10 @@ def test_a_function_of_scalars_makes_only_the_packed_call(tmp_path: Path) -> Non
         """
         x = T.dscalar("x")
         f = tc.function([x], T.sin(x) ** 2 + T.cos(x) ** 2)
-        print(float(f(1.0)), sorted(object_cache._PARTS))
+        print(float(f(1.0)), sorted(library_parts._PARTS))
         v = T.dvector("v")
         g = tc.function([v], T.exp(v) * 2.0)
-        print(float(g(np.zeros(3)).sum()), sorted(object_cache._PARTS))
+        print(float(g(np.zeros(3)).sum()), sorted(library_parts._PARTS))
         """,
     )
     assert out.splitlines() == ["1.0 ['call']", "6.0 ['call', 'pool']"]
@@ -107,9 +109,9 @@ def test_optimised_products_replace_their_quick_code_in_every_module(tmp_path: P
         a = np.linspace(-1, 1, 20 * 30, dtype=np.float32).reshape(20, 30)
         b = np.linspace(1, -1, 30 * 40, dtype=np.float32).reshape(30, 40)
         before = f(a, b)
-        quick = object_cache._PARTS["f32"].result()
+        quick = library_parts._PARTS["f32"].result()
         tc.finish_compiling()
-        optimised = object_cache._PARTS["f32"].result()
+        optimised = library_parts._PARTS["f32"].result()
         written = {name: value for name, (_, value) in f._code_owner.written.items()}
         glob = LIBRARY_GLOBALS["tc_dot_f32"]
         print(quick["tc_dot_f32"] != optimised["tc_dot_f32"], written[glob] == optimised["tc_dot_f32"])
@@ -158,7 +160,7 @@ def test_the_products_are_optimised_once_calls_pay_else_cached_quick_at_the_end(
         for _ in range(CALLS):
             np.testing.assert_allclose(f(a, b), np.tanh(a @ b), rtol=1e-6)
         tiering.wait_for_started()
-        key, cache = object_cache._part_key("f32")
+        key, cache = library_parts._part_key("f32")
         hit = cache.get(key)
         print("missing" if hit is None else hit[0].get("quick"))
         """
