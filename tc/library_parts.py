@@ -96,10 +96,12 @@ def _in_cache(part: str) -> bool:
     """Whether the cache has an entry for `part`, or tc's prebuilt library serves it (not
     read: the load that needs the part reads and checks it, and makes the part if the entry
     turns out damaged)."""
-    from tc.prebuilt_library import serves
-
     key, cache = _part_key(part)
-    return cache.has(key) or serves(part)
+    if cache.has(key):
+        return True
+    from tc.prebuilt_library import serves  # (not imported by a warm start)
+
+    return serves(part)
 
 
 def _part_key(part: str) -> tuple[str, CompileCache]:
