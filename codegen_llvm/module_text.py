@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from llvmlite import ir as ll
 
+from . import ir_text
+
 
 def module_text(module: ll.Module) -> str:
     """`module`'s LLVM IR text; the module is emptied (unusable) after.
@@ -12,7 +14,7 @@ def module_text(module: ll.Module) -> str:
     so a lowered module's objects (30,000 for the MLP's train step) would wait for Python's
     cycle collector, which spent 13-23 ms on them after each compile. Emptied, each object is
     freed by reference counting as soon as the lowering drops it."""
-    text = str(module)
+    text = ir_text.module_text(module)
     for value in list(module.globals.values()):
         for block in getattr(value, "blocks", ()):
             for instruction in block.instructions:
