@@ -3,7 +3,7 @@
 llvmlite prints each instruction through a chain of format calls, cached strings and
 metadata helpers: about 5 us an instruction, 17 ms of the logistic-regression train step's
 cold compile (3,400 instructions). The instructions tc's lowering emits most are printed
-here with one f-string each, in exactly llvmlite's text, byte for byte (its spacing
+here with one f-string or two each, in exactly llvmlite's text, byte for byte (its spacing
 included: tests/codegen_llvm/test_ir_text.py compares the two over whole train steps);
 every other instruction, and everything outside function bodies, is llvmlite's own.
 """
@@ -116,6 +116,47 @@ def _return(i: li.Ret) -> str:
     return f"{i.opname} {value.type} {value.get_reference()}{_metadata(i)}".rstrip()
 
 
+def _call(i: li.CallInstr) -> str:
+    args = ", ".join([_argument(i, n, a) for n, a in enumerate(i.args)])
+    function_type = i.callee.function_type
+    shown = function_type if function_type.var_arg else function_type.return_type
+    callee = f"{shown} {i.callee.get_reference()}"
+    if i.cconv:
+        callee = f"{i.cconv} {callee}"
+    tail = f"{i.tail} " if i.tail else ""
+    attributes = " " + " ".join(i.attributes._to_list(function_type.return_type)) if i.attributes else ""
+    fastmath = " " + " ".join(i.fastmath._to_list(function_type.return_type)) if i.fastmath else ""
+    return _named(i, f"{tail}{i.opname}{fastmath} {callee}({args}){attributes}{_metadata(i)}")
+
+
+def _argument(i: li.CallInstr, n: int, value: ll.Value) -> str:
+    attributes = i.arg_attributes.get(n)
+    shown = " ".join(attributes._to_list(value.type)) + " " if attributes is not None else ""
+    return f"{value.type} {shown}{value.get_reference()}"
+
+
+def _alloca(i: li.AllocaInstr) -> str:
+    text = f"{i.opname} {i.allocated_type}"
+    if i.operands:
+        (count,) = i.operands
+        text += f", {count.type} {count.get_reference()}"
+    if i.align is not None:
+        text += f", align {i.align}"
+    return _named(i, text + _metadata(i))
+
+
+def _shuffle(i: li.ShuffleVector) -> str:
+    operands = ", ".join([f"{op.type} {op.get_reference()}" for op in i.operands])
+    return _named(i, f"shufflevector {operands} {_metadata(i)}")
+
+
+def _extract_value(i: li.ExtractValue) -> str:
+    indices = ", ".join([str(index) for index in i.indices])
+    return _named(
+        i, f"extractvalue {i.aggregate.type} {i.aggregate.get_reference()}, {indices} {_metadata(i)}"
+    )
+
+
 # By exact class: a subclass may print itself otherwise.
 _PRINTERS: dict[type, Callable[..., str]] = {
     li.Instruction: _operation,
@@ -130,4 +171,8 @@ _PRINTERS: dict[type, Callable[..., str]] = {
     li.Branch: _branch,
     li.ConditionalBranch: _branch,
     li.Ret: _return,
+    li.CallInstr: _call,
+    li.AllocaInstr: _alloca,
+    li.ShuffleVector: _shuffle,
+    li.ExtractValue: _extract_value,
 }
