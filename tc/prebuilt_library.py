@@ -28,6 +28,8 @@ import functools
 import hashlib
 import importlib.util
 import json
+import os
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -126,9 +128,26 @@ def stale_sources(manifest: dict) -> list[str]:  # type: ignore[type-arg]
 def source_hash(module: str) -> str | None:
     """The SHA-256 of tc module `module`'s source file (found, not imported), or None."""
     try:
-        spec = importlib.util.find_spec(module)
-        if spec is None or spec.origin is None:
+        path = _source_file(module)
+        if path is None:
             return None
-        return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
+        with open(path, "rb") as source:
+            return hashlib.sha256(source.read()).hexdigest()
     except (ImportError, OSError, ValueError):
         return None
+
+
+def _source_file(module: str) -> str | None:
+    """Where `module` is loaded from, or would be: found beside its package where that is
+    loaded (an empty cache's first compile asked importlib for 79 modules: 0.65 ms)."""
+    loaded = sys.modules.get(module)
+    if loaded is not None:
+        return getattr(loaded, "__file__", None)
+    package, _, name = module.rpartition(".")
+    folders = getattr(sys.modules.get(package), "__path__", None)
+    if folders:
+        found = os.path.join(folders[0], f"{name}.py")
+        if os.path.isfile(found):
+            return found
+    spec = importlib.util.find_spec(module)
+    return None if spec is None else spec.origin
