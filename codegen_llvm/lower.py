@@ -30,7 +30,7 @@ from ..ir import Function, Operation, TcCompilationError
 from ..ir.calling import CallingConvention
 from ..ir.core import CALLABLE_BODY
 from ..ir.ops.indexing import index_checks
-from .context import LOWERINGS, LoweringContext, Slot
+from .context import LOWERINGS, Lowering, LoweringContext, Slot
 from .indexing import IndexFailure
 from .nest import ArrayRef
 from .outline import can_fail, outlined
@@ -54,7 +54,7 @@ def lower_function(
     (`LOWERINGS`), run the deferred loops, then copy what the plan did not place and free.
     `profile`: time each op's loops and record them (profile.py). `body`: a region's body
     (bodies.py), which its op may call once per step."""
-    register_lowerings()
+    _register_common_lowerings()
     ranks = convention.slot_ranks
     symbol = entry_symbol(function)
     fn = ll.Function(module, ll.FunctionType(I32, [I8_PTR.as_pointer(), I64.as_pointer()]), symbol)
@@ -92,7 +92,7 @@ def lower_function(
     # buffer may have been written in place; then the loops.
     groups = []
     for index, op in enumerate(function.body.ops):
-        entry = LOWERINGS.get(type(op))
+        entry = _lowering_of(op)
         if entry is None:
             raise TcCompilationError(
                 f"the CPU backend lowers fused kernels only; '{op.name}' at {op.location} "
@@ -123,6 +123,28 @@ def register_lowerings() -> None:
     the first lowering, not on import, so that loading cached code imports none of them."""
     for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
         importlib.import_module(f"{__package__}.{module.name}")
+
+
+# The modules whose lowerings nearly every function needs, imported before its first
+# lowering; every other module (the convolutions, pooling, scan, ifelse, ...: 2.3 ms of
+# imports that a train step's cold compile never used) once an op is met that none of these
+# lowers. Which module lowers an op is found by importing, never listed: a new op's lowering
+# is still one new file, and leaving a module out of this list only costs time.
+COMMON_LOWERINGS = ("lowerings", "shape_ops", "kernel_reduce")
+
+
+@functools.cache
+def _register_common_lowerings() -> None:
+    for name in COMMON_LOWERINGS:
+        importlib.import_module(f"{__package__}.{name}")
+
+
+def _lowering_of(op: Operation) -> Lowering | None:
+    entry = LOWERINGS.get(type(op))
+    if entry is None:
+        register_lowerings()
+        entry = LOWERINGS.get(type(op))
+    return entry
 
 
 def _bookkeeping(function: Function) -> bool:
