@@ -82,7 +82,7 @@ def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
     """A new target machine for the host, generating code at optimisation level `opt` (0:
     LLVM's fast instruction selection); MCJIT takes ownership of the one it is given."""
     return _host_llvm_target().create_target_machine(
-        cpu=host_cpu()[0], features=host_features(), opt=opt, codemodel="jitdefault"
+        cpu=host_cpu()[0], features=host_features(), opt=opt, codemodel="small", reloc="pic"
     )
 
 

@@ -1,8 +1,9 @@
 """Ahead-of-time code: emit a module's native code as an object file (loader.py loads it).
 
 `emit_object` lowers (jit.lower_module) and optimises (jit.parse_and_optimize), then
-asks LLVM for a relocatable ELF object instead of JIT-compiling. The object
-uses the JIT's large code model, so it can be placed anywhere in memory.
+asks LLVM for a relocatable ELF object instead of JIT-compiling. The object is
+position-independent in the small code model; the loader (elfload.py, or MCJIT) places it
+anywhere in memory, calls beyond 32-bit reach going through linkage entries.
 `quick_object` emits the same lowering unoptimised, for tiered compilation (tc/tiering.py).
 """
 

@@ -3,6 +3,7 @@ every relocation it does not know sends the object to MCJIT, and freed code is u
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import struct
@@ -14,7 +15,7 @@ import pytest
 import tc
 from tc import tensor as T
 from tc.codegen_llvm import elfload
-from tc.codegen_llvm.elfcheck import HEADER, RELOCATION, SECTION, SHT_RELA, ObjectCodeError
+from tc.codegen_llvm.elfcheck import HEADER, RELOCATION, SECTION, SHT_RELA, ObjectCodeError, process_symbol
 
 pytestmark = pytest.mark.skipif(not elfload.supported(), reason="elfload links x86-64 Linux objects")
 
@@ -56,6 +57,35 @@ def test_linked_by_hand_or_by_mcjit_the_code_computes_the_same(
         np.testing.assert_array_equal(got, want)
 
 
+def test_calls_farther_than_2_gib_go_through_linkage_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The small code model's calls reach 2 GiB: code mapped 16 TiB up, far from libc's
+    malloc and libm, calls them through its linkage entries, and computes what it does
+    mapped anywhere else."""
+    x = np.random.default_rng(1).normal(size=(300, 3))
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path / "near"))
+    near = _build()
+    far_bases = []
+
+    def map_far(size: int) -> int:
+        assert elfload._libc is not None
+        flags = elfload.MAP_PRIVATE | elfload.MAP_ANONYMOUS
+        address = elfload._libc.mmap(1 << 44, size, elfload.PROT_READ | elfload.PROT_WRITE, flags, -1, 0)
+        assert address not in (None, ctypes.c_void_p(-1).value)
+        far_bases.append(int(address))
+        return int(address)
+
+    monkeypatch.setattr(elfload, "_map", map_far)
+    monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path / "far"))
+    far = _build()
+    assert type(far._code_owner.engine) is elfload.LoadedImage
+    malloc = process_symbol("malloc")
+    assert far_bases and all(abs(base - malloc) > 1 << 32 for base in far_bases)
+    for got, want in zip(far(x), near(x), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 def _relocations(data: bytes) -> list[tuple[int, int]]:
     """(file offset of each RELA record's info word, its type)."""
     fields = HEADER.unpack_from(data)
@@ -73,10 +103,10 @@ def _relocations(data: bytes) -> list[tuple[int, int]]:
 def test_an_unknown_relocation_type_is_not_loadable(object_code: bytes) -> None:
     data = bytearray(object_code)
     at, kind = _relocations(bytes(data))[0]
-    assert kind in (elfload.R_64, elfload.R_PC64)
+    assert kind in (elfload.R_PC32, elfload.R_PLT32, *elfload.R_GOT)
     info = struct.unpack_from("<Q", data, at)[0]
-    struct.pack_into("<Q", data, at, (info & ~0xFFFFFFFF) | 9)  # R_X86_64_GOTPCREL: needs a GOT
-    with pytest.raises(elfload.NotLoadable, match="relocation type 9"):
+    struct.pack_into("<Q", data, at, (info & ~0xFFFFFFFF) | 26)  # R_X86_64_GOTPC32: the GOT's own address
+    with pytest.raises(elfload.NotLoadable, match="relocation type 26"):
         elfload.load(bytes(data))
 
 
