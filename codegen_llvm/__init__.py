@@ -3,9 +3,9 @@
 Imports only tc.ir (and llvmlite). An op's lowering is one new file in this package: the
 common lowerings are imported before the first function is lowered, and every other module
 of it (found with pkgutil: `lower.register_lowerings`) once an op is met that they do not
-lower, so its `@lowering` entries (context.py) are found without an edit anywhere else. Importing the package loads none of them, nor LLVM: loading code from
-the compile cache needs only loader.py, elfload.py, elfcheck.py, native_module.py and
-symbols.py.
+lower, so its `@lowering` entries (context.py) are found without an edit anywhere else.
+Importing the package loads none of them, nor LLVM: loading code from the compile cache
+needs only loader.py, elfload.py, elfcheck.py, native_module.py and symbols.py.
 """
 
 from .native_module import NativeModule

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from ..ir import TcCompilationError
 from . import elfload
-from .elfcheck import check_object
+from .elfcheck import ObjectCodeError, check_object
 from .native_module import CodeHolder, NativeModule, default_num_threads
 from .symbols import EntryPoint
 
@@ -42,6 +42,25 @@ def load_object(
             holder = None
     if holder is None:
         holder = _mcjit(data)
+    return _native_module(holder, entry_points, stages, start)
+
+
+def load_image(
+    image: elfload.Image, entry_points: dict[str, EntryPoint], stages: Mapping[str, str]
+) -> NativeModule:
+    """A NativeModule over object code's prelinked image (elfload.prelink's, kept in the compile
+    cache): ObjectCodeError for an image that is not one, elfload.NotLoadable for one this
+    process cannot link (a symbol it lacks: the object code itself then goes to MCJIT)."""
+    start = time.perf_counter()
+    holder = elfload.map_image(image)
+    if not all(holder.runs(holder.get_global_value_address(e.symbol)) for e in entry_points.values()):
+        raise ObjectCodeError("an image whose entry points are not in its code")
+    return _native_module(holder, entry_points, stages, start)
+
+
+def _native_module(
+    holder: CodeHolder, entry_points: dict[str, EntryPoint], stages: Mapping[str, str], start: float
+) -> NativeModule:
     addresses = {name: holder.get_global_value_address(e.symbol) for name, e in entry_points.items()}
     missing = [entry_points[name].symbol for name, address in addresses.items() if not address]
     if missing:

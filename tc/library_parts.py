@@ -162,6 +162,7 @@ def _load_or_compile_part(part: str) -> dict[str, int]:
     from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
 
     from . import tiering
+    from .object_cache import load_code, put_object
 
     key, cache = _part_key(part)
     entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
@@ -170,7 +171,7 @@ def _load_or_compile_part(part: str) -> dict[str, int]:
     parked = hit is not None and hit[0].get("quick") is True  # quick code an earlier process left
     if hit is not None and (tiering.library_wanted() or not parked):
         try:
-            loaded = load_object(hit[1], entries, {})
+            loaded = load_code(hit[1], entries, {}, digest=hit[0]["sha256"])
         except TcCompilationError:
             pass  # rebuilt below
         if loaded is not None and parked:
@@ -190,7 +191,7 @@ def _load_or_compile_part(part: str) -> dict[str, int]:
             park = functools.partial(_park_part, key, cache, data)
             tiering.library_later(functools.partial(_optimize_part, part, text), park)
         else:
-            cache.put(key, {"stages": {}}, data)
+            put_object(cache, key, {"stages": {}}, data)
         loaded = load_object(data, entries, {}, check=False)
     return _keep(loaded)
 
@@ -203,21 +204,21 @@ def _prebuilt(
     the host's own); a dtype's products are quick code: LLVM's scheduling for the host made
     the MLP's float32 epoch 118 ms against the baseline's 140, so they are optimised for the
     host in the background as parked code is, and parked if the process ends first."""
-    from tc.codegen_llvm.loader import load_object
     from tc.prebuilt_library import prebuilt_part
 
     from . import tiering
+    from .object_cache import load_code, put_object
 
     found = prebuilt_part(part)
     if found is None:
         return None
     try:
-        loaded = load_object(found[1], entries, {})
+        loaded = load_code(found[1], entries, {})
     except TcCompilationError:
         return None  # (checked: not code for this host after all) made below
     compile_log.note(f"support library {part}: prebuilt for {found[0]}")
     if part in FINAL_PARTS:
-        cache.put(key, {"stages": {}}, found[1])
+        put_object(cache, key, {"stages": {}}, found[1])
     else:
         park = functools.partial(_park_part, key, cache, found[1])
         tiering.library_later(functools.partial(_optimize_part, part, None), park)
@@ -228,7 +229,9 @@ def _park_part(key: str, cache: CompileCache, data: bytes) -> None:
     """A part's quick code cached as it is at the process's end (tiering._at_exit), where
     nothing is cached yet: the next process loads it and optimises it in the background."""
     if not cache.has(key):
-        cache.put(key, {"stages": {}, "quick": True}, data)
+        from .object_cache import put_object
+
+        put_object(cache, key, {"stages": {}, "quick": True}, data)
 
 
 FINAL_PARTS = ("call", "pool")  # always optimised: the runtime and the workers hold their code
@@ -259,9 +262,11 @@ def _optimize_part(part: str, text: str | None) -> None:
     from tc.codegen_llvm.support import support_object, support_text
     from tc.codegen_llvm.symbols import LIBRARY_FUNCTIONS, EntryPoint, library_part
 
+    from .object_cache import put_object
+
     key, cache = _part_key(part)
     data = support_object(support_text(part) if text is None else text)
-    cache.put(key, {"stages": {}}, data)
+    put_object(cache, key, {"stages": {}}, data)
     entries = {name: EntryPoint(name, ()) for name in LIBRARY_FUNCTIONS if library_part(name) == part}
     optimized = _keep(load_object(data, entries, {}, check=False))
     with _CLIENTS_LOCK:

@@ -164,14 +164,15 @@ def _deferring(
 ) -> NativeModule:
     """Quick code (`data`, the functions' `entries` reached through their dispatch stubs)
     loaded, with its optimisation deferred; `park` caches the quick code."""
-    from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.symbols import EntryPoint, dispatch_symbol, next_slot
+
+    from .object_cache import load_code
 
     stubs = {name: EntryPoint(dispatch_symbol(e.symbol), e.slot_ranks) for name, e in entries.items()}
     optimized: Promise[Mapping[str, str]] = Promise()
     deferred = Deferred(optimized, park)
     stages = LaterStages(lambda: lowered().text, deferred)
-    native = load_object(data, stubs, stages, check=check)
+    native = load_code(data, stubs, stages, check=check)
     slots = {name: next_slot(entry.symbol) for name, entry in entries.items()}
     deferred.job = _Job(lowered, entries, weakref.ref(native), slots, hooks, optimized).run
     with _DEFERRED_LOCK:
@@ -381,14 +382,15 @@ class _Job(NamedTuple):
     def _cached(self) -> tuple[NativeModule | None, Mapping[str, str]]:
         """The optimised code another module of the same code (its graph compiled again) cached,
         loaded and checked; (None, {}) if there is none or it fails its check."""
-        from tc.codegen_llvm.loader import load_object
         from tc.ir import TcCompilationError
+
+        from .object_cache import load_code
 
         found = self.hooks.optimised()
         if found is None:
             return None, {}
         try:
-            return load_object(found[0], self.entries, found[1]), found[1]
+            return load_code(found[0], self.entries, found[1]), found[1]
         except TcCompilationError:
             return None, {}
 
