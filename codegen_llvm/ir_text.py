@@ -16,8 +16,10 @@ from llvmlite import ir as ll
 from llvmlite.ir import instructions as li
 
 
-def module_text(module: ll.Module) -> str:
-    """`str(module)`, its function bodies printed here (what ll.Module.__repr__ prints)."""
+def module_text(module: ll.Module, merge: bool = False) -> str:
+    """`str(module)`, its function bodies printed here (what ll.Module.__repr__ prints);
+    `merge`: internal functions identical to an earlier one printed as aliases of it
+    (merge_functions.py)."""
     lines = [
         f'; ModuleID = "{module.name}"',
         f'target triple = "{module.triple}"',
@@ -25,9 +27,17 @@ def module_text(module: ll.Module) -> str:
         "",
     ]
     lines += [it.get_declaration() for it in module.get_identified_types().values()]
-    lines += [function_text(v) if isinstance(v, ll.Function) else str(v) for v in module.globals.values()]
-    lines += module._get_metadata_lines()
-    return "\n".join(lines)
+    values = list(module.globals.values())
+    texts = [function_text(v) if isinstance(v, ll.Function) else str(v) for v in values]
+    metadata = module._get_metadata_lines()
+    if merge:
+        from .merge_functions import merged
+
+        functions = [(i, v) for i, v in enumerate(values) if isinstance(v, ll.Function)]
+        kept = merged([v for _, v in functions], [texts[i] for i, _ in functions], metadata)
+        for (i, _), text in zip(functions, kept, strict=True):
+            texts[i] = text
+    return "\n".join([*lines, *texts, *metadata])
 
 
 def function_text(function: ll.Function) -> str:

@@ -23,12 +23,12 @@ def compared(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]
     seen: list[tuple[str, int]] = []
     fast = ir_text.module_text
 
-    def both(module: ll.Module) -> str:
+    def both(module: ll.Module, merge: bool = False) -> str:
         expected = str(module)
         text = fast(module)
         assert text == expected, _first_difference(text, expected)
         seen.append((module.name, len(text)))
-        return text
+        return fast(module, merge=True) if merge else text
 
     monkeypatch.setenv("TC_CACHE", "0")  # everything lowered here, none of it from the cache
     monkeypatch.setattr(module_text_module.ir_text, "module_text", both)
