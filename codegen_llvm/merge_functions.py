@@ -7,8 +7,10 @@ and emitted twice. Functions are compared as printed, with their own name and th
 metadata numbers (alias scopes and loop identifiers, distinct per function) renamed in the
 order they appear, and the metadata they reach printed with them: two functions merge only
 where their code and the shape of their metadata are the same. Only internal functions of
-the same stem (get_unique_name's `name`, `name.1`, ...) and number of lines are compared. The alias
-has the function's type, so calls and the pointers handed to the thread pool work as before.
+the same stem (get_unique_name's `name`, `name.1`, ...) and number of lines are compared,
+and again once functions they call have merged (two of the MLP's reduction kernels, 17 KB
+each, differ only in the jobs they hand to the pool, which merge first). The alias has the
+function's type, so calls and the pointers handed to the thread pool work as before.
 """
 
 from __future__ import annotations
@@ -34,16 +36,36 @@ def merged(functions: list[ll.Function], texts: list[str], metadata: list[str]) 
         return texts
     definitions = {m.group(1): m.group(2) for m in map(_DEFINITION.fullmatch, metadata) if m is not None}
     texts = list(texts)
-    for members in candidates:
-        first: dict[str, ll.Function] = {}
-        for index in members:
-            function = functions[index]
-            key = _canonical(texts[index], function.name, definitions)
-            if key in first:
-                texts[index] = _alias(function, first[key])
-            else:
-                first[key] = function
-    return texts
+    originals: dict[str, str] = {}  # each alias's name: the function it stands for
+    keys: dict[int, str] = {}
+    while True:
+        found = {}
+        for members in candidates:
+            first: dict[str, ll.Function] = {}
+            for index in (i for i in members if functions[i].name not in originals):
+                function = functions[index]
+                if index not in keys:
+                    keys[index] = _canonical(
+                        _calling_originals(texts[index], originals), function.name, definitions
+                    )
+                if keys[index] in first:
+                    texts[index] = _alias(function, first[keys[index]])
+                    found[function.name] = first[keys[index]].name
+                else:
+                    first[keys[index]] = function
+        if not found:
+            return texts
+        # Functions that call the new aliases may now be alike: compared again.
+        originals |= found
+        for index in [i for i in keys if any(f'@"{name}"' in texts[i] for name in found)]:
+            del keys[index]
+
+
+def _calling_originals(text: str, originals: dict[str, str]) -> str:
+    """`text` with its calls to aliases made to the functions they stand for."""
+    for alias, original in originals.items():
+        text = text.replace(f'@"{alias}"', f'@"{original}"')
+    return text
 
 
 def _canonical(text: str, name: str, definitions: dict[str, str]) -> str:

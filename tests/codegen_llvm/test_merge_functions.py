@@ -15,8 +15,8 @@ from tc.codegen_llvm.ir_text import module_text
 JOB = ll.FunctionType(ll.IntType(32), [ll.DoubleType().as_pointer()])
 
 
-def _job(module: ll.Module, name: str, scoped: bool, linkage: str = "internal", add: float = 1.0) -> None:
-    """`*p + add`, its load in an alias scope of its own when `scoped`."""
+def _job(module: ll.Module, name: str, scoped: bool, linkage: str = "internal", add: float = 1.0) -> str:
+    """`*p + add`, its load in an alias scope of its own when `scoped`; its name."""
     function = ll.Function(module, JOB, module.get_unique_name(name))
     function.linkage = linkage
     builder = ll.IRBuilder(function.append_basic_block("entry"))
@@ -27,6 +27,7 @@ def _job(module: ll.Module, name: str, scoped: bool, linkage: str = "internal", 
         loaded.set_metadata("alias.scope", module.add_metadata([module.add_metadata([domain])]))
     builder.store(builder.fadd(loaded, ll.Constant(ll.DoubleType(), add)), function.args[0])
     builder.ret(ll.Constant(ll.IntType(32), 0))
+    return function.name
 
 
 def _aliases(module: ll.Module) -> list[str]:
@@ -40,6 +41,20 @@ def test_functions_alike_but_for_their_names_and_metadata_numbers_merge() -> Non
     assert _aliases(module) == [
         '@"job.1" = internal alias i32 (double*), i32 (double*)* @"job"',
         '@"job.2" = internal alias i32 (double*), i32 (double*)* @"job"',
+    ]
+
+
+def test_functions_that_call_merged_functions_merge_next() -> None:
+    module = ll.Module()
+    jobs = [module.get_global(_job(module, "job", scoped=True)) for _ in range(2)]
+    for job in jobs:  # each calls its own job: alike once the jobs are
+        caller = ll.Function(module, JOB, module.get_unique_name("caller"))
+        caller.linkage = "internal"
+        builder = ll.IRBuilder(caller.append_basic_block("entry"))
+        builder.ret(builder.call(job, [caller.args[0]]))
+    assert _aliases(module) == [
+        '@"job.1" = internal alias i32 (double*), i32 (double*)* @"job"',
+        '@"caller.1" = internal alias i32 (double*), i32 (double*)* @"caller"',
     ]
 
 
