@@ -65,7 +65,7 @@ def _bundled_openblas(package: str, pattern: str, prefix: str, suffix: str) -> d
         }
     except (OSError, AttributeError):
         return {}
-    from .blas_threads import shorten_idle_spin  # (json, mmap: loaded with BLAS itself)
+    from .blas_threads import shorten_idle_spin  # (loaded with BLAS itself)
 
     shorten_idle_spin(path, library)
     return routines

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ctypes
 import json
-import mmap
 import os
 import struct
 from pathlib import Path
@@ -84,6 +83,8 @@ def _cached_symbol_values(path: Path, names: tuple[bytes, ...]) -> dict[bytes, i
 def symbol_values(path: Path, names: tuple[bytes, ...]) -> dict[bytes, int]:
     """The value (address relative to the load base) of each of `names` that the ELF file's
     .symtab defines exactly once."""
+    import mmap  # (only where the symbols are not in the cache: 0.2 ms of a warm start)
+
     with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
         header = HEADER.unpack_from(data, 0)
         if header[0][:4] != b"\x7fELF" or header[0][4] != 2:  # ELF, 64-bit
