@@ -19,8 +19,7 @@ import re
 
 from llvmlite import ir as ll
 
-_REFERENCE = re.compile(r"!(\d+)\b")
-_DEFINITION = re.compile(r"!(\d+) = (.*)")
+_REFERENCE = r"!(\d+)\b"  # (compiled by `re` when first used: a module with no candidates never does)
 
 
 def merged(functions: list[ll.Function], texts: list[str], metadata: list[str]) -> list[str]:
@@ -29,12 +28,13 @@ def merged(functions: list[ll.Function], texts: list[str], metadata: list[str]) 
     groups: dict[tuple[str, int], list[int]] = {}
     for index, function in enumerate(functions):
         if function.linkage == "internal" and function.blocks:
-            stem = re.sub(r"\.\d+$", "", function.name)
+            base, _, number = function.name.rpartition(".")
+            stem = base if base and number.isdigit() else function.name
             groups.setdefault((stem, texts[index].count("\n")), []).append(index)
     candidates = [members for members in groups.values() if len(members) > 1]
     if not candidates:
         return texts
-    definitions = {m.group(1): m.group(2) for m in map(_DEFINITION.fullmatch, metadata) if m is not None}
+    definitions = dict(_definition(line) for line in metadata if line[1:2].isdigit())
     texts = list(texts)
     originals: dict[str, str] = {}  # each alias's name: the function it stands for
     keys: dict[int, str] = {}
@@ -61,6 +61,12 @@ def merged(functions: list[ll.Function], texts: list[str], metadata: list[str]) 
             del keys[index]
 
 
+def _definition(line: str) -> tuple[str, str]:
+    """("11", "!{ !10 }") of the metadata line "!11 = !{ !10 }"."""
+    number, _, value = line[1:].partition(" = ")
+    return number, value
+
+
 def _calling_originals(text: str, originals: dict[str, str]) -> str:
     """`text` with its calls to aliases made to the functions they stand for."""
     for alias, original in originals.items():
@@ -76,12 +82,12 @@ def _canonical(text: str, name: str, definitions: dict[str, str]) -> str:
     def rename(match: re.Match[str]) -> str:
         return order.setdefault(match.group(1), f"!m{len(order)}")
 
-    body = _REFERENCE.sub(rename, text.replace(f'@"{name}"', '@"(self)"'))
+    body = re.sub(_REFERENCE, rename, text.replace(f'@"{name}"', '@"(self)"'))
     reached = []
     done = 0
     while done < len(order):
         number = list(order)[done]
-        reached.append(_REFERENCE.sub(rename, definitions.get(number, "?")))
+        reached.append(re.sub(_REFERENCE, rename, definitions.get(number, "?")))
         done += 1
     return body + "\n".join(reached)
 
