@@ -387,7 +387,7 @@ def _relocate(
         elif kind == R_PC64 and not outside:
             _pack(image, place, offset + addend - place, "<q")
         elif kind in FIXUPS:
-            fixups.append((R_PC32 if kind == R_PLT32 else kind, place, outside, offset + addend))
+            fixups.append((kind, place, outside, offset + addend))  # (every R_PLT32 is written above)
         else:
             raise NotLoadable(f"relocation type {kind}")
     return fixups

@@ -18,6 +18,7 @@ from . import compile_log
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import EntryPoint, NativeModule
+    from tc.codegen_llvm.elfload import Image
     from tc.codegen_llvm.objectcode import Lowered, ObjectCode
 
     from . import tiering
@@ -275,8 +276,8 @@ def load_code(
     return load_object(data, entries, stages, check=check)
 
 
-def _cached_image(digest: str) -> Any:
-    """The image kept for object code of SHA-256 `digest` (elfload.Image), or None."""
+def _cached_image(digest: str) -> Image | None:
+    """The image kept for object code of SHA-256 `digest`, or None."""
     hit = CompileCache(cache_directory(), suffix="tcimage").get(_image_key(digest))
     if hit is None:
         return None
