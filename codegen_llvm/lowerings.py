@@ -33,13 +33,10 @@ from ..ir.ops.state import Load, Store
 from ..ir.ops.views import DimShuffle, shuffled
 from ..ir.sizes import broadcast
 from .context import LoweringContext, lowering
-from .gemm_update import emit_gemm
 from .indexing import emit_gather, emit_scatter_add, indexing_extent
 from .kernel_body import kernel_body
-from .linalg import emit_batched_dot, emit_dot
 from .loops import emit_elementwise_loop
 from .nest import ArrayRef
-from .random import emit_choice, emit_permutation, emit_random
 from .reduce import emit_reduce, wide_accumulator
 from .scalar import ScalarEmitter
 from .terms import LLVMSizes
@@ -179,6 +176,8 @@ def _emit_kernel(ctx: LoweringContext, op: KernelElementwise, extent: list[ll.Va
 def _dot(ctx: LoweringContext, op: Dot) -> None:
     a, b = ctx.arrays[op.operands[0]], ctx.arrays[op.operands[1]]
     ctx.result_buffers(op, list(dot_shape(LLVMSizes(ctx.builder), a.shape, b.shape)))
+    from .linalg import emit_dot  # (the products' emitters, 1.2 ms of imports: when used)
+
     ctx.defer(emit_dot, ctx.builder, a, b, ctx.arrays[op.results[0]].pointer)
 
 
@@ -186,6 +185,8 @@ def _dot(ctx: LoweringContext, op: Dot) -> None:
 def _gemm(ctx: LoweringContext, op: Gemm) -> None:
     c, a, b = (ctx.arrays[v] for v in op.operands)
     ctx.result_buffers(op, list(gemm_shape(LLVMSizes(ctx.builder), c.shape, a.shape, b.shape)))
+    from .gemm_update import emit_gemm
+
     ctx.defer(emit_gemm, ctx.builder, c, a, b, ctx.arrays[op.results[0]], (op.alpha, op.beta))
 
 
@@ -193,6 +194,8 @@ def _gemm(ctx: LoweringContext, op: Gemm) -> None:
 def _batched_dot(ctx: LoweringContext, op: BatchedDot) -> None:
     a, b = ctx.arrays[op.operands[0]], ctx.arrays[op.operands[1]]
     ctx.result_buffers(op, list(batched_dot_shape(LLVMSizes(ctx.builder), a.shape, b.shape)))
+    from .linalg import emit_batched_dot
+
     ctx.defer(emit_batched_dot, ctx.builder, a, b, ctx.arrays[op.results[0]])
 
 
@@ -273,6 +276,8 @@ def _random_permutation(ctx: LoweringContext, op: RandomPermutation) -> None:
     # the whole population is shuffled
     ctx.allocate_scratch(op, DType.I64, [I64(op.population)])
     state, output = ctx.arrays[op.operands[0]], ctx.arrays[op.results[0]].pointer
+    from .random import emit_permutation  # (Philox's emitters: when used)
+
     ctx.defer(emit_permutation, ctx.builder, op, state, output, ctx.scratch[op])
 
 
@@ -288,6 +293,8 @@ def _emit_choice(ctx: LoweringContext, op: RandomChoice) -> None:
     state, values = ctx.arrays[op.operands[0]], ctx.arrays[op.values]
     weights = ctx.arrays[op.weights] if op.weights is not None else None
     output = ctx.arrays[op.results[0]].pointer
+    from .random import emit_choice
+
     emit_choice(ctx.builder, op, state, values, weights, output, ctx.scratch[op])
 
 
@@ -311,4 +318,6 @@ def _emit_random(ctx: LoweringContext, op: RandomOp, extent: list[ll.Value]) -> 
     count: ll.Value = I64(1)
     for dim in extent:
         count = ctx.builder.mul(count, dim)
+    from .random import emit_random
+
     emit_random(ctx.builder, ctx.unique_name("random"), op, state, params, output, count)
