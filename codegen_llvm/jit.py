@@ -13,18 +13,18 @@ import sys
 import threading
 import time
 from functools import lru_cache
+from typing import Any
 
-import llvmlite.binding as llvm
 from llvmlite import ir as ll
-from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ..ir import Module, TcCompilationError
 from ..ir.calling import calling_convention
+from . import llvm_c
 from .elfcheck import global_symbols
 from .symbols import EntryPoint
 
 # While a thread runs LLVM, the interpreter hands the GIL over this often (seconds) instead
-# of every 5 ms: an LLVM job is many short llvmlite calls, each of which gives the GIL up and
+# of every 5 ms: an LLVM job is many short calls into LLVM, each of which gives the GIL up and
 # waits to take it back, and beside a thread running Python each wait lasted the whole switch
 # interval (the packed call's O3, 14.6 ms alone: 72 ms beside a busy thread, 21 ms at 0.5 ms).
 LLVM_SWITCH_INTERVAL = 0.0005
@@ -65,8 +65,7 @@ def initialize_llvm() -> None:
     process's global ones, which MCJIT's symbol lookup searches (elfcheck loads it by its
     usual name: ctypes.util.find_library costs a cold compile an import of subprocess and a
     run of ldconfig)."""
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
+    llvm_c.load()
     global_symbols()
 
 
@@ -79,17 +78,26 @@ def host_features() -> str:
     return features
 
 
-def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
+def host_target_machine(opt: int = 3) -> llvm_c.TargetMachine:
     """A new target machine for the host, generating code at optimisation level `opt` (0:
-    LLVM's fast instruction selection); MCJIT takes ownership of the one it is given."""
-    return _host_llvm_target().create_target_machine(
-        cpu=host_cpu()[0], features=host_features(), opt=opt, codemodel="small", reloc="pic"
+    LLVM's fast instruction selection), position-independent in the small code model."""
+    return llvm_c.TargetMachine(host_triple(), host_cpu()[0], host_features(), opt)
+
+
+def mcjit_target_machine() -> Any:
+    """An llvmlite.binding target machine for the host, as MCJIT takes (and owns) one: the
+    loader's fallback and the GPU emulator's engines."""
+    import llvmlite.binding as llvm
+
+    target = llvm.Target.from_triple(host_triple())
+    return target.create_target_machine(
+        cpu=host_cpu()[0], features=host_features(), opt=3, codemodel="small", reloc="pic"
     )
 
 
-# The host as LLVM describes it, asked once per process: every LLVM call waits its turn
-# (llvmlite's one lock), and a compile's questions waited 10-50 ms each behind the support
-# library's optimisation on another thread.
+# The host as LLVM describes it, asked once per process: each question gives the GIL up and
+# waits to take it back, behind the support library's maker on another thread (10-50 ms each
+# when llvmlite.binding's one lock also made it wait for the maker's optimisation).
 @lru_cache(maxsize=1)
 def host_cpu() -> tuple[str, str]:
     """LLVM's name for the host CPU, and its features ("+avx2,-avx512f,..."): the host's own,
@@ -97,7 +105,7 @@ def host_cpu() -> tuple[str, str]:
     initialize_llvm()
     if _GENERATED_FOR is not None:
         return _GENERATED_FOR
-    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+    return llvm_c.host_cpu_name(), llvm_c.host_cpu_features()
 
 
 _GENERATED_FOR: tuple[str, str] | None = None
@@ -114,9 +122,9 @@ def generate_for_cpu(cpu: str, features: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _host_llvm_target() -> llvm.Target:
+def host_triple() -> str:
     initialize_llvm()
-    return llvm.Target.from_default_triple()
+    return llvm_c.default_triple()
 
 
 # Counts native compilations, so tests can prove that loading an artifact compiles nothing.
@@ -152,39 +160,31 @@ def extend_flag_returns(module: ll.Module) -> None:
 
 
 def parse_and_optimize(
-    text: str, tm: llvm.TargetMachine, opt_level: int = 3, seconds: dict[str, float] | None = None
-) -> tuple[llvm.ModuleRef, str]:
-    """Parse and verify LLVM IR `text`, then optimise it for `tm`: the module and its text
-    (the `llvm-opt` stage); `seconds` receives `llvm-o3`. Call with LLVM_LOCK held."""
-    try:
-        # A context of its own: constants, types and metadata that LLVM interns in a
-        # context live as long as it, so in the global one every compilation left a few KiB.
-        parsed = llvm.parse_assembly(text, context=llvm.create_context())
-        parsed.verify()
-    except RuntimeError as err:
-        raise TcCompilationError(f"LLVM rejected the generated IR: {err}") from err
+    text: str, tm: llvm_c.TargetMachine, opt_level: int = 3, seconds: dict[str, float] | None = None
+) -> tuple[llvm_c.ParsedModule, str]:
+    """Parse and verify LLVM IR `text`, then optimise it for `tm`: the module (the caller closes
+    it) and its text (the `llvm-opt` stage); `seconds` receives `llvm-o3`. Call with LLVM_LOCK
+    held."""
+    parsed = parse_verified(text)
     parsed_at = time.perf_counter()
     if opt_level > 0:
-        run_default_pipeline(parsed, tm, opt_level)
+        parsed.optimize(tm, opt_level)
     if seconds is not None:
         seconds["llvm-o3"] = time.perf_counter() - parsed_at
     return parsed, str(parsed)
 
 
-def run_default_pipeline(module: llvm.ModuleRef, tm: llvm.TargetMachine, speed_level: int) -> None:
-    """Optimise `module` in place with LLVM's default O`speed_level` pipeline. Call with LLVM_LOCK held.
-
-    The pass manager is disposed by hand: llvmlite's ModulePassManager inherits
-    ObjectRef's no-op `_dispose`, so dropping it leaks the whole pipeline
-    (about 50 KiB per compiled module). The pass builder is made afresh for
-    each run because every run registers callbacks into it that point at the
-    run's own stack; reusing one would make each later run slower.
-    """
-    pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
-    builder = llvm.create_pass_builder(tm, pto)
-    manager = builder.getModulePassManager()
+def parse_verified(text: str, *linked: str) -> llvm_c.ParsedModule:
+    """LLVM IR `text` parsed, the modules `linked` linked in, and verified: TcCompilationError
+    (an llvm_c.LlvmError) for IR that LLVM rejects."""
+    parsed = None
     try:
-        manager.run(module, builder)
-    finally:
-        NewPassManager._dispose(manager)
-        manager.detach()
+        parsed = llvm_c.ParsedModule(text)
+        for other in linked:
+            parsed.link_in(other)
+        parsed.verify()
+    except llvm_c.LlvmError as err:
+        if parsed is not None:
+            parsed.close()
+        raise llvm_c.LlvmError(f"LLVM rejected the generated IR: {err}") from err
+    return parsed

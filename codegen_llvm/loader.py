@@ -34,15 +34,18 @@ def load_object(
     start = time.perf_counter()
     if check:
         check_object(data, [e.symbol for e in entry_points.values()])
-    holder: CodeHolder | None = None
+    return _native_module(load_holder(data), entry_points, stages, start)
+
+
+def load_holder(data: bytes) -> CodeHolder:
+    """Object code that LLVM has just emitted in this process, loaded: linked by elfload, or
+    where it cannot be, by MCJIT."""
     if elfload.supported():
         try:
-            holder = elfload.load(data)
+            return elfload.load(data)
         except elfload.NotLoadable:
-            holder = None
-    if holder is None:
-        holder = _mcjit(data)
-    return _native_module(holder, entry_points, stages, start)
+            pass
+    return _mcjit(data)
 
 
 def load_image(
@@ -73,9 +76,9 @@ def _native_module(
 def _mcjit(data: bytes) -> CodeHolder:
     import llvmlite.binding as llvm
 
-    from .jit import LLVM_LOCK, host_target_machine
+    from .jit import LLVM_LOCK, mcjit_target_machine
 
-    tm = host_target_machine()
+    tm = mcjit_target_machine()
     with LLVM_LOCK:
         empty = llvm.parse_assembly("")
         empty.triple = tm.triple

@@ -12,9 +12,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-import llvmlite.binding as llvm
-
-from ..ir import Module, TcCompilationError
+from ..ir import Module
 from . import jit
 from .dispatch import dispatch_module, dispatch_symbol
 from .jit import host_target_machine
@@ -65,14 +63,15 @@ def optimized_object(lowered: Lowered, opt_level: int = 3, assembly: bool = Fals
     with jit.LLVM_LOCK:
         started = time.perf_counter()
         parsed, optimized = jit.parse_and_optimize(lowered.text, tm, opt_level, seconds)
-        parsing = time.perf_counter() - started - seconds.get("llvm-o3", 0.0)
-        seconds["llvm-ir"] = lowered.seconds + parsing
-        stages = {"llvm": lowered.text, "llvm-opt": optimized}
-        if assembly:
-            stages["asm"] = tm.emit_assembly(parsed)
-        started = time.perf_counter()
-        data = tm.emit_object(parsed)
-        seconds["object"] = time.perf_counter() - started
+        with parsed:
+            parsing = time.perf_counter() - started - seconds.get("llvm-o3", 0.0)
+            seconds["llvm-ir"] = lowered.seconds + parsing
+            stages = {"llvm": lowered.text, "llvm-opt": optimized}
+            if assembly:
+                stages["asm"] = tm.emit_assembly(parsed)
+            started = time.perf_counter()
+            data = tm.emit_object(parsed)
+            seconds["object"] = time.perf_counter() - started
         jit.compile_count += 1
     return ObjectCode(data, lowered.entry_points, host_target(), stages, seconds)
 
@@ -85,16 +84,9 @@ def quick_object(lowered: Lowered) -> ObjectCode:
     symbols = [entry.symbol for entry in lowered.entry_points.values()]
     with jit.LLVM_LOCK:
         started = time.perf_counter()
-        context = llvm.create_context()
-        try:
-            parsed = llvm.parse_assembly(lowered.text, context=context)
-            stubs = dispatch_module(symbols)
-            parsed.link_in(llvm.parse_assembly(stubs, context=context))
-            parsed.verify()
-        except RuntimeError as err:
-            raise TcCompilationError(f"LLVM rejected the generated IR: {err}") from err
-        parsed_at = time.perf_counter()
-        data = tm.emit_object(parsed)
+        with jit.parse_verified(lowered.text, dispatch_module(symbols)) as parsed:
+            parsed_at = time.perf_counter()
+            data = tm.emit_object(parsed)
         seconds = {"llvm-ir": lowered.seconds + parsed_at - started}
         seconds["object"] = time.perf_counter() - parsed_at
         jit.compile_count += 1
@@ -109,6 +101,5 @@ def assembly_of(optimized_ir: str) -> str:
     """The host assembly of already optimised LLVM IR (the `asm` stage, made only when asked
     for: emitting it costs about a third of a compile)."""
     tm = host_target_machine()
-    with jit.LLVM_LOCK:
-        parsed = llvm.parse_assembly(optimized_ir, context=llvm.create_context())
+    with jit.LLVM_LOCK, jit.parse_verified(optimized_ir) as parsed:
         return tm.emit_assembly(parsed)

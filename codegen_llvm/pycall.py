@@ -28,14 +28,15 @@ import sys
 import sysconfig
 from collections.abc import Sequence
 
-import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir as ll
 
 from ..ir import DType
 from . import jit
-from .jit import LLVM_LOCK, host_target_machine
+from .jit import LLVM_LOCK, host_target_machine, parse_verified
+from .loader import load_holder
 from .module_text import module_text
+from .native_module import CodeHolder
 from .pycall_state import SharedState, StateAccess
 from .target import host_target
 from .types import F64, I8, I8_PTR, I32, I64, memory_type
@@ -78,9 +79,9 @@ def compile_fastcall(
     outputs: Sequence[DType],
     single_output: bool,
     state: SharedState | None = None,
-) -> tuple[int, llvm.ExecutionEngine]:
-    """Compile the fast entry for a native entry point at `entry_address`; (address, engine).
-    `state`: the shared buffers of a stateful function (pycall_state.py)."""
+) -> tuple[int, CodeHolder]:
+    """Compile the fast entry for a native entry point at `entry_address`: (its address, the
+    holder of its code). `state`: the shared buffers of a stateful function (pycall_state.py)."""
     module = host_target().new_module("tc_fastcall")
     fn = ll.Function(
         module, ll.FunctionType(I8_PTR, [I8_PTR, I8_PTR.as_pointer(), I64, I8_PTR]), "tc_fastcall"
@@ -147,7 +148,7 @@ def compile_fastcall(
     fallback = e.call_address(_api("PyTuple_GetItem"), I8_PTR, [ctx, I64(0)])
     b.ret(e.call_address(_api("PyObject_Vectorcall"), I8_PTR, [fallback, args, nargs, kwnames]))
 
-    return _compile(module, host_target_machine())
+    return _compile(module)
 
 
 def _make_outputs(
@@ -174,16 +175,17 @@ def _make_outputs(
     return results
 
 
-def _compile(module: ll.Module, tm: llvm.TargetMachine) -> tuple[int, llvm.ExecutionEngine]:
-    """The `tc_fastcall` of `module`, optimised and loaded by MCJIT: (its address, the engine)."""
+def _compile(module: ll.Module) -> tuple[int, CodeHolder]:
+    """The `tc_fastcall` of `module`, optimised and loaded: (its address, the code's holder,
+    which keeps it mapped)."""
+    tm = host_target_machine(opt=2)
     with LLVM_LOCK:
-        parsed = llvm.parse_assembly(module_text(module))
-        parsed.verify()
-        jit.run_default_pipeline(parsed, tm, 2)
-        engine = llvm.create_mcjit_compiler(parsed, tm)
-        engine.finalize_object()
+        with parse_verified(module_text(module)) as parsed:
+            parsed.optimize(tm, 2)
+            data = tm.emit_object(parsed)
         jit.compile_count += 1
-        return engine.get_function_address("tc_fastcall"), engine
+    holder = load_holder(data)
+    return holder.get_global_value_address("tc_fastcall"), holder
 
 
 def _accept(

@@ -91,14 +91,10 @@ def support_object(text: str, quick: bool = False) -> bytes:
     optimised, or `quick` (unoptimised, by LLVM's fast instruction selection; tiered
     compilation, tc/tiering.py). Quick code's text is optimised later from the same string:
     building it again would cost the process 0.05 s of Python."""
-    import llvmlite.binding as llvm
-
-    from .jit import LLVM_LOCK, host_target_machine, run_default_pipeline
+    from .jit import LLVM_LOCK, host_target_machine, parse_verified
 
     tm = host_target_machine(opt=0 if quick else 3)
-    with LLVM_LOCK:
-        parsed = llvm.parse_assembly(text)
-        parsed.verify()
+    with LLVM_LOCK, parse_verified(text) as parsed:
         if not quick:
-            run_default_pipeline(parsed, tm, 3)
-        return bytes(tm.emit_object(parsed))
+            parsed.optimize(tm, 3)
+        return tm.emit_object(parsed)

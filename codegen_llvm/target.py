@@ -144,17 +144,16 @@ class HostTarget:
 
 @functools.cache
 def _host_data_layout() -> str:
-    """Asked once: LLVM calls wait for any other thread's (llvmlite's lock), and lowering, which
-    reads it, runs while the support library may compile on another thread."""
+    """Asked once: each call into LLVM gives the GIL up and waits to take it back, and lowering,
+    which reads it, runs while the support library may compile on another thread."""
     from .jit import host_target_machine
 
-    return str(host_target_machine().target_data)
+    return host_target_machine().data_layout
 
 
 @functools.cache
 def host_target() -> HostTarget:
     """The host as LLVM describes it (loads LLVM)."""
-    from .jit import host_cpu, host_target_machine
+    from .jit import host_cpu, host_triple
 
-    tm = host_target_machine()  # also initialises LLVM's native target
-    return HostTarget(tm.triple, *host_cpu())
+    return HostTarget(host_triple(), *host_cpu())

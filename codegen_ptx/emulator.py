@@ -16,7 +16,7 @@ import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir as ll
 
-from ..codegen_llvm.jit import LLVM_LOCK, host_target_machine, initialize_llvm
+from ..codegen_llvm.jit import LLVM_LOCK, initialize_llvm, mcjit_target_machine
 from .grid import GRID_GLOBALS
 
 
@@ -29,7 +29,7 @@ class EmulatedModule:
             if name not in module.globals:
                 ll.GlobalVariable(module, ll.IntType(32), name).initializer = ll.Constant(ll.IntType(32), 0)
         with LLVM_LOCK:
-            tm = host_target_machine()
+            tm = mcjit_target_machine()
             module.triple = tm.triple
             module.data_layout = str(tm.target_data)
             parsed = llvm.parse_assembly(str(module))

@@ -111,7 +111,8 @@ def compile_ptx(
     module: ll.Module, kernels: list[str], architecture: str = DEFAULT_ARCHITECTURE
 ) -> tuple[str, str]:
     """(optimised LLVM IR, PTX) of `module`, whose entry points are `kernels`."""
-    from ..codegen_llvm.jit import LLVM_LOCK, run_default_pipeline
+    from ..codegen_llvm.jit import LLVM_LOCK
+    from ..codegen_llvm.llvm_c import optimize
 
     text = module_text(module)
     with LLVM_LOCK:
@@ -134,7 +135,7 @@ def compile_ptx(
         for glob in parsed.global_variables:
             if not glob.is_declaration and not glob.name.startswith("llvm."):
                 glob.linkage = "internal"
-        run_default_pipeline(parsed, tm, 3)
+        optimize(parsed, tm, 3)
         optimized = str(parsed)
         ptx = tm.emit_assembly(parsed)
     return optimized, ptx

@@ -71,10 +71,9 @@ def _import_what_makers_use() -> None:
     an ImportError), as a maker and this thread's passes and lowering would."""
     import platform  # noqa: F401
 
-    import llvmlite.binding  # noqa: F401
-
     import tc.codegen_llvm.host  # noqa: F401
     import tc.codegen_llvm.jit  # noqa: F401
+    import tc.codegen_llvm.llvm_c  # noqa: F401
     import tc.codegen_llvm.loader  # noqa: F401
     import tc.codegen_llvm.support  # noqa: F401
     import tc.codegen_llvm.symbols  # noqa: F401
@@ -83,8 +82,8 @@ def _import_what_makers_use() -> None:
 
 def _describe_host() -> None:
     """Ask LLVM for the host's description (the lowering and the object code need it) before
-    the makers start: LLVM calls take turns (llvmlite's one lock), and asked later each
-    question waited for a maker's optimisation or instruction selection, 10-50 ms."""
+    the makers start: asked later, each question waited for the GIL behind a maker's Python
+    (and, through llvmlite.binding's one lock, behind its optimisation: 10-50 ms)."""
     from tc.codegen_llvm.jit import host_target_machine
     from tc.codegen_llvm.target import host_target
 

@@ -57,8 +57,9 @@ MAY_IMPORT = {
 # Single modules a layer may import from a layer it otherwise may not.
 MAY_ALSO_IMPORT = {
     # The target-neutral part of the LLVM backend is shared, never the reverse: the scalar-body
-    # emitter, the dtype <-> LLVM type mapping, Philox's element function, the LLVM pipeline,
-    # the Target protocol with the modules that remember their target, and a module's text.
+    # emitter, the dtype <-> LLVM type mapping, Philox's element function, the LLVM pipeline
+    # and tc's binding of LLVM's C functions, the Target protocol with the modules that remember
+    # their target, and a module's text.
     "codegen_ptx": {
         "tc.codegen_llvm.target",
         "tc.codegen_llvm.scalar",
@@ -67,6 +68,7 @@ MAY_ALSO_IMPORT = {
         "tc.codegen_llvm.control",
         "tc.codegen_llvm.random",
         "tc.codegen_llvm.jit",
+        "tc.codegen_llvm.llvm_c",
         "tc.codegen_llvm.module_text",
     },
 }

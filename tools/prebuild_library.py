@@ -48,11 +48,11 @@ def make_all() -> None:
         child = subprocess.run(command, check=True, capture_output=True, text=True)
         modules |= set(json.loads(child.stdout.splitlines()[-1]))
         baselines[baseline.name] = {part: {"sha256": _object_digest(baseline.name, part)} for part in PARTS}
-    import llvmlite.binding as llvm
+    from tc.codegen_llvm import llvm_c
 
     manifest = {
         "made by": REMAKE,
-        "llvm": ".".join(map(str, llvm.llvm_version_info)),
+        "llvm": ".".join(map(str, llvm_c.version())),
         "sources": {name: prebuilt.source_hash(name) for name in sorted(modules)},
         "baselines": baselines,
     }

@@ -12,7 +12,7 @@ import pytest
 from llvmlite import binding as llvm
 from llvmlite import ir as ll
 
-from tc.codegen_llvm.jit import host_target_machine
+from tc.codegen_llvm.jit import mcjit_target_machine
 from tc.codegen_llvm.nest import ArrayRef, IterationSpace, contiguous_over
 from tc.codegen_llvm.types import F64, I8_PTR, I64, load_element, store_element
 from tc.ir import DType
@@ -21,7 +21,7 @@ from tc.ir import DType
 def _compile(module: ll.Module, name: str) -> tuple[llvm.ExecutionEngine, int]:
     ref = llvm.parse_assembly(str(module))
     ref.verify()
-    engine = llvm.create_mcjit_compiler(ref, host_target_machine())
+    engine = llvm.create_mcjit_compiler(ref, mcjit_target_machine())
     engine.finalize_object()
     return engine, engine.get_function_address(name)
 

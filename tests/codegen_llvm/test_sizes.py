@@ -12,7 +12,7 @@ import pytest
 from llvmlite import binding as llvm
 from llvmlite import ir as ll
 
-from tc.codegen_llvm.jit import host_target_machine
+from tc.codegen_llvm.jit import mcjit_target_machine
 from tc.codegen_llvm.terms import LLVMSizes
 from tc.codegen_llvm.types import I64
 from tc.ir.ops.conv import conv_axis
@@ -30,7 +30,7 @@ def _native(rule) -> ctypes.CFUNCTYPE:
     b = ll.IRBuilder(fn.append_basic_block())
     b.ret(rule(LLVMSizes(b), *fn.args))
     ref = llvm.parse_assembly(str(module))
-    engine = llvm.create_mcjit_compiler(ref, host_target_machine())
+    engine = llvm.create_mcjit_compiler(ref, mcjit_target_machine())
     engine.finalize_object()
     native = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(
         engine.get_function_address("f")
@@ -115,7 +115,7 @@ def test_broadcasting_agrees_statically_and_in_llvm() -> None:
     b = ll.IRBuilder(fn.append_basic_block())
     extent = lift(rows(LLVMSizes(b), *fn.args))
     b.ret(b.add(b.mul(extent[0], I64(100)), b.add(b.mul(extent[1], I64(10)), extent[2])))
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), host_target_machine())
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), mcjit_target_machine())
     engine.finalize_object()
     native = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(
         engine.get_function_address("f")

@@ -11,7 +11,7 @@ import pytest
 from llvmlite import binding as llvm
 from llvmlite import ir as ll
 
-from tc.codegen_llvm.jit import host_target_machine
+from tc.codegen_llvm.jit import mcjit_target_machine
 from tc.codegen_llvm.transpose import emit_transpose
 from tc.codegen_llvm.types import I8_PTR, I64
 from tc.ir import DType
@@ -27,7 +27,7 @@ def _compiled(dtype: DType, n: int):  # type: ignore[no-untyped-def]
     b.ret_void()
     parsed = llvm.parse_assembly(str(module))
     parsed.verify()
-    engine = llvm.create_mcjit_compiler(parsed, host_target_machine())
+    engine = llvm.create_mcjit_compiler(parsed, mcjit_target_machine())
     engine.finalize_object()
     kind = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 2, *[ctypes.c_int64] * 4)
     return engine, kind(engine.get_function_address("transpose"))

@@ -95,14 +95,13 @@ def test_load_parses_no_llvm_ir_at_all(tmp_path: Path) -> None:
     out = tmp_path / "tutorial"
     assert tc("compile", TUTORIAL, "-o", out).returncode == 0
     program = f"""
-import llvmlite.binding as llvm
+from tc.codegen_llvm import llvm_c
 parsed = []
-original = llvm.parse_assembly
-def spy(text, *args, **kwargs):
-    if text.strip():
-        parsed.append(text)
-    return original(text, *args, **kwargs)
-llvm.parse_assembly = spy
+original = llvm_c.ParsedModule.__init__
+def spy(self, text):
+    parsed.append(text)
+    original(self, text)
+llvm_c.ParsedModule.__init__ = spy
 import tc
 m = tc.load({str(out)!r})
 assert m.sin_identity(30) == 1.0 and m.skip_shared(1, 3) == 7
