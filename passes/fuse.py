@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from ..ir import ELEMENTWISE, Block, Function, Operation, Region, TensorType, Value
 from ..ir.ops.builtin import Constant
+from ..ir.ops.conv import Conv2D
 from ..ir.ops.kernel import KernelElementwise, Yield
 from .dataflow import order_by_dataflow
-from .fuse_conv import fuse_convolutions
 from .fuse_reductions import fuse_reductions
 from .manager import Pass, register
 
@@ -209,7 +209,10 @@ class FuseElementwise(Pass):
         self._drop_unused_constants(block)
         order_by_dataflow(block, self.name)
         fuse_reductions(block)
-        fuse_convolutions(block)
+        if any(type(op) is Conv2D for op in block.ops):
+            from .fuse_conv import fuse_convolutions  # (imported where there is one to fuse)
+
+            fuse_convolutions(block)
 
     @staticmethod
     def _drop_unused_constants(block: Block) -> None:
