@@ -30,10 +30,11 @@ def module_text(module: ll.Module, merge: bool = False) -> str:
     values = list(module.globals.values())
     texts = [function_text(v) if isinstance(v, ll.Function) else str(v) for v in values]
     metadata = module._get_metadata_lines()
-    if merge:
+    functions = [(i, v) for i, v in enumerate(values) if isinstance(v, ll.Function)]
+    internal = sum(1 for _, v in functions if v.linkage == "internal" and not v.is_declaration)
+    if merge and internal > 1:  # (only internal functions merge: a scalar function's has none)
         from .merge_functions import merged
 
-        functions = [(i, v) for i, v in enumerate(values) if isinstance(v, ll.Function)]
         kept = merged([v for _, v in functions], [texts[i] for i, _ in functions], metadata)
         for (i, _), text in zip(functions, kept, strict=True):
             texts[i] = text

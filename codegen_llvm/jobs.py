@@ -6,8 +6,8 @@ element asked for exact math; `job_function` wraps it in the (args, begin, end) 
 whole range again on this thread with the exact body if any element asked.
 """
 
-from __future__ import annotations
-
+# (No `from __future__ import annotations`: typing.NamedTuple compiles each field's annotation
+# when it is a string, as vecmath_tables.py says.)
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 

@@ -8,6 +8,8 @@ memory. Which reductions share a walk was decided by `fuse`; this entry follows 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llvmlite import ir as ll
 
 from ..ir.ops.kernel import KernelReduce
@@ -16,9 +18,10 @@ from .jobs import KernelBody
 from .kernel_body import kernel_body
 from .lowerings import kernel_extent, reduced_extent, reduction_scratch
 from .nest import IterationSpace
-from .reduce import emit_reductions
-from .reduce_walk import Compute, Member
 from .scalar import ScalarEmitter
+
+if TYPE_CHECKING:
+    from .reduce_walk import Compute
 
 
 @lowering(KernelReduce)
@@ -41,6 +44,9 @@ def _emit_kernel_reduce(
     extent: list[ll.Value],
     scratch: list[ll.Value | None],
 ) -> None:
+    from .reduce import emit_reductions  # (the reductions' emitters: when a kernel reduces)
+    from .reduce_walk import Member
+
     emitter = ScalarEmitter(ctx.builder, ctx.math)
     operands = [ctx.arrays[v] for v in op.operands]
     reduced = IterationSpace.over(space, op.source_type.shape, operands)

@@ -23,6 +23,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llvmlite import ir as ll
 
@@ -35,9 +36,11 @@ from .indexing import IndexFailure
 from .nest import ArrayRef
 from .outline import can_fail, outlined
 from .plan import plan_buffers, pooled_buffers
-from .profile import OpTimer, bytes_of, run_timed_loops
 from .symbols import EntryPoint, entry_symbol
 from .types import I8_PTR, I32, I64, mark_not_captured
+
+if TYPE_CHECKING:
+    from .profile import OpTimer
 
 # Host functions of at least this many ops are left to LLVM unoptimised (see `_bookkeeping`).
 UNOPTIMISED_HOST_OPS = 16
@@ -106,6 +109,8 @@ def lower_function(
     run = functools.partial(_emit_loops, ctx, bookkeeping)
     timer = None
     if profile:  # each op's loops timed (profile.py)
+        from .profile import run_timed_loops
+
         timer = run_timed_loops(ctx, groups, run)
     else:
         for _, op, loops in groups:
@@ -189,6 +194,8 @@ def _finish(ctx: LoweringContext, timer: OpTimer | None, copies_index: int) -> N
 
     b = ctx.builder
     if timer is not None and copies:
+        from .profile import bytes_of
+
         read = bytes_of(ctx, [value for value, _ in copies])
         timer.time(copies_index, copy_all, b.shl(read, I64(1)), I64(0))  # read, then written
     else:

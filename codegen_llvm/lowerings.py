@@ -37,7 +37,6 @@ from .indexing import emit_gather, emit_scatter_add, indexing_extent
 from .kernel_body import kernel_body
 from .loops import emit_elementwise_loop
 from .nest import ArrayRef
-from .reduce import emit_reduce, wide_accumulator
 from .scalar import ScalarEmitter
 from .terms import LLVMSizes
 from .types import I8_PTR, I32, I64, memory_type
@@ -230,6 +229,8 @@ def reduction_scratch(
     (shape `extent`), if any."""
     if kind in ("argmax", "argmin"):  # the best values so far, beside their indices
         return ctx.allocate(in_dtype, extent)
+    from .reduce import wide_accumulator  # (the reductions' emitters, 1 ms of imports: when used)
+
     wide = wide_accumulator(kind, out_dtype, rank, axes)  # float32 column sums, say
     return ctx.allocate(wide, extent) if wide is not None else None
 
@@ -237,6 +238,8 @@ def reduction_scratch(
 def _emit_reduce(ctx: LoweringContext, op: Reduce, extent: list[ll.Value], scratch: ll.Value | None) -> None:
     emitter = ScalarEmitter(ctx.builder, ctx.math)
     source = ctx.arrays[op.operands[0]]
+    from .reduce import emit_reduce
+
     emit_reduce(emitter, op, source, ctx.arrays[op.results[0]].pointer, extent, scratch)
 
 

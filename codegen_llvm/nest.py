@@ -14,8 +14,8 @@ axis or None where the operand is broadcast along it. Emitters walk it in one of
   partial sums in registers over the trailing reduced axes.
 """
 
-from __future__ import annotations
-
+# (No `from __future__ import annotations`: typing.NamedTuple compiles each field's annotation
+# when it is a string, as vecmath_tables.py says.)
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -109,7 +109,7 @@ class IterationSpace(NamedTuple):
     @classmethod
     def over(
         cls, extent: Sequence[ll.Value], static_extent: Sequence[int | None], arrays: Sequence[ArrayRef]
-    ) -> IterationSpace:
+    ) -> "IterationSpace":
         """The space of `extent` walked by `arrays`, broadcast as numpy broadcasts them."""
         return cls(extent, [broadcast_strides(a, static_extent) for a in arrays])
 

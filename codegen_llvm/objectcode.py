@@ -7,14 +7,14 @@ anywhere in memory, calls beyond 32-bit reach going through linkage entries.
 `quick_object` emits the same lowering unoptimised, for tiered compilation (tc/tiering.py).
 """
 
-from __future__ import annotations
-
+# (No `from __future__ import annotations`: typing.NamedTuple compiles each field's annotation
+# when it is a string, as vecmath_tables.py says.)
 import time
 from typing import NamedTuple
 
 from ..ir import Module
 from . import jit
-from .dispatch import dispatch_module, dispatch_symbol
+from .dispatch import dispatch_symbol, dispatch_text
 from .jit import host_target_machine
 from .symbols import EntryPoint
 from .target import HostTarget, host_target
@@ -84,7 +84,7 @@ def quick_object(lowered: Lowered) -> ObjectCode:
     symbols = [entry.symbol for entry in lowered.entry_points.values()]
     with jit.LLVM_LOCK:
         started = time.perf_counter()
-        with jit.parse_verified(lowered.text, dispatch_module(symbols)) as parsed:
+        with jit.parse_verified(lowered.text + dispatch_text(symbols)) as parsed:
             parsed_at = time.perf_counter()
             data = tm.emit_object(parsed)
         seconds = {"llvm-ir": lowered.seconds + parsed_at - started}

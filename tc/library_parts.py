@@ -88,7 +88,7 @@ def _describe_host() -> None:
     from tc.codegen_llvm.target import host_target
 
     host_target().data_layout  # noqa: B018  (cached: asked of LLVM once per process)
-    host_target_machine()  # (caches the target, CPU name and features it is made from)
+    host_target_machine()  # (made once: with the CPU name and features it is made from)
 
 
 def _in_cache(part: str) -> bool:

@@ -22,8 +22,8 @@ are quick code, optimised for the host in the background (library_parts._prebuil
 Anything else (another CPU, a stale or damaged file) falls back to making the part.
 """
 
-from __future__ import annotations
-
+# (No `from __future__ import annotations`: typing.NamedTuple compiles each field's annotation
+# when it is a string, as codegen_llvm/vecmath_tables.py says.)
 import functools
 import hashlib
 import importlib.util
