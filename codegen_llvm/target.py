@@ -145,10 +145,12 @@ class HostTarget:
 @functools.cache
 def _host_data_layout() -> str:
     """Asked once: each call into LLVM gives the GIL up and waits to take it back, and lowering,
-    which reads it, runs while the support library may compile on another thread."""
+    which reads it, runs while the support library may compile on another thread. Asked of
+    the quick code's target machine (the layout is every level's), which a first compile
+    makes anyway: the optimised code's is made later, on a background thread."""
     from .jit import host_target_machine
 
-    return host_target_machine().data_layout
+    return host_target_machine(opt=0).data_layout
 
 
 @functools.cache
