@@ -227,6 +227,21 @@ def installed_record(folder: str, package: str) -> str | None:
 
 
 @functools.cache
+def recorded_hashes(site: str) -> dict[str, str]:
+    """Each file the tc wheel installed in `site` lists in its RECORD ("tc/ir/core.py"), with
+    its SHA-256 as RECORD writes it ("sha256=" and urlsafe base64, unpadded); {} where there
+    is no such RECORD (an editable install, a source tree)."""
+    record = _wheel_record(site)
+    if record is None:
+        return {}
+    hashes = {}
+    for line in record.splitlines():
+        path, _, rest = line.partition(b",")
+        hashes[path.decode("utf-8", "replace")] = rest.partition(b",")[0].decode("ascii", "replace")
+    return hashes
+
+
+@functools.cache
 def _wheel_record(site: str) -> bytes | None:
     """The RECORD of the one tc wheel installed in `site`, or None."""
     try:

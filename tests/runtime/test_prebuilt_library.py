@@ -138,3 +138,41 @@ def test_a_damaged_object_is_never_served(fresh: pytest.MonkeyPatch, tmp_path: P
     fresh.setattr(prebuilt_library, "FOLDER", tmp_path)
     assert prebuilt_library.prebuilt_part("f32") is None
     assert prebuilt_library.prebuilt_part("f64") is not None
+
+
+def _record_line(path: str, data: bytes) -> str:
+    import base64
+
+    encoded = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={encoded},{len(data)}"
+
+
+def test_an_installed_wheels_record_stands_for_its_sources(tmp_path: Path, monkeypatch: Any) -> None:
+    """In a wheel install the sources count by the SHA-256 pip checked them against (RECORD);
+    a source the RECORD lists otherwise, or not at all, is read and hashed."""
+    from tc.runtime.cache import recorded_hashes
+
+    info = tmp_path / "tc-0.1.0.dist-info"
+    info.mkdir()
+    lines = [
+        _record_line("tc/codegen_llvm/jit.py", b"jit source"),
+        _record_line("tc/codegen_llvm/__init__.py", b"package source"),
+        "tc-0.1.0.dist-info/RECORD,,",
+    ]
+    (info / "RECORD").write_text("\n".join(lines) + "\n")
+    recorded = recorded_hashes(str(tmp_path))
+    digest = hashlib.sha256(b"jit source").hexdigest()
+    recorded_as = prebuilt_library._recorded_as
+    assert recorded_as(recorded, "tc.codegen_llvm.jit", digest)
+    assert recorded_as(recorded, "tc.codegen_llvm", hashlib.sha256(b"package source").hexdigest())
+    assert not recorded_as(recorded, "tc.codegen_llvm.jit", hashlib.sha256(b"other").hexdigest())
+    assert not recorded_as(recorded, "tc.codegen_llvm.loops", digest)
+    assert recorded_hashes(str(tmp_path / "nowhere")) == {}
+
+    hashed: list[str] = []
+    monkeypatch.setattr(prebuilt_library, "recorded_hashes", lambda site: recorded)
+    monkeypatch.setattr(prebuilt_library, "source_hash", lambda name: hashed.append(name) or "read")
+    sources = {"tc.codegen_llvm.jit": digest, "tc.codegen_llvm.loops": "read", "tc.ir.core": "x"}
+    manifest = {"sources": sources}
+    assert prebuilt_library.stale_sources(manifest) == ["tc.ir.core"]
+    assert hashed == ["tc.codegen_llvm.loops", "tc.ir.core"]  # the recorded one is not read
