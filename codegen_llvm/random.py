@@ -17,9 +17,10 @@ from ..ir.ops import random as rnd
 from .control import counted_loop
 from .jobs import job_function
 from .nest import ArrayRef
-from .scalar import VECTOR_MATH, MathLibrary
+from .scalar import MathLibrary
 from .target import host_of, target_of
 from .types import F32, F64, I1, I8_PTR, I32, I64, load_element, memory_type, register_type, store_element
+from .vecmath import VECTOR_MATH
 
 
 def philox_block(
