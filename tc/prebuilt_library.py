@@ -24,7 +24,6 @@ Anything else (another CPU, a stale or damaged file) falls back to making the pa
 
 # (No `from __future__ import annotations`: typing.NamedTuple compiles each field's annotation
 # when it is a string, as codegen_llvm/vecmath_tables.py says.)
-import binascii
 import functools
 import hashlib
 import importlib.util
@@ -142,7 +141,9 @@ def _recorded_as(recorded: dict[str, str], module: str, digest: str) -> bool:
         raw = bytes.fromhex(digest)
     except ValueError:
         return False  # (a damaged manifest: the source is hashed, and found stale)
-    encoded = binascii.b2a_base64(raw, newline=False).decode()  # (base64's import: 0.3 ms)
+    import binascii  # (not base64, 0.3 ms of imports; nor this, where there is no RECORD)
+
+    encoded = binascii.b2a_base64(raw, newline=False).decode()
     written = "sha256=" + encoded.rstrip("=").replace("+", "-").replace("/", "_")
     path = module.replace(".", "/")
     return written in (recorded.get(f"{path}.py"), recorded.get(f"{path}/__init__.py"))
