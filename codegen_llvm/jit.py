@@ -177,14 +177,12 @@ def parse_and_optimize(
     return parsed, str(parsed)
 
 
-def parse_verified(text: str, *linked: str) -> llvm_c.ParsedModule:
-    """LLVM IR `text` parsed, the modules `linked` linked in, and verified: TcCompilationError
-    (an llvm_c.LlvmError) for IR that LLVM rejects."""
+def parse_verified(text: str) -> llvm_c.ParsedModule:
+    """LLVM IR `text` parsed and verified: TcCompilationError (an llvm_c.LlvmError) for IR
+    that LLVM rejects."""
     parsed = None
     try:
         parsed = llvm_c.ParsedModule(text)
-        for other in linked:
-            parsed.link_in(other)
         parsed.verify()
     except llvm_c.LlvmError as err:
         if parsed is not None:

@@ -4,7 +4,7 @@ llvmlite.binding is a Python layer over libllvmlite's `LLVMPY_*` functions, and 
 declares the argument types of all of them (hundreds) before anything runs: 16-19 ms of
 every compile in a new process, more than a scalar function's whole compile (the seed f's:
 about 13 ms of passes, lowering and LLVM). tc's compile path asks LLVM for a dozen things
-(parse, verify, link, optimise, print, emit code, describe the host), so it declares those
+(parse, verify, optimise, print, emit code, describe the host), so it declares those
 functions itself, against the library llvmlite ships, and loads nothing else of llvmlite's
 binding. MCJIT (the loader's fallback, the GPU emulator) and the GPU target's module edits
 still use llvmlite.binding; its objects pass to the functions here as they are (ctypes
@@ -60,7 +60,6 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "LLVMPY_ParseAssembly": (c_void_p, [c_void_p, c_char_p, _OUT]),
     "LLVMPY_DisposeModule": (None, [c_void_p]),
     "LLVMPY_VerifyModule": (c_bool, [c_void_p, _OUT]),
-    "LLVMPY_LinkModules": (c_int, [c_void_p, c_void_p, _OUT]),
     "LLVMPY_PrintModuleToString": (None, [c_void_p, _OUT]),
     "LLVMPY_CreatePipelineTuningOptions": (c_void_p, []),
     "LLVMPY_DisposePipelineTuningOptions": (None, [c_void_p]),
@@ -73,7 +72,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
 
 
 class LlvmError(TcCompilationError, RuntimeError):
-    """LLVM refused something: IR that does not parse, verify or link, a target it lacks."""
+    """LLVM refused something: IR that does not parse or verify, a target it lacks."""
 
 
 class _Library:
@@ -237,15 +236,6 @@ class ParsedModule:
         if not module:
             raise LlvmError(f"LLVM IR parsing error\n{message}")
         return int(module)
-
-    def link_in(self, text: str) -> None:
-        """Parse `text` into this module's context and link it into this module."""
-        other = self._parse(text)
-        error = c_void_p()
-        failed = lib.LLVMPY_LinkModules(self, other, ctypes.byref(error))  # (consumes `other`)
-        message = _taken_string(error)
-        if failed:
-            raise LlvmError(f"LLVM could not link modules: {message}")
 
     def verify(self) -> None:
         error = c_void_p()

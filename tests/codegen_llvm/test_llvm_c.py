@@ -53,16 +53,6 @@ def test_a_module_parses_optimises_prints_and_emits() -> None:
     assert "five:" in assembly
 
 
-def test_modules_link_and_conflicts_are_reported() -> None:
-    caller = "declare i32 @g()\ndefine i32 @f() {\n  %x = call i32 @g()\n  ret i32 %x\n}"
-    with llvm_c.ParsedModule(caller) as f:
-        f.link_in("define i32 @g() {\n  ret i32 7\n}")
-        f.verify()
-        assert "define i32 @g()" in str(f)
-        with pytest.raises(llvm_c.LlvmError, match="g"):
-            f.link_in("define i32 @g() {\n  ret i32 8\n}")
-
-
 def test_bad_ir_raises_a_compilation_error_with_llvms_words() -> None:
     with pytest.raises(TcCompilationError, match="parsing error"):
         llvm_c.ParsedModule("define i32 @f( {")
