@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from llvmlite import ir as ll
 from llvmlite.ir import instructions as li
+from llvmlite.ir.values import NamedValue
 
 
 def module_text(module: ll.Module, merge: bool = False) -> str:
@@ -56,6 +57,28 @@ def function_text(function: ll.Function) -> str:
     return "".join(buf)
 
 
+def _reference(value: ll.Value) -> str:
+    """`value.get_reference()`. llvmlite caches each value's reference under an attribute it
+    first reads, so every value's first reference raised and caught an AttributeError: a
+    sixth of the lowering's time. A named value's (an instruction's, an argument's, a
+    block's, a global's) and an integer constant's are made here as llvmlite makes them."""
+    cls = type(value)
+    plain = _PLAIN_NAMED.get(cls)
+    if plain is None:
+        plain = _PLAIN_NAMED[cls] = issubclass(cls, NamedValue) and cls._get_reference is _NAMED_REFERENCE
+    if plain:
+        name = value._name
+        if "\\" not in name and '"' not in name:
+            return f'{cls.name_prefix}"{name}"'
+    elif cls is ll.Constant and type(value.constant) is int and type(value.type) is ll.IntType:
+        return str(value.constant)
+    return value.get_reference()
+
+
+_PLAIN_NAMED: dict[type, bool] = {}  # whether a class's reference is NamedValue's own
+_NAMED_REFERENCE = NamedValue._get_reference
+
+
 def _metadata(instruction: li.Instruction) -> str:
     return instruction._stringify_metadata(leading_comma=True) if instruction.metadata else ""
 
@@ -64,59 +87,59 @@ def _named(instruction: li.Instruction, text: str) -> str:
     """NamedValue._to_string: the result's name first where there is a result."""
     if isinstance(instruction.type, ll.VoidType):
         return text.rstrip()
-    return f"{instruction.get_reference()} = {text}".rstrip()
+    return f"{_reference(instruction)} = {text}".rstrip()
 
 
 def _operation(i: li.Instruction) -> str:
     opname = " ".join([i.opname, *i.flags]) if i.flags else i.opname
-    operands = ", ".join([op.get_reference() for op in i.operands])
+    operands = ", ".join([_reference(op) for op in i.operands])
     return _named(i, f"{opname} {i.type} {operands}{_metadata(i)}")
 
 
 def _cast(i: li.CastInstr) -> str:
     (value,) = i.operands
-    return _named(i, f"{i.opname} {value.type} {value.get_reference()} to {i.type} {_metadata(i)}")
+    return _named(i, f"{i.opname} {value.type} {_reference(value)} to {i.type} {_metadata(i)}")
 
 
 def _load(i: li.LoadInstr) -> str:
     (pointer,) = i.operands
     align = "" if i.align is None else f", align {i.align:d}"
-    return _named(i, f"load {i.type}, {pointer.type} {pointer.get_reference()}{align}{_metadata(i)}")
+    return _named(i, f"load {i.type}, {pointer.type} {_reference(pointer)}{align}{_metadata(i)}")
 
 
 def _store(i: li.StoreInstr) -> str:
     value, pointer = i.operands
     align = "" if i.align is None else f", align {i.align:d}"
-    text = f"store {value.type} {value.get_reference()}, {pointer.type} {pointer.get_reference()}"
+    text = f"store {value.type} {_reference(value)}, {pointer.type} {_reference(pointer)}"
     return f"{text}{align}{_metadata(i)}".rstrip()
 
 
 def _gep(i: li.GEPInstr) -> str:
-    indices = ", ".join([f"{index.type} {index.get_reference()}" for index in i.indices])
+    indices = ", ".join([f"{index.type} {_reference(index)}" for index in i.indices])
     op = "getelementptr inbounds" if i.inbounds else "getelementptr"
-    pointer = f"{i.pointer.type} {i.pointer.get_reference()}"
+    pointer = f"{i.pointer.type} {_reference(i.pointer)}"
     return _named(i, f"{op} {i.source_etype}, {pointer}, {indices} {_metadata(i)}")
 
 
 def _compare(i: li.CompareInstr) -> str:
     lhs, rhs = i.operands
     flags = "".join([" " + flag for flag in i.flags])
-    text = f"{i.opname}{flags} {i.op} {lhs.type} {lhs.get_reference()}, {rhs.get_reference()} {_metadata(i)}"
+    text = f"{i.opname}{flags} {i.op} {lhs.type} {_reference(lhs)}, {_reference(rhs)} {_metadata(i)}"
     return _named(i, text)
 
 
 def _select(i: li.SelectInstr) -> str:
-    values = ", ".join([f"{op.type} {op.get_reference()}" for op in i.operands])  # condition, then values
+    values = ", ".join([f"{op.type} {_reference(op)}" for op in i.operands])  # condition, then values
     return _named(i, f"select {' '.join(i.flags)} {values} {_metadata(i)}")
 
 
 def _phi(i: li.PhiInstr) -> str:
-    incoming = ", ".join([f"[{v.get_reference()}, {b.get_reference()}]" for v, b in i.incomings])
+    incoming = ", ".join([f"[{_reference(v)}, {_reference(b)}]" for v, b in i.incomings])
     return _named(i, f"phi {' '.join(i.flags)} {i.type} {incoming} {_metadata(i)}")
 
 
 def _branch(i: li.Terminator) -> str:
-    operands = ", ".join([f"{op.type} {op.get_reference()}" for op in i.operands])
+    operands = ", ".join([f"{op.type} {_reference(op)}" for op in i.operands])
     return f"{i.opname} {operands}{_metadata(i)}".rstrip()
 
 
@@ -124,14 +147,14 @@ def _return(i: li.Ret) -> str:
     value = i.return_value
     if value is None:
         return f"{i.opname}{_metadata(i)}".rstrip()
-    return f"{i.opname} {value.type} {value.get_reference()}{_metadata(i)}".rstrip()
+    return f"{i.opname} {value.type} {_reference(value)}{_metadata(i)}".rstrip()
 
 
 def _call(i: li.CallInstr) -> str:
     args = ", ".join([_argument(i, n, a) for n, a in enumerate(i.args)])
     function_type = i.callee.function_type
     shown = function_type if function_type.var_arg else function_type.return_type
-    callee = f"{shown} {i.callee.get_reference()}"
+    callee = f"{shown} {_reference(i.callee)}"
     if i.cconv:
         callee = f"{i.cconv} {callee}"
     tail = f"{i.tail} " if i.tail else ""
@@ -143,28 +166,28 @@ def _call(i: li.CallInstr) -> str:
 def _argument(i: li.CallInstr, n: int, value: ll.Value) -> str:
     attributes = i.arg_attributes.get(n)
     shown = " ".join(attributes._to_list(value.type)) + " " if attributes is not None else ""
-    return f"{value.type} {shown}{value.get_reference()}"
+    return f"{value.type} {shown}{_reference(value)}"
 
 
 def _alloca(i: li.AllocaInstr) -> str:
     text = f"{i.opname} {i.allocated_type}"
     if i.operands:
         (count,) = i.operands
-        text += f", {count.type} {count.get_reference()}"
+        text += f", {count.type} {_reference(count)}"
     if i.align is not None:
         text += f", align {i.align}"
     return _named(i, text + _metadata(i))
 
 
 def _shuffle(i: li.ShuffleVector) -> str:
-    operands = ", ".join([f"{op.type} {op.get_reference()}" for op in i.operands])
+    operands = ", ".join([f"{op.type} {_reference(op)}" for op in i.operands])
     return _named(i, f"shufflevector {operands} {_metadata(i)}")
 
 
 def _extract_value(i: li.ExtractValue) -> str:
     indices = ", ".join([str(index) for index in i.indices])
     return _named(
-        i, f"extractvalue {i.aggregate.type} {i.aggregate.get_reference()}, {indices} {_metadata(i)}"
+        i, f"extractvalue {i.aggregate.type} {_reference(i.aggregate)}, {indices} {_metadata(i)}"
     )
 
 

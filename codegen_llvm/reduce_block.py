@@ -16,6 +16,7 @@ order) are left to LLVM to reassociate.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -132,15 +133,22 @@ def _lanes_in_order(
         lane_pointers.add(id(vector))
         width = LANES // 2
         while width:
-            low = b.shuffle_vector(folded, folded, ll.Constant(ll.VectorType(I32, width), list(range(width))))
-            high = b.shuffle_vector(
-                folded, folded, ll.Constant(ll.VectorType(I32, width), list(range(width, 2 * width)))
-            )
+            low_lanes, high_lanes = _halves(width)
+            low = b.shuffle_vector(folded, folded, low_lanes)
+            high = b.shuffle_vector(folded, folded, high_lanes)
             folded = combine(e, kind, dtype, low, high)
             width //= 2
         pointer = b.gep(slot, [I64(0), I64(0)])
         lane_pointers.add(id(pointer))
         b.store(b.extract_element(folded, I32(0)), pointer)
+
+
+@functools.cache
+def _halves(width: int) -> tuple[ll.Constant, ll.Constant]:
+    """The shuffle masks of a vector's low and high `width` lanes, made once: a mask is 32
+    constants, and each new one was printed lane by lane again."""
+    lanes = ll.VectorType(I32, width)
+    return ll.Constant(lanes, list(range(width))), ll.Constant(lanes, list(range(width, 2 * width)))
 
 
 def _mark_lanes_apart(module: ll.Module, instructions: list[ll.Instruction], lanes: set[int]) -> None:
