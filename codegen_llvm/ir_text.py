@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from llvmlite import ir as ll
 from llvmlite.ir import instructions as li
+from llvmlite.ir._utils import _StrCaching
 from llvmlite.ir.values import NamedValue
 
 
@@ -79,6 +80,20 @@ _PLAIN_NAMED: dict[type, bool] = {}  # whether a class's reference is NamedValue
 _NAMED_REFERENCE = NamedValue._get_reference
 
 
+def _type_text(type_: ll.Type) -> str:
+    """`str(type_)`, kept where llvmlite keeps it without its first reading raising (a new
+    pointer type, as each getelementptr's result has, is printed once)."""
+    text = type_.__dict__.get(_TEXT)
+    if text is None:
+        if type(type_).__str__ is not _StrCaching.__str__:
+            return str(type_)  # (the float types: singletons that print themselves)
+        text = type_.__dict__[_TEXT] = type_._to_string()
+    return text  # type: ignore[no-any-return]
+
+
+_TEXT = "_StrCaching__cached_str"  # (llvmlite's _StrCaching.__str__ keeps the text there)
+
+
 def _metadata(instruction: li.Instruction) -> str:
     return instruction._stringify_metadata(leading_comma=True) if instruction.metadata else ""
 
@@ -93,53 +108,53 @@ def _named(instruction: li.Instruction, text: str) -> str:
 def _operation(i: li.Instruction) -> str:
     opname = " ".join([i.opname, *i.flags]) if i.flags else i.opname
     operands = ", ".join([_reference(op) for op in i.operands])
-    return _named(i, f"{opname} {i.type} {operands}{_metadata(i)}")
+    return _named(i, f"{opname} {_type_text(i.type)} {operands}{_metadata(i)}")
 
 
 def _cast(i: li.CastInstr) -> str:
     (value,) = i.operands
-    return _named(i, f"{i.opname} {value.type} {_reference(value)} to {i.type} {_metadata(i)}")
+    return _named(i, f"{i.opname} {_type_text(value.type)} {_reference(value)} to {_type_text(i.type)} {_metadata(i)}")
 
 
 def _load(i: li.LoadInstr) -> str:
     (pointer,) = i.operands
     align = "" if i.align is None else f", align {i.align:d}"
-    return _named(i, f"load {i.type}, {pointer.type} {_reference(pointer)}{align}{_metadata(i)}")
+    return _named(i, f"load {_type_text(i.type)}, {_type_text(pointer.type)} {_reference(pointer)}{align}{_metadata(i)}")
 
 
 def _store(i: li.StoreInstr) -> str:
     value, pointer = i.operands
     align = "" if i.align is None else f", align {i.align:d}"
-    text = f"store {value.type} {_reference(value)}, {pointer.type} {_reference(pointer)}"
+    text = f"store {_type_text(value.type)} {_reference(value)}, {_type_text(pointer.type)} {_reference(pointer)}"
     return f"{text}{align}{_metadata(i)}".rstrip()
 
 
 def _gep(i: li.GEPInstr) -> str:
-    indices = ", ".join([f"{index.type} {_reference(index)}" for index in i.indices])
+    indices = ", ".join([f"{_type_text(index.type)} {_reference(index)}" for index in i.indices])
     op = "getelementptr inbounds" if i.inbounds else "getelementptr"
-    pointer = f"{i.pointer.type} {_reference(i.pointer)}"
-    return _named(i, f"{op} {i.source_etype}, {pointer}, {indices} {_metadata(i)}")
+    pointer = f"{_type_text(i.pointer.type)} {_reference(i.pointer)}"
+    return _named(i, f"{op} {_type_text(i.source_etype)}, {pointer}, {indices} {_metadata(i)}")
 
 
 def _compare(i: li.CompareInstr) -> str:
     lhs, rhs = i.operands
     flags = "".join([" " + flag for flag in i.flags])
-    text = f"{i.opname}{flags} {i.op} {lhs.type} {_reference(lhs)}, {_reference(rhs)} {_metadata(i)}"
+    text = f"{i.opname}{flags} {i.op} {_type_text(lhs.type)} {_reference(lhs)}, {_reference(rhs)} {_metadata(i)}"
     return _named(i, text)
 
 
 def _select(i: li.SelectInstr) -> str:
-    values = ", ".join([f"{op.type} {_reference(op)}" for op in i.operands])  # condition, then values
+    values = ", ".join([f"{_type_text(op.type)} {_reference(op)}" for op in i.operands])  # condition, then values
     return _named(i, f"select {' '.join(i.flags)} {values} {_metadata(i)}")
 
 
 def _phi(i: li.PhiInstr) -> str:
     incoming = ", ".join([f"[{_reference(v)}, {_reference(b)}]" for v, b in i.incomings])
-    return _named(i, f"phi {' '.join(i.flags)} {i.type} {incoming} {_metadata(i)}")
+    return _named(i, f"phi {' '.join(i.flags)} {_type_text(i.type)} {incoming} {_metadata(i)}")
 
 
 def _branch(i: li.Terminator) -> str:
-    operands = ", ".join([f"{op.type} {_reference(op)}" for op in i.operands])
+    operands = ", ".join([f"{_type_text(op.type)} {_reference(op)}" for op in i.operands])
     return f"{i.opname} {operands}{_metadata(i)}".rstrip()
 
 
@@ -147,7 +162,7 @@ def _return(i: li.Ret) -> str:
     value = i.return_value
     if value is None:
         return f"{i.opname}{_metadata(i)}".rstrip()
-    return f"{i.opname} {value.type} {_reference(value)}{_metadata(i)}".rstrip()
+    return f"{i.opname} {_type_text(value.type)} {_reference(value)}{_metadata(i)}".rstrip()
 
 
 def _call(i: li.CallInstr) -> str:
@@ -166,28 +181,28 @@ def _call(i: li.CallInstr) -> str:
 def _argument(i: li.CallInstr, n: int, value: ll.Value) -> str:
     attributes = i.arg_attributes.get(n)
     shown = " ".join(attributes._to_list(value.type)) + " " if attributes is not None else ""
-    return f"{value.type} {shown}{_reference(value)}"
+    return f"{_type_text(value.type)} {shown}{_reference(value)}"
 
 
 def _alloca(i: li.AllocaInstr) -> str:
-    text = f"{i.opname} {i.allocated_type}"
+    text = f"{i.opname} {_type_text(i.allocated_type)}"
     if i.operands:
         (count,) = i.operands
-        text += f", {count.type} {_reference(count)}"
+        text += f", {_type_text(count.type)} {_reference(count)}"
     if i.align is not None:
         text += f", align {i.align}"
     return _named(i, text + _metadata(i))
 
 
 def _shuffle(i: li.ShuffleVector) -> str:
-    operands = ", ".join([f"{op.type} {_reference(op)}" for op in i.operands])
+    operands = ", ".join([f"{_type_text(op.type)} {_reference(op)}" for op in i.operands])
     return _named(i, f"shufflevector {operands} {_metadata(i)}")
 
 
 def _extract_value(i: li.ExtractValue) -> str:
     indices = ", ".join([str(index) for index in i.indices])
     return _named(
-        i, f"extractvalue {i.aggregate.type} {_reference(i.aggregate)}, {indices} {_metadata(i)}"
+        i, f"extractvalue {_type_text(i.aggregate.type)} {_reference(i.aggregate)}, {indices} {_metadata(i)}"
     )
 
 
