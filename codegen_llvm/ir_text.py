@@ -94,6 +94,11 @@ def _type_text(type_: ll.Type) -> str:
 _TEXT = "_StrCaching__cached_str"  # (llvmlite's _StrCaching.__str__ keeps the text there)
 
 
+def _typed(value: ll.Value) -> str:
+    """A value as an operand: its type, then its reference."""
+    return f"{_type_text(value.type)} {_reference(value)}"
+
+
 def _metadata(instruction: li.Instruction) -> str:
     return instruction._stringify_metadata(leading_comma=True) if instruction.metadata else ""
 
@@ -113,38 +118,38 @@ def _operation(i: li.Instruction) -> str:
 
 def _cast(i: li.CastInstr) -> str:
     (value,) = i.operands
-    return _named(i, f"{i.opname} {_type_text(value.type)} {_reference(value)} to {_type_text(i.type)} {_metadata(i)}")
+    return _named(i, f"{i.opname} {_typed(value)} to {_type_text(i.type)} {_metadata(i)}")
 
 
 def _load(i: li.LoadInstr) -> str:
     (pointer,) = i.operands
     align = "" if i.align is None else f", align {i.align:d}"
-    return _named(i, f"load {_type_text(i.type)}, {_type_text(pointer.type)} {_reference(pointer)}{align}{_metadata(i)}")
+    return _named(i, f"load {_type_text(i.type)}, {_typed(pointer)}{align}{_metadata(i)}")
 
 
 def _store(i: li.StoreInstr) -> str:
     value, pointer = i.operands
     align = "" if i.align is None else f", align {i.align:d}"
-    text = f"store {_type_text(value.type)} {_reference(value)}, {_type_text(pointer.type)} {_reference(pointer)}"
+    text = f"store {_typed(value)}, {_typed(pointer)}"
     return f"{text}{align}{_metadata(i)}".rstrip()
 
 
 def _gep(i: li.GEPInstr) -> str:
-    indices = ", ".join([f"{_type_text(index.type)} {_reference(index)}" for index in i.indices])
+    indices = ", ".join([_typed(index) for index in i.indices])
     op = "getelementptr inbounds" if i.inbounds else "getelementptr"
-    pointer = f"{_type_text(i.pointer.type)} {_reference(i.pointer)}"
+    pointer = _typed(i.pointer)
     return _named(i, f"{op} {_type_text(i.source_etype)}, {pointer}, {indices} {_metadata(i)}")
 
 
 def _compare(i: li.CompareInstr) -> str:
     lhs, rhs = i.operands
     flags = "".join([" " + flag for flag in i.flags])
-    text = f"{i.opname}{flags} {i.op} {_type_text(lhs.type)} {_reference(lhs)}, {_reference(rhs)} {_metadata(i)}"
+    text = f"{i.opname}{flags} {i.op} {_typed(lhs)}, {_reference(rhs)} {_metadata(i)}"
     return _named(i, text)
 
 
 def _select(i: li.SelectInstr) -> str:
-    values = ", ".join([f"{_type_text(op.type)} {_reference(op)}" for op in i.operands])  # condition, then values
+    values = ", ".join([_typed(op) for op in i.operands])  # condition, then values
     return _named(i, f"select {' '.join(i.flags)} {values} {_metadata(i)}")
 
 
@@ -154,7 +159,7 @@ def _phi(i: li.PhiInstr) -> str:
 
 
 def _branch(i: li.Terminator) -> str:
-    operands = ", ".join([f"{_type_text(op.type)} {_reference(op)}" for op in i.operands])
+    operands = ", ".join([_typed(op) for op in i.operands])
     return f"{i.opname} {operands}{_metadata(i)}".rstrip()
 
 
@@ -162,7 +167,7 @@ def _return(i: li.Ret) -> str:
     value = i.return_value
     if value is None:
         return f"{i.opname}{_metadata(i)}".rstrip()
-    return f"{i.opname} {_type_text(value.type)} {_reference(value)}{_metadata(i)}".rstrip()
+    return f"{i.opname} {_typed(value)}{_metadata(i)}".rstrip()
 
 
 def _call(i: li.CallInstr) -> str:
@@ -188,22 +193,20 @@ def _alloca(i: li.AllocaInstr) -> str:
     text = f"{i.opname} {_type_text(i.allocated_type)}"
     if i.operands:
         (count,) = i.operands
-        text += f", {_type_text(count.type)} {_reference(count)}"
+        text += f", {_typed(count)}"
     if i.align is not None:
         text += f", align {i.align}"
     return _named(i, text + _metadata(i))
 
 
 def _shuffle(i: li.ShuffleVector) -> str:
-    operands = ", ".join([f"{_type_text(op.type)} {_reference(op)}" for op in i.operands])
+    operands = ", ".join([_typed(op) for op in i.operands])
     return _named(i, f"shufflevector {operands} {_metadata(i)}")
 
 
 def _extract_value(i: li.ExtractValue) -> str:
     indices = ", ".join([str(index) for index in i.indices])
-    return _named(
-        i, f"extractvalue {_type_text(i.aggregate.type)} {_reference(i.aggregate)}, {indices} {_metadata(i)}"
-    )
+    return _named(i, f"extractvalue {_typed(i.aggregate)}, {indices} {_metadata(i)}")
 
 
 # By exact class: a subclass may print itself otherwise.
