@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .nest import ArrayRef
 from .types import BLAS_INT, I8, I8_PTR, I64, load_element, register_type
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from llvmlite import ir as ll
-
 from ..ir import Function, Module, Operation
 from ..ir.calling import calling_convention
 from ..ir.core import Block
 from ..ir.ops.indexing import index_checks
+from . import llvm_ir as ll
 from .context import LoweringContext, contiguous_strides
 from .nest import ArrayRef
 from .types import I8_PTR, I32, I64

@@ -15,9 +15,8 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from llvmlite import ir as ll
-
 from ..ir import DType, Function, Operation, Value
+from . import llvm_ir as ll
 from .jobs import KernelBody
 from .loops import emit_elementwise_loop
 from .nest import ArrayRef
@@ -197,7 +196,7 @@ def byte_count(
     known = max(dtype.itemsize, 1)  # the constant dims' product, folded here
     dynamic = []
     for dim in extent:
-        constant = getattr(dim, "constant", None)  # only llvmlite's constants carry one
+        constant = getattr(dim, "constant", None)  # only constants carry one
         if isinstance(constant, int):
             known *= constant
         else:

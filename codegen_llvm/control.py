@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from llvmlite import ir as ll
-
+from . import llvm_ir as ll
 from .types import I32, I64
 
 # Loop options for runs known to be short (a softmax's rows of 10): the vectoriser folds the
@@ -57,7 +56,7 @@ def counted_loop(
 
 class _LoopID(ll.values.MDValue):
     """A loop's distinct, self-referencing metadata node holding its options (LangRef's
-    `!llvm.loop`), which llvmlite's uniqued `add_metadata` nodes cannot express."""
+    `!llvm.loop`), which the uniqued `add_metadata` nodes cannot express."""
 
     def __init__(self, module: ll.Module, hints: dict[str, int]) -> None:
         options = [module.add_metadata([ll.MetaDataString(module, k), I32(v)]) for k, v in hints.items()]

@@ -27,12 +27,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 
-from llvmlite import ir as ll
-
 from ..ir import Operation
 from ..ir.ops.conv import Conv2D, Conv2DGradFilters, Conv2DGradInput
 from ..ir.ops.kernel_conv import KernelConv2D
 from . import conv_tiles
+from . import llvm_ir as ll
 from .context import LoweringContext, contiguous_strides, lowering
 from .control import counted_loop
 from .conv_runs import copy_planes

@@ -16,9 +16,8 @@ trip. Here a run is moved in whole vectors of VECTOR_BYTES:
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import counted_loop
 from .gemm import emit_pack
 from .nest import ArrayRef, contiguous_over

@@ -27,9 +27,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import counted_loop
 from .conv_runs import copy_planes, emit_add_run
 from .gemm import at_least_1, emit_pack, emit_zero, product

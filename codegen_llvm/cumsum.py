@@ -11,10 +11,9 @@ result dtype and added one element after the other, as numpy's cumsum does.
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
 from ..ir.ops.cumsum import CumSum
+from . import llvm_ir as ll
 from .context import LoweringContext, lowering
 from .nest import ArrayRef, IterationSpace
 from .types import I64, load_element, register_type, store_element

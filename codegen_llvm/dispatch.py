@@ -32,7 +32,7 @@ define i32 @{stub}(i8** %data, i64* %dims) {{
 def dispatch_text(entries: list[str]) -> str:
     """LLVM IR text defining the stubs and slots of `entries`, to be appended to the text of
     the quick module that defines them (one module to parse: building the stubs with
-    llvmlite.ir and linking their module in cost a cold compile 0.7 ms). The load is
+    an IR builder and linking their module in cost a cold compile 0.7 ms). The load is
     unordered: the runtime writes the slot (one aligned word) while other threads may be
     calling, and each call sees either the old value or the new, never a torn one."""
     return "".join(

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import counted_loop
 from .nest import ArrayRef
 from .symbols import BLAS_GLOBALS

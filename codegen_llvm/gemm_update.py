@@ -24,9 +24,8 @@ picks, as tc_dot does (linalg.py):
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .blas_calls import Matrix, Scale
 from .context import IDENTITY
 from .control import counted_loop

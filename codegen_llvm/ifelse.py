@@ -10,10 +10,9 @@ checks are numbered before else's).
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir.ifelse_shapes import branch_state, result_shape
 from ..ir.ops.ifelse import BRANCHES, IfElse
+from . import llvm_ir as ll
 from .bodies import CallFrame, LoweredBody, call_body, fresh_results, lower_body
 from .context import LoweringContext, lowering
 from .terms import emit_term

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from llvmlite import ir as ll
-
 from ..ir import DType
 from ..ir.ops.conv import Conv2D, Conv2DGradFilters, Conv2DGradInput, conv_axis
+from . import llvm_ir as ll
 from .control import counted_loop
 from .conv_runs import emit_add_run, emit_copy_run, emit_copy_vectors, emit_fill_run, lanes
 from .gemm import product

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from llvmlite import ir as ll
-
 from ..ir import Value
 from ..ir.ops.indexing import FIRST_INDEX_STATUS, Gather, ScatterAdd, gathered_shape
+from . import llvm_ir as ll
 from .nest import ArrayRef, IterationSpace, byte_size, contiguous_over
 from .terms import LLVMSizes
 from .types import I1, I8_PTR, I32, I64, load_element, store_element

@@ -1,6 +1,6 @@
 """The host target and the LLVM half of the pipeline.
 
-llvmlite.ir text (`lower_module`) -> parse -> verify -> O3 for the host CPU (`parse_and_optimize`);
+LLVM IR text (`lower_module`, llvm_ir/) -> parse -> verify -> O3 for the host CPU (`parse_and_optimize`);
 objectcode.py turns the result into object code (loader.py loads it).
 Every stage's text is kept (assembly is made from `llvm-opt` when first asked for),
 so `f.dump("llvm-opt")` and `tc compile --emit asm`
@@ -15,11 +15,10 @@ import time
 from functools import cache, lru_cache
 from typing import Any
 
-from llvmlite import ir as ll
-
 from ..ir import Module, TcCompilationError
 from ..ir.calling import calling_convention
 from . import llvm_c
+from . import llvm_ir as ll
 from .elfcheck import global_symbols
 from .symbols import EntryPoint
 
@@ -136,7 +135,7 @@ compile_count = 0
 
 def lower_module(module: Module, profile: bool = False) -> tuple[str, dict[str, EntryPoint]]:
     """Every function of the (fused) `module` lowered to LLVM IR text, with its entry points.
-    Python only (llvmlite.ir), so it needs no LLVM_LOCK: while it runs, another thread may be
+    Python only (llvm_ir/), so it needs no LLVM_LOCK: while it runs, another thread may be
     in LLVM (the support library compiled ahead, tc/library_parts.py). `profile`: the code
     records each op's runs (codegen_llvm/profile.py)."""
     from .lower import lower_function  # the lowering, only when code is made (not loaded)

@@ -11,8 +11,7 @@ whole range again on this thread with the exact body if any element asked.
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from llvmlite import ir as ll
-
+from . import llvm_ir as ll
 from .parallel import GRAIN, JOB_TYPE
 from .target import host_of
 from .types import I1, I8_PTR, I32, I64

@@ -8,11 +8,10 @@ host's math library; the GPU's kernels (codegen_ptx) with libdevice.
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import Operation, TcCompilationError, Value
 from ..ir.ops.builtin import Constant
 from ..ir.ops.kernel import KernelElementwise, KernelReduce, Yield
+from . import llvm_ir as ll
 from .jobs import KernelBody
 from .parallel import GRAIN, MIN_GRAIN
 from .scalar import MathLibrary, ScalarEmitter, needs_fallback

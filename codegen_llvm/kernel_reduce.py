@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from llvmlite import ir as ll
-
 from ..ir.ops.kernel import KernelReduce
+from . import llvm_ir as ll
 from .context import LoweringContext, lowering
 from .jobs import KernelBody
 from .kernel_body import kernel_body

@@ -17,9 +17,8 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .blas_calls import Matrix, Scale, call_gemm, gemv_or, max_of
 from .control import counted_loop
 from .loops import emit_elementwise_loop

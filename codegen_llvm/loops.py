@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import LONG_RUNS, SHORT_RUN, counted_loop, short_storing_runs
 from .jobs import FastBody, KernelBody, launch
 from .nest import ArrayRef, IterationSpace, contiguous_over

@@ -25,12 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llvmlite import ir as ll
-
 from ..ir import Function, Operation, TcCompilationError
 from ..ir.calling import CallingConvention
 from ..ir.core import CALLABLE_BODY
 from ..ir.ops.indexing import index_checks
+from . import llvm_ir as ll
 from .context import LOWERINGS, Lowering, LoweringContext, Slot
 from .indexing import IndexFailure
 from .nest import ArrayRef

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from llvmlite import ir as ll
 
 from ..ir import DType, Operation, TcCompilationError
 from ..ir.ops.builtin import Constant, Return, Shape, Size
@@ -32,6 +31,7 @@ from ..ir.ops.reduce import Reduce, reduced_shape
 from ..ir.ops.state import Load, Store
 from ..ir.ops.views import DimShuffle, shuffled
 from ..ir.sizes import broadcast
+from . import llvm_ir as ll
 from .context import LoweringContext, lowering
 from .indexing import emit_gather, emit_scatter_add, indexing_extent
 from .kernel_body import kernel_body

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from llvmlite import ir as ll
+from . import llvm_ir as ll
 
 _REFERENCE = r"!(\d+)\b"  # (compiled by `re` when first used: a module with no candidates never does)
 

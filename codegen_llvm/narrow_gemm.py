@@ -12,9 +12,8 @@ columns (as are C's stores). Row blocks
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import counted_loop
 from .parallel import JOB_TYPE
 from .register_tile import emit_fma_tile, lanes, tile_rows, vector_bytes

@@ -19,9 +19,8 @@ axis or None where the operand is broadcast along it. Emitters walk it in one of
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import counted_loop
 from .types import I1, I8_PTR, I64
 

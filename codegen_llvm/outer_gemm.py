@@ -16,9 +16,8 @@ cores; the last one ends at m and overlaps the one before, whose rows it leaves 
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .blas_calls import Matrix
 from .control import counted_loop
 from .gemm import entry_alloca

@@ -19,23 +19,18 @@ work items becomes a job for tc_parallel_units, which receives the values it use
 its argument array (each stored in a stack slot of the caller).
 
 The new function's arguments are found after the code is emitted, by walking its
-instructions (llvmlite keeps operands in a few attributes besides `operands`).
+instructions (`used_values`, then `replace_values` in those that use another function's).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
-from llvmlite import ir as ll
-
 from ..ir import TcCompilationError
+from . import llvm_ir as ll
 from .parallel import JOB_TYPE
 from .target import host_of
 from .types import I1, I8_PTR, I32
-
-_VALUE_FIELDS = ("operands", "args", "indices")  # sequences of values, by instruction class
-_SINGLE_FIELDS = ("callee", "pointer")
 
 
 def outlined(builder: ll.IRBuilder, name: str, emit: Callable[[], None]) -> ll.Instruction:
@@ -85,7 +80,7 @@ def outlined_job(
     inner.branch(body)
     replacement = {id(value): new for value, new in zip(live_ins, loaded, strict=True)}
     for instruction in users:
-        _replace(instruction, replacement)
+        instruction.replace_values(replacement)
     # The slots go at the top of the caller's entry block: a stack slot made inside a loop
     # would be made again on every trip.
     slots = ll.IRBuilder(host.entry_basic_block)
@@ -101,13 +96,13 @@ def outlined_job(
     host_of(module).parallel_for(builder, job, array, *work)
 
 
-def can_fail(call: ll.Instruction) -> bool:
+def can_fail(call: ll.CallInstr) -> bool:
     """Whether the outlined function called by `call` may return a failure status."""
     returns = (i for block in call.callee.blocks for i in block.instructions if isinstance(i, ll.Ret))
     return not all(_is_zero(r.return_value) for r in returns)
 
 
-def _is_zero(value: ll.Value) -> bool:
+def _is_zero(value: ll.Value | None) -> bool:
     return getattr(value, "constant", None) == 0  # a constant 0 (only constants carry one)
 
 
@@ -119,7 +114,7 @@ def _live_ins(function: ll.Function, name: str) -> tuple[list[ll.Value], list[ll
     for block in function.blocks:
         for instruction in block.instructions:
             uses_outside = False
-            for value in _used_values(instruction):
+            for value in instruction.used_values():
                 if isinstance(value, ll.Instruction):
                     if value.parent.parent is function:
                         continue
@@ -141,40 +136,6 @@ def _live_ins(function: ll.Function, name: str) -> tuple[list[ll.Value], list[ll
     return list(found.values()), users
 
 
-@functools.cache
-def _fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], bool, bool]:
-    """The attributes of instructions of class `cls` that hold their values and are stored on
-    them (not properties computed from `operands`), and whether `cls` is a phi or a switch."""
-
-    def stored(field: str) -> bool:
-        return not isinstance(getattr(cls, field, None), property)
-
-    sequences = tuple(filter(stored, _VALUE_FIELDS))
-    singles = tuple(filter(stored, _SINGLE_FIELDS))
-    return sequences, singles, issubclass(cls, ll.PhiInstr), issubclass(cls, ll.SwitchInstr)
-
-
-def _used_values(instruction: ll.Instruction) -> list[ll.Value]:
-    """The values and blocks `instruction` uses (a property such as a call's `args` only
-    repeats its `operands`)."""
-    sequences, singles, phi, switch = _fields(type(instruction))
-    used: list[ll.Value] = []
-    for field in sequences:
-        used.extend(getattr(instruction, field, None) or ())
-    for field in singles:
-        value = getattr(instruction, field, None)
-        if value is not None:
-            used.append(value)
-    if phi:
-        for value, block in instruction.incomings:
-            used += (value, block)
-    if switch:
-        used.append(instruction.default)
-        for value, block in instruction.cases:
-            used += (value, block)
-    return used
-
-
 def _take_as_arguments(function: ll.Function, live_ins: list[ll.Value], users: list[ll.Instruction]) -> None:
     """Give `function` one argument per live-in value and make its `users` use them."""
     function_type = ll.FunctionType(I32, [value.type for value in live_ins])
@@ -183,24 +144,4 @@ def _take_as_arguments(function: ll.Function, live_ins: list[ll.Value], users: l
     function.args = tuple(ll.Argument(function, value.type) for value in live_ins)
     replacement = {id(value): argument for value, argument in zip(live_ins, function.args, strict=True)}
     for instruction in users:
-        _replace(instruction, replacement)
-
-
-def _replace(instruction: ll.Instruction, replacement: dict[int, ll.Value]) -> None:
-    def new(value: ll.Value) -> ll.Value:
-        return replacement.get(id(value), value)
-
-    sequences, singles, phi, switch = _fields(type(instruction))
-    for field in sequences:
-        values = getattr(instruction, field, None)
-        if values:
-            setattr(instruction, field, type(values)(new(v) for v in values))
-    for field in singles:
-        value = getattr(instruction, field, None)
-        if value is not None:
-            setattr(instruction, field, new(value))
-    if phi:
-        instruction.incomings = [(new(value), block) for value, block in instruction.incomings]
-    if switch:
-        instruction.cases = [(new(value), block) for value, block in instruction.cases]
-    instruction._clear_string_cache()
+        instruction.replace_values(replacement)

@@ -17,8 +17,7 @@ report), -2 when an object's type is not exactly ndarray (the caller takes its P
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
+from . import llvm_ir as ll
 from .control import counted_loop
 from .types import I8_PTR, I32, I64
 

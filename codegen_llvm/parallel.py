@@ -18,8 +18,7 @@ batch): one item per thread at least, chunks of any length.
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
+from . import llvm_ir as ll
 from .control import counted_loop
 from .symbols import POOL_GLOBAL, THREADS_GLOBAL
 from .types import I1, I8_PTR, I32, I64

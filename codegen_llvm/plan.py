@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from llvmlite import ir as ll
-
 from ..ir import DType, Function, Value
 from ..ir.calling import CallingConvention
 from ..ir.shape_state import ShapeState, rule_for
 from ..ir.shape_terms import Term
+from . import llvm_ir as ll
 from .context import LoweringContext, Slot, byte_count
 from .nest import ArrayRef
 from .terms import emit_term

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llvmlite import ir as ll
-
 from ..ir import DType
 from ..ir.ops.pool import Pool2D, Pool2DGrad, pool_output_size
+from . import llvm_ir as ll
 from .context import LoweringContext, lowering
 from .control import counted_loop
 from .conv_runs import emit_fill_run

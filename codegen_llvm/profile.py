@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from llvmlite import ir as ll
-
 from ..ir import Operation, Value
 from ..ir.calling import PROFILE_HEADER as HEADER
 from ..ir.calling import PROFILE_RECORD as RECORD
+from . import llvm_ir as ll
 from .context import LoweringContext
 from .nest import ArrayRef
 from .parallel import module_global

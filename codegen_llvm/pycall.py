@@ -29,10 +29,10 @@ import sysconfig
 from collections.abc import Sequence
 
 import numpy as np
-from llvmlite import ir as ll
 
 from ..ir import DType
 from . import jit
+from . import llvm_ir as ll
 from .jit import LLVM_LOCK, host_target_machine, parse_verified
 from .loader import load_holder
 from .module_text import module_text

@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
-from llvmlite import ir as ll
 
 from ..ir import DType
+from . import llvm_ir as ll
 from .packed_call import ARRAY_DATA, ARRAY_FLAGS, OBJECT_TYPE, object_field
 from .types import I8_PTR, I32, I64, memory_type
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llvmlite import ir as ll
-
 from ..ir import DType, TcCompilationError
 from ..ir.ops import random as rnd
+from . import llvm_ir as ll
 from .control import counted_loop
 from .jobs import job_function
 from .nest import ArrayRef

@@ -28,10 +28,9 @@ max/min/argmax/argmin) have passed before the call.
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
 from ..ir.ops.reduce import Reduce
+from . import llvm_ir as ll
 from .nest import ArrayRef, IterationSpace
 from .reduce_walk import Compute, Member, Walk
 from .scalar import ScalarEmitter

@@ -20,9 +20,9 @@ import functools
 from collections.abc import Callable
 
 import numpy as np
-from llvmlite import ir as ll
 
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import counted_loop
 from .register_tile import register_file_bytes
 from .scalar import ScalarEmitter
@@ -113,7 +113,7 @@ def _lanes_in_order(
     start, stop = span
     for (kind, dtype, _), vector in zip(members, vectors, strict=True):
         start_value = identity(kind, dtype)
-        # Sums start from llvmlite's null vector: the same bits in half the text.
+        # Sums start from the null vector (zeroinitializer): the same bits in half the text.
         lanes = None if start_value.constant == 0 else [start_value] * LANES
         b.store(ll.Constant(vector.type.pointee, lanes), vector, align=dtype.itemsize)
     rounds = b.udiv(b.sub(stop, start), I64(LANES))
@@ -170,7 +170,7 @@ def _mark_lanes_apart(module: ll.Module, instructions: list[ll.Instruction], lan
 
 class _Distinct(ll.values.MDValue):
     """A distinct metadata node whose first operand is itself (alias domains and scopes),
-    which llvmlite's uniqued `add_metadata` nodes cannot express."""
+    which the uniqued `add_metadata` nodes cannot express."""
 
     def __init__(self, module: ll.Module, operands: list[ll.values.MDValue]) -> None:
         super().__init__(module, operands, name=str(len(module.metadata)))

@@ -23,8 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from llvmlite import ir as ll
-
+from . import llvm_ir as ll
 from .control import counted_loop
 from .gemm import at_least_1, entry_alloca
 from .outline import outlined_job

@@ -7,9 +7,8 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import SHORT_RUN, SHORT_RUNS, counted_loop
 from .gemm import entry_alloca
 from .nest import ArrayRef, IterationSpace

@@ -17,10 +17,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from llvmlite import ir as ll
-
 from ..ir import OP_REGISTRY, DType, Operation, TcCompilationError
 from ..ir.ops import elementwise as ew
+from . import llvm_ir as ll
 from .types import I1, register_type
 
 
@@ -135,7 +134,7 @@ Emitter = Callable[[ScalarEmitter, DType, list[ll.Value]], ll.Value]
 EXACT_FALLBACK_MATH = frozenset({"sin", "cos"})
 # The rounding functions: the identity on an integer (numpy 2 keeps the integer dtype).
 IDENTITY_ON_INTEGERS = frozenset({"floor", "ceil", "round", "roundeven", "trunc"})
-# LLVM instructions llvmlite's builder spells differently (Python keywords).
+# LLVM instructions the IR builder spells differently (Python keywords).
 _BUILDER_METHODS = {"and": "and_", "or": "or_", "not": "not_"}
 
 

@@ -17,13 +17,12 @@ with nothing to wait for between steps. (The recurrence of bench/scan.py's batch
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import Function
 from ..ir.ops.scan import Scan, ScanLayout
 from ..ir.ops.views import DimShuffle
 from ..ir.scan_rows import independent_rows
 from ..ir.shape_state import ShapeState, rule_for
+from . import llvm_ir as ll
 from .bodies import CallFrame, LoweredBody, call_body, forward_failure, fresh_results, lower_body
 from .context import LoweringContext, contiguous_strides, lowering
 from .control import exitable_loop

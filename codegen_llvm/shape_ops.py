@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from llvmlite import ir as ll
-
 from ..ir import DType, Operation, TcCompilationError, Value
 from ..ir.ops.builtin import Constant, Shape, Size
 from ..ir.ops.kernel import KernelElementwise
@@ -33,6 +31,7 @@ from ..ir.ops.shape import (
 )
 from ..ir.ops.state import Load
 from ..ir.ops.views import DimShuffle
+from . import llvm_ir as ll
 from .context import IDENTITY, LoweringContext, contiguous_strides, lowering
 from .control import counted_loop
 from .loops import emit_elementwise_loop

@@ -23,9 +23,8 @@ do not depend on the tiling or on the thread count.
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import counted_loop
 from .gemm import at_least_1
 from .parallel import JOB_TYPE

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import counted_loop
 from .jobs import FastBody, KernelBody, launch
 from .nest import ArrayRef, IterationSpace

@@ -16,9 +16,8 @@ LIBRARY_GLOBALS, as it does for BLAS. A module reaches a kernel through `library
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .gemm_update import GEMM_TYPE, SMALL_GEMM_UPDATE_TYPE, gemm_function, small_gemm_update_function
 from .linalg import DOT_TYPE, dot_function
 from .module_text import module_text
@@ -82,7 +81,7 @@ def library_function(b: ll.IRBuilder, name: str) -> tuple[ll.Value, ll.Value]:
 
 
 def support_text(part: str) -> str:
-    """One part of the library for the host, as LLVM IR text (Python only: llvmlite.ir)."""
+    """One part of the library for the host, as LLVM IR text (Python only: llvm_ir/)."""
     return module_text(build_support_module(host_target(), part))
 
 

@@ -21,9 +21,8 @@ from __future__ import annotations
 import functools
 from typing import Protocol
 
-from llvmlite import ir as ll
-
 from ..ir import TcCompilationError
+from . import llvm_ir as ll
 from .parallel import GRAIN, parallel_for
 from .scalar import MathLibrary
 from .types import I8_PTR, I64

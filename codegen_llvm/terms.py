@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llvmlite import ir as ll
-
 from ..ir.shape_terms import ArgDim, ArgValue, Expr, Term
 from ..ir.sizes import Sizes
+from . import llvm_ir as ll
 from .types import I64
 
 ArgDimValue = Callable[[int, int], ll.Value]

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import sys
 
-from llvmlite import ir as ll
-
+from . import llvm_ir as ll
 from .control import counted_loop
 from .parallel import JOB_TYPE
 from .parallel import POOL_RUN_TYPE as RUN_TYPE

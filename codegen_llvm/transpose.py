@@ -12,9 +12,8 @@ columns past the last whole block are copied element by element.
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import counted_loop
 from .types import I32, I64, load_element, register_type, store_element
 

@@ -12,9 +12,8 @@
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .blas_calls import Matrix
 from .gemm import entry_alloca
 from .transpose import emit_transpose

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 
 I1 = ll.IntType(1)
 I8 = ll.IntType(8)
@@ -56,16 +55,9 @@ def store_element(builder: ll.IRBuilder, dtype: DType, value: ll.Value, address:
 
 
 def mark_not_captured(argument: ll.Argument) -> None:
-    """Tell LLVM a pointer argument does not escape, where this llvmlite can say so.
-
-    LLVM 21 replaced the `nocapture` attribute by `captures(none)`, which
-    llvmlite 0.50 cannot spell yet; the hint only helps optimisation, so
-    without it the code is the same, just less aggressively optimised.
-    """
-    try:
-        argument.add_attribute("nocapture")
-    except ValueError:
-        pass
+    """Tell LLVM a pointer argument does not escape (`nocapture`: the spelling of the LLVM in
+    the llvmlite versions llvm_c.py binds; LLVM 21 spells it `captures(none)`)."""
+    argument.add_attribute("nocapture")
 
 
 def declare(

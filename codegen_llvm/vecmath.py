@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .types import F32, F64, I1
 from .vecmath_tables import F64_TRIG, TABLES, WIDE_TRIG
 

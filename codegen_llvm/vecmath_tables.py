@@ -14,9 +14,8 @@ Sources of the coefficients (all published minimax fits):
 import struct
 from typing import NamedTuple
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .types import F32, F64, I32, I64
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llvmlite import ir as ll
-
 from ..ir import DType
+from . import llvm_ir as ll
 from .control import counted_loop
 from .types import I8_PTR, I64, register_type
 from .vecmath import VECTOR_MATH
@@ -79,7 +78,7 @@ def _keep_until_vectorised(module: ll.Module, fn: ll.Function) -> None:
         used = ll.GlobalVariable(module, array, "llvm.compiler.used")
         used.linkage = "appending"
         used.section = "llvm.metadata"
-    else:  # llvmlite cannot remove a global: widen this one in place
+    else:  # (a module's global cannot be removed: this one is widened in place)
         used.value_type = array
         used.type = array.as_pointer()
     used.initializer = ll.Constant(array, items)
@@ -87,7 +86,7 @@ def _keep_until_vectorised(module: ll.Module, fn: ll.Function) -> None:
 
 class _VectorVariants(ll.values.FunctionAttributes):
     """Function attributes plus LLVM's string attribute naming vector versions
-    (llvmlite's attribute sets accept only keyword attributes)."""
+    (the attribute sets accept only keyword attributes)."""
 
     def __init__(self, mappings: str) -> None:
         super().__init__()

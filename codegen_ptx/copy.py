@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 
-from llvmlite import ir as ll
-
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.types import I64, memory_type
 from ..ir import DType
 from .launch import BLOCK, Device, DeviceArray, contiguous_strides, element_strides, grid_for

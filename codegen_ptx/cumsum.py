@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 
-from llvmlite import ir as ll
-
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.control import counted_loop
 from ..codegen_llvm.types import I64, load_element, memory_type, register_type, store_element
 from ..ir.ops.cumsum import CumSum

@@ -25,8 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from llvmlite import ir as ll
-
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.kernel_body import kernel_body
 from ..codegen_llvm.types import I8, I64, load_element, memory_type, store_element
 from ..ir import DType, TensorType

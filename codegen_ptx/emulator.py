@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import llvmlite.binding as llvm
 import numpy as np
-from llvmlite import ir as ll
 
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.jit import LLVM_LOCK, initialize_llvm, mcjit_target_machine
 from .grid import GRID_GLOBALS
 

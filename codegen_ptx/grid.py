@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llvmlite import ir as ll
-
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.scalar import MathLibrary
 from ..codegen_llvm.target import TargetModule, host_target
 from ..codegen_llvm.types import I32, I64

@@ -37,8 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from llvmlite import ir as ll
-
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.types import I64, memory_type
 from ..ir import DType, Function, Operation, TcCompilationError
 from ..ir.ops.indexing import Gather, ScatterAdd, index_checks

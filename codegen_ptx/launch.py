@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from llvmlite import ir as ll
 
+from ..codegen_llvm import llvm_ir as ll
 from ..ir import DType
 from .emulator import EmulatedModule
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from llvmlite import ir as ll
-
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.types import I64
 from .grid import KernelTarget
 

@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from llvmlite import ir as ll
 
+from ..codegen_llvm import llvm_ir as ll
 from ..ir import Function, Operation, TcCompilationError, Value
 from ..ir.interpreter import evaluate_op
 from ..ir.ops.builtin import Constant, Return, Shape, Size

@@ -25,8 +25,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir as ll
 
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.random import _normal_pair, _sample
 from ..codegen_llvm.types import I64, load_element, memory_type, store_element
 from ..ir import TcCompilationError, TcValueError

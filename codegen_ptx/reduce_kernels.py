@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from llvmlite import ir as ll
 
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.control import counted_loop
 from ..codegen_llvm.scalar import ScalarEmitter, emit_cast
 from ..codegen_llvm.types import I32, I64, load_element, memory_type, register_type, store_element

@@ -1,6 +1,6 @@
 """The NVPTX target: LLVM IR kernels -> PTX text, with libdevice for math.
 
-Kernels are built with llvmlite.ir for the triple `nvptx64-nvidia-cuda`,
+Kernels are built with codegen_llvm/llvm_ir for the triple `nvptx64-nvidia-cuda`,
 marked as kernels through `nvvm.annotations`, linked with libdevice (the
 `__nv_*` math functions) when they call it, and optimised at O3 with every
 non-kernel symbol internalised, so the unused part of libdevice is dropped
@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 
 import llvmlite.binding as llvm
-from llvmlite import ir as ll
 
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.module_text import module_text
 from ..ir import TcCompilationError
 

@@ -7,8 +7,7 @@ MAX_WARPS slots (one per warp). Used by the reduction kernels (reduce_kernels.py
 
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
+from ..codegen_llvm import llvm_ir as ll
 from ..codegen_llvm.types import F32, F64, I32, I64, memory_type
 from ..ir import DType
 

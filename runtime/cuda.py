@@ -232,19 +232,17 @@ class CudaModule:
 
 
 def parameter_format(param_types: Sequence[object]) -> str:
-    """pycuda's `prepare` format for a kernel's LLVM parameter types (llvmlite.ir types)."""
-    from llvmlite import ir as ll
-
+    """pycuda's `prepare` format for a kernel's LLVM parameter types, read from their text
+    (`double*`, `double`, `float`, `i64`: the runtime does not import the code generator)."""
     chars = []
     for ty in param_types:
-        if isinstance(ty, ll.PointerType):
+        text = str(ty)
+        if text.endswith("*") or text.startswith("ptr"):
             chars.append(_PARAM_FORMATS["ptr"])
-        elif isinstance(ty, ll.DoubleType):
-            chars.append(_PARAM_FORMATS["double"])
-        elif isinstance(ty, ll.FloatType):
-            chars.append(_PARAM_FORMATS["float"])
+        elif text in ("double", "float"):
+            chars.append(_PARAM_FORMATS[text])
         else:
-            chars.append(_PARAM_FORMATS[ty.width])  # type: ignore[attr-defined]
+            chars.append(_PARAM_FORMATS[int(text.removeprefix("i"))])
     return "".join(chars)
 
 

@@ -1,6 +1,6 @@
 """Python's cycle collector, paused while a compilation runs.
 
-A compile makes tens of thousands of short-lived objects (IR, llvmlite's instructions), and
+A compile makes tens of thousands of short-lived objects (IR, LLVM IR instructions), and
 the collector's passes over them, one of them over every object the process has, took 35-48 ms
 of a 150-250 ms train-step compile (2-core AMD EPYC; a full collection alone 19-34 ms). With
 the collector paused, that garbage is freed by reference counting or, for cycles, by the

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from llvmlite import ir as ll
-
 from tc.codegen_ptx import target as nvptx
 from tc.codegen_ptx.grid import EMULATED, NVPTX
 from tc.codegen_ptx.launch import EmulatedDevice
@@ -25,6 +23,7 @@ from tc.runtime.cuda_function import CudaFunction
 from tc.runtime.function import InputSpec
 from tc.runtime.shared import SharedBuffer
 
+from .codegen_llvm import llvm_ir as ll
 from .function_pickle import rebuild_device_function
 
 

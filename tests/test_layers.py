@@ -59,8 +59,9 @@ MAY_ALSO_IMPORT = {
     # The target-neutral part of the LLVM backend is shared, never the reverse: the scalar-body
     # emitter, the dtype <-> LLVM type mapping, Philox's element function, the LLVM pipeline
     # and tc's binding of LLVM's C functions, the Target protocol with the modules that remember
-    # their target, and a module's text.
+    # their target, the LLVM IR builder, and a module's text.
     "codegen_ptx": {
+        "tc.codegen_llvm.llvm_ir",
         "tc.codegen_llvm.target",
         "tc.codegen_llvm.scalar",
         "tc.codegen_llvm.kernel_body",

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from llvmlite import ir as ll
 
 import tc
 import tc.tensor as T
-from tc.codegen_llvm.ir_text import module_text
+from tc.codegen_llvm import llvm_ir as ll
+from tc.codegen_llvm.module_text import printed as module_text
 
 JOB = ll.FunctionType(ll.IntType(32), [ll.DoubleType().as_pointer()])
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from llvmlite import ir as ll
-
+from tc.codegen_llvm import llvm_ir as ll
 from tc.codegen_llvm.module_text import module_text
 
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from llvmlite import binding as llvm
-from llvmlite import ir as ll
 
+from tc.codegen_llvm import llvm_ir as ll
 from tc.codegen_llvm.jit import mcjit_target_machine
 from tc.codegen_llvm.nest import ArrayRef, IterationSpace, contiguous_over
 from tc.codegen_llvm.types import F64, I8_PTR, I64, load_element, store_element

@@ -10,8 +10,8 @@ import itertools
 import numpy as np
 import pytest
 from llvmlite import binding as llvm
-from llvmlite import ir as ll
 
+from tc.codegen_llvm import llvm_ir as ll
 from tc.codegen_llvm.jit import mcjit_target_machine
 from tc.codegen_llvm.terms import LLVMSizes
 from tc.codegen_llvm.types import I64

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from llvmlite import ir as ll
 
+from tc.codegen_llvm import llvm_ir as ll
 from tc.codegen_llvm.parallel import JOB_TYPE
 from tc.codegen_llvm.scalar import MathLibrary
 from tc.codegen_llvm.target import HostTarget, host_of, host_target, target_of

@@ -9,8 +9,8 @@ import ctypes
 import numpy as np
 import pytest
 from llvmlite import binding as llvm
-from llvmlite import ir as ll
 
+from tc.codegen_llvm import llvm_ir as ll
 from tc.codegen_llvm.jit import mcjit_target_machine
 from tc.codegen_llvm.transpose import emit_transpose
 from tc.codegen_llvm.types import I8_PTR, I64

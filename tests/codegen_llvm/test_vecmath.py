@@ -12,8 +12,8 @@ from functools import cache
 import llvmlite.binding as llvm
 import numpy as np
 import pytest
-from llvmlite import ir as ll
 
+from tc.codegen_llvm import llvm_ir as ll
 from tc.codegen_llvm.vecmath import TRIG_LIMIT, VECTOR_MATH
 from tc.ir import DType
 

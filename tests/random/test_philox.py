@@ -36,8 +36,8 @@ def test_native_known_answers(counter, key, expected) -> None:  # type: ignore[n
     import ctypes
 
     import llvmlite.binding as llvm
-    from llvmlite import ir as ll
 
+    from tc.codegen_llvm import llvm_ir as ll
     from tc.codegen_llvm.jit import mcjit_target_machine
     from tc.codegen_llvm.random import philox_block
     from tc.codegen_llvm.types import I64
