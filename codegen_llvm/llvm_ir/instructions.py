@@ -89,8 +89,8 @@ class CastInstr(Instruction):
 
     def text(self) -> str:
         (value,) = self.operands
-        md = metadata_text(self.metadata)
-        return self._named(f"{self.opname} {value.type.text} {value.ref} to {self.type.text} {md}")
+        md = " " + metadata_text(self.metadata) if self.metadata else ""
+        return f"{self.ref} = {self.opname} {value.type.text} {value.ref} to {self.type.text}{md}"
 
 
 class LoadInstr(Instruction):
@@ -104,8 +104,8 @@ class LoadInstr(Instruction):
     def text(self) -> str:
         (pointer,) = self.operands
         align = "" if self.align is None else f", align {self.align:d}"
-        md = metadata_text(self.metadata)
-        return self._named(f"load {self.type.text}, {pointer.type.text} {pointer.ref}{align}{md}")
+        md = metadata_text(self.metadata) if self.metadata else ""
+        return f"{self.ref} = load {self.type.text}, {pointer.type.text} {pointer.ref}{align}{md}"
 
 
 class StoreInstr(Instruction):
@@ -117,8 +117,8 @@ class StoreInstr(Instruction):
     def text(self) -> str:
         value, pointer = self.operands
         align = "" if self.align is None else f", align {self.align:d}"
-        md = metadata_text(self.metadata)
-        return f"store {value.type.text} {value.ref}, {pointer.type.text} {pointer.ref}{align}{md}".rstrip()
+        md = metadata_text(self.metadata) if self.metadata else ""
+        return f"store {value.type.text} {value.ref}, {pointer.type.text} {pointer.ref}{align}{md}"
 
 
 class LoadAtomicInstr(Instruction):
@@ -186,8 +186,8 @@ class GEPInstr(Instruction):
         pointer, *indices = self.operands
         op = "getelementptr inbounds" if self.inbounds else "getelementptr"
         listed = ", ".join([f"{i.type.text} {i.ref}" for i in indices])
-        md = metadata_text(self.metadata)
-        return self._named(f"{op} {self.source_etype.text}, {pointer.type.text} {pointer.ref}, {listed} {md}")
+        md = " " + metadata_text(self.metadata) if self.metadata else ""
+        return f"{self.ref} = {op} {self.source_etype.text}, {pointer.type.text} {pointer.ref}, {listed}{md}"
 
 
 class PhiInstr(Instruction):
@@ -218,8 +218,10 @@ class SelectInstr(Instruction):
         super().__init__(parent, lhs.type, "select", (cond, lhs, rhs), name, flags)
 
     def text(self) -> str:
-        values = ", ".join([f"{v.type.text} {v.ref}" for v in self.operands])
-        return self._named(f"select {' '.join(self.flags)} {values} {metadata_text(self.metadata)}")
+        c, a, b = self.operands
+        md = " " + metadata_text(self.metadata) if self.metadata else ""
+        values = f"{c.type.text} {c.ref}, {a.type.text} {a.ref}, {b.type.text} {b.ref}"
+        return f"{self.ref} = select {' '.join(self.flags)} {values}{md}"
 
 
 class CompareInstr(Instruction):
@@ -232,9 +234,9 @@ class CompareInstr(Instruction):
 
     def text(self) -> str:
         lhs, rhs = self.operands
-        flags = "".join([" " + flag for flag in self.flags])
-        md = metadata_text(self.metadata)
-        return self._named(f"{self.opname}{flags} {self.op} {lhs.type.text} {lhs.ref}, {rhs.ref} {md}")
+        flags = "".join([" " + flag for flag in self.flags]) if self.flags else ""
+        md = " " + metadata_text(self.metadata) if self.metadata else ""
+        return f"{self.ref} = {self.opname}{flags} {self.op} {lhs.type.text} {lhs.ref}, {rhs.ref}{md}"
 
 
 class CallAttributes(AttributeSet):
@@ -287,7 +289,10 @@ class CallInstr(Instruction):
     def text(self) -> str:
         callee, *args = self.operands
         function_type = callee.function_type
-        listed = ", ".join([self._argument(n, a) for n, a in enumerate(args)])
+        if self.arg_attributes:
+            listed = ", ".join([self._argument(n, a) for n, a in enumerate(args)])
+        else:
+            listed = ", ".join([f"{a.type.text} {a.ref}" for a in args])
         shown = function_type if function_type.var_arg else function_type.return_type
         target = f"{shown.text} {callee.ref}"
         if self.cconv:
@@ -295,7 +300,7 @@ class CallInstr(Instruction):
         tail = f"{self.tail} " if self.tail else ""
         attributes = " " + " ".join(self.attributes._to_list(shown)) if self.attributes else ""
         fastmath = " " + " ".join(self.fastmath._to_list(shown)) if self.fastmath else ""
-        md = metadata_text(self.metadata)
+        md = metadata_text(self.metadata) if self.metadata else ""
         return self._named(f"{tail}call{fastmath} {target}({listed}){attributes}{md}")
 
     def _argument(self, n: int, value: Value) -> str:
@@ -315,7 +320,7 @@ class Terminator(Instruction):
 
     def text(self) -> str:
         operands = ", ".join([f"{op.type.text} {op.ref}" for op in self.operands])
-        return f"{self.opname} {operands}{metadata_text(self.metadata)}".rstrip()
+        return f"{self.opname} {operands}{metadata_text(self.metadata) if self.metadata else ''}"
 
     def set_weights(self, weights: list[int]) -> None:
         """Branch weights (!prof): how likely each way is."""
