@@ -12,14 +12,10 @@ import re
 from typing import Any
 
 from .types import (
-    ArrayType,
     FunctionType,
-    IntType,
     LabelType,
     MetaDataType,
-    PointerType,
     Type,
-    VectorType,
 )
 
 
@@ -29,9 +25,6 @@ class NameScope:
     def __init__(self) -> None:
         self._used = {""}
         self._last: dict[str, int] = {}
-
-    def is_used(self, name: str) -> bool:
-        return name in self._used
 
     def register(self, name: str, deduplicate: bool = False) -> str:
         if deduplicate:
@@ -125,10 +118,6 @@ class Constant(Value):
 
     def __hash__(self) -> int:
         return hash(str(self))
-
-    @classmethod
-    def literal_array(cls, elements: list[Value]) -> Constant:
-        return cls(ArrayType(elements[0].type, len(elements)), elements)
 
 
 class _ConstantExpression(Constant):
@@ -449,19 +438,3 @@ class NamedMetaData:
 
     def add(self, node: Any) -> None:
         self.operands.append(node)
-
-
-__all__ = [
-    "Argument",
-    "Block",
-    "Constant",
-    "Function",
-    "GlobalVariable",
-    "IntType",
-    "MDValue",
-    "MetaDataString",
-    "PointerType",
-    "Undefined",
-    "Value",
-    "VectorType",
-]
