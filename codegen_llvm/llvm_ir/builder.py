@@ -25,8 +25,6 @@ class IRBuilder:
     def block(self) -> Any:
         return self._block
 
-    basic_block = block
-
     @property
     def function(self) -> Function:
         return self._block.parent
@@ -46,10 +44,6 @@ class IRBuilder:
     def position_before(self, instruction: li.Instruction) -> None:
         self._block = instruction.parent
         self._anchor = self._block.instructions.index(instruction)
-
-    def position_after(self, instruction: li.Instruction) -> None:
-        self.position_before(instruction)
-        self._anchor += 1
 
     def append_basic_block(self, name: str = "") -> Any:
         return self.function.append_basic_block(name)
@@ -250,9 +244,6 @@ class IRBuilder:
 
     def fptosi(self, value: Value, type: Type, name: str = "") -> Any:
         return self._cast("fptosi", value, type, name)
-
-    def fptoui(self, value: Value, type: Type, name: str = "") -> Any:
-        return self._cast("fptoui", value, type, name)
 
     def sitofp(self, value: Value, type: Type, name: str = "") -> Any:
         return self._cast("sitofp", value, type, name)

@@ -28,8 +28,8 @@ class NameScope:
 
     def register(self, name: str, deduplicate: bool = False) -> str:
         if deduplicate:
-            name = self.deduplicate(name)
-        elif name in self._used:
+            return self.fresh(name)
+        if name in self._used:
             raise NameError(f"duplicated name {name!r}")
         self._used.add(name)
         return name
@@ -43,7 +43,8 @@ class NameScope:
         return name
 
     def fresh(self, name: str) -> str:
-        """register(name, deduplicate=True), for the many values an instruction makes."""
+        """`name` registered, made unique first (instructions call it directly: there are
+        many)."""
         used = self._used
         if name not in used:
             used.add(name)
