@@ -58,7 +58,7 @@ def lower_function(
     (bodies.py), which its op may call once per step."""
     _register_common_lowerings()
     ranks = convention.slot_ranks
-    symbol = entry_symbol(function)
+    symbol = entry_symbol(function.name)
     fn = ll.Function(module, ll.FunctionType(I32, [I8_PTR.as_pointer(), I64.as_pointer()]), symbol)
     data, dims = fn.args
     data.name, dims.name = "data", "dims"

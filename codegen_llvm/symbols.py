@@ -4,7 +4,7 @@ loading cached object code imports none of the lowering."""
 
 from __future__ import annotations
 
-from ..ir import DType, Function
+from ..ir import DType
 
 BLAS_GLOBALS = {DType.F64: "tc_blas_dgemm", DType.F32: "tc_blas_sgemm"}
 # Matrix-vector products (a step of a recurrent network at batch 1) go to gemv: gemm's
@@ -53,8 +53,9 @@ def profile_global(function: str) -> str:
     return f"tc_profile.{function}"
 
 
-def entry_symbol(function: Function) -> str:
-    return f"tc_{function.name}"
+def entry_symbol(function: str) -> str:
+    """The symbol of the entry point of the function named `function`."""
+    return f"tc_{function}"
 
 
 def dispatch_symbol(entry: str) -> str:

@@ -40,6 +40,14 @@ RANKS_DIFFER, NOT_PACKED = -1, -2
 NDARRAY = id(np.ndarray)
 
 
+def _checks_and_trims(ir_functions: Mapping[str, Function]) -> tuple[int, Sequence[int]]:
+    """How many indices the optimised IR's code checks, and which results it trims."""
+    if "tir-opt" not in ir_functions:
+        return 0, []
+    optimized = ir_functions["tir-opt"]
+    return len(index_checks(optimized)), trimmed_results(optimized)
+
+
 class CompiledFunction:
     """A compiled tc function. Call it like the Theano function it replaces."""
 
@@ -59,14 +67,15 @@ class CompiledFunction:
         shared: Sequence[SharedBuffer] = (),
         stores: Sequence[tuple[int, bool]] = (),
         compiled_by: str = "tc.function",
+        checks_and_trims: tuple[int, Sequence[int]] | None = None,
     ) -> None:
-        """`shared`: the buffers of the globals the function reads or writes, in slot
-        order; `stores`: for each store, the index of its buffer in `shared` and
-        whether it may be written in place; `compiled_by`: the call that made it (errors
-        name it where the user can pass allow_input_downcast)."""
-        self.name = name
+        """`shared`: the buffers of the globals the function reads or writes, in slot order;
+        `stores`: for each store, the index of its buffer in `shared` and whether it may be
+        written in place; `compiled_by`: the call that made it (errors name it where the user
+        can pass allow_input_downcast); `checks_and_trims`: _checks_and_trims(ir_functions),
+        where it is known without reading the IR."""
+        self.name, self.inputs = name, list(inputs)
         self._code_owner = code_owner  # keeps the JIT engine (and so `native`) alive
-        self.inputs = list(inputs)
         self.output_types = list(output_types)
         self._native = native
         self._plan = shape_plan
@@ -90,11 +99,10 @@ class CompiledFunction:
         slots = len(inputs) + len(output_types) + len(self._shared) + len(self._stores)
         self._data_type = ctypes.c_void_p * slots
         # Checked indices report through `dims`, which the scalar paths do not size for it.
-        self._index_checks = index_checks(ir_functions["tir-opt"]) if "tir-opt" in ir_functions else []
+        self._index_checks, trimmed = checks_and_trims or _checks_and_trims(ir_functions)
         # Results of a length known after the call (tx.head): their position, and where in
         # `dims` the native code writes the rows it filled.
         ranks = [s.type.rank for s in inputs] + [t.rank for t in output_types]
-        trimmed = trimmed_results(ir_functions["tir-opt"]) if "tir-opt" in ir_functions else []
         self._trims = [(k, 2 * sum(ranks[: len(inputs) + k])) for k in trimmed]
         self._fast = (
             None
@@ -312,7 +320,7 @@ class CompiledFunction:
 
     def _index_error(self, check: int, dims: ctypes.Array) -> TcIndexError:
         """The error of failed index check number `check`; nothing has been updated."""
-        return index_error(self.name, self._index_checks, check, dims)
+        return index_error(self.name, index_checks(self._ir["tir-opt"]), check, dims)
 
     def _merge_keywords(self, args: tuple[object, ...], kwargs: dict[str, object]) -> tuple[object, ...]:
         """The arguments in input order, keywords placed and defaults filled in."""

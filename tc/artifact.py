@@ -45,19 +45,12 @@ from .artifact_manifest import (
     read_object,
     tc_version,
 )
+from .callables import StageTexts, make_functions
 from .codegen_llvm import entry_symbol
 from .codegen_llvm.elfcheck import ObjectCodeError
 from .codegen_llvm.loader import load_object
 from .codegen_llvm.symbols import EntryPoint
-from .compile import (
-    StageTexts,
-    default_updates,
-    make_functions,
-    native_code,
-    optimize_module,
-    shape_plan,
-    shared,
-)
+from .compile import default_updates, optimize, optimize_module, shape_plan, shared
 from .frontend.lower import build_function
 from .frontend.shared import SharedVariable
 from .frontend.tx.errors import SourceFile, SourceFileError
@@ -65,6 +58,8 @@ from .frontend.tx.lowering import Hooks, Program, TxFunction, lower_source
 from .ir import Global, Module, TcError, TcParseError, TcValueError, parse_module, verify_module
 from .ir.attributes import SymbolRef
 from .ir.calling import calling_convention
+from .object_cache import native_code
+from .optimized import OptimizedModule
 
 OBJECT_FILE = "code.o"
 PTX_FILE = "kernels.ptx"
@@ -184,17 +179,17 @@ def compile_file(
     those named in `functions`: the others are neither checked nor compiled). `profile`:
     each function's `profile` records where its calls' time goes (runtime/profile.py)."""
     built = build_file(path, functions=functions)
-    texts, plans = optimize_module(built.module)
-    stages = StageTexts(texts)
+    optimized = optimize(built.module)
+    stages = StageTexts(optimized.texts)
     functions: dict[str, Callable[..., Any]] = {}
     if built.module.functions:
-        native = native_code(built.module, stages["tir-opt"], opt_level, profile)
+        native = native_code(optimized.module, stages["tir-opt"], opt_level, profile)
         stages.include(native.stages)  # read when asked for (quick code's optimised text comes later)
         functions.update(
             make_functions(
-                built.module,
+                optimized.module,
                 native,
-                plans,
+                optimized.plans,
                 stages,
                 built.single_output,
                 allow_input_downcast,
@@ -260,7 +255,7 @@ def compile_artifact(
         functions.append(
             {
                 "name": function.name,
-                "symbol": entry_symbol(function),
+                "symbol": entry_symbol(function.name),
                 "inputs": [{"name": a.name, "type": str(a.type)} for a in function.args],
                 "outputs": [str(t) for t in function.result_types],
                 "single_output": built.single_output[function.name],
@@ -369,7 +364,7 @@ def _load(directory: Path, manifest: dict[str, Any], allow_input_downcast: bool)
         name = manifest.get("name", directory.name)
         return _module(name, str(directory), None, compiled_for_gpu, variables, stages)
     entries = {
-        f.name: EntryPoint(entry_symbol(f), calling_convention(module, f).slot_ranks)
+        f.name: EntryPoint(entry_symbol(f.name), calling_convention(module, f).slot_ranks)
         for f in module.functions
     }
     try:
@@ -377,7 +372,7 @@ def _load(directory: Path, manifest: dict[str, Any], allow_input_downcast: bool)
     except ObjectCodeError as err:
         raise ArtifactError(f"'{directory}': {manifest['object']['file']} is not loadable: {err}") from err
     compiled = make_functions(
-        module,
+        OptimizedModule.of(module),
         native,
         plans,
         stages,

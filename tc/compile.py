@@ -5,16 +5,15 @@ The only module that knows every stage; each stage knows only those below it.
 
 from __future__ import annotations
 
-import functools
-import os
 import re
-import time
+import sys
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tc.frontend.config import DEVICES, config
-from tc.frontend.graph import Variable
+from tc.frontend.graph import Variable, user_location
+from tc.frontend.graph_key import function_graph
 from tc.frontend.lower import build_function
 from tc.frontend.shared import SharedVariable
 from tc.ir import (
@@ -23,8 +22,6 @@ from tc.ir import (
     TcError,
     TcTypeError,
     TcValueError,
-    initial_state,
-    parse_module,
     print_module,
     verify_module,
 )
@@ -32,21 +29,18 @@ from tc.ir.calling import calling_convention
 from tc.ir.printer import print_module_texts
 from tc.ir.shapes import ShapePlan
 from tc.passes import LOWER_PIPELINE, OPTIMIZE_PIPELINE
-from tc.runtime import CompiledFunction, InputSpec
-from tc.runtime.blas import blas_routines
-from tc.runtime.memory import keep_freed_memory
+from tc.runtime import CompiledFunction
 from tc.runtime.shared import SharedBuffer
 
-from . import collector, compile_log, pass_cache, tiering
+from . import collector, compile_log, function_cache, pass_cache, tiering
 from .arguments import Pairs, check_givens, check_outputs, check_updates, default_updates, pairs
-from .function_pickle import pickle_recipe, rebuild_function
+from .callables import StageTexts, native_functions
 from .inputs import In, check_defaults, configure_inputs, split_inputs
-from .library_parts import give_library, packed_call, prefetch_support_library
-from .native_entry import defer_native_entry
-from .object_cache import native_code
+from .library_parts import prefetch_support_library, support_parts
+from .optimized import Optimized, OptimizedModule
 
 if TYPE_CHECKING:
-    from tc.codegen_llvm import NativeModule
+    pass
 
 
 def shared(
@@ -125,22 +119,53 @@ def function(
     given_pairs = check_givens(pairs(givens, "givens"))
     roots = output_list + [expr for _, expr in update_pairs] + [new for _, new in given_pairs]
     update_pairs += default_updates(roots, update_pairs, no_default_updates)
+    graph = (function_name, variables, output_list, update_pairs, given_pairs)
+    options = ({function_name: single}, bool(allow_input_downcast))
     with compile_log.compiling(function_name), collector.paused():
-        with compile_log.stage("build"):
-            built = build_function(
-                function_name, variables, output_list, update_pairs, given_pairs, verify=False
-            )
-        buffers = {symbol: variable.container for symbol, variable in built.shared.items()}
-        compiled = compile_ir_module(
-            built.module,
-            {function_name: single},
-            bool(allow_input_downcast),
-            buffers,
-            on_unused_input,
-            target_device,
-            profiled,
-        )[function_name]
+        compiled = _compile_graph(graph, options, on_unused_input, target_device, profiled)[function_name]
     return configure_inputs(compiled, variables, input_options)
+
+
+def _compile_graph(
+    graph: tuple[str, list[Variable], list[Variable], Pairs, Pairs],
+    options: tuple[dict[str, bool], bool],
+    on_unused_input: str,
+    device: str,
+    profile: bool,
+) -> dict[str, CompiledFunction]:
+    """tc.function's callables for `graph` (name, inputs, outputs, updates, givens): from what
+    an earlier compile of the same graph left (function_cache.py), or built and compiled."""
+    if device == "cuda":
+        from tc.runtime.cuda import cuda_context
+
+        cuda_context()  # without a GPU, say so before any work
+    text = None
+    if device == "cpu":
+        text = function_graph(*graph, user_location())
+    key = function_cache.key_of(text[0]) if text is not None else None
+    remembered = function_cache.load(key) if key is not None else None
+    shared = remembered.shared(text[1]) if remembered is not None and text is not None else None
+    if remembered is not None and shared is not None:
+        buffers = {symbol: variable.container for symbol, variable in shared.items()}
+        with tiering.compiling():
+            prefetch_support_library(remembered.parts)
+            optimized = optimized_from_cache(remembered.pass_key, {"tir": remembered.tir}, on_unused_input)
+            if optimized is not None:
+                compile_log.note("graph cached: nothing built")
+                return _functions(optimized, (*options, buffers), device, profile)
+    with compile_log.stage("build"):
+        built = build_function(*graph, verify=False)  # type: ignore[arg-type]
+    buffers = {symbol: variable.container for symbol, variable in built.shared.items()}
+    with tiering.compiling():
+        parts = support_parts(built.module) if device == "cpu" else []
+        prefetch_support_library(parts)
+        optimized = optimize(built.module, on_unused_input)
+        compiled = _functions(optimized, (*options, buffers), device, profile)
+    numbers = function_cache.numbers_of(built.shared, text[1]) if text is not None else None
+    if key is not None and numbers is not None:
+        tir = optimized.texts["tir"]
+        function_cache.store(key, function_cache.Remembered(optimized.key, tir, parts, numbers))
+    return compiled
 
 
 def compile_ir_module(
@@ -167,96 +192,57 @@ def compile_ir_module(
     names = ",".join(f.name for f in module.functions)
     with compile_log.compiling(names), tiering.compiling(), collector.paused():
         if device == "cpu":
-            prefetch_support_library(module)
-        stages, plans = optimize_module(module, on_unused_input)
-        stages = StageTexts(stages)
-        if device in ("cuda", "emulated"):  # "emulated": the GPU path on the host, for tests
-            from .compile_cuda import cuda_functions
-
-            with compile_log.stage("gpu programs"):
-                emulated = device == "emulated"
-                return cuda_functions(  # type: ignore[return-value]
-                    module, stages, plans, single_output, allow_input_downcast, shared_buffers, emulated
-                )
-        native = native_code(module, stages["tir-opt"], profile=profile)
-        stages.include(native.stages)
-        dump_stages(stages)
-        options = (single_output, allow_input_downcast, shared_buffers)
-        return make_functions(module, native, plans, stages, *options, profile=profile)
+            prefetch_support_library(support_parts(module))
+        optimized = optimize(module, on_unused_input)
+        return _functions(optimized, (single_output, allow_input_downcast, shared_buffers), device, profile)
 
 
-DUMP_STAGES = ("tir", "tir-opt", "llvm", "llvm-opt", "asm")
+def _functions(
+    optimized: Optimized,
+    options: tuple[dict[str, bool] | None, bool, dict[str, SharedBuffer] | None],
+    device: str,
+    profile: bool,
+) -> dict[str, CompiledFunction]:
+    """The callables of an optimised module: `options` are make_functions' (single output,
+    downcast, shared buffers)."""
+    stages = StageTexts(optimized.texts)
+    if device in ("cuda", "emulated"):  # "emulated": the GPU path on the host, for tests
+        from .compile_cuda import cuda_functions
 
-
-class StageTexts(dict[str, str]):
-    """Each compilation stage's text. `asm` is made from `llvm-opt` the first time it is read
-    (`f.dump("asm")`, TC_DUMP=asm): emitting assembly costs about a third of a compile. The
-    LLVM stages of cached code are read when first asked for (`include`)."""
-
-    later: Mapping[str, str] = {}
-
-    def include(self, texts: Mapping[str, str]) -> None:
-        """Add `texts`, a mapping that may read them only when asked."""
-        self.later = texts
-
-    def __missing__(self, stage: str) -> str:
-        if stage in self.later:
-            self[stage] = text = self.later[stage]
-            return text
-        if stage == "asm" and "llvm-opt" in self:
-            from tc.codegen_llvm.objectcode import assembly_of
-
-            self["asm"] = text = assembly_of(self["llvm-opt"])
-            return text
-        raise KeyError(stage)
-
-    def __contains__(self, stage: object) -> bool:
-        return super().__contains__(stage) or stage in self.later or (stage == "asm" and "llvm-opt" in self)
-
-    def __iter__(self) -> Iterator[str]:
-        yield from super().__iter__()
-        yield from (stage for stage in self.later if not dict.__contains__(self, stage))
-        if not super().__contains__("asm") and "llvm-opt" in self:
-            yield "asm"
-
-
-def dump_stages(stages: dict[str, str]) -> None:
-    """TC_DUMP=tir,tir-opt,llvm,llvm-opt,asm prints those stages as functions compile
-    (an environment switch, as numba's NUMBA_DUMP_*); an unknown name is warned about."""
-    wanted = [s.strip() for s in os.environ.get("TC_DUMP", "").split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in DUMP_STAGES]
-    if unknown:
-        warnings.warn(
-            f"TC_DUMP: unknown stage(s) {', '.join(map(repr, unknown))}; the stages are "
-            f"{', '.join(DUMP_STAGES)}",
-            stacklevel=2,
-        )
-    for stage in (s for s in wanted if s in stages):
-        print(f"// ----- {stage} -----\n{stages[stage]}")
+        with compile_log.stage("gpu programs"):
+            module, emulated = optimized.module.module, device == "emulated"
+            return cuda_functions(module, stages, optimized.plans, *options, emulated)  # type: ignore[return-value]
+    return native_functions(optimized.module, stages, optimized.plans, options, profile)
 
 
 def optimize_module(
     module: Module, on_unused_input: str = "ignore"
 ) -> tuple[dict[str, str], dict[str, ShapePlan]]:
-    """Run the pass pipeline in place; return the IR stages' text and each function's shape plan.
+    """Run the pass pipeline on `module` in place; return the IR stages' text and each
+    function's shape plan."""
+    optimized = optimize(module, on_unused_input)
+    if optimized.module.module is not module:  # (from the pass cache)
+        module.functions[:] = optimized.module.module.functions
+    return optimized.texts, optimized.plans
+
+
+def optimize(module: Module, on_unused_input: str = "ignore") -> Optimized:
+    """The IR stages' text, each function's shape plan and the optimised module: `module`
+    itself, changed by the passes, or from the pass cache (then `module` is left as built).
 
     The shape plans are derived before fusion, so a shape error names the user's
     op rather than a fused kernel.
     """
     plain, located = print_module_texts(module)
-    stages = {"tir": plain}
     # Keyed and kept with the ops' locations, which error messages name.
     key = pass_cache.key_of(located, (*OPTIMIZE_PIPELINE, "|", *LOWER_PIPELINE))
-    cached = _cached_pipeline(key)
+    cached = optimized_from_cache(key, {"tir": plain}, on_unused_input)
     if cached is not None:
-        pipelined, (optimized, plans) = cached
         compile_log.note("passes cached")
-        for function in optimized.functions:
-            _check_unused_inputs(function.name, pipelined.unused.get(function.name, []), on_unused_input)
-        module.functions[:] = optimized.functions
-        return {**stages, **pipelined.texts}, plans
+        return cached
     from tc.passes.manager import PassManager, parse_pipeline  # (a warm start runs no pass)
 
+    stages = {"tir": plain}
     verify_module(module)  # (text the pass cache has was verified before it was stored)
     with compile_log.stage("passes"):
         PassManager(parse_pipeline(OPTIMIZE_PIPELINE), verify_each=False).run(module)
@@ -269,117 +255,30 @@ def optimize_module(
         stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
         PassManager(parse_pipeline(LOWER_PIPELINE), verify_each=False).run(module)
         stages["tir-opt"] = print_module(module)
-    pass_cache.store(key, stages, unused, plans, module)
-    return stages, plans
+    optimized = OptimizedModule.of(module)
+    pass_cache.store(key, stages, unused, plans, optimized)
+    return Optimized(stages, plans, optimized, key)
 
 
-def _cached_pipeline(key: str) -> tuple[pass_cache.Pipelined, tuple[Module, dict[str, ShapePlan]]] | None:
-    """What the pass cache has for `key` and the optimised module and shape plans it rebuilds."""
-    cached = pass_cache.load(key)
-    if cached is None:
+def optimized_from_cache(key: str, stages: dict[str, str], on_unused_input: str) -> Optimized | None:
+    """What `optimize` returns, from the pass cache's entry `key` (None: no usable entry);
+    `stages` has the built module's text."""
+    pipelined = pass_cache.load(key)
+    if pipelined is None:
         return None
     try:
-        with compile_log.stage("thaw"):
-            return cached, cached.results()
+        with compile_log.stage("pass cache"):
+            optimized, plans = pipelined.results()
     except TcError:
         return None  # a damaged entry: the pipeline runs again and replaces it
+    for function in optimized.functions:
+        _check_unused_inputs(function.name, pipelined.unused.get(function.name, []), on_unused_input)
+    return Optimized({**stages, **pipelined.texts}, plans, optimized, key)
 
 
 def shape_plan(module: Module, function: Function) -> ShapePlan:
     convention = calling_convention(module, function)
     return ShapePlan(function, [(g, convention.global_types[g]) for g in convention.globals])
-
-
-def make_functions(
-    module: Module,
-    native: NativeModule,
-    plans: dict[str, ShapePlan],
-    stages: dict[str, str],
-    single_output: dict[str, bool] | None = None,
-    allow_input_downcast: bool = False,
-    shared_buffers: dict[str, SharedBuffer] | None = None,
-    native_entries: bool = True,
-    compiled_by: str = "tc.function",
-    profile: bool = False,
-) -> dict[str, CompiledFunction]:
-    """The callables over compiled code for every function of an optimised `module`.
-
-    `native_entries=False` skips the CPython-level entries of scalar functions,
-    which are JIT-compiled here (a loaded artifact compiles nothing). `profile`: the code
-    was compiled profiled; each callable gets its `profile`.
-    """
-    with compile_log.stage("blas"):  # finding BLAS imports scipy, once, when there is a product
-        native.set_blas(blas_routines)
-    give_library(native)
-    keep_freed_memory()
-    started = time.perf_counter()
-    buffers = dict(shared_buffers or {})
-    initial = initial_state(module)
-    for glob in module.globals:
-        if glob.name not in buffers:
-            buffers[glob.name] = SharedBuffer.from_value(initial[glob.name], glob.name)
-    built = functools.cache(functools.partial(parse_module, stages["tir"])) if "tir" in stages else None
-    compiled = {}
-    for function in module.functions:
-        name = function.name
-        convention = calling_convention(module, function)
-        # plan-buffers decided which updates may write the shared buffer itself.
-        stores = [
-            (convention.globals.index(op.symbol), op.attributes.get("in_place") is True)
-            for op in convention.stores
-        ]
-        compiled[name] = CompiledFunction(
-            name,
-            [InputSpec(a.name or f"#{i}", a.type) for i, a in enumerate(function.args)],
-            function.result_types,
-            native.cfunction(name),
-            plans[name],
-            stages,
-            _IRStages(function, built),
-            (single_output or {}).get(name, len(function.result_types) == 1),
-            allow_input_downcast,
-            config.floatX,
-            code_owner=native,
-            shared=[buffers[g] for g in convention.globals],
-            stores=stores,
-            compiled_by=compiled_by,
-        )
-        compiled[name].use_packed_call(packed_call(), native.addresses[name], convention.slot_ranks)
-        recipe = pickle_recipe(name, convention.globals, native_entries, compiled_by)
-        compiled[name].enable_pickling(rebuild_function, recipe)
-        if profile:
-            from tc.runtime.profile import function_profile  # (loaded when a function is profiled)
-
-            stats = function_profile(function)
-            native.set_profile(name, stats.address)
-            compiled[name].enable_profile(stats)
-        elif native_entries and compiled[name].scalar_only:
-            defer_native_entry(compiled[name], function, native.addresses[name])
-        tiering.optimise_when_called(native, compiled[name])
-    compile_log.record("functions", time.perf_counter() - started)
-    return compiled
-
-
-class _IRStages(Mapping[str, Function]):
-    """A compiled function's IR by stage. 'tir' (as built) is parsed from the module's text
-    only when first asked for: parsing it on every compile was a large share of the time."""
-
-    def __init__(self, optimized: Function, built: Callable[[], Module] | None) -> None:
-        self._optimized = optimized
-        self._built = built
-
-    def __getitem__(self, stage: str) -> Function:
-        if stage == "tir-opt":
-            return self._optimized
-        if stage == "tir" and self._built is not None:
-            return self._built().function(self._optimized.name)
-        raise KeyError(stage)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(["tir-opt", "tir"] if self._built is not None else ["tir-opt"])
-
-    def __len__(self) -> int:
-        return 2 if self._built is not None else 1
 
 
 def _unused_inputs(function: Function) -> list[str]:
@@ -394,4 +293,12 @@ def _check_unused_inputs(function: str, unused: list[str], policy: str) -> None:
             f"input(s) {', '.join(unused)} of function '{function}' are not used to compute the "
             "outputs; pass on_unused_input='ignore' to allow this"
         )
-    warnings.warn(f"unused input(s) {', '.join(unused)} of function '{function}'", stacklevel=5)
+    warnings.warn(f"unused input(s) {', '.join(unused)} of function '{function}'", stacklevel=_user_level())
+
+
+def _user_level() -> int:
+    """The stack level of the first frame outside tc, as `warnings.warn` counts from its caller."""
+    frame, level = sys._getframe(2), 2
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "tc":
+        frame, level = frame.f_back, level + 1
+    return level

@@ -44,7 +44,8 @@ def cuda_functions(
     memory standing in for the GPU's (codegen_ptx/launch.py): how CI tests this path.
     `ptx`: the module's PTX, already compiled (an artifact's): nothing is compiled then.
     """
-    from .compile import _IRStages, initial_state
+    from .callables import IRStages
+    from .optimized import OptimizedModule
 
     target = EMULATED if emulated else NVPTX
     llmodule = target.new_module()
@@ -68,10 +69,9 @@ def cuda_functions(
         device = CudaDevice(context, CudaModule(context, ptx, formats))
 
     buffers = dict(shared_buffers or {})
-    initial = initial_state(module)
-    for glob in module.globals:
-        if glob.name not in buffers:
-            buffers[glob.name] = SharedBuffer.from_value(initial[glob.name], glob.name)
+    optimized = OptimizedModule.of(module)
+    for name, value in optimized.initial_values({g.name for g in module.globals} - set(buffers)).items():
+        buffers[name] = SharedBuffer.from_value(value, name)
     compiled = {}
     for function in module.functions:
         name = function.name
@@ -84,7 +84,7 @@ def cuda_functions(
             None,
             plans[name],
             stages,
-            _IRStages(function, None),
+            IRStages(optimized, name, None),
             (single_output or {}).get(name, len(function.result_types) == 1),
             allow_input_downcast,
             config.floatX,

@@ -39,16 +39,19 @@ def _parse(state: Mapping[str, Any]) -> tuple[dict[str, str], Module, dict[str, 
 
 def rebuild_function(recipe: Sequence[Any], state: Mapping[str, Any]) -> CompiledFunction:
     """The function `recipe` and `state` describe, compiled (or loaded) in this process."""
-    from .compile import StageTexts, make_functions, native_code
+    from .callables import StageTexts, make_functions
+    from .object_cache import native_code
+    from .optimized import OptimizedModule
 
     function_name, global_names, native_entries, compiled_by = recipe
     ir_stages, module, plans = _parse(state)
-    native = native_code(module, ir_stages["tir-opt"])
+    optimized = OptimizedModule.of(module)
+    native = native_code(optimized, ir_stages["tir-opt"])
     stages = StageTexts(ir_stages)
     stages.include(native.stages)  # read when asked for (quick code's optimised text comes later)
     buffers = dict(zip(global_names, state["shared"], strict=True))
     functions = make_functions(
-        module,
+        optimized,
         native,
         plans,
         stages,

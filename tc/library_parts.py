@@ -37,13 +37,10 @@ def support_library(names: list[str] | None = None) -> dict[str, int]:
     return addresses
 
 
-def prefetch_support_library(module: Module) -> None:
-    """Start compiling the support library's parts `module` will need and the cache lacks,
-    each on a thread of its own: LLVM runs with the GIL released, so an empty cache's first
-    compile makes them while it runs its passes and lowering (about 0.15 s of LLVM). "call"
-    is always needed (the packed call); "pool" when the module has arrays (its loops may be
-    spread over the cores); a dtype's product kernels when it multiplies matrices. A part
-    guessed wrong is made when the code loads (set_library asks for what it calls)."""
+def support_parts(module: Module) -> list[str]:
+    """The support library's parts `module` will need: "call" always (the packed call);
+    "pool" when it has arrays (its loops may be spread over the cores); a dtype's product
+    kernels when it multiplies matrices of that dtype."""
     from tc.ir.ops.linalg import BatchedDot, Dot
 
     parts = {"call"}
@@ -55,8 +52,16 @@ def prefetch_support_library(module: Module) -> None:
                 parts.add("pool")
             if type(op) in (Dot, BatchedDot) and op.results[0].type.dtype.value in ("f32", "f64"):
                 parts.add(op.results[0].type.dtype.value)
+    return sorted(parts)
+
+
+def prefetch_support_library(parts: list[str]) -> None:
+    """Start compiling the support library's `parts` (support_parts) the cache lacks, each on
+    a thread of its own: LLVM runs with the GIL released, so an empty cache's first compile
+    makes them while it runs its passes and lowering (about 0.15 s of LLVM). A part guessed
+    wrong is made when the code loads (set_library asks for what it calls)."""
     with _PARTS_LOCK:
-        unmade = parts - set(_PARTS)
+        unmade = set(parts) - set(_PARTS)
     wanted = sorted(part for part in unmade if not _in_cache(part))  # the cache asked outside the lock
     if wanted:  # a part in the cache loads in a millisecond, when first needed, on this thread
         _import_what_makers_use()

@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import functools
 
-from tc.ir import Function
 from tc.runtime import CompiledFunction
+
+from .optimized import FunctionInterface
 
 # Calls through the Python path before a scalar function gets its native entry.
 NATIVE_ENTRY_AFTER_CALLS = 16
 
 
-def defer_native_entry(compiled: CompiledFunction, function: Function, address: int) -> None:
+def defer_native_entry(compiled: CompiledFunction, function: FunctionInterface, address: int) -> None:
     """Give `compiled` (the entry point of `function` at `address`) its native entry later."""
     make = functools.partial(_use_fastcall_entry, function=function, address=address)
     compiled.defer_native_entry(make, NATIVE_ENTRY_AFTER_CALLS)
 
 
-def _use_fastcall_entry(compiled: CompiledFunction, function: Function, address: int) -> None:
+def _use_fastcall_entry(compiled: CompiledFunction, function: FunctionInterface, address: int) -> None:
     from tc.codegen_llvm import pycall
     from tc.codegen_llvm.pycall_state import SharedState
 
@@ -38,7 +39,7 @@ def _use_fastcall_entry(compiled: CompiledFunction, function: Function, address:
         )
     entry, engine = pycall.compile_fastcall(
         address,
-        [a.type.dtype for a in function.args],
+        [t.dtype for t in function.arg_types],
         [t.dtype for t in function.result_types],
         compiled._single,
         state,

@@ -10,8 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tc.frontend.config import config
-from tc.ir import Module, TcCompilationError
-from tc.ir.calling import calling_convention
+from tc.ir import TcCompilationError
 from tc.runtime.cache import CompileCache, cache_directory, cache_key, source_digest
 
 from . import compile_log
@@ -22,11 +21,14 @@ if TYPE_CHECKING:
     from tc.codegen_llvm.objectcode import Lowered, ObjectCode
 
     from . import tiering
+    from .optimized import OptimizedModule
 
 
-def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: bool = False) -> NativeModule:
-    """Native code for the fused `module`, from the compile cache when it is there; `profile`:
-    code that records each op's runs (codegen_llvm/profile.py)."""
+def native_code(
+    optimized: OptimizedModule, optimized_ir: str, opt_level: int = 3, profile: bool = False
+) -> NativeModule:
+    """Native code for the fused module `optimized` (of text `optimized_ir`), from the compile
+    cache when it is there; `profile`: code that records each op's runs (codegen_llvm/profile.py)."""
     from tc import __version__
     from tc.codegen_llvm.loader import load_object
     from tc.codegen_llvm.symbols import EntryPoint, entry_symbol
@@ -50,10 +52,7 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
     stages = _cached_stages(hit[0], key) if hit is not None else None
     if hit is not None and stages is not None:
         # The entry points follow from the module, so a header cannot misdirect a call.
-        entries = {
-            f.name: EntryPoint(entry_symbol(f), calling_convention(module, f).slot_ranks)
-            for f in module.functions
-        }
+        entries = {f.name: EntryPoint(entry_symbol(f.name), f.slot_ranks) for f in optimized.functions}
         try:
             with compile_log.stage("load"):
                 if hit[0].get("quick") is True:
@@ -71,7 +70,7 @@ def native_code(module: Module, optimized_ir: str, opt_level: int = 3, profile: 
         return tiering.quick_code(*made, hooks)[0]
     from tc.codegen_llvm.objectcode import lower, optimized_object
 
-    lowered = lower(module, profile)
+    lowered = lower(optimized.module, profile)
     if tiering.wanted(lowered, opt_level, profile):
         native, code = tiering.quick_code(lowered, None, hooks)
         if caching:

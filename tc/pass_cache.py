@@ -4,46 +4,54 @@ The optimised IR is a function of the IR the builder made, the passes' and the I
 source and tc's version: under that key (the built IR printed with its locations) the
 compile cache keeps what a compile needs after the passes — `tir-opt`, which codegen
 lowers, as flat records (ir/flat.py: locations included, since error messages name the
-user's line); the shape plans derived from `tir-planned` (pickled: plain terms and
-checks); each function's unused inputs; and the stages' text (for `f.dump`). This process
-keeps them in memory as well. A hit rebuilds one module (about a millisecond for a train
-step, no parser) and plans nothing, instead of running the pipeline (tens of
-milliseconds); the object code is then found in the cache by the optimised IR.
+user's line); its functions' interfaces (tc/optimized.py); the shape plans derived from
+`tir-planned` (pickled: plain terms and checks); each function's unused inputs; and the
+stages' text (for `f.dump`). This process keeps them in memory as well. A hit plans nothing
+and runs no pass (the pipeline takes tens of milliseconds); the module is rebuilt from its
+records (about a millisecond for a train step, no parser) only if something asks for the IR.
+The object code is then found in the cache by the optimised IR's text.
 """
 
 from __future__ import annotations
 
+import functools
 import pickle
 from typing import NamedTuple
 
-from tc.ir import Module, TcError
+from tc.ir import TcError
 from tc.ir.flat import freeze, thaw
 from tc.ir.shapes import ShapePlan
 from tc.runtime.cache import CompileCache, cache_directory, cache_key, source_digest
 
+from .optimized import FunctionInterface, OptimizedModule
+
 STAGES = ("tir-planned", "tir-opt")
+LAYOUT = 2  # of an entry (here and in optimized.py): a change to what an entry keeps bumps it
 
 
 class Pipelined(NamedTuple):
-    """What the pipeline made: each stage's text, the shape plans and unused inputs of each
-    function, and the optimised module frozen (ir/flat.py). (Named tuples here and in the
-    other records `import tc` defines: a frozen dataclass took 0.3-0.6 ms to define.)"""
+    """What the pipeline made: each stage's text, the unused inputs of each function, its
+    interface and shape plan (pickled together), and the optimised module frozen
+    (ir/flat.py). (Named tuples here and in the other records `import tc` defines: a frozen
+    dataclass took 0.3-0.6 ms to define.)"""
 
     texts: dict[str, str]
     unused: dict[str, list[str]]
     plans: bytes
     optimized: bytes
 
-    def results(self) -> tuple[Module, dict[str, ShapePlan]]:
-        """The optimised module and the shape plans, rebuilt afresh (passes change modules in
-        place); a TcError if the records are damaged."""
+    def results(self) -> tuple[OptimizedModule, dict[str, ShapePlan]]:
+        """The optimised module (rebuilt afresh when asked for: passes change modules in
+        place) and the shape plans; a TcError if the records are damaged."""
         try:
-            plans = pickle.loads(self.plans)
+            plans, (functions, globals_) = pickle.loads(self.plans)
         except Exception as err:  # noqa: BLE001 (any damage to the bytes)
             raise TcError(f"not saved shape plans: {err}") from None
         if not isinstance(plans, dict) or not all(isinstance(p, ShapePlan) for p in plans.values()):
             raise TcError("not saved shape plans")
-        return thaw(self.optimized), plans
+        if not all(isinstance(f, FunctionInterface) for f in functions):
+            raise TcError("not saved function interfaces")
+        return OptimizedModule(functions, globals_, functools.partial(thaw, self.optimized)), plans
 
 
 _MEMORY: dict[str, Pipelined] = {}
@@ -54,7 +62,7 @@ def key_of(tir: str, pipeline: tuple[str, ...]) -> str:
     """The key of running `pipeline` on the module whose located text is `tir`."""
     from tc import __version__
 
-    return cache_key("passes", tir, ",".join(pipeline), source_digest("passes", "ir"), __version__)
+    return cache_key("passes", str(LAYOUT), tir, ",".join(pipeline), source_digest("passes", "ir"), __version__)
 
 
 def load(key: str) -> Pipelined | None:
@@ -83,16 +91,16 @@ def store(
     texts: dict[str, str],
     unused: dict[str, list[str]],
     plans: dict[str, ShapePlan],
-    optimized: Module,
+    optimized: OptimizedModule,
 ) -> None:
     """Keep the pipeline's results: `plans` derived before the lowering passes ran. Plans
     that do not pickle (plain terms and checks always do) are not kept: a cache never fails
     a compile."""
     try:
-        saved = pickle.dumps(plans, protocol=pickle.HIGHEST_PROTOCOL)
+        saved = pickle.dumps((plans, optimized.interface()), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError):
         return
-    pipelined = Pipelined({name: texts[name] for name in STAGES}, unused, saved, freeze(optimized))
+    pipelined = Pipelined({name: texts[name] for name in STAGES}, unused, saved, freeze(optimized.module))
     _remember(key, pipelined)
     header = {"texts": pipelined.texts, "unused": unused, "split": len(saved)}
     CompileCache(cache_directory(), "tcpasses").put(key, header, saved + pipelined.optimized)

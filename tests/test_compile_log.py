@@ -34,8 +34,9 @@ def test_a_compile_prints_its_stages(
     for stage in ("build", "passes", "shape plans", "llvm-ir", "llvm-o3", "object", "load", "functions"):
         assert f"{stage} " in first[0], stage
     assert len(second) == 1 and "cache hit)" in second[0] and "llvm-o3" not in second[0]
-    # Nor the passes: their results are cached by the IR they started from.
-    assert "(passes cached, cache hit)" in second[0] and not re.search(r"passes \d", second[0])
+    # Nor the building and the passes: their results are cached by the graph they started from.
+    assert "(graph cached: nothing built, cache hit)" in second[0]
+    assert not re.search(r"(passes|build) \d", second[0])
 
 
 def test_quick_code_prints_its_stages_and_the_optimised_code_is_cached_for_the_next(

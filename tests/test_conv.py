@@ -189,7 +189,7 @@ def test_empty_batches_channels_and_filters(shapes: tuple) -> None:
 
 
 def test_without_blas_the_loops_compute_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tc.compile.blas_routines", lambda: {})
+    monkeypatch.setattr("tc.callables.blas_routines", lambda: {})
     x, w, c = T.tensor("float32", (None,) * 4, "x"), T.tensor("float32", (None,) * 4, "w"), T.ftensor4("c")
     y = T.nnet.conv2d(
         x, w, border_mode=(2, 1), subsample=(1, 2), filter_dilation=(2, 1)

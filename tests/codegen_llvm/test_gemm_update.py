@@ -108,7 +108,7 @@ def test_an_update_not_in_place_leaves_the_old_value_to_its_readers() -> None:
 
 
 def test_without_blas_the_loops_update_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tc.compile.blas_routines", lambda: {})
+    monkeypatch.setattr("tc.callables.blas_routines", lambda: {})
     f, w = _sgd_step("float64")
     for shape_x, shape_g in (((30, 50), (30, 40)), ((600, 70), (600, 10)), ((0, 4), (0, 9))):
         _check(f, w, shape_x, shape_g)

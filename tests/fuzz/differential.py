@@ -31,9 +31,12 @@ from arguments import draw_arguments
 from graphs import Node, Program, evaluate, generate
 
 import tc
-from tc.compile import make_functions, native_code, shape_plan
+from tc.callables import make_functions
+from tc.compile import shape_plan
 from tc.frontend.lower import build_function, build_function_ir
 from tc.ir import print_module, run_function
+from tc.object_cache import native_code
+from tc.optimized import OptimizedModule
 from tc.passes import PassManager, parse_pipeline
 
 # Relative tolerances per dtype and op class; see the module docstring of graphs for exclusions.
@@ -117,9 +120,10 @@ def compile_unoptimized(inputs: list[Any], outputs: list[Any]) -> Any:
     stages["tir-planned"] = stages["tir"]
     PassManager(parse_pipeline(["fuse"])).run(module)
     stages["tir-opt"] = print_module(module)
-    native = native_code(module, stages["tir-opt"], opt_level=0)
+    optimized = OptimizedModule.of(module)
+    native = native_code(optimized, stages["tir-opt"], opt_level=0)
     stages.update(native.stages)
-    return make_functions(module, native, plans, stages, {"f": False})["f"]
+    return make_functions(optimized, native, plans, stages, {"f": False})["f"]
 
 
 def compile_native(inputs: list[Any], outputs: list[Any]) -> Any:

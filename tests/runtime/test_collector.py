@@ -67,13 +67,13 @@ def test_compiling_pauses_the_collector_and_restores_it(monkeypatch: pytest.Monk
     import tc.compile
 
     enabled_inside = []
-    optimize = tc.compile.optimize_module
+    optimize = tc.compile.optimize
 
     def observed(*args, **kwargs):
         enabled_inside.append(gc.isenabled())
         return optimize(*args, **kwargs)
 
-    monkeypatch.setattr(tc.compile, "optimize_module", observed)
+    monkeypatch.setattr(tc.compile, "optimize", observed)
     x = T.dvector("x")
     f = tc.function([x], T.exp(x) + 1)
     assert enabled_inside == [False]

@@ -238,14 +238,17 @@ def tiering_setting(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped
 
 
 def _compiled_at(opt_level: int, inputs: list, outputs: list):  # type: ignore[no-untyped-def]
-    from tc.compile import StageTexts, make_functions, native_code, optimize_module
+    from tc.callables import StageTexts, make_functions
+    from tc.compile import optimize
     from tc.frontend.lower import build_function
+    from tc.object_cache import native_code
 
     tc.config.tiered = "never"  # opt_level 3 made at once, not quick first (the fixture restores it)
     module = build_function("f", inputs, outputs).module
-    stages, plans = optimize_module(module)
-    native = native_code(module, stages["tir-opt"], opt_level=opt_level)
-    return make_functions(module, native, plans, StageTexts(stages), {"f": False})["f"]
+    optimized = optimize(module)
+    native = native_code(optimized.module, optimized.texts["tir-opt"], opt_level=opt_level)
+    stages = StageTexts(optimized.texts)
+    return make_functions(optimized.module, native, optimized.plans, stages, {"f": False})["f"]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -1,6 +1,7 @@
-"""What a process loads: `import tc` stays light, and a warm compile in a new process
-rebuilds the optimised IR from flat records and loads object code, importing no parser, no
-lowering module and running no pass or LLVM step."""
+"""What a process loads: `import tc` stays light, and a warm compile in a new process builds
+no IR from the graph, loads object code and rebuilds the optimised IR from flat records only
+when it is asked for, importing no parser, no lowering module and running no pass or LLVM
+step."""
 
 from __future__ import annotations
 
@@ -49,18 +50,25 @@ import numpy as np
 import tc, tc.tensor as T
 import tc.passes.manager as manager
 loaded_by_import = sorted(m for m in {heavy!r} + {when_used!r} if m in sys.modules)
-runs = []
+runs, built, thawed = [], [], []
 original = manager.PassManager.run
 manager.PassManager.run = lambda self, module: (runs.append(1), original(self, module))[1]
+import tc.compile, tc.pass_cache
+build, thaw = tc.compile.build_function, tc.pass_cache.thaw
+tc.compile.build_function = lambda *a, **k: (built.append(1), build(*a, **k))[1]
+tc.pass_cache.thaw = lambda data: (thawed.append(1), thaw(data))[1]
 x, W = T.matrix("x"), tc.shared(np.eye(3), name="W")
 f = tc.function([x], T.tanh(T.dot(x, W)).sum(axis=1), updates=[(W, W * 0.5)])
 out = f(np.ones((2, 3)))
 after_compile = sorted(m for m in {heavy!r} if m in sys.modules)
 jit = sys.modules.get("tc.codegen_llvm.jit")  # not even imported by a warm start, where elfload links
+counts = {{"passes": len(runs), "built": len(built), "thawed": len(thawed)}}
+ir = f.ir_function("tir-opt")  # the optimised IR, rebuilt from the pass cache's records when asked for
 print(json.dumps({{
     "import": loaded_by_import,
     "after_compile": after_compile,
-    "passes": len(runs), "llvm": jit.compile_count if jit else 0, "out": out.tolist(),
+    **counts, "thawed_for_ir": len(thawed), "ir_args": [a.name for a in ir.args],
+    "llvm": jit.compile_count if jit else 0, "out": out.tolist(), "W": W.get_value().tolist(),
 }}))
 """
 
@@ -77,10 +85,14 @@ def _run(cache: Path) -> dict[str, object]:
 def test_import_is_light_and_a_warm_compile_parses_lowers_and_optimises_nothing(tmp_path: Path) -> None:
     cold = _run(tmp_path)
     assert cold["import"] == []
-    assert cold["passes"] and cold["llvm"] == 1
+    assert cold["passes"] and cold["llvm"] == 1 and cold["built"] == 1
     warm = _run(tmp_path)
     assert warm["import"] == []
-    assert warm["passes"] == 0 and warm["llvm"] == 0
+    # Nothing built from the graph (function_cache.py), no pass, no LLVM; the optimised module
+    # is rebuilt from its records only when its IR is asked for (tc/optimized.py).
+    assert warm["passes"] == 0 and warm["llvm"] == 0 and warm["built"] == 0 and warm["thawed"] == 0
+    assert warm["thawed_for_ir"] == 1 and warm["ir_args"] == cold["ir_args"] == ["x"]
+    assert warm["W"] == cold["W"] == (np.eye(3) * 0.5).tolist()
     # Loading needs no LLVM where elfload links the object (x86-64 Linux; elsewhere MCJIT
     # does), and BLAS is scipy's OpenBLAS, found without importing scipy.
     assert warm["after_compile"] == ([] if elfload.supported() else ["llvmlite"])
