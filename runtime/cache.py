@@ -50,12 +50,14 @@ def cache_directory() -> Path | None:
 
 def private_directory(directory: Path) -> Path | None:
     """`directory`, created private if missing; None if it exists but others could write to it."""
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError:
-        pass  # read-only: it may still exist and serve hits
-    try:
-        status = directory.stat()
+    try:  # (looked at first: asking mkdir for an existing one cost an exception and two calls)
+        status = os.stat(directory)
+    except FileNotFoundError:
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            status = os.stat(directory)
+        except OSError:
+            return None
     except OSError:
         return None
     problem = None
@@ -223,7 +225,12 @@ def installed_record(folder: str, package: str) -> str | None:
     record = _wheel_record(os.path.dirname(root))
     if record is None or f"\ntc/{package}/__init__.py,".encode() not in record:
         return None
-    return hashlib.sha256(record).hexdigest()
+    return _record_digest(record)
+
+
+@functools.cache
+def _record_digest(record: bytes) -> str:
+    return hashlib.sha256(record).hexdigest()  # (once, not once per package)
 
 
 @functools.cache
