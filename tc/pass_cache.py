@@ -62,7 +62,9 @@ def key_of(tir: str, pipeline: tuple[str, ...]) -> str:
     """The key of running `pipeline` on the module whose located text is `tir`."""
     from tc import __version__
 
-    return cache_key("passes", str(LAYOUT), tir, ",".join(pipeline), source_digest("passes", "ir"), __version__)
+    return cache_key(
+        "passes", str(LAYOUT), tir, ",".join(pipeline), source_digest("passes", "ir"), __version__
+    )
 
 
 def load(key: str) -> Pipelined | None:
