@@ -83,7 +83,7 @@ def store(key: str, remembered: Remembered) -> None:
     """Keep `remembered` under `key`, in memory and in the compile cache."""
     _remember(key, remembered)
     header = {"pass_key": remembered.pass_key, "parts": remembered.parts, "symbols": remembered.symbols}
-    CompileCache(cache_directory(), "tcfunction").put(key, header, remembered.tir.encode("utf-8"))
+    CompileCache(cache_directory(), "tcfunction").put_later(key, header, remembered.tir.encode("utf-8"))
 
 
 def numbers_of(shared: dict[str, SharedVariable], variables: list[Variable]) -> dict[str, int] | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tc.ir import Module, TcCompilationError
-from tc.runtime.cache import CompileCache, cache_directory, cache_key
+from tc.runtime.cache import CompileCache, cache_directory, cache_key, write_later
 
 from . import compile_log
 from .object_cache import compiler_fingerprint, host_key
@@ -221,8 +221,8 @@ def _prebuilt(
     except TcCompilationError:
         return None  # (checked: not code for this host after all) made below
     compile_log.note(f"support library {part}: prebuilt for {found[0]}")
-    if part in FINAL_PARTS:
-        put_object(cache, key, {"stages": {}}, found[1])
+    if part in FINAL_PARTS:  # (cached for the next process: this one has it loaded)
+        write_later(functools.partial(put_object, cache, key, {"stages": {}}, found[1]))
     else:
         park = functools.partial(_park_part, key, cache, found[1])
         tiering.library_later(functools.partial(_optimize_part, part, None), park)

@@ -105,7 +105,7 @@ def store(
     pipelined = Pipelined({name: texts[name] for name in STAGES}, unused, saved, freeze(optimized.module))
     _remember(key, pipelined)
     header = {"texts": pipelined.texts, "unused": unused, "split": len(saved)}
-    CompileCache(cache_directory(), "tcpasses").put(key, header, saved + pipelined.optimized)
+    CompileCache(cache_directory(), "tcpasses").put_later(key, header, saved + pipelined.optimized)
 
 
 def _remember(key: str, pipelined: Pipelined) -> None:
@@ -135,7 +135,7 @@ class ExpandedGradients:
     def add(self, text: str) -> None:
         key = _gradient_key(text)
         self._known.add(key)
-        CompileCache(cache_directory(), "tcgrad").put(key, {}, b"")
+        CompileCache(cache_directory(), "tcgrad").put_later(key, {}, b"")
 
 
 def _gradient_key(text: str) -> str:

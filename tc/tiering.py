@@ -51,6 +51,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
 from tc.frontend.config import config
+from tc.runtime.cache import write_pending
 
 from .promise import Promise
 
@@ -243,6 +244,7 @@ def finish_compiling() -> None:
     for deferred in waiting:
         deferred.start()
     _wait_for_worker()
+    write_pending()  # (the pass cache's entries and function records, written when it suits)
 
 
 def _at_exit() -> None:
