@@ -26,7 +26,27 @@ OPTIMIZE_PIPELINE = (
 LOWER_PIPELINE = ("fuse", "cse", "fuse-gemm", "plan-buffers")
 DEFAULT_PIPELINE = OPTIMIZE_PIPELINE + LOWER_PIPELINE
 
-_MANAGER_NAMES = ("PASS_REGISTRY", "Pass", "PassManager", "TcPassError", "parse_pipeline", "run_pipeline")
+# The ops without which a pass changes nothing (the roots of its patterns, the ops it
+# replaces): `run_needed` skips such a pass, and leaves its module unimported, when the module
+# has none of them as the pass's turn comes. A scalar function's cold compile imported and ran
+# five passes for nothing. tests/passes/test_needed_ops.py checks each set.
+NEEDED_OPS = {
+    "stabilize": frozenset({"tx.log", "tx.div"}),
+    "grad": frozenset({"tx.grad", "tx.stop_gradient"}),
+    "substitute-givens": frozenset({"tx.given"}),
+    "expand-nnet": frozenset({"tx.softmax", "tx.log_softmax"}),
+    "fuse-gemm": frozenset({"tx.dot"}),
+}
+
+_MANAGER_NAMES = (
+    "PASS_REGISTRY",
+    "Pass",
+    "PassManager",
+    "TcPassError",
+    "parse_pipeline",
+    "run_needed",
+    "run_pipeline",
+)
 
 
 def __getattr__(name: str) -> object:
@@ -47,6 +67,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "DEFAULT_PIPELINE",
     "LOWER_PIPELINE",
+    "NEEDED_OPS",
     "OPTIMIZE_PIPELINE",
     "PASS_REGISTRY",
     "Pass",
@@ -62,6 +83,7 @@ __all__ = [
     "grad",
     "parse_pipeline",
     "plan_buffers",
+    "run_needed",
     "run_pipeline",
     "simplify",
     "stabilize",

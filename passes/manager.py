@@ -11,7 +11,6 @@ import functools
 import importlib
 import importlib.util
 import pkgutil
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar, TextIO
@@ -69,7 +68,7 @@ def pass_named(name: str) -> type[Pass]:
     fuse_gemm.py), or where that finds none, with every other pass module: a compile then
     imports only the passes it runs (a scalar function's cold compile skipped 3 modules, 0.7
     ms), and a pass module of another name still needs no edit anywhere else."""
-    if name not in PASS_REGISTRY and re.fullmatch(r"[a-z][a-z0-9-]*", name):
+    if name not in PASS_REGISTRY and _pass_name(name):
         package = __name__.rpartition(".")[0]
         module = f"{package}.{name.replace('-', '_')}"
         if importlib.util.find_spec(module) is not None:
@@ -80,6 +79,15 @@ def pass_named(name: str) -> type[Pass]:
         known = ", ".join(sorted(PASS_REGISTRY))
         raise TcPassError(f"unknown pass '{name}'; known passes: {known}")
     return PASS_REGISTRY[name]
+
+
+def _pass_name(name: str) -> bool:
+    """Whether `name` is of a pass's form, `[a-z][a-z0-9-]*` (a regular expression's compile
+    took a cold compile 0.3 ms)."""
+    return name[:1].isalpha() and all(c in _PASS_NAME_LETTERS for c in name)
+
+
+_PASS_NAME_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 class PassManager:
@@ -142,3 +150,25 @@ class PassManager:
 
 def run_pipeline(module: Module, pipeline: str | Iterable[str], verify_each: bool = True) -> Module:
     return PassManager(parse_pipeline(pipeline), verify_each=verify_each).run(module)
+
+
+def run_needed(module: Module, pipeline: Iterable[str]) -> None:
+    """Run the passes `pipeline` names on `module`, verified once after the last, each but
+    those that could change nothing: a pass of NEEDED_OPS whose ops the module lacks when its
+    turn comes (its module is then not imported)."""
+    from . import NEEDED_OPS
+
+    names = list(pipeline)
+    for name in names:
+        needed = NEEDED_OPS.get(name)
+        if needed is not None and not any(op.name in needed for f in module.functions for op in f.walk()):
+            continue
+        pass_named(name)().run(module)
+    try:
+        verify_module(module)
+    except TcError as err:
+        pipeline_text = ",".join(names)
+        raise TcPassError(
+            f"the pipeline '{pipeline_text}' produced invalid IR: {err}\n"
+            f"reproducer: tc opt -p {pipeline_text} --verify-each on the IR before it"
+        ) from err

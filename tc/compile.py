@@ -240,12 +240,12 @@ def optimize(module: Module, on_unused_input: str = "ignore") -> Optimized:
     if cached is not None:
         compile_log.note("passes cached")
         return cached
-    from tc.passes.manager import PassManager, parse_pipeline  # (a warm start runs no pass)
+    from tc.passes.manager import run_needed  # (a warm start runs no pass)
 
     stages = {"tir": plain}
     verify_module(module)  # (text the pass cache has was verified before it was stored)
     with compile_log.stage("passes"):
-        PassManager(parse_pipeline(OPTIMIZE_PIPELINE), verify_each=False).run(module)
+        run_needed(module, OPTIMIZE_PIPELINE)
         unused = {f.name: _unused_inputs(f) for f in module.functions}
         for name, names in unused.items():
             _check_unused_inputs(name, names, on_unused_input)
@@ -253,7 +253,7 @@ def optimize(module: Module, on_unused_input: str = "ignore") -> Optimized:
         plans = {f.name: shape_plan(module, f) for f in module.functions}
     with compile_log.stage("passes"):
         stages["tir-planned"] = print_module(module)  # what the plans were derived from (artifacts keep it)
-        PassManager(parse_pipeline(LOWER_PIPELINE), verify_each=False).run(module)
+        run_needed(module, LOWER_PIPELINE)
         stages["tir-opt"] = print_module(module)
     optimized = OptimizedModule.of(module)
     pass_cache.store(key, stages, unused, plans, optimized)
