@@ -26,14 +26,11 @@ trusted like a module one imports.
 
 from __future__ import annotations
 
-import ctypes
-import functools
-import os
 import struct
-import sys
 from collections.abc import Iterable
 
 from ..ir import TcCompilationError
+from .host import machine_name, process_symbol
 
 # e_machine by `machine_name()`.
 MACHINES = {"x86_64": 62, "amd64": 62, "aarch64": 183, "arm64": 183, "ppc64le": 21, "riscv64": 243}
@@ -55,16 +52,6 @@ RELOCATION = {SHT_RELA: struct.Struct("<QQq"), SHT_REL: struct.Struct("<QQ")}
 
 class ObjectCodeError(TcCompilationError):
     """Object code that is not a well-formed relocatable object for this machine."""
-
-
-def machine_name() -> str:
-    """The processor's name as the operating system gives it ("x86_64"); `os.uname` is
-    cheap where it exists, the platform module costs a millisecond to import."""
-    if hasattr(os, "uname"):
-        return os.uname().machine
-    import platform
-
-    return platform.machine()
 
 
 def host_machine() -> int | None:
@@ -203,27 +190,3 @@ def _check_eh_frame(frame: memoryview, index: int) -> None:
         position += 4 + length
     if position != len(frame):
         raise ObjectCodeError(f"section {index} (.eh_frame) ends inside a record")
-
-
-def process_symbol(name: str) -> int:
-    """The address of `name` in the process (its libraries and libm, which MCJIT's lookup
-    and elfload both search), or 0."""
-    try:
-        return int(ctypes.cast(global_symbols()[name], ctypes.c_void_p).value or 0)  # [] takes any name
-    except AttributeError:
-        return 0
-
-
-@functools.cache
-def global_symbols() -> ctypes.CDLL:
-    """The process's global symbols, libm among them (sin, tanh, erf ...)."""
-    names = {"linux": "libm.so.6", "darwin": "libm.dylib"}
-    try:
-        ctypes.CDLL(names.get(sys.platform, "libm.so.6"), mode=ctypes.RTLD_GLOBAL)
-    except OSError:
-        from ctypes.util import find_library  # it runs a program: only where the usual name fails
-
-        found = find_library("m")
-        if found:
-            ctypes.CDLL(found, mode=ctypes.RTLD_GLOBAL)
-    return ctypes.CDLL(None)

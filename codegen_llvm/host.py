@@ -4,11 +4,11 @@ keys code by: asking LLVM for its description (objectcode.host_target) means loa
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
+import os
 import sys
-
-from .elfcheck import machine_name
 
 # The lines of /proc/cpuinfo that name the CPU and what it can do (not its clock).
 _CPU_FIELDS = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags", "Features", "CPU part")
@@ -35,3 +35,37 @@ def cpu_fingerprint() -> str | None:
         return None
     kept += [machine_name(), sys.platform]
     return hashlib.sha256("\n".join(kept).encode()).hexdigest()
+
+
+def machine_name() -> str:
+    """The processor's name as the operating system gives it ("x86_64"); `os.uname` is
+    cheap where it exists, the platform module costs a millisecond to import."""
+    if hasattr(os, "uname"):
+        return os.uname().machine
+    import platform
+
+    return platform.machine()
+
+
+def process_symbol(name: str) -> int:
+    """The address of `name` in the process (its libraries and libm, which MCJIT's lookup
+    and elfload both search), or 0."""
+    try:
+        return int(ctypes.cast(global_symbols()[name], ctypes.c_void_p).value or 0)  # [] takes any name
+    except AttributeError:
+        return 0
+
+
+@functools.cache
+def global_symbols() -> ctypes.CDLL:
+    """The process's global symbols, libm among them (sin, tanh, erf ...)."""
+    names = {"linux": "libm.so.6", "darwin": "libm.dylib"}
+    try:
+        ctypes.CDLL(names.get(sys.platform, "libm.so.6"), mode=ctypes.RTLD_GLOBAL)
+    except OSError:
+        from ctypes.util import find_library  # it runs a program: only where the usual name fails
+
+        found = find_library("m")
+        if found:
+            ctypes.CDLL(found, mode=ctypes.RTLD_GLOBAL)
+    return ctypes.CDLL(None)

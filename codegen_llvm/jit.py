@@ -19,7 +19,7 @@ from ..ir import Module, TcCompilationError
 from ..ir.calling import calling_convention
 from . import llvm_c
 from . import llvm_ir as ll
-from .elfcheck import global_symbols
+from .host import global_symbols
 from .symbols import EntryPoint
 
 # While a thread runs LLVM, the interpreter hands the GIL over this often (seconds) instead

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 
 from ..ir import TcCompilationError
 from . import elfload
-from .elfcheck import ObjectCodeError, check_object
 from .native_module import CodeHolder, NativeModule, default_num_threads
 from .symbols import EntryPoint
 
@@ -33,6 +32,8 @@ def load_object(
     """
     start = time.perf_counter()
     if check:
+        from .elfcheck import check_object  # (mapping an image, a warm start's load, checks none)
+
         check_object(data, [e.symbol for e in entry_points.values()])
     return _native_module(load_holder(data), entry_points, stages, start)
 
@@ -57,6 +58,8 @@ def load_image(
     start = time.perf_counter()
     holder = elfload.map_image(image)
     if not all(holder.runs(holder.get_global_value_address(e.symbol)) for e in entry_points.values()):
+        from .elfcheck import ObjectCodeError
+
         raise ObjectCodeError("an image whose entry points are not in its code")
     return _native_module(holder, entry_points, stages, start)
 

@@ -22,12 +22,14 @@ from tc.ir import TcError, print_module
 from tc.ir.flat import freeze, thaw
 
 # What neither `import tc` nor a warm start needs: LLVM, the parsers, the passes (a warm start
-# runs none), the cache's writing (tempfile) and concurrent.futures (its logging import).
+# runs none), the object code's checks (it maps prelinked images), the cache's writing
+# (tempfile) and concurrent.futures (its logging import).
 _HEAVY = (
     "llvmlite",
     "lark",
     "networkx",
     "scipy",
+    "tc.codegen_llvm.elfcheck",
     "tc.codegen_llvm.lowerings",
     "tc.ir.text_reader",
     "tc.passes.fuse",
