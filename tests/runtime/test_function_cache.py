@@ -121,3 +121,16 @@ def test_a_cached_graphs_ir_is_rebuilt_when_asked_for(builds: list[str]) -> None
     assert "func" in f.dump("tir") and f.ir_function("tir").name == "f"
     with pytest.raises(tc.TcIndexError, match="out of bounds"):
         f(np.ones((1, 2)))
+
+
+def test_random_streams_of_a_found_graph_advance_their_own_state(builds: list[str]) -> None:
+    from tc.random import RandomStreams
+
+    draws = []
+    for seed in (5, 5, 6):  # one line, three streams: the second and third graphs are found
+        srng = RandomStreams(seed=seed)
+        f = tc.function([], srng.uniform((4,)))
+        draws.append([f().tolist(), f().tolist()])
+    assert len(builds) == 1
+    assert draws[0] == draws[1] and draws[0][0] != draws[0][1]  # same seed, same draws; state moves
+    assert draws[2] != draws[0]
