@@ -9,7 +9,6 @@ import re
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from tc.frontend.config import DEVICES, config
 from tc.frontend.graph import Variable, user_location
@@ -38,9 +37,6 @@ from .callables import StageTexts, native_functions
 from .inputs import In, check_defaults, configure_inputs, split_inputs
 from .library_parts import prefetch_support_library, support_parts
 from .optimized import Optimized, OptimizedModule
-
-if TYPE_CHECKING:
-    pass
 
 
 def shared(
