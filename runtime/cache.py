@@ -311,6 +311,14 @@ def _digest_sources(root: str, folder: str, digest: Any) -> None:
             digest.update(f"{name}\0{status.st_size}\0{status.st_mtime_ns}\0".encode())
 
 
+def remember(memory: dict[str, Any], key: str, value: object, limit: int) -> None:
+    """Keep `value` under `key` in `memory`, a process's copy of cache entries, dropping its
+    oldest entry once it holds `limit`."""
+    if len(memory) >= limit:
+        del memory[next(iter(memory))]
+    memory[key] = value
+
+
 def cache_key(*parts: str) -> str:
     digest = hashlib.sha256()
     for part in parts:

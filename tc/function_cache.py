@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from tc.frontend.graph import Variable
 from tc.frontend.shared import SharedVariable
-from tc.runtime.cache import CompileCache, cache_directory, cache_key, source_digest
+from tc.runtime.cache import CompileCache, cache_directory, cache_key, remember, source_digest
 
 
 class Remembered:
@@ -75,13 +75,13 @@ def load(key: str) -> Remembered | None:
     except UnicodeDecodeError:
         return None
     found = Remembered(pass_key, tir, parts, symbols)
-    _remember(key, found)
+    remember(_MEMORY, key, found, _MEMORY_LIMIT)
     return found
 
 
 def store(key: str, remembered: Remembered) -> None:
     """Keep `remembered` under `key`, in memory and in the compile cache."""
-    _remember(key, remembered)
+    remember(_MEMORY, key, remembered, _MEMORY_LIMIT)
     header = {"pass_key": remembered.pass_key, "parts": remembered.parts, "symbols": remembered.symbols}
     CompileCache(cache_directory(), "tcfunction").put_later(key, header, remembered.tir.encode("utf-8"))
 
@@ -92,9 +92,3 @@ def numbers_of(shared: dict[str, SharedVariable], variables: list[Variable]) -> 
     position = {id(variable): number for number, variable in enumerate(variables)}
     numbers = {symbol: position.get(id(variable), -1) for symbol, variable in shared.items()}
     return None if min(numbers.values(), default=0) < 0 else numbers
-
-
-def _remember(key: str, remembered: Remembered) -> None:
-    if len(_MEMORY) >= _MEMORY_LIMIT:
-        del _MEMORY[next(iter(_MEMORY))]
-    _MEMORY[key] = remembered

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tc.ir import Function, Module
+from tc.ir import Function, Global, Module, initial_state
 from tc.ir.calling import calling_convention
 from tc.ir.ops.head import trimmed_results
 from tc.ir.ops.indexing import index_checks
@@ -106,13 +106,13 @@ class OptimizedModule:
         return self.module.function(name)
 
     def initial_values(self, names: set[str]) -> dict[str, np.ndarray]:
-        """The initial value of each global in `names` (zeros where it has none)."""
-        given = {name for name, _, initial in self.globals if initial and name in names}
-        found = {g.name: np.array(g.initial) for g in self.module.globals if g.name in given} if given else {}
-        for name, type_, _ in self.globals:
-            if name in names and name not in found:
-                found[name] = np.zeros([d or 0 for d in type_.shape], type_.dtype.numpy)
-        return found
+        """ir.initial_state of the globals in `names` (zeros where one has no initial value),
+        the module rebuilt only where one has."""
+        if any(initial for name, _, initial in self.globals if name in names):
+            globals_ = self.module.globals
+        else:
+            globals_ = [Global(name, type_) for name, type_, _ in self.globals]
+        return initial_state(Module(globals=[g for g in globals_ if g.name in names]))
 
     def interface(self) -> tuple[tuple[FunctionInterface, ...], tuple[tuple[str, TensorType, bool], ...]]:
         """What a cache keeps to remake this object over other records (`functions`, `globals`)."""

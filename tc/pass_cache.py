@@ -21,7 +21,7 @@ from typing import NamedTuple
 from tc.ir import TcError
 from tc.ir.flat import freeze, thaw
 from tc.ir.shapes import ShapePlan
-from tc.runtime.cache import CompileCache, cache_directory, cache_key, source_digest
+from tc.runtime.cache import CompileCache, cache_directory, cache_key, remember, source_digest
 
 from .optimized import FunctionInterface, OptimizedModule
 
@@ -84,7 +84,7 @@ def load(key: str) -> Pipelined | None:
     if not isinstance(unused, dict) or not all(isinstance(names, list) for names in unused.values()):
         return None
     pipelined = Pipelined(texts, unused, payload[:split], payload[split:])
-    _remember(key, pipelined)
+    remember(_MEMORY, key, pipelined, _MEMORY_LIMIT)
     return pipelined
 
 
@@ -103,15 +103,9 @@ def store(
     except (pickle.PicklingError, TypeError, AttributeError):
         return
     pipelined = Pipelined({name: texts[name] for name in STAGES}, unused, saved, freeze(optimized.module))
-    _remember(key, pipelined)
+    remember(_MEMORY, key, pipelined, _MEMORY_LIMIT)
     header = {"texts": pipelined.texts, "unused": unused, "split": len(saved)}
     CompileCache(cache_directory(), "tcpasses").put_later(key, header, saved + pipelined.optimized)
-
-
-def _remember(key: str, pipelined: Pipelined) -> None:
-    if len(_MEMORY) >= _MEMORY_LIMIT:
-        del _MEMORY[next(iter(_MEMORY))]
-    _MEMORY[key] = pipelined
 
 
 class ExpandedGradients:
