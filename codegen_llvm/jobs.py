@@ -6,10 +6,9 @@ element asked for exact math; `job_function` wraps it in the (args, begin, end) 
 whole range again on this thread with the exact body if any element asked.
 """
 
-# (No `from __future__ import annotations`: typing.NamedTuple compiles each field's annotation
-# when it is a string, as vecmath_tables.py says.)
+from __future__ import annotations
+
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 from . import llvm_ir as ll
 from .parallel import GRAIN, JOB_TYPE
@@ -21,11 +20,15 @@ FastBody = Callable[[ll.IRBuilder, list[ll.Value]], tuple[list[ll.Value], ll.Val
 ExactBody = Callable[[ll.IRBuilder, list[ll.Value]], list[ll.Value]]
 
 
-class KernelBody(NamedTuple):
-    fast: FastBody
-    exact: ExactBody
-    has_fallback: bool  # whether `fast` can ask for the exact body
-    grain: int = GRAIN  # elements a thread must have before a second one pays (parallel.py)
+class KernelBody:
+    """A kernel's element code: `fast`, and `exact` where `fast` can ask for it (`has_fallback`);
+    `grain`: the elements a thread must have before a second one pays (parallel.py). (A plain
+    class: defining a typing.NamedTuple cost an empty cache's first compile 0.08 ms.)"""
+
+    __slots__ = ("fast", "exact", "has_fallback", "grain")
+
+    def __init__(self, fast: FastBody, exact: ExactBody, has_fallback: bool, grain: int = GRAIN) -> None:
+        self.fast, self.exact, self.has_fallback, self.grain = fast, exact, has_fallback, grain
 
 
 def launch(

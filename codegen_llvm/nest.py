@@ -14,10 +14,9 @@ axis or None where the operand is broadcast along it. Emitters walk it in one of
   partial sums in registers over the trailing reduced axes.
 """
 
-# (No `from __future__ import annotations`: typing.NamedTuple compiles each field's annotation
-# when it is a string, as vecmath_tables.py says.)
+from __future__ import annotations
+
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 from ..ir import DType
 from . import llvm_ir as ll
@@ -25,17 +24,25 @@ from .control import counted_loop
 from .types import I1, I8_PTR, I64
 
 
-class ArrayRef(NamedTuple):
-    """A strided array at run time: base pointer, shape and byte strides (all i64)."""
+class ArrayRef:
+    """A strided array at run time: base pointer, shape and byte strides (all i64).
+    `contiguous`: C-contiguous by construction (a buffer this code allocated), so kernels over
+    it need no run-time layout check and no strided fallback. (A plain class, as IterationSpace:
+    defining a typing.NamedTuple cost an empty cache's first compile 0.08 ms.)"""
 
-    dtype: DType
-    pointer: ll.Value
-    shape: list[ll.Value]
-    strides: list[ll.Value]
-    static_shape: tuple[int | None, ...]
-    # C-contiguous by construction (a buffer this code allocated): kernels over such operands
-    # need no run-time layout check and no strided fallback.
-    contiguous: bool = False
+    __slots__ = ("dtype", "pointer", "shape", "strides", "static_shape", "contiguous")
+
+    def __init__(
+        self,
+        dtype: DType,
+        pointer: ll.Value,
+        shape: list[ll.Value],
+        strides: list[ll.Value],
+        static_shape: tuple[int | None, ...],
+        contiguous: bool = False,
+    ) -> None:
+        self.dtype, self.pointer, self.shape, self.strides = dtype, pointer, shape, strides
+        self.static_shape, self.contiguous = static_shape, contiguous
 
     def sizes(self) -> list[int | ll.Value]:
         """Each axis's size: the static one where the type knows it, else the run-time value
@@ -99,16 +106,18 @@ def byte_size(b: ll.IRBuilder, extent: Sequence[ll.Value], itemsize: int) -> ll.
 PointBody = Callable[[list[ll.Value], list[ll.Value]], None]
 
 
-class IterationSpace(NamedTuple):
+class IterationSpace:
     """Axes of `extent`, walked by operands that move by `strides[k]` (bytes per axis)."""
 
-    extent: Sequence[ll.Value]
-    strides: Sequence[Strides]
+    __slots__ = ("extent", "strides")
+
+    def __init__(self, extent: Sequence[ll.Value], strides: Sequence[Strides]) -> None:
+        self.extent, self.strides = extent, strides
 
     @classmethod
     def over(
         cls, extent: Sequence[ll.Value], static_extent: Sequence[int | None], arrays: Sequence[ArrayRef]
-    ) -> "IterationSpace":
+    ) -> IterationSpace:
         """The space of `extent` walked by `arrays`, broadcast as numpy broadcasts them."""
         return cls(extent, [broadcast_strides(a, static_extent) for a in arrays])
 

@@ -7,10 +7,9 @@ anywhere in memory, calls beyond 32-bit reach going through linkage entries.
 `quick_object` emits the same lowering unoptimised, for tiered compilation (tc/tiering.py).
 """
 
-# (No `from __future__ import annotations`: typing.NamedTuple compiles each field's annotation
-# when it is a string, as vecmath_tables.py says.)
+from __future__ import annotations
+
 import time
-from typing import NamedTuple
 
 from ..ir import Module
 from . import jit
@@ -20,22 +19,32 @@ from .symbols import EntryPoint
 from .target import HostTarget, host_target
 
 
-class ObjectCode(NamedTuple):
-    """A module's native code as a relocatable object, with the text of each stage."""
+class ObjectCode:
+    """A module's native code as a relocatable object, with the text of each stage: `stages`
+    llvm, llvm-opt and (if asked) asm; `seconds` llvm-ir, llvm-o3 and object. (Plain classes,
+    these two: defining a typing.NamedTuple cost an empty cache's first compile 0.08 ms.)"""
 
-    data: bytes
-    entry_points: dict[str, EntryPoint]
-    target: HostTarget
-    stages: dict[str, str]  # llvm, llvm-opt and (if asked) asm
-    seconds: dict[str, float]  # llvm-ir, llvm-o3, object
+    __slots__ = ("data", "entry_points", "target", "stages", "seconds")
+
+    def __init__(
+        self,
+        data: bytes,
+        entry_points: dict[str, EntryPoint],
+        target: HostTarget,
+        stages: dict[str, str],
+        seconds: dict[str, float],
+    ) -> None:
+        self.data, self.entry_points, self.target = data, entry_points, target
+        self.stages, self.seconds = stages, seconds
 
 
-class Lowered(NamedTuple):
-    """A module's functions as LLVM IR text, before LLVM has seen it."""
+class Lowered:
+    """A module's functions as LLVM IR text, before LLVM has seen it; `seconds`: the lowering's."""
 
-    text: str
-    entry_points: dict[str, EntryPoint]
-    seconds: float  # the lowering's
+    __slots__ = ("text", "entry_points", "seconds")
+
+    def __init__(self, text: str, entry_points: dict[str, EntryPoint], seconds: float) -> None:
+        self.text, self.entry_points, self.seconds = text, entry_points, seconds
 
 
 def lower(module: Module, profile: bool = False) -> Lowered:

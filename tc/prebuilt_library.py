@@ -22,8 +22,8 @@ are quick code, optimised for the host in the background (library_parts._prebuil
 Anything else (another CPU, a stale or damaged file) falls back to making the part.
 """
 
-# (No `from __future__ import annotations`: typing.NamedTuple compiles each field's annotation
-# when it is a string, as codegen_llvm/vecmath_tables.py says.)
+from __future__ import annotations
+
 import functools
 import hashlib
 import importlib.util
@@ -31,10 +31,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
 from tc.frontend.config import config
-from tc.runtime.cache import recorded_hashes
+from tc.runtime.cache import recorded_hashes, recorded_sha256
 
 FOLDER = Path(__file__).parent / "prebuilt"
 MANIFEST = FOLDER / "manifest.json"
@@ -43,11 +42,14 @@ _V3 = "avx,avx2,bmi,bmi2,cx16,f16c,fma,lzcnt,movbe,popcnt,sahf,sse3,sse4.1,sse4.
 _V4 = f"{_V3},avx512bw,avx512cd,avx512dq,avx512f,avx512vl"
 
 
-class Baseline(NamedTuple):
-    """A CPU the library is prebuilt for: LLVM's name for it and the features it has."""
+class Baseline:
+    """A CPU the library is prebuilt for: LLVM's name for it and the features it has. (A plain
+    class: defining a typing.NamedTuple cost an empty cache's first compile 0.08 ms.)"""
 
-    name: str
-    features: tuple[str, ...]
+    __slots__ = ("name", "features")
+
+    def __init__(self, name: str, features: tuple[str, ...]) -> None:
+        self.name, self.features = name, features
 
     @property
     def wide(self) -> bool:
@@ -132,31 +134,23 @@ def stale_sources(manifest: dict) -> list[str]:  # type: ignore[type-arg]
 
 
 def _recorded_as(recorded: dict[str, str], module: str, digest: str) -> bool:
-    """Whether the installed wheel's RECORD lists `module`'s source with SHA-256 `digest` (hex):
-    pip checked each file against it as it installed them, and reading and hashing the 81
-    sources cost an empty cache's first compile 0.9 ms (an editable install has no RECORD)."""
-    if not recorded or not isinstance(digest, str):
-        return False
-    try:
-        raw = bytes.fromhex(digest)
-    except ValueError:
-        return False  # (a damaged manifest: the source is hashed, and found stale)
-    import binascii  # (not base64, 0.3 ms of imports; nor this, where there is no RECORD)
-
-    encoded = binascii.b2a_base64(raw, newline=False).decode()
-    written = "sha256=" + encoded.rstrip("=").replace("+", "-").replace("/", "_")
+    """Whether the installed wheel's RECORD lists `module`'s source with `digest` (its SHA-256
+    as RECORD writes it, the manifest's form): pip checked each file against it as it
+    installed them, and reading and hashing the 81 sources cost an empty cache's first
+    compile 0.9 ms (an editable install has no RECORD)."""
     path = module.replace(".", "/")
-    return written in (recorded.get(f"{path}.py"), recorded.get(f"{path}/__init__.py"))
+    return bool(recorded) and digest in (recorded.get(f"{path}.py"), recorded.get(f"{path}/__init__.py"))
 
 
 def source_hash(module: str) -> str | None:
-    """The SHA-256 of tc module `module`'s source file (found, not imported), or None."""
+    """The SHA-256 of tc module `module`'s source file (found, not imported) as a wheel's
+    RECORD writes it, or None."""
     try:
         path = _source_file(module)
         if path is None:
             return None
         with open(path, "rb") as source:
-            return hashlib.sha256(source.read()).hexdigest()
+            return recorded_sha256(source.read())
     except (ImportError, OSError, ValueError):
         return None
 

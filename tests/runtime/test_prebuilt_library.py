@@ -150,7 +150,7 @@ def _record_line(path: str, data: bytes) -> str:
 def test_an_installed_wheels_record_stands_for_its_sources(tmp_path: Path, monkeypatch: Any) -> None:
     """In a wheel install the sources count by the SHA-256 pip checked them against (RECORD);
     a source the RECORD lists otherwise, or not at all, is read and hashed."""
-    from tc.runtime.cache import recorded_hashes
+    from tc.runtime.cache import recorded_hashes, recorded_sha256
 
     info = tmp_path / "tc-0.1.0.dist-info"
     info.mkdir()
@@ -161,11 +161,12 @@ def test_an_installed_wheels_record_stands_for_its_sources(tmp_path: Path, monke
     ]
     (info / "RECORD").write_text("\n".join(lines) + "\n")
     recorded = recorded_hashes(str(tmp_path))
-    digest = hashlib.sha256(b"jit source").hexdigest()
+    digest = recorded_sha256(b"jit source")
+    assert f"tc/codegen_llvm/jit.py,{digest}," in lines[0]  # the form pip writes
     recorded_as = prebuilt_library._recorded_as
     assert recorded_as(recorded, "tc.codegen_llvm.jit", digest)
-    assert recorded_as(recorded, "tc.codegen_llvm", hashlib.sha256(b"package source").hexdigest())
-    assert not recorded_as(recorded, "tc.codegen_llvm.jit", hashlib.sha256(b"other").hexdigest())
+    assert recorded_as(recorded, "tc.codegen_llvm", recorded_sha256(b"package source"))
+    assert not recorded_as(recorded, "tc.codegen_llvm.jit", recorded_sha256(b"other"))
     assert not recorded_as(recorded, "tc.codegen_llvm.loops", digest)
     assert recorded_hashes(str(tmp_path / "nowhere")) == {}
 
