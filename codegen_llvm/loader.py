@@ -2,12 +2,12 @@
 into the process; compiles nothing.
 
 On x86-64 Linux, elfload.py links it by hand, without loading LLVM (a warm start spent
-most of its time importing it). Elsewhere, or for an object that loader does not handle,
-a fresh MCJIT engine (built on an empty module) takes the bytes. Either way no compiler
-and no system linker is needed on the loading machine, no LLVM optimisation or code
-generation runs (`jit.compile_count` does not move), and external symbols (libm,
-pthreads, malloc) are resolved against the running process. The bytes come from files,
-so their structure is checked first (elfcheck.py): a damaged object raises, never crashes.
+most of its time importing it), and image_map.py maps the image it makes. Elsewhere, or for
+an object that loader does not handle, a fresh MCJIT engine (built on an empty module) takes
+the bytes. Either way no compiler and no system linker is needed on the loading machine, no
+LLVM optimisation or code generation runs (`jit.compile_count` does not move), and external
+symbols (libm, pthreads, malloc) are resolved against the running process. The bytes come
+from files, so their structure is checked first (elfcheck.py): a damaged object raises, never crashes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 
 from ..ir import TcCompilationError
-from . import elfload
+from . import image_map
 from .native_module import CodeHolder, NativeModule, default_num_threads
 from .symbols import EntryPoint
 
@@ -41,22 +41,24 @@ def load_object(
 def load_holder(data: bytes) -> CodeHolder:
     """Object code that LLVM has just emitted in this process, loaded: linked by elfload, or
     where it cannot be, by MCJIT."""
-    if elfload.supported():
+    if image_map.supported():
+        from . import elfload  # (mapping an image, a warm start's load, links no object)
+
         try:
             return elfload.load(data)
-        except elfload.NotLoadable:
+        except image_map.NotLoadable:
             pass
     return _mcjit(data)
 
 
 def load_image(
-    image: elfload.Image, entry_points: dict[str, EntryPoint], stages: Mapping[str, str]
+    image: image_map.Image, entry_points: dict[str, EntryPoint], stages: Mapping[str, str]
 ) -> NativeModule:
     """A NativeModule over object code's prelinked image (elfload.prelink's, kept in the compile
-    cache): ObjectCodeError for an image that is not one, elfload.NotLoadable for one this
+    cache): ObjectCodeError for an image that is not one, image_map.NotLoadable for one this
     process cannot link (a symbol it lacks: the object code itself then goes to MCJIT)."""
     start = time.perf_counter()
-    holder = elfload.map_image(image)
+    holder = image_map.map_image(image)
     if not all(holder.runs(holder.get_global_value_address(e.symbol)) for e in entry_points.values()):
         from .elfcheck import ObjectCodeError
 

@@ -66,8 +66,9 @@ class DType(enum.Enum):
     def parse(name: str) -> DType:
         """Accept IR spellings (`f64`), numpy names (`float64`) and numpy dtypes."""
         key = str(name)
-        if key in _BY_IR_NAME:
-            return _BY_IR_NAME[key]
+        found = _BY_IR_NAME.get(key) or _BY_NUMPY_NAME.get(key)  # (numpy's dtype names: 30 us first)
+        if found is not None:
+            return found
         try:
             return _BY_NUMPY_NAME[np.dtype(name).name]
         except (TypeError, KeyError, ValueError) as err:  # ValueError: an object with a `.dtype`

@@ -17,7 +17,7 @@ from . import compile_log
 
 if TYPE_CHECKING:
     from tc.codegen_llvm import EntryPoint, NativeModule
-    from tc.codegen_llvm.elfload import Image
+    from tc.codegen_llvm.image_map import Image
     from tc.codegen_llvm.objectcode import Lowered, ObjectCode
 
     from . import tiering
@@ -208,13 +208,13 @@ def compiler_fingerprint(gpu: bool = False) -> str:
 # Object code in the compile cache keeps its prelinked image beside it, so a warm start maps
 # code without reading, checking and relocating the object's tables. elfload.prelink lays an
 # object out and writes every relocation that no address of the process changes
-# (codegen_llvm/elfload.py's Image); what is left are a few fixups (the addresses of libm's and
+# (codegen_llvm/image_map.py's Image); what is left are a few fixups (the addresses of libm's and
 # libc's functions in the linkage entries). Checking and linking the MLP train step's four
 # objects (its kernels, the float32 products, the thread pool and the packed call) took its
 # warm start 1.9 ms; mapping their images takes 0.2 ms. An image is kept under the SHA-256 of
 # its object code and the code generator's source (prelink's own among it), written whenever
 # object code goes into the cache (`put_object`), and read by `load_code` for object code
-# read from a file. Its fields are checked before it is mapped (elfload.map_image); an image
+# read from a file. Its fields are checked before it is mapped (image_map.map_image); an image
 # that is missing, damaged or not linkable here sends the load to the object code, checked
 # and linked as before. Every object has one, small ones too: mapping the seed's function and
 # the packed call (1-2 KB each) from images, not checking and linking them, took its warm
@@ -266,7 +266,7 @@ def load_code(
     if check:
         image = _cached_image(digest or hashlib.sha256(data).hexdigest())
         if image is not None:
-            from tc.codegen_llvm.elfload import NotLoadable
+            from tc.codegen_llvm.image_map import NotLoadable
 
             try:
                 return load_image(image, entries, stages)
@@ -280,7 +280,7 @@ def _cached_image(digest: str) -> Image | None:
     hit = CompileCache(cache_directory(), suffix="tcimage").get(_image_key(digest))
     if hit is None:
         return None
-    from tc.codegen_llvm.elfload import Image
+    from tc.codegen_llvm.image_map import Image
 
     header, code = hit
     try:

@@ -14,7 +14,7 @@ import pytest
 
 import tc
 from tc import tensor as T
-from tc.codegen_llvm import elfload
+from tc.codegen_llvm import elfload, image_map
 from tc.codegen_llvm.elfcheck import HEADER, RELOCATION, SECTION, SHT_RELA, ObjectCodeError, process_symbol
 
 pytestmark = pytest.mark.skipif(not elfload.supported(), reason="elfload links x86-64 Linux objects")
@@ -51,8 +51,8 @@ def test_linked_by_hand_or_by_mcjit_the_code_computes_the_same(
     monkeypatch.setattr(elfload, "supported", lambda: False)
     monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path / "mcjit"))
     by_mcjit = _build()
-    assert type(by_hand._code_owner.engine) is elfload.LoadedImage
-    assert type(by_mcjit._code_owner.engine) is not elfload.LoadedImage
+    assert type(by_hand._code_owner.engine) is image_map.LoadedImage
+    assert type(by_mcjit._code_owner.engine) is not image_map.LoadedImage
     for got, want in zip(by_hand(x), by_mcjit(x), strict=True):
         np.testing.assert_array_equal(got, want)
 
@@ -69,17 +69,18 @@ def test_calls_farther_than_2_gib_go_through_linkage_entries(
     far_bases = []
 
     def map_far(size: int) -> int:
-        assert elfload._libc is not None
-        flags = elfload.MAP_PRIVATE | elfload.MAP_ANONYMOUS
-        address = elfload._libc.mmap(1 << 44, size, elfload.PROT_READ | elfload.PROT_WRITE, flags, -1, 0)
+        assert image_map._libc is not None
+        flags = image_map.MAP_PRIVATE | image_map.MAP_ANONYMOUS
+        writable = image_map.PROT_READ | image_map.PROT_WRITE
+        address = image_map._libc.mmap(1 << 44, size, writable, flags, -1, 0)
         assert address not in (None, ctypes.c_void_p(-1).value)
         far_bases.append(int(address))
         return int(address)
 
-    monkeypatch.setattr(elfload, "_map", map_far)
+    monkeypatch.setattr(image_map, "_map", map_far)
     monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path / "far"))
     far = _build()
-    assert type(far._code_owner.engine) is elfload.LoadedImage
+    assert type(far._code_owner.engine) is image_map.LoadedImage
     malloc = process_symbol("malloc")
     assert far_bases and all(abs(base - malloc) > 1 << 32 for base in far_bases)
     for got, want in zip(far(x), near(x), strict=True):

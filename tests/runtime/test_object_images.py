@@ -16,9 +16,9 @@ import pytest
 import tc
 from tc import object_cache
 from tc import tensor as T
-from tc.codegen_llvm import elfcheck, elfload
+from tc.codegen_llvm import elfcheck, elfload, image_map
 
-pytestmark = pytest.mark.skipif(not elfload.supported(), reason="images are elfload's (x86-64 Linux)")
+pytestmark = pytest.mark.skipif(not image_map.supported(), reason="images are mapped on x86-64 Linux")
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +73,7 @@ def test_a_warm_load_maps_the_image_without_checking_the_object(monkeypatch: pyt
     monkeypatch.setattr(elfload, "prelink", no_prelink)
     again = _compile()
     assert checks == [], "the object code was checked although its image was in the cache"
-    assert type(again._code_owner.engine) is elfload.LoadedImage
+    assert type(again._code_owner.engine) is image_map.LoadedImage
     np.testing.assert_array_equal(again(X), first(X))
 
 

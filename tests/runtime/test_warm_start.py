@@ -16,13 +16,13 @@ import pytest
 
 import tc
 from tc import tensor as T
-from tc.codegen_llvm import elfload
+from tc.codegen_llvm import image_map
 from tc.frontend.lower import build_function_ir
 from tc.ir import TcError, print_module
 from tc.ir.flat import freeze, thaw
 
 # What neither `import tc` nor a warm start needs: LLVM, the parsers, the passes (a warm start
-# runs none), the object code's checks (it maps prelinked images), the cache's writing
+# runs none), the object code's linking and checks (it maps prelinked images), the cache's writing
 # (tempfile) and concurrent.futures (its logging import).
 _HEAVY = (
     "llvmlite",
@@ -30,6 +30,7 @@ _HEAVY = (
     "networkx",
     "scipy",
     "tc.codegen_llvm.elfcheck",
+    "tc.codegen_llvm.elfload",
     "tc.codegen_llvm.lowerings",
     "tc.ir.text_reader",
     "tc.passes.fuse",
@@ -63,7 +64,7 @@ x, W = T.matrix("x"), tc.shared(np.eye(3), name="W")
 f = tc.function([x], T.tanh(T.dot(x, W)).sum(axis=1), updates=[(W, W * 0.5)])
 out = f(np.ones((2, 3)))
 after_compile = sorted(m for m in {heavy!r} if m in sys.modules)
-jit = sys.modules.get("tc.codegen_llvm.jit")  # not even imported by a warm start, where elfload links
+jit = sys.modules.get("tc.codegen_llvm.jit")  # not even imported by a warm start, where images are mapped
 counts = {{"passes": len(runs), "built": len(built), "thawed": len(thawed)}}
 ir = f.ir_function("tir-opt")  # the optimised IR, rebuilt from the pass cache's records when asked for
 print(json.dumps({{
@@ -95,9 +96,10 @@ def test_import_is_light_and_a_warm_compile_parses_lowers_and_optimises_nothing(
     assert warm["passes"] == 0 and warm["llvm"] == 0 and warm["built"] == 0 and warm["thawed"] == 0
     assert warm["thawed_for_ir"] == 1 and warm["ir_args"] == cold["ir_args"] == ["x"]
     assert warm["W"] == cold["W"] == (np.eye(3) * 0.5).tolist()
-    # Loading needs no LLVM where elfload links the object (x86-64 Linux; elsewhere MCJIT
-    # does), and BLAS is scipy's OpenBLAS, found without importing scipy.
-    assert warm["after_compile"] == ([] if elfload.supported() else ["llvmlite"])
+    # Loading needs no LLVM where images are mapped (x86-64 Linux; elsewhere MCJIT links the
+    # object), and BLAS is scipy's OpenBLAS, found without importing scipy.
+    linking = ["llvmlite", "tc.codegen_llvm.elfcheck", "tc.codegen_llvm.elfload"]
+    assert warm["after_compile"] == ([] if image_map.supported() else linking)
     assert warm["out"] == cold["out"]
     np.testing.assert_allclose(warm["out"], np.tanh(np.ones((2, 3))).sum(axis=1))
 
