@@ -10,31 +10,49 @@ import hashlib
 import os
 import sys
 
+CPUINFO = "/proc/cpuinfo"
 # The lines of /proc/cpuinfo that name the CPU and what it can do (not its clock).
-_CPU_FIELDS = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags", "Features", "CPU part")
+_CPU_FIELDS = (
+    b"vendor_id",
+    b"cpu family",
+    b"model",
+    b"model name",
+    b"stepping",
+    b"flags",
+    b"Features",
+    b"CPU part",
+)
 
 
 @functools.cache
 def cpu_fingerprint() -> str | None:
     """A hash of what the operating system says of the CPU, or None where it says nothing
-    we read (then the description is always asked of LLVM)."""
+    we read (then the description is always asked of LLVM). The first processor's block
+    describes the others on the machines we know; it is read as bytes, in a few reads (the
+    file's lines as text cost a warm start 0.05 ms)."""
     if sys.platform != "linux":
         return None
-    kept = []
     try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                if not line.strip():
-                    break  # the first processor's block describes the others on the machines we know
-                key = line.split(":", 1)[0].strip()
-                if key in _CPU_FIELDS:
-                    kept.append(line.strip())
+        block = _first_block(CPUINFO)
     except OSError:
         return None
-    if not any(line.startswith(("flags", "Features")) for line in kept):
+    kept = [line.strip() for line in block.splitlines() if line.split(b":", 1)[0].strip() in _CPU_FIELDS]
+    if not any(line.startswith((b"flags", b"Features")) for line in kept):
         return None
-    kept += [machine_name(), sys.platform]
-    return hashlib.sha256("\n".join(kept).encode()).hexdigest()
+    kept += [machine_name().encode(), sys.platform.encode()]
+    return hashlib.sha256(b"\n".join(kept)).hexdigest()
+
+
+def _first_block(path: str) -> bytes:
+    """The bytes of `path` up to its first empty line (or its end)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        data = b""
+        while b"\n\n" not in data and (chunk := os.read(descriptor, 4096)):
+            data += chunk
+    finally:
+        os.close(descriptor)
+    return data.split(b"\n\n", 1)[0]
 
 
 def machine_name() -> str:

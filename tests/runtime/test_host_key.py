@@ -28,12 +28,7 @@ def test_the_cpu_fingerprint_names_the_cpu_not_its_clock(
         "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu MHz\t\t: {mhz}\nflags\t\t: fpu sse2 avx2\n"
         "\nprocessor\t: 1\n"
     )
-    real_open = open
-
-    def fake_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        return real_open(cpuinfo if path == "/proc/cpuinfo" else path, *args, **kwargs)
-
-    monkeypatch.setattr("builtins.open", fake_open)
+    monkeypatch.setattr(host, "CPUINFO", str(cpuinfo))
     monkeypatch.setattr(host.sys, "platform", "linux")
     prints = []
     for mhz, flags in (("2000.0", "avx2"), ("3500.1", "avx2"), ("2000.0", "avx512f")):
@@ -41,6 +36,12 @@ def test_the_cpu_fingerprint_names_the_cpu_not_its_clock(
         host.cpu_fingerprint.cache_clear()
         prints.append(host.cpu_fingerprint())
     assert prints[0] == prints[1] != prints[2] and prints[0] is not None
+    many = " ".join(f"feature{n}" for n in range(1000))  # a block of several reads
+    for last in ("avx2", "avx512f"):
+        cpuinfo.write_text(block.format(mhz="2000.0").replace("avx2", f"{many} {last}"))
+        host.cpu_fingerprint.cache_clear()
+        prints.append(host.cpu_fingerprint())
+    assert None is not prints[3] != prints[4] != prints[0]
     cpuinfo.write_text("processor\t: 0\nmodel name\t: a CPU\n\n")  # nothing about what it can do
     host.cpu_fingerprint.cache_clear()
     assert host.cpu_fingerprint() is None
