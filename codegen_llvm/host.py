@@ -76,7 +76,8 @@ def process_symbol(name: str) -> int:
 
 @functools.cache
 def global_symbols() -> ctypes.CDLL:
-    """The process's global symbols, libm among them (sin, tanh, erf ...)."""
+    """The process's global symbols, libm among them (sin, tanh, erf ...): ctypes' handle of
+    the whole process, which it already holds (a CDLL of its own costs a class per load)."""
     names = {"linux": "libm.so.6", "darwin": "libm.dylib"}
     try:
         ctypes.CDLL(names.get(sys.platform, "libm.so.6"), mode=ctypes.RTLD_GLOBAL)
@@ -86,4 +87,4 @@ def global_symbols() -> ctypes.CDLL:
         found = find_library("m")
         if found:
             ctypes.CDLL(found, mode=ctypes.RTLD_GLOBAL)
-    return ctypes.CDLL(None)
+    return ctypes.pythonapi

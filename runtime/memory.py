@@ -39,7 +39,7 @@ def keep_freed_memory() -> bool:
     if os.environ.get("TC_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
         return False
     try:
-        mallopt = ctypes.CDLL(None).mallopt
+        mallopt = ctypes.pythonapi["mallopt"]  # (the process's handle ctypes holds: glibc's)
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
