@@ -138,8 +138,10 @@ def _recorded_as(recorded: dict[str, str], module: str, digest: str) -> bool:
     as RECORD writes it, the manifest's form): pip checked each file against it as it
     installed them, and reading and hashing the 81 sources cost an empty cache's first
     compile 0.9 ms (an editable install has no RECORD)."""
+    if not recorded or not isinstance(digest, str):
+        return False  # (a damaged manifest's entry: the source is hashed, and found stale)
     path = module.replace(".", "/")
-    return bool(recorded) and digest in (recorded.get(f"{path}.py"), recorded.get(f"{path}/__init__.py"))
+    return digest in (recorded.get(f"{path}.py"), recorded.get(f"{path}/__init__.py"))
 
 
 def source_hash(module: str) -> str | None:

@@ -168,6 +168,7 @@ def test_an_installed_wheels_record_stands_for_its_sources(tmp_path: Path, monke
     assert recorded_as(recorded, "tc.codegen_llvm", recorded_sha256(b"package source"))
     assert not recorded_as(recorded, "tc.codegen_llvm.jit", recorded_sha256(b"other"))
     assert not recorded_as(recorded, "tc.codegen_llvm.loops", digest)
+    assert not recorded_as(recorded, "tc.codegen_llvm.loops", None)  # type: ignore[arg-type]  # damaged
     assert recorded_hashes(str(tmp_path / "nowhere")) == {}
 
     hashed: list[str] = []
