@@ -28,7 +28,8 @@ process, from the first graph-building call to the first result, its imports apa
   2-core machines); an installed tc by its wheel's RECORD (one file read).
 
 Every cold run gets a directory of its own and the warm run after it reuses it. Medians of
-`--runs` pairs (default 3); the imports line gives the median time to import tc, or jax.
+`--runs` pairs (default 3), the rows taking turns run by run; the imports line gives the
+median time to import tc, or jax.
 """
 
 from __future__ import annotations
@@ -203,37 +204,44 @@ def install_wheel(folder: str) -> str | None:
     return None
 
 
-Timings = tuple[list[float], list[float], list[float], list[str]]
+class Timings:
+    """One row's cold and warm seconds, its children's import seconds, and its failures."""
+
+    def __init__(self) -> None:
+        self.cold: list[float] = []
+        self.warm: list[float] = []
+        self.imports: list[float] = []
+        self.failures: list[str] = []
+
+
 # tc's rows over a cache that holds its support library: the default, and optimised at once.
 LIBRARY_CACHED = {"tc, library cached": {}, "tc, optimised first": {"TC_TIERED": "never"}}
 
 
-def measure(
-    implementation: str, case: str, runs: int, library: bool = False, settings: dict[str, str] | None = None
-) -> Timings:
-    """(cold seconds, warm seconds, import seconds, failures) of `runs` cold-then-warm pairs;
-    `library`: cold runs over a cache holding tc's support library, and no warm ones;
-    `settings`: environment variables of the timed children."""
-    cold: list[float] = []
-    warm: list[float] = []
-    imports: list[float] = []
-    failures: list[str] = []
-    for _ in range(runs):
-        directory = tempfile.mkdtemp(prefix=f"{implementation}-latency-")
-        try:
-            if library and isinstance(problem := run_child("tc", "library", directory), str):
-                failures.append(problem)
-                continue
-            for times in (cold,) if library else (cold, warm):
-                result = run_child(implementation, case, directory, settings)
-                if isinstance(result, str):
-                    failures.append(result)
-                    break
-                times.append(result["seconds"])
-                imports.append(result["import"])
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-    return cold, warm, imports, failures
+def measure_once(
+    timings: Timings,
+    implementation: str,
+    case: str,
+    library: bool = False,
+    settings: dict[str, str] | None = None,
+) -> None:
+    """One cold-then-warm pair into `timings`, in a cache directory of its own; `library`: one
+    cold run over a cache holding tc's support library, and no warm one; `settings`:
+    environment variables of the timed children."""
+    directory = tempfile.mkdtemp(prefix=f"{implementation}-latency-")
+    try:
+        if library and isinstance(problem := run_child("tc", "library", directory), str):
+            timings.failures.append(problem)
+            return
+        for times in (timings.cold,) if library else (timings.cold, timings.warm):
+            result = run_child(implementation, case, directory, settings)
+            if isinstance(result, str):
+                timings.failures.append(result)
+                return
+            times.append(result["seconds"])
+            timings.imports.append(result["import"])
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _median(values: list[float]) -> float | None:
@@ -257,38 +265,37 @@ def main() -> None:
 
 def _report(case: str, runs: int, installed: dict[str, str] | str) -> None:
     """Measure and print `case`'s tables; `installed`: the environment of children that run the
-    installed wheel, or why it could not be installed."""
-    rows: dict[str, list[tuple[str, float | None]]] = {"cold": [], "warm": []}
-    notes = []
-    implementations: list[tuple[str, str, dict[str, str] | str]] = [
-        ("tc", "tc", {}),
-        ("tc, installed wheel", "tc", installed),
-        ("jax", "jax", {}),
+    installed wheel, or why it could not be installed. The rows take turns, run by run, so
+    that a slow phase of the machine does not land on one row's runs alone."""
+    rows: list[tuple[str, str, dict[str, str] | str, bool]] = [
+        ("tc", "tc", {}, False),
+        ("tc, installed wheel", "tc", installed, False),
+        *((name, "tc", settings, True) for name, settings in LIBRARY_CACHED.items()),
+        ("jax", "jax", {}, False),
     ]
-    for name, implementation, settings in implementations:
-        if isinstance(settings, str):
-            cold, warm, imports, failures = [], [], [], [settings]
-        else:
-            cold, warm, imports, failures = measure(implementation, case, runs, settings=settings)
-        rows["cold"].append((name, _median(cold)))
-        rows["warm"].append((name, _median(warm)))
-        if cold or warm:
-            spread = ", ".join(f"{s * 1e3:.1f}" for s in [*cold, *warm])
-            notes.append(f"{name}: cold then warm runs (ms): {spread}")
-        if imports:
-            notes.append(f"{name}: import {statistics.median(imports) * 1e3:.0f} ms (median)")
-        notes += [f"{name}: {failure}" for failure in failures]
-    for position, (name, settings) in enumerate(LIBRARY_CACHED.items(), start=2):
-        cold, _, _, failures = measure("tc", case, runs, library=True, settings=settings)
-        rows["cold"].insert(position, (name, _median(cold)))
-        notes.append(f"{name}: runs (ms): {', '.join(f'{s * 1e3:.1f}' for s in cold)}")
-        notes += [f"{name}: {failure}" for failure in failures]
+    timings = {name: Timings() for name, *_ in rows}
+    for _ in range(runs):
+        for name, implementation, settings, library in rows:
+            if isinstance(settings, str):
+                timings[name].failures[:] = [settings]
+            else:
+                measure_once(timings[name], implementation, case, library, settings)
     goals = GOALS[case]
     goal_cold, goal_warm = (f"tc's goal <= {g * 1e3:g} ms" for g in goals) if goals else ("no goal",) * 2
-    print_table(f"{case}: cold (empty cache; {goal_cold})", rows["cold"])
-    print_table(f"{case}: warm (a new process, cache hit; {goal_warm})", rows["warm"])
-    for note in notes:
-        print(f"  {note}")
+    print_table(f"{case}: cold (empty cache; {goal_cold})", [(n, _median(timings[n].cold)) for n, *_ in rows])
+    warm_rows = [(name, _median(timings[name].warm)) for name, _, _, library in rows if not library]
+    print_table(f"{case}: warm (a new process, cache hit; {goal_warm})", warm_rows)
+    for name, _, _, library in rows:
+        found = timings[name]
+        if library:
+            print(f"  {name}: runs (ms): {', '.join(f'{s * 1e3:.1f}' for s in found.cold)}")
+        elif found.cold or found.warm:
+            spread = ", ".join(f"{s * 1e3:.1f}" for s in [*found.cold, *found.warm])
+            print(f"  {name}: cold then warm runs (ms): {spread}")
+        if found.imports and not library:
+            print(f"  {name}: import {statistics.median(found.imports) * 1e3:.0f} ms (median)")
+        for failure in found.failures:
+            print(f"  {name}: {failure}")
 
 
 if __name__ == "__main__":
